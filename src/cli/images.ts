@@ -1,0 +1,234 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { invalidArgument } from '../base/errors.js';
+import { tempNameFor, fsyncDir } from '../base/fs.js';
+import { imageHistory, inspectImage, listImages, removeImage, tagImage, type ImageListRow } from '../engine/images.js';
+import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
+import { pruneImages } from '../engine/system.js';
+import { getStore, openInput, collect, out, ExitError } from './util.js';
+import { printRows, since, size3, execTemplate } from './output.js';
+
+function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Go's time.Time String() for a local time in UTC: `2026-11-28 06:12:12 +0000 UTC`. */
+export function goTime(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
+}
+
+function imageRowView(r: ImageListRow, noTrunc: boolean): Record<string, unknown> {
+  return {
+    Containers: 'N/A',
+    CreatedAt: goTime(r.created),
+    CreatedSince: since(r.created),
+    Digest: r.digest,
+    ID: noTrunc ? r.id : shortId(r.id),
+    Repository: r.repository,
+    SharedSize: 'N/A',
+    Size: size3(r.size),
+    Tag: r.tag,
+    UniqueSize: 'N/A',
+    VirtualSize: size3(r.size),
+  };
+}
+
+const IMAGE_HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' };
+
+function listAction(repo: string | undefined, o: { all?: boolean; quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[]; format?: string }): void {
+  const opts: Parameters<typeof listImages>[1] = { all: !!o.all, filters: o.filter ?? [] };
+  if (repo) opts.reference = repo;
+  const rows = listImages(getStore(), opts);
+  const noTrunc = o.trunc === false;
+  if (o.quiet) {
+    for (const r of rows) out(noTrunc ? r.id : shortId(r.id));
+    return;
+  }
+  const def = o.digests
+    ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+    : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+  printRows(rows.map((r) => imageRowView(r, noTrunc)), def, IMAGE_HEADERS, o.format);
+}
+
+export function registerImageCommands(program: Command, image: Command): void {
+  const addList = (c: Command) => c
+    .argument('[REPOSITORY[:TAG]]')
+    .option('-a, --all', 'Show all images (default hides intermediate images)')
+    .option('-q, --quiet', 'Only show image IDs')
+    .option('--no-trunc', "Don't truncate output")
+    .option('--digests', 'Show digests')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <string>', 'Format output using a custom template')
+    .action(listAction);
+  addList(program.command('images').description('List images'));
+  addList(image.command('ls').alias('list').description('List images'));
+
+  const addImport = (c: Command) => c
+    .argument('<file|->').argument('[REPOSITORY[:TAG]]')
+    .option('-c, --change <change>', 'Apply Dockerfile instruction to the created image', collect)
+    .option('-m, --message <message>', 'Set commit message for imported image')
+    .option('--platform <platform>', 'Set platform if server is multi-platform capable')
+    .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string }) => {
+      const input = openInput(file);
+      const opts: Parameters<typeof importImage>[2] = { changes: o.change ?? [] };
+      if (o.message) opts.message = o.message;
+      if (ref) opts.reference = ref;
+      const id = await importImage(getStore(), input, opts);
+      out(id);
+    });
+  addImport(program.command('import').description('Import the contents from a tarball to create a filesystem image'));
+  addImport(image.command('import').description('Import the contents from a tarball to create a filesystem image'));
+
+  const addLoad = (c: Command) => c
+    .option('-i, --input <file>', 'Read from tar archive file, instead of STDIN')
+    .option('-q, --quiet', 'Suppress the load output')
+    .action(async (o: { input?: string; quiet?: boolean }) => {
+      const input = openInput(o.input);
+      const res = await loadArchive(getStore(), input);
+      if (!o.quiet) for (const m of res.messages) out(m);
+    });
+  addLoad(program.command('load').description('Load an image from a tar archive or STDIN'));
+  addLoad(image.command('load').description('Load an image from a tar archive or STDIN'));
+
+  const addSave = (c: Command) => c
+    .argument('<image...>')
+    .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
+    .option('--format <format>', 'Archive format: docker (docker save) or oci (OCI image layout)', 'docker')
+    .action(async (names: string[], o: { output?: string; format: string }) => {
+      if (o.format !== 'docker' && o.format !== 'oci') throw invalidArgument(`invalid --format "${o.format}": use docker or oci`);
+      const store = getStore();
+      if (!o.output) {
+        if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+        await saveImages(store, names, process.stdout, o.format);
+        return;
+      }
+      const target = path.resolve(o.output);
+      const tmp = tempNameFor(target);
+      const ws = fs.createWriteStream(tmp, { flags: 'wx' });
+      try {
+        await saveImages(store, names, ws, o.format);
+        await new Promise<void>((res, rej) => ws.end((err?: Error | null) => (err ? rej(err) : res())));
+        const fd = fs.openSync(tmp, 'r');
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        fs.renameSync(tmp, target);
+        fsyncDir(path.dirname(target));
+      } catch (e) {
+        ws.destroy();
+        fs.rmSync(tmp, { force: true });
+        throw e;
+      }
+    });
+  addSave(program.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)'));
+  addSave(image.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)'));
+
+  const addTag = (c: Command) => c.argument('<source>').argument('<target>')
+    .action((src: string, dst: string) => tagImage(getStore(), src, dst));
+  addTag(program.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'));
+  addTag(image.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'));
+
+  const addRmi = (c: Command) => c.argument('<image...>')
+    .option('-f, --force', 'Force removal of the image')
+    .option('--no-prune', 'Do not delete untagged parents')
+    .action((names: string[], o: { force?: boolean; prune?: boolean }) => {
+      let failed = false;
+      for (const n of names) {
+        try {
+          const hooks = imageHooks();
+          const res = removeImage(getStore(), n, { force: !!o.force, noPrune: o.prune === false, ...hooks });
+          for (const u of res.untagged) out(`Untagged: ${u}`);
+          for (const d of res.deleted) out(`Deleted: ${d}`);
+        } catch (e) {
+          failed = true;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) throw new ExitError(1);
+    });
+  addRmi(program.command('rmi').description('Remove one or more images'));
+  addRmi(image.command('rm').alias('remove').description('Remove one or more images'));
+
+  const addHistory = (c: Command) => c.argument('<image>')
+    .option('-H, --human [bool]', 'Print sizes and dates in human readable format', (v: string) => v !== 'false', true)
+    .option('--no-trunc', "Don't truncate output")
+    .option('-q, --quiet', 'Only show image IDs')
+    .option('--format <string>', 'Format output using a custom template')
+    .action((name: string, o: { human: boolean; trunc?: boolean; quiet?: boolean; format?: string }) => {
+      const rows = imageHistory(getStore(), name);
+      const noTrunc = o.trunc === false;
+      const id = (i: string) => (i === '<missing>' || noTrunc ? i : shortId(i));
+      if (o.quiet) { for (const r of rows) out(id(r.id)); return; }
+      const views = rows.map((r) => {
+        let by = r.createdBy.replace(/\t/g, ' ');
+        if (!noTrunc) by = truncateDisplay(by, 45);
+        return {
+          Comment: r.comment,
+          CreatedAt: o.human ? goTime(r.created) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          CreatedBy: by,
+          CreatedSince: o.human ? since(r.created) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          ID: id(r.id),
+          Size: o.human ? size3(r.size) : String(r.size),
+        };
+      });
+      const def = o.human
+        ? 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}'
+        : 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
+      printRows(views, def, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }, o.format);
+    });
+  addHistory(program.command('history').description('Show the history of an image'));
+  addHistory(image.command('history').description('Show the history of an image'));
+
+  image.command('inspect').argument('<image...>')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .action((names: string[], o: { format?: string }) => printInspect(names, o.format, (n) => inspectImage(getStore(), n)));
+
+  image.command('prune').description('Remove unused images')
+    .option('-a, --all', 'Remove all unused images, not just dangling ones')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .option('--filter <filter>', 'Provide filter values', collect)
+    .action((o: { all?: boolean }) => {
+      const res = pruneImages(getStore(), { all: !!o.all, imageInUse: imageHooks().imageInUse });
+      if (res.untagged.length || res.deleted.length) out('Deleted Images:');
+      for (const u of res.untagged) out(`untagged: ${u}`);
+      for (const d of res.deleted) out(`deleted: ${d}`);
+      if (res.untagged.length || res.deleted.length) out('');
+      out(`Total reclaimed space: ${size3(res.reclaimed)}`);
+    });
+}
+
+/** Hooks the container layer fills in (images in use by containers). */
+export const imageHooks: () => { containersUsing?: (id: string) => { id: string; running: boolean }[]; imageInUse?: (id: string) => boolean } = () => hookImpl;
+let hookImpl: ReturnType<typeof imageHooks> = {};
+export function setImageHooks(h: ReturnType<typeof imageHooks>): void { hookImpl = h; }
+
+/** Docker's `inspect`: a JSON array with 4-space indents, or the template applied to each object. */
+export function printInspect(names: string[], format: string | undefined, lookup: (name: string) => unknown): void {
+  const found: unknown[] = [];
+  let failed: Error | undefined;
+  for (const n of names) {
+    try { found.push(lookup(n)); } catch (e) { failed = e as Error; process.stderr.write(`Error: ${(e as Error).message}\n`); }
+  }
+  if (format) {
+    for (const f of found) out(execTemplate(format, f));
+  } else if (found.length || !failed) {
+    out(JSON.stringify(found, null, 4));
+  }
+  if (failed) throw new ExitError(1);
+}
+
+/** Keep limit-1 display columns and add `…` (Docker's Ellipsis). */
+export function truncateDisplay(s: string, limit: number): string {
+  const chars = [...s];
+  let w = 0;
+  const widths = chars.map((c) => (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1));
+  const total = widths.reduce((a, b) => a + b, 0);
+  if (total <= limit) return s;
+  let outS = '';
+  for (let i = 0; i < chars.length; i++) {
+    if (w + widths[i]! > limit - 1) break;
+    w += widths[i]!;
+    outS += chars[i];
+  }
+  return outS + '…';
+}

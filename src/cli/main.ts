@@ -1,0 +1,92 @@
+import { Command, CommanderError, Option } from 'commander';
+import { registerImageCommands, printInspect } from './images.js';
+import { registerSystemCommands } from './system.js';
+import { inspectImage } from '../engine/images.js';
+import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
+import { StrataError } from '../base/errors.js';
+
+export const VERSION = '0.1.0';
+
+/** Inspect lookups by type; containers register theirs. */
+export const inspectors: { type: string; lookup: (name: string) => unknown }[] = [];
+
+function buildProgram(): Command {
+  const program = new Command('strata');
+  program
+    .description('A Docker-compatible container engine: content-addressed layers, overlayfs, runc')
+    .version(VERSION, '-v, --version', 'Print version information and quit')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(false)
+    .configureOutput({ outputError: () => { /* printed by main() in Docker's words */ } })
+    .exitOverride();
+
+  const image = program.command('image').description('Manage images');
+  const system = program.command('system').description('Manage Strata');
+  registerImageCommands(program, image);
+  registerSystemCommands(system);
+
+  program.command('inspect').description('Return low-level information on Strata objects')
+    .argument('<name...>')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .addOption(new Option('--type <type>', 'Return JSON for specified type').choices(['image', 'container']))
+    .action((names: string[], o: { format?: string; type?: string }) => {
+      const all = [...inspectors, { type: 'image', lookup: (n: string) => inspectImage(getStore(), n) }];
+      const use = o.type ? all.filter((i) => i.type === o.type) : all;
+      printInspect(names, o.format, (n) => {
+        let last: unknown;
+        for (const i of use) {
+          try { return i.lookup(n); } catch (e) { last = e; if (!(e instanceof StrataError && e.code === 'not_found')) throw e; }
+        }
+        throw new StrataError('not_found', `No such object: ${n}`, { cause: last });
+      });
+    });
+
+  program.command('version').description('Show the Strata version information')
+    .action(() => {
+      out(`Strata version ${VERSION}`);
+      out(`Node.js ${process.version}`);
+      out(`Root: ${getStore().root}`);
+    });
+
+  // every command exits through main()'s error path; mark them all
+  const walk = (c: Command): void => { c.exitOverride(); c.configureOutput({ outputError: () => {} }); c.commands.forEach(walk); };
+  walk(program);
+  return program;
+}
+
+/** `error: unknown option '--foo'` -> Docker's `unknown flag: --foo`. */
+function usageLine(e: CommanderError, argv: string[]): string {
+  const cmd = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ');
+  const see = `See 'strata ${cmd ? cmd + ' ' : ''}--help'.`;
+  let m = /unknown option '([^']+)'/.exec(e.message);
+  if (m) return `unknown flag: ${m[1]}\n${see}`;
+  m = /unknown command '([^']+)'/.exec(e.message);
+  if (m) return `strata: '${m[1]}' is not a strata command.\nSee 'strata --help'`;
+  m = /missing required argument '([^']+)'/.exec(e.message);
+  if (m) return `"strata ${cmd}" requires at least 1 argument.\n${see}`;
+  return `${e.message.replace(/^error: /, '')}\n${see}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.executeSubCommandAsync') return 0;
+      process.stderr.write(usageLine(e, argv) + '\n');
+      return 125;
+    }
+    if (e instanceof ExitError) {
+      if (e.message) process.stderr.write(e.message + '\n');
+      return e.exitCode;
+    }
+    process.stderr.write(errorLine(e) + '\n');
+    if (process.env.STRATA_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
+    return 1;
+  } finally {
+    closeStore();
+  }
+}

@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { StrataError, errnoCode } from '../base/errors.js';
+import { Store } from '../engine/store.js';
+
+/** Exit codes as Docker's CLI uses them. */
+export const EXIT = { error: 1, usage: 125 } as const;
+
+export class ExitError extends Error {
+  constructor(readonly exitCode: number, message = '') { super(message); }
+}
+
+let store: Store | undefined;
+/** The store is opened lazily, once per process. */
+export function getStore(): Store {
+  store ??= new Store();
+  return store;
+}
+export function closeStore(): void {
+  store?.close();
+  store = undefined;
+}
+
+/** The one line a failure prints on stderr. */
+export function errorLine(e: unknown): string {
+  if (e instanceof StrataError) return `Error: ${e.message}`;
+  const code = errnoCode(e);
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+    const err = e as NodeJS.ErrnoException;
+    const what = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : 'is a directory';
+    return `Error: open ${err.path ?? ''}: ${what}`;
+  }
+  return `Error: ${(e as Error)?.message ?? String(e)}`;
+}
+
+/** FILE or '-' (stdin) as a stream; a file is opened up front so errors surface before work starts. */
+export function openInput(file: string | undefined): Readable {
+  if (!file || file === '-') {
+    if (process.stdin.isTTY) throw new StrataError('invalid_argument', 'requested load from stdin, but stdin is empty');
+    return process.stdin;
+  }
+  const fd = fs.openSync(file, 'r');
+  if (fs.fstatSync(fd).isDirectory()) {
+    fs.closeSync(fd);
+    throw Object.assign(new Error(`read ${file}: is a directory`), { code: 'EISDIR', path: file });
+  }
+  return fs.createReadStream(file, { fd, highWaterMark: 1 << 20 });
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function out(line: string): void {
+  process.stdout.write(line + '\n');
+}

@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { corrupt, notFound } from '../base/errors.js';
+import { fsyncDir, mkdirp } from '../base/fs.js';
+import { hexOf, type Digest } from '../image/digest.js';
+
+/**
+ * Content-addressed blob store: blobs/sha256/<hex>.
+ * Writes go to a temp file in tmp/ (same filesystem) -> digest verified -> fsync -> rename,
+ * so a blob never exists half-written under its final name. Reads verify.
+ */
+export class ContentStore {
+  readonly blobDir: string;
+  constructor(readonly root: string, readonly tmpDir: string) {
+    this.blobDir = path.join(root, 'blobs', 'sha256');
+    mkdirp(this.blobDir);
+    mkdirp(tmpDir);
+  }
+
+  pathOf(digest: string): string {
+    return path.join(this.blobDir, hexOf(digest));
+  }
+
+  has(digest: string): boolean {
+    try { return fs.statSync(this.pathOf(digest)).isFile(); } catch { return false; }
+  }
+
+  size(digest: string): number {
+    try { return fs.statSync(this.pathOf(digest)).size; } catch { throw notFound(`blob ${digest} not found`); }
+  }
+
+  /** Start an ingest. Write chunks, then commit() with the expected digest (if known). */
+  ingest(): Ingest {
+    return new Ingest(this);
+  }
+
+  /** Store a small buffer (manifest, config). Returns its digest. */
+  putBytes(data: Uint8Array | string, expected?: string): Digest {
+    const ing = this.ingest();
+    try {
+      ing.write(typeof data === 'string' ? Buffer.from(data) : data);
+      return ing.commit(expected);
+    } catch (e) {
+      ing.abort();
+      throw e;
+    }
+  }
+
+  /** Read a whole blob and verify its digest. */
+  readBytes(digest: string): Buffer {
+    let buf: Buffer;
+    try { buf = fs.readFileSync(this.pathOf(digest)); } catch { throw notFound(`blob ${digest} not found`); }
+    const got = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+    if (got !== digest) throw corrupt(`blob ${digest} is corrupt (content hashes to ${got})`);
+    return buf;
+  }
+
+  /** Stream a blob; the stream errors at the end if the bytes do not match the digest. */
+  openRead(digest: string): Readable {
+    const p = this.pathOf(digest);
+    if (!this.has(digest)) throw notFound(`blob ${digest} not found`);
+    return fs.createReadStream(p, { highWaterMark: 1 << 20 }).pipe(new VerifyStream(digest));
+  }
+
+  /** Verify a blob on disk (for `system check`). */
+  async verify(digest: string): Promise<boolean> {
+    const h = createHash('sha256');
+    const fd = fs.openSync(this.pathOf(digest), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+      }
+    } finally { fs.closeSync(fd); }
+    return `sha256:${h.digest('hex')}` === digest;
+  }
+
+  list(): Digest[] {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.blobDir); } catch { /* empty store */ }
+    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  }
+
+  delete(digest: string): void {
+    fs.rmSync(this.pathOf(digest), { force: true });
+  }
+}
+
+export class Ingest {
+  private fd: number;
+  readonly tmpPath: string;
+  private hash: Hash = createHash('sha256');
+  private done = false;
+  written = 0;
+
+  constructor(private store: ContentStore) {
+    this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
+    this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
+  }
+
+  write(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
+    this.written += chunk.length;
+  }
+
+  /** Verify (when expected is given), fsync, rename into place. Returns the digest. */
+  commit(expected?: string, expectedSize?: number): Digest {
+    if (this.done) throw new Error('ingest already finished');
+    const digest = `sha256:${this.hash.digest('hex')}` as Digest;
+    try {
+      if (expectedSize !== undefined && expectedSize !== this.written) {
+        throw corrupt(`size mismatch: expected ${expectedSize} bytes, got ${this.written}`);
+      }
+      if (expected !== undefined && expected !== digest) {
+        throw corrupt(`digest mismatch: expected ${expected}, got ${digest}`);
+      }
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      this.done = true;
+      const final = this.store.pathOf(digest);
+      if (this.store.has(digest)) fs.rmSync(this.tmpPath, { force: true });
+      else {
+        fs.renameSync(this.tmpPath, final);
+        fsyncDir(this.store.blobDir);
+      }
+      return digest;
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  abort(): void {
+    if (!this.done) {
+      this.done = true;
+      try { fs.closeSync(this.fd); } catch { /* already closed */ }
+    }
+    fs.rmSync(this.tmpPath, { force: true });
+  }
+}
+
+/** Pass-through that fails at the end when the digest differs. */
+export class VerifyStream extends Transform {
+  private h = createHash('sha256');
+  constructor(private expected: string) { super(); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.h.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    const got = `sha256:${this.h.digest('hex')}`;
+    cb(got === this.expected ? null : corrupt(`blob ${this.expected} is corrupt (content hashes to ${got})`));
+  }
+}

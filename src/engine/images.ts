@@ -1,0 +1,495 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
+import { rmTree, fsyncDir } from '../base/fs.js';
+import { canonicalString, familiarString, globMatch, parseReference, parseTaggedReference, repoAndTag, familiarName, type Reference } from '../image/reference.js';
+import { sha256, type Digest } from '../image/digest.js';
+import { serializeImageConfig } from '../image/config.js';
+import type { ImageConfig } from '../image/types.js';
+import { tx } from '../meta/db.js';
+import type { Store } from './store.js';
+
+export interface ImageRow {
+  id: string;
+  created: number;
+  size: number;
+  parent: string | null;
+  labels: string | null;
+  last_tag_time: string | null;
+}
+
+export interface LayerRecord {
+  diffId: string;
+  size: number;
+  tarSize: number;
+}
+
+/** A layer unpacked into a staging dir (or already present), with the blob that carries it. */
+export interface StagedLayer extends LayerRecord {
+  stagedHome?: string;                       // tmp dir containing diff/, renamed to layers/<hex> on commit
+  blob?: { digest: string; mediaType: string; size: number };
+}
+
+export interface NewImage {
+  configBytes: Buffer | string;
+  layers: StagedLayer[];
+  parent?: string;
+  tags?: Reference[];
+  repoDigests?: Reference[];
+  manifest?: { digest: string; mediaType: string };
+}
+
+export const MAX_LAYERS = 125;
+
+/** Parse the config bytes, with the checks every path into the store applies. */
+export function parseConfig(bytes: Buffer | string): ImageConfig {
+  let cfg: ImageConfig;
+  try { cfg = JSON.parse(bytes.toString()); } catch (e) {
+    throw new StrataError('corrupt', `invalid image config: ${(e as Error).message}`);
+  }
+  if (!cfg || typeof cfg !== 'object' || !cfg.rootfs || !Array.isArray(cfg.rootfs.diff_ids)) {
+    throw new StrataError('corrupt', 'invalid image config: missing rootfs.diff_ids');
+  }
+  if (cfg.rootfs.diff_ids.length > MAX_LAYERS) {
+    throw invalidArgument(`max depth exceeded: image has ${cfg.rootfs.diff_ids.length} layers (limit ${MAX_LAYERS})`);
+  }
+  return cfg;
+}
+
+function createdSeconds(cfg: ImageConfig): number {
+  const t = cfg.created ? Date.parse(cfg.created) : NaN;
+  return Number.isFinite(t) ? Math.floor(t / 1000) : 0;
+}
+
+/**
+ * Register an image whose layers are staged (or present) in one transaction: layer dirs are
+ * renamed into layers/ inside it, so a crash leaves either nothing or a complete image.
+ * Returns the image ID.
+ */
+export function commitImage(store: Store, img: NewImage): Digest {
+  const cfgBytes = typeof img.configBytes === 'string' ? Buffer.from(img.configBytes) : img.configBytes;
+  const cfg = parseConfig(cfgBytes);
+  const id = store.content.putBytes(cfgBytes);
+  if (cfg.rootfs.diff_ids.length !== img.layers.length) {
+    throw new StrataError('corrupt', `image config lists ${cfg.rootfs.diff_ids.length} layers, ${img.layers.length} given`);
+  }
+  cfg.rootfs.diff_ids.forEach((d, i) => {
+    if (img.layers[i]!.diffId !== d) throw new StrataError('corrupt', `layer ${i} has diff_id ${img.layers[i]!.diffId}, config says ${d}`);
+  });
+  const db = store.db;
+  const now = Date.now();
+  const leftovers: string[] = [];
+  tx(db, () => {
+    const hasLayer = db.prepare('SELECT 1 FROM layers WHERE diff_id = ?');
+    const insLayer = db.prepare('INSERT INTO layers (diff_id, size, tar_size, created) VALUES (?, ?, ?, ?)');
+    const insBlob = db.prepare('INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?, ?, ?, ?)');
+    for (const l of img.layers) {
+      if (hasLayer.get(l.diffId)) {
+        if (l.stagedHome) leftovers.push(l.stagedHome);
+      } else {
+        if (!l.stagedHome) throw conflict(`layer ${l.diffId} was removed while the image was being written; try again`);
+        const home = store.layerHome(l.diffId);
+        rmTree(home); // an orphan from a crash between rename and commit
+        fs.renameSync(l.stagedHome, home);
+        insLayer.run(l.diffId, l.size, l.tarSize, now);
+      }
+      if (l.blob && store.content.has(l.blob.digest)) insBlob.run(l.blob.digest, l.diffId, l.blob.mediaType, l.blob.size);
+    }
+    const exists = db.prepare('SELECT 1 FROM images WHERE id = ?').get(id);
+    if (!exists) {
+      const size = img.layers.reduce((a, l) => a + l.size, 0);
+      const labels = cfg.config?.Labels ? JSON.stringify(cfg.config.Labels) : null;
+      db.prepare('INSERT INTO images (id, created, size, parent, config_size, labels, last_tag_time, inserted) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
+        .run(id, createdSeconds(cfg), size, img.parent ?? '', cfgBytes.length, labels, now);
+      const insIL = db.prepare('INSERT INTO image_layers (image_id, idx, diff_id) VALUES (?, ?, ?)');
+      img.layers.forEach((l, i) => insIL.run(id, i, l.diffId));
+    }
+    if (img.manifest) {
+      db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(id, img.manifest.digest, img.manifest.mediaType);
+    }
+    for (const r of img.repoDigests ?? []) {
+      db.prepare('INSERT OR REPLACE INTO repo_digests (ref, image_id) VALUES (?, ?)').run(canonicalString(r), id);
+    }
+    for (const t of img.tags ?? []) setTag(store, t, id);
+  });
+  if (img.layers.some((l) => l.stagedHome && !leftovers.includes(l.stagedHome))) fsyncDir(store.layersDir);
+  for (const p of leftovers) rmTree(p);
+  return id;
+}
+
+/** Point a tag at an image (inside the caller's transaction or alone). */
+export function setTag(store: Store, ref: Reference, imageId: string): void {
+  const key = canonicalString(ref);
+  store.db.prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')
+    .run(key, imageId, Date.now());
+  store.db.prepare('UPDATE images SET last_tag_time = ? WHERE id = ?').run(new Date().toISOString(), imageId);
+}
+
+const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
+
+/**
+ * Resolve what a user typed to an image ID, as Docker does: full ID, then a tag/digest
+ * reference, then a unique ID prefix.
+ */
+export function resolveImage(store: Store, input: string): ImageRow {
+  const db = store.db;
+  const byId = db.prepare('SELECT * FROM images WHERE id = ?');
+  if (/^sha256:[a-f0-9]{64}$/.test(input)) {
+    const row = byId.get(input) as ImageRow | undefined;
+    if (row) return row;
+    throw notFound(`No such image: ${input}`);
+  }
+  let ref: Reference | undefined;
+  try { ref = parseTaggedReference(input); } catch (e) {
+    if (!HEX_PREFIX.test(input)) throw e;
+  }
+  if (ref) {
+    const key = canonicalString(ref);
+    const hit = (ref.digest
+      ? db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(`${ref.domain}/${ref.path}@${ref.digest}`)
+      : db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(key)) as { image_id: string } | undefined;
+    if (hit) return byId.get(hit.image_id) as ImageRow;
+  }
+  const m = HEX_PREFIX.exec(input);
+  if (m) {
+    const rows = db.prepare("SELECT * FROM images WHERE id >= ? AND id < ? LIMIT 2").all(`sha256:${m[1]}`, `sha256:${m[1]}g`) as ImageRow[];
+    if (rows.length === 1) return rows[0]!;
+    if (rows.length > 1) throw invalidArgument(`ambiguous image reference ${input}: more than one image matches`);
+  }
+  throw notFound(`No such image: ${ref ? familiarString(ref) : input}`);
+}
+
+export function loadConfig(store: Store, imageId: string): ImageConfig {
+  return parseConfig(store.content.readBytes(imageId));
+}
+
+export function imageLayers(store: Store, imageId: string): LayerRecord[] {
+  return (store.db.prepare('SELECT l.diff_id AS diffId, l.size AS size, l.tar_size AS tarSize FROM image_layers il JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ? ORDER BY il.idx').all(imageId)) as LayerRecord[];
+}
+
+export function tagsOf(store: Store, imageId: string): string[] {
+  return (store.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+}
+
+export function repoDigestsOf(store: Store, imageId: string): string[] {
+  return (store.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+}
+
+/** `strata tag SOURCE TARGET` */
+export function tagImage(store: Store, source: string, target: string): void {
+  const ref = parseTaggedReference(target);
+  if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
+  const img = resolveImage(store, source);
+  tx(store.db, () => setTag(store, ref, img.id));
+}
+
+// ---------- listing ----------
+
+export interface ImageListRow {
+  id: string;
+  repository: string;   // <none> for untagged
+  tag: string;
+  digest: string;       // <none> unless known
+  created: number;      // unix seconds
+  size: number;
+  parent: string;
+  labels: Record<string, string> | null;
+  repoTags: string[];
+  repoDigests: string[];
+}
+
+export interface ListOptions {
+  all?: boolean;
+  filters?: string[];         // dangling=true, reference=pat, label=k[=v], before=img, since=img
+  reference?: string;         // images REPO[:TAG]
+}
+
+/** Docker's `images`: one row per tag; untagged parents hidden unless all; newest first. */
+export function listImages(store: Store, opts: ListOptions = {}): ImageListRow[] {
+  const db = store.db;
+  const images = db.prepare('SELECT id, created, size, parent, labels FROM images').all() as ImageRow[];
+  const tagRows = db.prepare('SELECT ref, image_id FROM tags ORDER BY ref').all() as { ref: string; image_id: string }[];
+  const digRows = db.prepare('SELECT ref, image_id FROM repo_digests ORDER BY ref').all() as { ref: string; image_id: string }[];
+  const parents = new Set((db.prepare("SELECT DISTINCT parent FROM images WHERE parent IS NOT NULL AND parent != ''").all() as { parent: string }[]).map((r) => r.parent));
+  const tagsBy = groupBy(tagRows);
+  const digestsBy = groupBy(digRows);
+
+  let dangling: boolean | undefined;
+  const refPatterns: string[] = [];
+  const labelFilters: [string, string | undefined][] = [];
+  let before: number | undefined;
+  let since: number | undefined;
+  for (const f of opts.filters ?? []) {
+    const eq = f.indexOf('=');
+    const k = eq < 0 ? f : f.slice(0, eq);
+    const v = eq < 0 ? '' : f.slice(eq + 1);
+    switch (k) {
+      case 'dangling':
+        if (!['true', 'false', '1', '0'].includes(v.toLowerCase())) throw invalidArgument(`Invalid filter 'dangling=${v}'`);
+        dangling = v === 'true' || v === '1';
+        break;
+      case 'reference': refPatterns.push(v); break;
+      case 'label': { const i = v.indexOf('='); labelFilters.push(i < 0 ? [v, undefined] : [v.slice(0, i), v.slice(i + 1)]); break; }
+      case 'before': before = resolveImage(store, v).created; break;
+      case 'since': since = resolveImage(store, v).created; break;
+      default: throw invalidArgument(`invalid filter '${k}'`);
+    }
+  }
+  if (opts.reference) refPatterns.push(opts.reference);
+
+  const out: ImageListRow[] = [];
+  for (const img of images) {
+    const labels = img.labels ? JSON.parse(img.labels) as Record<string, string> : null;
+    if (labelFilters.some(([k, v]) => !labels || !(k in labels) || (v !== undefined && labels[k] !== v))) continue;
+    if (before !== undefined && !(img.created < before)) continue;
+    if (since !== undefined && !(img.created > since)) continue;
+    const tags = tagsBy.get(img.id) ?? [];
+    const digests = digestsBy.get(img.id) ?? [];
+    const isDangling = tags.length === 0 && digests.length === 0 && !parents.has(img.id);
+    if (dangling === true && !isDangling) continue;
+    if (dangling === false && isDangling) continue;
+    const repoTags = tags.map((t) => { const r = repoAndTag(t); return `${r.repository}:${r.tag}`; });
+    const repoDigests = digests.map((d) => familiarString(parseReference(d)));
+    const base = { id: img.id, created: img.created, size: img.size, parent: img.parent ?? '', labels, repoTags, repoDigests };
+    if (tags.length === 0) {
+      if (refPatterns.length) continue; // untagged images never match a reference filter
+      if (!opts.all && !isDangling && digests.length === 0) continue; // intermediate parent
+      if (digests.length) {
+        for (const d of digests) {
+          const r = parseReference(d);
+          out.push({ ...base, repository: familiarName(r), tag: '<none>', digest: r.digest! });
+        }
+      } else out.push({ ...base, repository: '<none>', tag: '<none>', digest: '<none>' });
+      continue;
+    }
+    for (const t of tags) {
+      const { repository, tag } = repoAndTag(t);
+      if (refPatterns.length && !refPatterns.some((p) => matchReference(p, repository, tag))) continue;
+      const dg = digests.map((d) => parseReference(d)).find((r) => familiarName(r) === repository);
+      out.push({ ...base, repository, tag, digest: dg?.digest ?? '<none>' });
+    }
+  }
+  out.sort((a, b) => b.created - a.created || (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  return out;
+}
+
+function matchReference(pattern: string, repository: string, tag: string): boolean {
+  // Docker matches the pattern against the familiar name, or name:tag when the pattern has a tag.
+  const slash = pattern.lastIndexOf('/');
+  const colon = pattern.lastIndexOf(':');
+  if (colon > slash) return globMatch(pattern.slice(0, colon), repository) && globMatch(pattern.slice(colon + 1), tag);
+  return globMatch(pattern, repository);
+}
+
+function groupBy(rows: { ref: string; image_id: string }[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const r of rows) {
+    const a = m.get(r.image_id);
+    if (a) a.push(r.ref); else m.set(r.image_id, [r.ref]);
+  }
+  return m;
+}
+
+// ---------- removal ----------
+
+export interface RemoveResult { untagged: string[]; deleted: string[]; }
+
+/** Hook for the container layer: which containers use an image (blocks rmi without -f). */
+export type ContainersUsing = (imageId: string) => { id: string; running: boolean }[];
+
+/**
+ * Docker's rmi: a tag reference untags; the last reference (or an ID) deletes the image and
+ * the layers no other image needs. Database first, directories after (containerd's order).
+ */
+export function removeImage(store: Store, input: string, opts: { force?: boolean; noPrune?: boolean; containersUsing?: ContainersUsing } = {}): RemoveResult {
+  const res: RemoveResult = { untagged: [], deleted: [] };
+  const db = store.db;
+  let layersToDelete: OrphanLayer[] = [];
+  tx(db, () => {
+    const img = resolveImage(store, input);
+    const short = img.id.slice(7, 19);
+    const tags = tagsOf(store, img.id);
+    const digests = repoDigestsOf(store, img.id);
+    let byRef: Reference | undefined;
+    if (!/^(sha256:)?[a-f0-9]{1,64}$/.test(input) || tags.some((t) => t === safeCanonical(input))) {
+      try { byRef = parseTaggedReference(input); } catch { /* an ID */ }
+    }
+    const users = opts.containersUsing?.(img.id) ?? [];
+    if (byRef) {
+      const key = canonicalString(byRef);
+      const refCount = tags.length + digests.length;
+      if (refCount > 1 || (refCount === 1 && hasChildren(store, img.id))) {
+        untag(store, key, byRef.digest ? 'repo_digests' : 'tags');
+        res.untagged.push(familiarString(byRef));
+        return;
+      }
+      if (users.length && !opts.force) {
+        throw conflict(`conflict: unable to remove repository reference "${input}" (must force) - container ${users[0]!.id.slice(0, 12)} is using its referenced image ${short}`);
+      }
+    } else {
+      if (tags.length + digests.length > 1 && !opts.force) {
+        throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
+      }
+      if (hasChildren(store, img.id)) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image has dependent child images`);
+      if (users.length) {
+        const running = users.find((u) => u.running);
+        if (running) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
+        if (!opts.force) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0]!.id.slice(0, 12)}`);
+      }
+    }
+    if (users.length) {
+      // forced while containers use it: untag only (Docker keeps the image for the containers)
+      for (const t of tags) { untag(store, t, 'tags'); res.untagged.push(familiarString(parseReference(t))); }
+      for (const d of digests) { untag(store, d, 'repo_digests'); res.untagged.push(familiarString(parseReference(d))); }
+      return;
+    }
+    for (const t of tags) { untag(store, t, 'tags'); res.untagged.push(familiarString(parseReference(t))); }
+    for (const d of digests) { untag(store, d, 'repo_digests'); res.untagged.push(familiarString(parseReference(d))); }
+    layersToDelete = deleteImageRows(store, img.id);
+    res.deleted.push(img.id);
+    // Docker then removes untagged parents that nothing else needs (unless --no-prune)
+    let parent = img.parent;
+    while (parent && !opts.noPrune) {
+      const p = db.prepare('SELECT * FROM images WHERE id = ?').get(parent) as ImageRow | undefined;
+      if (!p || tagsOf(store, p.id).length || repoDigestsOf(store, p.id).length || hasChildren(store, p.id) || (opts.containersUsing?.(p.id).length ?? 0)) break;
+      layersToDelete.push(...deleteImageRows(store, p.id));
+      res.deleted.push(p.id);
+      parent = p.parent;
+    }
+  });
+  for (const l of layersToDelete) { deleteLayerFiles(store, l); res.deleted.push(l.diffId); }
+  return res;
+}
+
+function safeCanonical(input: string): string | undefined {
+  try { return canonicalString(parseTaggedReference(input)); } catch { return undefined; }
+}
+
+function untag(store: Store, key: string, table: 'tags' | 'repo_digests'): void {
+  store.db.prepare(`DELETE FROM ${table} WHERE ref = ?`).run(key);
+}
+
+function hasChildren(store: Store, id: string): boolean {
+  return !!store.db.prepare('SELECT 1 FROM images WHERE parent = ? LIMIT 1').get(id);
+}
+
+export interface OrphanLayer { diffId: string; blobs: string[]; }
+
+/** Delete an image's rows; returns the layers no image references any more (their rows deleted too). */
+export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
+  const db = store.db;
+  const layers = (db.prepare('SELECT DISTINCT diff_id FROM image_layers WHERE image_id = ?').all(id) as { diff_id: string }[]).map((r) => r.diff_id);
+  db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
+  db.prepare('DELETE FROM tags WHERE image_id = ?').run(id);
+  db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(id);
+  db.prepare("UPDATE images SET parent = '' WHERE parent = ?").run(id);
+  db.prepare('DELETE FROM images WHERE id = ?').run(id);
+  const orphaned: OrphanLayer[] = [];
+  for (const d of layers) {
+    if (db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(d)) continue;
+    if (isLayerHeld(store, d)) continue;
+    const blobs = (db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(d) as { digest: string }[]).map((r) => r.digest);
+    db.prepare('DELETE FROM layers WHERE diff_id = ?').run(d);
+    orphaned.push({ diffId: d, blobs });
+  }
+  store.content.delete(id); // the config blob; shared configs are impossible (same bytes = same ID)
+  return orphaned;
+}
+
+/** Other holders of a layer (containers reference images, not layers, so none yet). */
+function isLayerHeld(_store: Store, _diffId: string): boolean {
+  return false;
+}
+
+/** Remove a layer's directory and its blobs (after the transaction that forgot them). */
+export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
+  const { diffId } = layer;
+  for (const b of layer.blobs) store.content.delete(b);
+  store.content.delete(diffId);
+  const home = store.layerHome(diffId);
+  const trash = path.join(store.tmpDir, `${process.pid}-trash-${path.basename(home)}`);
+  try { fs.renameSync(home, trash); rmTree(trash); } catch { rmTree(home); }
+}
+
+/** Image config bytes with its ID, for callers that build configs (import, commit). */
+export function configDigest(cfg: ImageConfig): { bytes: string; id: Digest } {
+  const bytes = serializeImageConfig(cfg);
+  return { bytes, id: sha256(bytes) };
+}
+
+// ---------- inspect / history ----------
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Docker's image inspect shape (API 1.41). */
+export function inspectImage(store: Store, input: string): Record<string, unknown> {
+  const img = resolveImage(store, input);
+  const cfg = loadConfig(store, img.id);
+  const layers = imageLayers(store, img.id);
+  const history = cfg.history ?? [];
+  const top = layers.length ? store.layerDir(layers[layers.length - 1]!.diffId) : '';
+  const lower = layers.slice(0, -1).reverse().map((l) => store.layerDir(l.diffId)).join(':');
+  const graph: Record<string, string> = { MergedDir: '', UpperDir: top, WorkDir: '' };
+  if (lower) graph.LowerDir = lower;
+  return {
+    Id: img.id,
+    RepoTags: tagsOf(store, img.id).map((t) => familiarString(parseReference(t))),
+    RepoDigests: repoDigestsOf(store, img.id).map((t) => familiarString(parseReference(t))),
+    Parent: img.parent ?? '',
+    Comment: history.length ? (history[history.length - 1]!.comment ?? '') : (cfg.comment ?? ''),
+    Created: cfg.created ?? ZERO_TIME,
+    Container: cfg.container ?? '',
+    ContainerConfig: cfg.container_config ?? emptyConfigShape(),
+    DockerVersion: cfg.docker_version ?? '',
+    Author: cfg.author ?? '',
+    Config: cfg.config,
+    Architecture: cfg.architecture,
+    ...(cfg.variant ? { Variant: cfg.variant } : {}),
+    Os: cfg.os,
+    Size: img.size,
+    VirtualSize: img.size,
+    GraphDriver: { Data: sortObj(graph), Name: 'overlay' },
+    RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
+    Metadata: { LastTagTime: img.last_tag_time ?? ZERO_TIME },
+  };
+}
+
+function sortObj(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function emptyConfigShape(): Record<string, unknown> {
+  return { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };
+}
+
+export interface HistoryRow {
+  id: string;          // image ID or <missing>
+  created: number;     // unix seconds
+  createdBy: string;
+  size: number;
+  comment: string;
+  tags: string[];
+}
+
+/** One row per history entry, newest first, labelled by walking the local parent chain. */
+export function imageHistory(store: Store, input: string): HistoryRow[] {
+  const img = resolveImage(store, input);
+  const cfg = loadConfig(store, img.id);
+  const layers = imageLayers(store, img.id);
+  const entries = cfg.history && cfg.history.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({} as { created?: string }));
+  let li = 0;
+  const rows = entries.map((h) => {
+    const e = h as { created?: string; created_by?: string; comment?: string; empty_layer?: boolean };
+    const size = e.empty_layer ? 0 : (layers[li++]?.size ?? 0);
+    const t = e.created ? Date.parse(e.created) : NaN;
+    return { id: '<missing>', created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, createdBy: e.created_by ?? '', size, comment: e.comment ?? '', tags: [] as string[] };
+  }).reverse();
+  let cur: ImageRow | undefined = img;
+  for (const r of rows) {
+    if (!cur) break;
+    r.id = cur.id;
+    r.tags = tagsOf(store, cur.id).map((t) => familiarString(parseReference(t)));
+    cur = cur.parent ? store.db.prepare('SELECT * FROM images WHERE id = ?').get(cur.parent) as ImageRow | undefined : undefined;
+  }
+  return rows;
+}

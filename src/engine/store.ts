@@ -1,0 +1,76 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdirp, rmTree } from '../base/fs.js';
+import { ContentStore } from '../content/store.js';
+import { openDb, type DB } from '../meta/db.js';
+import { hexOf } from '../image/digest.js';
+
+export function defaultRoot(): string {
+  return process.env.STRATA_ROOT || '/var/lib/strata';
+}
+
+/**
+ * One open store: the paths under $STRATA_ROOT, the metadata database and the blob store.
+ * Layout:
+ *   strata.db              SQLite (WAL)
+ *   blobs/sha256/<hex>     content (verified on read)
+ *   layers/<hex>/diff      unpacked layers (overlay lower dirs), keyed by diff_id
+ *   tmp/                   staging on the same filesystem; entries are named <pid>-...
+ */
+export class Store {
+  readonly db: DB;
+  readonly content: ContentStore;
+  readonly tmpDir: string;
+  readonly layersDir: string;
+
+  constructor(readonly root: string = defaultRoot()) {
+    mkdirp(root, 0o711);
+    this.tmpDir = path.join(root, 'tmp');
+    this.layersDir = path.join(root, 'layers');
+    mkdirp(this.tmpDir, 0o700);
+    mkdirp(this.layersDir, 0o700);
+    this.sweepTmp();
+    this.db = openDb(path.join(root, 'strata.db'));
+    this.content = new ContentStore(root, this.tmpDir);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** layers/<hex>/diff for a diff_id. */
+  layerDir(diffId: string): string {
+    return path.join(this.layersDir, hexOf(diffId), 'diff');
+  }
+
+  layerHome(diffId: string): string {
+    return path.join(this.layersDir, hexOf(diffId));
+  }
+
+  /** A fresh staging dir in tmp/, named with our pid so a later sweep knows whether its owner lives. */
+  makeTemp(kind: string): string {
+    const p = path.join(this.tmpDir, `${process.pid}-${kind}-${randomBytes(6).toString('hex')}`);
+    fs.mkdirSync(p, { mode: 0o700 });
+    return p;
+  }
+
+  /** Remove what interrupted runs left in tmp/ (entries whose owning process is gone). */
+  sweepTmp(): number {
+    let n = 0;
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.tmpDir); } catch { return 0; }
+    for (const name of names) {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      if (pid && pid !== process.pid && processAlive(pid)) continue;
+      if (pid === process.pid) continue;
+      rmTree(path.join(this.tmpDir, name));
+      n++;
+    }
+    return n;
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}

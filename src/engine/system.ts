@@ -1,0 +1,168 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tx } from '../meta/db.js';
+import { hexOf } from '../image/digest.js';
+import { rmTree } from '../base/fs.js';
+import { deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
+import { processAlive, type Store } from './store.js';
+
+export interface DfImage {
+  id: string; repository: string; tag: string; created: number;
+  size: number; sharedSize: number; uniqueSize: number; containers: number;
+}
+
+export interface DiskUsage {
+  images: DfImage[];
+  layersSize: number;      // distinct layer bytes
+  activeImages: number;
+  reclaimable: number;
+}
+
+/** `system df`: sizes come from the metadata store; shared = layers referenced by more than one image. */
+export function diskUsage(store: Store, containersPerImage: (id: string) => number = () => 0): DiskUsage {
+  const db = store.db;
+  const refs = new Map((db.prepare('SELECT diff_id, size, refs FROM layer_refs').all() as { diff_id: string; size: number; refs: number }[]).map((r) => [r.diff_id, r]));
+  const perImage = new Map<string, string[]>();
+  for (const r of db.prepare('SELECT image_id, diff_id FROM image_layers').all() as { image_id: string; diff_id: string }[]) {
+    const a = perImage.get(r.image_id);
+    if (a) a.push(r.diff_id); else perImage.set(r.image_id, [r.diff_id]);
+  }
+  const rows = listImages(store, { all: true });
+  const images: DfImage[] = rows.map((r) => {
+    const layers = [...new Set(perImage.get(r.id) ?? [])];
+    const shared = layers.reduce((a, d) => a + ((refs.get(d)?.refs ?? 0) > 1 ? refs.get(d)!.size : 0), 0);
+    return { id: r.id, repository: r.repository, tag: r.tag, created: r.created, size: r.size, sharedSize: shared, uniqueSize: r.size - shared, containers: containersPerImage(r.id) };
+  });
+  let layersSize = 0;
+  for (const r of refs.values()) layersSize += r.size;
+  const active = new Set(images.filter((i) => i.containers > 0).map((i) => i.id));
+  const activeLayers = new Set<string>();
+  for (const id of active) for (const d of perImage.get(id) ?? []) activeLayers.add(d);
+  let activeSize = 0;
+  for (const d of activeLayers) activeSize += refs.get(d)?.size ?? 0;
+  return { images, layersSize, activeImages: active.size, reclaimable: layersSize - activeSize };
+}
+
+export interface PruneResult { deleted: string[]; untagged: string[]; reclaimed: number; }
+
+/**
+ * Remove dangling images (all unused ones with `all`), then what no row refers to:
+ * orphan blobs, orphan layer dirs, stale tmp entries.
+ */
+export function pruneImages(store: Store, opts: { all?: boolean; imageInUse?: (id: string) => boolean } = {}): PruneResult {
+  const res: PruneResult = { deleted: [], untagged: [], reclaimed: 0 };
+  const inUse = opts.imageInUse ?? (() => false);
+  const orphans: OrphanLayer[] = [];
+  for (;;) {
+    const rows = listImages(store, opts.all ? { all: true } : { filters: ['dangling=true'] });
+    const parents = new Set((store.db.prepare("SELECT parent FROM images WHERE parent != ''").all() as { parent: string }[]).map((r) => r.parent));
+    const victims = [...new Set(rows.filter((r) => !inUse(r.id) && !parents.has(r.id) && (opts.all || r.repository === '<none>')).map((r) => r.id))];
+    if (victims.length === 0) break;
+    tx(store.db, () => {
+      for (const id of victims) {
+        const size = (store.db.prepare('SELECT size FROM images WHERE id = ?').get(id) as { size: number } | undefined)?.size ?? 0;
+        for (const t of store.db.prepare('SELECT ref FROM tags WHERE image_id = ?').all(id) as { ref: string }[]) res.untagged.push(t.ref);
+        const o = deleteImageRows(store, id);
+        orphans.push(...o);
+        res.deleted.push(id);
+        void size;
+      }
+    });
+    if (!opts.all) break;
+  }
+  for (const o of orphans) {
+    const sz = layerDirBytes(store, o.diffId);
+    res.reclaimed += sz;
+    deleteLayerFiles(store, o);
+    res.deleted.push(o.diffId);
+  }
+  res.reclaimed += gcUnreferenced(store).reclaimed;
+  return res;
+}
+
+function layerDirBytes(store: Store, diffId: string): number {
+  const r = store.db.prepare('SELECT size FROM layers WHERE diff_id = ?').get(diffId) as { size: number } | undefined;
+  if (r) return r.size;
+  // rows are gone already: measure blobs on disk
+  try { return fs.statSync(store.content.pathOf(diffId)).size; } catch { return 0; }
+}
+
+export const BLOB_GRACE_MS = Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
+
+/** Blobs and layer dirs that no row refers to (left by a crash), checked under the write lock. */
+export function gcUnreferenced(store: Store): { blobs: string[]; layers: string[]; reclaimed: number } {
+  const out = { blobs: [] as string[], layers: [] as string[], reclaimed: 0 };
+  tx(store.db, () => {
+    const wanted = referencedBlobs(store);
+    const now = Date.now();
+    for (const d of store.content.list()) {
+      if (wanted.has(d)) continue;
+      let st: fs.Stats;
+      try { st = fs.statSync(store.content.pathOf(d)); } catch { continue; }
+      // a blob written in the last minutes may belong to an import whose transaction is still to come
+      if (now - st.mtimeMs < BLOB_GRACE_MS) continue;
+      out.reclaimed += st.size;
+      store.content.delete(d);
+      out.blobs.push(d);
+    }
+    const layerRows = new Set((store.db.prepare('SELECT diff_id FROM layers').all() as { diff_id: string }[]).map((r) => hexOf(r.diff_id)));
+    for (const name of safeReaddir(store.layersDir)) {
+      if (layerRows.has(name)) continue;
+      rmTree(path.join(store.layersDir, name));
+      out.layers.push(name);
+    }
+  });
+  store.sweepTmp();
+  return out;
+}
+
+function referencedBlobs(store: Store): Set<string> {
+  const s = new Set<string>();
+  const db = store.db;
+  for (const r of db.prepare('SELECT id FROM images').all() as { id: string }[]) s.add(r.id);
+  for (const r of db.prepare('SELECT digest FROM layer_blobs').all() as { digest: string }[]) s.add(r.digest);
+  for (const r of db.prepare('SELECT digest FROM image_manifests').all() as { digest: string }[]) s.add(r.digest);
+  return s;
+}
+
+function safeReaddir(dir: string): string[] {
+  try { return fs.readdirSync(dir); } catch { return []; }
+}
+
+/** Problems are integrity failures; garbage (left by interrupted runs) is only reclaimable space. */
+export interface CheckReport { problems: string[]; garbage: string[]; blobs: number; layers: number; images: number; }
+
+/** `system check`: every blob's digest, every layer dir's presence, every image's config and layers. */
+export async function checkStore(store: Store): Promise<CheckReport> {
+  const problems: string[] = [];
+  const db = store.db;
+  const blobs = store.content.list();
+  for (const d of blobs) {
+    if (!(await store.content.verify(d))) problems.push(`blob ${d}: content does not match its digest`);
+  }
+  const layers = db.prepare('SELECT diff_id FROM layers').all() as { diff_id: string }[];
+  for (const l of layers) {
+    const dir = store.layerDir(l.diff_id);
+    let ok = false;
+    try { ok = fs.statSync(dir).isDirectory(); } catch { /* missing */ }
+    if (!ok) problems.push(`layer ${l.diff_id}: directory ${dir} is missing`);
+    const nb = db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(l.diff_id) as { digest: string }[];
+    if (!nb.some((b) => store.content.has(b.digest))) problems.push(`layer ${l.diff_id}: no blob holds this layer`);
+  }
+  const images = db.prepare('SELECT id FROM images').all() as { id: string }[];
+  for (const i of images) {
+    if (!store.content.has(i.id)) problems.push(`image ${i.id}: config blob is missing`);
+    const il = db.prepare('SELECT il.diff_id, l.diff_id AS present FROM image_layers il LEFT JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ?').all(i.id) as { diff_id: string; present: string | null }[];
+    for (const x of il) if (!x.present) problems.push(`image ${i.id}: layer ${x.diff_id} is missing`);
+  }
+  const garbage: string[] = [];
+  const wanted = referencedBlobs(store);
+  for (const d of blobs) if (!wanted.has(d)) garbage.push(`blob ${d}: not referenced`);
+  const layerRows = new Set(layers.map((l) => hexOf(l.diff_id)));
+  for (const name of safeReaddir(store.layersDir)) if (!layerRows.has(name)) garbage.push(`layer dir ${name}: not referenced`);
+  for (const name of safeReaddir(store.tmpDir)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (pid !== process.pid && !processAlive(pid)) garbage.push(`tmp/${name}: left by an interrupted run`);
+  }
+  return { problems, garbage, blobs: blobs.length, layers: layers.length, images: images.length };
+}

@@ -1,0 +1,91 @@
+import Database from 'better-sqlite3';
+
+export type DB = Database.Database;
+
+/**
+ * Schema migrations, applied in order; PRAGMA user_version records how many ran.
+ * Layer reference counts are derived (view layer_refs) rather than stored as counters,
+ * so a crash can never leave a count that disagrees with the rows it counts.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE layers (
+    diff_id   TEXT PRIMARY KEY,          -- sha256 of the uncompressed tar
+    size      INTEGER NOT NULL,          -- Docker's layer size: non-dir st_size, symlink = target length, inodes once
+    tar_size  INTEGER NOT NULL,
+    created   INTEGER NOT NULL           -- unix ms
+  );
+  CREATE TABLE layer_blobs (             -- blobs known to carry a layer (uncompressed, gzip, zstd)
+    digest     TEXT PRIMARY KEY,
+    diff_id    TEXT NOT NULL REFERENCES layers(diff_id) ON DELETE CASCADE,
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL
+  );
+  CREATE INDEX layer_blobs_diff ON layer_blobs(diff_id);
+  CREATE TABLE images (
+    id            TEXT PRIMARY KEY,      -- sha256 of the config bytes
+    created       INTEGER NOT NULL,      -- unix seconds of config.created
+    size          INTEGER NOT NULL,      -- sum of layer sizes, kept here so listings never walk the disk
+    parent        TEXT,                  -- local parent link (commit), '' when unknown
+    config_size   INTEGER NOT NULL,
+    labels        TEXT,                  -- JSON of config.config.Labels, for filters and the API
+    last_tag_time TEXT,
+    inserted      INTEGER NOT NULL
+  );
+  CREATE TABLE image_layers (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,
+    diff_id  TEXT NOT NULL REFERENCES layers(diff_id),
+    PRIMARY KEY (image_id, idx)
+  );
+  CREATE INDEX image_layers_diff ON image_layers(diff_id);
+  CREATE TABLE tags (
+    ref      TEXT PRIMARY KEY,           -- canonical: docker.io/library/nginx:latest
+    image_id TEXT NOT NULL REFERENCES images(id),
+    created  INTEGER NOT NULL
+  );
+  CREATE INDEX tags_image ON tags(image_id);
+  CREATE TABLE repo_digests (
+    ref      TEXT PRIMARY KEY,           -- canonical: docker.io/library/nginx@sha256:...
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+  );
+  CREATE INDEX repo_digests_image ON repo_digests(image_id);
+  CREATE TABLE image_manifests (         -- manifests known for an image (from load/pull/push)
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    digest   TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    PRIMARY KEY (image_id, digest)
+  );
+  CREATE VIEW layer_refs AS
+    SELECT l.diff_id, l.size, (SELECT COUNT(DISTINCT il.image_id) FROM image_layers il WHERE il.diff_id = l.diff_id) AS refs
+    FROM layers l;
+  `,
+];
+
+export function openDb(file: string): DB {
+  const db = new Database(file, { timeout: 30000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 30000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: DB): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current >= MIGRATIONS.length) return;
+  const run = db.transaction(() => {
+    // re-read inside the write lock: another process may have migrated meanwhile
+    const v = db.pragma('user_version', { simple: true }) as number;
+    for (let i = v; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  run.immediate();
+}
+
+/** Run fn in a write transaction that takes the lock up front (BEGIN IMMEDIATE). */
+export function tx<T>(db: DB, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}
+
