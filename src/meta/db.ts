@@ -60,6 +60,54 @@ const MIGRATIONS: string[] = [
     SELECT l.diff_id, l.size, (SELECT COUNT(DISTINCT il.image_id) FROM image_layers il WHERE il.diff_id = l.diff_id) AS refs
     FROM layers l;
   `,
+  `
+  CREATE TABLE containers (
+    id          TEXT PRIMARY KEY,        -- 64 hex
+    name        TEXT NOT NULL UNIQUE,    -- without the leading '/'
+    image_id    TEXT NOT NULL REFERENCES images(id),
+    image_ref   TEXT NOT NULL,           -- as the user typed it
+    created     TEXT NOT NULL,           -- RFC 3339 with nanoseconds
+    config      TEXT NOT NULL,           -- Docker's container Config (JSON)
+    host_config TEXT NOT NULL,           -- Docker's HostConfig (JSON)
+    state       TEXT NOT NULL DEFAULT 'created',  -- created|running|paused|restarting|exited|dead|removing
+    pid         INTEGER NOT NULL DEFAULT 0,
+    monitor_pid INTEGER NOT NULL DEFAULT 0,
+    exit_code   INTEGER NOT NULL DEFAULT 0,
+    error       TEXT NOT NULL DEFAULT '',
+    started_at  TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
+    finished_at TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    network     TEXT NOT NULL DEFAULT '{}',  -- attachment: addresses, ports, netns (JSON)
+    seq         INTEGER NOT NULL DEFAULT 0   -- creation order at ns precision for ps sorting
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  CREATE TABLE execs (                   -- every exec, for inspect and provenance
+    id           TEXT PRIMARY KEY,
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    created      TEXT NOT NULL,
+    user         TEXT NOT NULL DEFAULT '',
+    workdir      TEXT NOT NULL DEFAULT '',
+    argv         TEXT NOT NULL,          -- JSON array
+    env          TEXT NOT NULL DEFAULT '[]',
+    tty          INTEGER NOT NULL DEFAULT 0,
+    exit_code    INTEGER,
+    running      INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX execs_container ON execs(container_id);
+  CREATE TABLE volumes (
+    name     TEXT PRIMARY KEY,
+    created  TEXT NOT NULL,
+    labels   TEXT NOT NULL DEFAULT '{}',
+    anonymous INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume       TEXT NOT NULL REFERENCES volumes(name),
+    destination  TEXT NOT NULL,
+    PRIMARY KEY (container_id, destination)
+  );
+  CREATE INDEX container_volumes_volume ON container_volumes(volume);
+  `,
 ];
 
 export function openDb(file: string): DB {

@@ -1,0 +1,61 @@
+import { spawnSync, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
+
+/** Environment for timing Node: NODE_EXTRA_CA_CERTS makes every start ~80 ms slower. */
+export function benchEnv(root: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, STRATA_ROOT: root, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+export function timeCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: Buffer } = {}): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env: opts.env, input: opts.input, stdio: [opts.input ? 'pipe' : 'ignore', 'ignore', 'pipe'], maxBuffer: 1 << 30 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString()}`);
+  return ms;
+}
+
+export function strataTime(root: string, args: string[], extra: Record<string, string> = {}): number {
+  return timeCmd(process.execPath, [CLI, ...args], { env: benchEnv(root, extra) });
+}
+
+export function strataRun(root: string, args: string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { env: benchEnv(root), maxBuffer: 1 << 30 }).toString();
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function dropCaches(): void {
+  try { execFileSync('sync'); } catch { /* best effort */ }
+}
+
+export interface Figure { name: string; value: number; unit: string; floor?: number; docker?: number; note?: string; }
+
+export function printFigure(f: Figure): void {
+  const v = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+  let line = `${f.name} ${v(f.value)} ${f.unit}`;
+  if (f.floor !== undefined) line += `  (floor ${v(f.floor)} ${f.unit})`;
+  if (f.docker !== undefined) line += `  (docker ${v(f.docker)} ${f.unit})`;
+  if (f.note) line += `  # ${f.note}`;
+  console.log(line);
+}
+
+export function dockerAvailable(): boolean {
+  try { execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }); return true; } catch { return false; }
+}
+
+export function tmpRoot(name: string): string {
+  const base = process.env.STRATA_BENCH_DIR || '/var/tmp/strata-bench';
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, `${name}-`));
+}

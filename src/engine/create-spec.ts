@@ -1,0 +1,55 @@
+/**
+ * The container creation request in Docker's own shape (POST /containers/create body):
+ * the CLI translates its flags into this, the API receives it as JSON, and the engine
+ * takes only this. One implementation for both doors.
+ */
+import type { ContainerConfig } from '../image/types.js';
+
+export interface PortBinding { HostIp: string; HostPort: string; }
+
+export interface MountSpec {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface HostConfig {
+  Binds: string[] | null;
+  NetworkMode: string;
+  PortBindings: Record<string, PortBinding[]> | null;
+  RestartPolicy: { Name: string; MaximumRetryCount: number };
+  AutoRemove: boolean;
+  CapAdd: string[] | null;
+  CapDrop: string[] | null;
+  Privileged: boolean;
+  PublishAllPorts: boolean;
+  ReadonlyRootfs: boolean;
+  SecurityOpt: string[] | null;
+  Tmpfs?: Record<string, string>;
+  Memory: number;
+  MemorySwap?: number;
+  NanoCpus: number;
+  PidsLimit: number | null;
+  ShmSize?: number;
+  Mounts?: MountSpec[];
+  Runtime?: string;
+  Init?: boolean | null;
+  ExtraHosts?: string[] | null;
+  Dns?: string[];
+}
+
+export interface CreateRequest extends Partial<ContainerConfig> {
+  Image: string;
+  HostConfig?: Partial<HostConfig>;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null }> };
+}
+
+export function defaultHostConfig(): HostConfig {
+  return {
+    Binds: null, NetworkMode: 'default', PortBindings: null, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    AutoRemove: false, CapAdd: null, CapDrop: null, Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false,
+    SecurityOpt: null, Memory: 0, NanoCpus: 0, PidsLimit: null,
+  };
+}
