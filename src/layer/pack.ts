@@ -1,0 +1,272 @@
+/**
+ * packDir: the tar of a directory tree, in Docker's overlay2 order.
+ *
+ * Synchronous walk and reads (file data is read straight into the output
+ * buffer); the only awaits are for backpressure of a Writable output.
+ *
+ * Order: depth-first pre-order, siblings in byte order of their on-disk names
+ * (so a whiteout `.wh.www` sits where `www` sorts); an opaque marker comes right
+ * after its directory. Entries carry numeric owners (empty uname/gname), the
+ * mode with its S_IFMT type bits as Go's archive/tar writes it, mtimes (PAX with
+ * nanoseconds when not whole seconds), xattrs except trusted.* as binary
+ * SCHILY.xattr.* records, hard links to the first name met, never for whiteouts.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import { StrataError, invalidArgument } from '../base/errors.js';
+import { fsPath, show, toBin } from './paths.js';
+import { BLOCK, type EntryMeta, type TarEntryType, TYPE_MODE_BITS, encodeEntry, padding } from './tar-header.js';
+import { TarSink } from './tar-sink.js';
+import { readXattrs, withXattrPath } from './xattr.js';
+
+export interface PackOptions {
+  /**
+   * 'overlay-upper': the dir is an overlay upper dir: char dev 0/0 -> `.wh.NAME`
+   * entry; a dir with trusted.overlay.opaque=y -> dir entry then
+   * `.wh..wh..opq`; whiteouts are never treated as hard links (the kernel
+   * hard-links them to each other). 'plain': a normal tree (export, save of a
+   * rootfs). Default 'plain'.
+   */
+  mode?: 'overlay-upper' | 'plain';
+  /** return true to leave a path out ('/'-prefixed relative path like '/var/run/x.pid'); excluded dirs drop their subtree */
+  exclude?: (path: string, st: fs.Stats) => boolean;
+  /** reproducible layers: clamp every mtime to at most this epoch (seconds); atime/ctime are never written */
+  sourceDateEpoch?: number;
+  /** truncate mtimes to whole seconds, as Docker's own layers do (default false: PAX mtime with ns) */
+  wholeSecondMtimes?: boolean;
+  /** end a Writable output when done (default true) */
+  end?: boolean;
+}
+
+export interface PackResult {
+  /** 'sha256:<hex>' of the tar written */
+  diffId: string;
+  /** bytes written */
+  size: number;
+  /** entries written (whiteouts and opaque markers included) */
+  entries: number;
+  /** Docker's layer size: regular-file bytes (each inode once) + symlink target lengths */
+  contentSize: number;
+}
+
+const OPEN_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+const NS = 1_000_000_000n;
+
+function devNumbers(rdev: bigint): [number, number] {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return [Number(major), Number(minor)];
+}
+
+function fileType(mode: number): TarEntryType | 'socket' | null {
+  switch (mode & 0o170000) {
+    case 0o100000: return 'file';
+    case 0o040000: return 'dir';
+    case 0o120000: return 'symlink';
+    case 0o020000: return 'char';
+    case 0o060000: return 'block';
+    case 0o010000: return 'fifo';
+    case 0o140000: return 'socket';
+    default: return null;
+  }
+}
+
+class Packer {
+  entries = 0;
+  contentSize = 0;
+  private readonly links = new Map<string, string>();
+  private readonly overlay: boolean;
+  private readonly epoch: number | undefined;
+
+  constructor(private readonly sink: TarSink, private readonly opts: PackOptions) {
+    this.overlay = opts.mode === 'overlay-upper';
+    this.epoch = opts.sourceDateEpoch;
+  }
+
+  private times(st: fs.BigIntStats): [number, number] {
+    const ns = st.mtimeNs;
+    let sec = ns / NS;
+    let nsec = ns % NS;
+    if (nsec < 0n) { sec -= 1n; nsec += NS; }
+    let s = Number(sec);
+    let n = Number(nsec);
+    if (this.opts.wholeSecondMtimes) n = 0;
+    if (this.epoch !== undefined && (s > this.epoch || (s === this.epoch && n > 0))) {
+      s = this.epoch;
+      n = 0;
+    }
+    return [s, n];
+  }
+
+  private header(m: EntryMeta): void {
+    this.sink.put(encodeEntry(m));
+    this.entries++;
+  }
+
+  async walk(relDir: string, absDir: string): Promise<void> {
+    const names = (fs.readdirSync(fsPath(absDir || '/'), { encoding: 'buffer' }) as Buffer[]).map((b) => b.toString('latin1'));
+    names.sort();
+    for (const n of names) {
+      const rel = relDir === '' ? n : relDir + '/' + n;
+      const abs = absDir + '/' + n;
+      const p = fsPath(abs);
+      const st = fs.lstatSync(p, { bigint: true });
+      if (this.opts.exclude) {
+        const utf8 = Buffer.from(rel, 'latin1').toString('utf8');
+        if (this.opts.exclude('/' + utf8, fs.lstatSync(p))) continue;
+      }
+      const mode = Number(st.mode);
+      const type = fileType(mode);
+      if (type === null || type === 'socket') continue; // sockets cannot be archived (tar skips them too)
+      const [mtime, mtimeNsec] = this.times(st);
+      const uid = Number(st.uid);
+      const gid = Number(st.gid);
+      const nameBytes = Buffer.from(rel, 'latin1');
+
+      if (this.overlay) {
+        if (type === 'char' && st.rdev === 0n) {
+          // whiteout: Docker writes a regular `.wh.NAME`, mode 0600 without type bits
+          const wh = Buffer.from((relDir === '' ? '' : relDir + '/') + '.wh.' + n, 'latin1');
+          this.header({ name: wh, type: 'file', mode: 0o600, uid, gid, size: 0, mtime, mtimeNsec });
+          continue;
+        }
+        if (n.startsWith('.wh.')) {
+          throw invalidArgument(`cannot pack ${show(rel)}: a file named like a whiteout would be read as one (umoci refuses these too)`);
+        }
+      }
+
+      const isDir = type === 'dir';
+      const all = withXattrPath(abs, isDir, (xp) => readXattrs(xp)) ?? [];
+      let opaque = false;
+      const xattrs: Array<[string, Buffer]> = [];
+      for (const [k, v] of all) {
+        if (k.startsWith('trusted.')) {
+          if (this.overlay) {
+            if (k === 'trusted.overlay.opaque' && v.length === 1 && v[0] === 0x79) opaque = true;
+            else if (k === 'trusted.overlay.metacopy' || k === 'trusted.overlay.redirect') {
+              throw new StrataError('failed_precondition', `cannot pack ${show(rel)}: overlay ${k.slice(16)} entries keep their data in a lower layer (mount overlay with metacopy=off,redirect_dir=off)`);
+            }
+          }
+          continue;
+        }
+        xattrs.push([k, v]);
+      }
+      const meta: EntryMeta = {
+        name: nameBytes,
+        type,
+        mode: TYPE_MODE_BITS[type] | (mode & 0o7777),
+        uid,
+        gid,
+        size: 0,
+        mtime,
+        mtimeNsec,
+      };
+      if (xattrs.length > 0) meta.xattrs = xattrs;
+
+      switch (type) {
+        case 'dir': {
+          meta.name = Buffer.from(rel + '/', 'latin1');
+          this.header(meta);
+          if (opaque) {
+            const marker = Buffer.from(rel + '/.wh..wh..opq', 'latin1');
+            this.header({ name: marker, type: 'file', mode: mode & 0o7777, uid, gid, size: 0, mtime: 0, mtimeNsec: 0 });
+          }
+          if (this.sink.needDrain) await this.sink.drain();
+          await this.walk(rel, abs);
+          continue;
+        }
+        case 'symlink': {
+          const target = fs.readlinkSync(p, { encoding: 'buffer' }) as Buffer;
+          meta.linkname = target;
+          this.header(meta);
+          this.contentSize += target.length;
+          continue;
+        }
+        case 'char':
+        case 'block': {
+          [meta.devmajor, meta.devminor] = devNumbers(st.rdev);
+          break;
+        }
+        case 'fifo':
+          break;
+        case 'file': {
+          if (st.nlink > 1n) {
+            const key = `${st.dev}:${st.ino}`;
+            const first = this.links.get(key);
+            if (first !== undefined) {
+              meta.type = 'link';
+              meta.linkname = Buffer.from(first, 'latin1');
+              this.header(meta);
+              continue;
+            }
+            this.links.set(key, rel);
+          }
+          await this.file(meta, p, st, rel);
+          continue;
+        }
+      }
+      this.header(meta);
+    }
+  }
+
+  private async file(meta: EntryMeta, p: string | Buffer, st: fs.BigIntStats, rel: string): Promise<void> {
+    const fd = fs.openSync(p, OPEN_READ);
+    try {
+      const fst = fs.fstatSync(fd, { bigint: true });
+      if (fst.ino !== st.ino || fst.dev !== st.dev) throw new StrataError('failed_precondition', `${show(rel)} changed while packing`);
+      const size = Number(st.size);
+      meta.size = size;
+      this.header(meta);
+      const sink = this.sink;
+      let left = size;
+      while (left > 0) {
+        const room = sink.room();
+        const n = fs.readSync(fd, sink.buf, sink.off, room < left ? room : left, null);
+        if (n === 0) throw new StrataError('failed_precondition', `${show(rel)} shrank while packing`);
+        sink.off += n;
+        left -= n;
+        if (sink.needDrain) await sink.drain();
+      }
+      const pad = padding(size);
+      if (pad > 0) sink.zeros(pad);
+      this.contentSize += size;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/**
+ * Write an uncompressed tar of `dir` to `out`: a file path (created or
+ * truncated), an open file descriptor, or a Writable (ended when done unless
+ * opts.end === false). No entry for the root; names relative, directories with
+ * a trailing '/'.
+ */
+export async function packDir(dir: string, out: string | number | Writable, opts: PackOptions = {}): Promise<PackResult> {
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (!st || !st.isDirectory()) throw invalidArgument(`cannot pack ${JSON.stringify(dir)}: not a directory`);
+  let ownFd: number | null = null;
+  let sink: TarSink;
+  if (typeof out === 'string') {
+    ownFd = fs.openSync(out, 'w', 0o644);
+    sink = TarSink.toFd(ownFd);
+  } else if (typeof out === 'number') {
+    sink = TarSink.toFd(out);
+  } else {
+    sink = TarSink.toStream(out);
+  }
+  try {
+    const packer = new Packer(sink, opts);
+    const root = path.resolve(dir);
+    await packer.walk('', root === '/' ? '' : toBin(root));
+    sink.zeros(2 * BLOCK);
+    await sink.end(opts.end !== false);
+    return { diffId: sink.digest(), size: sink.size, entries: packer.entries, contentSize: packer.contentSize };
+  } catch (e) {
+    if (typeof out === 'object' && opts.end !== false) out.destroy(e instanceof Error ? e : undefined);
+    throw e;
+  } finally {
+    if (ownFd !== null) fs.closeSync(ownFd);
+  }
+}

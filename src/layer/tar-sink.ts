@@ -1,0 +1,118 @@
+/**
+ * Where the writers put tar bytes: a 1 MiB buffer flushed either with
+ * writeSync to a file descriptor or into a Writable (backpressure is reported
+ * through `needDrain`, and awaited by the caller between entries/pieces).
+ * Every flushed byte is hashed (sha256) and counted.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { StrataError } from '../base/errors.js';
+
+export const SINK_CHUNK = 1024 * 1024;
+
+export class TarSink {
+  buf: Buffer = Buffer.allocUnsafe(SINK_CHUNK);
+  off = 0;
+  /** bytes flushed so far */
+  size = 0;
+  private readonly hash = createHash('sha256');
+  needDrain = false;
+  private error: Error | null = null;
+
+  constructor(private readonly fd: number | null, private readonly stream: Writable | null) {
+    if (stream) stream.on('error', (e: Error) => { this.error ??= e; });
+  }
+
+  static toFd(fd: number): TarSink {
+    return new TarSink(fd, null);
+  }
+
+  static toStream(s: Writable): TarSink {
+    return new TarSink(null, s);
+  }
+
+  /** Total bytes written including what is still buffered. */
+  get position(): number {
+    return this.size + this.off;
+  }
+
+  /** Copy bytes in. */
+  put(b: Buffer): void {
+    let o = 0;
+    while (o < b.length) {
+      if (this.off === this.buf.length) this.flush();
+      const n = Math.min(b.length - o, this.buf.length - this.off);
+      b.copy(this.buf, this.off, o, o + n);
+      this.off += n;
+      o += n;
+    }
+  }
+
+  zeros(n: number): void {
+    while (n > 0) {
+      if (this.off === this.buf.length) this.flush();
+      const k = Math.min(n, this.buf.length - this.off);
+      this.buf.fill(0, this.off, this.off + k);
+      this.off += k;
+      n -= k;
+    }
+  }
+
+  /** Room in the buffer (flushing first if it is full). */
+  room(): number {
+    if (this.off === this.buf.length) this.flush();
+    return this.buf.length - this.off;
+  }
+
+  flush(): void {
+    if (this.error) throw this.error;
+    if (this.off === 0) return;
+    const data = this.buf.subarray(0, this.off);
+    this.hash.update(data);
+    this.size += this.off;
+    if (this.fd !== null) {
+      let o = 0;
+      while (o < data.length) o += fs.writeSync(this.fd, data, o, data.length - o);
+    } else {
+      // the stream keeps this buffer: start a new one
+      if (!this.stream!.write(data)) this.needDrain = true;
+      this.buf = Buffer.allocUnsafe(SINK_CHUNK);
+    }
+    this.off = 0;
+  }
+
+  async drain(): Promise<void> {
+    if (this.error) throw this.error;
+    if (!this.needDrain || !this.stream) return;
+    this.needDrain = false;
+    const s = this.stream;
+    if (s.destroyed) throw this.error ?? new StrataError('unavailable', 'tar output stream was closed');
+    if (!s.writableNeedDrain) return;
+    await once(s, 'drain');
+  }
+
+  /** Flush what is buffered and, for a stream, end it and wait until it has finished. */
+  async end(endStream: boolean): Promise<void> {
+    this.flush();
+    if (this.stream) {
+      if (endStream) {
+        this.stream.end();
+        await finished(this.stream, { readable: false });
+      } else {
+        await this.drain();
+      }
+    }
+    if (this.error) throw this.error;
+  }
+
+  private digestValue: string | null = null;
+
+  /** sha256 of everything flushed; call after end(). */
+  digest(): string {
+    this.digestValue ??= `sha256:${this.hash.digest('hex')}`;
+    return this.digestValue;
+  }
+}

@@ -1,0 +1,498 @@
+/**
+ * unpackLayer: apply a (compressed) layer tar to a fresh directory, confined to
+ * it. See shared/security.md (b) for the threat list this answers.
+ *
+ * Speed: the archive is parsed as chunks arrive and every filesystem call is
+ * synchronous (writeSync & co.); per-file async round-trips are what made the
+ * npm tar libraries 5-17x slower than GNU tar.
+ *
+ * Confinement: names are cleaned lexically (leading '/' stripped, '..' above the
+ * root refused); every parent component is checked with lstat and a symlink in
+ * the parent chain is refused (or, with symlinkParents:'resolve-in-root',
+ * resolved with destDir as the root, as chroot would); the final component is
+ * never followed (O_CREAT|O_EXCL|O_NOFOLLOW, lchown, lutimes, lsetxattr);
+ * hard links must name an existing non-directory inside destDir. The
+ * directory is assumed private to this call while it runs (the layer store
+ * unpacks each layer into its own new directory), so checks and uses do not race.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
+import type { Compression } from './compression.js';
+import { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
+import { cleanName, fsPath, show, toBin } from './paths.js';
+import { MAX_NAME_BYTES, type TarHeader } from './tar-header.js';
+import { type ByteInput, type SourceInfo, TarReader, defaultMaxExpandedBytes, DEFAULT_MAX_ENTRIES, uncompressedChunks } from './tar-reader.js';
+import { EOPNOTSUPP, EPERM, setXattr, withXattrPath, xattrErrno } from './xattr.js';
+
+export interface UnpackOptions {
+  /**
+   * overlay: convert OCI whiteouts (.wh.NAME -> char dev 0/0, .wh..wh..opq ->
+   * xattr trusted.overlay.opaque=y), for layer dirs used as overlay lowerdirs.
+   * plain: extract as-is but still confined (outer docker-archive / OCI layout
+   * tars, `cp` into a container). Default 'overlay'.
+   */
+  mode?: 'overlay' | 'plain';
+  /** bound on uncompressed tar bytes; default STRATA_MAX_LAYER_BYTES or 64 GiB */
+  maxExpandedBytes?: number;
+  /** default 5,000,000 */
+  maxEntries?: number;
+  /** called with each uncompressed chunk, e.g. to hash */
+  onChunk?: (chunk: Buffer) => void;
+  /**
+   * A symlink among the parent components of an entry: 'reject' (default)
+   * fails with "path escapes the destination"; 'resolve-in-root' follows it
+   * with destDir as the root (chroot semantics: '..' stops at the root,
+   * absolute targets restart at it, at most 255 links).
+   */
+  symlinkParents?: 'reject' | 'resolve-in-root';
+  /** creates device nodes and FIFOs (default: coreutils mknod) */
+  mknod?: MknodFn;
+}
+
+export interface UnpackResult {
+  /** 'sha256:<hex>' of the uncompressed tar stream (all of it, as Docker hashes it) */
+  diffId: string;
+  /** uncompressed tar bytes */
+  tarSize: number;
+  compression: Compression;
+  /** Docker's layer size: regular-file bytes (each inode once) + symlink target lengths */
+  contentSize: number;
+  /** real entries in the archive (whiteouts included) */
+  entries: number;
+  /** things skipped on purpose (dropped xattrs, xattrs the filesystem refused), at most 100 */
+  warnings: string[];
+}
+
+const MAX_WARNINGS = 100;
+const MAX_LINKS = 255;
+const OPEN_NEW_FILE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/** Archive xattrs that are applied: no trusted.* (overlay steering), no security.* but file capabilities. */
+function keepXattr(name: string): boolean {
+  if (name.startsWith('trusted.')) return false;
+  if (name.startsWith('security.')) return name === 'security.capability';
+  return true;
+}
+
+function lstatOrNull(p: string | Buffer): fs.Stats | null {
+  return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
+}
+
+function writeAll(fd: number, b: Buffer): void {
+  let o = 0;
+  while (o < b.length) o += fs.writeSync(fd, b, o, b.length - o);
+}
+
+function timeOf(sec: number, nsec: number): number {
+  return nsec === 0 ? sec : sec + nsec / 1e9;
+}
+
+class Unpacker {
+  /** binary string of the absolute destination */
+  private readonly root: string;
+  /** lexical parent (relative) -> verified real directory (relative); '' is the root */
+  private dirs = new Map<string, string>([['', '']]);
+  /** directories whose times are applied at the end (deepest first) */
+  private dirTimes = new Map<string, [number, number]>();
+  /** an existing whiteout node new whiteouts are hard-linked to */
+  private whiteoutTemplate: string | null = null;
+  private tmpCounter = 0;
+  contentSize = 0;
+  readonly warnings: string[] = [];
+  private warningsDropped = 0;
+  private readonly overlay: boolean;
+  private readonly follow: boolean;
+  private readonly mknod: MknodFn;
+
+  constructor(private readonly rootStr: string, opts: UnpackOptions) {
+    this.root = toBin(rootStr);
+    this.overlay = (opts.mode ?? 'overlay') === 'overlay';
+    this.follow = opts.symlinkParents === 'resolve-in-root';
+    this.mknod = opts.mknod ?? mknodCli;
+  }
+
+  private abs(rel: string): string {
+    return rel === '' ? this.root : this.root + '/' + rel;
+  }
+
+  private p(rel: string): string | Buffer {
+    return fsPath(this.abs(rel));
+  }
+
+  private warn(msg: string): void {
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(msg);
+    else this.warningsDropped++;
+  }
+
+  finishWarnings(): void {
+    if (this.warningsDropped > 0) this.warnings.push(`... and ${this.warningsDropped} more warnings`);
+  }
+
+  /**
+   * The real directory (relative to the root) that holds entries whose
+   * lexical parent is `parentLex`. Missing directories are created (mode 0755)
+   * when `create`, else null is returned.
+   */
+  private resolveDir(parentLex: string, name: string, create: boolean): string | null {
+    const hit = this.dirs.get(parentLex);
+    if (hit !== undefined) return hit;
+    return this.follow ? this.resolveInRoot(parentLex, name, create) : this.resolveStrict(parentLex, name, create);
+  }
+
+  private resolveStrict(parentLex: string, name: string, create: boolean): string | null {
+    let cur = '';
+    let i = 0;
+    // start from the deepest cached ancestor
+    for (let s = parentLex.lastIndexOf('/'); s > 0; s = parentLex.lastIndexOf('/', s - 1)) {
+      if (this.dirs.has(parentLex.slice(0, s))) { cur = parentLex.slice(0, s); i = s + 1; break; }
+    }
+    while (i <= parentLex.length) {
+      let j = parentLex.indexOf('/', i);
+      if (j < 0) j = parentLex.length;
+      const next = parentLex.slice(0, j);
+      if (!this.dirs.has(next)) {
+        const st = lstatOrNull(this.p(next));
+        if (st === null) {
+          if (!create) return null;
+          fs.mkdirSync(this.p(next), 0o755);
+        } else if (st.isSymbolicLink()) {
+          throw invalidArgument(`path escapes the destination: ${show(name)} goes through the symlink ${show(next)}`);
+        } else if (!st.isDirectory()) {
+          throw invalidArgument(`cannot extract ${show(name)}: ${show(next)} is not a directory`);
+        }
+        this.dirs.set(next, next);
+      }
+      cur = next;
+      i = j + 1;
+    }
+    return cur;
+  }
+
+  private resolveInRoot(parentLex: string, name: string, create: boolean): string | null {
+    const stack: string[] = [];
+    const queue = parentLex.split('/');
+    let links = 0;
+    while (queue.length > 0) {
+      const c = queue.shift()!;
+      if (c === '' || c === '.') continue;
+      if (c === '..') { stack.pop(); continue; }
+      stack.push(c);
+      const cur = stack.join('/');
+      if (this.dirs.get(cur) === cur) continue;
+      const st = lstatOrNull(this.p(cur));
+      if (st === null) {
+        if (!create) return null;
+        fs.mkdirSync(this.p(cur), 0o755);
+      } else if (st.isSymbolicLink()) {
+        if (++links > MAX_LINKS) throw invalidArgument(`cannot extract ${show(name)}: too many levels of symbolic links`);
+        const target = (fs.readlinkSync(this.p(cur), { encoding: 'buffer' }) as Buffer).toString('latin1');
+        stack.pop();
+        if (target.startsWith('/')) stack.length = 0;
+        queue.unshift(...target.split('/'));
+        continue;
+      } else if (!st.isDirectory()) {
+        throw invalidArgument(`cannot extract ${show(name)}: ${show(cur)} is not a directory`);
+      }
+      this.dirs.set(cur, cur);
+    }
+    const res = stack.join('/');
+    this.dirs.set(parentLex, res);
+    return res;
+  }
+
+  /** Remove what is at `rel` (a tree for a directory) and forget what was known below it. */
+  private removeExisting(rel: string, st: fs.Stats): void {
+    if (st.isDirectory()) {
+      fs.rmSync(this.p(rel), { recursive: true, force: true });
+      const prefix = rel + '/';
+      for (const k of this.dirTimes.keys()) if (k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
+    } else {
+      fs.unlinkSync(this.p(rel));
+    }
+    if (st.isDirectory() || st.isSymbolicLink()) {
+      this.dirs = new Map([['', '']]);
+    }
+    const t = this.whiteoutTemplate;
+    if (t !== null && (t === rel || t.startsWith(rel + '/'))) this.whiteoutTemplate = null;
+  }
+
+  private removeIfExists(rel: string): void {
+    const st = lstatOrNull(this.p(rel));
+    if (st) this.removeExisting(rel, st);
+  }
+
+  private setXattrs(rel: string, h: TarHeader, isDir: boolean, isSymlink: boolean): void {
+    if (h.xattrs.size === 0) return;
+    const wanted: Array<[string, Buffer]> = [];
+    for (const [k, v] of h.xattrs) {
+      if (keepXattr(k)) wanted.push([k, v]);
+      else this.warn(`dropped xattr ${k} of ${show(h.nameBytes.toString('latin1'))}`);
+    }
+    if (wanted.length > 0) this.applyXattrs(rel, wanted, isDir, isSymlink);
+  }
+
+  private applyXattrs(rel: string, xattrs: Array<[string, Buffer | string]>, isDir: boolean, isSymlink: boolean): void {
+    const apply = (p: string): void => {
+      for (const [k, v] of xattrs) {
+        try {
+          setXattr(p, k, v);
+        } catch (e) {
+          const errno = xattrErrno(e);
+          // Docker: "ignoring xattr ... not supported by the underlying filesystem"; user.* is refused on symlinks
+          if (errno === EOPNOTSUPP || errno === EPERM) {
+            this.warn(`xattr ${k} of ${show(rel)} not applied: ${isSymlink ? 'symlink' : 'not supported by the filesystem'}`);
+            continue;
+          }
+          throw e;
+        }
+      }
+    };
+    const done = withXattrPath(this.abs(rel), isDir, (p) => { apply(p); return true; });
+    if (done === undefined) {
+      // A non-UTF-8 name: apply under a temporary UTF-8 name in the root, then move it back.
+      const tmp = path.join(this.rootStr, `.strata-xattr-${process.pid}-${this.tmpCounter++}`);
+      fs.renameSync(this.p(rel), tmp);
+      try { apply(tmp); } finally { fs.renameSync(tmp, this.p(rel)); }
+    }
+  }
+
+  private makeNode(rel: string, kind: NodeKind, mode: number, major: number, minor: number): void {
+    // Created under an ASCII temp name (the CLI takes strings), then renamed into place.
+    const tmp = path.join(this.rootStr, `.strata-mknod-${process.pid}-${this.tmpCounter++}`);
+    this.mknod(tmp, kind, mode, major, minor);
+    fs.renameSync(tmp, this.p(rel));
+  }
+
+  private makeWhiteout(rel: string): void {
+    if (this.whiteoutTemplate !== null) {
+      try {
+        fs.linkSync(this.p(this.whiteoutTemplate), this.p(rel));
+        return;
+      } catch (e) {
+        const c = errnoCode(e);
+        if (c !== 'EMLINK' && c !== 'ENOENT') throw e;
+      }
+    }
+    this.makeNode(rel, 'char', 0, 0, 0);
+    this.whiteoutTemplate = rel;
+  }
+
+  private checkOwner(h: TarHeader, name: string): void {
+    // uid/gid -1 would make chown a no-op (Docker then silently leaves root ownership)
+    if (h.uid > 0xfffffffe || h.gid > 0xfffffffe || h.uid < 0 || h.gid < 0) {
+      throw invalidArgument(`invalid owner ${h.uid}:${h.gid} for ${show(name)}`);
+    }
+  }
+
+  async apply(h: TarHeader, reader: TarReader): Promise<void> {
+    const name = h.nameBytes.toString('latin1');
+    if (name.length > MAX_NAME_BYTES) throw invalidArgument(`name too long (${name.length} bytes): ${show(name)}`);
+    const rel = cleanName(name);
+    this.checkOwner(h, name);
+    if (rel === '') {
+      if (h.type !== 'dir') throw invalidArgument(`cannot replace the destination root with ${show(name)}`);
+      this.dirMeta('', h);
+      return;
+    }
+    const slash = rel.lastIndexOf('/');
+    const parentLex = slash < 0 ? '' : rel.slice(0, slash);
+    const base = slash < 0 ? rel : rel.slice(slash + 1);
+
+    if (this.overlay && base.startsWith('.wh.')) {
+      const parent = this.resolveDir(parentLex, name, true)!;
+      if (base === '.wh..wh..opq') {
+        if (parent === '') this.warn('opaque marker at the layer root: overlayfs ignores it there');
+        this.applyXattrs(parent, [['trusted.overlay.opaque', 'y']], true, false);
+        return;
+      }
+      if (base.startsWith('.wh..wh.')) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): Docker skips it
+      const victim = base.slice(4);
+      if (victim === '' || victim === '.' || victim === '..') throw invalidArgument(`invalid whiteout ${show(name)}`);
+      const target = parent === '' ? victim : parent + '/' + victim;
+      this.removeIfExists(target);
+      this.makeWhiteout(target);
+      return;
+    }
+
+    const parent = this.resolveDir(parentLex, name, true)!;
+    const target = parent === '' ? base : parent + '/' + base;
+    switch (h.type) {
+      case 'dir': {
+        const st = lstatOrNull(this.p(target));
+        if (st === null || !st.isDirectory()) {
+          if (st !== null) this.removeExisting(target, st);
+          fs.mkdirSync(this.p(target), 0o700);
+        }
+        this.dirs.set(target, target);
+        if (rel !== target) this.dirs.set(rel, target);
+        this.dirMeta(target, h);
+        return;
+      }
+      case 'file':
+        await this.file(target, h, reader);
+        return;
+      case 'symlink': {
+        this.removeIfExists(target);
+        fs.symlinkSync(fsPath(h.linknameBytes.toString('latin1')), this.p(target));
+        fs.lchownSync(this.p(target), h.uid, h.gid);
+        this.setXattrs(target, h, false, true);
+        const t = timeOf(h.mtime, h.mtimeNsec);
+        fs.lutimesSync(this.p(target), h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+        this.contentSize += h.linknameBytes.length;
+        return;
+      }
+      case 'link':
+        this.hardlink(name, target, h);
+        return;
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        this.removeIfExists(target);
+        this.makeNode(target, h.type, 0o600, h.devmajor, h.devminor);
+        fs.lchownSync(this.p(target), h.uid, h.gid);
+        fs.chmodSync(this.p(target), h.mode); // after chown, which clears setuid/setgid
+        this.setXattrs(target, h, false, false);
+        const t = timeOf(h.mtime, h.mtimeNsec);
+        fs.lutimesSync(this.p(target), h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+        return;
+      }
+    }
+  }
+
+  private dirMeta(rel: string, h: TarHeader): void {
+    const p = this.p(rel);
+    fs.lchownSync(p, h.uid, h.gid);
+    fs.chmodSync(p, h.mode);
+    this.setXattrs(rel, h, true, false);
+    const t = timeOf(h.mtime, h.mtimeNsec);
+    this.dirTimes.set(rel, [h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t]);
+  }
+
+  private async file(target: string, h: TarHeader, reader: TarReader): Promise<void> {
+    const p = this.p(target);
+    let fd: number;
+    try {
+      fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+      this.removeIfExists(target);
+      fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
+    }
+    try {
+      while (reader.bodyLeft > 0) {
+        const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
+        writeAll(fd, piece);
+      }
+      fs.fchownSync(fd, h.uid, h.gid);
+      fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
+      this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
+      const t = timeOf(h.mtime, h.mtimeNsec);
+      fs.futimesSync(fd, h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.contentSize += h.size;
+  }
+
+  private hardlink(name: string, target: string, h: TarHeader): void {
+    const linkBin = h.linknameBytes.toString('latin1');
+    const linkRel = cleanName(linkBin);
+    const what = `hard link ${show(name)} -> ${show(linkBin)}`;
+    if (linkRel === '') throw invalidArgument(`invalid ${what}: the target is the root`);
+    const slash = linkRel.lastIndexOf('/');
+    const linkParentLex = slash < 0 ? '' : linkRel.slice(0, slash);
+    const linkBase = slash < 0 ? linkRel : linkRel.slice(slash + 1);
+    if (this.overlay && linkBase.startsWith('.wh.')) throw invalidArgument(`invalid ${what}: the target is a whiteout`);
+    const linkParent = this.resolveDir(linkParentLex, linkBin, false);
+    const src = linkParent === null ? null : linkParent === '' ? linkBase : linkParent + '/' + linkBase;
+    const st = src === null ? null : lstatOrNull(this.p(src));
+    if (src === null || st === null) throw invalidArgument(`invalid ${what}: the target is not in the archive`);
+    if (st.isDirectory()) throw invalidArgument(`invalid ${what}: the target is a directory`);
+    if (src === target) return;
+    this.removeIfExists(target);
+    fs.linkSync(this.p(src), this.p(target)); // link(2) does not follow a symlink target
+  }
+
+  /** Directory times last, deepest first: creating children changed them. */
+  finishDirs(): void {
+    const list = [...this.dirTimes];
+    const depth = (s: string): number => {
+      let n = 0;
+      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 0x2f) n++;
+      return s === '' ? -1 : n;
+    };
+    list.sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [rel, [at, mt]] of list) {
+      try {
+        fs.lutimesSync(this.p(rel), at, mt);
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw e;
+      }
+    }
+  }
+}
+
+function wrapEntryError(e: unknown, h: TarHeader): unknown {
+  if (e instanceof StrataError) return e;
+  const code = errnoCode(e);
+  const name = show(h.nameBytes.toString('latin1'));
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code === 'ENAMETOOLONG') return invalidArgument(`name too long: ${name}`);
+  if (code === 'ELOOP') return invalidArgument(`cannot extract ${name}: too many levels of symbolic links`);
+  if (code === 'ENOTDIR') return invalidArgument(`cannot extract ${name}: a parent is not a directory`);
+  return new StrataError('internal', `cannot extract ${name}: ${msg}`, { cause: e });
+}
+
+/**
+ * Unpack a layer. Input may be gzip / zstd (detected by magic) or a plain
+ * tar. destDir must exist and should be empty and private to this call.
+ * Throws StrataError('corrupt') on truncated/corrupt input,
+ * 'invalid_argument' on hostile or over-limit input. The caller deletes
+ * destDir on failure.
+ */
+export async function unpackLayer(input: ByteInput, destDir: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const root = path.resolve(destDir);
+  const st = lstatOrNull(root);
+  if (st === null || !st.isDirectory()) {
+    if (typeof (input as { destroy?: unknown }).destroy === 'function') (input as { destroy: () => void }).destroy();
+    throw invalidArgument(`destination ${JSON.stringify(destDir)} is not a directory`);
+  }
+  const maxBytes = opts.maxExpandedBytes ?? defaultMaxExpandedBytes();
+  const hash = createHash('sha256');
+  const info: SourceInfo = { compression: 'none', bytes: 0 };
+  const sourceOpts: { maxBytes: number; hash: typeof hash; onChunk?: (c: Buffer) => void } = { maxBytes, hash };
+  if (opts.onChunk) sourceOpts.onChunk = opts.onChunk;
+  const reader = new TarReader(uncompressedChunks(input, info, sourceOpts), {
+    maxBytes,
+    maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
+  });
+  const u = new Unpacker(root, opts);
+  try {
+    for (;;) {
+      const h = await reader.next();
+      if (h === null) break;
+      try {
+        await u.apply(h, reader);
+      } catch (e) {
+        throw wrapEntryError(e, h);
+      }
+    }
+    // Read to the end: Docker hashes everything, and a compressed stream's trailer is checked there.
+    await reader.drain();
+    u.finishDirs();
+  } catch (e) {
+    await reader.close();
+    throw e;
+  }
+  u.finishWarnings();
+  return {
+    diffId: `sha256:${hash.digest('hex')}`,
+    tarSize: info.bytes,
+    compression: info.compression,
+    contentSize: u.contentSize,
+    entries: reader.entries,
+    warnings: u.warnings,
+  };
+}
