@@ -7,7 +7,7 @@ import { imageHistory, inspectImage, listImages, removeImage, tagImage, type Ima
 import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
 import { pruneImages } from '../engine/system.js';
 import { getStore, openInput, collect, out, ExitError } from './util.js';
-import { printRows, since, size3, execTemplate } from './output.js';
+import { printRows, since, size3, execTemplate, inspectJson, ellipsis } from './output.js';
 
 function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
@@ -161,7 +161,7 @@ export function registerImageCommands(program: Command, image: Command): void {
       if (o.quiet) { for (const r of rows) out(id(r.id)); return; }
       const views = rows.map((r) => {
         let by = r.createdBy.replace(/\t/g, ' ');
-        if (!noTrunc) by = truncateDisplay(by, 45);
+        if (!noTrunc) by = ellipsis(by, 45);
         return {
           Comment: r.comment,
           CreatedAt: o.human ? goTime(r.created) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -212,23 +212,8 @@ export function printInspect(names: string[], format: string | undefined, lookup
   if (format) {
     for (const f of found) out(execTemplate(format, f));
   } else if (found.length || !failed) {
-    out(JSON.stringify(found, null, 4));
+    process.stdout.write(inspectJson(found));
   }
   if (failed) throw new ExitError(1);
 }
 
-/** Keep limit-1 display columns and add `…` (Docker's Ellipsis). */
-export function truncateDisplay(s: string, limit: number): string {
-  const chars = [...s];
-  let w = 0;
-  const widths = chars.map((c) => (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1));
-  const total = widths.reduce((a, b) => a + b, 0);
-  if (total <= limit) return s;
-  let outS = '';
-  for (let i = 0; i < chars.length; i++) {
-    if (w + widths[i]! > limit - 1) break;
-    w += widths[i]!;
-    outS += chars[i];
-  }
-  return outS + '…';
-}

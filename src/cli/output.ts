@@ -1,26 +1,33 @@
 /**
  * The CLI's bridge to format/: Docker's table, template, size and time rules.
  */
-import { parseTemplate, humanSizeWithPrecision, humanSize, humanDuration, renderFormatted } from '../format/index.js';
+import { parseTemplate, humanSizeWithPrecision, humanSize, createdSince, formatTable, formatInspect, ellipsis } from '../format/index.js';
 
 export const size3 = (n: number): string => humanSizeWithPrecision(n, 3);
 export const size4 = (n: number): string => humanSize(n);
 
 /** `5 minutes ago`; N/A for a zero time. Times are unix seconds. */
 export function since(unixSeconds: number, now = Date.now()): string {
-  if (!unixSeconds) return 'N/A';
-  return `${humanDuration(now - unixSeconds * 1000)} ago`;
+  return unixSeconds ? createdSince(unixSeconds, now) : 'N/A';
 }
 
 /**
  * Print rows with Docker's rules: a `table ...` format (or the default) goes through the
  * tabwriter with a header; any other template prints one line per row; `json` = `{{json .}}`.
  */
-export function printRows(rows: Record<string, unknown>[], defaultFormat: string, headers: Record<string, string>, userFormat?: string): void {
-  const text = renderFormatted(rows, { format: userFormat || defaultFormat, headers });
+export function printRows(rows: object[], defaultFormat: string, headers: Record<string, string>, userFormat?: string): void {
+  const spec: Parameters<typeof formatTable>[1] = { defaultFormat, headers };
+  if (userFormat) spec.format = userFormat;
+  const text = formatTable(rows, spec);
   if (text) process.stdout.write(text);
 }
 
 export function execTemplate(tpl: string, data: unknown): string {
   return parseTemplate(tpl).execute(data);
 }
+
+export function inspectJson(items: unknown[]): string {
+  return formatInspect(items);
+}
+
+export { ellipsis };

@@ -7,7 +7,7 @@ import { busyboxTar, CLI, strataOk, tempRoot, tempDir } from '../helpers.js';
 
 function runAndKill(root: string, args: string[], afterMs: number): Promise<number | null> {
   return new Promise((resolve) => {
-    const env = { ...process.env, STRATA_ROOT: root };
+    const env: NodeJS.ProcessEnv = { ...process.env, STRATA_ROOT: root };
     delete env.NODE_EXTRA_CA_CERTS;
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
