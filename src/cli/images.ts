@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
 import { tempNameFor, fsyncDir } from '../base/fs.js';
@@ -108,7 +109,7 @@ export function registerImageCommands(program: Command, image: Command): void {
       const ws = fs.createWriteStream(tmp, { flags: 'wx' });
       try {
         await saveImages(store, names, ws, o.format);
-        await new Promise<void>((res, rej) => ws.end((err?: Error | null) => (err ? rej(err) : res())));
+        if (!ws.writableFinished) await finished(ws);
         const fd = fs.openSync(tmp, 'r');
         fs.fsyncSync(fd);
         fs.closeSync(fd);
