@@ -50,6 +50,8 @@ export {
   waitExit,
   processAlive,
   attach,
+  attachTerminal,
+  runForeground,
   openAttachSocket,
   StdcopyDemuxer,
 } from './monitor.js';
@@ -62,6 +64,8 @@ export type {
   ExitInfo,
   AttachOptions,
   AttachSession,
+  TerminalAttachOptions,
+  ForegroundOptions,
 } from './monitor.js';
 export { readLogs, formatLogEntry, stdcopyFrame, toNanos } from './logs.js';
 export type { LogEntry, ReadLogsOptions } from './logs.js';

@@ -442,3 +442,91 @@ export async function attach(socketPath: string, opts: AttachOptions): Promise<A
   }
   return { socket: sock, done, close: () => sock.destroy() };
 }
+
+export interface TerminalAttachOptions {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  /** Send keystrokes to the container (`-i`). */
+  openStdin?: boolean;
+}
+
+/**
+ * `run -it` / `attach` from a terminal: our stdin in raw mode (so Ctrl-C travels
+ * to the container as the byte 0x03 through its pty), our window size pushed to
+ * the container's pty now and on every SIGWINCH, restored on the way out.
+ */
+export async function attachTerminal(socketPath: string, opts: TerminalAttachOptions): Promise<AttachSession> {
+  const { stdin, stdout } = opts;
+  const pushSize = () => {
+    if (stdout.isTTY && stdout.rows && stdout.columns) {
+      resize(socketPath, stdout.rows, stdout.columns).catch(() => {
+        // the container may be gone already: nothing to resize
+      });
+    }
+  };
+  const raw = !!opts.openStdin && stdin.isTTY;
+  if (raw) stdin.setRawMode(true);
+  let session: AttachSession;
+  try {
+    session = await attach(socketPath, { tty: true, stdin: opts.openStdin ? stdin : null, stdout, closeStdin: false });
+  } catch (e) {
+    if (raw) stdin.setRawMode(false);
+    throw e;
+  }
+  pushSize();
+  stdout.on('resize', pushSize);
+  void session.done.then(() => {
+    stdout.off('resize', pushSize);
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
+  });
+  return session;
+}
+
+export interface ForegroundOptions extends MonitorOptions {
+  stdin?: Readable | null;
+  stdout?: Writable | null;
+  stderr?: Writable | null;
+  /** Close the container's stdin when `stdin` ends (`docker run -i`). */
+  closeStdin?: boolean;
+  /** Attach as a terminal (stdin/stdout must be TTY streams; requires `tty`). */
+  terminal?: boolean;
+  /** Called once the container runs (e.g. to record the PID). */
+  onStarted?: (started: MonitorStarted) => void;
+}
+
+/**
+ * Docker's foreground `run`: create under a monitor, attach, then start, so
+ * no output is lost; resolves with the exit code once the exit file is
+ * written. The container still belongs to its monitor: if this process dies
+ * the container lives on, detached.
+ */
+export async function runForeground(opts: ForegroundOptions): Promise<ExitInfo> {
+  const created = await startMonitor({ ...opts, deferStart: true });
+  let session: AttachSession;
+  if (opts.terminal) {
+    session = await attachTerminal(opts.socketPath, {
+      stdin: opts.stdin as NodeJS.ReadStream,
+      stdout: opts.stdout as NodeJS.WriteStream,
+      openStdin: opts.openStdin,
+    });
+  } else {
+    session = await attach(opts.socketPath, {
+      tty: !!opts.tty,
+      stdin: opts.openStdin ? opts.stdin : null,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      closeStdin: opts.closeStdin,
+    });
+  }
+  try {
+    const { pid } = await startContainer(opts.socketPath);
+    opts.onStarted?.({ pid, monitorPid: created.monitorPid });
+  } catch (e) {
+    session.close();
+    await waitExit(opts.exitFile, { monitorPid: created.monitorPid }).catch(() => undefined);
+    throw e;
+  }
+  await session.done;
+  return waitExit(opts.exitFile, { monitorPid: created.monitorPid });
+}

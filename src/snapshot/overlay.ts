@@ -99,6 +99,7 @@ export function overlaySupportsIndexOff(): boolean {
 /** Build the overlay option string (relative to `path.dirname(linkDir)`). */
 export function overlayMountData(opts: OverlayMountOptions): string {
   const linkBase = path.basename(opts.linkDir);
+  mkdirp(opts.linkDir, 0o700);
   const lowers: string[] = [];
   if (opts.lowerDirs.length === 0) {
     // overlay needs at least one lower dir: an empty one stands in for `scratch`.
