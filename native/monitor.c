@@ -850,8 +850,8 @@ static void handle_command(struct client *c, char *line) {
     client_reply(c, "ok\n");
     c->closing = 1;
     if (state == ST_BACKOFF) {
-      write_exit();
       write_state("exited");
+      write_exit();
       state = ST_DONE;
     }
   } else if (strcmp(cmd, "status") == 0) {
@@ -919,8 +919,8 @@ static void finish_run(void) {
     state = ST_BACKOFF;
     write_state("restarting");
   } else {
-    write_exit();
     write_state("exited");
+    write_exit();
     state = ST_DONE;
   }
 }
@@ -1004,8 +1004,8 @@ static void on_signal(void) {
           kill(cpid, SIGKILL);
           continue;
         }
-        write_exit();
         write_state("exited");
+        write_exit();
         state = ST_DONE;
       }
     }
@@ -1214,8 +1214,8 @@ int main(int argc, char **argv) {
   if (code != 0) {
     exit_code = code;
     now_str(finished_at, sizeof finished_at);
-    write_exit();
     write_state("exited");
+    write_exit();
     sync_report("err %d %s", code, last_error);
     unlink(opt.sock_path);
     return 0;
@@ -1231,8 +1231,8 @@ int main(int argc, char **argv) {
       runc("delete", "-f", opt.id, NULL, NULL, NULL);
       exit_code = code;
       now_str(finished_at, sizeof finished_at);
-      write_exit();
       write_state("exited");
+      write_exit();
       sync_report("err %d %s", code, last_error);
       unlink(opt.sock_path);
       return 0;

@@ -21,6 +21,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
 import { Runc, RuntimeError, runtimeError, startErrorExitCode } from './runc.js';
+import { readBundleSpec } from './spec.js';
 
 export interface MonitorPaths {
   bundle: string;
@@ -65,6 +66,7 @@ export interface MonitorOptions extends Partial<MonitorPaths> {
   /** json-file log; omit for no log (`--log-driver none`). */
   logPath?: string;
   runtime?: Runc;
+  /** Default: the bundle's `process.terminal`. */
   tty?: boolean;
   /** Keep the container's stdin open for attach clients (`-i`). */
   openStdin?: boolean;
@@ -160,7 +162,9 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
   ];
   if (opts.logPath) args.push('--log', opts.logPath);
   if (opts.runcLog) args.push('--runc-log', opts.runcLog);
-  if (opts.tty) args.push('--tty');
+  // the monitor must match the spec: runc refuses a terminal without a console socket
+  const tty = opts.tty ?? readBundleSpec(opts.bundle).process.terminal === true;
+  if (tty) args.push('--tty');
   if (opts.openStdin) args.push('--stdin');
   if (opts.deferStart) args.push('--defer-start');
   if (opts.restart) args.push('--restart', opts.restart);
