@@ -84,12 +84,25 @@ export function leftovers(root: TestRoot, before: HostSnapshot, after: HostSnaps
   const br = new Set(before.rules);
   const cidrs = subnets.map((s) => parseCidr(s)!);
   const inOurs = (ip: string) => { const v = parseIPv4(ip); return v !== undefined && cidrs.some((c) => contains(c, v)); };
-  for (const r of after.rules) {
-    if (br.has(r)) continue;
+  const added = after.rules.filter((r) => !br.has(r));
+  const ourRules = new Set<string>();
+  const ourChains = new Set<string>();
+  for (const r of added) {
     const ips = [...r.matchAll(/(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!);
     const ours = r.includes(root.nm.cniPrefix) || new RegExp(`\\b(st${root.tag}(-[0-9a-f]{6})?)\\b`).test(r) || ips.some(inOurs);
-    if (ours) out.push(`rule ${r}`);
+    if (!ours) continue;
+    ourRules.add(r);
+    const j = / -j (CNI-(?:DN-)?[0-9a-f]{20,})/.exec(r);
+    if (j) ourChains.add(j[1]!);
+    const a = /^-A (CNI-(?:DN-)?[0-9a-f]{20,}) /.exec(r);
+    if (a) ourChains.add(a[1]!);
   }
+  // Per-container chains reached from our rules, and everything in them.
+  for (const r of added) {
+    const chain = r.startsWith(':') ? r.slice(1).split(' ')[0]! : r.split(' ')[1]!;
+    if (ourChains.has(chain)) ourRules.add(r);
+  }
+  for (const r of ourRules) out.push(`rule ${r}`);
   return out;
 }
 
