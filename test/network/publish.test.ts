@@ -151,3 +151,26 @@ test('-p CONTAINERPORT picks a free host port; 127.0.0.1 binding; host listener 
   await nm.detach(id2);
   await nm.detach(id);
 });
+
+test('concurrent attaches and detaches in one root get distinct addresses and ports', async (t) => {
+  const before = snapshot();
+  const root = makeRoot();
+  const subnets: string[] = [];
+  t.after(async () => {
+    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
+    await root.cleanup();
+    assert.deepEqual(leftovers(root, before, snapshot(), subnets), []);
+  });
+  const { nm } = root;
+  const ids = Array.from({ length: 6 }, () => randomId());
+  const atts = await Promise.all(ids.map((id) => nm.attach(id, ['bridge'], parsePublish('80'))));
+  for (const id of ids) noteVeths(root, id);
+  const ips = new Set(atts.map((a) => a.endpoints[0]!.ipAddress));
+  const ports = new Set(atts.map((a) => a.ports[0]!.hostPort));
+  assert.equal(ips.size, 6);
+  assert.equal(ports.size, 6);
+  assert.equal(Object.keys(nm.inspect('bridge').containers).length, 6);
+  await Promise.all(ids.map((id) => nm.detach(id)));
+  assert.equal(Object.keys(nm.inspect('bridge').containers).length, 0);
+  for (const p of ports) assert.ok(await canBind('0.0.0.0', p, 'tcp'));
+});
