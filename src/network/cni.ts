@@ -9,7 +9,7 @@
  * `{"code","msg","details"}` on stdout.
  */
 import { StrataError } from '../base/errors.js';
-import { run } from './exec.js';
+import { run, sbinPath } from './exec.js';
 
 export const CNI_VERSION = '1.0.0';
 export const DEFAULT_CNI_PATH = '/usr/lib/cni';
@@ -67,7 +67,7 @@ export async function execPlugin(
   if (!/^[A-Za-z0-9_.-]+$/.test(type)) throw new StrataError('invalid_argument', `invalid CNI plugin type "${type}"`);
   const cniPath = opts.cniPath ?? DEFAULT_CNI_PATH;
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: sbinPath(),
     CNI_COMMAND: command,
     CNI_CONTAINERID: rt.containerId,
     CNI_NETNS: rt.netns,

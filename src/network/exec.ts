@@ -13,10 +13,19 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/** PATH with the sbin directories added: ip, iptables and the plugins' helpers live there. */
+export function sbinPath(base = process.env.PATH ?? ''): string {
+  const parts = base.split(':').filter((p) => p);
+  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) if (!parts.includes(d)) parts.push(d);
+  return parts.join(':');
+}
+
 /** Run a program; resolve with its exit code and output (never rejects on a non-zero exit). */
 export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env = opts.env ?? { ...process.env, PATH: sbinPath() };
+    // spawn looks a bare name up in the PATH of the child's env.
+    const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
