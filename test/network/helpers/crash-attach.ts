@@ -6,6 +6,8 @@
 import { NetworkManager, type PortSpec } from '../../../src/network/index.js';
 
 const [stateDir, tag, id, step, portsJson] = process.argv.slice(2);
+// Picked up by a test runner scanning test/ directories: nothing to do without arguments.
+if (!stateDir || !tag || !id || !step || !portsJson) process.exit(0);
 const nm = new NetworkManager(stateDir!, {
   rootTag: tag!,
   onStep: (s) => { if (s === step) process.kill(process.pid, 'SIGKILL'); },
