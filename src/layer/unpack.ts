@@ -85,8 +85,14 @@ function writeAll(fd: number, b: Buffer): void {
   while (o < b.length) o += fs.writeSync(fd, b, o, b.length - o);
 }
 
+/**
+ * Seconds as the double Node's utimes calls take. libuv keeps only whole
+ * microseconds (it truncates tv_nsec), and a double near 2^31 s is only
+ * precise to ~240 ns: aiming at the middle of the microsecond makes the result
+ * exactly the microsecond-truncated time. Sub-microsecond digits are lost.
+ */
 function timeOf(sec: number, nsec: number): number {
-  return nsec === 0 ? sec : sec + nsec / 1e9;
+  return nsec === 0 ? sec : sec + (nsec - (nsec % 1000) + 500) / 1e9;
 }
 
 class Unpacker {
