@@ -15,11 +15,11 @@
  * directory is assumed private to this call while it runs (the layer store
  * unpacks each layer into its own new directory), so checks and uses do not race.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
 import type { Compression } from './compression.js';
+import { Sha256Hasher } from './hasher.js';
 import { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
 import { cleanName, fsPath, show, toBin } from './paths.js';
 import { MAX_NAME_BYTES, type TarHeader } from './tar-header.js';
@@ -466,15 +466,16 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
     throw invalidArgument(`destination ${JSON.stringify(destDir)} is not a directory`);
   }
   const maxBytes = opts.maxExpandedBytes ?? defaultMaxExpandedBytes();
-  const hash = createHash('sha256');
+  const hash = new Sha256Hasher();
   const info: SourceInfo = { compression: 'none', bytes: 0 };
-  const sourceOpts: { maxBytes: number; hash: typeof hash; onChunk?: (c: Buffer) => void } = { maxBytes, hash };
+  const sourceOpts: { maxBytes: number; hash: Sha256Hasher; onChunk?: (c: Buffer) => void } = { maxBytes, hash };
   if (opts.onChunk) sourceOpts.onChunk = opts.onChunk;
   const reader = new TarReader(uncompressedChunks(input, info, sourceOpts), {
     maxBytes,
     maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
   });
   const u = new Unpacker(root, opts);
+  let diffId: string;
   try {
     for (;;) {
       const h = await reader.next();
@@ -488,13 +489,16 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
     // Read to the end: Docker hashes everything, and a compressed stream's trailer is checked there.
     await reader.drain();
     u.finishDirs();
+    diffId = await hash.digest();
   } catch (e) {
     await reader.close();
     throw e;
+  } finally {
+    hash.close();
   }
   u.finishWarnings();
   return {
-    diffId: `sha256:${hash.digest('hex')}`,
+    diffId,
     tarSize: info.bytes,
     compression: info.compression,
     contentSize: u.contentSize,

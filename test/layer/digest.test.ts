@@ -100,3 +100,30 @@ test('detectCompression', () => {
   assert.equal(detectCompression(Buffer.from('ustar')), 'none');
   assert.equal(detectCompression(Buffer.alloc(0)), 'none');
 });
+
+test('large streams hash on a worker thread with the same result', async (t) => {
+  const dir = tempDir('bighash');
+  t.after(() => rm(dir));
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  const big = Buffer.alloc(24 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+  fs.writeFileSync(path.join(src, 'big'), big);
+  fs.writeFileSync(path.join(src, 'small'), 'x');
+  const tarPath = path.join(dir, 'big.tar');
+  const p = await packDir(src, tarPath);
+  const expected = 'sha256:' + sh('sha256sum', [tarPath]).toString().split(' ')[0];
+  assert.equal(p.diffId, expected);
+  const out = path.join(dir, 'out');
+  fs.mkdirSync(out);
+  const u = await unpackLayer(fs.createReadStream(tarPath), out);
+  assert.equal(u.diffId, expected);
+  assert.ok(fs.readFileSync(path.join(out, 'big')).equals(big));
+  // and through a slow consumer stream (backpressure on both the stream and the hasher)
+  const gz = path.join(dir, 'big.tar.gz');
+  const c = compressStream('gzip', 1);
+  const w = pipeline(c, fs.createWriteStream(gz));
+  const p2 = await packDir(src, c);
+  await w;
+  assert.equal(p2.diffId, expected);
+});
