@@ -15,6 +15,7 @@
  * directory is assumed private to this call while it runs (the layer store
  * unpacks each layer into its own new directory), so checks and uses do not race.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
@@ -105,6 +106,8 @@ class Unpacker {
   /** an existing whiteout node new whiteouts are hard-linked to */
   private whiteoutTemplate: string | null = null;
   private tmpCounter = 0;
+  /** temp names in the root: unpredictable, so an archive cannot plant something there first */
+  private readonly tmpPrefix = `.strata-${process.pid}-${randomBytes(6).toString('hex')}`;
   contentSize = 0;
   readonly warnings: string[] = [];
   private warningsDropped = 0;
@@ -162,7 +165,7 @@ class Unpacker {
         const st = lstatOrNull(this.p(next));
         if (st === null) {
           if (!create) return null;
-          fs.mkdirSync(this.p(next), 0o755);
+          this.implicitDir(next);
         } else if (st.isSymbolicLink()) {
           throw invalidArgument(`path escapes the destination: ${show(name)} goes through the symlink ${show(next)}`);
         } else if (!st.isDirectory()) {
@@ -190,7 +193,7 @@ class Unpacker {
       const st = lstatOrNull(this.p(cur));
       if (st === null) {
         if (!create) return null;
-        fs.mkdirSync(this.p(cur), 0o755);
+        this.implicitDir(cur);
       } else if (st.isSymbolicLink()) {
         if (++links > MAX_LINKS) throw invalidArgument(`cannot extract ${show(name)}: too many levels of symbolic links`);
         const target = (fs.readlinkSync(this.p(cur), { encoding: 'buffer' }) as Buffer).toString('latin1');
@@ -206,6 +209,12 @@ class Unpacker {
     const res = stack.join('/');
     this.dirs.set(parentLex, res);
     return res;
+  }
+
+  /** A parent the archive did not list: 0755 root:root like Docker's, whatever the umask. */
+  private implicitDir(rel: string): void {
+    fs.mkdirSync(this.p(rel), 0o755);
+    fs.chmodSync(this.p(rel), 0o755);
   }
 
   /** Remove what is at `rel` (a tree for a directory) and forget what was known below it. */
@@ -239,7 +248,8 @@ class Unpacker {
     if (wanted.length > 0) this.applyXattrs(rel, wanted, isDir, isSymlink);
   }
 
-  private applyXattrs(rel: string, xattrs: Array<[string, Buffer | string]>, isDir: boolean, isSymlink: boolean): void {
+  /** `required`: a failure is an error (the opaque marker), not a warning. */
+  private applyXattrs(rel: string, xattrs: Array<[string, Buffer | string]>, isDir: boolean, isSymlink: boolean, required = false): void {
     const apply = (p: string): void => {
       for (const [k, v] of xattrs) {
         try {
@@ -247,7 +257,7 @@ class Unpacker {
         } catch (e) {
           const errno = xattrErrno(e);
           // Docker: "ignoring xattr ... not supported by the underlying filesystem"; user.* is refused on symlinks
-          if (errno === EOPNOTSUPP || errno === EPERM) {
+          if (!required && (errno === EOPNOTSUPP || errno === EPERM)) {
             this.warn(`xattr ${k} of ${show(rel)} not applied: ${isSymlink ? 'symlink' : 'not supported by the filesystem'}`);
             continue;
           }
@@ -258,7 +268,7 @@ class Unpacker {
     const done = withXattrPath(this.abs(rel), isDir, (p) => { apply(p); return true; });
     if (done === undefined) {
       // A non-UTF-8 name: apply under a temporary UTF-8 name in the root, then move it back.
-      const tmp = path.join(this.rootStr, `.strata-xattr-${process.pid}-${this.tmpCounter++}`);
+      const tmp = path.join(this.rootStr, `${this.tmpPrefix}-xattr-${this.tmpCounter++}`);
       fs.renameSync(this.p(rel), tmp);
       try { apply(tmp); } finally { fs.renameSync(tmp, this.p(rel)); }
     }
@@ -266,7 +276,7 @@ class Unpacker {
 
   private makeNode(rel: string, kind: NodeKind, mode: number, major: number, minor: number): void {
     // Created under an ASCII temp name (the CLI takes strings), then renamed into place.
-    const tmp = path.join(this.rootStr, `.strata-mknod-${process.pid}-${this.tmpCounter++}`);
+    const tmp = path.join(this.rootStr, `${this.tmpPrefix}-node-${this.tmpCounter++}`);
     this.mknod(tmp, kind, mode, major, minor);
     fs.renameSync(tmp, this.p(rel));
   }
@@ -310,7 +320,7 @@ class Unpacker {
       const parent = this.resolveDir(parentLex, name, true)!;
       if (base === '.wh..wh..opq') {
         if (parent === '') this.warn('opaque marker at the layer root: overlayfs ignores it there');
-        this.applyXattrs(parent, [['trusted.overlay.opaque', 'y']], true, false);
+        this.applyXattrs(parent, [['trusted.overlay.opaque', 'y']], true, false, true);
         return;
       }
       if (base.startsWith('.wh..wh.')) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): Docker skips it
@@ -340,6 +350,7 @@ class Unpacker {
         await this.file(target, h, reader);
         return;
       case 'symlink': {
+        if (h.linknameBytes.length === 0) throw invalidArgument(`invalid symlink ${show(name)}: empty target`);
         this.removeIfExists(target);
         fs.symlinkSync(fsPath(h.linknameBytes.toString('latin1')), this.p(target));
         fs.lchownSync(this.p(target), h.uid, h.gid);
