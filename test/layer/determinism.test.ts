@@ -118,15 +118,11 @@ test('Docker header conventions: type bits in mode, numeric owners, no root entr
 test("overlay-upper refuses a literal '.wh.' file", async (t) => {
   const dir = tempDir('literal-wh');
   t.after(() => rm(dir));
-  fs.writeFileSync(path.join(dir, '.wh.fake'), '');
-  await assert.rejects(packDir(dir, path.join(os_tmp(dir), 'x.tar'), { mode: 'overlay-upper' }), (e: unknown) => e instanceof StrataError && /whiteout/.test(e.message));
+  const tree = path.join(dir, 'tree');
+  fs.mkdirSync(tree);
+  fs.writeFileSync(path.join(tree, '.wh.fake'), '');
+  await assert.rejects(packDir(tree, path.join(dir, 'x.tar'), { mode: 'overlay-upper' }), (e: unknown) => e instanceof StrataError && /whiteout/.test(e.message));
   // in plain mode it is just a file
-  const r = await packDir(dir, path.join(os_tmp(dir), 'y.tar'));
+  const r = await packDir(tree, path.join(dir, 'y.tar'));
   assert.equal(r.entries, 1);
 });
-
-function os_tmp(dir: string): string {
-  const p = dir + '-out';
-  fs.mkdirSync(p, { recursive: true });
-  return p;
-}
