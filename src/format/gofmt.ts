@@ -314,6 +314,8 @@ export function rfc3339Nano(date: Date): string {
 
 interface Flags {
   plus: boolean;
+  /** %+v: field names in structs (the plus flag itself is cleared for 'v'). */
+  plusV: boolean;
   minus: boolean;
   sharp: boolean;
   space: boolean;
@@ -326,6 +328,7 @@ interface Flags {
 
 const NO_FLAGS: Flags = {
   plus: false,
+  plusV: false,
   minus: false,
   sharp: false,
   space: false,
@@ -522,7 +525,7 @@ function printArg(arg: unknown, verb: string, f: Flags, depth: number): string {
       const obj = arg as Record<string, unknown>;
       const parts = Object.keys(obj)
         .filter((k) => typeof obj[k] !== 'function')
-        .map((k) => (f.plus ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
+        .map((k) => (f.plusV ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
       return '{' + parts.join(' ') + '}';
     }
   }
@@ -652,6 +655,10 @@ export function sprintf(format: string, args: readonly unknown[]): string {
     if (argNum >= args.length) {
       out += `%!${verb}(MISSING)`;
       continue;
+    }
+    if (verb === 'v' && f.plus) {
+      f.plus = false;
+      f.plusV = true;
     }
     out += printArg(args[argNum++], verb, f, 0);
   }
