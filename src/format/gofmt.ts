@@ -291,11 +291,13 @@ export function goTimeString(date: Date, opts: { utc?: boolean } = {}): string {
   const sign = offsetMin < 0 ? '-' : '+';
   const a = Math.abs(offsetMin);
   const off = `${sign}${pad2(Math.floor(a / 60))}${pad2(a % 60)}`;
-  let name: string;
-  if (offsetMin === 0 && (opts.utc || zoneName(date) === '' || zoneName(date) === 'UTC' || zoneName(date) === 'GMT')) {
-    name = 'UTC';
-  } else {
-    name = zoneName(date) || off.slice(0, a % 60 ? 5 : 3);
+  let name = 'UTC';
+  if (!opts.utc) {
+    const z = zoneName(date);
+    if (offsetMin !== 0 || z !== '') {
+      // Zones without an abbreviation print as Go does: +03, +0530.
+      name = z || (a % 60 ? off : off.slice(0, 3));
+    }
   }
   return `${s} ${off} ${name}`;
 }
