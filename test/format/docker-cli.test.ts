@@ -16,6 +16,7 @@ import {
   commandColumn,
   createdSince,
   displayablePorts,
+  ellipsis,
   formatInspect,
   formatTable,
   goStruct,
@@ -24,6 +25,7 @@ import {
   humanSizeWithPrecision,
   renderJSONMessages,
   renderTemplate,
+  rfc3339Nano,
   truncateId,
   type JSONMessage,
   type PortSummary,
@@ -227,6 +229,27 @@ const containers: ContainerSummary[] = [
   },
 ];
 
+const history = [
+  {
+    Id: 'sha256:53e23e9e2e29a4f0c4b1d7a1f8e2b6f3c0d4e5f60718293a4b5c6d7e8f901234',
+    Created: 1_420_070_400,
+    CreatedBy: 'sh -c echo child > /child.txt',
+    Tags: ['sem-child:latest'],
+    Size: 6,
+    Comment: 'child commit',
+  },
+  {
+    Id: 'sha256:ec617f91a87f0123456789abcdef0123456789abcdef0123456789abcdef0123',
+    Created: 1_420_070_000,
+    CreatedBy: 'sh -c echo "a long command line that is definitely longer than forty-five"',
+    Tags: null,
+    Size: 999_600,
+    Comment: '',
+  },
+  { Id: '<missing>', Created: 1_420_060_000, CreatedBy: '/bin/sh -c #(nop)\tCMD ["sh"] 世界世界世界世界世界世界世界世界世界世界世界世界', Tags: null, Size: 0, Comment: '' },
+  { Id: '<missing>', Created: 1_420_000_000, CreatedBy: '', Tags: null, Size: 1_982_436, Comment: 'Imported from -' },
+];
+
 const pullStream: JSONMessage[] = [
   { status: 'Pulling from library/bbox', id: 'latest' },
   { status: 'Pulling fs layer', progressDetail: {}, id: 'aaa111' },
@@ -250,6 +273,7 @@ function route(method: string, p: string): string | undefined {
   if (method === 'GET' && p === '/images/json') return JSON.stringify(images);
   if (method === 'GET' && p === '/images/bbox/json') return JSON.stringify(inspect);
   if (method === 'GET' && p === '/containers/json') return JSON.stringify(containers);
+  if (method === 'GET' && p === '/images/bbox/history') return JSON.stringify(history);
   if (method === 'POST' && p === '/images/create') return pullStream.map((m) => JSON.stringify(m) + '\r\n').join('');
   return undefined;
 }
@@ -404,6 +428,30 @@ function containerRows(now: number): object[] {
   }));
 }
 
+const historySpec: TableSpec = {
+  defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+  headers: {
+    ID: 'IMAGE',
+    CreatedSince: 'CREATED',
+    CreatedAt: 'CREATED AT',
+    CreatedBy: 'CREATED BY',
+    Size: 'SIZE',
+    Comment: 'COMMENT',
+  },
+  typeName: '*formatter.historyContext',
+};
+
+function historyRows(now: number): object[] {
+  return history.map((h) => ({
+    ID: truncateId(h.Id),
+    CreatedSince: createdSince(h.Created, now),
+    CreatedAt: rfc3339Nano(new Date(h.Created * 1000)),
+    CreatedBy: ellipsis(h.CreatedBy.replaceAll('\t', ' '), 45),
+    Size: humanSizeWithPrecision(h.Size, 3),
+    Comment: h.Comment,
+  }));
+}
+
 // --- tests -------------------------------------------------------------------
 
 const imageFormats = [
@@ -454,6 +502,16 @@ for (const format of psFormats) {
     const real = await docker(...args);
     assert.equal(real.code, 0, real.stderr);
     assert.equal(formatTable(containerRows(Date.now()), { ...containerSpec, format }), real.stdout);
+  });
+}
+
+for (const format of ['', '{{json .}}', 'table {{.ID}}\t{{.CreatedAt}}\t{{.Size}}']) {
+  test(`docker history --format ${JSON.stringify(format)} matches the docker CLI`, { skip }, async () => {
+    const args = ['history', 'bbox'];
+    if (format !== '') args.push('--format', format);
+    const real = await docker(...args);
+    assert.equal(real.code, 0, real.stderr);
+    assert.equal(formatTable(historyRows(Date.now()), { ...historySpec, format }), real.stdout);
   });
 }
 
