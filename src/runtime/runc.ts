@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
@@ -129,7 +130,6 @@ export class Runc {
 
   /** Run the runtime to completion, collecting output. */
   run(args: string[], opts: { input?: string | Buffer; stdio?: StdioOptions } = {}): Promise<RunResult> {
-    mkdirp(this.root, 0o700);
     return new Promise((resolve, reject) => {
       const child = spawn(this.binary, [...this.globalArgs(), ...args], {
         stdio: opts.stdio ?? [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -152,6 +152,7 @@ export class Runc {
 
   /** `runc create`: the container waits on its exec fifo until `start`. */
   async create(id: string, bundle: string, opts: { pidFile?: string; consoleSocket?: string } = {}): Promise<void> {
+    mkdirp(this.root, 0o700);
     const args = ['create', '--bundle', bundle];
     if (opts.pidFile) args.push('--pid-file', opts.pidFile);
     if (opts.consoleSocket) args.push('--console-socket', opts.consoleSocket);
@@ -192,6 +193,7 @@ export class Runc {
 
   /** `runc delete` (`force` kills a running container first). Missing containers are fine. */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    if (!fs.existsSync(this.root)) return;
     const args = ['delete'];
     if (opts.force) args.push('--force');
     args.push(id);
@@ -201,6 +203,7 @@ export class Runc {
 
   /** The runtime's state, or null if it does not know the container. */
   async state(id: string): Promise<ContainerState | null> {
+    if (!fs.existsSync(this.root)) return null;
     const r = await this.run(['state', id]);
     if (r.status !== 0) {
       if (/does not exist|not found/i.test(r.stderr)) return null;
@@ -210,6 +213,7 @@ export class Runc {
   }
 
   async list(): Promise<ContainerState[]> {
+    if (!fs.existsSync(this.root)) return [];
     const r = await this.check('list', '', ['list', '--format', 'json']);
     const parsed = JSON.parse(r.stdout || 'null') as ContainerState[] | null;
     return parsed ?? [];

@@ -175,7 +175,9 @@ test('attach: live output framed per stream, stdin to the container, close on ex
   assert.equal(err.text(), 'warn:a\nwarn:b\n');
   assert.equal(watcher.text(), 'got:a\ngot:b\nbye\n');
   assert.equal((await waitExit(c.paths.exitFile, { monitorPid })).exitCode, 0);
-  assert.deepEqual((await logs(c)).map((e) => e.log), ['ready\n', 'got:a\n', 'warn:a\n', 'got:b\n', 'warn:b\n', 'bye\n']);
+  const entries = await logs(c);
+  assert.deepEqual(entries.filter((e) => e.stream === 'stdout').map((e) => e.log), ['ready\n', 'got:a\n', 'got:b\n', 'bye\n']);
+  assert.deepEqual(entries.filter((e) => e.stream === 'stderr').map((e) => e.log), ['warn:a\n', 'warn:b\n']);
   await assert.rejects(attach(c.paths.socketPath, { tty: false, stdout: out.stream }), /stopped container/);
 });
 
