@@ -7,8 +7,10 @@ import { StrataError } from '../base/errors.js';
 import { inspectors } from './inspectors.js';
 import { registerContainerCommands } from './containers.js';
 import { registerNetworkCommands } from './network.js';
+import { registerServeCommand } from './serve.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../base/version.js';
+import { VERSION } from '../base/version.js';
 
 
 function buildProgram(): Command {
@@ -28,6 +30,7 @@ function buildProgram(): Command {
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerSystemCommands(system);
+  registerServeCommand(program);
 
   program.command('inspect').description('Return low-level information on Strata objects')
     .argument('<name...>')

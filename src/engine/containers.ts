@@ -623,9 +623,11 @@ export class Containers {
       .map((r) => ({ created: r.created, user: r.user, workdir: r.workdir, argv: JSON.parse(r.argv) as string[], exitCode: r.exit_code }));
   }
 
-  logs(ref: string, opts: { follow?: boolean; tail?: number | 'all'; since?: string | number | Date; until?: string | number | Date; signal?: AbortSignal }): AsyncGenerator<LogEntry> {
+  logs(ref: string, opts: { follow?: boolean; tail?: number | 'all'; since?: string | number | Date; until?: string | number | Date; signal?: AbortSignal; stdout?: boolean; stderr?: boolean }): AsyncGenerator<LogEntry> {
     const c = this.get(ref);
     const o: Parameters<typeof readLogs>[1] = {};
+    if (opts.stdout === false) o.stdout = false;
+    if (opts.stderr === false) o.stderr = false;
     if (opts.tail !== undefined) o.tail = opts.tail;
     if (opts.since !== undefined) o.since = opts.since;
     if (opts.until !== undefined) o.until = opts.until;
