@@ -40,7 +40,11 @@ async function start(ctx: Ctx): Promise<void> {
   const { engine } = ctx.api;
   const c = engine.get(ctx.params[0]!);
   if (engine.isRunning(c)) return sendEmpty(ctx.res, 304);
-  await engine.start(c.id);
+  try {
+    await engine.start(c.id);
+  } finally {
+    ctx.api.startAttempted(c.id);
+  }
   ctx.api.reap(c.id);
   sendEmpty(ctx.res, 204);
 }
@@ -202,7 +206,17 @@ async function attach(ctx: StreamCtx): Promise<void> {
     for (const b of replay) conn.write(b);
   }
   if (!engine.isLive(c)) {
-    c = await engine.start(c.id, { deferStart: true });
+    try {
+      c = await engine.start(c.id, { deferStart: true });
+    } catch (e) {
+      // the process cannot be created (no such executable...): the CLI can only show that
+      // error as the answer to its `start`, which fails the same way. Hold the stream until then.
+      if (!qbool(query, 'logs')) conn.begin(contentType);
+      conn.input?.resume();
+      ctx.api.afterStart(c.id, () => conn.end());
+      void e;
+      return;
+    }
     ctx.api.reap(c.id);
   }
   const mon = await openAttachSocket(c.paths.socketPath, { stdin: wantStdin, stdout: wantStdout, stderr: wantStderr, closeStdin: c.config.StdinOnce });

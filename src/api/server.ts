@@ -211,6 +211,24 @@ export class ApiServer {
     return addr.port;
   }
 
+  private readonly startWaiters = new Map<string, Set<() => void>>();
+
+  /** Run `fn` once a start of the container was attempted (or after a minute). */
+  afterStart(id: string, fn: () => void): void {
+    let set = this.startWaiters.get(id);
+    if (!set) this.startWaiters.set(id, set = new Set());
+    const once = () => { clearTimeout(timer); set!.delete(once); fn(); };
+    const timer = setTimeout(once, 60_000);
+    timer.unref();
+    set.add(once);
+  }
+
+  startAttempted(id: string): void {
+    const set = this.startWaiters.get(id);
+    this.startWaiters.delete(id);
+    for (const f of set ?? []) f();
+  }
+
   /** Keep releasing a container's runtime (mounts, network, --rm) once it exits. */
   reap(id: string): void {
     if (this.reaping.has(id)) return;
