@@ -280,7 +280,14 @@ static void write_state(const char *status) {
   write_file_atomic(opt.state_path, buf, 0);
 }
 
+/* Done for good: stop accepting clients first, so that a new monitor for the
+ * same container (docker start right after the exit) keeps its socket. */
 static void write_exit(void) {
+  if (listen_fd >= 0) {
+    unlink(opt.sock_path);
+    close(listen_fd);
+    listen_fd = -1;
+  }
   char buf[8192], err[6200];
   json_str(err, sizeof err, last_error);
   snprintf(buf, sizeof buf,
@@ -1034,7 +1041,7 @@ static void event_loop(void) {
 
     int n = 0;
     pfds[n++] = (struct pollfd){sig_fd, POLLIN, 0};
-    pfds[n++] = (struct pollfd){listen_fd, POLLIN, 0};
+    pfds[n++] = (struct pollfd){listen_fd, POLLIN, 0}; /* -1 once done: ignored by poll */
     int i_out = -1, i_err = -1, i_in = -1;
     if (out_fd >= 0) i_out = n, pfds[n++] = (struct pollfd){out_fd, POLLIN, 0};
     if (err_fd >= 0) i_err = n, pfds[n++] = (struct pollfd){err_fd, POLLIN, 0};
@@ -1217,7 +1224,6 @@ int main(int argc, char **argv) {
     write_state("exited");
     write_exit();
     sync_report("err %d %s", code, last_error);
-    unlink(opt.sock_path);
     return 0;
   }
   if (opt.defer_start) {
@@ -1234,12 +1240,10 @@ int main(int argc, char **argv) {
       write_state("exited");
       write_exit();
       sync_report("err %d %s", code, last_error);
-      unlink(opt.sock_path);
       return 0;
     }
     sync_report("ok %d %d", (int)cpid, (int)getpid());
   }
   event_loop();
-  unlink(opt.sock_path);
   return 0;
 }
