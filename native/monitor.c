@@ -736,7 +736,7 @@ static void broadcast(int stream, const char *p, size_t n) {
 }
 
 static void close_container_stdin(void) {
-  if (stdin_closed) return;
+  if (stdin_closed || opt.tty) return; /* a pty has no end of input: keep it for the next client */
   stdin_closed = 1;
   if (!opt.tty && in_fd >= 0 && in_len == 0) close_fd(&in_fd);
 }

@@ -70,6 +70,7 @@ test('a detached container outlives the process that started it; its exit is rec
   await fx.runc.kill(c.id, 'KILL');
   const exit = await waitExit(c.paths.exitFile, { monitorPid });
   assert.equal(exit.exitCode, 137);
+  assert.equal(exit.oomKilled, false);
   assert.match(exit.finishedAt, /Z$/);
   await until(() => !processAlive(monitorPid), 5000, 'monitor exit');
   assert.equal(fs.existsSync(c.paths.socketPath), false);
@@ -197,6 +198,26 @@ test('tty container: pty from runc over the console socket, raw output, resize',
   const entries = await logs(c);
   assert.ok(entries.every((e) => e.stream === 'stdout'));
   assert.match(entries.map((e) => e.log).join(''), /\/dev\/pts\/0\r\n/);
+});
+
+test('detach keys end the attach session, the container goes on, a new attach gets the pty again', async () => {
+  const { c, monitorPid } = await detached({ args: ['sh'], tty: true }, { openStdin: true });
+  const out = collector();
+  const input = new Readable({ read() {} });
+  const session = await attach(c.paths.socketPath, { tty: true, stdin: input, stdout: out.stream, detachKeys: 'ctrl-p,ctrl-q' });
+  input.push('echo one\r\x10');
+  input.push('\x11');
+  await session.done;
+  assert.equal(session.detached, true);
+  assert.equal((await fx.runc.state(c.id))?.status, 'running');
+  const out2 = collector();
+  const input2 = new Readable({ read() {} });
+  const again = await attach(c.paths.socketPath, { tty: true, stdin: input2, stdout: out2.stream });
+  input2.push('echo two; exit 3\r');
+  await again.done;
+  assert.equal(again.detached, false);
+  assert.match(out2.text(), /\ntwo\r\n/);
+  assert.equal((await waitExit(c.paths.exitFile, { monitorPid })).exitCode, 3);
 });
 
 test('pause and resume use the freezer; top lists the processes', async () => {
