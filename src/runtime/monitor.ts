@@ -11,7 +11,7 @@
  *   <container dir>/runc.log       runc's JSON log (errors of create/start)
  *   <runtime dir>/s/<id>.sock      attach/control socket (unix stream), removed on exit
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -544,6 +544,9 @@ export async function attachTerminal(socketPath: string, opts: TerminalAttachOpt
   };
   const raw = !!opts.openStdin && stdin.isTTY;
   if (raw) stdin.setRawMode(true);
+  // Like Docker's MakeRaw, also turn off output processing on our terminal: the
+  // container's pty already turned \n into \r\n (libuv's raw mode keeps OPOST).
+  const opost = stdout.isTTY ? setOutputProcessing(stdout, false) : undefined;
   let session: AttachSession;
   try {
     session = await attach(socketPath, {
@@ -555,6 +558,7 @@ export async function attachTerminal(socketPath: string, opts: TerminalAttachOpt
     });
   } catch (e) {
     if (raw) stdin.setRawMode(false);
+    opost?.restore();
     throw e;
   }
   pushSize();
@@ -562,9 +566,27 @@ export async function attachTerminal(socketPath: string, opts: TerminalAttachOpt
   void session.done.then(() => {
     stdout.off('resize', pushSize);
     if (raw) stdin.setRawMode(false);
+    opost?.restore();
     stdin.pause();
   });
   return session;
+}
+
+/** `stty -opost` on a terminal (restored by `restore()`, or at exit at the latest). */
+function setOutputProcessing(tty: NodeJS.WriteStream, on: boolean): { restore(): void } | undefined {
+  const fd = (tty as unknown as { fd?: number }).fd;
+  if (typeof fd !== 'number') return undefined;
+  const stty = (arg: string) => spawnSync('stty', [arg], { stdio: [fd, 'ignore', 'ignore'] }).status === 0;
+  if (!stty(on ? 'opost' : '-opost')) return undefined;
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    process.off('exit', restore);
+    stty(on ? '-opost' : 'opost');
+  };
+  process.on('exit', restore);
+  return { restore };
 }
 
 export interface ForegroundOptions extends MonitorOptions {

@@ -136,6 +136,7 @@ test('run -it: the CLI\'s terminal in raw mode; Ctrl-C reaches the container as 
   await until(() => /\nalive\r*\n/.test(screen), 5000, 'alive after ^C');
   assert.ok(!/\nafter-sleep\r*\n/.test(screen), 'sleep was interrupted with the rest of its line');
   assert.match(screen, /\^C/);
+  assert.ok(!screen.includes('\r\r\n'), 'output processing is off on the outer terminal');
   term.write('exit 5\r');
   assert.equal(await exited, 5);
 });
