@@ -77,6 +77,23 @@ test('a detached container outlives the process that started it; its exit is rec
   assert.equal(await fx.runc.state(c.id), null, 'runc state deleted by the monitor');
 });
 
+test('an exited container starts again at once under a new monitor (docker start), logs append', async () => {
+  const c = await fx.container();
+  c.writeSpec({ args: sh('echo run') });
+  for (let i = 0; i < 3; i++) {
+    const { monitorPid } = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc });
+    assert.equal((await waitExit(c.paths.exitFile, { monitorPid })).exitCode, 0);
+  }
+  // the last monitor may still be flushing: the socket of a new one must survive it
+  const { monitorPid } = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc, deferStart: true });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(fs.existsSync(c.paths.socketPath));
+  const { startContainer } = await import('../../src/runtime/index.js');
+  await startContainer(c.paths.socketPath);
+  await waitExit(c.paths.exitFile, { monitorPid });
+  assert.deepEqual((await logs(c)).map((e) => e.log), ['run\n', 'run\n', 'run\n', 'run\n']);
+});
+
 test('json-file log: Docker\'s format, escaping, partial lines, tail/since/timestamps', async () => {
   const { c, monitorPid } = await detached({
     args: sh('echo out; echo err >&2; printf "tab\\there \\"q\\" <b>&\\n"; printf "\\303\\251 \\377\\n"; printf "no newline"'),
