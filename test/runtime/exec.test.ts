@@ -63,7 +63,7 @@ test('exec: stdin pipe, detached exec, errors with Docker\'s exit codes', async 
   h.stdin!.end('hello\n');
   assert.deepEqual(await output(h), { code: 0, out: 'HELLO\n', err: '' });
 
-  const d = await execInContainer(fx.runc, r.c.id, { args: ['sh', '-c', 'sleep 0.2; echo done > /tmp/detached'], detach: true });
+  const d = await execInContainer(fx.runc, r.c.id, { args: ['sh', '-c', 'sleep 0.2; echo done > /tmp/detached'], detach: true, tty: true });
   assert.ok(d.pid > 0);
   assert.equal(await d.wait(), 0);
   await until(() => fs.existsSync(path.join(r.c.dir, 'upper', 'tmp', 'detached')), 5000, 'detached exec result');
