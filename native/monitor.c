@@ -866,7 +866,7 @@ static void handle_command(struct client *c, char *line) {
     snprintf(buf, sizeof buf,
              "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"restartCount\":%d,\"exitCode\":%d,"
              "\"startedAt\":\"%s\"}\n",
-             state_name(), (int)cpid, (int)getpid(), restart_count, exit_code, started_at);
+             state_name(), (int)(cpid > 0 ? cpid : 0), (int)getpid(), restart_count, exit_code, started_at);
     client_reply(c, buf);
     c->closing = 1;
   } else {
