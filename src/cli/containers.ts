@@ -8,6 +8,7 @@ import { getStore, out, collect, ExitError } from './util.js';
 import { printRows, since, size3 } from './output.js';
 import { printInspect, setImageHooks } from './images.js';
 import { inspectors } from './inspectors.js';
+import { addResetStep } from './system.js';
 import { copyFromContainer, copyToContainer, exportContainer } from '../engine/files.js';
 import { writeFileAtomicStream } from './util.js';
 
@@ -30,6 +31,10 @@ setImageHooks({
   imageInUse: (id) => containers().usingImage(id).length > 0,
 });
 inspectors.push({ type: 'container', lookup: (n) => containers().inspect(n) });
+addResetStep(async () => {
+  const e = containers();
+  for (const c of e.all()) await e.remove(c.id, { force: true, volumes: true });
+});
 
 const CONTAINER_HEADERS = {
   ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT',

@@ -21,14 +21,30 @@ const MAX_LINKS = 255;
  * Resolve `p` inside `root` with chroot semantics. Returns the host path. With
  * `followFinal` false the last component is not followed (cp copies a link as a link).
  */
-export function resolveInRoot(root: string, p: string, followFinal = true): string {
+export interface PathMount { destination: string; source: string; }
+
+/**
+ * Resolve `p` inside `root` with chroot semantics. Returns the host path. With
+ * `followFinal` false the last component is not followed (cp copies a link as a link).
+ * `mounts` (volumes, binds) map container paths to their host sources, as the container sees them.
+ */
+export function resolveInRoot(root: string, p: string, followFinal = true, mounts: PathMount[] = []): string {
+  const sorted = [...mounts].sort((a, b) => b.destination.length - a.destination.length);
+  const hostPath = (stack: string[]): string => {
+    const cp = '/' + stack.join('/');
+    for (const m of sorted) {
+      const d = m.destination.replace(/\/+$/, '');
+      if (cp === d || cp.startsWith(d + '/')) return path.join(m.source, cp.slice(d.length));
+    }
+    return path.join(root, cp);
+  };
   const parts = p.split('/').filter((x) => x && x !== '.');
   const stack: string[] = [];
   let links = 0;
   while (parts.length) {
     const part = parts.shift()!;
     if (part === '..') { stack.pop(); continue; }
-    const candidate = path.join(root, ...stack, part);
+    const candidate = hostPath([...stack, part]);
     let st: fs.Stats | undefined;
     try { st = fs.lstatSync(candidate); } catch { st = undefined; }
     if (st?.isSymbolicLink() && (parts.length > 0 || followFinal)) {
@@ -40,7 +56,12 @@ export function resolveInRoot(root: string, p: string, followFinal = true): stri
     }
     stack.push(part);
   }
-  return path.join(root, ...stack);
+  return hostPath(stack);
+}
+
+/** Where the container's volumes and binds live on the host. */
+function mountTable(engine: Containers, c: Container): PathMount[] {
+  return engine.volumes.mountTable(c);
 }
 
 /** Run fn with the container's rootfs mounted and the container frozen if it runs. */
@@ -67,7 +88,7 @@ export async function exportContainer(engine: Containers, ref: string, out: Writ
 export async function copyFromContainer(engine: Containers, ref: string, src: string, dest: string, out?: Writable): Promise<void> {
   const c = engine.get(ref);
   await withRootfs(engine, c, async (root) => {
-    const hostSrc = resolveInRoot(root, src, !src.endsWith('/.') && false);
+    const hostSrc = resolveInRoot(root, src, false, mountTable(engine, c));
     let st: fs.Stats;
     try { st = fs.lstatSync(hostSrc); } catch { throw notFound(`Could not find the file ${src} in container ${ref}`); }
     const base = path.basename(path.resolve('/', src)) || 'root';
@@ -88,7 +109,7 @@ export async function copyFromContainer(engine: Containers, ref: string, src: st
 export async function copyToContainer(engine: Containers, ref: string, src: string | Readable, dest: string): Promise<void> {
   const c = engine.get(ref);
   await withRootfs(engine, c, async (root) => {
-    const hostDest = resolveInRoot(root, dest);
+    const hostDest = resolveInRoot(root, dest, true, mountTable(engine, c));
     let destIsDir = false;
     try { destIsDir = fs.statSync(hostDest).isDirectory(); } catch { /* new */ }
     if (typeof src !== 'string') {

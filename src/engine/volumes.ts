@@ -160,6 +160,16 @@ export class VolumeStore implements Volumes {
     return out;
   }
 
+  /** Container path -> host path for its volumes and binds (for cp). */
+  mountTable(c: Container): { destination: string; source: string }[] {
+    const out: { destination: string; source: string }[] = [];
+    for (const r of this.store.db.prepare('SELECT volume, destination FROM container_volumes WHERE container_id = ?').all(c.id) as { volume: string; destination: string }[]) {
+      out.push({ destination: r.destination, source: this.dataDir(r.volume) });
+    }
+    for (const m of parseMounts(c.hostConfig)) if (m.kind === 'bind') out.push({ destination: m.destination, source: m.source });
+    return out;
+  }
+
   private volumeFor(c: Container, m: ParsedMount): string {
     const db = this.store.db;
     return tx(db, () => {
