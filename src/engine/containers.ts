@@ -267,9 +267,10 @@ export class Containers {
   /** Unmount, release the network and runc state (after the container stopped for good). */
   async releaseRuntime(c: Container): Promise<void> {
     try { await this.runc.delete(c.id, { force: true }); } catch { /* already deleted by its monitor */ }
-    if (this.network && c.network.netns) {
+    if (this.network && c.hostConfig.NetworkMode !== 'host') {
+      // idempotent, and also undoes a half-made attachment (a failed start)
       await this.network.detach(c);
-      this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
+      if (c.network.netns) this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
     }
     const merged = path.join(c.dir, 'merged');
     if (isMounted(merged)) await unmount(merged);
