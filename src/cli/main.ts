@@ -8,6 +8,7 @@ import { inspectors } from './inspectors.js';
 import { registerContainerCommands } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
+import { registerVolumeCommands } from './volumes.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerImageCommands(program, image);
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
+  registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerSystemCommands(system);
   registerServeCommand(program);
 
