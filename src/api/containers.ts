@@ -2,7 +2,8 @@
 import { StrataError } from '../base/errors.js';
 import type { CreateRequest } from '../engine/create-spec.js';
 import { openAttachSocket, stdcopyFrame, formatLogEntry } from '../runtime/index.js';
-import { commonHeaders, jsonBody, parseFilters, qbool, qint, sendEmpty, sendJson } from './http.js';
+import { commonHeaders, finish, jsonBody, lazyBody, parseFilters, qbool, qint, sendEmpty, sendJson } from './http.js';
+import { exportContainer } from '../engine/files.js';
 import { pump } from './conn.js';
 import type { Ctx, Route, StreamCtx } from './server.js';
 
@@ -169,6 +170,14 @@ async function prune(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, { ContainersDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 
+/** `docker export`: the container's filesystem as a tar stream. */
+async function exportFs(ctx: Ctx): Promise<void> {
+  const c = ctx.api.engine.get(ctx.params[0]!);
+  const out = lazyBody(ctx.res, 'application/x-tar');
+  await exportContainer(ctx.api.engine, c.id, out);
+  await finish(out);
+}
+
 function changes(): never {
   throw new StrataError('not_implemented', 'container changes (diff) are not available in this build of the engine');
 }
@@ -250,6 +259,7 @@ export function containerRoutes(): Route[] {
     { method: 'DELETE', re: new RegExp(`^/containers/${C}$`), handler: remove },
     { method: 'GET', re: new RegExp(`^/containers/${C}/logs$`), handler: logs },
     { method: 'GET', re: new RegExp(`^/containers/${C}/changes$`), handler: changes },
+    { method: 'GET', re: new RegExp(`^/containers/${C}/export$`), handler: exportFs },
     { method: 'GET', re: new RegExp(`^/containers/${C}/top$`), handler: top },
     { method: 'POST', re: new RegExp(`^/containers/${C}/rename$`), handler: rename },
     { method: 'POST', re: new RegExp(`^/containers/${C}/pause$`), handler: pause },

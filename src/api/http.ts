@@ -3,6 +3,7 @@
  * codes), JSON bodies with a size cap, query booleans and filters in both JSON shapes.
  */
 import type * as http from 'node:http';
+import { Writable } from 'node:stream';
 import { StrataError, errnoCode, type ErrorCode } from '../base/errors.js';
 import { VERSION } from '../base/version.js';
 
@@ -155,4 +156,28 @@ export function filterMap(list: string[]): Map<string, string[]> {
     if (a) a.push(v); else m.set(k, [v]);
   }
   return m;
+}
+
+/**
+ * A response body written as a stream, with the 200 headers sent only with the first byte:
+ * an error found before any output (no such image, no such path) is still a JSON error.
+ */
+export function lazyBody(res: http.ServerResponse, contentType: string): Writable {
+  const begin = () => { if (!res.headersSent) res.writeHead(200, { ...commonHeaders(), 'Content-Type': contentType }); };
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      begin();
+      if (res.destroyed) return cb(new Error('client went away'));
+      if (res.write(chunk)) cb(); else res.once('drain', () => cb());
+    },
+    final(cb) { begin(); res.end(); cb(); },
+  });
+  res.on('close', () => { if (!res.writableFinished) out.destroy(); });
+  return out;
+}
+
+/** End a lazyBody stream and wait until it is flushed. */
+export function finish(out: Writable): Promise<void> {
+  if (out.writableFinished) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => { out.once('finish', resolve); out.once('error', reject); out.end(); });
 }

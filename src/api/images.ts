@@ -1,11 +1,10 @@
 /** `/images/...`, `/commit`: translations onto engine/images, engine/transfer and engine/system. */
 import type * as http from 'node:http';
-import { Writable } from 'node:stream';
 import { StrataError } from '../base/errors.js';
 import { imageHistory, imageSummaries, inspectImage, removeImage, resolveImage, tagImage } from '../engine/images.js';
 import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
 import { pruneImages } from '../engine/system.js';
-import { commonHeaders, filterMap, parseFilters, qbool, sendJson } from './http.js';
+import { commonHeaders, filterMap, finish, lazyBody, parseFilters, qbool, sendJson } from './http.js';
 import type { Ctx, Route } from './server.js';
 
 function list(ctx: Ctx): void {
@@ -105,18 +104,9 @@ async function save(ctx: Ctx, names: string[]): Promise<void> {
   const { res } = ctx;
   if (!names.length) throw new StrataError('invalid_argument', 'Bad parameters: names is required');
   for (const n of names) resolveImage(ctx.api.store, n);
-  const begin = () => { if (!res.headersSent) res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' }); };
-  const out = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      begin();
-      if (res.destroyed) return cb(new Error('client went away'));
-      if (res.write(chunk)) cb(); else res.once('drain', () => cb());
-    },
-    final(cb) { begin(); res.end(); cb(); },
-  });
-  res.on('close', () => { if (!res.writableFinished) out.destroy(); });
+  const out = lazyBody(res, 'application/x-tar');
   await saveImages(ctx.api.store, names, out, 'docker');
-  if (!out.writableFinished) await new Promise<void>((resolve, reject) => { out.once('finish', resolve); out.once('error', reject); out.end(); });
+  await finish(out);
 }
 
 /** `POST /images/load`: the archive is the body; all of it is registered, or none. */

@@ -16,6 +16,7 @@ import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { systemRoutes } from './system.js';
 import { ExecRegistry, execRoutes } from './exec.js';
+import { volumeRoutes } from './volumes.js';
 
 export interface Ctx {
   api: ApiServer;
@@ -99,7 +100,7 @@ export class ApiServer {
   constructor(opts: ApiServerOptions) {
     this.store = opts.store;
     this.engine = opts.engine;
-    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes()];
+    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes()];
   }
 
   /** Route a path (version prefix removed) to its handler and captured parameters. */

@@ -7,6 +7,7 @@ import { followEvents, readEvents, lastEventSeq, type EngineEvent } from '../eng
 import { toNanos } from '../runtime/index.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson, parseFilters, filterMap } from './http.js';
 import type { Ctx, Route } from './server.js';
+import { volumeView } from './volumes.js';
 
 function ping(ctx: Ctx): void {
   const body = ctx.req.method === 'HEAD' ? '' : 'OK';
@@ -69,7 +70,7 @@ function df(ctx: Ctx): void {
     LayersSize: du.layersSize,
     Images: images,
     Containers: all.map((c) => engine.summary(c, { size: true })),
-    Volumes: [],
+    Volumes: engine.volumes.list().map((v) => volumeView(ctx, v.name, true)),
     BuildCache: [],
     BuilderSize: 0,
   });
@@ -147,6 +148,5 @@ export function systemRoutes(): Route[] {
     { method: 'GET', re: /^\/info$/, handler: info },
     { method: 'GET', re: /^\/system\/df$/, handler: df },
     { method: 'GET', re: /^\/events$/, handler: events },
-    { method: 'GET', re: /^\/volumes$/, handler: (ctx) => sendJson(ctx.res, 200, { Volumes: [], Warnings: null }) },
   ];
 }

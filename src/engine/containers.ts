@@ -305,7 +305,19 @@ export class Containers {
   }
 
   /** Unmount, release the network and runc state (after the container stopped for good). */
-  async releaseRuntime(c: Container): Promise<void> {
+  releaseRuntime(c: Container): Promise<void> {
+    // one at a time per container, and a start waits for them all: a release that noticed
+    // the last exit late must not unmount the rootfs (or free the network) of the next run
+    const prev = this.releasing.get(c.id);
+    const next = (prev ?? Promise.resolve()).catch(() => undefined).then(() => this.releaseNow(c));
+    this.releasing.set(c.id, next);
+    void next.catch(() => undefined).finally(() => { if (this.releasing.get(c.id) === next) this.releasing.delete(c.id); });
+    return next;
+  }
+
+  private readonly releasing = new Map<string, Promise<void>>();
+
+  private async releaseNow(c: Container): Promise<void> {
     try { await this.runc.delete(c.id, { force: true }); } catch { /* already deleted by its monitor */ }
     if (this.network && c.hostConfig.NetworkMode !== 'host') {
       // idempotent, and also undoes a half-made attachment (a failed start)

@@ -178,6 +178,24 @@ test('docker CLI workflow through strata serve', { skip, timeout: 300000 }, asyn
     dockerOk(s, ['rm', 'bad']);
   });
 
+  await t.test('exec -d, export, volumes', async () => {
+    assert.equal(dockerOk(s, ['exec', '-d', 'web', 'sh', '-c', 'echo detached > /tmp/d']), '');
+    let got = '';
+    for (let i = 0; i < 40 && got !== 'detached\n'; i++) {
+      got = docker(s, ['exec', 'web', 'cat', '/tmp/d']).stdout;
+      if (got !== 'detached\n') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(got, 'detached\n');
+    const env = { ...process.env, DOCKER_HOST: s.host, DOCKER_CONFIG: path.join(root, '.docker') };
+    const list = spawnSync('sh', ['-c', `${DOCKER} export web | tar -t`], { env }).stdout.toString().split('\n');
+    assert.ok(list.includes('www/index.html') || list.includes('./www/index.html'), list.slice(0, 5).join(' '));
+    assert.equal(dockerOk(s, ['volume', 'create', 'vol1']), 'vol1\n');
+    const fmt = '{{.Driver}} {{.Name}}';
+    assert.equal(dockerOk(s, ['volume', 'ls', '--format', fmt]), strataOk(root, ['volume', 'ls', '--format', fmt]));
+    assert.equal(dockerOk(s, ['volume', 'inspect', '-f', '{{.Mountpoint}}', 'vol1']), strataOk(root, ['volume', 'inspect', '-f', '{{.Mountpoint}}', 'vol1']));
+    assert.equal(dockerOk(s, ['volume', 'rm', 'vol1']), 'vol1\n');
+  });
+
   await t.test('rm -f removes running and stopped containers', () => {
     assert.equal(dockerOk(s, ['rm', '-f', 'web', 'fg']), 'web\nfg\n');
     assert.equal(dockerOk(s, ['ps', '-aq']), '');

@@ -77,6 +77,21 @@ test('API server in-process', { timeout: 120000 }, async (t) => {
     assert.equal(badFilter.status, 400);
   });
 
+  await t.test('what this build cannot do answers 501 with a reason', async () => {
+    const pull = await request(sock, 'POST', '/images/create?fromImage=localhost%3A5000%2Fx&tag=v1');
+    assert.equal(pull.status, 501);
+    assert.match(JSON.parse(pull.body).message, /pulling images is not available/);
+    const cr = await request(sock, 'POST', '/containers/create?name=c501', JSON.stringify({ Image: 'busybox', Cmd: ['true'] }));
+    const id = JSON.parse(cr.body).Id as string;
+    for (const [m, p] of [['GET', `/containers/${id}/changes`], ['POST', `/commit?container=${id}&repo=x`]] as const) {
+      const r = await request(sock, m, p);
+      assert.equal(r.status, 501, p);
+      assert.match(JSON.parse(r.body).message, /not available in this build/);
+    }
+    assert.equal((await request(sock, 'POST', '/commit?container=nope')).status, 404);
+    assert.equal((await request(sock, 'DELETE', `/containers/${id}`)).status, 204);
+  });
+
   await t.test('image filters in both JSON shapes; names with slashes and colons in paths', async () => {
     strataOk(root, ['tag', 'busybox', 'localhost:5000/team/app:v1']);
     const want = [['localhost:5000/team/app:v1']];
@@ -153,6 +168,11 @@ test('API server in-process', { timeout: 120000 }, async (t) => {
       req.end();
     });
     assert.equal(logFd(), 1);
+    // the docker CLI forwards terminal resizes as SIGWINCH: not a reason to stop
+    assert.equal((await request(sock, 'POST', `/containers/${c.id}/kill?signal=WINCH`)).status, 204);
+    assert.equal((await request(sock, 'POST', `/containers/${c.id}/resize?h=30&w=100`)).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(engine.get(c.id).row.state, 'running');
     req.destroy();
     for (let i = 0; i < 50 && logFd() > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(logFd(), 0);
