@@ -41,9 +41,11 @@ async function start(ctx: Ctx): Promise<void> {
   const { engine } = ctx.api;
   const c = engine.get(ctx.params[0]!);
   if (engine.isRunning(c)) return sendEmpty(ctx.res, 304);
+  ctx.api.starting.add(c.id);
   try {
     await engine.start(c.id);
   } finally {
+    ctx.api.starting.delete(c.id);
     ctx.api.startAttempted(c.id);
   }
   ctx.api.reap(c.id);
@@ -214,9 +216,11 @@ async function attach(ctx: StreamCtx): Promise<void> {
     conn.begin(contentType);
     for (const b of replay) conn.write(b);
   }
+  let deferred = false;
   if (!engine.isLive(c)) {
     try {
       c = await engine.start(c.id, { deferStart: true });
+      deferred = true;
     } catch (e) {
       // the process cannot be created (no such executable...): the CLI can only show that
       // error as the answer to its `start`, which fails the same way. Hold the stream until then.
@@ -234,7 +238,18 @@ async function attach(ctx: StreamCtx): Promise<void> {
   pump(mon, conn);
   mon.on('close', () => conn.end());
   mon.on('end', () => conn.end());
-  conn.onClose(() => mon.destroy());
+  // a client gone before the start leaves nothing half-made behind (Docker keeps it "Created").
+  // A half-close looks the same as a hang-up here, so a start that never comes counts too.
+  const abandon = () => {
+    if (ctx.api.startPending(c.id)) return;
+    const now = engine.find(c.id);
+    if (now && engine.isDeferred(now)) void engine.abandonDeferred(c.id).catch(() => undefined).finally(() => conn.end());
+  };
+  if (deferred) ctx.api.afterStart(c.id, (started) => { if (!started) abandon(); });
+  conn.onClose(() => {
+    mon.destroy();
+    abandon();
+  });
   if (wantStdin && conn.input) {
     conn.input.pipe(mon);
   } else {

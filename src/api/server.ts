@@ -85,6 +85,8 @@ function groupId(name: string): number | undefined {
 export interface ApiServerOptions {
   store: Store;
   engine: Containers;
+  /** How long a container attached before its start waits for that start (default 60 s). */
+  deferTimeoutMs?: number;
 }
 
 export class ApiServer {
@@ -96,9 +98,11 @@ export class ApiServer {
   readonly closing = new AbortController();
   private readonly routes: Route[];
   private readonly reaping = new Set<string>();
+  readonly deferTimeoutMs: number;
 
   constructor(opts: ApiServerOptions) {
     this.store = opts.store;
+    this.deferTimeoutMs = opts.deferTimeoutMs ?? (Number(process.env.STRATA_API_DEFER_TIMEOUT_MS) || 60_000);
     this.engine = opts.engine;
     this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes()];
   }
@@ -212,14 +216,23 @@ export class ApiServer {
     return addr.port;
   }
 
-  private readonly startWaiters = new Map<string, Set<() => void>>();
+  private readonly startWaiters = new Map<string, Set<(started: boolean) => void>>();
+  /** Containers whose start request is being served. */
+  readonly starting = new Set<string>();
 
-  /** Run `fn` once a start of the container was attempted (or after a minute). */
-  afterStart(id: string, fn: () => void): void {
+  startPending(id: string): boolean {
+    return this.starting.has(id);
+  }
+
+  /**
+   * Run `fn(true)` once a start of the container was attempted, or `fn(false)` when none
+   * came within `deferTimeoutMs` (the attached client gave up).
+   */
+  afterStart(id: string, fn: (started: boolean) => void): void {
     let set = this.startWaiters.get(id);
     if (!set) this.startWaiters.set(id, set = new Set());
-    const once = () => { clearTimeout(timer); set!.delete(once); fn(); };
-    const timer = setTimeout(once, 60_000);
+    const once = (started: boolean) => { clearTimeout(timer); set!.delete(once); fn(started); };
+    const timer = setTimeout(() => once(false), this.deferTimeoutMs);
     timer.unref();
     set.add(once);
   }
@@ -227,7 +240,7 @@ export class ApiServer {
   startAttempted(id: string): void {
     const set = this.startWaiters.get(id);
     this.startWaiters.delete(id);
-    for (const f of set ?? []) f();
+    for (const f of set ?? []) f(true);
   }
 
   /** Keep releasing a container's runtime (mounts, network, --rm) once it exits. */

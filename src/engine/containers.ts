@@ -442,6 +442,23 @@ export class Containers {
     return readState(c.paths.stateFile)?.status === 'created';
   }
 
+  /**
+   * The attached client went away before starting a deferred container: undo the deferred
+   * creation (runc container, monitor, mounts, network) and make it `created` again, as if
+   * the attach never happened.
+   */
+  async abandonDeferred(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (!this.isDeferred(c)) return;
+    // first the row, so that nobody records the exit this causes as a run of the container
+    if (!this.updateFrom(c.id, ['running'], { state: 'created', pid: 0, monitor_pid: 0, exit_code: 0, error: '', started_at: c.row.started_at, finished_at: c.row.finished_at })) return;
+    await disableRestart(c.paths.socketPath).catch(() => undefined);
+    try { await this.runc.delete(c.id, { force: true }); } catch { /* gone */ }
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+    for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
+    await this.releaseRuntime(c);
+  }
+
   /** Running for Docker's purposes (start answers 304): live and not waiting for a deferred start. */
   isRunning(c: Container): boolean {
     return this.isLive(c) && !this.isDeferred(c);
@@ -532,6 +549,8 @@ export class Containers {
       if (this.isLive(c)) {
         await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 50, ...(opts.signal ? { signal: opts.signal } : {}) })
           .catch(() => undefined);
+      } else if (cond === 'not-running') {
+        return c.row.exit_code;
       } else if (exited === undefined && (cond !== 'next-exit' || c.row.finished_at !== baseline) && c.row.state !== 'created') {
         exited = c.row.exit_code;
         if (cond !== 'removed') return exited;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempRoot, strata, strataOk } from '../helpers.js';
-import { DOCKER, docker, dockerMissing, dockerOk, freePort, httpGet, removeAllContainers, serve, type Served } from './helpers.js';
+import { DOCKER, apiRoot, docker, dockerMissing, dockerOk, freePort, httpGet, removeAllContainers, serve, type Served } from './helpers.js';
 
 const skip = dockerMissing();
 if (skip) console.log(`# skipping docker CLI tests: ${skip}`);
@@ -23,12 +23,10 @@ function inTerminal(s: Served, cmd: string, keys: string[]): { code: number; out
 }
 
 test('docker CLI workflow through strata serve', { skip, timeout: 300000 }, async (t) => {
-  const root = tempRoot(t, 'strata-api-docker-');
+  const { root, defer } = apiRoot(t, 'strata-api-docker-');
   const s = await serve(root);
-  t.after(async () => {
-    removeAllContainers(root);
-    await s.stop();
-  });
+  defer(() => s.stop());
+  defer(() => removeAllContainers(root));
 
   await t.test('socket is 0660 and owned by root', () => {
     const st = fs.statSync(s.sock);

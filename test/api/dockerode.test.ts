@@ -7,8 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, type Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { tempRoot } from '../helpers.js';
-import { removeAllContainers, serve } from './helpers.js';
+import { apiRoot, removeAllContainers, serve } from './helpers.js';
 
 /** Split a multiplexed stream into its stdout and stderr text. */
 function demux(docker: Docker, stream: NodeJS.ReadableStream): Promise<{ out: string; err: string }> {
@@ -23,12 +22,10 @@ function demux(docker: Docker, stream: NodeJS.ReadableStream): Promise<{ out: st
 }
 
 test('dockerode workflow through strata serve', { timeout: 120000 }, async (t) => {
-  const root = tempRoot(t, 'strata-api-dode-');
+  const { root, defer } = apiRoot(t, 'strata-api-dode-');
   const s = await serve(root);
-  t.after(async () => {
-    removeAllContainers(root);
-    await s.stop();
-  });
+  defer(() => s.stop());
+  defer(() => removeAllContainers(root));
   const docker = new Docker({ socketPath: s.sock });
 
   await t.test('ping and version', async () => {

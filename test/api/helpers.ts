@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { CLI, PROJECT, busyboxTar, strataOk, type RunResult } from '../helpers.js';
@@ -93,4 +94,22 @@ export async function httpGet(port: number, tries = 40): Promise<string> {
 export function removeAllContainers(root: string): void {
   const ids = strataOk(root, ['ps', '-aq', '--no-trunc']).split('\n').filter(Boolean);
   if (ids.length) strataOk(root, ['rm', '-f', ...ids]);
+}
+
+interface Ctx { after(fn: () => void | Promise<void>): void; }
+
+/**
+ * A fresh STRATA_ROOT whose cleanups (`defer`, run last-in first-out) all run before the
+ * directory is removed: containers go before their mounts' directories.
+ */
+export function apiRoot(t: Ctx, prefix: string): { root: string; defer(fn: () => void | Promise<void>): void } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const fns: (() => void | Promise<void>)[] = [];
+  t.after(async () => {
+    for (const f of fns.reverse()) {
+      try { await f(); } catch (e) { console.error(`cleanup: ${(e as Error).message}`); }
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  return { root, defer: (fn) => { fns.push(fn); } };
 }

@@ -7,9 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempRoot, strataOk, busyboxTar, CLI } from '../helpers.js';
+import { apiRoot } from './helpers.js';
 import { Store } from '../../src/engine/store.js';
 import { Containers } from '../../src/engine/containers.js';
 import { ApiServer } from '../../src/api/server.js';
@@ -30,18 +32,16 @@ function request(sock: string, method: string, p: string, body?: string | Buffer
 }
 
 test('API server in-process', { timeout: 120000 }, async (t) => {
-  const root = tempRoot(t, 'strata-api-srv-');
+  const { root, defer } = apiRoot(t, 'strata-api-srv-');
   strataOk(root, ['import', busyboxTar(), 'busybox']);
   const store = new Store(root);
   const engine = new Containers(store);
-  const api = new ApiServer({ store, engine });
+  const api = new ApiServer({ store, engine, deferTimeoutMs: 1500 });
   const sock = path.join(root, 'api.sock');
   await api.listenUnix(sock);
-  t.after(async () => {
-    for (const c of engine.all()) await engine.remove(c.id, { force: true }).catch(() => undefined);
-    await api.close();
-    store.close();
-  });
+  defer(() => store.close());
+  defer(() => api.close());
+  defer(async () => { for (const c of engine.all()) await engine.remove(c.id, { force: true }); });
 
   await t.test('ping: GET and HEAD, Api-Version, any version prefix', async () => {
     const g = await request(sock, 'GET', '/_ping');
@@ -129,6 +129,37 @@ test('API server in-process', { timeout: 120000 }, async (t) => {
     assert.ok(w.headersAfter < 300, `headers came after ${w.headersAfter} ms`);
     assert.deepEqual(JSON.parse(w.body), { StatusCode: 6, Error: null });
     assert.equal((await request(sock, 'POST', `/containers/${id}/stop`)).status, 304);
+    assert.equal((await request(sock, 'DELETE', `/containers/${id}`)).status, 204);
+  });
+
+  await t.test('a client that attaches and leaves before start leaves a created container and nothing mounted', async () => {
+    const cr = await request(sock, 'POST', '/containers/create?name=gone', JSON.stringify({ Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, HostConfig: { NetworkMode: 'none' } }));
+    const id = JSON.parse(cr.body).Id as string;
+    const s = net.connect(sock);
+    let head = '';
+    await new Promise<void>((resolve) => {
+      s.on('data', (d: Buffer) => { head += d.toString(); if (head.includes('\r\n\r\n')) resolve(); });
+      s.write(`POST /v1.41/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`);
+    });
+    assert.match(head, /^HTTP\/1\.1 101 UPGRADED\r\n/);
+    assert.match(head, /Content-Type: application\/vnd\.docker\.multiplexed-stream/);
+    assert.equal(engine.get(id).row.state, 'running'); // created under its monitor, waiting for start
+    s.destroy();
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'created'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = engine.get(id).row.state;
+    }
+    assert.equal(state, 'created');
+    for (let i = 0; i < 50 && fs.readFileSync('/proc/mounts', 'utf8').includes(id); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!fs.readFileSync('/proc/mounts', 'utf8').includes(id), 'rootfs unmounted');
+    // and it still runs normally afterwards
+    const st = await request(sock, 'POST', `/containers/${id}/start`);
+    assert.equal(st.status, 204);
+    const w = await request(sock, 'POST', `/containers/${id}/wait`);
+    assert.deepEqual(JSON.parse(w.body), { StatusCode: 0, Error: null });
+    const logs = await request(sock, 'GET', `/containers/${id}/logs?stdout=1`);
+    assert.equal(logs.body, '\x01\0\0\0\0\0\0\x03hi\n');
     assert.equal((await request(sock, 'DELETE', `/containers/${id}`)).status, 204);
   });
 
