@@ -17,6 +17,7 @@ import { imageRoutes } from './images.js';
 import { systemRoutes } from './system.js';
 import { ExecRegistry, execRoutes } from './exec.js';
 import { volumeRoutes } from './volumes.js';
+import { networkRoutes } from './networks.js';
 
 export interface Ctx {
   api: ApiServer;
@@ -104,7 +105,7 @@ export class ApiServer {
     this.store = opts.store;
     this.deferTimeoutMs = opts.deferTimeoutMs ?? (Number(process.env.STRATA_API_DEFER_TIMEOUT_MS) || 60_000);
     this.engine = opts.engine;
-    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes()];
+    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes(), ...networkRoutes()];
   }
 
   /** Route a path (version prefix removed) to its handler and captured parameters. */

@@ -194,6 +194,17 @@ test('docker CLI workflow through strata serve', { skip, timeout: 300000 }, asyn
     assert.equal(dockerOk(s, ['volume', 'rm', 'vol1']), 'vol1\n');
   });
 
+  await t.test('networks', () => {
+    const nid = dockerOk(s, ['network', 'create', 'apinet']).trim();
+    assert.match(nid, /^[0-9a-f]{64}$/);
+    const fmt = '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}}';
+    const d = dockerOk(s, ['network', 'ls', '--format', fmt]);
+    assert.equal(d, strataOk(root, ['network', 'ls', '--format', fmt]));
+    assert.match(d, / apinet bridge local\n/);
+    assert.equal(dockerOk(s, ['network', 'inspect', '-f', '{{.Name}} {{.Driver}}', 'apinet']), 'apinet bridge\n');
+    assert.equal(dockerOk(s, ['network', 'rm', 'apinet']), 'apinet\n');
+  });
+
   await t.test('rm -f removes running and stopped containers', () => {
     assert.equal(dockerOk(s, ['rm', '-f', 'web', 'fg']), 'web\nfg\n');
     assert.equal(dockerOk(s, ['ps', '-aq']), '');
