@@ -182,6 +182,7 @@ export class ApiServer {
     const st = fs.statSync(dir);
     if (!st.isDirectory()) throw new StrataError('invalid_argument', `${dir} is not a directory`);
     if (st.mode & 0o022) throw new StrataError('failed_precondition', `refusing to listen in ${dir}: it is writable by group or others`);
+    if (st.uid !== process.getuid?.()) throw new StrataError('failed_precondition', `refusing to listen in ${dir}: it is not owned by this user`);
     let existing: fs.Stats | undefined;
     try { existing = fs.lstatSync(socketPath); } catch (e) { if (errnoCode(e) !== 'ENOENT') throw e; }
     if (existing) {
