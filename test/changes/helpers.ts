@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { packDir, readTar, type TarHeader } from '../../src/layer/index.js';
 import type { Change } from '../../src/changes/index.js';
+import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 
 export const T0 = 1700000000;
 
@@ -209,4 +210,54 @@ export function describe(h: TarHeader): string {
     case 'file': return base.startsWith('.wh.') ? `${h.name} ${h.mode.toString(8)}` : h.name;
     default: return h.name;
   }
+}
+
+/** A read-only overlay of a stack (top-most first); a single layer is used as it is. */
+export function mountStack(stack: string[], prefix = 'ro'): { merged: string; close(): void } {
+  if (stack.length === 1) return { merged: stack[0]!, close() { /* nothing mounted */ } };
+  const dir = tempDir(prefix);
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${stack.join(':')}`, dir]);
+  return { merged: dir, close() { umount(dir); rm(dir); } };
+}
+
+/**
+ * The oracle: Docker's ChangesDirs (moby pkg/archive/changes.go), a full walk
+ * of two mounted trees compared by lstat metadata, in the same sibling order.
+ */
+export function naiveDiff(oldRoot: string, newRoot: string): Change[] {
+  const out: Change[] = [];
+  const cap = (p: string): string => {
+    try { return listAttributesSync(p).includes('security.capability') ? getAttributeSync(p, 'security.capability')!.toString('hex') : ''; } catch { return ''; }
+  };
+  const sameTime = (a: bigint, b: bigint): boolean => {
+    const NS = 1_000_000_000n;
+    return a / NS === b / NS && (a % NS === b % NS || a % NS === 0n || b % NS === 0n);
+  };
+  const different = (o: fs.BigIntStats, n: fs.BigIntStats): boolean =>
+    o.mode !== n.mode || o.uid !== n.uid || o.gid !== n.gid || o.rdev !== n.rdev
+    || ((o.mode & 0o040000n) !== 0o040000n && (o.size !== n.size || !sameTime(o.mtimeNs, n.mtimeNs)));
+  const names = (d: string): string[] => (fs.readdirSync(Buffer.from(d), { encoding: 'buffer' }) as Buffer[]).map((b) => b.toString()).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const walk = (rel: string, oldIsDir: boolean): void => {
+    const old = new Set(oldIsDir ? names(oldRoot + rel) : []);
+    for (const n of names(newRoot + rel)) {
+      const p = rel + '/' + n;
+      const nst = fs.lstatSync(newRoot + p, { bigint: true });
+      const at = out.length;
+      let added = false;
+      if (old.has(n)) {
+        old.delete(n);
+        const ost = fs.lstatSync(oldRoot + p, { bigint: true });
+        if (different(ost, nst) || cap(oldRoot + p) !== cap(newRoot + p)) { out.push({ kind: 'C', path: p }); added = true; }
+        if (nst.isDirectory()) walk(p, ost.isDirectory());
+      } else {
+        out.push({ kind: 'A', path: p });
+        added = true;
+        if (nst.isDirectory()) walk(p, false);
+      }
+      if (!added && nst.isDirectory() && out.length > at) out.splice(at, 0, { kind: 'C', path: p });
+    }
+    for (const n of [...old].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) out.push({ kind: 'D', path: rel + '/' + n });
+  };
+  walk('', true);
+  return out;
 }
