@@ -80,7 +80,7 @@ export function dockerfileFor(input: DockerfileInput): string {
   const out = [`FROM ${input.imageRef}`];
   const execs = input.execs ?? [];
   let user = '';
-  let workdir = '';
+  let workdir = '/';
   for (const e of execs) {
     if ((e.user ?? '') !== user) { user = e.user ?? ''; out.push(`USER ${user || 'root'}`); }
     if ((e.workdir ?? '') !== workdir && e.workdir) { workdir = e.workdir; out.push(`WORKDIR ${workdir}`); }
