@@ -26,7 +26,7 @@ export function addCreateFlags(c: Command): Command {
     .option('--cpus <decimal>', 'Number of CPUs')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
-    .option('--network, --net <network>', 'Connect a container to a network', 'default')
+    .option('--network <network>', 'Connect a container to a network', 'default')
     .option('--privileged', 'Give extended privileges to this container')
     .option('--cap-add <list>', 'Add Linux capabilities', collect)
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)

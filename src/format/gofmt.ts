@@ -291,11 +291,13 @@ export function goTimeString(date: Date, opts: { utc?: boolean } = {}): string {
   const sign = offsetMin < 0 ? '-' : '+';
   const a = Math.abs(offsetMin);
   const off = `${sign}${pad2(Math.floor(a / 60))}${pad2(a % 60)}`;
-  let name: string;
-  if (offsetMin === 0 && (opts.utc || zoneName(date) === '' || zoneName(date) === 'UTC' || zoneName(date) === 'GMT')) {
-    name = 'UTC';
-  } else {
-    name = zoneName(date) || off.slice(0, a % 60 ? 5 : 3);
+  let name = 'UTC';
+  if (!opts.utc) {
+    const z = zoneName(date);
+    if (offsetMin !== 0 || z !== '') {
+      // Zones without an abbreviation print as Go does: +03, +0530.
+      name = z || (a % 60 ? off : off.slice(0, 3));
+    }
   }
   return `${s} ${off} ${name}`;
 }
@@ -314,6 +316,8 @@ export function rfc3339Nano(date: Date): string {
 
 interface Flags {
   plus: boolean;
+  /** %+v: field names in structs (the plus flag itself is cleared for 'v'). */
+  plusV: boolean;
   minus: boolean;
   sharp: boolean;
   space: boolean;
@@ -326,6 +330,7 @@ interface Flags {
 
 const NO_FLAGS: Flags = {
   plus: false,
+  plusV: false,
   minus: false,
   sharp: false,
   space: false,
@@ -522,7 +527,7 @@ function printArg(arg: unknown, verb: string, f: Flags, depth: number): string {
       const obj = arg as Record<string, unknown>;
       const parts = Object.keys(obj)
         .filter((k) => typeof obj[k] !== 'function')
-        .map((k) => (f.plus ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
+        .map((k) => (f.plusV ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
       return '{' + parts.join(' ') + '}';
     }
   }
@@ -652,6 +657,10 @@ export function sprintf(format: string, args: readonly unknown[]): string {
     if (argNum >= args.length) {
       out += `%!${verb}(MISSING)`;
       continue;
+    }
+    if (verb === 'v' && f.plus) {
+      f.plus = false;
+      f.plusV = true;
     }
     out += printArg(args[argNum++], verb, f, 0);
   }

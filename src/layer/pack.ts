@@ -267,6 +267,7 @@ export async function packDir(dir: string, out: string | number | Writable, opts
     if (typeof out === 'object' && opts.end !== false) out.destroy(e instanceof Error ? e : undefined);
     throw e;
   } finally {
+    sink.close();
     if (ownFd !== null) fs.closeSync(ownFd);
   }
 }

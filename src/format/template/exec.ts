@@ -13,7 +13,7 @@ import {
   mapGet,
   sortedEntries,
 } from '../govalue.js';
-import { FuncError, type FuncMap, type TemplateFunc } from './funcs.js';
+import { builtinFuncs, FuncError, type FuncMap, type TemplateFunc } from './funcs.js';
 import {
   type ArgNode,
   type BranchNode,
@@ -75,8 +75,7 @@ export class State {
     const nl = before.lastIndexOf('\n');
     const line = 1 + (before.match(/\n/g)?.length ?? 0);
     const col = Buffer.byteLength(nl < 0 ? before : before.slice(nl + 1), 'utf8');
-    let context = nodeString(this.node);
-    if (context.length > 20) context = context.slice(0, 20) + '...';
+    const context = nodeString(this.node);
     throw new ExecError(`template: :${line}:${col}: executing "" at <${context}>: ${msg}`);
   }
 
@@ -382,9 +381,16 @@ export class State {
     nameNode: Node = node,
   ): unknown {
     const argv: unknown[] = [];
-    for (const a of args.slice(1)) argv.push(this.evalArg(dot, a));
+    // `call`'s first argument is the function itself: don't invoke it as a method.
+    const rawFirst = fn === builtinFuncs.call;
+    args.slice(1).forEach((a, i) => argv.push(this.evalArg(dot, a, rawFirst && i === 0)));
     if (final !== MISSING) argv.push(final);
     this.at(node);
+    if (rawFirst && argv.length > 0 && typeof argv[0] !== 'function') {
+      if (argv[0] === null || argv[0] === undefined) this.errorf('error calling call: call of nil');
+      const what = args[1] ? nodeString(args[1]) : 'value';
+      this.errorf(`error calling call: non-function ${what} of type ${goTypeName(argv[0])}`);
+    }
     try {
       return fn.apply(thisArg, argv);
     } catch (e) {
@@ -411,8 +417,20 @@ export class State {
     }
   }
 
-  private evalArg(dot: unknown, n: ArgNode): unknown {
+  private evalArg(dot: unknown, n: ArgNode, raw = false): unknown {
     this.at(n);
+    if (raw && (n.type === 'field' || (n.type === 'variable' && n.ident.length > 1))) {
+      // The value of the last field, without calling it.
+      const ident = n.type === 'field' ? n.ident : n.ident.slice(1);
+      const recv0 = n.type === 'field' ? dot : this.varValue(n.ident[0]!);
+      const recv = ident.slice(0, -1).reduce((r, name) => this.evalField(dot, name, n, [], MISSING, r), recv0);
+      const last = ident[ident.length - 1]!;
+      if (recv !== null && typeof recv === 'object' && typeof (recv as Record<string, unknown>)[last] === 'function') {
+        const f = (recv as Record<string, unknown>)[last] as TemplateFunc;
+        return f.bind(recv);
+      }
+      return this.evalField(dot, last, n, [], MISSING, recv);
+    }
     switch (n.type) {
       case 'dot':
         return dot;
