@@ -2,10 +2,12 @@
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
  * Docker's figure where a Docker engine is installed). Sections: STRATA_BENCH=images,containers,...
  */
+import { runChanges } from './changes.js';
 import { runImages } from './images.js';
 
 const sections: Record<string, () => Promise<void>> = {
   images: runImages,
+  changes: runChanges,
 };
 
 const want = (process.env.STRATA_BENCH ?? Object.keys(sections).join(',')).split(',');

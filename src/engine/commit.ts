@@ -4,9 +4,11 @@
  *
  *   validate (reference, --change) -> pause -> packDir(upper) into tmp/,
  *   hashing as it streams (no gzip: the commit path stays uncompressed) ->
- *   unpause (always, in finally) -> the tar becomes the layer blob (renamed into
- *   blobs/, digest = diff_id) -> the layer dir is unpacked from that tar ->
- *   config (the container's config + --change, history, parent diff_ids) ->
+ *   unpause (always, in finally) -> the layer dir is unpacked from that tar ->
+ *   the layer dir is packed again to a hashing sink: same diff_id -> the tar is
+ *   dropped (the change is stored once, as Docker does; save/push re-pack it,
+ *   see layer-tar.ts); otherwise the tar is kept as the layer blob -> config
+ *   (the container's config + --change, history, parent diff_ids) ->
  *   commitImage() registers layer, image and tag in one transaction.
  *
  * Why unpack from the tar rather than link files from the upper dir: the
@@ -25,6 +27,7 @@ import { parseTaggedReference } from '../image/reference.js';
 import { type ContainerConfig, type HistoryEntry, type ImageConfig, MediaType } from '../image/types.js';
 import { packDir, unpackLayer } from '../layer/index.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
+import { REPACK_MARKER, REPACK_OPTIONS, repackDigest } from './layer-tar.js';
 import type { Store } from './store.js';
 
 export interface CommitInput {
@@ -62,7 +65,12 @@ export interface CommitInput {
   execs?: readonly ExecRecord[];
   /** collect the noise report while packing (default true; costs one lstat per entry) */
   noiseReport?: boolean;
-  /** keep the layer tar as a blob (default true; see commit's notes on store growth) */
+  /**
+   * keep the layer tar as a blob too (default false: the change is stored once,
+   * as the layer dir, and the tar is re-packed from it on save/push; see
+   * layer-tar.ts). The blob is kept anyway when the layer dir would not pack
+   * back to the same bytes.
+   */
   keepBlob?: boolean;
 }
 
@@ -136,7 +144,7 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
       let t0 = 0;
       try {
         if (input.pause) { await input.pause(); paused = true; t0 = performance.now(); }
-        const opts: Parameters<typeof packDir>[2] = { mode: 'overlay-upper', wholeSecondMtimes: true };
+        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS };
         if (exclude) opts.exclude = exclude;
         if (epoch !== undefined) opts.sourceDateEpoch = epoch;
         packed = await packDir(upper, fd, opts);
@@ -158,19 +166,25 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
       diffId = packed.diffId;
       const staged: StagedLayer = { diffId, size: packed.contentSize, tarSize: packed.size };
       const known = store.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(diffId) !== undefined;
+      let keepBlob = input.keepBlob === true;
       if (!known) {
         const diffDir = path.join(home, 'diff');
         fs.mkdirSync(diffDir, { mode: 0o755 });
         const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay' });
         if (res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
         staged.size = res.contentSize;
+        // store the change once: drop the tar when the layer dir packs back to the same bytes
+        if (!keepBlob) {
+          keepBlob = (await repackDigest(diffDir)).diffId !== diffId;
+          if (!keepBlob) fs.writeFileSync(path.join(home, REPACK_MARKER), `${diffId}\n`);
+        }
       }
-      if (input.keepBlob !== false) {
+      if (keepBlob) {
         adoptBlob(store, tarPath, diffId);
         staged.blob = { digest: diffId, mediaType: MediaType.OciLayer, size: packed.size };
       }
       if (!known) {
-        // commitImage renames this home to layers/<hex>: only diff/ may be in it
+        // commitImage renames this home to layers/<hex>: only diff/ (and the repack marker) may be in it
         rmTree(tarPath);
         staged.stagedHome = home;
       }

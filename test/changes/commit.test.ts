@@ -12,10 +12,12 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { buildExclude, diffUpper, dockerfileFor, formatNoiseReport, PROVENANCE_LABEL } from '../../src/changes/index.js';
 import { commitContainer, type CommitInput } from '../../src/engine/commit.js';
+import { isRepackable, layerTarFile } from '../../src/engine/layer-tar.js';
+import { checkStore } from '../../src/engine/system.js';
 import { imageLayers, loadConfig, resolveImage } from '../../src/engine/images.js';
 import { Store } from '../../src/engine/store.js';
-import { importImage } from '../../src/engine/transfer.js';
-import { packDir } from '../../src/layer/index.js';
+import { importImage, loadArchive, saveImages } from '../../src/engine/transfer.js';
+import { packDir, type TarHeader } from '../../src/layer/index.js';
 import { buildBase, buildInit, describe, mountOverlay, mountStack, rm, shIn, tarHeaders, tempDir, type Mounted } from './helpers.js';
 
 const CID = 'c0ffee'.padEnd(64, '0');
@@ -57,9 +59,17 @@ function du(dir: string): number {
   return Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]);
 }
 
+async function layerTar(diffId: string): Promise<TarHeader[]> {
+  const scratch = tempDir('scratch');
+  try {
+    return await tarHeaders(await layerTarFile(store, diffId, scratch));
+  } finally {
+    rm(scratch);
+  }
+}
+
 async function layerOf(id: string): Promise<string[]> {
-  const top = imageLayers(store, id).at(-1)!.diffId;
-  return (await tarHeaders(store.content.pathOf(top))).map(describe);
+  return (await layerTar(imageLayers(store, id).at(-1)!.diffId)).map(describe);
 }
 
 test('commit: config, history, layers shared with the parent, the layer tar, store growth', async () => {
@@ -83,8 +93,10 @@ test('commit: config, history, layers shared with the parent, the layer tar, sto
     // the parent's layer dir is shared, not copied
     assert.ok(fs.existsSync(store.layerDir(baseDiff)));
     assert.equal(fs.readdirSync(store.layersDir).length, 2);
-    // store growth: the change is stored as layer dir + blob (see commit.ts), plus metadata
-    assert.ok(grew >= 1048576 && grew < 2 * 1048576 + 200_000, `store grew ${grew} bytes`);
+    // store growth: the change is stored once, as the layer dir (no blob; see layer-tar.ts), plus metadata
+    assert.ok(grew >= 1048576 && grew < 1048576 + 200_000, `store grew ${grew} bytes`);
+    assert.ok(!store.content.has(res.diffId!));
+    assert.ok(isRepackable(store, res.diffId!));
 
     const cfg = loadConfig(store, res.id);
     assert.equal(cfg.container, CID);
@@ -145,7 +157,7 @@ test('commit: reproducible with a timestamp (same diff_id and image ID twice), m
     const cfg = loadConfig(store, a.id);
     assert.equal(cfg.created, '2023-11-14T22:21:40Z');
     assert.equal(cfg.history!.at(-1)!.created, cfg.created);
-    for (const h of await tarHeaders(store.content.pathOf(a.diffId!))) assert.ok(h.mtime <= 1700000500, h.name);
+    for (const h of await layerTar(a.diffId!)) assert.ok(h.mtime <= 1700000500, h.name);
     process.env.SOURCE_DATE_EPOCH = '1700000500';
     try {
       const c = await commitContainer(store, input(m));
@@ -250,6 +262,36 @@ test('commit: provenance label and comment from recorded execs; dockerfileFor', 
     assert.equal(dockerfileFor({ imageRef: 'bbox', changes, upperDir: m.upper }), [
       'FROM bbox', 'COPY ./etc/app.conf /etc/app.conf', 'RUN ["rm","-rf","/www/old.html"]', '# not reproduced (not regular files):', '#   A /lnk', '',
     ].join('\n'));
+  } finally {
+    m.close();
+  }
+});
+
+test('commit: a layer kept only as its dir saves (docker and OCI) and loads back to the same image ID', async (t) => {
+  const m = mountOverlay(lowers, 'c7');
+  try {
+    shIn(m.merged, 'echo saved > s.txt && rm -rf www && mkdir -p d/e && ln -s s.txt d/e/l && ln s.txt hard && mknod nd c 1 3 && rm -rf root && mkdir root');
+    const res = await commitContainer(store, input(m, { reference: 'saved:v1' }));
+    assert.ok(isRepackable(store, res.diffId!));
+    assert.ok(!store.content.has(res.diffId!));
+    for (const format of ['docker', 'oci'] as const) {
+      const dir = tempDir('save');
+      t.after(() => rm(dir));
+      const file = path.join(dir, 'img.tar');
+      const out = fs.createWriteStream(file);
+      await saveImages(store, ['saved:v1'], out, format);
+      await new Promise<void>((resolve, reject) => { if (out.writableFinished) resolve(); else { out.on('finish', resolve); out.on('error', reject); } });
+      const fresh = new Store(path.join(dir, 'root'));
+      try {
+        const r = await loadArchive(fresh, fs.createReadStream(file));
+        assert.ok(r.images.includes(res.id) || r.messages.join('\n').includes('saved:v1'), JSON.stringify(r));
+        assert.deepEqual(imageLayers(fresh, res.id).map((l) => l.diffId), [baseDiff, res.diffId]);
+      } finally {
+        fresh.close();
+      }
+    }
+    const check = await checkStore(store);
+    assert.deepEqual(check.problems, []);
   } finally {
     m.close();
   }

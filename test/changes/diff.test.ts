@@ -11,7 +11,7 @@ import { setAttributeSync } from '@napi-rs/xattr';
 import { diffUpper, formatChanges } from '../../src/changes/index.js';
 import type { TarHeader } from '../../src/layer/index.js';
 import {
-  T0, buildBase, buildInit, buildMiddle, describe, lines, mountOverlay, packEntries, rm, shIn, shapeProblems, sortedLines, tempDir, type Mounted,
+  T0, buildBase, repackRoundTrip, buildInit, buildMiddle, describe, lines, mountOverlay, packEntries, rm, shIn, shapeProblems, sortedLines, tempDir, type Mounted,
 } from './helpers.js';
 
 const CAP_V2 = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -175,6 +175,11 @@ for (const s of S) {
         const entries = await packEntries(m.upper);
         if (s.layer !== undefined) assert.deepEqual(entries.map(describe), s.layer);
         s.check?.(entries);
+        // the layer dir unpacked from the commit tar packs back to the same bytes
+        const [packed, again] = await repackRoundTrip(m.upper);
+        assert.equal(again, packed, 'repacked layer dir differs from the commit tar');
+        const [p2, a2] = await repackRoundTrip(m.upper, T0 + 10);
+        assert.equal(a2, p2, 'repacked layer dir differs (with SOURCE_DATE_EPOCH)');
       }
     } finally {
       m.close();

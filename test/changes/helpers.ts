@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packDir, readTar, type TarHeader } from '../../src/layer/index.js';
+import { packDir, readTar, unpackLayer, type TarHeader } from '../../src/layer/index.js';
+import { REPACK_OPTIONS, repackDigest } from '../../src/engine/layer-tar.js';
 import type { Change } from '../../src/changes/index.js';
 import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 
@@ -260,4 +261,24 @@ export function naiveDiff(oldRoot: string, newRoot: string): Change[] {
   };
   walk('', true);
   return out;
+}
+
+/**
+ * Pack an upper dir as commit does, unpack the tar into a layer dir, pack that
+ * again: the diff_ids of both packs (equal = the tar need not be kept).
+ */
+export async function repackRoundTrip(upper: string, sourceDateEpoch?: number): Promise<[string, string]> {
+  const dir = tempDir('repack');
+  try {
+    const tar = path.join(dir, 'layer.tar');
+    const layer = path.join(dir, 'diff');
+    fs.mkdirSync(layer);
+    const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS };
+    if (sourceDateEpoch !== undefined) opts.sourceDateEpoch = sourceDateEpoch;
+    const first = await packDir(upper, tar, opts);
+    await unpackLayer(fs.createReadStream(tar), layer, { mode: 'overlay' });
+    return [first.diffId, (await repackDigest(layer)).diffId];
+  } finally {
+    rm(dir);
+  }
 }
