@@ -47,14 +47,24 @@ export function isDirStat(st: fs.BigIntStats): boolean {
   return (st.mode & S_IFMT) === S_IFDIR;
 }
 
+/** An xattr of an entry, not following symlinks; null when absent or when the entry vanished (a running container). */
+function xattrOf(abs: string, isDir: boolean, name: string): Buffer | null {
+  try {
+    return withXattrPath(abs, isDir, (p) => getXattr(p, name)) ?? null;
+  } catch (e) {
+    if (lstatBin(abs) === undefined) return null;
+    throw e;
+  }
+}
+
 export function isOpaque(absDir: string): boolean {
-  const v = withXattrPath(absDir, true, (p) => getXattr(p, 'trusted.overlay.opaque'));
-  return v !== undefined && v !== null && v.length === 1 && v[0] === 0x79;
+  const v = xattrOf(absDir, true, 'trusted.overlay.opaque');
+  return v !== null && v.length === 1 && v[0] === 0x79;
 }
 
 /** security.capability of an entry (null when absent), not following symlinks. */
 export function capability(abs: string, isDir: boolean): Buffer | null {
-  return withXattrPath(abs, isDir, (p) => getXattr(p, 'security.capability')) ?? null;
+  return xattrOf(abs, isDir, 'security.capability');
 }
 
 /** Names (binary strings) in a physical directory; none when it cannot be read as one. */
