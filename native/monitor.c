@@ -280,7 +280,14 @@ static void write_state(const char *status) {
   write_file_atomic(opt.state_path, buf, 0);
 }
 
+/* Done for good: stop accepting clients first, so that a new monitor for the
+ * same container (docker start right after the exit) keeps its socket. */
 static void write_exit(void) {
+  if (listen_fd >= 0) {
+    unlink(opt.sock_path);
+    close(listen_fd);
+    listen_fd = -1;
+  }
   char buf[8192], err[6200];
   json_str(err, sizeof err, last_error);
   snprintf(buf, sizeof buf,
@@ -729,7 +736,7 @@ static void broadcast(int stream, const char *p, size_t n) {
 }
 
 static void close_container_stdin(void) {
-  if (stdin_closed) return;
+  if (stdin_closed || opt.tty) return; /* a pty has no end of input: keep it for the next client */
   stdin_closed = 1;
   if (!opt.tty && in_fd >= 0 && in_len == 0) close_fd(&in_fd);
 }
@@ -859,7 +866,7 @@ static void handle_command(struct client *c, char *line) {
     snprintf(buf, sizeof buf,
              "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"restartCount\":%d,\"exitCode\":%d,"
              "\"startedAt\":\"%s\"}\n",
-             state_name(), (int)cpid, (int)getpid(), restart_count, exit_code, started_at);
+             state_name(), (int)(cpid > 0 ? cpid : 0), (int)getpid(), restart_count, exit_code, started_at);
     client_reply(c, buf);
     c->closing = 1;
   } else {
@@ -1034,7 +1041,7 @@ static void event_loop(void) {
 
     int n = 0;
     pfds[n++] = (struct pollfd){sig_fd, POLLIN, 0};
-    pfds[n++] = (struct pollfd){listen_fd, POLLIN, 0};
+    pfds[n++] = (struct pollfd){listen_fd, POLLIN, 0}; /* -1 once done: ignored by poll */
     int i_out = -1, i_err = -1, i_in = -1;
     if (out_fd >= 0) i_out = n, pfds[n++] = (struct pollfd){out_fd, POLLIN, 0};
     if (err_fd >= 0) i_err = n, pfds[n++] = (struct pollfd){err_fd, POLLIN, 0};
@@ -1217,7 +1224,6 @@ int main(int argc, char **argv) {
     write_state("exited");
     write_exit();
     sync_report("err %d %s", code, last_error);
-    unlink(opt.sock_path);
     return 0;
   }
   if (opt.defer_start) {
@@ -1234,12 +1240,10 @@ int main(int argc, char **argv) {
       write_state("exited");
       write_exit();
       sync_report("err %d %s", code, last_error);
-      unlink(opt.sock_path);
       return 0;
     }
     sync_report("ok %d %d", (int)cpid, (int)getpid());
   }
   event_loop();
-  unlink(opt.sock_path);
   return 0;
 }

@@ -8,6 +8,9 @@ import { getStore, out, collect, ExitError } from './util.js';
 import { printRows, since, size3 } from './output.js';
 import { printInspect, setImageHooks } from './images.js';
 import { inspectors } from './inspectors.js';
+import { addResetStep } from './system.js';
+import { copyFromContainer, copyToContainer, exportContainer } from '../engine/files.js';
+import { writeFileAtomicStream } from './util.js';
 
 let engine: Containers | undefined;
 /** The container engine over the process's store (opened once). */
@@ -28,6 +31,10 @@ setImageHooks({
   imageInUse: (id) => containers().usingImage(id).length > 0,
 });
 inspectors.push({ type: 'container', lookup: (n) => containers().inspect(n) });
+addResetStep(async () => {
+  const e = containers();
+  for (const c of e.all()) await e.remove(c.id, { force: true, volumes: true });
+});
 
 const CONTAINER_HEADERS = {
   ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT',
@@ -344,6 +351,34 @@ export function registerContainerCommands(program: Command, container: Command):
       if (want && !lines.length) throw invalidArgument(`No public port '${want}' published for ${ref}`);
       for (const l of lines) out(l);
     });
+  }
+
+  for (const c of both('cp', "Copy files/folders between a container and the local filesystem")) {
+    c.argument('<src>').argument('<dest>').option('-a, --archive', 'Archive mode (copy all uid/gid information)').option('-L, --follow-link', 'Always follow symbol link in SRC_PATH')
+      .action(async (src: string, dest: string) => {
+        const split = (s: string): [string, string] | undefined => {
+          const i = s.indexOf(':');
+          return i > 0 && !s.startsWith('/') && !s.startsWith('.') ? [s.slice(0, i), s.slice(i + 1)] : undefined;
+        };
+        const from = split(src);
+        const to = split(dest);
+        if (from && to) throw invalidArgument('copying between containers is not supported');
+        if (!from && !to) throw invalidArgument('must specify at least one container source');
+        if (from) await copyFromContainer(containers(), from[0], from[1], dest, process.stdout);
+        else await copyToContainer(containers(), to![0], src === '-' ? process.stdin : src, to![1]);
+      });
+  }
+
+  for (const c of both('export', "Export a container's filesystem as a tar archive")) {
+    c.argument('<container>').option('-o, --output <file>', 'Write to a file, instead of STDOUT')
+      .action(async (ref: string, o: { output?: string }) => {
+        if (!o.output) {
+          if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+          await exportContainer(containers(), ref, process.stdout);
+          return;
+        }
+        await writeFileAtomicStream(o.output, (ws) => exportContainer(containers(), ref, ws));
+      });
   }
 
   container.command('prune').description('Remove all stopped containers')

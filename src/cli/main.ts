@@ -7,6 +7,7 @@ import { StrataError } from '../base/errors.js';
 import { inspectors } from './inspectors.js';
 import { registerContainerCommands } from './containers.js';
 import { registerNetworkCommands } from './network.js';
+import { registerVolumeCommands } from './volumes.js';
 
 export const VERSION = '0.1.0';
 
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   registerImageCommands(program, image);
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
+  registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerSystemCommands(system);
 
   program.command('inspect').description('Return low-level information on Strata objects')

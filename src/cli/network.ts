@@ -7,11 +7,12 @@ import { collect, out, ExitError } from './util.js';
 import { printRows } from './output.js';
 import { printInspect } from './images.js';
 import { inspectors } from './inspectors.js';
+import { addResetStep } from './system.js';
 
 let nm: NetworkManager | undefined;
 engineHooks.push((engine) => { nm = useCni(engine); });
 
-function manager(): NetworkManager {
+export function manager(): NetworkManager {
   containers();
   return nm!;
 }
@@ -26,6 +27,7 @@ function networkJson(n: NetworkInspect): Record<string, unknown> {
     Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
   };
 }
+addResetStep(async () => { await manager().destroy(); });
 inspectors.push({ type: 'network', lookup: (n) => networkJson(manager().inspect(n)) });
 
 export function registerNetworkCommands(network: Command): void {

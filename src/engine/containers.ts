@@ -11,17 +11,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { conflict, invalidArgument, notFound, StrataError, failedPrecondition } from '../base/errors.js';
-import { mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
+import { conflict, invalidArgument, notFound } from '../base/errors.js';
+import { mkdirp, rmTree, writeFileAtomic, treeSize } from '../base/fs.js';
+import { VolumeStore, parseMounts } from './volumes.js';
 import { tx } from '../meta/db.js';
 import { orderContainerConfig, rfc3339Nano } from '../image/config.js';
 import type { ContainerConfig } from '../image/types.js';
-import { familiarString, parseTaggedReference, canonicalString } from '../image/reference.js';
 import { mountOverlay, unmount, isMounted } from '../snapshot/index.js';
 import { buildResolvConf } from '../network/index.js';
 import {
   Runc, runtimeDirFor, buildSpec, writeBundle, startMonitor, monitorPaths, readExit, readState, waitExit,
-  disableRestart, processAlive, execInContainer, readLogs, signalNumber, RuntimeError,
+  disableRestart, processAlive, execInContainer, readLogs, signalNumber,
   type BuildSpecOptions, type MountOption, type ExecHandle, type MonitorPaths, type LogEntry,
 } from '../runtime/index.js';
 import { imageLayers, loadConfig, resolveImage, type ImageRow } from './images.js';
@@ -76,8 +76,9 @@ export interface NetworkState {
 export interface NetworkDriver {
   attach(c: Container): Promise<NetworkState>;
   detach(c: Container): Promise<void>;
-  hostsFor?(c: Container, state: NetworkState): string | undefined;
   resolvConf?(): string;
+  /** Throws Docker's error for an unknown network (at create time). */
+  validate?(mode: string): void;
 }
 
 export interface Volumes {
@@ -103,13 +104,14 @@ export class Containers {
   readonly runtimeDir: string;
   readonly dir: string;
   network?: NetworkDriver;
-  volumes?: Volumes;
+  readonly volumes: VolumeStore;
 
   constructor(readonly store: Store) {
     this.runtimeDir = runtimeDirFor(store.root);
     this.runc = new Runc({ root: path.join(this.runtimeDir, 'runc') });
     this.dir = path.join(store.root, 'containers');
     mkdirp(this.dir, 0o710);
+    this.volumes = new VolumeStore(store);
   }
 
   // ------------------------------------------------------------ lookup
@@ -210,7 +212,8 @@ export class Containers {
       name = name.replace(/^\//, '');
     }
     const hc: HostConfig = { ...defaultHostConfig(), ...req.HostConfig } as HostConfig;
-    if (hc.NetworkMode === 'default') hc.NetworkMode = 'default';
+    parseMounts(hc); // Docker's -v/--mount errors, before anything is made
+    this.network?.validate?.(hc.NetworkMode);
     const cfg = mergeConfig(req, imgCfg, id);
     const dir = path.join(this.dir, id);
     const created = rfc3339Nano();
@@ -264,9 +267,10 @@ export class Containers {
   /** Unmount, release the network and runc state (after the container stopped for good). */
   async releaseRuntime(c: Container): Promise<void> {
     try { await this.runc.delete(c.id, { force: true }); } catch { /* already deleted by its monitor */ }
-    if (this.network && c.network.netns) {
+    if (this.network && c.hostConfig.NetworkMode !== 'host') {
+      // idempotent, and also undoes a half-made attachment (a failed start)
       await this.network.detach(c);
-      this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
+      if (c.network.netns) this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
     }
     const merged = path.join(c.dir, 'merged');
     if (isMounted(merged)) await unmount(merged);
@@ -292,7 +296,7 @@ export class Containers {
     // the network layer keeps /etc/hosts of attached containers (peers by name); others get Docker's default
     if (!net.netns) writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
     const imgVolumes = Object.keys(cfg.Volumes ?? {});
-    const mounts: MountOption[] = this.volumes ? this.volumes.mountsFor(c, imgVolumes) : bindMounts(hc);
+    const mounts: MountOption[] = this.volumes.mountsFor(c, imgVolumes);
     for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
       mounts.push({ destination: dst, type: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
     }
@@ -462,7 +466,7 @@ export class Containers {
   private async destroy(c: Container, opts: { volumes?: boolean }): Promise<void> {
     this.update(c.id, { state: 'removing' });
     await this.releaseRuntime(c);
-    this.volumes?.release(c, !!opts.volumes);
+    this.volumes.release(c, !!opts.volumes);
     this.store.db.prepare('DELETE FROM containers WHERE id = ?').run(c.id);
     rmTree(c.dir);
     fs.rmSync(c.paths.socketPath, { force: true });
@@ -472,7 +476,7 @@ export class Containers {
     const out = { deleted: [] as string[], reclaimed: 0 };
     for (const c of this.all()) {
       if (c.row.state !== 'exited' && c.row.state !== 'created' && c.row.state !== 'dead') continue;
-      out.reclaimed += dirSize(path.join(c.dir, 'upper'));
+      out.reclaimed += treeSize(path.join(c.dir, 'upper'));
       await this.destroy(c, { volumes: false });
       out.deleted.push(c.id);
     }
@@ -678,35 +682,5 @@ function readHostResolvConf(): string {
   try { return fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; }
 }
 
-function bindMounts(hc: HostConfig): MountOption[] {
-  const out: MountOption[] = [];
-  for (const b of hc.Binds ?? []) {
-    const parts = b.split(':');
-    if (parts.length < 2 || !parts[0]!.startsWith('/')) throw invalidArgument(`invalid volume specification: '${b}'`);
-    const [src, dst, mode] = parts;
-    out.push({ source: src!, destination: dst!, options: ['rbind', mode === 'ro' ? 'ro' : 'rw'] });
-  }
-  return out;
-}
 
-export function dirSize(dir: string): number {
-  let total = 0;
-  const seen = new Set<string>();
-  const walk = (d: string) => {
-    let names: string[];
-    try { names = fs.readdirSync(d); } catch { return; }
-    for (const n of names) {
-      const p = path.join(d, n);
-      let st: fs.Stats;
-      try { st = fs.lstatSync(p); } catch { continue; }
-      if (st.isDirectory()) { walk(p); continue; }
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      total += st.isSymbolicLink() ? fs.readlinkSync(p).length : st.size;
-    }
-  };
-  walk(dir);
-  return total;
-}
 

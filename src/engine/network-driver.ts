@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { invalidArgument, notFound } from '../base/errors.js';
 import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment } from '../network/index.js';
 import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
 import type { Store } from './store.js';
@@ -63,9 +64,10 @@ export class CniDriver implements NetworkDriver {
     await this.nm.detach(c.id);
   }
 
-  /** The network layer keeps /etc/hosts itself (peers by name on user networks). */
-  hostsFor(): string | undefined {
-    return undefined;
+  validate(mode: string): void {
+    if (!mode || mode === 'default' || mode === 'bridge' || mode === 'host' || mode === 'none') return;
+    if (mode.startsWith('container:')) throw invalidArgument('--network container:<name> is not supported');
+    try { this.nm.inspect(mode); } catch { throw notFound(`network ${mode} not found`); }
   }
 
   resolvConf(): string {

@@ -8,6 +8,7 @@
 
 import {
   GO_MARSHAL_JSON,
+  GoStructView,
   goTypeInfo,
   goTypeName,
   kindOf,
@@ -524,7 +525,7 @@ function printArg(arg: unknown, verb: string, f: Flags, depth: number): string {
       return 'map[' + parts.join(' ') + ']';
     }
     case 'struct': {
-      const obj = arg as Record<string, unknown>;
+      const obj = (arg instanceof GoStructView ? arg.target : arg) as Record<string, unknown>;
       const parts = Object.keys(obj)
         .filter((k) => typeof obj[k] !== 'function')
         .map((k) => (f.plusV ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
@@ -773,6 +774,11 @@ export function goJson(value: unknown, opts: GoJsonOptions = {}): string {
     if (v === null) return 'null';
     const obj = v as object;
     if (obj instanceof Date) return goJsonString(rfc3339Nano(obj), escapeHTML);
+    if (obj instanceof GoStructView) {
+      if (!obj.marshalJSON) return enc(obj.target, depth);
+      const raw = obj.marshalJSON(obj.target);
+      return indent ? goJson(JSON.parse(raw), { ...opts, prefix: prefix + indent.repeat(depth) }) : raw;
+    }
     const marshal = (obj as { [GO_MARSHAL_JSON]?: unknown })[GO_MARSHAL_JSON];
     if (typeof marshal === 'function') {
       const raw = String(marshal.call(obj));

@@ -488,9 +488,15 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
   const u = new Unpacker(root, opts);
   let diffId: string;
   try {
+    let lastYield = performance.now();
     for (;;) {
       const h = await reader.next();
       if (h === null) break;
+      if (performance.now() - lastYield > 25) {
+        // fs work is synchronous: let timers and sockets run now and then
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       try {
         await u.apply(h, reader);
       } catch (e) {

@@ -205,7 +205,8 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   bundle ??= st.bundle;
   const spec = readBundleSpec(bundle);
   const rootfs = path.isAbsolute(spec.root.path) ? spec.root.path : path.join(bundle, spec.root.path);
-  const proc = execProcessSpec(spec, rootfs, opts);
+  // a detached tty would need a console socket and nobody to read it: run it without one
+  const proc = execProcessSpec(spec, rootfs, opts.detach ? { ...opts, tty: false } : opts);
   const found = lookPathInContainer(spec, rootfs, proc.args[0]!, proc.env, proc.cwd);
   if (found === 'notfound' || found === 'denied') throw lookupError(proc.args[0]!, found);
 

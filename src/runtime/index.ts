@@ -54,6 +54,8 @@ export {
   runForeground,
   openAttachSocket,
   StdcopyDemuxer,
+  parseDetachKeys,
+  DetachKeyFilter,
 } from './monitor.js';
 export type {
   MonitorOptions,

@@ -11,7 +11,7 @@
  *   <container dir>/runc.log       runc's JSON log (errors of create/start)
  *   <runtime dir>/s/<id>.sock      attach/control socket (unix stream), removed on exit
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -331,6 +331,56 @@ export interface AttachOptions {
   stderr?: Writable | null;
   /** Close the container's stdin when `stdin` ends (`docker run -i`: StdinOnce). */
   closeStdin?: boolean;
+  /**
+   * Docker's detach sequence (`ctrl-p,ctrl-q`): typed on `stdin`, it ends the
+   * session without stopping the container (session.detached is then true).
+   */
+  detachKeys?: string;
+}
+
+/** `ctrl-p,ctrl-q` -> <10 11>; `a,ctrl-@` -> <61 00>. Docker's format and errors. */
+export function parseDetachKeys(spec: string): Buffer {
+  const out: number[] = [];
+  for (const raw of spec.split(',')) {
+    const k = raw.trim().toLowerCase();
+    if (k.length === 1) {
+      out.push(k.charCodeAt(0));
+      continue;
+    }
+    const m = /^ctrl-([a-z@\[\\\]^_])$/.exec(k);
+    if (!m) throw new StrataError('invalid_argument', `Unknown character: '${raw}'`);
+    const ch = m[1]!;
+    out.push(ch >= 'a' && ch <= 'z' ? ch.charCodeAt(0) - 96 : { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, '_': 31 }[ch]!);
+  }
+  if (out.length === 0) throw new StrataError('invalid_argument', 'detach keys must not be empty');
+  return Buffer.from(out);
+}
+
+/** Strips a detach sequence out of an input stream, holding back bytes that may start it. */
+export class DetachKeyFilter {
+  private held = 0;
+  constructor(private readonly keys: Buffer) {}
+  /** Returns the bytes to forward, and whether the sequence was completed. */
+  push(chunk: Buffer): { data: Buffer; detach: boolean } {
+    const out: number[] = [];
+    for (const b of chunk) {
+      if (b === this.keys[this.held]) {
+        this.held++;
+        if (this.held === this.keys.length) return { data: Buffer.from(out), detach: true };
+        continue;
+      }
+      if (this.held) {
+        out.push(...this.keys.subarray(0, this.held));
+        this.held = 0;
+        if (b === this.keys[0]) {
+          this.held = 1;
+          continue;
+        }
+      }
+      out.push(b);
+    }
+    return { data: Buffer.from(out), detach: false };
+  }
 }
 
 /**
@@ -398,8 +448,10 @@ export class StdcopyDemuxer {
 
 export interface AttachSession {
   socket: net.Socket;
-  /** Resolves when the output stream ends (the container exited or detached). */
+  /** Resolves when the output stream ends (the container exited, or we detached). */
   done: Promise<void>;
+  /** True once the user typed the detach sequence: the container goes on running. */
+  readonly detached: boolean;
   close(): void;
 }
 
@@ -427,10 +479,23 @@ export async function attach(socketPath: string, opts: AttachOptions): Promise<A
     sock.on('close', () => resolve());
     sock.resume();
   });
+  let detached = false;
   if (opts.stdin) {
     const input = opts.stdin;
+    const filter = opts.detachKeys ? new DetachKeyFilter(parseDetachKeys(opts.detachKeys)) : undefined;
     const onData = (d: Buffer | string) => {
-      if (!sock.write(d)) {
+      let data = typeof d === 'string' ? Buffer.from(d) : d;
+      if (filter) {
+        const r = filter.push(data);
+        data = r.data;
+        if (r.detach) {
+          detached = true;
+          if (data.length) sock.write(data);
+          sock.destroy(); // not end(): a half-close would mean "end of input" to the container
+          return;
+        }
+      }
+      if (!sock.write(data)) {
         input.pause();
         sock.once('drain', () => input.resume());
       }
@@ -444,7 +509,14 @@ export async function attach(socketPath: string, opts: AttachOptions): Promise<A
   } else {
     sock.end();
   }
-  return { socket: sock, done, close: () => sock.destroy() };
+  return {
+    socket: sock,
+    done,
+    get detached() {
+      return detached;
+    },
+    close: () => sock.destroy(),
+  };
 }
 
 export interface TerminalAttachOptions {
@@ -452,6 +524,8 @@ export interface TerminalAttachOptions {
   stdout: NodeJS.WriteStream;
   /** Send keystrokes to the container (`-i`). */
   openStdin?: boolean;
+  /** e.g. Docker's default `ctrl-p,ctrl-q`; none unless given. */
+  detachKeys?: string;
 }
 
 /**
@@ -470,11 +544,21 @@ export async function attachTerminal(socketPath: string, opts: TerminalAttachOpt
   };
   const raw = !!opts.openStdin && stdin.isTTY;
   if (raw) stdin.setRawMode(true);
+  // Like Docker's MakeRaw, also turn off output processing on our terminal: the
+  // container's pty already turned \n into \r\n (libuv's raw mode keeps OPOST).
+  const opost = stdout.isTTY ? setOutputProcessing(stdout, false) : undefined;
   let session: AttachSession;
   try {
-    session = await attach(socketPath, { tty: true, stdin: opts.openStdin ? stdin : null, stdout, closeStdin: false });
+    session = await attach(socketPath, {
+      tty: true,
+      stdin: opts.openStdin ? stdin : null,
+      stdout,
+      closeStdin: false,
+      ...(opts.detachKeys ? { detachKeys: opts.detachKeys } : {}),
+    });
   } catch (e) {
     if (raw) stdin.setRawMode(false);
+    opost?.restore();
     throw e;
   }
   pushSize();
@@ -482,9 +566,27 @@ export async function attachTerminal(socketPath: string, opts: TerminalAttachOpt
   void session.done.then(() => {
     stdout.off('resize', pushSize);
     if (raw) stdin.setRawMode(false);
+    opost?.restore();
     stdin.pause();
   });
   return session;
+}
+
+/** `stty -opost` on a terminal (restored by `restore()`, or at exit at the latest). */
+function setOutputProcessing(tty: NodeJS.WriteStream, on: boolean): { restore(): void } | undefined {
+  const fd = (tty as unknown as { fd?: number }).fd;
+  if (typeof fd !== 'number') return undefined;
+  const stty = (arg: string) => spawnSync('stty', [arg], { stdio: [fd, 'ignore', 'ignore'] }).status === 0;
+  if (!stty(on ? 'opost' : '-opost')) return undefined;
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    process.off('exit', restore);
+    stty(on ? '-opost' : 'opost');
+  };
+  process.on('exit', restore);
+  return { restore };
 }
 
 export interface ForegroundOptions extends MonitorOptions {

@@ -110,6 +110,21 @@ test('formatTable: methods with arguments and the Label header', () => {
   assert.equal(headerLabel('my_label-x'), 'my label x');
 });
 
+test('formatTable: class instances as rows (getters and methods are fields)', () => {
+  class Row {
+    constructor(private readonly id: string) {}
+    get ID() {
+      return this.id.slice(0, 3);
+    }
+    Tag() {
+      return 'v' + this.id.length;
+    }
+  }
+  const spec: TableSpec = { defaultFormat: 'table {{.ID}}\t{{.Tag}}', headers: { ID: 'ID', Tag: 'TAG' } };
+  assert.equal(formatTable([new Row('abcdef')], spec), 'ID        TAG\nabc       v6\n');
+  assert.equal(formatTable([new Row('abcdef')], { ...spec, format: 'json' }), '{"ID":"abc","Tag":"v6"}\n');
+});
+
 test('resolveFormat', () => {
   assert.deepEqual(resolveFormat(undefined, 'table {{.ID}}'), { template: '{{.ID}}', table: true });
   assert.deepEqual(resolveFormat('json', 'table {{.ID}}'), { template: '{{json .}}', table: false });

@@ -172,3 +172,21 @@ test('read-only rootfs, bind mounts, tmpfs, working dir, env', async (t) => {
   assert.match(r.out, /^bar$/m);
   assert.equal(fs.readFileSync(path.join(hostDir, 'out'), 'utf8'), 'x\n');
 });
+
+test('OOM: a container over its memory limit is killed (137) and reported as OOM-killed', async () => {
+  const limits = { memory: 32 * 1024 * 1024, memorySwap: 32 * 1024 * 1024 };
+  let c = await fx.container();
+  c.writeSpec({ args: ['dd', 'if=/dev/zero', 'of=/dev/shm/fill', 'bs=1M', 'count=60'], ...limits });
+  let exit = await runForeground({ ...c.paths, id: c.id, runtime: fx.runc });
+  assert.equal(exit.exitCode, 137);
+  assert.equal(exit.oomKilled, true);
+  // a child killed by the OOM killer: the container goes on, the OOM is still reported
+  c = await fx.container();
+  c.writeSpec({ args: sh('dd if=/dev/zero of=/dev/shm/fill bs=1M count=60 2>/dev/null; echo survived $?'), ...limits });
+  const out = collector();
+  exit = await runForeground({ ...c.paths, id: c.id, runtime: fx.runc, stdout: out.stream });
+  assert.equal(out.text(), 'survived 137\n');
+  assert.deepEqual([exit.exitCode, exit.oomKilled], [0, true]);
+  // and no OOM without pressure
+  assert.equal((await run({ args: ['true'], ...limits })).code, 0);
+});

@@ -63,7 +63,7 @@ test('exec: stdin pipe, detached exec, errors with Docker\'s exit codes', async 
   h.stdin!.end('hello\n');
   assert.deepEqual(await output(h), { code: 0, out: 'HELLO\n', err: '' });
 
-  const d = await execInContainer(fx.runc, r.c.id, { args: ['sh', '-c', 'sleep 0.2; echo done > /tmp/detached'], detach: true });
+  const d = await execInContainer(fx.runc, r.c.id, { args: ['sh', '-c', 'sleep 0.2; echo done > /tmp/detached'], detach: true, tty: true });
   assert.ok(d.pid > 0);
   assert.equal(await d.wait(), 0);
   await until(() => fs.existsSync(path.join(r.c.dir, 'upper', 'tmp', 'detached')), 5000, 'detached exec result');
@@ -93,8 +93,7 @@ test('exec -it: a real pty inside the container, resize reaches it', async (t) =
   h.resize(40, 120);
   await new Promise((res) => setTimeout(res, 100));
   h.stdin!.write('stty size; echo $TERM\r');
-  await until(() => /40 120/.test(out.text()), 5000, 'resized');
-  assert.match(out.text(), /xterm/);
+  await until(() => /40 120\r\nxterm\r\n/.test(out.text()), 5000, 'resized');
   h.stdin!.write('exit 6\r');
   assert.equal(await h.wait(), 6);
 });
@@ -137,6 +136,7 @@ test('run -it: the CLI\'s terminal in raw mode; Ctrl-C reaches the container as 
   await until(() => /\nalive\r*\n/.test(screen), 5000, 'alive after ^C');
   assert.ok(!/\nafter-sleep\r*\n/.test(screen), 'sleep was interrupted with the rest of its line');
   assert.match(screen, /\^C/);
+  assert.ok(!screen.includes('\r\r\n'), 'output processing is off on the outer terminal');
   term.write('exit 5\r');
   assert.equal(await exited, 5);
 });

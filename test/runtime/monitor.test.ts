@@ -70,10 +70,28 @@ test('a detached container outlives the process that started it; its exit is rec
   await fx.runc.kill(c.id, 'KILL');
   const exit = await waitExit(c.paths.exitFile, { monitorPid });
   assert.equal(exit.exitCode, 137);
+  assert.equal(exit.oomKilled, false);
   assert.match(exit.finishedAt, /Z$/);
   await until(() => !processAlive(monitorPid), 5000, 'monitor exit');
   assert.equal(fs.existsSync(c.paths.socketPath), false);
   assert.equal(await fx.runc.state(c.id), null, 'runc state deleted by the monitor');
+});
+
+test('an exited container starts again at once under a new monitor (docker start), logs append', async () => {
+  const c = await fx.container();
+  c.writeSpec({ args: sh('echo run') });
+  for (let i = 0; i < 3; i++) {
+    const { monitorPid } = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc });
+    assert.equal((await waitExit(c.paths.exitFile, { monitorPid })).exitCode, 0);
+  }
+  // the last monitor may still be flushing: the socket of a new one must survive it
+  const { monitorPid } = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc, deferStart: true });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(fs.existsSync(c.paths.socketPath));
+  const { startContainer } = await import('../../src/runtime/index.js');
+  await startContainer(c.paths.socketPath);
+  await waitExit(c.paths.exitFile, { monitorPid });
+  assert.deepEqual((await logs(c)).map((e) => e.log), ['run\n', 'run\n', 'run\n', 'run\n']);
 });
 
 test('json-file log: Docker\'s format, escaping, partial lines, tail/since/timestamps', async () => {
@@ -189,15 +207,34 @@ test('tty container: pty from runc over the console socket, raw output, resize',
   const { resize } = await import('../../src/runtime/index.js');
   await resize(c.paths.socketPath, 33, 101);
   input.push('tty; stty size; echo $TERM\r');
-  await until(() => /33 101/.test(out.text()), 5000, 'stty size');
+  await until(() => /33 101\r\nxterm\r\n/.test(out.text()), 5000, 'stty size and TERM');
   assert.match(out.text(), /\/dev\/pts\/0\r\n/);
-  assert.match(out.text(), /xterm\r\n/);
   input.push('exit 5\r');
   await session.done;
   assert.equal((await waitExit(c.paths.exitFile, { monitorPid })).exitCode, 5);
   const entries = await logs(c);
   assert.ok(entries.every((e) => e.stream === 'stdout'));
   assert.match(entries.map((e) => e.log).join(''), /\/dev\/pts\/0\r\n/);
+});
+
+test('detach keys end the attach session, the container goes on, a new attach gets the pty again', async () => {
+  const { c, monitorPid } = await detached({ args: ['sh'], tty: true }, { openStdin: true });
+  const out = collector();
+  const input = new Readable({ read() {} });
+  const session = await attach(c.paths.socketPath, { tty: true, stdin: input, stdout: out.stream, detachKeys: 'ctrl-p,ctrl-q' });
+  input.push('echo one\r\x10');
+  input.push('\x11');
+  await session.done;
+  assert.equal(session.detached, true);
+  assert.equal((await fx.runc.state(c.id))?.status, 'running');
+  const out2 = collector();
+  const input2 = new Readable({ read() {} });
+  const again = await attach(c.paths.socketPath, { tty: true, stdin: input2, stdout: out2.stream });
+  input2.push('echo two; exit 3\r');
+  await again.done;
+  assert.equal(again.detached, false);
+  assert.match(out2.text(), /\ntwo\r\n/);
+  assert.equal((await waitExit(c.paths.exitFile, { monitorPid })).exitCode, 3);
 });
 
 test('pause and resume use the freezer; top lists the processes', async () => {

@@ -17,6 +17,8 @@ import {
   runtimeError,
   runtimeDirFor,
   DEFAULT_CAPABILITIES,
+  parseDetachKeys,
+  DetachKeyFilter,
 } from '../../src/runtime/index.js';
 import { makeBusyboxRootfs } from './fixture.js';
 
@@ -206,4 +208,15 @@ test('runc messages map to Docker wording and exit codes', () => {
   assert.equal(runtimeError('kill', 'c1', 'container does not exist', 1).code, 'not_found');
   assert.notEqual(runtimeDirFor('/tmp/a'), runtimeDirFor('/tmp/b'));
   assert.match(runtimeDirFor('/var/lib/strata'), /^\/run\/strata-[0-9a-f]{12}$/);
+});
+
+test('detach keys: Docker\'s syntax, held-back prefixes', () => {
+  assert.deepEqual([...parseDetachKeys('ctrl-p,ctrl-q')], [0x10, 0x11]);
+  assert.deepEqual([...parseDetachKeys('a,ctrl-@,ctrl-[')], [0x61, 0, 27]);
+  assert.throws(() => parseDetachKeys('ctrl-pp'), /Unknown character/);
+  const f = new DetachKeyFilter(parseDetachKeys('ctrl-p,ctrl-q'));
+  assert.deepEqual(f.push(Buffer.from('ab\x10')), { data: Buffer.from('ab'), detach: false });
+  assert.deepEqual(f.push(Buffer.from('x')), { data: Buffer.from('\x10x'), detach: false });
+  assert.deepEqual(f.push(Buffer.from('\x10\x10')), { data: Buffer.from('\x10'), detach: false });
+  assert.deepEqual(f.push(Buffer.from('\x11rest')), { data: Buffer.alloc(0), detach: true });
 });

@@ -6,6 +6,7 @@
 
 import { formatValue, goTimeString } from '../gofmt.js';
 import {
+  GoStructView,
   goStruct,
   goTypeName,
   isTrue,
@@ -330,7 +331,7 @@ export class State {
     const kind = kindOf(receiver);
     if (kind === 'time') receiver = timeMethods(receiver as Date);
     if (kind === 'struct' || kind === 'time') {
-      const obj = receiver as Record<string, unknown>;
+      const obj = (receiver instanceof GoStructView ? receiver.target : receiver) as Record<string, unknown>;
       if (isOwnOrClassMember(obj, name)) {
         const v = obj[name];
         if (typeof v === 'function') return this.evalCall(dot, v as TemplateFunc, obj, node, name, args, final);
@@ -425,9 +426,10 @@ export class State {
       const recv0 = n.type === 'field' ? dot : this.varValue(n.ident[0]!);
       const recv = ident.slice(0, -1).reduce((r, name) => this.evalField(dot, name, n, [], MISSING, r), recv0);
       const last = ident[ident.length - 1]!;
-      if (recv !== null && typeof recv === 'object' && typeof (recv as Record<string, unknown>)[last] === 'function') {
-        const f = (recv as Record<string, unknown>)[last] as TemplateFunc;
-        return f.bind(recv);
+      const holder = recv instanceof GoStructView ? recv.target : recv;
+      if (holder !== null && typeof holder === 'object' && typeof (holder as Record<string, unknown>)[last] === 'function') {
+        const f = (holder as Record<string, unknown>)[last] as TemplateFunc;
+        return f.bind(holder);
       }
       return this.evalField(dot, last, n, [], MISSING, recv);
     }
