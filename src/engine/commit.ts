@@ -154,7 +154,6 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
           await input.unpause?.();
         }
       }
-      fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -223,9 +222,15 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
   }
 }
 
-/** Move a tar whose digest packDir computed while writing it into the blob store (tmp/ and blobs/ share a filesystem). */
+/**
+ * Move a tar whose digest packDir computed while writing it into the blob store
+ * (tmp/ and blobs/ share a filesystem). Only a kept tar is fsynced: one that is
+ * dropped after unpacking may never need to reach the disk.
+ */
 function adoptBlob(store: Store, file: string, digest: string): void {
   if (store.content.has(digest)) return;
+  const fd = fs.openSync(file, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
   fs.renameSync(file, store.content.pathOf(digest));
   fsyncDir(store.content.blobDir);
 }

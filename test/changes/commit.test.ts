@@ -296,3 +296,17 @@ test('commit: a layer kept only as its dir saves (docker and OCI) and loads back
     m.close();
   }
 });
+
+test('commit: keepBlob keeps the tar as the layer blob (no repack marker)', async () => {
+  const m = mountOverlay(lowers, 'c8');
+  try {
+    shIn(m.merged, 'echo kept > kept.txt');
+    const res = await commitContainer(store, input(m, { keepBlob: true }));
+    assert.ok(store.content.has(res.diffId!));
+    assert.ok(!isRepackable(store, res.diffId!));
+    assert.equal(store.content.size(res.diffId!), res.tarSize);
+    assert.deepEqual(await layerOf(res.id), ['kept.txt']);
+  } finally {
+    m.close();
+  }
+});
