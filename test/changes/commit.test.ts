@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { buildExclude, diffUpper, dockerfileFor, formatNoiseReport, PROVENANCE_LABEL } from '../../src/changes/index.js';
 import { commitContainer, type CommitInput } from '../../src/engine/commit.js';
+import { diffImageContainer, diffImages, imageStack } from '../../src/engine/diff.js';
 import { isRepackable, layerTarFile } from '../../src/engine/layer-tar.js';
 import { checkStore } from '../../src/engine/system.js';
 import { imageLayers, loadConfig, resolveImage } from '../../src/engine/images.js';
@@ -117,6 +118,13 @@ test('commit: config, history, layers shared with the parent, the layer tar, sto
     const raw = store.content.readBytes(res.id).toString();
     assert.ok(raw.includes('echo hello \\u003e /hello.txt'), 'Go HTML-safe escapes in the config bytes');
     assert.deepEqual(await layerOf(res.id), ['blob.bin', 'hello.txt', 'www/', 'www/.wh.old.html 600']);
+    // image vs image (base -> committed) is the container's diff; the committed image vs the container is empty
+    const ctrDiff = diffUpper(m.upper, lowers);
+    assert.deepEqual(diffImages(store, baseId, res.id), ctrDiff);
+    assert.deepEqual(imageStack(store, res.id), [store.layerDir(res.diffId!), store.layerDir(baseDiff)]);
+    const initDir = lowers[0]!;
+    assert.deepEqual(diffImageContainer(store, res.id, { upperDir: m.upper, lowerDirs: lowers, initDir }), []);
+    assert.deepEqual(diffImageContainer(store, baseId, { upperDir: m.upper, lowerDirs: lowers, initDir }), ctrDiff);
     // the new image's merged view is the container's view
     const view = mountStack([store.layerDir(res.diffId!), store.layerDir(baseDiff)], 'view');
     try {
