@@ -126,7 +126,7 @@ test('diffUpper equals the full-walk oracle on a container with many kinds of ch
       'echo x >> www/index.html', 'rm -rf deep', 'rm -rf tree && mkdir tree && echo t > tree/x', 'mv mid moved',
       'chmod 700 mode/file', 'ln -s /x link', 'ln -sfn cat bin/ls', 'rm bin/mv', 'mkdir -p n/o/p && echo > n/o/p/q',
       'echo back > redo.txt', 'rm etc/extra', 'mknod tmp/dev c 1 3', 'touch -d @1700000100 same/f', 'rm .dockerenv',
-      'printf "x" > "tmp/ü space"', 'mkdir -p var/log/app && echo l > var/log/app/x.log',
+      'printf "x" > "tmp/ü space"', 'mkdir -p var/log/app && echo l > var/log/app/x.log', 'mkdir -p "nü/ö d" && echo > "nü/ö d/ä"',
     ].join(' && '));
     const got = diffUpper(m.upper, lowers);
     const ro = mountStack(lowers, 'many-ro');
