@@ -8,6 +8,7 @@ import { inspectors } from './inspectors.js';
 import { registerContainerCommands, settleContainers } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerVolumeCommands } from './volumes.js';
+import { registerChangeCommands } from './changes.js';
 
 export const VERSION = '0.1.0';
 
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
+  registerChangeCommands(program, container);
   registerSystemCommands(system);
 
   program.command('inspect').description('Return low-level information on Strata objects')

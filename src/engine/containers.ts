@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree, writeFileAtomic, treeSize } from '../base/fs.js';
 import { VolumeStore, parseMounts } from './volumes.js';
+import { diffUpper, buildExclude, type Change } from '../changes/index.js';
+import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
 import { tx } from '../meta/db.js';
 import { orderContainerConfig, rfc3339Nano } from '../image/config.js';
 import type { ContainerConfig } from '../image/types.js';
@@ -575,6 +577,50 @@ export class Containers {
     const c = this.get(ref);
     if (c.row.state !== 'running' && c.row.state !== 'paused') throw conflict(`Container ${c.id} is not running`);
     return this.runc.top(c.id, psArgs);
+  }
+
+  // ------------------------------------------------------------ diff / commit
+
+  /** Mount points whose contents never enter diff or commit: volumes, binds, tmpfs. */
+  hiddenMounts(c: Container): string[] {
+    return [...this.volumes.mountTable(c).map((m) => m.destination), ...Object.keys(c.hostConfig.Tmpfs ?? {}),
+      ...(c.hostConfig.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Target)];
+  }
+
+  /** `docker diff`: the changes in the container's upper dir (running, paused or stopped). */
+  diff(ref: string): { changes: Change[]; upperDir: string } {
+    const c = this.get(ref);
+    const upperDir = path.join(c.dir, 'upper');
+    return { changes: diffUpper(upperDir, this.lowerDirs(c), { hide: this.hiddenMounts(c) }), upperDir };
+  }
+
+  /**
+   * `docker commit`: the upper dir becomes one new layer on the container's image. A running
+   * container is frozen while the layer is taken (unless pause is false); one the user paused
+   * stays paused.
+   */
+  async commit(ref: string, opts: { author?: string; message?: string; changes?: string[]; pause?: boolean; reference?: string; exclude?: string[]; excludeNoise?: boolean; timestamp?: Date | number }): Promise<CommitResult> {
+    const c = this.get(ref);
+    const input: CommitInput = {
+      upperDir: path.join(c.dir, 'upper'),
+      imageId: c.row.image_id,
+      imageRef: c.row.image_ref,
+      containerId: c.id,
+      containerConfig: c.config,
+      execs: this.execsOf(c.id).map((e) => ({ created: e.created, user: e.user, workdir: e.workdir, argv: e.argv })),
+    };
+    if (opts.author) input.author = opts.author;
+    if (opts.message) input.message = opts.message;
+    if (opts.changes?.length) input.changes = opts.changes;
+    if (opts.reference) input.reference = opts.reference;
+    if (opts.timestamp !== undefined) input.timestamp = opts.timestamp;
+    const exclude = buildExclude({ patterns: opts.exclude ?? [], noise: !!opts.excludeNoise });
+    if (exclude) input.exclude = exclude;
+    if (opts.pause !== false && c.row.state === 'running') {
+      input.pause = () => this.runc.pause(c.id);
+      input.unpause = () => this.runc.resume(c.id);
+    }
+    return commitContainer(this.store, input);
   }
 
   // ------------------------------------------------------------ inspect
