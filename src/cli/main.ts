@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerImageCommands, printInspect } from './images.js';
 import { registerSystemCommands } from './system.js';
+import { registerRegistryCommands } from './registry.js';
 import { inspectImage } from '../engine/images.js';
 import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
 import { StrataError } from '../base/errors.js';
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   const image = program.command('image').description('Manage images');
   const system = program.command('system').description('Manage Strata');
   registerImageCommands(program, image);
+  registerRegistryCommands(program, image);
   registerSystemCommands(system);
 
   program.command('inspect').description('Return low-level information on Strata objects')
