@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import { StrataError, corrupt, type ErrorCode } from '../base/errors.js';
 import { sha256 } from '../image/digest.js';
 import { MediaType } from '../image/types.js';
-import { Authorizer, errorText, mergeScopes, repoScope } from './auth.js';
+import { Authorizer, errorText, mergeScopes, parseChallenges, repoScope } from './auth.js';
 import { DOCKER_HUB, getCredentials, registrySettings, type Credentials } from './config.js';
 import { NetworkError, discard, httpRequest, readBody, type HttpResponse } from './http.js';
 
@@ -52,8 +52,13 @@ export async function registryError(res: HttpResponse, what?: string): Promise<R
   if (res.body.readable && res.headers['content-length'] !== '0') {
     try { body = await readBody(res, 64 << 10); } catch { /* keep the status */ }
   }
-  const text = errorText(body, res.status);
   const codes = errorCodes(body);
+  let text = errorText(body, res.status);
+  if (body.length === 0) {
+    // HEAD answers carry no body: say what distribution's error codes would
+    if (res.status === 401) text = 'unauthorized: authentication required';
+    else if (res.status === 403) text = 'denied: requested access to the resource is denied';
+  }
   const code: ErrorCode = res.status === 404 ? 'not_found' : res.status === 401 || res.status === 403 ? 'failed_precondition'
     : res.status >= 500 || res.status === 429 ? 'unavailable' : 'invalid_argument';
   return new RegistryError(code, what ? `${what}: ${text}` : text, res.status, codes, text);
@@ -201,6 +206,11 @@ export class RegistryClient {
       } catch (e) {
         if (retry && attempt + 1 < RETRY.attempts && isRetryable(e)) { await sleep(backoff(attempt)); continue; }
         throw e;
+      }
+      if (res.status === 401 && !this.auth.creds && parseChallenges(res.headers['www-authenticate']).some((c) => c.scheme === 'basic')) {
+        discard(res);
+        if (req.body && !Buffer.isBuffer(req.body)) req.body.destroy();
+        throw new RegistryError('failed_precondition', 'no basic auth credentials', 401, ['UNAUTHORIZED'], 'no basic auth credentials');
       }
       if (res.status === 401 && !authRetried) {
         // the token expired or the registry wants a scope we did not ask for: ask once more
