@@ -118,6 +118,8 @@ export interface ProxyRequest { method: string; url: string; headers: http.Incom
  * connection. Every request is logged in `log`.
  */
 export interface ProxyHooks {
+  /** Rewrite the headers sent upstream (say, drop Range). */
+  requestHeaders?: (req: ProxyRequest, headers: http.OutgoingHttpHeaders) => void;
   intercept?: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => boolean | Promise<boolean>;
   /** Called with the upstream response; return a handler to take over the body, or undefined to pass it through. */
   response?: (req: ProxyRequest, up: http.IncomingMessage, res: http.ServerResponse) => ((chunk: Buffer) => void) | undefined | 'handled';
@@ -137,7 +139,8 @@ export async function startProxy(target: string, hooks: ProxyHooks = {}): Promis
       const entry: ProxyRequest = { method: req.method!, url: req.url!, headers: req.headers };
       log.push(entry);
       if (p.hooks.intercept && await p.hooks.intercept(req, res, body)) return;
-      const headers = { ...req.headers, host: target };
+      const headers: http.OutgoingHttpHeaders = { ...req.headers, host: target };
+      p.hooks.requestHeaders?.(entry, headers);
       const up = http.request({ host: thost, port: Number(tport), method: req.method, path: req.url, headers }, (ur) => {
         const take = p.hooks.response?.(entry, ur, res);
         if (take === 'handled') return;
