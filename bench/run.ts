@@ -3,9 +3,11 @@
  * Docker's figure where a Docker engine is installed). Sections: STRATA_BENCH=images,containers,...
  */
 import { runImages } from './images.js';
+import { runRegistry } from './registry.js';
 
 const sections: Record<string, () => Promise<void>> = {
   images: runImages,
+  registry: runRegistry,
 };
 
 const want = (process.env.STRATA_BENCH ?? Object.keys(sections).join(',')).split(',');

@@ -19,6 +19,7 @@ import { StrataError, corrupt, invalidArgument, isStrataError } from '../base/er
 import { canonicalString, familiarName, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Manifest } from '../image/types.js';
 import { compressStream, type Compression } from '../layer/index.js';
+import { ParallelGzip } from '../layer/pgzip.js';
 import { tx } from '../meta/db.js';
 import {
   Counter, RETRY, RegistryClient, RegistryError, backoff, isRetryable, registrySettings, repoScope, sleep,
@@ -288,9 +289,9 @@ async function compressAndPush(store: Store, repo: Repository, source: HeldBlob,
       location = await startPlain(repo);
       const keep = new Keep(ingest);
       const src = counted(store.content.openRead(source.digest), progress, 0);
-      const level = kind === 'gzip' ? GZIP_PUSH_LEVEL : undefined;
       body = new Transform({ transform(c: Buffer, _e, cb) { cb(null, c); } });
-      const producing = pipeline(src, compressStream(kind, level), keep, body);
+      const compressor = kind === 'gzip' ? new ParallelGzip({ level: GZIP_PUSH_LEVEL }) : compressStream(kind);
+      const producing = pipeline(src, compressor, keep, body);
       const patched = repo.patchStream(location, body);
       await Promise.all([producing, patched]);
       const next = await patched;

@@ -2,6 +2,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
+import * as dns from 'node:dns/promises';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { busyboxTar } from '../helpers.js';
@@ -196,6 +198,18 @@ describe('push and pull against docker-registry', { skip }, () => {
     }
     assert.equal((await strataAsyncOk(fresh, ['images', '-a', '-q'], { env })).trim(), '');
     assert.match(await strataAsyncOk(fresh, ['system', 'check'], { env }), /checked 0 images, 0 layers, 0 blobs: no problems/);
+  });
+
+  test('a registry named in STRATA_INSECURE_REGISTRIES: HTTPS refused, then plain HTTP', async (t) => {
+    const host = os.hostname();
+    const addr = await dns.lookup(host).then((a) => a.address, () => '');
+    if (addr !== '127.0.0.1' || /^localhost$|^127\./.test(host)) { t.skip(`${host} does not resolve to 127.0.0.1`); return; }
+    const fresh = tmp('strata-reg-insecure-');
+    t.after(() => fs.rmSync(fresh, { recursive: true, force: true }));
+    const name = `${host}:${reg.port}/team/bb:v1`;
+    const refused = await strataAsync(fresh, ['pull', name], { env });
+    assert.equal(refused.stderr.trim(), `Error: Get "https://${host}:${reg.port}/v2/": http: server gave HTTP response to HTTPS client`);
+    assert.equal(await strataAsyncOk(fresh, ['pull', '-q', name], { env: { ...env, STRATA_INSECURE_REGISTRIES: `other.example, ${host}:${reg.port}` } }), `${name}\n`);
   });
 
   test('ensureImage pulls a missing image as run does', async (t) => {
