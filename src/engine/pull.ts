@@ -12,10 +12,10 @@ import { rmTree } from '../base/fs.js';
 import type { JSONMessage } from '../format/index.js';
 import { hexOf } from '../image/digest.js';
 import { hostPlatform, matchPlatform, parsePlatform, platformString, selectManifest, type PlatformSpec } from '../image/platform.js';
-import { canonicalString, familiarName, familiarString, parseTaggedReference, type Reference } from '../image/reference.js';
+import { canonicalString, familiarName, familiarString, parseReference, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Descriptor, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import { BlobReader, DIGEST_RE, RegistryClient, RegistryError, type FetchedManifest, type Repository } from '../registry/index.js';
+import { BlobReader, DIGEST_RE, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
 import { commitImage, parseConfig, resolveImage, type StagedLayer } from './images.js';
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { Store } from './store.js';
@@ -27,6 +27,13 @@ export interface PullOptions {
   onProgress?: ProgressFn;
   /** Layers downloaded at once (Docker's default: 3). */
   concurrency?: number;
+  /** Credentials for this pull only (the API's X-Registry-Auth); default: the stored ones. */
+  credentials?: Credentials;
+}
+
+/** The client for a pull or push: the shared one, or a private one for explicit credentials. */
+export function clientFor(domain: string, credentials?: Credentials): RegistryClient {
+  return credentials ? new RegistryClient(domain, { creds: credentials }) : RegistryClient.for(domain);
 }
 
 export interface PullResult {
@@ -86,7 +93,7 @@ function parseManifest(m: FetchedManifest): Manifest {
 export async function pullImage(store: Store, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseTaggedReference(name);
   const emit = opts.onProgress ?? (() => {});
-  const repo = RegistryClient.for(ref.domain).repository(ref.path, ['pull']);
+  const repo = clientFor(ref.domain, opts.credentials).repository(ref.path, ['pull']);
   let res: PullResult;
   try {
     res = await pullReference(store, repo, ref, opts, emit);
@@ -100,9 +107,9 @@ export async function pullImage(store: Store, name: string, opts: PullOptions = 
 
 /** `pull -a`: every tag of a repository. */
 export async function pullAllTags(store: Store, name: string, opts: PullOptions = {}): Promise<PullResult[]> {
-  const base = parseTaggedReference(name);
-  if (base.digest || (base.tag && base.tag !== 'latest' && /:[^/]+$/.test(name))) throw invalidArgument('tag can\'t be used with --all-tags/-a');
-  const repo = RegistryClient.for(base.domain).repository(base.path, ['pull']);
+  const base = parseReference(name);
+  if (base.digest || base.tag) throw invalidArgument('tag can\'t be used with --all-tags/-a');
+  const repo = clientFor(base.domain, opts.credentials).repository(base.path, ['pull']);
   let tags: string[];
   try { tags = await repo.listTags(); } catch (e) { throw translatePullError(e, base); }
   const emit = opts.onProgress ?? (() => {});

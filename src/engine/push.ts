@@ -22,9 +22,10 @@ import { compressStream, type Compression } from '../layer/index.js';
 import { ParallelGzip } from '../layer/pgzip.js';
 import { tx } from '../meta/db.js';
 import {
-  Counter, RETRY, RegistryClient, RegistryError, backoff, isRetryable, registrySettings, repoScope, sleep,
-  type BlobDescriptor, type PushCompression, type Repository,
+  Counter, RETRY, RegistryError, backoff, isRetryable, registrySettings, repoScope, sleep,
+  type BlobDescriptor, type Credentials, type PushCompression, type Repository,
 } from '../registry/index.js';
+import { clientFor } from './pull.js';
 import { imageLayers, type LayerRecord } from './images.js';
 import { mountCandidates, recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { Store } from './store.js';
@@ -38,6 +39,8 @@ export interface PushOptions {
   /** PATCH chunk size in bytes; 0 = monolithic PUT (default: configured). */
   chunkSize?: number;
   concurrency?: number;
+  /** Credentials for this push only (the API's X-Registry-Auth); default: the stored ones. */
+  credentials?: Credentials;
 }
 
 export interface PushResult { reference: Reference; tag: string; digest: string; size: number; imageId: string; }
@@ -152,7 +155,7 @@ export async function pushImage(store: Store, name: string, opts: PushOptions = 
     ? store.db.prepare('SELECT ref, image_id FROM tags WHERE substr(ref, 1, ?) = ? ORDER BY ref').all(prefix.length, prefix)
     : store.db.prepare('SELECT ref, image_id FROM tags WHERE ref = ?').all(canonicalString(ref))) as { ref: string; image_id: string }[];
   if (rows.length === 0) throw noSuchTag(ref);
-  const repo = RegistryClient.for(ref.domain).repository(ref.path, ['pull', 'push']);
+  const repo = clientFor(ref.domain, opts.credentials).repository(ref.path, ['pull', 'push']);
   const out: PushResult[] = [];
   for (const row of rows) {
     const tag = row.ref.slice(prefix.length);

@@ -161,6 +161,7 @@ export class Authorizer {
     if (!realm) throw new StrataError('unavailable', 'registry sent a Bearer challenge without a realm');
     let url: URL;
     try { url = new URL(realm); } catch { throw new StrataError('unavailable', `invalid token realm ${JSON.stringify(realm)}`); }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new StrataError('unavailable', `invalid token realm ${JSON.stringify(realm)}`);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = {};

@@ -1,6 +1,7 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { busyboxTar } from '../helpers.js';
 import {
   clientEnv, importBusybox, registryAvailable, startProxy, startRegistry, strataAsync, strataAsyncOk, tmp, type Proxy, type Registry,
@@ -120,6 +121,29 @@ describe('a faulty network between Strata and the registry', { skip }, () => {
     assert.equal(r.images, '');
     assert.match(r.check, /^checked 0 images, 0 layers, 0 blobs: no problems$/m);
     assert.doesNotMatch(r.check, /garbage/);
+  });
+
+  test('blob GETs follow redirects (storage backends answer 307)', async () => {
+    proxy.hooks.intercept = (req, res) => {
+      if (req.method === 'GET' && /^\/v2\/.*\/blobs\/sha256:/.test(req.url!)) {
+        res.writeHead(307, { Location: `http://${proxy.addr}/storage${req.url}` });
+        res.end();
+        return true;
+      }
+      if (req.url!.startsWith('/storage/')) {
+        assert.equal(req.headers.authorization, undefined);
+        http.get({ host: '127.0.0.1', port: reg.port, path: req.url!.slice('/storage'.length), headers: { range: req.headers.range ?? '' } }, (up) => {
+          res.writeHead(up.statusCode!, up.headers);
+          up.pipe(res);
+        });
+        return true;
+      }
+      return false;
+    };
+    const r = await freshPull(['-q']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.images, id);
+    assert.ok(proxy.log.filter((x) => x.url.startsWith('/storage/')).length >= 2, 'config and layer came from the redirect target');
   });
 
   test('a 500 on the manifest is retried', async () => {

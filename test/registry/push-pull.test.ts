@@ -124,6 +124,8 @@ describe('push and pull against docker-registry', { skip }, () => {
     assert.match(await strataAsyncOk(fresh, ['system', 'check'], { env }), /no problems/);
     const again = await strataAsyncOk(fresh, ['pull', `${repo}:v1`], { env });
     assert.equal(again, `v1: Pulling from team/bb\nDigest: ${pushedDigest}\nStatus: Image is up to date for ${repo}:v1\n${repo}:v1\n`);
+    // every tag of the repository
+    assert.equal(await strataAsyncOk(fresh, ['pull', '-a', repo], { env }), `v1: Pulling from team/bb\nDigest: ${pushedDigest}\nStatus: Image is up to date for ${repo}\n${repo}\n`);
     // pulling by digest, quietly
     assert.equal(await strataAsyncOk(fresh, ['pull', '-q', `${repo}@${pushedDigest}`], { env }), `${repo}@${pushedDigest}\n`);
     // the pulled image pushes byte for byte: same manifest digest from the fresh root
@@ -135,7 +137,7 @@ describe('push and pull against docker-registry', { skip }, () => {
     assert.equal((await strataAsyncOk(fresh, ['images', '-a', '-q'], { env })).trim(), '');
   });
 
-  test('cross-repository mount, chunked upload, uncompressed push', async () => {
+  test('cross-repository mount, chunked upload, uncompressed and zstd pushes', async () => {
     const other = `${reg.addr}/other/bb`;
     await strataAsyncOk(root, ['tag', `${repo}:v1`, `${other}:v2`], { env });
     const out = await strataAsyncOk(root, ['push', `${other}:v2`], { env });
@@ -158,6 +160,17 @@ describe('push and pull against docker-registry', { skip }, () => {
         assert.equal((await strataAsyncOk(r3, ['images', '-q', '--no-trunc'], { env })).trim(), id2);
       } finally { fs.rmSync(r3, { recursive: true, force: true }); }
     } finally { fs.rmSync(r2, { recursive: true, force: true }); }
+    // zstd at push, pulled back
+    const z1 = tmp('strata-reg-z1-');
+    const z2 = tmp('strata-reg-z2-');
+    try {
+      const idz = await importBusybox(z1, `${reg.addr}/zstd/bb:v1`, busyboxTar(), env);
+      await strataAsyncOk(z1, ['push', '-q', `${reg.addr}/zstd/bb:v1`], { env: { ...env, STRATA_PUSH_COMPRESSION: 'zstd' } });
+      const raw = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.addr}/zstd/bb:v1`]).toString());
+      assert.equal(raw.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+      await strataAsyncOk(z2, ['pull', '-q', `${reg.addr}/zstd/bb:v1`], { env });
+      assert.equal((await strataAsyncOk(z2, ['images', '-q', '--no-trunc'], { env })).trim(), idz);
+    } finally { for (const d of [z1, z2]) fs.rmSync(d, { recursive: true, force: true }); }
   });
 
   test('a multi-platform index: linux/amd64 by default, --platform picks another', async (t) => {
