@@ -78,6 +78,11 @@ export async function benchRegistry(): Promise<Figure[]> {
       } else fs.rmSync(root, { recursive: true, force: true });
     }
     const pullFloor = gzipBlob ? await floorPull(gzipBlob, work) : undefined;
+    // what unpacking alone costs here: `import` of the same tar from a local file
+    const imp = fs.mkdtempSync(path.join(work, 'import-'));
+    execFileSync('sync');
+    figs.push({ name: 'import_same_tar_s', value: strataTime(imp, ['import', tar]) / 1000, unit: 's', note: 'local import of the same tar: the unpack cost a pull also pays' });
+    fs.rmSync(imp, { recursive: true, force: true });
     for (const comp of ['gzip', 'none', 'zstd'] as const) {
       const fresh = fs.mkdtempSync(path.join(work, `pull-${comp}-`));
       execFileSync('sync');

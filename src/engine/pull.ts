@@ -236,13 +236,11 @@ async function downloadLayer(store: Store, repo: Repository, desc: Descriptor, d
   } catch (e) {
     // the reader's own failure (network, digest) is the real cause
     if (reader.errored) throw reader.errored;
-    // the unpacker refused the bytes: were they the blob's bytes at all?
-    if (isStrataError(e) || e instanceof Error) {
-      let served: string | undefined;
-      try { served = await reader.verifyRemainder(); } catch { /* report the unpack error */ }
-      if (served && served !== desc.digest) {
-        throw corrupt(`filesystem layer verification failed for digest ${desc.digest}: digest mismatch (content hashes to ${served})`);
-      }
+    // the unpacker refused the bytes: were they the blob's bytes at all? (fetches the rest to tell)
+    let served: string | undefined;
+    try { served = await reader.verifyRemainder(); } catch { /* report the unpack error */ }
+    if (served && served !== desc.digest) {
+      throw corrupt(`filesystem layer verification failed for digest ${desc.digest}: digest mismatch (content hashes to ${served})`);
     }
     throw e;
   }

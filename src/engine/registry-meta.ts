@@ -22,11 +22,6 @@ export function mountCandidates(store: Store, registry: string, repository: stri
     .all(digest, registry, repository, limit) as { repository: string }[]).map((r) => r.repository);
 }
 
-/** Whether we pushed or pulled this blob to/from this very repository before. */
-export function knownIn(store: Store, registry: string, repository: string, digest: string): boolean {
-  return !!store.db.prepare('SELECT 1 FROM blob_sources WHERE digest = ? AND registry = ? AND repository = ?').get(digest, registry, repository);
-}
-
 export type ProgressFn = (m: JSONMessage) => void;
 
 /** Docker's short layer id: 12 hex digits. */
