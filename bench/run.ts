@@ -1,19 +1,37 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where a Docker engine is installed). Sections: STRATA_BENCH=images,containers,...
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,runtime,registry.
+ * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { runImages } from './images.js';
+import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
+import { PROJECT } from './util.js';
+
+function subprocess(file: string): () => Promise<void> {
+  return async () => {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, [path.join(PROJECT, 'dist', 'bench', file)], { stdio: 'inherit', env });
+    if (r.status !== 0) process.exitCode = 1;
+  };
+}
 
 const sections: Record<string, () => Promise<void>> = {
   images: runImages,
+  containers: runContainers,
+  network: subprocess('network-bench.js'),
+  runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
   registry: runRegistry,
 };
 
-const want = (process.env.STRATA_BENCH ?? Object.keys(sections).join(',')).split(',');
+const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry').split(',');
 console.log(`# strata bench ${new Date().toISOString()} node ${process.version} (NODE_EXTRA_CA_CERTS unset for timed processes)`);
 for (const name of want) {
   const fn = sections[name];
   if (!fn) { console.error(`unknown bench section ${name}`); process.exitCode = 1; continue; }
+  console.log(`# ${name}`);
   await fn();
 }

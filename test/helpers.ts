@@ -79,3 +79,27 @@ export function buildBusyboxRootfs(dir: string): void {
 export function sh(cmd: string): string {
   return execFileSync('sh', ['-c', cmd]).toString();
 }
+
+/**
+ * A STRATA_ROOT with the busybox image imported; on cleanup `system reset` releases every
+ * container, mount, netns, bridge and rule the root made, then the directory goes.
+ */
+export function containerRoot(t: Ctx, name = 'busybox'): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-ct-'));
+  t.after(() => {
+    strata(root, ['system', 'reset', '--force']);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  strataOk(root, ['import', '-c', 'CMD ["httpd","-f","-p","80","-h","/www"]', '-c', 'EXPOSE 80', busyboxTar(), name]);
+  return root;
+}
+
+/** Mounts under a path, from /proc/self/mountinfo. */
+export function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir));
+}
+
+export async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}

@@ -42,3 +42,28 @@ export function exists(p: string): boolean {
 export function rmTree(p: string): void {
   fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
 }
+
+/**
+ * Docker's size of a tree: non-directory st_size, symlinks as their target length,
+ * each inode once.
+ */
+export function treeSize(dir: string): number {
+  let total = 0;
+  const seen = new Set<string>();
+  const walk = (d: string): void => {
+    let names: string[];
+    try { names = fs.readdirSync(d); } catch { return; }
+    for (const n of names) {
+      const p = path.join(d, n);
+      let st: fs.Stats;
+      try { st = fs.lstatSync(p); } catch { continue; }
+      if (st.isDirectory()) { walk(p); continue; }
+      const key = `${st.dev}:${st.ino}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      total += st.isSymbolicLink() ? fs.readlinkSync(p).length : st.size;
+    }
+  };
+  walk(dir);
+  return total;
+}

@@ -1,13 +1,9 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
-import { tempNameFor, fsyncDir } from '../base/fs.js';
 import { imageHistory, inspectImage, listImages, removeImage, tagImage, type ImageListRow } from '../engine/images.js';
 import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
 import { pruneImages } from '../engine/system.js';
-import { getStore, openInput, collect, out, ExitError } from './util.js';
+import { getStore, openInput, collect, out, ExitError, writeFileAtomicStream } from './util.js';
 import { printRows, since, size3, execTemplate, inspectJson, ellipsis } from './output.js';
 
 function shortId(id: string): string {
@@ -104,22 +100,7 @@ export function registerImageCommands(program: Command, image: Command): void {
         await saveImages(store, names, process.stdout, o.format);
         return;
       }
-      const target = path.resolve(o.output);
-      const tmp = tempNameFor(target);
-      const ws = fs.createWriteStream(tmp, { flags: 'wx' });
-      try {
-        await saveImages(store, names, ws, o.format);
-        if (!ws.writableFinished) await finished(ws);
-        const fd = fs.openSync(tmp, 'r');
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        fs.renameSync(tmp, target);
-        fsyncDir(path.dirname(target));
-      } catch (e) {
-        ws.destroy();
-        fs.rmSync(tmp, { force: true });
-        throw e;
-      }
+      await writeFileAtomicStream(o.output, (ws) => saveImages(store, names, ws, o.format as 'docker' | 'oci'));
     });
   addSave(program.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)'));
   addSave(image.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)'));

@@ -5,11 +5,13 @@ import { registerRegistryCommands } from './registry.js';
 import { inspectImage } from '../engine/images.js';
 import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
 import { StrataError } from '../base/errors.js';
+import { inspectors } from './inspectors.js';
+import { registerContainerCommands } from './containers.js';
+import { registerNetworkCommands } from './network.js';
+import { registerVolumeCommands } from './volumes.js';
 
 export const VERSION = '0.1.0';
 
-/** Inspect lookups by type; containers register theirs. */
-export const inspectors: { type: string; lookup: (name: string) => unknown }[] = [];
 
 function buildProgram(): Command {
   const program = new Command('strata');
@@ -22,9 +24,13 @@ function buildProgram(): Command {
     .exitOverride();
 
   const image = program.command('image').description('Manage images');
+  const container = program.command('container').description('Manage containers');
   const system = program.command('system').description('Manage Strata');
   registerImageCommands(program, image);
   registerRegistryCommands(program, image);
+  registerContainerCommands(program, container);
+  registerNetworkCommands(program.command('network').description('Manage networks'));
+  registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerSystemCommands(system);
 
   program.command('inspect').description('Return low-level information on Strata objects')
@@ -32,7 +38,7 @@ function buildProgram(): Command {
     .option('-f, --format <string>', 'Format output using a custom template')
     .addOption(new Option('--type <type>', 'Return JSON for specified type').choices(['image', 'container']))
     .action((names: string[], o: { format?: string; type?: string }) => {
-      const all = [...inspectors, { type: 'image', lookup: (n: string) => inspectImage(getStore(), n) }];
+      const all = [...inspectors.filter((i) => i.type === 'container'), { type: 'image', lookup: (n: string) => inspectImage(getStore(), n) }, ...inspectors.filter((i) => i.type !== 'container')];
       const use = o.type ? all.filter((i) => i.type === o.type) : all;
       printInspect(names, o.format, (n) => {
         let last: unknown;

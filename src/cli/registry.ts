@@ -14,15 +14,25 @@ import { pullAllTags, pullImage } from '../engine/pull.js';
 import { pushImage } from '../engine/push.js';
 import { getStore, out } from './util.js';
 
-/** A progress sink for stdout (or nothing with -q). */
-export function stdoutProgress(quiet: boolean | undefined): ((m: JSONMessage) => void) | undefined {
-  if (quiet) return undefined;
+/**
+ * Docker's rendering of pull/push progress on a stream: one line per layer redrawn in place
+ * on a terminal, plain status lines otherwise. `run`/`create` pass process.stderr (Docker
+ * shows the pull of a missing image there):
+ *
+ *   await ensureImage(getStore(), image, { log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
+ */
+export function progressTo(stream: NodeJS.WriteStream): (m: JSONMessage) => void {
   const r = new ProgressRenderer({
-    isTerminal: !!process.stdout.isTTY,
-    write: (s) => process.stdout.write(s),
-    width: process.stdout.columns || 200,
+    isTerminal: !!stream.isTTY,
+    write: (s) => stream.write(s),
+    width: stream.columns || 200,
   });
   return (m) => r.push(m);
+}
+
+/** A progress sink for stdout (or nothing with -q). */
+export function stdoutProgress(quiet: boolean | undefined): ((m: JSONMessage) => void) | undefined {
+  return quiet ? undefined : progressTo(process.stdout);
 }
 
 async function readStdin(): Promise<string> {

@@ -4,6 +4,7 @@ import { invalidArgument } from '../base/errors.js';
 import { parseSize } from '../format/index.js';
 import type { CreateRequest, HostConfig, MountSpec, PortBinding } from '../engine/create-spec.js';
 import { collect } from './util.js';
+import { parsePublishAll } from '../network/index.js';
 
 /** The flags `create` and `run` share, in Docker's grammar. */
 export function addCreateFlags(c: Command): Command {
@@ -26,7 +27,7 @@ export function addCreateFlags(c: Command): Command {
     .option('--cpus <decimal>', 'Number of CPUs')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
-    .option('--network, --net <network>', 'Connect a container to a network', 'default')
+    .option('--network <network>', 'Connect a container to a network', 'default')
     .option('--privileged', 'Give extended privileges to this container')
     .option('--cap-add <list>', 'Add Linux capabilities', collect)
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
@@ -70,59 +71,6 @@ export function readEnvFile(file: string): string[] {
     if (e) out.push(e);
   }
   return out;
-}
-
-/** `[ip:][hostPort:]containerPort[/proto]` and ranges, as docker/go-connections parses them. */
-export function parsePublishSpecs(specs: string[]): { exposed: string[]; bindings: Record<string, PortBinding[]> } {
-  const exposed: string[] = [];
-  const bindings: Record<string, PortBinding[]> = {};
-  for (const spec of specs) {
-    let rest = spec;
-    let proto = 'tcp';
-    const slash = rest.lastIndexOf('/');
-    if (slash >= 0) { proto = rest.slice(slash + 1).toLowerCase(); rest = rest.slice(0, slash); }
-    if (!['tcp', 'udp', 'sctp'].includes(proto)) throw invalidArgument(`invalid proto: ${proto}`);
-    let ip = '';
-    let hostPart = '';
-    let ctrPart: string;
-    if (rest.startsWith('[')) {
-      const end = rest.indexOf(']');
-      ip = rest.slice(1, end);
-      rest = rest.slice(end + 2);
-      const i = rest.indexOf(':');
-      hostPart = i < 0 ? '' : rest.slice(0, i);
-      ctrPart = i < 0 ? rest : rest.slice(i + 1);
-    } else {
-      const parts = rest.split(':');
-      if (parts.length === 1) ctrPart = parts[0]!;
-      else if (parts.length === 2) { hostPart = parts[0]!; ctrPart = parts[1]!; }
-      else if (parts.length === 3) { ip = parts[0]!; hostPart = parts[1]!; ctrPart = parts[2]!; }
-      else throw invalidArgument(`invalid port format: ${spec}`);
-    }
-    if (ip && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(ip)) throw invalidArgument(`invalid IP address: ${ip}`);
-    if (!ctrPart) throw invalidArgument(`no port specified: ${spec}<empty>`);
-    const cr = portRange(ctrPart, 'containerPort');
-    const hr = hostPart ? portRange(hostPart, 'hostPort') : undefined;
-    if (hr && hr[1] - hr[0] !== cr[1] - cr[0] && hr[0] !== hr[1]) throw invalidArgument(`invalid ranges specified for container and host Ports: ${ctrPart} and ${hostPart}`);
-    for (let p = cr[0]; p <= cr[1]; p++) {
-      const key = `${p}/${proto}`;
-      exposed.push(key);
-      let hostPort = '';
-      if (hr) hostPort = hr[0] === hr[1] ? String(hr[0]) : String(hr[0] + (p - cr[0]));
-      (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
-    }
-  }
-  return { exposed, bindings };
-}
-
-function portRange(s: string, what: 'hostPort' | 'containerPort'): [number, number] {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-  const label = what === 'hostPort' ? 'hostPort' : 'containerPort';
-  if (!m) throw invalidArgument(`invalid ${label}: ${s}`);
-  const lo = Number(m[1]);
-  const hi = m[2] ? Number(m[2]) : lo;
-  if (lo > 65535 || hi > 65535 || hi < lo || (what === 'containerPort' && lo === 0)) throw invalidArgument(`invalid ${label}: ${s}`);
-  return [lo, hi];
 }
 
 function parseMount(spec: string): MountSpec {
@@ -203,8 +151,13 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) exposedPorts[`${p}/${m[3] ?? 'tcp'}`] = {};
   }
   if (f.publish?.length) {
-    const { exposed, bindings } = parsePublishSpecs(f.publish);
-    for (const k of exposed) exposedPorts[k] = {};
+    const bindings: Record<string, PortBinding[]> = {};
+    for (const p of parsePublishAll(f.publish)) {
+      const key = `${p.containerPort}/${p.protocol}`;
+      exposedPorts[key] = {};
+      const hostPort = p.hostPortEnd ? `${p.hostPort}-${p.hostPortEnd}` : p.hostPort ? String(p.hostPort) : '';
+      (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: hostPort });
+    }
     hc.PortBindings = bindings;
   }
   for (const s of f.securityOpt ?? []) {

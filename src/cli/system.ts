@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { diskUsage, pruneImages, checkStore, gcUnreferenced } from '../engine/system.js';
-import { getStore, out, ExitError } from './util.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { getStore, out, ExitError, closeStore } from './util.js';
 import { printRows, since, size3, size4 } from './output.js';
 import { imageHooks } from './images.js';
 import * as readline from 'node:readline/promises';
@@ -58,6 +60,23 @@ export function registerSystemCommands(system: Command): void {
       out(`Total reclaimed space: ${size3(reclaimed)}`);
     });
 
+  system.command('reset').description('Remove all containers, networks, volumes and images, and the store itself')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (o: { force?: boolean }) => {
+      if (!o.force) {
+        process.stdout.write('WARNING! This will remove all containers, networks, volumes, images and everything under the store.\nAre you sure you want to continue? [y/N] ');
+        const rl = readline.createInterface({ input: process.stdin });
+        const answer = await rl.question('');
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) return;
+      }
+      for (const step of resetSteps) await step();
+      const store = getStore();
+      const root = store.root;
+      closeStore();
+      for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+    });
+
   system.command('check').description("Verify the store: every blob's digest, every layer's presence")
     .option('--repair', 'Remove unreferenced blobs, layer directories and temporary files')
     .action(async (o: { repair?: boolean }) => {
@@ -79,3 +98,6 @@ const dfVerbose: (() => void)[] = [];
 const extraPrune: (() => number)[] = [];
 export function addDfRow(row: () => Record<string, string>, verbose?: () => void): void { dfRows.push(row); if (verbose) dfVerbose.push(verbose); }
 export function addPruneStep(step: () => number): void { extraPrune.push(step); }
+const resetSteps: (() => Promise<void>)[] = [];
+/** Parts that hold host resources (containers, networks) release them on `system reset`. */
+export function addResetStep(step: () => Promise<void>): void { resetSteps.push(step); }

@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { tempNameFor, fsyncDir } from '../base/fs.js';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { Store } from '../engine/store.js';
 
@@ -53,4 +56,24 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function out(line: string): void {
   process.stdout.write(line + '\n');
+}
+
+/** Write a file through a stream: temp file, fsync, rename; nothing under the final name on failure. */
+export async function writeFileAtomicStream(target: string, write: (ws: fs.WriteStream) => Promise<void>): Promise<void> {
+  const abs = path.resolve(target);
+  const tmp = tempNameFor(abs);
+  const ws = fs.createWriteStream(tmp, { flags: 'wx' });
+  try {
+    await write(ws);
+    if (!ws.writableFinished) { ws.end(); await finished(ws); }
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, abs);
+    fsyncDir(path.dirname(abs));
+  } catch (e) {
+    ws.destroy();
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }

@@ -8,7 +8,7 @@ import { fsyncDir, rmTree } from '../base/fs.js';
 import { unpackLayer, TarWriter, type Compression } from '../layer/index.js';
 import { applyChanges, emptyContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
 import { chainIds, hexOf, sha256 } from '../image/digest.js';
-import { canonicalString, familiarString, parseReference, parseTaggedReference, repoAndTag, type Reference } from '../image/reference.js';
+import { canonicalString, familiarString, parseTaggedReference, repoAndTag, type Reference } from '../image/reference.js';
 import { ANNOTATION_REF_NAME, MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import { commitImage, imageLayers, loadConfig, parseConfig, resolveImage, tagsOf, type StagedLayer } from './images.js';

@@ -5,7 +5,7 @@
  */
 
 import { goJson, goQuote } from './gofmt.js';
-import { GO_MARSHAL_JSON, goMap, goStruct } from './govalue.js';
+import { GoStructView, goMap, isPlainObject } from './govalue.js';
 import { tabwrite } from './tabwriter.js';
 import { type FuncMap, headerFuncs } from './template/funcs.js';
 import { parseTemplate } from './template.js';
@@ -39,29 +39,27 @@ export function headerLabel(name: string): string {
 }
 
 /**
- * The row as docker's format contexts present it: a struct (unknown fields are
- * errors) whose `{{json .}}` is an object with sorted keys and `<>&` escaped,
- * made of its fields and argument-less methods.
+ * The JSON docker's format contexts marshal to: an object of the row's fields
+ * and argument-less methods (for class instances, the capitalized fields,
+ * methods and getters), with sorted keys and `<>&` escaped.
  */
-function rowContext(row: object, typeName: string): object {
-  // Inherit from the row rather than copying it, so getters and methods keep working.
-  const ctx = goStruct(Object.create(row) as object, typeName);
-  Object.defineProperty(ctx, GO_MARSHAL_JSON, {
-    enumerable: false,
-    value: () => {
-      const m: Record<string, unknown> = {};
-      for (const k of Object.keys(row)) {
-        const v = (row as Record<string, unknown>)[k];
-        if (typeof v === 'function') {
-          if (v.length === 0) m[k] = (v as () => unknown).call(row);
-        } else {
-          m[k] = v;
-        }
-      }
-      return goJson(goMap(m), { escapeHTML: true });
-    },
-  });
-  return ctx;
+function marshalRow(row: object): string {
+  // Class instances are like Go structs: only capitalized (exported) names count.
+  const plain = isPlainObject(row);
+  const keys = new Set(Object.keys(row).filter((k) => plain || /^[A-Z]/.test(k)));
+  for (let p = Object.getPrototypeOf(row) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const k of Object.getOwnPropertyNames(p)) if (/^[A-Z]/.test(k)) keys.add(k);
+  }
+  const m: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = (row as Record<string, unknown>)[k];
+    if (typeof v === 'function') {
+      if (v.length === 0) m[k] = (v as () => unknown).call(row);
+    } else {
+      m[k] = v;
+    }
+  }
+  return goJson(goMap(m), { escapeHTML: true });
 }
 
 /** Docker's Format.IsTable / preFormat: the template to run, and whether it is a table. */
@@ -86,9 +84,11 @@ export function resolveFormat(format: string | undefined, defaultFormat: string)
 export function formatTable(rows: readonly object[], spec: TableSpec): string {
   const { template, table } = resolveFormat(spec.format, spec.defaultFormat);
   const tmpl = parseTemplate(template, spec.funcs ? { funcs: spec.funcs } : {});
+  // Rows behave like docker's format contexts: structs (unknown fields are
+  // errors) whose JSON is `marshalRow`.
   const typeName = spec.typeName ?? 'struct';
   let body = '';
-  for (const row of rows) body += tmpl.execute(rowContext(row, typeName)) + '\n';
+  for (const row of rows) body += tmpl.execute(new GoStructView(row, typeName, marshalRow)) + '\n';
   if (!table) return body;
   const headerData: Record<string, unknown> = { ...spec.headers };
   if (!('Label' in headerData)) headerData.Label = headerLabel;

@@ -8,6 +8,7 @@
 
 import {
   GO_MARSHAL_JSON,
+  GoStructView,
   goTypeInfo,
   goTypeName,
   kindOf,
@@ -291,11 +292,13 @@ export function goTimeString(date: Date, opts: { utc?: boolean } = {}): string {
   const sign = offsetMin < 0 ? '-' : '+';
   const a = Math.abs(offsetMin);
   const off = `${sign}${pad2(Math.floor(a / 60))}${pad2(a % 60)}`;
-  let name: string;
-  if (offsetMin === 0 && (opts.utc || zoneName(date) === '' || zoneName(date) === 'UTC' || zoneName(date) === 'GMT')) {
-    name = 'UTC';
-  } else {
-    name = zoneName(date) || off.slice(0, a % 60 ? 5 : 3);
+  let name = 'UTC';
+  if (!opts.utc) {
+    const z = zoneName(date);
+    if (offsetMin !== 0 || z !== '') {
+      // Zones without an abbreviation print as Go does: +03, +0530.
+      name = z || (a % 60 ? off : off.slice(0, 3));
+    }
   }
   return `${s} ${off} ${name}`;
 }
@@ -314,6 +317,8 @@ export function rfc3339Nano(date: Date): string {
 
 interface Flags {
   plus: boolean;
+  /** %+v: field names in structs (the plus flag itself is cleared for 'v'). */
+  plusV: boolean;
   minus: boolean;
   sharp: boolean;
   space: boolean;
@@ -326,6 +331,7 @@ interface Flags {
 
 const NO_FLAGS: Flags = {
   plus: false,
+  plusV: false,
   minus: false,
   sharp: false,
   space: false,
@@ -519,10 +525,10 @@ function printArg(arg: unknown, verb: string, f: Flags, depth: number): string {
       return 'map[' + parts.join(' ') + ']';
     }
     case 'struct': {
-      const obj = arg as Record<string, unknown>;
+      const obj = (arg instanceof GoStructView ? arg.target : arg) as Record<string, unknown>;
       const parts = Object.keys(obj)
         .filter((k) => typeof obj[k] !== 'function')
-        .map((k) => (f.plus ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
+        .map((k) => (f.plusV ? k + ':' : '') + printArg(obj[k], verb, f, depth + 1));
       return '{' + parts.join(' ') + '}';
     }
   }
@@ -653,6 +659,10 @@ export function sprintf(format: string, args: readonly unknown[]): string {
       out += `%!${verb}(MISSING)`;
       continue;
     }
+    if (verb === 'v' && f.plus) {
+      f.plus = false;
+      f.plusV = true;
+    }
     out += printArg(args[argNum++], verb, f, 0);
   }
   if (argNum < args.length) {
@@ -764,6 +774,11 @@ export function goJson(value: unknown, opts: GoJsonOptions = {}): string {
     if (v === null) return 'null';
     const obj = v as object;
     if (obj instanceof Date) return goJsonString(rfc3339Nano(obj), escapeHTML);
+    if (obj instanceof GoStructView) {
+      if (!obj.marshalJSON) return enc(obj.target, depth);
+      const raw = obj.marshalJSON(obj.target);
+      return indent ? goJson(JSON.parse(raw), { ...opts, prefix: prefix + indent.repeat(depth) }) : raw;
+    }
     const marshal = (obj as { [GO_MARSHAL_JSON]?: unknown })[GO_MARSHAL_JSON];
     if (typeof marshal === 'function') {
       const raw = String(marshal.call(obj));

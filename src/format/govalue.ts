@@ -53,6 +53,19 @@ export function goMap<T extends object>(obj: T): T {
   return mark(obj, { kind: 'map' });
 }
 
+/**
+ * A struct view of an object that leaves the object untouched: templates see
+ * the target's fields and methods as those of a Go struct named `typeName`
+ * (unknown fields are errors), and `{{json}}` uses `marshalJSON` when given.
+ */
+export class GoStructView {
+  constructor(
+    readonly target: object,
+    readonly typeName: string,
+    readonly marshalJSON?: (target: object) => string,
+  ) {}
+}
+
 export function goTypeInfo(v: object): GoTypeInfo | undefined {
   return (v as { [GO_TYPE]?: GoTypeInfo })[GO_TYPE];
 }
@@ -96,6 +109,7 @@ export function kindOf(v: unknown): GoKind {
       if (Array.isArray(v) || ArrayBuffer.isView(v)) return 'slice';
       if (v instanceof Map) return 'map';
       if (v instanceof Date) return 'time';
+      if (v instanceof GoStructView) return 'struct';
       const info = goTypeInfo(v);
       if (info) return info.kind;
       return isPlainObject(v) ? 'map' : 'struct';
@@ -136,6 +150,7 @@ export function goTypeName(v: unknown): string {
       return allStrings(vals) ? 'map[string]string' : 'map[string]interface {}';
     }
     case 'struct': {
+      if (v instanceof GoStructView) return v.typeName;
       const info = goTypeInfo(v as object);
       if (info?.name) return info.name;
       const ctor = (v as object).constructor;
@@ -204,6 +219,7 @@ export function mapHas(v: object, key: unknown): boolean {
  */
 export function stringerOf(v: unknown): string | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
+  if (v instanceof GoStructView) return stringerOf(v.target);
   if (v instanceof Error) return v.message;
   if (Array.isArray(v) || v instanceof Map || v instanceof Date) return undefined;
   const ts = (v as { toString?: unknown }).toString;

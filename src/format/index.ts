@@ -36,6 +36,7 @@ export {
 export {
   GO_MARSHAL_JSON,
   GO_TYPE,
+  GoStructView,
   compareGoStrings,
   goMap,
   goStruct,

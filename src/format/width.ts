@@ -151,7 +151,8 @@ export function charWidthEA(cp: number): number {
   return isWide(cp) ? 2 : 1;
 }
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// made on first use: building a Segmenter loads ICU data (~50 ms), which most commands never need
+let segmenter: Intl.Segmenter | undefined;
 
 // eslint-disable-next-line no-control-regex
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
@@ -163,6 +164,7 @@ const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
 export function stringWidth(s: string): number {
   if (ASCII_PRINTABLE.test(s)) return s.length;
   let width = 0;
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   for (const { segment } of segmenter.segment(s)) {
     for (const ch of segment) {
       const w = runeWidth(ch.codePointAt(0)!);

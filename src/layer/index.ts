@@ -17,3 +17,4 @@ export {
 } from './tar-reader.js';
 export { type TarEntryType, type TarHeader } from './tar-header.js';
 export { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
+export { type ChunkHasher, Sha256Hasher } from './hasher.js';

@@ -52,6 +52,8 @@ export interface PackResult {
 
 const OPEN_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
 const NS = 1_000_000_000n;
+/** longest stretch of synchronous work before packDir lets the event loop run */
+const YIELD_MS = 25;
 
 function devNumbers(rdev: bigint): [number, number] {
   const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
@@ -99,6 +101,13 @@ class Packer {
     return [s, n];
   }
 
+  /** The walk is synchronous: let timers and sockets run now and then. */
+  private lastYield = performance.now();
+  private async yieldToEventLoop(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.lastYield = performance.now();
+  }
+
   private header(m: EntryMeta): void {
     this.sink.put(encodeEntry(m));
     this.entries++;
@@ -108,6 +117,8 @@ class Packer {
     const names = (fs.readdirSync(fsPath(absDir || '/'), { encoding: 'buffer' }) as Buffer[]).map((b) => b.toString('latin1'));
     names.sort();
     for (const n of names) {
+      if (this.sink.needDrain) await this.sink.drain();
+      if (performance.now() - this.lastYield > YIELD_MS) await this.yieldToEventLoop();
       const rel = relDir === '' ? n : relDir + '/' + n;
       const abs = absDir + '/' + n;
       const p = fsPath(abs);
@@ -227,6 +238,7 @@ class Packer {
         sink.off += n;
         left -= n;
         if (sink.needDrain) await sink.drain();
+        if (performance.now() - this.lastYield > YIELD_MS) await this.yieldToEventLoop();
       }
       const pad = padding(size);
       if (pad > 0) sink.zeros(pad);
@@ -267,6 +279,7 @@ export async function packDir(dir: string, out: string | number | Writable, opts
     if (typeof out === 'object' && opts.end !== false) out.destroy(e instanceof Error ? e : undefined);
     throw e;
   } finally {
+    sink.close();
     if (ownFd !== null) fs.closeSync(ownFd);
   }
 }

@@ -36,8 +36,10 @@ export function show(bin: string): string {
  * '/', drop '.' and empty components, apply '..' lexically. A name that climbs
  * above the root is refused. Returns '' for the root itself.
  */
+const NEEDS_CLEANING = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\//;
+
 export function cleanName(bin: string): string {
-  if (!bin.includes('.') && !bin.includes('//') && bin[0] !== '/' && bin[bin.length - 1] !== '/') return bin;
+  if (!NEEDS_CLEANING.test(bin)) return bin.endsWith('/') ? bin.slice(0, -1) : bin;
   const out: string[] = [];
   for (const p of bin.split('/')) {
     if (p === '' || p === '.') continue;

@@ -139,6 +139,14 @@ export function headerChecksums(b: Buffer, off = 0): [number, number] {
   return [u, s];
 }
 
+/** The unsigned checksum only (the hot path: one tight loop). */
+function unsignedChecksum(b: Buffer): number {
+  let u = 0;
+  for (let i = 0; i < BLOCK; i++) u += b[i]!;
+  for (let i = 148; i < 156; i++) u -= b[i]!;
+  return u + 8 * 0x20;
+}
+
 /** The raw ustar/GNU/v7 header fields of one 512-byte block. */
 export interface RawHeader {
   typeflag: number;
@@ -163,8 +171,7 @@ export function decodeRawHeader(b: Buffer, at: number): RawHeader {
   } catch {
     throw corrupt(`invalid tar header at offset ${at} (not a tar archive?)`);
   }
-  const [u, s] = headerChecksums(b);
-  if (stored !== u && stored !== s) {
+  if (stored !== unsignedChecksum(b) && stored !== headerChecksums(b)[1]) {
     throw corrupt(`invalid tar header at offset ${at}: bad checksum (not a tar archive, or corrupted)`);
   }
   const typeflag = b[156]!;

@@ -5,6 +5,7 @@
  * body as views into the incoming chunks (no per-entry copies).
  */
 import type { Hash } from 'node:crypto';
+import type { ChunkHasher } from './hasher.js';
 import { Readable, pipeline } from 'node:stream';
 import { StrataError, corrupt, invalidArgument } from '../base/errors.js';
 import { type Compression, decompressStream, detectCompression, detectUnsupportedCompression } from './compression.js';
@@ -45,8 +46,8 @@ export interface SourceOptions {
   decompress?: boolean;
   /** fail once more than this many uncompressed bytes arrive */
   maxBytes?: number;
-  /** updated with every uncompressed chunk */
-  hash?: Hash;
+  /** updated with every uncompressed chunk; a promise returned by update() is awaited (backpressure) */
+  hash?: Hash | ChunkHasher;
   /** called with every uncompressed chunk */
   onChunk?: (chunk: Buffer) => void;
 }
@@ -68,11 +69,13 @@ function toBuffer(c: Uint8Array | string): Buffer {
 export async function* uncompressedChunks(input: ByteInput, info: SourceInfo, opts: SourceOptions = {}): AsyncGenerator<Buffer, void, undefined> {
   const it = (input as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
   const maxBytes = opts.maxBytes ?? Infinity;
-  const meter = (c: Buffer): void => {
+  const hash = opts.hash;
+  const meter = (c: Buffer): Promise<void> | undefined => {
     info.bytes += c.length;
     if (info.bytes > maxBytes) throw expansionLimitError(maxBytes);
-    opts.hash?.update(c);
     opts.onChunk?.(c);
+    const r = hash?.update(c);
+    return r instanceof Promise ? r : undefined;
   };
   let itDone = false;
   try {
@@ -94,13 +97,14 @@ export async function* uncompressedChunks(input: ByteInput, info: SourceInfo, op
     }
     info.compression = kind;
     if (kind === 'none') {
-      if (first.length > 0) { meter(first); yield first; }
+      if (first.length > 0) { const w = meter(first); if (w) await w; yield first; }
       while (!itDone) {
         const r = await it.next();
         if (r.done) { itDone = true; break; }
         const b = toBuffer(r.value);
         if (b.length === 0) continue;
-        meter(b);
+        const w = meter(b);
+        if (w) await w;
         yield b;
       }
       return;
@@ -122,7 +126,8 @@ export async function* uncompressedChunks(input: ByteInput, info: SourceInfo, op
     pipeline(src, d, () => { /* errors surface through iterating d */ });
     try {
       for await (const c of d as AsyncIterable<Buffer>) {
-        meter(c);
+        const w = meter(c);
+        if (w) await w;
         yield c;
       }
     } catch (e) {

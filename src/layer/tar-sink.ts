@@ -4,12 +4,12 @@
  * through `needDrain`, and awaited by the caller between entries/pieces).
  * Every flushed byte is hashed (sha256) and counted.
  */
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StrataError } from '../base/errors.js';
+import { Sha256Hasher } from './hasher.js';
 
 export const SINK_CHUNK = 1024 * 1024;
 
@@ -18,7 +18,8 @@ export class TarSink {
   off = 0;
   /** bytes flushed so far */
   size = 0;
-  private readonly hash = createHash('sha256');
+  private readonly hash = new Sha256Hasher();
+  private hashWait: Promise<void> | null = null;
   needDrain = false;
   private error: Error | null = null;
 
@@ -71,7 +72,11 @@ export class TarSink {
     if (this.error) throw this.error;
     if (this.off === 0) return;
     const data = this.buf.subarray(0, this.off);
-    this.hash.update(data);
+    const w = this.hash.update(data);
+    if (w) {
+      this.hashWait = this.hashWait ? this.hashWait.then(() => w) : w;
+      this.needDrain = true;
+    }
     this.size += this.off;
     if (this.fd !== null) {
       let o = 0;
@@ -86,8 +91,14 @@ export class TarSink {
 
   async drain(): Promise<void> {
     if (this.error) throw this.error;
-    if (!this.needDrain || !this.stream) return;
+    if (!this.needDrain) return;
     this.needDrain = false;
+    if (this.hashWait) {
+      const w = this.hashWait;
+      this.hashWait = null;
+      await w;
+    }
+    if (!this.stream) return;
     const s = this.stream;
     if (s.destroyed) throw this.error ?? new StrataError('unavailable', 'tar output stream was closed');
     if (!s.writableNeedDrain) return;
@@ -97,6 +108,8 @@ export class TarSink {
   /** Flush what is buffered and, for a stream, end it and wait until it has finished. */
   async end(endStream: boolean): Promise<void> {
     this.flush();
+    if (this.hashWait) await this.hashWait;
+    this.digestValue = await this.hash.digest();
     if (this.stream) {
       if (endStream) {
         this.stream.end();
@@ -110,9 +123,14 @@ export class TarSink {
 
   private digestValue: string | null = null;
 
-  /** sha256 of everything flushed; call after end(). */
+  /** sha256 of everything flushed; after end(). */
   digest(): string {
-    this.digestValue ??= `sha256:${this.hash.digest('hex')}`;
+    if (this.digestValue === null) throw new StrataError('failed_precondition', 'digest before the end of the tar');
     return this.digestValue;
+  }
+
+  /** Stop the hash worker (after a failure). */
+  close(): void {
+    this.hash.close();
   }
 }

@@ -30,7 +30,7 @@ export class TarWriter {
   private finished = false;
   private count = 0;
 
-  constructor(out: Writable) {
+  constructor(private readonly out: Writable) {
     this.sink = TarSink.toStream(out);
   }
 
@@ -130,6 +130,17 @@ export class TarWriter {
     if (this.finished) return;
     this.sink.zeros(2 * BLOCK);
     this.finished = true;
-    await this.sink.end(true);
+    try {
+      await this.sink.end(true);
+    } finally {
+      this.sink.close();
+    }
+  }
+
+  /** Give up: destroy the output stream and release resources. */
+  abort(err?: Error): void {
+    this.finished = true;
+    this.sink.close();
+    this.out.destroy(err);
   }
 }

@@ -15,11 +15,12 @@
  * directory is assumed private to this call while it runs (the layer store
  * unpacks each layer into its own new directory), so checks and uses do not race.
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
 import type { Compression } from './compression.js';
+import { Sha256Hasher } from './hasher.js';
 import { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
 import { cleanName, fsPath, show, toBin } from './paths.js';
 import { MAX_NAME_BYTES, type TarHeader } from './tar-header.js';
@@ -85,8 +86,14 @@ function writeAll(fd: number, b: Buffer): void {
   while (o < b.length) o += fs.writeSync(fd, b, o, b.length - o);
 }
 
+/**
+ * Seconds as the double Node's utimes calls take. libuv keeps only whole
+ * microseconds (it truncates tv_nsec), and a double near 2^31 s is only
+ * precise to ~240 ns: aiming at the middle of the microsecond makes the result
+ * exactly the microsecond-truncated time. Sub-microsecond digits are lost.
+ */
 function timeOf(sec: number, nsec: number): number {
-  return nsec === 0 ? sec : sec + nsec / 1e9;
+  return nsec === 0 ? sec : sec + (nsec - (nsec % 1000) + 500) / 1e9;
 }
 
 class Unpacker {
@@ -99,6 +106,8 @@ class Unpacker {
   /** an existing whiteout node new whiteouts are hard-linked to */
   private whiteoutTemplate: string | null = null;
   private tmpCounter = 0;
+  /** temp names in the root: unpredictable, so an archive cannot plant something there first */
+  private readonly tmpPrefix = `.strata-${process.pid}-${randomBytes(6).toString('hex')}`;
   contentSize = 0;
   readonly warnings: string[] = [];
   private warningsDropped = 0;
@@ -156,7 +165,7 @@ class Unpacker {
         const st = lstatOrNull(this.p(next));
         if (st === null) {
           if (!create) return null;
-          fs.mkdirSync(this.p(next), 0o755);
+          this.implicitDir(next);
         } else if (st.isSymbolicLink()) {
           throw invalidArgument(`path escapes the destination: ${show(name)} goes through the symlink ${show(next)}`);
         } else if (!st.isDirectory()) {
@@ -184,7 +193,7 @@ class Unpacker {
       const st = lstatOrNull(this.p(cur));
       if (st === null) {
         if (!create) return null;
-        fs.mkdirSync(this.p(cur), 0o755);
+        this.implicitDir(cur);
       } else if (st.isSymbolicLink()) {
         if (++links > MAX_LINKS) throw invalidArgument(`cannot extract ${show(name)}: too many levels of symbolic links`);
         const target = (fs.readlinkSync(this.p(cur), { encoding: 'buffer' }) as Buffer).toString('latin1');
@@ -200,6 +209,12 @@ class Unpacker {
     const res = stack.join('/');
     this.dirs.set(parentLex, res);
     return res;
+  }
+
+  /** A parent the archive did not list: 0755 root:root like Docker's, whatever the umask. */
+  private implicitDir(rel: string): void {
+    fs.mkdirSync(this.p(rel), 0o755);
+    fs.chmodSync(this.p(rel), 0o755);
   }
 
   /** Remove what is at `rel` (a tree for a directory) and forget what was known below it. */
@@ -233,7 +248,8 @@ class Unpacker {
     if (wanted.length > 0) this.applyXattrs(rel, wanted, isDir, isSymlink);
   }
 
-  private applyXattrs(rel: string, xattrs: Array<[string, Buffer | string]>, isDir: boolean, isSymlink: boolean): void {
+  /** `required`: a failure is an error (the opaque marker), not a warning. */
+  private applyXattrs(rel: string, xattrs: Array<[string, Buffer | string]>, isDir: boolean, isSymlink: boolean, required = false): void {
     const apply = (p: string): void => {
       for (const [k, v] of xattrs) {
         try {
@@ -241,7 +257,7 @@ class Unpacker {
         } catch (e) {
           const errno = xattrErrno(e);
           // Docker: "ignoring xattr ... not supported by the underlying filesystem"; user.* is refused on symlinks
-          if (errno === EOPNOTSUPP || errno === EPERM) {
+          if (!required && (errno === EOPNOTSUPP || errno === EPERM)) {
             this.warn(`xattr ${k} of ${show(rel)} not applied: ${isSymlink ? 'symlink' : 'not supported by the filesystem'}`);
             continue;
           }
@@ -252,7 +268,7 @@ class Unpacker {
     const done = withXattrPath(this.abs(rel), isDir, (p) => { apply(p); return true; });
     if (done === undefined) {
       // A non-UTF-8 name: apply under a temporary UTF-8 name in the root, then move it back.
-      const tmp = path.join(this.rootStr, `.strata-xattr-${process.pid}-${this.tmpCounter++}`);
+      const tmp = path.join(this.rootStr, `${this.tmpPrefix}-xattr-${this.tmpCounter++}`);
       fs.renameSync(this.p(rel), tmp);
       try { apply(tmp); } finally { fs.renameSync(tmp, this.p(rel)); }
     }
@@ -260,7 +276,7 @@ class Unpacker {
 
   private makeNode(rel: string, kind: NodeKind, mode: number, major: number, minor: number): void {
     // Created under an ASCII temp name (the CLI takes strings), then renamed into place.
-    const tmp = path.join(this.rootStr, `.strata-mknod-${process.pid}-${this.tmpCounter++}`);
+    const tmp = path.join(this.rootStr, `${this.tmpPrefix}-node-${this.tmpCounter++}`);
     this.mknod(tmp, kind, mode, major, minor);
     fs.renameSync(tmp, this.p(rel));
   }
@@ -304,7 +320,7 @@ class Unpacker {
       const parent = this.resolveDir(parentLex, name, true)!;
       if (base === '.wh..wh..opq') {
         if (parent === '') this.warn('opaque marker at the layer root: overlayfs ignores it there');
-        this.applyXattrs(parent, [['trusted.overlay.opaque', 'y']], true, false);
+        this.applyXattrs(parent, [['trusted.overlay.opaque', 'y']], true, false, true);
         return;
       }
       if (base.startsWith('.wh..wh.')) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): Docker skips it
@@ -334,6 +350,7 @@ class Unpacker {
         await this.file(target, h, reader);
         return;
       case 'symlink': {
+        if (h.linknameBytes.length === 0) throw invalidArgument(`invalid symlink ${show(name)}: empty target`);
         this.removeIfExists(target);
         fs.symlinkSync(fsPath(h.linknameBytes.toString('latin1')), this.p(target));
         fs.lchownSync(this.p(target), h.uid, h.gid);
@@ -460,19 +477,26 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
     throw invalidArgument(`destination ${JSON.stringify(destDir)} is not a directory`);
   }
   const maxBytes = opts.maxExpandedBytes ?? defaultMaxExpandedBytes();
-  const hash = createHash('sha256');
+  const hash = new Sha256Hasher();
   const info: SourceInfo = { compression: 'none', bytes: 0 };
-  const sourceOpts: { maxBytes: number; hash: typeof hash; onChunk?: (c: Buffer) => void } = { maxBytes, hash };
+  const sourceOpts: { maxBytes: number; hash: Sha256Hasher; onChunk?: (c: Buffer) => void } = { maxBytes, hash };
   if (opts.onChunk) sourceOpts.onChunk = opts.onChunk;
   const reader = new TarReader(uncompressedChunks(input, info, sourceOpts), {
     maxBytes,
     maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
   });
   const u = new Unpacker(root, opts);
+  let diffId: string;
   try {
+    let lastYield = performance.now();
     for (;;) {
       const h = await reader.next();
       if (h === null) break;
+      if (performance.now() - lastYield > 25) {
+        // fs work is synchronous: let timers and sockets run now and then
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       try {
         await u.apply(h, reader);
       } catch (e) {
@@ -482,13 +506,16 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
     // Read to the end: Docker hashes everything, and a compressed stream's trailer is checked there.
     await reader.drain();
     u.finishDirs();
+    diffId = await hash.digest();
   } catch (e) {
     await reader.close();
     throw e;
+  } finally {
+    hash.close();
   }
   u.finishWarnings();
   return {
-    diffId: `sha256:${hash.digest('hex')}`,
+    diffId,
     tarSize: info.bytes,
     compression: info.compression,
     contentSize: u.contentSize,

@@ -32,7 +32,7 @@ test('kill -9 during import and load leaves the store consistent (20 times)', as
 
   let completed = 0;
   for (let i = 0; i < 20; i++) {
-    const delay = 40 + Math.floor(Math.random() * 400);
+    const delay = 50 + Math.floor(Math.random() * 1500);
     const args = i % 2 === 0 ? ['import', i % 4 === 0 ? big : tar, `img${i}`] : ['load', '-i', archive];
     const code = await runAndKill(root, args, delay);
     if (code === 0) completed++;

@@ -248,6 +248,15 @@ test('corrupt or truncated compressed streams are corrupt', async (t) => {
   await expectFail(env, zst.subarray(0, zst.length - 10), 'corrupt', /invalid zstd stream/);
   rm(env.dest); fs.mkdirSync(env.dest);
   await expectFail(env, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]), 'invalid_argument', /xz-compressed archives are not supported/);
+  // a failed unpack closes its input
+  const blob = path.join(env.parent, 'blob.gz');
+  fs.writeFileSync(blob, flipped);
+  const input = fs.createReadStream(blob, { highWaterMark: 1024 });
+  rm(env.dest); fs.mkdirSync(env.dest);
+  await assert.rejects(unpackLayer(input, env.dest), /invalid gzip stream/);
+  assert.ok(input.destroyed);
+  fs.rmSync(blob);
+  assertConfined(env);
 });
 
 test('duplicate entries: the last one wins', async (t) => {

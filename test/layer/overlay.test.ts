@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { getAttributeSync } from '@napi-rs/xattr';
-import { packDir, readTar, unpackLayer } from '../../src/layer/index.js';
+import { mknodCli, packDir, readTar, unpackLayer } from '../../src/layer/index.js';
 import { craftTar, diffSnapshots, rm, snapshot, streamOf, tempDir } from './helpers.js';
 
 function isWhiteout(p: string): boolean {
@@ -43,8 +43,14 @@ const WHITEOUT_TAR = craftTar([
 test('unpack in overlay mode turns whiteouts into 0/0 devices and opaque markers into xattrs', async (t) => {
   const dir = tempDir('ovl-unpack');
   t.after(() => rm(dir));
-  const res = await unpackLayer(streamOf(WHITEOUT_TAR), dir, { mode: 'overlay' });
+  let mknods = 0;
+  const res = await unpackLayer(streamOf(WHITEOUT_TAR), dir, {
+    mode: 'overlay',
+    mknod: (p, kind, mode, major, minor) => { mknods++; mknodCli(p, kind, mode, major, minor); },
+  });
   assert.equal(res.entries, 9);
+  assert.equal(mknods, 1, 'whiteouts after the first are hard links to it');
+  assert.equal(fs.lstatSync(path.join(dir, 'gone')).nlink, 4);
   assert.equal(getAttributeSync(path.join(dir, 'a'), 'trusted.overlay.opaque')?.toString(), 'y');
   assert.equal(fs.readFileSync(path.join(dir, 'a/new'), 'utf8'), 'new\n');
   for (const w of ['gone', 'b/x', 'b/y', 'c/deeper/z']) assert.ok(isWhiteout(path.join(dir, w)), `${w} is a whiteout`);

@@ -6,6 +6,7 @@
 
 import { formatValue, goTimeString } from '../gofmt.js';
 import {
+  GoStructView,
   goStruct,
   goTypeName,
   isTrue,
@@ -13,7 +14,7 @@ import {
   mapGet,
   sortedEntries,
 } from '../govalue.js';
-import { FuncError, type FuncMap, type TemplateFunc } from './funcs.js';
+import { builtinFuncs, FuncError, type FuncMap, type TemplateFunc } from './funcs.js';
 import {
   type ArgNode,
   type BranchNode,
@@ -75,8 +76,7 @@ export class State {
     const nl = before.lastIndexOf('\n');
     const line = 1 + (before.match(/\n/g)?.length ?? 0);
     const col = Buffer.byteLength(nl < 0 ? before : before.slice(nl + 1), 'utf8');
-    let context = nodeString(this.node);
-    if (context.length > 20) context = context.slice(0, 20) + '...';
+    const context = nodeString(this.node);
     throw new ExecError(`template: :${line}:${col}: executing "" at <${context}>: ${msg}`);
   }
 
@@ -331,7 +331,7 @@ export class State {
     const kind = kindOf(receiver);
     if (kind === 'time') receiver = timeMethods(receiver as Date);
     if (kind === 'struct' || kind === 'time') {
-      const obj = receiver as Record<string, unknown>;
+      const obj = (receiver instanceof GoStructView ? receiver.target : receiver) as Record<string, unknown>;
       if (isOwnOrClassMember(obj, name)) {
         const v = obj[name];
         if (typeof v === 'function') return this.evalCall(dot, v as TemplateFunc, obj, node, name, args, final);
@@ -382,9 +382,16 @@ export class State {
     nameNode: Node = node,
   ): unknown {
     const argv: unknown[] = [];
-    for (const a of args.slice(1)) argv.push(this.evalArg(dot, a));
+    // `call`'s first argument is the function itself: don't invoke it as a method.
+    const rawFirst = fn === builtinFuncs.call;
+    args.slice(1).forEach((a, i) => argv.push(this.evalArg(dot, a, rawFirst && i === 0)));
     if (final !== MISSING) argv.push(final);
     this.at(node);
+    if (rawFirst && argv.length > 0 && typeof argv[0] !== 'function') {
+      if (argv[0] === null || argv[0] === undefined) this.errorf('error calling call: call of nil');
+      const what = args[1] ? nodeString(args[1]) : 'value';
+      this.errorf(`error calling call: non-function ${what} of type ${goTypeName(argv[0])}`);
+    }
     try {
       return fn.apply(thisArg, argv);
     } catch (e) {
@@ -411,8 +418,21 @@ export class State {
     }
   }
 
-  private evalArg(dot: unknown, n: ArgNode): unknown {
+  private evalArg(dot: unknown, n: ArgNode, raw = false): unknown {
     this.at(n);
+    if (raw && (n.type === 'field' || (n.type === 'variable' && n.ident.length > 1))) {
+      // The value of the last field, without calling it.
+      const ident = n.type === 'field' ? n.ident : n.ident.slice(1);
+      const recv0 = n.type === 'field' ? dot : this.varValue(n.ident[0]!);
+      const recv = ident.slice(0, -1).reduce((r, name) => this.evalField(dot, name, n, [], MISSING, r), recv0);
+      const last = ident[ident.length - 1]!;
+      const holder = recv instanceof GoStructView ? recv.target : recv;
+      if (holder !== null && typeof holder === 'object' && typeof (holder as Record<string, unknown>)[last] === 'function') {
+        const f = (holder as Record<string, unknown>)[last] as TemplateFunc;
+        return f.bind(holder);
+      }
+      return this.evalField(dot, last, n, [], MISSING, recv);
+    }
     switch (n.type) {
       case 'dot':
         return dot;

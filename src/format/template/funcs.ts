@@ -79,30 +79,26 @@ function eq(...args: unknown[]): boolean {
   wantAtLeast('eq', args, 1);
   const [a, ...rest] = args;
   if (rest.length === 0) throw new Error('missing argument for comparison');
-  const k1 = basicKind(a);
+  // Non-basic values (slices, maps, structs) share one "kind" here, as in Go.
+  const k1 = basicKind(a) ?? 'other';
   for (const b of rest) {
-    const k2 = basicKind(b);
+    const k2 = basicKind(b) ?? 'other';
     let truth = false;
-    if (k1 === undefined || k2 === undefined) {
-      // Non-basic values: only nil comparisons and identity make sense.
-      const nil1 = a === null || a === undefined;
-      const nil2 = b === null || b === undefined;
-      if (nil1 || nil2) truth = nil1 === nil2;
-      else if (kindOf(a) === 'slice' || kindOf(a) === 'map' || kindOf(a) === 'func') {
-        throw new Error(`non-comparable type ${formatValue(a)}: ${goTypeName(a)}`);
-      } else if (kindOf(b) === 'slice' || kindOf(b) === 'map' || kindOf(b) === 'func') {
-        throw new Error(`non-comparable type ${formatValue(b)}: ${goTypeName(b)}`);
-      } else if (kindOf(a) !== kindOf(b)) {
-        throw new Error('incompatible types for comparison');
-      } else truth = a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
-    } else if (k1 !== k2) {
+    if (k1 !== k2) {
       if (k1 !== 'invalid' && k2 !== 'invalid') throw new Error('incompatible types for comparison');
-      truth = k1 === k2;
     } else if (k1 === 'invalid') {
       truth = true;
     } else if (k1 === 'number') {
       // eslint-disable-next-line eqeqeq
       truth = num(a) == num(b);
+    } else if (k1 === 'other') {
+      for (const v of [b, a]) {
+        const k = kindOf(v);
+        if (k === 'slice' || k === 'map' || k === 'func') {
+          throw new Error(`non-comparable type ${formatValue(v)}: ${goTypeName(v)}`);
+        }
+      }
+      truth = a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
     } else {
       truth = a === b;
     }

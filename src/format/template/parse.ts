@@ -346,7 +346,7 @@ class Parser {
   private lastLine = 1;
 
   constructor(
-    private readonly src: string,
+    src: string,
     private readonly opts: ParseOptions,
   ) {
     this.items = lex(src);

@@ -1,0 +1,449 @@
+import type { Command } from 'commander';
+import { invalidArgument, StrataError } from '../base/errors.js';
+import { Containers, type Container } from '../engine/containers.js';
+import { attach, attachTerminal, startContainer, waitExit, RuntimeError, formatLogEntry } from '../runtime/index.js';
+import { statusString, containerCommand, commandColumn, displayablePorts, parseDuration, type PortSummary } from '../format/index.js';
+import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
+import { getStore, out, collect, ExitError } from './util.js';
+import { printRows, since, size3 } from './output.js';
+import { printInspect, setImageHooks } from './images.js';
+import { inspectors } from './inspectors.js';
+import { addResetStep } from './system.js';
+import { copyFromContainer, copyToContainer, exportContainer } from '../engine/files.js';
+import { writeFileAtomicStream } from './util.js';
+
+let engine: Containers | undefined;
+/** The container engine over the process's store (opened once). */
+export function containers(): Containers {
+  if (!engine) {
+    engine = new Containers(getStore());
+    for (const hook of engineHooks) hook(engine);
+  }
+  return engine;
+}
+export function resetContainers(): void { engine = undefined; }
+
+/** Wiring from other parts (network, volumes) applied when the engine is made. */
+export const engineHooks: ((c: Containers) => void)[] = [];
+
+setImageHooks({
+  containersUsing: (id) => containers().usingImage(id),
+  imageInUse: (id) => containers().usingImage(id).length > 0,
+});
+inspectors.push({ type: 'container', lookup: (n) => containers().inspect(n) });
+addResetStep(async () => {
+  const e = containers();
+  for (const c of e.all()) await e.remove(c.id, { force: true, volumes: true });
+});
+
+const CONTAINER_HEADERS = {
+  ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT',
+  Status: 'STATUS', Ports: 'PORTS', Names: 'NAMES', State: 'STATE', Size: 'SIZE', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS',
+};
+
+export function portSummaries(c: Container): PortSummary[] {
+  const out: PortSummary[] = [];
+  // Docker shows PORTS only while the container runs
+  if (c.row.state !== 'running' && c.row.state !== 'paused') return out;
+  const published = new Set<string>();
+  {
+    for (const p of c.network.ports ?? []) {
+      const [port, proto] = p.ContainerPort.split('/');
+      out.push({ IP: p.HostIp || '0.0.0.0', PrivatePort: Number(port), PublicPort: Number(p.HostPort), Type: proto ?? 'tcp' });
+      published.add(p.ContainerPort);
+    }
+  }
+  for (const k of Object.keys(c.config.ExposedPorts ?? {})) {
+    if (published.has(k)) continue;
+    const [port, proto] = k.split('/');
+    out.push({ PrivatePort: Number(port), Type: proto ?? 'tcp' });
+  }
+  return out;
+}
+
+/** One `ps` row in the docker CLI's field names. */
+export function psView(e: Containers, c: Container, noTrunc: boolean): Record<string, unknown> {
+  const args = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
+  const created = Math.floor(Date.parse(c.row.created) / 1000);
+  return {
+    Command: commandColumn(containerCommand(args[0] ?? '', args.slice(1)), noTrunc),
+    CreatedAt: new Date(created * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+    ID: noTrunc ? c.id : c.id.slice(0, 12),
+    Image: e.imageColumn(c),
+    Labels: Object.entries(c.config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+    LocalVolumes: '0',
+    Mounts: '',
+    Names: c.name,
+    Networks: Object.keys(c.network.networks ?? {}).join(',') || (c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode),
+    Ports: displayablePorts(portSummaries(c)),
+    RunningFor: since(created).replace(/ ago$/, ' ago'),
+    Size: '0B',
+    State: c.row.state,
+    Status: statusString({ state: c.row.state as never, exitCode: c.row.exit_code, startedAt: c.row.started_at, finishedAt: c.row.finished_at }),
+  };
+}
+
+function filterMatch(e: Containers, c: Container, filters: string[]): boolean {
+  for (const f of filters) {
+    const i = f.indexOf('=');
+    const k = i < 0 ? f : f.slice(0, i);
+    const v = i < 0 ? '' : f.slice(i + 1);
+    switch (k) {
+      case 'status': if (c.row.state !== v) return false; break;
+      case 'name': if (!new RegExp(v).test(c.name)) return false; break;
+      case 'id': if (!c.id.startsWith(v)) return false; break;
+      case 'exited': if (c.row.state !== 'exited' || String(c.row.exit_code) !== v) return false; break;
+      case 'ancestor': if (e.imageColumn(c) !== v && c.row.image_ref !== v && !c.row.image_id.includes(v)) return false; break;
+      case 'label': {
+        const j = v.indexOf('=');
+        const labels = c.config.Labels ?? {};
+        if (j < 0 ? !(v in labels) : labels[v.slice(0, j)] !== v.slice(j + 1)) return false;
+        break;
+      }
+      default: throw invalidArgument(`invalid filter '${k}'`);
+    }
+  }
+  return true;
+}
+
+function forwardSignals(ids: () => string | undefined): () => void {
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
+    const h = () => {
+      const id = ids();
+      if (id) containers().runc.kill(id, sig.replace(/^SIG/, '')).catch(() => undefined);
+    };
+    process.on(sig, h);
+    handlers.push([sig, h]);
+  }
+  return () => { for (const [s, h] of handlers) process.off(s, h); };
+}
+
+/**
+ * Attach this terminal/stdio to a container that was started with deferStart, start it,
+ * and wait for it to exit. Returns the exit code.
+ */
+async function attachAndRun(c: Container, opts: { interactive: boolean; startNow: boolean }): Promise<number> {
+  const e = containers();
+  const tty = c.config.Tty;
+  const session = tty && process.stdin.isTTY && process.stdout.isTTY
+    ? await attachTerminal(c.paths.socketPath, { stdin: process.stdin, stdout: process.stdout, openStdin: opts.interactive })
+    : await attach(c.paths.socketPath, { tty, stdin: opts.interactive ? process.stdin : null, stdout: process.stdout, stderr: process.stderr, closeStdin: c.config.StdinOnce });
+  const stopForwarding = tty ? () => undefined : forwardSignals(() => c.id);
+  try {
+    if (opts.startNow) {
+      const { pid } = await startContainer(c.paths.socketPath);
+      e.markStarted(c.id, pid);
+    }
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid || e.get(c.id).row.monitor_pid });
+    await session.done.catch(() => undefined);
+  } finally {
+    stopForwarding();
+    session.close();
+    if (process.stdin.isTTY) process.stdin.setRawMode?.(false);
+    process.stdin.pause();
+  }
+  return e.get(c.id).row.exit_code;
+}
+
+function runError(e: unknown): never {
+  if (e instanceof RuntimeError) throw new ExitError(e.exitCode, `strata: Error: ${e.message}`);
+  if (e instanceof StrataError) throw new ExitError(125, `strata: Error: ${e.message}`);
+  throw e;
+}
+
+export function registerContainerCommands(program: Command, container: Command): void {
+  const both = (name: string, desc: string, sub = name): Command[] => [program.command(name).description(desc), container.command(sub).description(desc)];
+
+  for (const c of both('create', 'Create a new container')) {
+    addCreateFlags(c).argument('<image>').argument('[command...]').passThroughOptions()
+      .action(async (image: string, cmd: string[], f: CreateFlags) => {
+        try {
+          const ct = containers().create(toCreateRequest(image, cmd, f), f.name);
+          out(ct.id);
+        } catch (e) { runError(e); }
+      });
+  }
+
+  for (const c of both('run', 'Create and run a new container from an image')) {
+    addCreateFlags(c).option('-d, --detach', 'Run container in background and print container ID')
+      .argument('<image>').argument('[command...]').passThroughOptions()
+      .action(async (image: string, cmd: string[], f: CreateFlags & { detach?: boolean }) => {
+        const e = containers();
+        let ct: Container;
+        try {
+          ct = e.create(toCreateRequest(image, cmd, f), f.name);
+        } catch (err) { runError(err); }
+        if (f.detach) {
+          try {
+            await e.start(ct.id);
+          } catch (err) {
+            await e.remove(ct.id, { force: true, volumes: true }).catch(() => undefined);
+            runError(err);
+          }
+          out(ct.id);
+          return;
+        }
+        let code: number;
+        try {
+          const started = await e.start(ct.id, { deferStart: true });
+          code = await attachAndRun(started, { interactive: !!f.interactive, startNow: true });
+        } catch (err) {
+          await e.remove(ct.id, { force: true, volumes: true }).catch(() => undefined);
+          runError(err);
+        }
+        if (f.rm) await e.remove(ct.id, { force: true, volumes: true }).catch(() => undefined);
+        if (code !== 0) throw new ExitError(code);
+      });
+  }
+
+  for (const c of both('start', 'Start one or more stopped containers')) {
+    c.argument('<container...>').option('-a, --attach', 'Attach STDOUT/STDERR and forward signals').option('-i, --interactive', "Attach container's STDIN")
+      .action(async (refs: string[], o: { attach?: boolean; interactive?: boolean }) => {
+        const e = containers();
+        if (o.attach || o.interactive) {
+          if (refs.length > 1) throw invalidArgument('you cannot start and attach multiple containers at once');
+          const ct = e.get(refs[0]!);
+          if (ct.row.state === 'running') throw invalidArgument(`container ${ct.id} is already running`);
+          const started = await e.start(ct.id, { deferStart: true });
+          const code = await attachAndRun(started, { interactive: !!o.interactive, startNow: true });
+          if (code !== 0) throw new ExitError(code);
+          return;
+        }
+        await eachRef(refs, async (r) => { await e.start(r); out(r); }, 'Error response from daemon: ');
+      });
+  }
+
+  for (const c of both('stop', 'Stop one or more running containers')) {
+    c.argument('<container...>').option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+      .option('-s, --signal <signal>', 'Signal to send to the container')
+      .action(async (refs: string[], o: { time?: string }) => {
+        const t = o.time === undefined ? undefined : Number(o.time);
+        await eachRef(refs, async (r) => { await containers().stop(r, t); out(r); });
+      });
+  }
+
+  for (const c of both('restart', 'Restart one or more containers')) {
+    c.argument('<container...>').option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+      .action(async (refs: string[], o: { time?: string }) => {
+        const t = o.time === undefined ? undefined : Number(o.time);
+        await eachRef(refs, async (r) => { await containers().restart(r, t); out(r); });
+      });
+  }
+
+  for (const c of both('kill', 'Kill one or more running containers')) {
+    c.argument('<container...>').option('-s, --signal <signal>', 'Signal to send to the container', 'KILL')
+      .action(async (refs: string[], o: { signal: string }) => {
+        await eachRef(refs, async (r) => { await containers().kill(r, o.signal); out(r); });
+      });
+  }
+
+  for (const c of both('rm', 'Remove one or more containers')) {
+    c.argument('<container...>').option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
+      .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
+      .action(async (refs: string[], o: { force?: boolean; volumes?: boolean }) => {
+        await eachRef(refs, async (r) => { await containers().remove(r, { force: !!o.force, volumes: !!o.volumes }); out(r); });
+      });
+  }
+
+  for (const c of [program.command('ps').description('List containers'), container.command('ls').alias('list').description('List containers')]) {
+    c.option('-a, --all', 'Show all containers (default shows just running)')
+      .option('-q, --quiet', 'Only display container IDs')
+      .option('-l, --latest', 'Show the latest created container (includes all states)')
+      .option('-n, --last <int>', 'Show n last created containers (includes all states)')
+      .option('--no-trunc', "Don't truncate output")
+      .option('-s, --size', 'Display total file sizes')
+      .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+      .option('--format <string>', 'Format output using a custom template')
+      .action((o: { all?: boolean; quiet?: boolean; latest?: boolean; last?: string; trunc?: boolean; filter?: string[]; format?: string }) => {
+        const e = containers();
+        let list = e.all();
+        const n = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
+        if (!o.all && n < 0) list = list.filter((c) => c.row.state === 'running' || c.row.state === 'paused' || c.row.state === 'restarting');
+        list = list.filter((c) => filterMatch(e, c, o.filter ?? []));
+        if (n >= 0) list = list.slice(0, n);
+        const noTrunc = o.trunc === false;
+        if (o.quiet) { for (const c of list) out(noTrunc ? c.id : c.id.slice(0, 12)); return; }
+        printRows(list.map((c) => psView(e, c, noTrunc)),
+          'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}', CONTAINER_HEADERS, o.format);
+      });
+  }
+
+  for (const c of both('logs', 'Fetch the logs of a container')) {
+    c.argument('<container>').option('-f, --follow', 'Follow log output').option('-t, --timestamps', 'Show timestamps')
+      .option('-n, --tail <string>', 'Number of lines to show from the end of the logs', 'all')
+      .option('--since <string>', 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)')
+      .option('--until <string>', 'Show logs before a timestamp or relative')
+      .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail: string; since?: string; until?: string }) => {
+        const tail = o.tail === 'all' ? 'all' : Number(o.tail);
+        if (tail !== 'all' && !Number.isInteger(tail)) throw invalidArgument(`invalid value for "tail": ${o.tail}`);
+        const ac = new AbortController();
+        process.once('SIGINT', () => ac.abort());
+        const opts: Parameters<Containers['logs']>[1] = { tail: tail as number | 'all', signal: ac.signal, follow: !!o.follow };
+        if (o.since) opts.since = timeArg(o.since);
+        if (o.until) opts.until = timeArg(o.until);
+        for await (const entry of containers().logs(ref, opts)) {
+          const line = formatLogEntry(entry, { timestamps: !!o.timestamps });
+          (entry.stream === 'stderr' ? process.stderr : process.stdout).write(line);
+        }
+      });
+  }
+
+  for (const c of both('wait', 'Block until one or more containers stop, then print their exit codes')) {
+    c.argument('<container...>').action(async (refs: string[]) => {
+      await eachRef(refs, async (r) => { out(String(await containers().wait(r))); });
+    });
+  }
+
+  for (const c of both('exec', 'Execute a command in a running container')) {
+    c.option('-d, --detach', 'Detached mode: run command in the background')
+      .option('-e, --env <list>', 'Set environment variables', collect)
+      .option('-i, --interactive', 'Keep STDIN open even if not attached')
+      .option('-t, --tty', 'Allocate a pseudo-TTY')
+      .option('-u, --user <string>', 'Username or UID (format: "<name|uid>[:<group|gid>]")')
+      .option('-w, --workdir <string>', 'Working directory inside the container')
+      .option('--privileged', 'Give extended privileges to the command')
+      .argument('<container>').argument('<command...>').passThroughOptions()
+      .action(async (ref: string, cmd: string[], o: { detach?: boolean; env?: string[]; interactive?: boolean; tty?: boolean; user?: string; workdir?: string; privileged?: boolean }) => {
+        const code = await runExec(ref, cmd, o);
+        if (code !== 0) throw new ExitError(code);
+      });
+  }
+
+  {
+    const c = container.command('inspect').description('Display detailed information on one or more containers');
+    c.argument('<container...>').option('-f, --format <string>', 'Format output using a custom template')
+      .option('-s, --size', 'Display total file sizes')
+      .action((refs: string[], o: { format?: string }) => printInspect(refs, o.format, (n) => containers().inspect(n)));
+  }
+
+  for (const c of both('top', 'Display the running processes of a container')) {
+    c.argument('<container>').argument('[ps options...]').action(async (ref: string, psArgs: string[]) => {
+      const t = await containers().top(ref, psArgs.length ? psArgs : undefined);
+      const rows = t.processes.map((p) => Object.fromEntries(t.titles.map((h, i) => [`c${i}`, p[i] ?? ''])));
+      const fmt = 'table ' + t.titles.map((_, i) => `{{.c${i}}}`).join('\t');
+      printRows(rows, fmt, Object.fromEntries(t.titles.map((h, i) => [`c${i}`, h])));
+    });
+  }
+
+  for (const c of both('rename', 'Rename a container')) {
+    c.argument('<container>').argument('<new-name>').action((ref: string, name: string) => containers().rename(ref, name));
+  }
+  for (const c of both('pause', 'Pause all processes within one or more containers')) {
+    c.argument('<container...>').action(async (refs: string[]) => { await eachRef(refs, async (r) => { await containers().pause(r); out(r); }); });
+  }
+  for (const c of both('unpause', 'Unpause all processes within one or more containers')) {
+    c.argument('<container...>').action(async (refs: string[]) => { await eachRef(refs, async (r) => { await containers().unpause(r); out(r); }); });
+  }
+
+  for (const c of both('port', 'List port mappings or a specific mapping for the container')) {
+    c.argument('<container>').argument('[private port]').action((ref: string, priv?: string) => {
+      const ct = containers().get(ref);
+      const want = priv ? (priv.includes('/') ? priv : `${priv}/tcp`) : undefined;
+      const lines: string[] = [];
+      if (ct.row.state === 'running' || ct.row.state === 'paused') {
+        for (const p of ct.network.ports ?? []) {
+          const host = `${p.HostIp.includes(':') ? `[${p.HostIp}]` : p.HostIp || '0.0.0.0'}:${p.HostPort}`;
+          if (want && p.ContainerPort !== want) continue;
+          lines.push(want ? host : `${p.ContainerPort} -> ${host}`);
+        }
+      }
+      if (want && !lines.length) throw invalidArgument(`No public port '${want}' published for ${ref}`);
+      for (const l of lines) out(l);
+    });
+  }
+
+  for (const c of both('cp', "Copy files/folders between a container and the local filesystem")) {
+    c.argument('<src>').argument('<dest>').option('-a, --archive', 'Archive mode (copy all uid/gid information)').option('-L, --follow-link', 'Always follow symbol link in SRC_PATH')
+      .action(async (src: string, dest: string) => {
+        const split = (s: string): [string, string] | undefined => {
+          const i = s.indexOf(':');
+          return i > 0 && !s.startsWith('/') && !s.startsWith('.') ? [s.slice(0, i), s.slice(i + 1)] : undefined;
+        };
+        const from = split(src);
+        const to = split(dest);
+        if (from && to) throw invalidArgument('copying between containers is not supported');
+        if (!from && !to) throw invalidArgument('must specify at least one container source');
+        if (from) await copyFromContainer(containers(), from[0], from[1], dest, process.stdout);
+        else await copyToContainer(containers(), to![0], src === '-' ? process.stdin : src, to![1]);
+      });
+  }
+
+  for (const c of both('export', "Export a container's filesystem as a tar archive")) {
+    c.argument('<container>').option('-o, --output <file>', 'Write to a file, instead of STDOUT')
+      .action(async (ref: string, o: { output?: string }) => {
+        if (!o.output) {
+          if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+          await exportContainer(containers(), ref, process.stdout);
+          return;
+        }
+        await writeFileAtomicStream(o.output, (ws) => exportContainer(containers(), ref, ws));
+      });
+  }
+
+  container.command('prune').description('Remove all stopped containers')
+    .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
+    .action(async () => {
+      const r = await containers().prune();
+      if (r.deleted.length) { out('Deleted Containers:'); for (const d of r.deleted) out(d); out(''); }
+      out(`Total reclaimed space: ${size3(r.reclaimed)}`);
+    });
+}
+
+export async function runExec(ref: string, cmd: string[], o: { detach?: boolean; env?: string[]; interactive?: boolean; tty?: boolean; user?: string; workdir?: string; privileged?: boolean }): Promise<number> {
+  const e = containers();
+  const tty = !!o.tty && !o.detach;
+  const opts: Parameters<Containers['exec']>[1] = { args: cmd, tty, detach: !!o.detach, stdin: !!o.interactive };
+  if (o.env) opts.env = o.env;
+  if (o.user) opts.user = o.user;
+  if (o.workdir) opts.workdir = o.workdir;
+  if (o.privileged) opts.privileged = true;
+  if (tty && process.stdout.isTTY) { opts.rows = process.stdout.rows; opts.cols = process.stdout.columns; }
+  if (!tty && !o.detach) opts.inheritStdio = true;
+  let h: Awaited<ReturnType<Containers['exec']>>;
+  try {
+    h = await e.exec(ref, opts);
+  } catch (err) {
+    if (err instanceof RuntimeError) throw new ExitError(err.exitCode === 125 ? 126 : err.exitCode, `Error: ${err.message}`);
+    throw err;
+  }
+  if (o.detach) { await h.wait(); return 0; }
+  if (tty) {
+    const raw = !!o.interactive && process.stdin.isTTY;
+    if (raw) process.stdin.setRawMode(true);
+    h.stdout?.pipe(process.stdout, { end: false });
+    if (o.interactive && h.stdin) process.stdin.pipe(h.stdin);
+    const onResize = () => h.resize(process.stdout.rows, process.stdout.columns);
+    process.stdout.on('resize', onResize);
+    try {
+      return await h.wait();
+    } finally {
+      process.stdout.off('resize', onResize);
+      if (raw) process.stdin.setRawMode(false);
+      process.stdin.unpipe();
+      process.stdin.pause();
+    }
+  }
+  if (h.stdin && o.interactive && !opts.inheritStdio) process.stdin.pipe(h.stdin);
+  h.stdout?.pipe(process.stdout, { end: false });
+  h.stderr?.pipe(process.stderr, { end: false });
+  return h.wait();
+}
+
+function timeArg(s: string): string | number | Date {
+  if (/^\d+(\.\d+)?$/.test(s)) return new Date(Number(s) * 1000);
+  if (/^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)/.test(s)) return new Date(Date.now() - parseDuration(s));
+  return s;
+}
+
+/** Apply to each reference; errors print one line each, and the command fails at the end (Docker). */
+async function eachRef(refs: string[], fn: (r: string) => Promise<void>, prefix = ''): Promise<void> {
+  let failed = false;
+  for (const r of refs) {
+    try { await fn(r); } catch (e) {
+      failed = true;
+      process.stderr.write(`${prefix || 'Error: '}${(e as Error).message}\n`);
+    }
+  }
+  if (failed) throw new ExitError(1);
+}

@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+import { invalidArgument, notFound } from '../base/errors.js';
+import type { NetworkManager, NetworkInspect } from '../network/index.js';
+import { useCni, stateFromAttachment } from '../engine/network-driver.js';
+import { containers, engineHooks } from './containers.js';
+import { collect, out, ExitError } from './util.js';
+import { printRows } from './output.js';
+import { printInspect } from './images.js';
+import { inspectors } from './inspectors.js';
+import { addResetStep } from './system.js';
+
+let nm: NetworkManager | undefined;
+engineHooks.push((engine) => { nm = useCni(engine); });
+
+export function manager(): NetworkManager {
+  containers();
+  return nm!;
+}
+
+/** Docker's network inspect shape. */
+function networkJson(n: NetworkInspect): Record<string, unknown> {
+  return {
+    Name: n.name, Id: n.id, Created: n.created, Scope: n.scope, Driver: n.driver, EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
+    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+    Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
+    Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
+  };
+}
+addResetStep(async () => { await manager().destroy(); });
+inspectors.push({ type: 'network', lookup: (n) => networkJson(manager().inspect(n)) });
+
+export function registerNetworkCommands(network: Command): void {
+  network.command('create').description('Create a network').argument('<network>')
+    .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
+    .option('--subnet <string>', 'Subnet in CIDR format that represents a network segment')
+    .option('--gateway <string>', 'IPv4 Gateway for the master subnet')
+    .option('--internal', 'Restrict external access to the network')
+    .option('--label <list>', 'Set metadata on a network', collect)
+    .action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; internal?: boolean; label?: string[] }) => {
+      if (o.driver !== 'bridge') throw invalidArgument(`plugin "${o.driver}" not found`);
+      const opts: Parameters<NetworkManager['create']>[1] = { internal: !!o.internal };
+      if (o.subnet) opts.subnet = o.subnet;
+      if (o.gateway) opts.gateway = o.gateway;
+      if (o.label) opts.labels = Object.fromEntries(o.label.map((l) => { const i = l.indexOf('='); return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)]; }));
+      await manager().ensureDefault();
+      out((await manager().create(name, opts)).id);
+    });
+
+  network.command('ls').alias('list').description('List networks')
+    .option('-q, --quiet', 'Only display network IDs').option('--no-trunc', "Do not truncate the output")
+    .option('-f, --filter <filter>', 'Provide filter values', collect).option('--format <string>', 'Pretty-print networks using a Go template')
+    .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string }) => {
+      await manager().ensureDefault();
+      const rows = manager().list().map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
+      if (o.quiet) { for (const r of rows) out(r.ID); return; }
+      printRows(rows, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', CreatedAt: 'CREATED' }, o.format);
+    });
+
+  network.command('inspect').description('Display detailed information on one or more networks').argument('<network...>')
+    .option('-f, --format <string>', 'Format the output using the given Go template')
+    .action((refs: string[], o: { format?: string }) => printInspect(refs, o.format, (r) => networkJson(manager().inspect(r))));
+
+  network.command('rm').alias('remove').description('Remove one or more networks').argument('<network...>')
+    .action(async (refs: string[]) => {
+      let failed = false;
+      for (const r of refs) {
+        try { await manager().remove(r); out(r); } catch (e) { failed = true; process.stderr.write(`Error: ${(e as Error).message}\n`); }
+      }
+      if (failed) throw new ExitError(1);
+    });
+
+  network.command('connect').description('Connect a container to a network').argument('<network>').argument('<container>')
+    .option('--alias <list>', 'Add network-scoped alias for the container', collect)
+    .action(async (net: string, ref: string, o: { alias?: string[] }) => {
+      const e = containers();
+      const c = e.get(ref);
+      if (c.row.state !== 'running') throw invalidArgument(`container ${c.id} is not running`);
+      await manager().connect(c.id, net, { aliases: o.alias ?? [] });
+      refreshState(c.id);
+    });
+
+  network.command('disconnect').description('Disconnect a container from a network').argument('<network>').argument('<container>')
+    .option('-f, --force', 'Force the container to disconnect from a network')
+    .action(async (net: string, ref: string) => {
+      const c = containers().get(ref);
+      await manager().disconnect(c.id, net);
+      refreshState(c.id);
+    });
+
+  network.command('prune').description('Remove all unused networks')
+    .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
+    .action(async () => {
+      const used = new Set(containers().all().map((c) => c.hostConfig.NetworkMode));
+      const removed = await manager().prune(used);
+      if (removed.length) { out('Deleted Networks:'); for (const r of removed) out(r); }
+    });
+}
+
+/** After connect/disconnect: the container's recorded addresses follow the network layer. */
+function refreshState(id: string): void {
+  const a = manager().get(id);
+  if (!a) throw notFound(`No such container: ${id}`);
+  containers().setNetworkState(id, stateFromAttachment(a, containers().get(id).hostConfig.NetworkMode));
+}

@@ -1,0 +1,83 @@
+import * as path from 'node:path';
+import { invalidArgument, notFound } from '../base/errors.js';
+import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment } from '../network/index.js';
+import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
+import type { Store } from './store.js';
+
+/** Networks of the default bridge kind: `--network default|bridge|NAME`. */
+function networksFor(mode: string): string[] {
+  if (!mode || mode === 'default') return ['bridge'];
+  return [mode];
+}
+
+/** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
+export function portSpecs(c: Container): PortSpec[] {
+  const out: PortSpec[] = [];
+  for (const [key, binds] of Object.entries(c.hostConfig.PortBindings ?? {})) {
+    const [p, proto] = key.split('/');
+    for (const b of binds ?? []) {
+      const [lo, hi] = (b.HostPort || '0').split('-').map(Number);
+      const spec: PortSpec = { hostIp: b.HostIp || '', hostPort: lo ?? 0, containerPort: Number(p), protocol: (proto ?? 'tcp') as PortSpec['protocol'] };
+      if (hi !== undefined && hi !== lo) spec.hostPortEnd = hi;
+      out.push(spec);
+    }
+  }
+  if (c.hostConfig.PublishAllPorts) out.push(...publishAllSpecs(Object.keys(c.config.ExposedPorts ?? {}), out));
+  return out;
+}
+
+export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
+  return {
+    mode,
+    netns: a.netnsPath,
+    ports: a.ports.map((p) => ({ HostIp: p.hostIp, HostPort: String(p.hostPort), ContainerPort: `${p.containerPort}/${p.protocol}` })),
+    networks: Object.fromEntries(a.endpoints.map((e) => [e.network, {
+      IPAddress: e.ipAddress, IPPrefixLen: e.prefixLen, Gateway: e.gateway, MacAddress: e.macAddress, NetworkID: e.networkId, Aliases: e.aliases,
+    }])),
+  };
+}
+
+export function networkManager(store: Store): NetworkManager {
+  return new NetworkManager(path.join(store.root, 'network'));
+}
+
+/** The CNI-backed driver the container engine calls on start and stop. */
+export class CniDriver implements NetworkDriver {
+  constructor(readonly nm: NetworkManager) {}
+
+  async attach(c: Container): Promise<NetworkState> {
+    const mode = c.hostConfig.NetworkMode || 'default';
+    const extraHosts = (c.hostConfig.ExtraHosts ?? []).map((e) => {
+      const i = e.lastIndexOf(':');
+      return { ip: e.slice(i + 1), names: [e.slice(0, i)] };
+    });
+    const a = await this.nm.attach(c.id, networksFor(mode), portSpecs(c), {
+      hostname: c.config.Hostname || c.id.slice(0, 12),
+      name: c.name,
+      hostsPath: path.join(c.dir, 'hosts'),
+      extraHosts: extraHosts as never,
+    });
+    return stateFromAttachment(a, mode);
+  }
+
+  async detach(c: Container): Promise<void> {
+    await this.nm.detach(c.id);
+  }
+
+  validate(mode: string): void {
+    if (!mode || mode === 'default' || mode === 'bridge' || mode === 'host' || mode === 'none') return;
+    if (mode.startsWith('container:')) throw invalidArgument('--network container:<name> is not supported');
+    try { this.nm.inspect(mode); } catch { throw notFound(`network ${mode} not found`); }
+  }
+
+  resolvConf(): string {
+    return this.nm.resolvConf();
+  }
+}
+
+/** Wire networking into an engine. */
+export function useCni(engine: Containers): NetworkManager {
+  const nm = networkManager(engine.store);
+  engine.network = new CniDriver(nm);
+  return nm;
+}

@@ -1,0 +1,190 @@
+/**
+ * Volumes: named (`-v NAME:/path`), anonymous (`-v /path`, image VOLUMEs), binds
+ * (`-v /host:/path`) and `--mount`. A volume is `volumes/<name>/_data`; its contents never
+ * enter the container's upper dir, so never `diff` or `commit` (as in Docker).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { conflict, invalidArgument, notFound } from '../base/errors.js';
+import { mkdirp, rmTree, treeSize } from '../base/fs.js';
+import { tx } from '../meta/db.js';
+import { rfc3339Nano } from '../image/config.js';
+import type { MountOption } from '../runtime/index.js';
+import type { Container, Volumes } from './containers.js';
+import type { HostConfig, MountSpec } from './create-spec.js';
+import { generateId } from './names.js';
+import type { Store } from './store.js';
+
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+export interface VolumeRow { name: string; created: string; labels: string; anonymous: number; }
+
+export interface ParsedMount {
+  kind: 'bind' | 'volume';
+  source: string;          // host path for binds, volume name ('' = anonymous) for volumes
+  destination: string;
+  readOnly: boolean;
+}
+
+/** Docker's `-v` grammar: /host:/ctr[:ro|rw], name:/ctr[:opts], /ctr. */
+export function parseBind(spec: string): ParsedMount {
+  const parts = spec.split(':');
+  const bad = (why: string) => invalidArgument(`invalid volume specification: '${spec}'${why ? `: ${why}` : ''}`);
+  if (parts.some((p) => p === '') || parts.length > 3) throw bad('');
+  let src = '';
+  let dst: string;
+  let mode = '';
+  if (parts.length === 1) dst = parts[0]!;
+  else if (parts.length === 2) {
+    if (parts[1]!.startsWith('/')) { src = parts[0]!; dst = parts[1]!; } else { dst = parts[0]!; mode = parts[1]!; }
+  } else { src = parts[0]!; dst = parts[1]!; mode = parts[2]!; }
+  if (!dst.startsWith('/')) throw bad(`invalid mount config for type "${src.startsWith('/') || !src ? 'bind' : 'volume'}": invalid mount path: '${dst}' mount path must be absolute`);
+  const modes = mode ? mode.split(',') : [];
+  for (const m of modes) if (!/^(ro|rw|z|Z|shared|rshared|slave|rslave|private|rprivate|nocopy)$/.test(m)) throw bad(`invalid mode: ${m}`);
+  const readOnly = modes.includes('ro');
+  if (!src) return { kind: 'volume', source: '', destination: path.posix.normalize(dst), readOnly };
+  if (src.startsWith('/')) return { kind: 'bind', source: path.resolve(src), destination: path.posix.normalize(dst), readOnly };
+  if (!VOLUME_NAME.test(src)) throw invalidArgument(`create ${src}: "${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+  return { kind: 'volume', source: src, destination: path.posix.normalize(dst), readOnly };
+}
+
+function fromMountSpec(m: MountSpec): ParsedMount | undefined {
+  if (m.Type === 'tmpfs') return undefined;
+  if (!m.Target.startsWith('/')) throw invalidArgument(`invalid mount config for type "${m.Type}": invalid mount path: '${m.Target}' mount path must be absolute`);
+  if (m.Type === 'bind') {
+    const src = path.resolve(m.Source ?? '');
+    if (!fs.existsSync(src)) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${src}`);
+    return { kind: 'bind', source: src, destination: m.Target, readOnly: !!m.ReadOnly };
+  }
+  return { kind: 'volume', source: m.Source ?? '', destination: m.Target, readOnly: !!m.ReadOnly };
+}
+
+/** Every -v/--mount of a host config, parsed (throws Docker's errors: used at create time). */
+export function parseMounts(hc: Partial<HostConfig>): ParsedMount[] {
+  const out: ParsedMount[] = [];
+  for (const b of hc.Binds ?? []) out.push(parseBind(b));
+  for (const m of hc.Mounts ?? []) { const p = fromMountSpec(m); if (p) out.push(p); }
+  const seen = new Set<string>();
+  for (const m of out) {
+    if (seen.has(m.destination)) throw invalidArgument(`Duplicate mount point: ${m.destination}`);
+    seen.add(m.destination);
+  }
+  return out;
+}
+
+export class VolumeStore implements Volumes {
+  readonly dir: string;
+  constructor(readonly store: Store) {
+    this.dir = path.join(store.root, 'volumes');
+    mkdirp(this.dir, 0o700);
+  }
+
+  dataDir(name: string): string { return path.join(this.dir, name, '_data'); }
+
+  create(name?: string, opts: { labels?: Record<string, string>; anonymous?: boolean } = {}): VolumeRow {
+    const n = name || generateId();
+    if (!VOLUME_NAME.test(n)) throw invalidArgument(`create ${n}: "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    const existing = this.find(n);
+    if (existing) return existing;
+    mkdirp(this.dataDir(n), 0o755);
+    const row: VolumeRow = { name: n, created: rfc3339Nano(), labels: JSON.stringify(opts.labels ?? {}), anonymous: opts.anonymous ? 1 : 0 };
+    this.store.db.prepare('INSERT OR IGNORE INTO volumes (name, created, labels, anonymous) VALUES (@name, @created, @labels, @anonymous)').run(row);
+    return this.find(n)!;
+  }
+
+  find(name: string): VolumeRow | undefined {
+    return this.store.db.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as VolumeRow | undefined;
+  }
+
+  list(): VolumeRow[] {
+    return this.store.db.prepare('SELECT * FROM volumes ORDER BY name').all() as VolumeRow[];
+  }
+
+  users(name: string): string[] {
+    return (this.store.db.prepare('SELECT DISTINCT container_id FROM container_volumes WHERE volume = ?').all(name) as { container_id: string }[]).map((r) => r.container_id);
+  }
+
+  remove(name: string, force = false): void {
+    const v = this.find(name);
+    if (!v) { if (force) return; throw notFound(`get ${name}: no such volume`); }
+    const users = this.users(name);
+    if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    this.store.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
+    rmTree(path.join(this.dir, name));
+  }
+
+  /** Volumes no container refers to (anonymous ones only unless `all`). */
+  prune(all = false): { deleted: string[]; reclaimed: number } {
+    const out = { deleted: [] as string[], reclaimed: 0 };
+    for (const v of this.list()) {
+      if (!all && !v.anonymous) continue;
+      if (this.users(v.name).length) continue;
+      out.reclaimed += treeSize(path.join(this.dir, v.name));
+      this.remove(v.name);
+      out.deleted.push(v.name);
+    }
+    return out;
+  }
+
+  inspect(name: string): Record<string, unknown> {
+    const v = this.find(name);
+    if (!v) throw notFound(`get ${name}: no such volume`);
+    return { CreatedAt: v.created.replace(/\.\d+Z$/, 'Z'), Driver: 'local', Labels: JSON.parse(v.labels), Mountpoint: this.dataDir(v.name), Name: v.name, Options: null, Scope: 'local' };
+  }
+
+  mountsFor(c: Container, imageVolumes: string[]): MountOption[] {
+    const parsed = parseMounts(c.hostConfig);
+    const dests = new Set(parsed.map((p) => p.destination));
+    for (const v of imageVolumes) if (!dests.has(path.posix.normalize(v))) parsed.push({ kind: 'volume', source: '', destination: path.posix.normalize(v), readOnly: false });
+    const rootfs = path.join(c.dir, 'merged');
+    const out: MountOption[] = [];
+    for (const m of parsed) {
+      if (m.kind === 'bind') {
+        if (!fs.existsSync(m.source)) mkdirp(m.source, 0o755); // as `docker run -v /missing:/x` does
+        out.push({ source: m.source, destination: m.destination, options: ['rbind', m.readOnly ? 'ro' : 'rw'] });
+        continue;
+      }
+      const name = this.volumeFor(c, m);
+      out.push({ source: this.dataDir(name), destination: m.destination, options: ['rbind', m.readOnly ? 'ro' : 'rw'] });
+    }
+    // new volumes start with the image's content at the mount point (Docker's copy-up)
+    for (const m of out) {
+      const vol = m.source?.startsWith(this.dir + path.sep) ? m.source : undefined;
+      if (!vol || fs.readdirSync(vol).length) continue;
+      const inImage = path.join(rootfs, m.destination);
+      try {
+        if (fs.lstatSync(inImage).isDirectory() && fs.readdirSync(inImage).length) execFileSync('cp', ['-a', `${inImage}/.`, `${vol}/`]);
+      } catch { /* nothing in the image there */ }
+    }
+    return out;
+  }
+
+  /** Container path -> host path for its volumes and binds (for cp). */
+  mountTable(c: Container): { destination: string; source: string }[] {
+    const out: { destination: string; source: string }[] = [];
+    for (const r of this.store.db.prepare('SELECT volume, destination FROM container_volumes WHERE container_id = ?').all(c.id) as { volume: string; destination: string }[]) {
+      out.push({ destination: r.destination, source: this.dataDir(r.volume) });
+    }
+    for (const m of parseMounts(c.hostConfig)) if (m.kind === 'bind') out.push({ destination: m.destination, source: m.source });
+    return out;
+  }
+
+  private volumeFor(c: Container, m: ParsedMount): string {
+    const db = this.store.db;
+    return tx(db, () => {
+      const existing = db.prepare('SELECT volume FROM container_volumes WHERE container_id = ? AND destination = ?').get(c.id, m.destination) as { volume: string } | undefined;
+      if (existing && (m.source === '' || existing.volume === m.source)) return existing.volume;
+      const v = this.create(m.source || undefined, { anonymous: m.source === '' });
+      db.prepare('INSERT OR REPLACE INTO container_volumes (container_id, volume, destination) VALUES (?, ?, ?)').run(c.id, v.name, m.destination);
+      return v.name;
+    });
+  }
+
+  release(c: Container, removeAnonymous: boolean): void {
+    const rows = this.store.db.prepare('SELECT v.name, v.anonymous FROM container_volumes cv JOIN volumes v ON v.name = cv.volume WHERE cv.container_id = ?').all(c.id) as { name: string; anonymous: number }[];
+    this.store.db.prepare('DELETE FROM container_volumes WHERE container_id = ?').run(c.id);
+    if (!removeAnonymous) return;
+    for (const r of rows) if (r.anonymous && !this.users(r.name).length) this.remove(r.name, true);
+  }
+}

@@ -1,0 +1,115 @@
+/** What the host already uses: routes, addresses, nameservers, links, named netns. */
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { runOk, run } from './exec.js';
+import { parseCidr, parseIPv4, type Cidr } from './ipv4.js';
+import { parseResolvConf } from './files.js';
+
+interface IpRoute { dst?: string; dev?: string; type?: string; }
+interface IpAddr { ifname: string; mtu?: number; addr_info?: Array<{ family: string; local: string; prefixlen: number }>; }
+
+/**
+ * Every IPv4 prefix in use on the host: routes of all tables (the default route excluded),
+ * interface addresses with their prefix, and nameservers (Docker avoids pools that would
+ * hide the resolver).
+ */
+export async function hostUsedPrefixes(): Promise<Cidr[]> {
+  const used: Cidr[] = [];
+  const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as IpRoute[];
+  for (const r of routes) {
+    if (!r.dst || r.dst === 'default') continue;
+    const c = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+    // The local table's 127.0.0.0/8 is loopback; keep it (a pool there makes no sense either).
+    if (c) used.push(c);
+  }
+  const addrs = JSON.parse((await runOk('ip', ['-j', '-4', 'addr', 'show'])) || '[]') as IpAddr[];
+  for (const a of addrs) {
+    for (const i of a.addr_info ?? []) {
+      if (i.family !== 'inet') continue;
+      const c = parseCidr(`${i.local}/${i.prefixlen}`);
+      if (c) used.push(c);
+    }
+  }
+  try {
+    for (const ns of parseResolvConf(fs.readFileSync('/etc/resolv.conf', 'utf8')).nameservers) {
+      const ip = parseIPv4(ns);
+      if (ip !== undefined) used.push({ base: ip, prefix: 32 });
+    }
+  } catch { /* no resolv.conf: nothing to avoid */ }
+  return used;
+}
+
+/** MTU of the interface carrying the default route (1500 when there is none). */
+export async function defaultRouteMtu(): Promise<number> {
+  try {
+    const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'default'])) || '[]') as IpRoute[];
+    const dev = routes.find((r) => r.dev)?.dev;
+    if (!dev) return 1500;
+    const mtu = Number(fs.readFileSync(`/sys/class/net/${dev}/mtu`, 'utf8').trim());
+    return Number.isFinite(mtu) && mtu > 0 ? mtu : 1500;
+  } catch {
+    return 1500;
+  }
+}
+
+export function linkExists(name: string): boolean {
+  return fs.existsSync(`/sys/class/net/${name}`);
+}
+
+export function listLinks(): string[] {
+  try { return fs.readdirSync('/sys/class/net'); } catch { return []; }
+}
+
+/**
+ * Create a bridge with its gateway address, up. The CNI bridge plugin adopts an existing
+ * bridge of that name (and keeps its address when it is the gateway it would set), so
+ * creating it here changes nothing for the plugin. Why here: Docker creates the bridge
+ * when the network is created, which puts the subnet in the routing table at once, and the
+ * next subnet choice (this root's or another's) sees it.
+ */
+export async function createBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
+  if (!linkExists(name)) {
+    // A fixed address: a Linux bridge otherwise takes the lowest address of its ports, so it
+    // would change as containers come and go (and CNI CHECK compares it with ADD's result).
+    const mac = '02:' + createHash('sha256').update(name).digest('hex').slice(0, 10).match(/../g)!.join(':');
+    const r = await run('ip', ['link', 'add', name, 'address', mac, 'mtu', String(mtu), 'type', 'bridge']);
+    if (r.code !== 0 && !linkExists(name)) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
+  }
+  // The plugin disables router advertisements on its bridges; do the same up front.
+  try { fs.writeFileSync(`/proc/sys/net/ipv6/conf/${name}/accept_ra`, '0'); } catch { /* no IPv6 */ }
+  const r = await run('ip', ['addr', 'add', gatewayCidr, 'dev', name]);
+  if (r.code !== 0 && !/File exists|Address already assigned/i.test(r.stderr)) {
+    throw new Error(`ip addr add ${gatewayCidr} dev ${name}: ${r.stderr.trim()}`);
+  }
+  await runOk('ip', ['link', 'set', name, 'up']);
+}
+
+/** Delete a link; gone already is fine. */
+export async function deleteLink(name: string): Promise<void> {
+  if (!linkExists(name)) return;
+  const r = await run('ip', ['link', 'delete', name]);
+  if (r.code !== 0 && linkExists(name)) throw new Error(`ip link delete ${name}: ${r.stderr.trim()}`);
+}
+
+export const NETNS_DIR = '/run/netns';
+
+export function listNetns(): string[] {
+  try { return fs.readdirSync(NETNS_DIR); } catch { return []; }
+}
+
+export function netnsPath(name: string): string {
+  return `${NETNS_DIR}/${name}`;
+}
+
+/** `ip netns add`: a new network namespace bind-mounted at /run/netns/NAME. */
+export async function createNetns(name: string): Promise<string> {
+  await runOk('ip', ['netns', 'add', name]);
+  return netnsPath(name);
+}
+
+/** `ip netns delete`: unmount and unlink; gone already is fine. */
+export async function deleteNetns(name: string): Promise<void> {
+  if (!fs.existsSync(netnsPath(name))) return;
+  const r = await run('ip', ['netns', 'delete', name]);
+  if (r.code !== 0 && fs.existsSync(netnsPath(name))) throw new Error(`ip netns delete ${name}: ${r.stderr.trim()}`);
+}

@@ -1,0 +1,130 @@
+/**
+ * Reading and sweeping the iptables rules the CNI plugins leave. The plugins add and
+ * remove their own rules; this file exists for what they cannot do:
+ *  - find host ports that any CNI portmap on this host has already claimed (portmap does
+ *    not bind the port, so a bind test alone does not see them);
+ *  - remove rules a DEL could not (the bridge plugin finds the container's addresses for
+ *    its masquerade rules inside the netns: a netns lost in a crash leaks them; the
+ *    firewall plugin needs the ADD result: a crash before it was saved leaks its rules);
+ *  - remove the per-bridge isolation rules of the firewall plugin's `same-bridge` policy,
+ *    which it never removes ("can't be sure whether the bridge is still in use": Strata
+ *    can, when it removes the network).
+ * Edits go through `iptables-restore --noflush`, which takes rule text exactly as
+ * `iptables-save` prints it (quoted comments included).
+ */
+import { run } from './exec.js';
+
+export interface SavedRule { table: string; chain: string; spec: string; }
+export interface SavedTable { chains: string[]; rules: SavedRule[]; }
+
+export async function iptablesSave(table: string): Promise<SavedTable> {
+  const r = await run('iptables-save', ['-t', table]);
+  const out: SavedTable = { chains: [], rules: [] };
+  if (r.code !== 0) return out;
+  for (const line of r.stdout.split('\n')) {
+    if (line.startsWith(':')) out.chains.push(line.slice(1).split(' ')[0]!);
+    else if (line.startsWith('-A ')) {
+      const rest = line.slice(3);
+      const sp = rest.indexOf(' ');
+      out.rules.push({ table, chain: rest.slice(0, sp), spec: rest.slice(sp + 1) });
+    }
+  }
+  return out;
+}
+
+/** Apply deletions atomically per table; tolerate rules/chains already gone by retrying one by one. */
+export async function applyDeletions(table: string, ruleDeletes: SavedRule[], chainDeletes: string[]): Promise<void> {
+  if (ruleDeletes.length === 0 && chainDeletes.length === 0) return;
+  const lines = [`*${table}`, ...ruleDeletes.map((r) => `-D ${r.chain} ${r.spec}`), ...chainDeletes.flatMap((c) => [`-F ${c}`, `-X ${c}`]), 'COMMIT', ''];
+  const r = await run('iptables-restore', ['-w', '--noflush'], { input: lines.join('\n') });
+  if (r.code === 0) return;
+  // Something was gone already (a concurrent DEL): do what is left one at a time.
+  for (const d of ruleDeletes) {
+    await run('iptables-restore', ['-w', '--noflush'], { input: `*${table}\n-D ${d.chain} ${d.spec}\nCOMMIT\n` });
+  }
+  for (const c of chainDeletes) {
+    await run('iptables-restore', ['-w', '--noflush'], { input: `*${table}\n-F ${c}\n-X ${c}\nCOMMIT\n` });
+  }
+}
+
+/** The `name: "NET" id: "CID"` comment the bridge and portmap plugins put on their rules. */
+const COMMENT_RE = /--comment "(?:dnat )?name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\""/;
+
+export function ruleOwner(spec: string): { network: string; containerId: string } | undefined {
+  const m = COMMENT_RE.exec(spec);
+  return m ? { network: m[1]!, containerId: m[2]! } : undefined;
+}
+
+function jumpTarget(spec: string): string | undefined {
+  const m = / -j (\S+)/.exec(` ${spec}`);
+  return m?.[1];
+}
+
+/**
+ * Remove nat rules whose comment names a network for which `isOurs(network)` holds and a
+ * container for which `isStale(containerId)` holds, with the per-container chains they jump
+ * to (CNI-xxxx of the bridge plugin's masquerade, CNI-DN-xxxx of portmap).
+ */
+export async function sweepNat(isOurs: (network: string) => boolean, isStale: (containerId: string) => boolean): Promise<number> {
+  const nat = await iptablesSave('nat');
+  const dels: SavedRule[] = [];
+  const chains = new Set<string>();
+  for (const r of nat.rules) {
+    const o = ruleOwner(r.spec);
+    if (!o || !isOurs(o.network) || !isStale(o.containerId)) continue;
+    dels.push(r);
+    const t = jumpTarget(r.spec);
+    if (t && /^CNI-(DN-)?[0-9a-f]{20,}$/.test(t)) chains.add(t);
+  }
+  // Rules inside the chains go with -F; only rules of other chains need -D.
+  const ruleDeletes = dels.filter((r) => !chains.has(r.chain));
+  // A chain may still be referenced by a rule we did not select (never for these
+  // hash-named per-container chains); keep such a chain.
+  const stillReferenced = new Set(nat.rules.filter((r) => !dels.includes(r)).map((r) => jumpTarget(r.spec)).filter((t): t is string => !!t));
+  const chainDeletes = [...chains].filter((c) => nat.chains.includes(c) && !stillReferenced.has(c));
+  await applyDeletions('nat', ruleDeletes, chainDeletes);
+  return ruleDeletes.length + chainDeletes.length;
+}
+
+/** Remove the firewall plugin's CNI-FORWARD accept rules for these container addresses. */
+export async function sweepForwardRules(isStaleIp: (ip: string) => boolean): Promise<number> {
+  const filter = await iptablesSave('filter');
+  const dels = filter.rules.filter((r) => {
+    if (r.chain !== 'CNI-FORWARD') return false;
+    const m = /^-[sd] (\d+\.\d+\.\d+\.\d+)\/32 /.exec(r.spec);
+    return !!m && isStaleIp(m[1]!);
+  });
+  await applyDeletions('filter', dels, []);
+  return dels.length;
+}
+
+/** Remove the `same-bridge` isolation rules of one bridge. */
+export async function removeIsolationRules(bridge: string): Promise<void> {
+  const filter = await iptablesSave('filter');
+  const dels = filter.rules.filter((r) =>
+    (r.chain === 'CNI-ISOLATION-STAGE-1' || r.chain === 'CNI-ISOLATION-STAGE-2') &&
+    (r.spec.startsWith(`-i ${bridge} `) || r.spec.startsWith(`-o ${bridge} `)));
+  await applyDeletions('filter', dels, []);
+}
+
+export interface ClaimedPort { hostIp: string; hostPort: number; protocol: string; }
+
+/**
+ * Host ports that CNI portmap DNAT rules claim on this host, whoever made them (another
+ * Strata root, nerdctl, Podman with CNI). From rules like
+ * `-A CNI-DN-xxx [-d 127.0.0.1/32] -p tcp -m tcp --dport 8080 -j DNAT --to-destination ...`.
+ */
+export async function claimedHostPorts(): Promise<ClaimedPort[]> {
+  const nat = await iptablesSave('nat');
+  const out: ClaimedPort[] = [];
+  for (const r of nat.rules) {
+    if (!r.chain.startsWith('CNI-DN-') || !/ -j DNAT /.test(` ${r.spec} `)) continue;
+    const p = / -p (\S+) /.exec(` ${r.spec} `);
+    const port = / --dport (\d+) /.exec(` ${r.spec} `);
+    if (!p || !port) continue;
+    const d = / -d (\S+?)(?:\/32)? /.exec(` ${r.spec} `);
+    out.push({ hostIp: d ? d[1]! : '0.0.0.0', hostPort: Number(port[1]), protocol: p[1]! });
+  }
+  return out;
+}
+

@@ -1,0 +1,230 @@
+/**
+ * Overlay mounts for containers.
+ *
+ * A container's root filesystem is an overlay of the image's unpacked layer
+ * directories (read-only "lower" dirs) plus a private upper dir. The kernel
+ * copies the whole option string into a single page, so with long absolute
+ * paths only a few dozen layers fit. Like Docker's overlay2 we give each lower
+ * dir a short symlink under `linkDir` (`l/<10 chars>`) and mount from the
+ * parent of `linkDir` with relative `lowerdir=l/A:l/B:...` entries: 150
+ * layers take ~2 KiB of options.
+ *
+ * Mounting uses the `mount`/`umount` binaries from util-linux: Node has no
+ * mount(2), one mount per container start costs a few ms, and the CLI's
+ * errors are readable.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StrataError, errnoCode } from '../base/errors.js';
+import { mkdirp } from '../base/fs.js';
+
+export interface OverlayMountOptions {
+  /** Layer directories, top-most first (the order of the overlay `lowerdir` option). */
+  lowerDirs: string[];
+  upperDir: string;
+  workDir: string;
+  /** Mount point (created if missing). */
+  target: string;
+  /** Directory holding the short links (`$STRATA_ROOT/l`). */
+  linkDir: string;
+  /** Mount read-only (no upper dir is used then). */
+  readonly?: boolean;
+  /** Extra overlay options (e.g. `metacopy=off`). */
+  extraOptions?: string[];
+}
+
+/** The kernel copies mount data into one page. */
+export const MOUNT_DATA_LIMIT = 4096;
+
+const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** A stable 10-character link name for a lower dir (50 bits of its path's sha256). */
+export function shortLinkName(lowerDir: string): string {
+  const h = createHash('sha256').update(path.resolve(lowerDir)).digest();
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of h) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 10) {
+      out += SHORT_ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 10) break;
+  }
+  return out;
+}
+
+/**
+ * Ensure `linkDir/<short>` is a symlink to `lowerDir` (relative, so the store can
+ * move) and return the short name. Safe to call concurrently: a link made by
+ * someone else with the same target is accepted.
+ */
+export function ensureShortLink(linkDir: string, lowerDir: string): string {
+  const name = shortLinkName(lowerDir);
+  const link = path.join(linkDir, name);
+  const target = path.relative(linkDir, path.resolve(lowerDir)) || '.';
+  try {
+    if (fs.readlinkSync(link) === target) return name;
+    fs.unlinkSync(link); // stale (points elsewhere): replace
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'EINVAL') throw e;
+    if (errnoCode(e) === 'EINVAL') fs.rmSync(link, { recursive: true, force: true });
+  }
+  try {
+    fs.symlinkSync(target, link);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST' || fs.readlinkSync(link) !== target) throw e;
+  }
+  return name;
+}
+
+/** Remove the short link of a layer dir (when the layer itself is deleted). */
+export function removeShortLink(linkDir: string, lowerDir: string): void {
+  fs.rmSync(path.join(linkDir, shortLinkName(lowerDir)), { force: true });
+}
+
+let indexOffSupported: boolean | undefined;
+/** `index=off` is known to kernels that have the overlay `index` feature (4.13+). */
+export function overlaySupportsIndexOff(): boolean {
+  if (indexOffSupported === undefined) {
+    indexOffSupported = fs.existsSync('/sys/module/overlay/parameters/index');
+  }
+  return indexOffSupported;
+}
+
+/** Build the overlay option string (relative to `path.dirname(linkDir)`). */
+export function overlayMountData(opts: OverlayMountOptions): string {
+  const linkBase = path.basename(opts.linkDir);
+  mkdirp(opts.linkDir, 0o700);
+  const lowers: string[] = [];
+  if (opts.lowerDirs.length === 0) {
+    // overlay needs at least one lower dir: an empty one stands in for `scratch`.
+    const empty = path.join(opts.linkDir, '_empty');
+    mkdirp(empty);
+    lowers.push(`${linkBase}/_empty`);
+  }
+  for (const dir of opts.lowerDirs) lowers.push(`${linkBase}/${ensureShortLink(opts.linkDir, dir)}`);
+  const parts = [`lowerdir=${lowers.join(':')}`];
+  if (!opts.readonly) {
+    parts.push(`upperdir=${path.resolve(opts.upperDir)}`, `workdir=${path.resolve(opts.workDir)}`);
+  }
+  if (overlaySupportsIndexOff()) parts.push('index=off');
+  parts.push(...(opts.extraOptions ?? []));
+  return parts.join(',');
+}
+
+function run(cmd: string, args: string[], cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, encoding: 'utf8' }, (err, _stdout, stderr) => {
+      if (err) {
+        const msg = (stderr || err.message).trim();
+        reject(Object.assign(new Error(msg), { exitCode: (err as { code?: unknown }).code }));
+      } else resolve();
+    });
+  });
+}
+
+/** Mount an overlay at `opts.target`. Lower dirs are given top-most first. */
+export async function mountOverlay(opts: OverlayMountOptions): Promise<void> {
+  for (const d of opts.lowerDirs) {
+    if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new StrataError('not_found', `overlay lower dir missing: ${d}`);
+    }
+  }
+  mkdirp(opts.linkDir, 0o700);
+  if (!opts.readonly) {
+    mkdirp(opts.upperDir);
+    mkdirp(opts.workDir, 0o700);
+  }
+  mkdirp(opts.target);
+  const data = overlayMountData(opts);
+  if (Buffer.byteLength(data) >= MOUNT_DATA_LIMIT) {
+    throw new StrataError(
+      'invalid_argument',
+      `overlay mount options too long (${Buffer.byteLength(data)} bytes, ${opts.lowerDirs.length} layers)`,
+    );
+  }
+  const args = ['-t', 'overlay', 'overlay', '-o', data];
+  if (opts.readonly) args.push('-r');
+  args.push(path.resolve(opts.target));
+  try {
+    await run('mount', args, path.dirname(path.resolve(opts.linkDir)));
+  } catch (e) {
+    throw new StrataError('internal', `mount overlay on ${opts.target}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Decode the octal escapes (`\040` for space...) of /proc/self/mountinfo. */
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export interface MountInfo {
+  mountId: number;
+  parentId: number;
+  mountPoint: string;
+  options: string;
+  fsType: string;
+  source: string;
+  superOptions: string;
+}
+
+export function readMountInfo(file = '/proc/self/mountinfo'): MountInfo[] {
+  const out: MountInfo[] = [];
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (sep < 0) continue;
+    out.push({
+      mountId: Number(f[0]),
+      parentId: Number(f[1]),
+      mountPoint: unescapeMountPath(f[4]!),
+      options: f[5]!,
+      fsType: f[sep + 1]!,
+      source: unescapeMountPath(f[sep + 2] ?? ''),
+      superOptions: f[sep + 3] ?? '',
+    });
+  }
+  return out;
+}
+
+function canonical(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** Whether something is mounted exactly at `target`. */
+export function isMounted(target: string): boolean {
+  const t = canonical(target);
+  return readMountInfo().some((m) => m.mountPoint === t);
+}
+
+/**
+ * Unmount `target`. A busy mount (a process still has its cwd inside) is
+ * detached lazily instead, as containerd does with MNT_DETACH. Not mounted is
+ * fine: that is the goal.
+ */
+export async function unmount(target: string): Promise<void> {
+  const t = canonical(target);
+  while (isMounted(t)) {
+    try {
+      await run('umount', [t]);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/not mounted|no mount point/i.test(msg)) return;
+      if (/busy/i.test(msg)) {
+        await run('umount', ['-l', t]);
+      } else {
+        throw new StrataError('internal', `unmount ${target}: ${msg}`, { cause: e });
+      }
+    }
+  }
+}
