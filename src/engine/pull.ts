@@ -226,7 +226,8 @@ async function fetchLayers(store: Store, repo: Repository, manifest: Manifest, d
 /** Download one layer blob while unpacking it; verified (digest, size, diff_id) or nothing is kept. */
 async function downloadLayer(store: Store, repo: Repository, desc: Descriptor, diffId: string, emit: ProgressFn): Promise<StagedLayer> {
   const id = shortId(desc.digest);
-  const reader: BlobReader = repo.openBlob(desc, { onBytes: throttled(emit, id, 'Downloading', desc.size) });
+  // the content ingest inside stageLayer hashes the blob: the reader need not hash it again
+  const reader: BlobReader = repo.openBlob(desc, { onBytes: throttled(emit, id, 'Downloading', desc.size), verify: false });
   try {
     const layer = await stageLayer(store, reader, { digest: desc.digest, diffId, size: desc.size });
     emit(statusMsg(id, 'Verifying Checksum'));
@@ -234,8 +235,10 @@ async function downloadLayer(store: Store, repo: Repository, desc: Descriptor, d
     emit(statusMsg(id, 'Pull complete'));
     return layer;
   } catch (e) {
-    // the reader's own failure (network, digest) is the real cause
+    // the reader's own failure (network, size) is the real cause
     if (reader.errored) throw reader.errored;
+    const m = /^digest mismatch for layer: expected \S+, got (\S+)$/.exec((e as Error).message ?? '');
+    if (m) throw corrupt(`filesystem layer verification failed for digest ${desc.digest}: digest mismatch (content hashes to ${m[1]})`);
     // the unpacker refused the bytes: were they the blob's bytes at all? (fetches the rest to tell)
     let served: string | undefined;
     try { served = await reader.verifyRemainder(); } catch { /* report the unpack error */ }

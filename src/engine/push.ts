@@ -19,7 +19,6 @@
  * level 6 at ~18 MB/s. Default: gzip level 1 compressed in parallel blocks (layer/pgzip.ts),
  * readable by every client. STRATA_PUSH_COMPRESSION / "push-compression" = none|gzip|zstd.
  */
-import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StrataError, corrupt, invalidArgument, isStrataError } from '../base/errors.js';
@@ -271,14 +270,12 @@ function counted(src: Readable, progress: (n: number) => void, base: number): Re
   return src.pipe(c);
 }
 
-/** Tee a stream into a local ingest and a hash (the compressed blob is kept for the next push). */
+/** Tee a stream into a local ingest (the compressed blob is kept for the next push; its hash gives the digest). */
 class Keep extends Transform {
-  readonly hash = createHash('sha256');
   bytes = 0;
   constructor(private ingest: ReturnType<Store['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     try {
-      this.hash.update(chunk);
       this.bytes += chunk.length;
       this.ingest.write(chunk);
       cb(null, chunk);
@@ -305,7 +302,7 @@ async function compressAndPush(store: Store, repo: Repository, source: HeldBlob,
       const patched = repo.patchStream(location, body);
       await Promise.all([producing, patched]);
       const next = await patched;
-      const digest = `sha256:${keep.hash.digest('hex')}`;
+      const digest = ingest.peekDigest();
       await repo.finishUpload(next, digest);
       ingest.commit(digest, keep.bytes);
       const blob: HeldBlob = { digest, mediaType: LAYER_TYPE[kind], size: keep.bytes };

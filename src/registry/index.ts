@@ -9,7 +9,7 @@
 export {
   BlobReader, CONFIG_LIMIT, Counter, DIGEST_RE, MANIFEST_ACCEPT, MANIFEST_LIMIT, RETRY, RegistryClient, RegistryError, Repository,
   backoff, isLoopback, isRetryable, manifestMediaType, registryError, resolveEndpoint, sleep,
-  type BlobDescriptor, type Endpoint, type FetchedManifest,
+  type BlobDescriptor, type BlobReaderOptions, type Endpoint, type FetchedManifest,
 } from './client.js';
 export { Authorizer, errorText, mergeScopes, parseChallenges, repoScope, type Challenge } from './auth.js';
 export {
