@@ -193,15 +193,16 @@ export class RegistryClient {
     let authRetried = false;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...o.headers };
-      const authz = await this.auth.authorize(scopes);
-      if (authz) headers.Authorization = authz;
       const url = typeof o.url === 'string' ? this.url(o.url) : o.url;
       const req: Parameters<typeof httpRequest>[0] = { method: o.method, url, headers, insecureTls: this.endpoint.insecureTls };
-      if (o.body) req.body = o.body();
-      if (o.contentLength !== undefined) req.contentLength = o.contentLength;
-      if (o.followRedirects !== undefined) req.followRedirects = o.followRedirects;
       let res: HttpResponse;
       try {
+        // the token server can fail like the registry: inside the retried part
+        const authz = await this.auth.authorize(scopes);
+        if (authz) headers.Authorization = authz;
+        if (o.body) req.body = o.body();
+        if (o.contentLength !== undefined) req.contentLength = o.contentLength;
+        if (o.followRedirects !== undefined) req.followRedirects = o.followRedirects;
         res = await httpRequest(req);
       } catch (e) {
         if (retry && attempt + 1 < RETRY.attempts && isRetryable(e)) { await sleep(backoff(attempt)); continue; }
