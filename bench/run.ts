@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,runtime,registry.
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,runtime,changes,registry.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { runChanges } from './changes.js';
 import { runImages } from './images.js';
 import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
@@ -24,6 +25,7 @@ const sections: Record<string, () => Promise<void>> = {
   containers: runContainers,
   network: subprocess('network-bench.js'),
   runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
+  changes: runChanges,
   registry: runRegistry,
 };
 

@@ -23,6 +23,11 @@ export function containers(): Containers {
 }
 export function resetContainers(): void { engine = undefined; }
 
+/** Let background clean-up (unmounts, network release) finish before the process ends. */
+export async function settleContainers(): Promise<void> {
+  await engine?.settle();
+}
+
 /** Wiring from other parts (network, volumes) applied when the engine is made. */
 export const engineHooks: ((c: Containers) => void)[] = [];
 

@@ -6,7 +6,7 @@ import { inspectImage } from '../engine/images.js';
 import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
 import { StrataError } from '../base/errors.js';
 import { inspectors } from './inspectors.js';
-import { registerContainerCommands } from './containers.js';
+import { registerContainerCommands, settleContainers } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerVolumeCommands } from './volumes.js';
 
@@ -95,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.STRATA_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
     return 1;
   } finally {
+    await settleContainers().catch(() => undefined);
     closeStore();
   }
 }

@@ -191,12 +191,28 @@ export class Containers {
     const row = { ...c.row, ...fields } as ContainerRow;
     const next = this.view(row);
     if (row.state === 'exited') {
-      this.releaseRuntime(next).catch(() => { /* best effort; retried on the next read */ });
-      if (next.hostConfig.AutoRemove) {
-        this.destroy(next, { volumes: true }).catch(() => { /* retried later */ });
-      }
+      // release the rootfs, network and runc state; `settle()` waits for it before the next step
+      this.track(c.id, (async () => {
+        await this.releaseRuntime(next);
+        if (next.hostConfig.AutoRemove) await this.destroy(next, { volumes: true });
+      })());
     }
     return next;
+  }
+
+  private readonly cleanups = new Map<string, Promise<void>>();
+
+  private track(id: string, p: Promise<void>): void {
+    const prev = this.cleanups.get(id) ?? Promise.resolve();
+    const next = prev.then(() => p).catch(() => { /* best effort: retried on the next read */ });
+    this.cleanups.set(id, next);
+    void next.then(() => { if (this.cleanups.get(id) === next) this.cleanups.delete(id); });
+  }
+
+  /** Wait for background clean-up of one container (or all). */
+  async settle(id?: string): Promise<void> {
+    if (id) { await this.cleanups.get(id); return; }
+    while (this.cleanups.size) await Promise.all([...this.cleanups.values()]);
   }
 
   // ------------------------------------------------------------ create
@@ -347,6 +363,8 @@ export class Containers {
    */
   async start(ref: string, opts: { deferStart?: boolean } = {}): Promise<Container> {
     let c = this.get(ref);
+    await this.settle(c.id);
+    if (!this.find(c.id)) throw notFound(`No such container: ${ref}`);
     if (c.row.state === 'running' || c.row.state === 'restarting') return c;
     if (c.row.state === 'paused') throw conflict(`cannot start a paused container, try unpause instead`);
     await this.releaseRuntime(c).catch(() => undefined);
@@ -384,6 +402,7 @@ export class Containers {
   /** SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds. */
   async stop(ref: string, timeout?: number): Promise<Container> {
     let c = this.get(ref);
+    await this.settle(c.id);
     if (!this.isLive(c)) return c;
     await disableRestart(c.paths.socketPath).catch(() => undefined);
     if (c.row.state === 'paused') await this.runc.resume(c.id).catch(() => undefined);
@@ -401,6 +420,7 @@ export class Containers {
       clearTimeout(timer);
     }
     c = this.get(c.id);
+    await this.settle(c.id);
     await this.releaseRuntime(c).catch(() => undefined);
     return c;
   }
@@ -453,6 +473,8 @@ export class Containers {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = this.get(ref);
+    await this.settle(c.id);
+    if (!this.find(c.id)) return; // auto-removed meanwhile
     if (this.isLive(c)) {
       if (!opts.force) throw conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
       await disableRestart(c.paths.socketPath).catch(() => undefined);
@@ -460,7 +482,12 @@ export class Containers {
       try { await this.runc.kill(c.id, 'KILL', { all: true }); } catch { /* gone */ }
       await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
     }
-    await this.destroy(this.find(c.id) ?? c, opts);
+    const after = this.find(c.id);
+    if (!after) return;
+    this.refresh(after);
+    await this.settle(c.id);
+    const still = this.find(c.id);
+    if (still) await this.destroy(still, opts);
   }
 
   private async destroy(c: Container, opts: { volumes?: boolean }): Promise<void> {

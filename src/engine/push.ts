@@ -19,7 +19,8 @@
  * level 6 at ~18 MB/s. Default: gzip level 1 compressed in parallel blocks (layer/pgzip.ts),
  * readable by every client. STRATA_PUSH_COMPRESSION / "push-compression" = none|gzip|zstd.
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import * as fs from 'node:fs';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StrataError, corrupt, invalidArgument, isStrataError } from '../base/errors.js';
 import { canonicalString, familiarName, parseTaggedReference, type Reference } from '../image/reference.js';
@@ -33,6 +34,8 @@ import {
 } from '../registry/index.js';
 import { clientFor } from './pull.js';
 import { imageLayers, type LayerRecord } from './images.js';
+import { layerTarFile, repackBlob } from './layer-tar.js';
+import { rmTree } from '../base/fs.js';
 import { mountCandidates, recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { Store } from './store.js';
 
@@ -83,9 +86,51 @@ function compressionOf(mediaType: string): Compression {
   return 'none';
 }
 
+/** Blobs we can push for a layer: those in the content store, else the layer dir packed again (commit keeps only the dir). */
 function heldBlobs(store: Store, diffId: string): HeldBlob[] {
   const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ? ORDER BY size').all(diffId) as HeldBlob[];
-  return rows.filter((r) => store.content.has(r.digest));
+  const held = rows.filter((r) => store.content.has(r.digest));
+  if (held.length === 0) {
+    const repacked = repackBlob(store, diffId);
+    if (repacked) held.push(repacked);
+  }
+  return held;
+}
+
+/**
+ * Where a blob's bytes are read from: the content store (verified as it is read), or for a
+ * layer kept only as its directory, the tar packed again into a scratch file (verified
+ * against the diff_id when packed, once per push).
+ */
+class BlobFiles {
+  private packed = new Map<string, Promise<string>>();
+  private scratch: string | undefined;
+  constructor(private store: Store) {}
+
+  private file(digest: string): Promise<string> {
+    let p = this.packed.get(digest);
+    if (!p) {
+      this.scratch ??= this.store.makeTemp('push');
+      p = layerTarFile(this.store, digest, this.scratch);
+      this.packed.set(digest, p);
+    }
+    return p;
+  }
+
+  async open(digest: string): Promise<Readable> {
+    if (this.store.content.has(digest)) return this.store.content.openRead(digest);
+    return fs.createReadStream(await this.file(digest), { highWaterMark: 1 << 20 });
+  }
+
+  /** Byte range [start, end] (chunked uploads): read straight from the file; the registry checks the assembled digest. */
+  async range(digest: string, start: number, end: number): Promise<Readable> {
+    const file = this.store.content.has(digest) ? this.store.content.pathOf(digest) : await this.file(digest);
+    return fs.createReadStream(file, { start, end, highWaterMark: 1 << 20 });
+  }
+
+  close(): void {
+    if (this.scratch) rmTree(this.scratch);
+  }
 }
 
 /** A manifest of the image we can push byte for byte: every blob it names is held. */
@@ -176,12 +221,15 @@ async function pushTag(store: Store, repo: Repository, ref: Reference, imageId: 
   const unique = plan.layers.filter((l) => !seen.has(l.layer.diffId) && seen.add(l.layer.diffId));
   for (const l of unique) emit(statusMsg(shortId(l.layer.diffId), 'Preparing'));
   unique.slice(o.concurrency).forEach((l) => emit(statusMsg(shortId(l.layer.diffId), 'Waiting')));
+  const files = new BlobFiles(store);
   try {
-    await runLimited(unique, o.concurrency, async (l) => pushLayer(store, repo, ref, l, o.chunkSize, emit));
+    await runLimited(unique, o.concurrency, async (l) => pushLayer(store, files, repo, ref, l, o.chunkSize, emit));
     for (const l of plan.layers) if (!l.blob) l.blob = unique.find((u) => u.layer.diffId === l.layer.diffId)!.blob;
-    await pushBlob(store, repo, ref, plan.config, o.chunkSize, () => {});
+    await pushBlob(store, files, repo, ref, plan.config, o.chunkSize, () => {});
   } catch (e) {
     throw translatePushError(e);
+  } finally {
+    files.close();
   }
   const manifest = plan.manifest ?? { bytes: buildOciManifest(plan), mediaType: MediaType.OciManifest };
   let digest: string;
@@ -207,19 +255,19 @@ function translatePushError(e: unknown): unknown {
   return e;
 }
 
-async function pushLayer(store: Store, repo: Repository, ref: Reference, l: LayerPlan, chunkSize: number, emit: ProgressFn): Promise<void> {
+async function pushLayer(store: Store, files: BlobFiles, repo: Repository, ref: Reference, l: LayerPlan, chunkSize: number, emit: ProgressFn): Promise<void> {
   const id = shortId(l.layer.diffId);
   if (l.blob) {
-    const how = await pushBlob(store, repo, ref, l.blob, chunkSize, throttled(emit, id, 'Pushing', l.blob.size));
+    const how = await pushBlob(store, files, repo, ref, l.blob, chunkSize, throttled(emit, id, 'Pushing', l.blob.size));
     emit(statusMsg(id, how === 'exists' ? 'Layer already exists' : how === 'pushed' ? 'Pushed' : `Mounted from ${how.from}`));
     return;
   }
-  l.blob = await compressAndPush(store, repo, l.source!, l.compression!, l.layer, throttled(emit, id, 'Pushing', l.layer.tarSize));
+  l.blob = await compressAndPush(store, files, repo, l.source!, l.compression!, l.layer, throttled(emit, id, 'Pushing', l.layer.tarSize));
   emit(statusMsg(id, 'Pushed'));
 }
 
 /** HEAD, mount or upload one held blob. */
-async function pushBlob(store: Store, repo: Repository, ref: Reference, blob: BlobDescriptor, chunkSize: number, progress: (n: number) => void): Promise<'exists' | 'pushed' | { from: string }> {
+async function pushBlob(store: Store, files: BlobFiles, repo: Repository, ref: Reference, blob: BlobDescriptor, chunkSize: number, progress: (n: number) => void): Promise<'exists' | 'pushed' | { from: string }> {
   if (await repo.hasBlob(blob)) return 'exists';
   let location: URL | undefined;
   for (const from of mountCandidates(store, ref.domain, ref.path, blob.digest)) {
@@ -233,9 +281,9 @@ async function pushBlob(store: Store, repo: Repository, ref: Reference, blob: Bl
       location ??= (await startPlain(repo));
       const loc = location;
       if (chunkSize > 0) {
-        await repo.patchBlob(loc, blob, (start, end) => counted(rangeStream(store, blob.digest, start, end), progress, start), chunkSize);
+        await repo.patchBlob(loc, blob, (start, end) => counted(deferred(() => files.range(blob.digest, start, end)), progress, start), chunkSize);
       } else {
-        await repo.putBlob(loc, blob, () => counted(store.content.openRead(blob.digest), progress, 0));
+        await repo.putBlob(loc, blob, () => counted(deferred(() => files.open(blob.digest)), progress, 0));
       }
       return 'pushed';
     } catch (e) {
@@ -252,16 +300,14 @@ async function startPlain(repo: Repository): Promise<URL> {
   return r.location;
 }
 
-function rangeStream(store: Store, digest: string, start: number, end: number): Readable {
-  // chunks are read straight from the blob file; the whole blob was verified when it came in
-  // and the registry verifies the digest of the assembled upload
-  return Readable.from(readRange(store.content.pathOf(digest), start, end));
-}
-
-async function* readRange(file: string, start: number, end: number): AsyncGenerator<Buffer> {
-  const fs = await import('node:fs');
-  const s = fs.createReadStream(file, { start, end, highWaterMark: 1 << 20 });
-  for await (const c of s) yield c as Buffer;
+/** A Readable for a stream that is opened asynchronously (errors of the opening end up on the stream). */
+function deferred(open: () => Promise<Readable>): Readable {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  open().then((src) => {
+    src.on('error', (e) => out.destroy(e));
+    src.pipe(out);
+  }, (e: Error) => out.destroy(e));
+  return out;
 }
 
 function counted(src: Readable, progress: (n: number) => void, base: number): Readable {
@@ -287,7 +333,7 @@ class Keep extends Transform {
  * Compress an uncompressed layer while uploading it (one PATCH of unknown length, then PUT
  * ?digest=), keeping the compressed blob and recording it for the layer.
  */
-async function compressAndPush(store: Store, repo: Repository, source: HeldBlob, kind: Compression, layer: LayerRecord, progress: (n: number) => void): Promise<HeldBlob> {
+async function compressAndPush(store: Store, files: BlobFiles, repo: Repository, source: HeldBlob, kind: Compression, layer: LayerRecord, progress: (n: number) => void): Promise<HeldBlob> {
   for (let attempt = 0; ; attempt++) {
     const ingest = store.content.ingest();
     let location: URL | undefined;
@@ -295,7 +341,7 @@ async function compressAndPush(store: Store, repo: Repository, source: HeldBlob,
     try {
       location = await startPlain(repo);
       const keep = new Keep(ingest);
-      const src = counted(store.content.openRead(source.digest), progress, 0);
+      const src = counted(await files.open(source.digest), progress, 0);
       body = new Transform({ transform(c: Buffer, _e, cb) { cb(null, c); } });
       const compressor = kind === 'gzip' ? new ParallelGzip({ level: GZIP_PUSH_LEVEL }) : compressStream(kind);
       const producing = pipeline(src, compressor, keep, body);

@@ -12,6 +12,7 @@ import { canonicalString, familiarString, parseTaggedReference, repoAndTag, type
 import { ANNOTATION_REF_NAME, MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import { commitImage, imageLayers, loadConfig, parseConfig, resolveImage, tagsOf, type StagedLayer } from './images.js';
+import { layerTarFile, repackBlob } from './layer-tar.js';
 import type { Store } from './store.js';
 import type { Ingest } from '../content/store.js';
 
@@ -319,7 +320,7 @@ function layerBlob(store: Store, diffId: string, preferUncompressed: boolean): {
   const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ?').all(diffId) as { digest: string; mediaType: string; size: number }[];
   const usable = rows.filter((r) => store.content.has(r.digest));
   usable.sort((a, b) => (preferUncompressed ? Number(a.digest !== diffId) - Number(b.digest !== diffId) : a.size - b.size));
-  const b = usable[0];
+  const b = usable[0] ?? repackBlob(store, diffId); // a committed layer kept only as its dir
   if (!b) throw new StrataError('corrupt', `no blob found for layer ${diffId}: run 'strata system check'`);
   return b;
 }
@@ -350,7 +351,7 @@ export function buildManifest(store: Store, id: string, preferUncompressed = fal
 /** An uncompressed layer tar as a file path (decompressing a compressed blob to tmp when needed). */
 async function uncompressedLayerFile(store: Store, diffId: string, scratch: string): Promise<string> {
   const b = layerBlob(store, diffId, true);
-  if (b.digest === diffId) return store.content.pathOf(b.digest);
+  if (b.digest === diffId) return layerTarFile(store, diffId, scratch);
   const out = path.join(scratch, hexOf(diffId) + '.tar');
   const { decompressStream } = await import('../layer/index.js');
   const kind: Compression = b.mediaType.includes('zstd') ? 'zstd' : 'gzip';
@@ -366,7 +367,7 @@ export async function saveImages(store: Store, names: string[], out: Writable, f
   const scratch = store.makeTemp('save');
   const tw = new TarWriter(out);
   try {
-    if (format === 'oci') await writeOci(store, items, tw);
+    if (format === 'oci') await writeOci(store, items, tw, scratch);
     else await writeDocker(store, items, tw, scratch);
     await tw.finish();
   } finally {
@@ -421,14 +422,19 @@ async function writeDocker(store: Store, items: SaveItem[], tw: TarWriter, scrat
   if (Object.keys(repositories).length) await tw.addFile('repositories', Buffer.from(JSON.stringify(repositories) + '\n'), { mtime: EPOCH });
 }
 
-async function writeOci(store: Store, items: SaveItem[], tw: TarWriter): Promise<void> {
+async function writeOci(store: Store, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
   const written = new Set<string>();
   const addBlob = async (digest: string, data?: Buffer) => {
     if (written.has(digest)) return;
     written.add(digest);
     const name = `blobs/sha256/${hexOf(digest)}`;
     if (data) await tw.addFile(name, data, { mtime: EPOCH });
-    else await tw.addFileFromPath(name, store.content.pathOf(digest), store.content.size(digest), { mtime: EPOCH });
+    else if (store.content.has(digest)) await tw.addFileFromPath(name, store.content.pathOf(digest), store.content.size(digest), { mtime: EPOCH });
+    else {
+      const file = await layerTarFile(store, digest, scratch); // a committed layer kept only as its dir
+      await tw.addFileFromPath(name, file, fs.statSync(file).size, { mtime: EPOCH });
+      fs.rmSync(file, { force: true });
+    }
   };
   await tw.addFile('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'), { mtime: EPOCH });
   await tw.addDir('blobs/', { mtime: EPOCH });

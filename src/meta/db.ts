@@ -1,6 +1,10 @@
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 
-export type DB = Database.Database;
+// required, not imported: Node's ESM loader would scan the CommonJS package for exports first
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+export type DB = BetterSqlite3.Database;
 
 /**
  * Schema migrations, applied in order; PRAGMA user_version records how many ran.

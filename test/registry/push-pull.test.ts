@@ -10,6 +10,8 @@ import { busyboxTar } from '../helpers.js';
 import { clientEnv, importBusybox, registryAvailable, startRegistry, strataAsync, strataAsyncOk, tmp, type Registry } from './helpers.js';
 import { Store } from '../../src/engine/store.js';
 import { ensureImage } from '../../src/engine/pull.js';
+import { commitContainer } from '../../src/engine/commit.js';
+import { isRepackable } from '../../src/engine/layer-tar.js';
 import type { JSONMessage } from '../../src/format/index.js';
 
 const skip = registryAvailable() ? false : 'docker-registry is not installed';
@@ -171,6 +173,33 @@ describe('push and pull against docker-registry', { skip }, () => {
       await strataAsyncOk(z2, ['pull', '-q', `${reg.addr}/zstd/bb:v1`], { env });
       assert.equal((await strataAsyncOk(z2, ['images', '-q', '--no-trunc'], { env })).trim(), idz);
     } finally { for (const d of [z1, z2]) fs.rmSync(d, { recursive: true, force: true }); }
+  });
+
+  test('a committed layer kept only as its directory is packed again for the push', async (t) => {
+    const croot = tmp('strata-reg-commit-');
+    const upper = tmp('strata-reg-upper-');
+    const fresh = tmp('strata-reg-commit-pull-');
+    t.after(() => { for (const d of [croot, upper, fresh]) fs.rmSync(d, { recursive: true, force: true }); });
+    const baseId = await importBusybox(croot, 'base:v1', busyboxTar(), env);
+    fs.mkdirSync(path.join(upper, 'data'));
+    fs.writeFileSync(path.join(upper, 'data', 'hello.txt'), 'committed\n');
+    const store = new Store(croot);
+    let res: Awaited<ReturnType<typeof commitContainer>>;
+    try {
+      res = await commitContainer(store, {
+        upperDir: upper, imageId: baseId, imageRef: 'base:v1', containerId: 'c'.repeat(64),
+        containerConfig: { Cmd: ['sh'] }, reference: `${reg.addr}/committed:v1`, timestamp: 1700000000,
+      });
+      assert.ok(isRepackable(store, res.diffId!) && !store.content.has(res.diffId!), 'the layer has no blob');
+    } finally { store.close(); }
+    const out = await strataAsyncOk(croot, ['push', `${reg.addr}/committed:v1`], { env });
+    assert.equal(out.match(/: Pushed\n/g)?.length, 2, out);
+    const digest = /v1: digest: (sha256:[a-f0-9]{64})/.exec(out)![1];
+    // the second push sends the same bytes (the compressed blob was kept)
+    assert.match(await strataAsyncOk(croot, ['push', `${reg.addr}/committed:v1`], { env }), new RegExp(`v1: digest: ${digest} `));
+    await strataAsyncOk(fresh, ['pull', '-q', `${reg.addr}/committed:v1`], { env });
+    assert.equal((await strataAsyncOk(fresh, ['images', '-q', '--no-trunc', `${reg.addr}/committed`], { env })).trim(), res.id);
+    assert.equal(fs.readFileSync(path.join(fresh, 'layers', res.diffId!.slice(7), 'diff', 'data', 'hello.txt'), 'utf8'), 'committed\n');
   });
 
   test('a multi-platform index: linux/amd64 by default, --platform picks another', async (t) => {
