@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerImageCommands, printInspect } from './images.js';
 import { registerSystemCommands } from './system.js';
+import { registerRegistryCommands } from './registry.js';
 import { inspectImage } from '../engine/images.js';
 import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
 import { StrataError } from '../base/errors.js';
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   const container = program.command('container').description('Manage containers');
   const system = program.command('system').description('Manage Strata');
   registerImageCommands(program, image);
+  registerRegistryCommands(program, image);
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));

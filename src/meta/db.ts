@@ -112,6 +112,15 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX container_volumes_volume ON container_volumes(volume);
   `,
+  `
+  CREATE TABLE blob_sources (            -- registries and repositories a blob was pulled from or pushed to
+    digest     TEXT NOT NULL,            -- (a hint for cross-repository mounts on push; never trusted for content)
+    registry   TEXT NOT NULL,            -- reference domain: docker.io, localhost:5000
+    repository TEXT NOT NULL,            -- path: library/nginx
+    seen       INTEGER NOT NULL,         -- unix ms
+    PRIMARY KEY (digest, registry, repository)
+  );
+  `,
 ];
 
 export function openDb(file: string): DB {
