@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime.
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime,changes,registry.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { runChanges } from './changes.js';
 import { runImages } from './images.js';
 import { runApi } from './api.js';
 import { runContainers } from './containers.js';
+import { runRegistry } from './registry.js';
 import { PROJECT } from './util.js';
 
 function subprocess(file: string): () => Promise<void> {
@@ -25,9 +27,11 @@ const sections: Record<string, () => Promise<void>> = {
   network: subprocess('network-bench.js'),
   api: runApi,
   runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
+  changes: runChanges,
+  registry: runRegistry,
 };
 
-const want = (process.env.STRATA_BENCH ?? 'images,containers,network,api').split(',');
+const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api').split(',');
 console.log(`# strata bench ${new Date().toISOString()} node ${process.version} (NODE_EXTRA_CA_CERTS unset for timed processes)`);
 for (const name of want) {
   const fn = sections[name];

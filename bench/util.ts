@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
+export const CLI = fs.existsSync(path.join(PROJECT, 'dist', 'strata.mjs')) ? path.join(PROJECT, 'dist', 'strata.mjs') : path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
 
 /** Environment for timing Node: NODE_EXTRA_CA_CERTS makes every start ~80 ms slower. */
 export function benchEnv(root: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {

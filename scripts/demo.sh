@@ -10,7 +10,7 @@ P1=${DEMO_PORT1:-8080}
 P2=${DEMO_PORT2:-8081}
 S="$PWD/bin/strata"
 
-run() { printf '\n$ strata %s\n' "$*"; "$S" "$@"; }
+run() { printf '\n$ strata'; printf ' %q' "$@"; printf '\n'; "$S" "$@"; }
 sh_() { printf '\n$ %s\n' "$*"; bash -c "$*"; }
 note() { printf '\n# %s\n' "$*"; }
 cleanup() { "$S" rm -f webserver web2 >/dev/null 2>&1 || true; }

@@ -26,5 +26,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # build (tsc is incremental enough for a project this size; native helpers only when their source changed)
-npx tsc -p tsconfig.json
-if [ -x scripts/build-native.sh ]; then bash scripts/build-native.sh; fi
+npm run -s build

@@ -5,7 +5,8 @@ import { spawnSync, execFileSync, type SpawnSyncReturns } from 'node:child_proce
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
+/** The CLI as users run it: the bundle when built, else the module tree. */
+export const CLI = fs.existsSync(path.join(PROJECT, 'dist', 'strata.mjs')) ? path.join(PROJECT, 'dist', 'strata.mjs') : path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
 
 interface Ctx { after(fn: () => void | Promise<void>): void; }
 

@@ -5,10 +5,12 @@ import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry } from '
 import { commandColumn, displayablePorts, parseDuration, type PortSummary } from '../format/index.js';
 import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
 import { getStore, out, collect, ExitError } from './util.js';
-import { printRows, since, size3 } from './output.js';
+import { printRows, since, size3, size4 } from './output.js';
 import { printInspect, setImageHooks } from './images.js';
 import { inspectors } from './inspectors.js';
-import { addResetStep } from './system.js';
+import { addResetStep, addDfRow, addPruneStep } from './system.js';
+import { treeSize } from '../base/fs.js';
+import * as path from 'node:path';
 import { copyFromContainer, copyToContainer, exportContainer } from '../engine/files.js';
 import { writeFileAtomicStream } from './util.js';
 
@@ -23,6 +25,11 @@ export function containers(): Containers {
 }
 export function resetContainers(): void { engine = undefined; }
 
+/** Let background clean-up (unmounts, network release) finish before the process ends. */
+export async function settleContainers(): Promise<void> {
+  await engine?.settle();
+}
+
 /** Wiring from other parts (network, volumes) applied when the engine is made. */
 export const engineHooks: ((c: Containers) => void)[] = [];
 
@@ -31,6 +38,30 @@ setImageHooks({
   imageInUse: (id) => containers().usingImage(id).length > 0,
 });
 inspectors.push({ type: 'container', lookup: (n) => containers().inspect(n) });
+addDfRow(() => {
+  const e = containers();
+  const all = e.all();
+  const sizes = all.map((c) => treeSize(path.join(c.dir, 'upper')));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const live = all.filter((c) => c.row.state === 'running' || c.row.state === 'paused');
+  const reclaim = all.reduce((a, c, i) => a + (live.includes(c) ? 0 : sizes[i]!), 0);
+  return { Type: 'Containers', TotalCount: String(all.length), Active: String(live.length), Size: size4(total), Reclaimable: `${size4(reclaim)}${total ? ` (${Math.round((reclaim * 100) / total)}%)` : ''}` };
+});
+addDfRow(() => {
+  const v = containers().volumes;
+  const list = v.list();
+  const sizes = list.map((x) => treeSize(v.dataDir(x.name)));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const used = list.filter((x) => v.users(x.name).length);
+  const reclaim = list.reduce((a, x, i) => a + (used.includes(x) ? 0 : sizes[i]!), 0);
+  return { Type: 'Local Volumes', TotalCount: String(list.length), Active: String(used.length), Size: size4(total), Reclaimable: `${size4(reclaim)}${total ? ` (${Math.round((reclaim * 100) / total)}%)` : ''}` };
+});
+addPruneStep(async () => {
+  const r = await containers().prune();
+  if (r.deleted.length) { out('Deleted Containers:'); for (const d of r.deleted) out(d); out(''); }
+  return r.reclaimed;
+});
+addDfRow(() => ({ Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' }));
 addResetStep(async () => {
   const e = containers();
   for (const c of e.all()) await e.remove(c.id, { force: true, volumes: true });

@@ -1,14 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerImageCommands, printInspect } from './images.js';
 import { registerSystemCommands } from './system.js';
+import { registerRegistryCommands } from './registry.js';
 import { inspectImage } from '../engine/images.js';
 import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
 import { StrataError } from '../base/errors.js';
 import { inspectors } from './inspectors.js';
-import { registerContainerCommands } from './containers.js';
+import { registerContainerCommands, settleContainers } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
+import { registerChangeCommands } from './changes.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
@@ -28,9 +30,11 @@ function buildProgram(): Command {
   const container = program.command('container').description('Manage containers');
   const system = program.command('system').description('Manage Strata');
   registerImageCommands(program, image);
+  registerRegistryCommands(program, image);
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
+  registerChangeCommands(program, container);
   registerSystemCommands(system);
   registerServeCommand(program);
 
@@ -96,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.STRATA_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
     return 1;
   } finally {
+    await settleContainers().catch(() => undefined);
     closeStore();
   }
 }

@@ -48,7 +48,8 @@ export function registerSystemCommands(system: Command): void {
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
-      let reclaimed = extraPrune.reduce((a, f) => a + f(), 0);
+      let reclaimed = 0;
+      for (const step of extraPrune) reclaimed += await step();
       const res = pruneImages(getStore(), { all: !!o.all, imageInUse: imageHooks().imageInUse });
       if (res.untagged.length || res.deleted.length) {
         out('Deleted Images:');
@@ -95,9 +96,9 @@ export function registerSystemCommands(system: Command): void {
 export const extraDf = (): { summary: Record<string, string>[]; verbose: (() => void)[] } => ({ summary: dfRows.map((f) => f()), verbose: dfVerbose });
 const dfRows: (() => Record<string, string>)[] = [];
 const dfVerbose: (() => void)[] = [];
-const extraPrune: (() => number)[] = [];
+const extraPrune: (() => Promise<number>)[] = [];
 export function addDfRow(row: () => Record<string, string>, verbose?: () => void): void { dfRows.push(row); if (verbose) dfVerbose.push(verbose); }
-export function addPruneStep(step: () => number): void { extraPrune.push(step); }
+export function addPruneStep(step: () => Promise<number>): void { extraPrune.push(step); }
 const resetSteps: (() => Promise<void>)[] = [];
 /** Parts that hold host resources (containers, networks) release them on `system reset`. */
 export function addResetStep(step: () => Promise<void>): void { resetSteps.push(step); }

@@ -109,6 +109,11 @@ export class Ingest {
     this.written += chunk.length;
   }
 
+  /** The digest of what was written so far (the ingest goes on). */
+  peekDigest(): Digest {
+    return `sha256:${this.hash.copy().digest('hex')}` as Digest;
+  }
+
   /** Verify (when expected is given), fsync, rename into place. Returns the digest. */
   commit(expected?: string, expectedSize?: number): Digest {
     if (this.done) throw new Error('ingest already finished');

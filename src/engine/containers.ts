@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { mkdirp, rmTree, writeFileAtomic, treeSize } from '../base/fs.js';
 import { VolumeStore, parseMounts } from './volumes.js';
+import { diffUpper, buildExclude, type Change } from '../changes/index.js';
+import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
 import { tx } from '../meta/db.js';
 import { orderContainerConfig, rfc3339Nano } from '../image/config.js';
 import type { ContainerConfig } from '../image/types.js';
@@ -229,12 +231,28 @@ export class Containers {
     const row = { ...c.row, ...fields } as ContainerRow;
     const next = this.view(row);
     if (row.state === 'exited') {
-      this.releaseRuntime(next).catch(() => { /* best effort; retried on the next read */ });
-      if (next.hostConfig.AutoRemove) {
-        this.destroy(next, { volumes: true }).catch(() => { /* retried later */ });
-      }
+      // release the rootfs, network and runc state; `settle()` waits for it before the next step
+      this.track(c.id, (async () => {
+        await this.releaseRuntime(next);
+        if (next.hostConfig.AutoRemove) await this.destroy(next, { volumes: true });
+      })());
     }
     return next;
+  }
+
+  private readonly cleanups = new Map<string, Promise<void>>();
+
+  private track(id: string, p: Promise<void>): void {
+    const prev = this.cleanups.get(id) ?? Promise.resolve();
+    const next = prev.then(() => p).catch(() => { /* best effort: retried on the next read */ });
+    this.cleanups.set(id, next);
+    void next.then(() => { if (this.cleanups.get(id) === next) this.cleanups.delete(id); });
+  }
+
+  /** Wait for background clean-up of one container (or all). */
+  async settle(id?: string): Promise<void> {
+    if (id) { await this.cleanups.get(id); return; }
+    while (this.cleanups.size) await Promise.all([...this.cleanups.values()]);
   }
 
   // ------------------------------------------------------------ create
@@ -305,19 +323,7 @@ export class Containers {
   }
 
   /** Unmount, release the network and runc state (after the container stopped for good). */
-  releaseRuntime(c: Container): Promise<void> {
-    // one at a time per container, and a start waits for them all: a release that noticed
-    // the last exit late must not unmount the rootfs (or free the network) of the next run
-    const prev = this.releasing.get(c.id);
-    const next = (prev ?? Promise.resolve()).catch(() => undefined).then(() => this.releaseNow(c));
-    this.releasing.set(c.id, next);
-    void next.catch(() => undefined).finally(() => { if (this.releasing.get(c.id) === next) this.releasing.delete(c.id); });
-    return next;
-  }
-
-  private readonly releasing = new Map<string, Promise<void>>();
-
-  private async releaseNow(c: Container): Promise<void> {
+  async releaseRuntime(c: Container): Promise<void> {
     try { await this.runc.delete(c.id, { force: true }); } catch { /* already deleted by its monitor */ }
     if (this.network && c.hostConfig.NetworkMode !== 'host') {
       // idempotent, and also undoes a half-made attachment (a failed start)
@@ -399,6 +405,8 @@ export class Containers {
    */
   async start(ref: string, opts: { deferStart?: boolean } = {}): Promise<Container> {
     let c = this.get(ref);
+    await this.settle(c.id);
+    if (!this.find(c.id)) throw notFound(`No such container: ${ref}`);
     if (this.isDeferred(c) && !opts.deferStart) {
       // created under its monitor for an attached client (run without -d): start it now
       const { pid } = await startContainer(c.paths.socketPath);
@@ -473,6 +481,7 @@ export class Containers {
   /** SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds. */
   async stop(ref: string, timeout?: number): Promise<Container> {
     let c = this.get(ref);
+    await this.settle(c.id);
     if (!this.isLive(c)) return c;
     await disableRestart(c.paths.socketPath).catch(() => undefined);
     if (c.row.state === 'paused') await this.runc.resume(c.id).catch(() => undefined);
@@ -490,6 +499,7 @@ export class Containers {
       clearTimeout(timer);
     }
     c = this.get(c.id);
+    await this.settle(c.id);
     await this.releaseRuntime(c).catch(() => undefined);
     this.event(c, 'stop');
     return c;
@@ -570,6 +580,8 @@ export class Containers {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = this.get(ref);
+    await this.settle(c.id);
+    if (!this.find(c.id)) return; // auto-removed meanwhile
     if (this.isLive(c)) {
       if (!opts.force) throw conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
       await disableRestart(c.paths.socketPath).catch(() => undefined);
@@ -577,7 +589,12 @@ export class Containers {
       try { await this.runc.kill(c.id, 'KILL', { all: true }); } catch { /* gone */ }
       await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
     }
-    await this.destroy(this.find(c.id) ?? c, opts);
+    const after = this.find(c.id);
+    if (!after) return;
+    this.refresh(after);
+    await this.settle(c.id);
+    const still = this.find(c.id);
+    if (still) await this.destroy(still, opts);
   }
 
   private async destroy(c: Container, opts: { volumes?: boolean }): Promise<void> {
@@ -782,6 +799,50 @@ export class Containers {
     const c = this.get(ref);
     if (c.row.state !== 'running' && c.row.state !== 'paused') throw conflict(`Container ${c.id} is not running`);
     return this.runc.top(c.id, psArgs);
+  }
+
+  // ------------------------------------------------------------ diff / commit
+
+  /** Mount points whose contents never enter diff or commit: volumes, binds, tmpfs. */
+  hiddenMounts(c: Container): string[] {
+    return [...this.volumes.mountTable(c).map((m) => m.destination), ...Object.keys(c.hostConfig.Tmpfs ?? {}),
+      ...(c.hostConfig.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Target)];
+  }
+
+  /** `docker diff`: the changes in the container's upper dir (running, paused or stopped). */
+  diff(ref: string): { changes: Change[]; upperDir: string } {
+    const c = this.get(ref);
+    const upperDir = path.join(c.dir, 'upper');
+    return { changes: diffUpper(upperDir, this.lowerDirs(c), { hide: this.hiddenMounts(c) }), upperDir };
+  }
+
+  /**
+   * `docker commit`: the upper dir becomes one new layer on the container's image. A running
+   * container is frozen while the layer is taken (unless pause is false); one the user paused
+   * stays paused.
+   */
+  async commit(ref: string, opts: { author?: string; message?: string; changes?: string[]; pause?: boolean; reference?: string; exclude?: string[]; excludeNoise?: boolean; timestamp?: Date | number }): Promise<CommitResult> {
+    const c = this.get(ref);
+    const input: CommitInput = {
+      upperDir: path.join(c.dir, 'upper'),
+      imageId: c.row.image_id,
+      imageRef: c.row.image_ref,
+      containerId: c.id,
+      containerConfig: c.config,
+      execs: this.execsOf(c.id).map((e) => ({ created: e.created, user: e.user, workdir: e.workdir, argv: e.argv })),
+    };
+    if (opts.author) input.author = opts.author;
+    if (opts.message) input.message = opts.message;
+    if (opts.changes?.length) input.changes = opts.changes;
+    if (opts.reference) input.reference = opts.reference;
+    if (opts.timestamp !== undefined) input.timestamp = opts.timestamp;
+    const exclude = buildExclude({ patterns: opts.exclude ?? [], noise: !!opts.excludeNoise });
+    if (exclude) input.exclude = exclude;
+    if (opts.pause !== false && c.row.state === 'running') {
+      input.pause = () => this.runc.pause(c.id);
+      input.unpause = () => this.runc.resume(c.id);
+    }
+    return commitContainer(this.store, input);
   }
 
   // ------------------------------------------------------------ inspect

@@ -351,10 +351,16 @@ export function removeImage(store: Store, input: string, opts: { force?: boolean
     const users = opts.containersUsing?.(img.id) ?? [];
     if (byRef) {
       const key = canonicalString(byRef);
-      const refCount = tags.length + digests.length;
-      if (refCount > 1 || (refCount === 1 && hasChildren(store, img.id))) {
+      // Docker: removing a repository's last tag also removes that repository's digest
+      // references (a pulled image's `repo@sha256:…`); the image goes when no reference is left
+      const name = `${byRef.domain}/${byRef.path}`;
+      const sameRepo = (r: string) => { const p = parseReference(r); return `${p.domain}/${p.path}` === name; };
+      const dropDigests = !byRef.digest && !tags.some((t) => t !== key && sameRepo(t)) ? digests.filter(sameRepo) : [];
+      const remaining = tags.length + digests.length - 1 - dropDigests.length;
+      if (remaining > 0 || hasChildren(store, img.id)) {
         untag(store, key, byRef.digest ? 'repo_digests' : 'tags');
         res.untagged.push(familiarString(byRef));
+        for (const d of dropDigests) { untag(store, d, 'repo_digests'); res.untagged.push(familiarString(parseReference(d))); }
         return;
       }
       if (users.length && !opts.force) {

@@ -4,6 +4,7 @@ import { tx } from '../meta/db.js';
 import { hexOf } from '../image/digest.js';
 import { rmTree } from '../base/fs.js';
 import { deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
+import { isRepackable } from './layer-tar.js';
 import { processAlive, type Store } from './store.js';
 
 export interface DfImage {
@@ -147,7 +148,7 @@ export async function checkStore(store: Store): Promise<CheckReport> {
     try { ok = fs.statSync(dir).isDirectory(); } catch { /* missing */ }
     if (!ok) problems.push(`layer ${l.diff_id}: directory ${dir} is missing`);
     const nb = db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(l.diff_id) as { digest: string }[];
-    if (!nb.some((b) => store.content.has(b.digest))) problems.push(`layer ${l.diff_id}: no blob holds this layer`);
+    if (!nb.some((b) => store.content.has(b.digest)) && !isRepackable(store, l.diff_id)) problems.push(`layer ${l.diff_id}: no blob holds this layer`);
   }
   const images = db.prepare('SELECT id FROM images').all() as { id: string }[];
   for (const i of images) {

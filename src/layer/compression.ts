@@ -4,7 +4,12 @@
  */
 import { PassThrough, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import { createRequire } from 'node:module';
+
+// zstd-napi is a native addon: loaded on first use, so commands that never see zstd don't pay for it
+type ZstdModule = typeof import('zstd-napi');
+let zstd: ZstdModule | undefined;
+const loadZstd = (): ZstdModule => (zstd ??= createRequire(import.meta.url)('zstd-napi') as ZstdModule);
 import { invalidArgument } from '../base/errors.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -35,7 +40,7 @@ export function compressStream(kind: Compression, level?: number): Transform {
     case 'gzip':
       return zlib.createGzip({ level: level ?? 6 });
     case 'zstd':
-      return new CompressStream({ compressionLevel: level ?? 3 });
+      return new (loadZstd().CompressStream)({ compressionLevel: level ?? 3 });
     default:
       throw invalidArgument(`unknown compression ${JSON.stringify(kind)}`);
   }
@@ -48,7 +53,7 @@ export function decompressStream(kind: Compression): Transform {
     case 'gzip':
       return zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK });
     case 'zstd':
-      return new DecompressStream();
+      return new (loadZstd().DecompressStream)();
     default:
       throw invalidArgument(`unknown compression ${JSON.stringify(kind)}`);
   }

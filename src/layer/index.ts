@@ -18,3 +18,5 @@ export {
 export { type TarEntryType, type TarHeader } from './tar-header.js';
 export { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
 export { type ChunkHasher, Sha256Hasher } from './hasher.js';
+export { binToUtf8, fsPath, show, toBin } from './paths.js';
+export { getXattr, readXattrs, withXattrPath } from './xattr.js';

@@ -35,6 +35,13 @@ export interface PackOptions {
   sourceDateEpoch?: number;
   /** truncate mtimes to whole seconds, as Docker's own layers do (default false: PAX mtime with ns) */
   wholeSecondMtimes?: boolean;
+  /**
+   * mtime (seconds) written for every whiteout entry instead of the device's
+   * own (Docker writes the deletion time). Layer dirs keep their whiteouts as
+   * one shared device node, so a tar re-packed from a layer dir reproduces the
+   * original bytes only when whiteout mtimes do not depend on the node.
+   */
+  whiteoutMtime?: number;
   /** end a Writable output when done (default true) */
   end?: boolean;
 }
@@ -139,7 +146,8 @@ class Packer {
         if (type === 'char' && st.rdev === 0n) {
           // whiteout: Docker writes a regular `.wh.NAME`, mode 0600 without type bits
           const wh = Buffer.from((relDir === '' ? '' : relDir + '/') + '.wh.' + n, 'latin1');
-          this.header({ name: wh, type: 'file', mode: 0o600, uid, gid, size: 0, mtime, mtimeNsec });
+          const fixed = this.opts.whiteoutMtime;
+          this.header({ name: wh, type: 'file', mode: 0o600, uid, gid, size: 0, mtime: fixed ?? mtime, mtimeNsec: fixed === undefined ? mtimeNsec : 0 });
           continue;
         }
         if (n.startsWith('.wh.')) {

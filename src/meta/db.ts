@@ -1,6 +1,10 @@
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 
-export type DB = Database.Database;
+// required, not imported: Node's ESM loader would scan the CommonJS package for exports first
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+export type DB = BetterSqlite3.Database;
 
 /**
  * Schema migrations, applied in order; PRAGMA user_version records how many ran.
@@ -108,6 +112,15 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX container_volumes_volume ON container_volumes(volume);
   `,
+  `
+  CREATE TABLE blob_sources (            -- registries and repositories a blob was pulled from or pushed to
+    digest     TEXT NOT NULL,            -- (a hint for cross-repository mounts on push; never trusted for content)
+    registry   TEXT NOT NULL,            -- reference domain: docker.io, localhost:5000
+    repository TEXT NOT NULL,            -- path: library/nginx
+    seen       INTEGER NOT NULL,         -- unix ms
+    PRIMARY KEY (digest, registry, repository)
+  );
+  `,
 ];
 
 export function openDb(file: string): DB {
@@ -127,7 +140,7 @@ export function openDb(file: string): DB {
  * Statements are never iterated or switched to raw/pluck mode, so one per SQL text is safe.
  */
 function cacheStatements(db: DB): void {
-  const cache = new Map<string, Database.Statement>();
+  const cache = new Map<string, BetterSqlite3.Statement>();
   const prepare = db.prepare.bind(db);
   db.prepare = ((sql: string) => {
     let st = cache.get(sql);

@@ -1,0 +1,21 @@
+/**
+ * registry/: the OCI distribution client.
+ *
+ *   RegistryClient.for(domain).repository(path, ['pull'|'push'])  manifests, blobs, uploads, tags
+ *   Authorizer / parseChallenges                                     Bearer (token) and Basic auth
+ *   getCredentials / saveCredentials / removeCredentials             ~/.strata/config.json (+ Docker's file)
+ *   checkLogin                                                       `login`: do these credentials work?
+ */
+export {
+  BlobReader, CONFIG_LIMIT, Counter, DIGEST_RE, MANIFEST_ACCEPT, MANIFEST_LIMIT, RETRY, RegistryClient, RegistryError, Repository,
+  backoff, isLoopback, isRetryable, manifestMediaType, registryError, resolveEndpoint, sleep,
+  type BlobDescriptor, type BlobReaderOptions, type Endpoint, type FetchedManifest,
+} from './client.js';
+export { Authorizer, errorText, mergeScopes, parseChallenges, repoScope, type Challenge } from './auth.js';
+export {
+  DOCKER_HUB, DOCKER_HUB_AUTH_KEY, authKey, dockerConfigPath, dockerHasCredentials, getCredentials, normalizeServer, readConfigFile,
+  registrySettings, removeCredentials, saveCredentials, strataConfigPath,
+  type ClientConfig, type Credentials, type PushCompression, type RegistrySettings,
+} from './config.js';
+export { NetworkError, describeNetError, httpRequest } from './http.js';
+export { checkLogin } from './login.js';
