@@ -180,8 +180,11 @@ async function exportFs(ctx: Ctx): Promise<void> {
   await finish(out);
 }
 
-function changes(): never {
-  throw new StrataError('not_implemented', 'container changes (diff) are not available in this build of the engine');
+/** `docker diff`: Kind 0 = changed, 1 = added, 2 = deleted; `null` when nothing changed. */
+function changes(ctx: Ctx): void {
+  const kinds = { C: 0, A: 1, D: 2 } as const;
+  const list = ctx.api.engine.diff(ctx.params[0]!).changes.map((c) => ({ Path: c.path, Kind: kinds[c.kind] }));
+  sendJson(ctx.res, 200, list.length ? list : null);
 }
 
 /**

@@ -4,7 +4,10 @@ import { StrataError } from '../base/errors.js';
 import { imageHistory, imageSummaries, inspectImage, removeImage, resolveImage, tagImage } from '../engine/images.js';
 import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
 import { pruneImages } from '../engine/system.js';
-import { commonHeaders, filterMap, finish, lazyBody, parseFilters, qbool, sendJson } from './http.js';
+import { commonHeaders, errorStatus, filterMap, finish, lazyBody, parseFilters, qbool, sendError, sendJson } from './http.js';
+import { pullAllTags, pullImage } from '../engine/pull.js';
+import { pushImage } from '../engine/push.js';
+import type { Credentials } from '../registry/config.js';
 import type { Ctx, Route } from './server.js';
 
 function list(ctx: Ctx): void {
@@ -50,25 +53,58 @@ function prune(ctx: Ctx): void {
   sendJson(ctx.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: r.reclaimed });
 }
 
-/** A JSON-lines progress response (pull, push, load, import): `\r\n` after each message. */
-function jsonLines(res: http.ServerResponse): { send(m: Record<string, unknown>): void; fail(e: unknown): void; end(): void } {
+/**
+ * A JSON-lines progress response (pull, push, load, import): `\r\n` after each message.
+ * Messages for which `hold` is true are kept back until a later one comes, so that a failure
+ * found right at the start (no such manifest, no such tag) is still an HTTP error with its
+ * status code, as Docker answers it; later failures are an `errorDetail` line.
+ */
+function jsonLines(res: http.ServerResponse, hold: (m: Record<string, unknown>) => boolean = () => false) {
   let begun = false;
+  const held: Record<string, unknown>[] = [];
   const begin = () => {
     if (begun) return;
     begun = true;
     res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
+    for (const m of held.splice(0)) res.write(JSON.stringify(m) + '\r\n');
   };
   return {
-    send(m) { begin(); res.write(JSON.stringify(m) + '\r\n'); },
-    // the CLI only shows errorDetail; send both
-    fail(e) { begin(); const message = (e as Error).message ?? String(e); res.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\r\n'); },
+    send(m: Record<string, unknown>) {
+      if (!begun && hold(m)) { held.push(m); return; }
+      begin();
+      if (!res.destroyed) res.write(JSON.stringify(m) + '\r\n');
+    },
+    fail(e: unknown) {
+      if (!begun) { sendError(res, e); return; }
+      // the CLI only shows errorDetail; send both
+      const message = errorStatus(e).message;
+      res.end(JSON.stringify({ errorDetail: { message }, error: message }) + '\r\n');
+    },
     end() { begin(); res.end(); },
   };
 }
 
+/** X-Registry-Auth: base64 (URL-safe or not) of `{"username","password","identitytoken"}`; `{}` = none. */
+export function registryAuth(req: http.IncomingMessage): Credentials | undefined {
+  const h = req.headers['x-registry-auth'];
+  if (typeof h !== 'string' || !h) return undefined;
+  let v: { username?: string; password?: string; identitytoken?: string };
+  try {
+    v = JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as typeof v;
+  } catch {
+    throw new StrataError('invalid_argument', 'invalid X-Registry-Auth header');
+  }
+  if (!v || typeof v !== 'object' || (!v.username && !v.identitytoken)) return undefined;
+  const c: Credentials = { username: v.username ?? '', password: v.password ?? '', source: 'X-Registry-Auth' };
+  if (v.identitytoken) c.identityToken = v.identitytoken;
+  return c;
+}
+
+const isPreamble = (m: Record<string, unknown>) => typeof m.status === 'string' && /^(Pulling from |The push refers to )/.test(m.status);
+
 /**
- * `POST /images/create`: `fromSrc=-` imports the request body (a rootfs tarball);
- * `fromImage` pulls, which needs the registry client (not in this build: 501).
+ * `POST /images/create`: `fromImage` pulls (every tag when no tag is given, as the daemon);
+ * `fromSrc=-` imports the request body (a rootfs tarball).
  */
 async function createImage(ctx: Ctx): Promise<void> {
   const q = ctx.query;
@@ -87,16 +123,44 @@ async function createImage(ctx: Ctx): Promise<void> {
     out.end();
     return;
   }
-  if (q.get('fromImage')) {
-    ctx.req.resume();
-    throw new StrataError('not_implemented', 'pulling images is not available in this build of the engine (no registry client); load or import the image instead');
+  const from = q.get('fromImage');
+  if (!from) throw new StrataError('invalid_argument', 'Bad parameters: fromImage or fromSrc is required');
+  ctx.req.resume(); // dockerode repeats its options as a body
+  const tag = q.get('tag');
+  const opts: Parameters<typeof pullImage>[2] = {};
+  const platform = q.get('platform');
+  if (platform) opts.platform = platform;
+  const creds = registryAuth(ctx.req);
+  if (creds) opts.credentials = creds;
+  const out = jsonLines(ctx.res, isPreamble);
+  opts.onProgress = (m) => out.send(m as Record<string, unknown>);
+  try {
+    if (tag) await pullImage(ctx.api.store, tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`, opts);
+    else if (/[:@]/.test(from.slice(from.lastIndexOf('/') + 1))) await pullImage(ctx.api.store, from, opts);
+    else await pullAllTags(ctx.api.store, from, opts);
+  } catch (e) {
+    out.fail(e);
+    return;
   }
-  throw new StrataError('invalid_argument', 'Bad parameters: fromImage or fromSrc is required');
+  out.end();
 }
 
-function push(ctx: Ctx): void {
-  resolveImage(ctx.api.store, ctx.query.get('tag') ? `${ctx.params[0]}:${ctx.query.get('tag')}` : ctx.params[0]!);
-  throw new StrataError('not_implemented', 'pushing images is not available in this build of the engine (no registry client)');
+/** `POST /images/{name}/push?tag=`: every tag of the repository when no tag is given. */
+async function push(ctx: Ctx): Promise<void> {
+  ctx.req.resume();
+  const tag = ctx.query.get('tag');
+  const opts: Parameters<typeof pushImage>[2] = { allTags: !tag };
+  const creds = registryAuth(ctx.req);
+  if (creds) opts.credentials = creds;
+  const out = jsonLines(ctx.res, isPreamble);
+  opts.onProgress = (m) => out.send(m as Record<string, unknown>);
+  try {
+    await pushImage(ctx.api.store, tag ? `${ctx.params[0]}:${tag}` : ctx.params[0]!, opts);
+  } catch (e) {
+    out.fail(e);
+    return;
+  }
+  out.end();
 }
 
 /** The tar goes out as it is written; headers only once the first byte is ready, so lookup errors are still 404s. */
@@ -117,11 +181,26 @@ async function load(ctx: Ctx): Promise<void> {
   out.end();
 }
 
-function commit(ctx: Ctx): void {
+/**
+ * `POST /commit?container=&repo=&tag=&author=&comment=&pause=&changes=`: the container's
+ * upper dir becomes one new layer (the engine's commit, as `strata commit`). A body, when the
+ * client sends one, is ignored: dockerode repeats its options there.
+ */
+async function commit(ctx: Ctx): Promise<void> {
   ctx.req.resume();
-  // the container must exist (404 first, as the daemon)
-  ctx.api.engine.get(ctx.query.get('container') ?? '');
-  throw new StrataError('not_implemented', 'commit is not available in this build of the engine');
+  const q = ctx.query;
+  const repo = q.get('repo');
+  const tag = q.get('tag');
+  const opts: Parameters<typeof ctx.api.engine.commit>[1] = { changes: q.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean) };
+  const author = q.get('author');
+  const comment = q.get('comment');
+  if (author) opts.author = author;
+  if (comment) opts.message = comment;
+  if (q.has('pause') && !qbool(q, 'pause')) opts.pause = false;
+  if (repo) opts.reference = tag ? `${repo}:${tag}` : repo;
+  else if (tag) throw new StrataError('invalid_argument', 'tag given without repository');
+  const r = await ctx.api.engine.commit(q.get('container') ?? '', opts);
+  sendJson(ctx.res, 201, { Id: r.id });
 }
 
 export function imageRoutes(): Route[] {

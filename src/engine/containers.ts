@@ -842,7 +842,9 @@ export class Containers {
       input.pause = () => this.runc.pause(c.id);
       input.unpause = () => this.runc.resume(c.id);
     }
-    return commitContainer(this.store, input);
+    const r = await commitContainer(this.store, input);
+    this.event(c, 'commit', { imageID: r.id, ...(opts.message ? { comment: opts.message } : {}) });
+    return r;
   }
 
   // ------------------------------------------------------------ inspect

@@ -312,11 +312,13 @@ export interface ImageSummary {
  */
 export function imageSummaries(store: Store, opts: ListOptions = {}, containers?: (id: string) => number): ImageSummary[] {
   const byId = new Map<string, ImageSummary>();
+  const patterns = [...(opts.filters ?? []).filter((f) => f.startsWith('reference=')).map((f) => f.slice('reference='.length)), ...(opts.reference ? [opts.reference] : [])];
+  // with a reference filter only the matching tags and digests are listed (Docker)
+  const digestMatches = (d: string) => !patterns.length || patterns.some((p) => matchReference(p, d.slice(0, d.indexOf('@')), ''));
   for (const r of listImages(store, opts)) {
     let s = byId.get(r.id);
     if (!s) {
-      // with a reference filter only the matching tags are listed (Docker)
-      s = { Id: r.id, ParentId: r.parent, RepoTags: [], RepoDigests: r.repoDigests, Created: r.created, Size: r.size, VirtualSize: r.size, SharedSize: -1, Labels: r.labels ?? {}, Containers: containers ? containers(r.id) : -1 };
+      s = { Id: r.id, ParentId: r.parent, RepoTags: [], RepoDigests: r.repoDigests.filter(digestMatches), Created: r.created, Size: r.size, VirtualSize: r.size, SharedSize: -1, Labels: r.labels ?? {}, Containers: containers ? containers(r.id) : -1 };
       byId.set(r.id, s);
     }
     if (r.tag !== '<none>') s.RepoTags.push(`${r.repository}:${r.tag}`);

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempRoot, strata, strataOk } from '../helpers.js';
+import { registryAvailable, startRegistry } from '../registry/helpers.js';
 import { DOCKER, apiRoot, docker, dockerMissing, dockerOk, freePort, httpGet, removeAllContainers, serve, type Served } from './helpers.js';
 
 const skip = dockerMissing();
@@ -203,6 +204,46 @@ test('docker CLI workflow through strata serve', { skip, timeout: 300000 }, asyn
     assert.match(d, / apinet bridge local\n/);
     assert.equal(dockerOk(s, ['network', 'inspect', '-f', '{{.Name}} {{.Driver}}', 'apinet']), 'apinet bridge\n');
     assert.equal(dockerOk(s, ['network', 'rm', 'apinet']), 'apinet\n');
+  });
+
+  await t.test('diff and commit match the strata CLI', () => {
+    const d = dockerOk(s, ['diff', 'web']);
+    assert.equal(d, strataOk(root, ['diff', 'web']));
+    assert.match(d, /^C \/www\nC \/www\/index\.html\n/m);
+    const base = dockerOk(s, ['inspect', '-f', '{{.Id}}', 'busybox']).trim();
+    const id = dockerOk(s, ['commit', '--author', 'Alice <a@example.com>', '--message', 'my msg', 'web', 'committed:v1']).trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(dockerOk(s, ['inspect', '-f', '{{.Id}}|{{.Author}}|{{.Comment}}|{{.Parent}}', 'committed:v1']), `${id}|Alice <a@example.com>|my msg|${base}\n`);
+    const hf = '{{.ID}} {{.CreatedBy}} {{.Size}} {{.Comment}}';
+    assert.equal(dockerOk(s, ['history', '--format', hf, 'committed:v1']), strataOk(root, ['history', '--format', hf, 'committed:v1']));
+    assert.equal(dockerOk(s, ['run', '--rm', 'committed:v1', 'cat', '/www/index.html']), 'hi\n');
+    dockerOk(s, ['rmi', 'committed:v1']);
+  });
+
+  await t.test('push, pull, and run of an image only in a registry', { skip: registryAvailable() ? false : 'docker-registry is not installed' }, async () => {
+    const reg = await startRegistry();
+    try {
+      const ref = `${reg.addr}/api/bb:v1`;
+      dockerOk(s, ['tag', 'busybox', ref]);
+      const push = dockerOk(s, ['push', ref]);
+      assert.match(push, /v1: digest: sha256:[0-9a-f]{64} size: \d+/);
+      dockerOk(s, ['rmi', ref]);
+      const pull = dockerOk(s, ['pull', ref]);
+      assert.match(pull, /Digest: sha256:[0-9a-f]{64}\nStatus: .* for /);
+      assert.ok(pull.endsWith(`${ref}\n`), pull);
+      assert.equal(dockerOk(s, ['images', '--format', '{{.ID}}', ref]), dockerOk(s, ['images', '--format', '{{.ID}}', 'busybox']));
+      dockerOk(s, ['rmi', ref]);
+      const run = docker(s, ['run', '--rm', ref, 'echo', 'from-registry']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, 'from-registry\n');
+      assert.match(run.stderr, new RegExp(`Unable to find image '${ref.replace(/[.]/g, '\\.')}' locally`));
+      dockerOk(s, ['rmi', ref]);
+      const missing = docker(s, ['pull', `${reg.addr}/api/nope:v1`]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /Error response from daemon: manifest for .*nope:v1 not found/);
+    } finally {
+      await reg.stop();
+    }
   });
 
   await t.test('rm -f removes running and stopped containers', () => {

@@ -26,7 +26,8 @@ export interface Served {
 export async function serve(root: string, opts: { importBusybox?: boolean; args?: string[] } = {}): Promise<Served> {
   if (opts.importBusybox !== false) strataOk(root, ['import', busyboxTar(), 'busybox']);
   const sock = path.join(root, 'strata.sock');
-  const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root };
+  // a per-test client config: no real registry credentials are read
+  const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root, STRATA_CONFIG: path.join(root, 'strata-config.json') };
   delete env.NODE_EXTRA_CA_CERTS;
   const proc = spawn(process.execPath, [CLI, 'serve', '-H', `unix://${sock}`, ...(opts.args ?? [])], { env, cwd: PROJECT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
