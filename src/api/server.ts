@@ -140,7 +140,11 @@ export class ApiServer {
     }
   }
 
+  private readonly hijacked = new Set<net.Socket>();
+
   private async onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+    this.hijacked.add(socket);
+    socket.once('close', () => this.hijacked.delete(socket));
     const url = new URL(req.url ?? '/', 'http://localhost');
     const hit = this.match(req.method ?? 'GET', url.pathname);
     if (!hit?.route.stream) {
@@ -260,6 +264,7 @@ export class ApiServer {
   async close(): Promise<void> {
     this.closing.abort();
     this.execs.closeAll();
+    for (const s of this.hijacked) s.destroy();
     await Promise.all(this.listeners.map(({ server, unixPath }) => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -46,5 +46,7 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGTERM', stop);
       });
       await api.close();
+      // whatever a client left running (an exec's pipes) must not keep the server alive
+      setTimeout(() => process.exit(0), 2000).unref();
     });
 }
