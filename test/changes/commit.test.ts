@@ -323,3 +323,17 @@ test('commit: keepBlob keeps the tar as the layer blob (no repack marker)', asyn
     m.close();
   }
 });
+
+test('commit: a whiteout not owned by root keeps the tar as the blob (a layer dir could not reproduce it)', async (t) => {
+  // commit only reads the upper dir, so a hand-made one stands in for a userns container's
+  const up = tempDir('odd-upper');
+  t.after(() => rm(up));
+  fs.mkdirSync(path.join(up, 'www'));
+  execFileSync('mknod', [path.join(up, 'www/old.html'), 'c', '0', '0']);
+  fs.lchownSync(path.join(up, 'www/old.html'), 1000, 1000);
+  const res = await commitContainer(store, { ...input({ upper: up } as Mounted) });
+  assert.ok(store.content.has(res.diffId!));
+  assert.ok(!isRepackable(store, res.diffId!));
+  const wh = (await layerTar(res.diffId!)).find((h) => h.name === 'www/.wh.old.html')!;
+  assert.equal(wh.uid, 1000);
+});
