@@ -8,6 +8,8 @@ import { getStore, out, collect, ExitError } from './util.js';
 import { printRows, since, size3, size4 } from './output.js';
 import { printInspect, setImageHooks } from './images.js';
 import { inspectors } from './inspectors.js';
+import { ensureImage } from '../engine/pull.js';
+import { progressTo } from './registry.js';
 import { addResetStep, addDfRow, addPruneStep } from './system.js';
 import { treeSize } from '../base/fs.js';
 import * as path from 'node:path';
@@ -134,6 +136,12 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
   return e.get(c.id).row.exit_code;
 }
 
+/** `run`/`create` pull a missing image as Docker does (`--pull missing|always|never`). */
+async function pullIfMissing(image: string, policy = 'missing'): Promise<void> {
+  if (!['missing', 'always', 'never'].includes(policy)) throw invalidArgument(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
+  await ensureImage(getStore(), image, { pull: policy as 'missing' | 'always' | 'never', log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
+}
+
 function runError(e: unknown): never {
   if (e instanceof RuntimeError) throw new ExitError(e.exitCode, `strata: Error: ${e.message}`);
   if (e instanceof StrataError) throw new ExitError(125, `strata: Error: ${e.message}`);
@@ -147,6 +155,7 @@ export function registerContainerCommands(program: Command, container: Command):
     addCreateFlags(c).argument('<image>').argument('[command...]').passThroughOptions()
       .action(async (image: string, cmd: string[], f: CreateFlags) => {
         try {
+          await pullIfMissing(image, f.pull);
           const ct = containers().create(toCreateRequest(image, cmd, f), f.name);
           out(ct.id);
         } catch (e) { runError(e); }
@@ -160,7 +169,9 @@ export function registerContainerCommands(program: Command, container: Command):
         const e = containers();
         let ct: Container;
         try {
-          ct = e.create(toCreateRequest(image, cmd, f), f.name);
+          const req = toCreateRequest(image, cmd, f);
+          await pullIfMissing(image, f.pull);
+          ct = e.create(req, f.name);
         } catch (err) { runError(err); }
         if (f.detach) {
           try {

@@ -39,6 +39,7 @@ export function addCreateFlags(c: Command): Command {
     .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
     .option('--shm-size <bytes>', 'Size of /dev/shm')
     .option('--runtime <string>', 'Runtime to use for this container')
+    .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
     .addOption(new Option('--init', 'Run an init inside the container').hideHelp());
 }
 
@@ -47,7 +48,7 @@ export interface CreateFlags {
   interactive?: boolean; tty?: boolean; rm?: boolean; hostname?: string; volume?: string[]; mount?: string[];
   tmpfs?: string[]; readOnly?: boolean; memory?: string; cpus?: string; pidsLimit?: string; restart: string;
   network: string; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
-  publish?: string[]; publishAll?: boolean; expose?: string[]; label?: string[]; addHost?: string[]; shmSize?: string; runtime?: string;
+  publish?: string[]; publishAll?: boolean; pull?: string; expose?: string[]; label?: string[]; addHost?: string[]; shmSize?: string; runtime?: string;
 }
 
 /** `KEY=VALUE` stays; a bare `KEY` takes the value from this environment or is dropped (Docker). */

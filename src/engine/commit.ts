@@ -5,9 +5,9 @@
  *   validate (reference, --change) -> pause -> packDir(upper) into tmp/,
  *   hashing as it streams (no gzip: the commit path stays uncompressed) ->
  *   unpause (always, in finally) -> the layer dir is unpacked from that tar ->
- *   the layer dir is packed again to a hashing sink: same diff_id -> the tar is
- *   dropped (the change is stored once, as Docker does; save/push re-pack it,
- *   see layer-tar.ts); otherwise the tar is kept as the layer blob -> config
+ *   the tar is dropped (the change is stored once, as Docker does; save/push
+ *   re-pack it from the layer dir, see layer-tar.ts) unless the layer dir could
+ *   not reproduce it (then it is kept as the layer blob) -> config
  *   (the container's config + --change, history, parent diff_ids) ->
  *   commitImage() registers layer, image and tag in one transaction.
  *
@@ -64,13 +64,16 @@ export interface CommitInput {
   /** execs the engine recorded in the container, for the provenance label */
   execs?: readonly ExecRecord[];
   /**
-   * before dropping the tar, pack the new layer dir to a hashing sink and
-   * compare (default true: one more read + sha256 of the layer, about a quarter
-   * of the commit time; the round trip is also proven by test/changes for every
-   * kind of entry, so false trusts it unless unpacking reported a warning)
+   * before dropping the tar, also pack the new layer dir to a hashing sink and
+   * compare the digests (default false: that is one more read + sha256 of the
+   * whole layer, a third to a half of the commit time). Without it the round
+   * trip is trusted: test/changes proves it for every kind of entry, and the two
+   * known ways it can fail keep the blob instead (unpacking warned about an
+   * xattr it could not apply; a whiteout not owned by root). save/push verify
+   * the re-packed bytes against the diff_id in any case.
    */
   verifyRepack?: boolean;
-  /** collect the noise report while packing (default true; costs one lstat per entry) */
+  /** collect the noise report while packing (default true) */
   noiseReport?: boolean;
   /**
    * keep the layer tar as a blob too (default false: the change is stored once,
@@ -132,14 +135,19 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
   const noise = new NoiseCollector(upper);
   const collect = input.noiseReport !== false;
   const userExclude = input.exclude;
-  const exclude: ExcludeFn | undefined = collect
-    ? (p, st) => {
-      const ex = userExclude ? userExclude(p, st) : false;
+  // sees every entry packDir meets: noise, and what a layer dir could not reproduce
+  let oddWhiteouts = false;
+  const exclude: ExcludeFn = (p, st) => {
+    const ex = userExclude ? userExclude(p, st) : false;
+    const s = st as fs.Stats;
+    // layer dirs hold whiteouts as one root-owned node: a whiteout owned by someone else would not re-pack the same
+    if (s.isCharacterDevice() && s.rdev === 0 && (s.uid !== 0 || s.gid !== 0) && !ex) oddWhiteouts = true;
+    if (collect) {
       const kind = classifyNoise(p, st);
-      if (kind !== undefined) noise.add(p, st as fs.Stats, kind, ex);
-      return ex;
+      if (kind !== undefined) noise.add(p, s, kind, ex);
     }
-    : userExclude;
+    return ex;
+  };
 
   try {
     // ---- frozen section: only the pack
@@ -151,8 +159,7 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
       let t0 = 0;
       try {
         if (input.pause) { await input.pause(); paused = true; t0 = performance.now(); }
-        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS };
-        if (exclude) opts.exclude = exclude;
+        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS, exclude };
         if (epoch !== undefined) opts.sourceDateEpoch = epoch;
         packed = await packDir(upper, fd, opts);
       } finally {
@@ -181,8 +188,8 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
         staged.size = res.contentSize;
         // store the change once: drop the tar when the layer dir packs back to the same bytes
         if (!keepBlob) {
-          if (res.warnings.length > 0) keepBlob = true; // something (an xattr) did not make it into the dir
-          else if (input.verifyRepack !== false) keepBlob = (await repackDigest(diffDir)).diffId !== diffId;
+          if (res.warnings.length > 0 || oddWhiteouts) keepBlob = true; // something did not make it into the dir as it was
+          else if (input.verifyRepack === true) keepBlob = (await repackDigest(diffDir)).diffId !== diffId;
           if (!keepBlob) fs.writeFileSync(path.join(home, REPACK_MARKER), `${diffId}\n`);
         }
       }

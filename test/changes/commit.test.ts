@@ -314,12 +314,26 @@ test('commit: keepBlob keeps the tar as the layer blob (no repack marker)', asyn
     assert.ok(!isRepackable(store, res.diffId!));
     assert.equal(store.content.size(res.diffId!), res.tarSize);
     assert.deepEqual(await layerOf(res.id), ['kept.txt']);
-    // without the verification pass the tar is dropped all the same, and re-packs to the diff_id
+    // with the verification pass the tar is dropped all the same, and re-packs to the diff_id
     shIn(m.merged, 'echo more > more.txt');
-    const fast = await commitContainer(store, input(m, { verifyRepack: false }));
+    const fast = await commitContainer(store, input(m, { verifyRepack: true }));
     assert.ok(isRepackable(store, fast.diffId!) && !store.content.has(fast.diffId!));
     assert.deepEqual(await layerOf(fast.id), ['kept.txt', 'more.txt']);
   } finally {
     m.close();
   }
+});
+
+test('commit: a whiteout not owned by root keeps the tar as the blob (a layer dir could not reproduce it)', async (t) => {
+  // commit only reads the upper dir, so a hand-made one stands in for a userns container's
+  const up = tempDir('odd-upper');
+  t.after(() => rm(up));
+  fs.mkdirSync(path.join(up, 'www'));
+  execFileSync('mknod', [path.join(up, 'www/old.html'), 'c', '0', '0']);
+  fs.lchownSync(path.join(up, 'www/old.html'), 1000, 1000);
+  const res = await commitContainer(store, { ...input({ upper: up } as Mounted) });
+  assert.ok(store.content.has(res.diffId!));
+  assert.ok(!isRepackable(store, res.diffId!));
+  const wh = (await layerTar(res.diffId!)).find((h) => h.name === 'www/.wh.old.html')!;
+  assert.equal(wh.uid, 1000);
 });

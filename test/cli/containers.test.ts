@@ -79,7 +79,7 @@ describe('containers on runc + overlay', () => {
   test('bad input: Docker wording, non-zero exit, nothing half-created', () => {
     strataOk(root, ['create', '--name', 'taken', 'busybox']);
     const cases: [string[], RegExp, number?][] = [
-      [['run', 'nosuchimage'], /No such image: nosuchimage:latest/, 125],
+      [['run', '--pull', 'never', 'nosuchimage'], /No such image: nosuchimage:latest/, 125],
       [['run', '--name', 'taken', 'busybox'], /Conflict\. The container name "\/taken" is already in use by container "[a-f0-9]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./, 125],
       [['exec', 'taken', 'true'], /Container [a-f0-9]{64} is not running/],
       [['run', '-v', 'relative:dir', 'busybox'], /invalid volume specification: 'relative:dir'/, 125],
