@@ -21,6 +21,11 @@ export function registerServeCommand(program: Command): void {
           throw new StrataError('invalid_argument', `refusing to listen on tcp://${h.host}:${h.port}: not a loopback address. The API has no authentication; anyone who can connect gets root on this machine. Pass --allow-remote to do it anyway.`);
         }
       }
+      // handlers first: a signal that comes as soon as we say we listen must still shut down cleanly
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       const api = new ApiServer({ store: getStore(), engine: containers() });
       try {
         for (const h of hosts) {
@@ -40,11 +45,7 @@ export function registerServeCommand(program: Command): void {
       // adopt what runs already: release mounts and networks when those containers exit
       for (const c of api.engine.all()) if (api.engine.isLive(c)) api.reap(c.id);
       process.stderr.write(`strata serve: listening on ${api.listeners.map((l) => l.address).join(', ')}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await stopped;
       await api.close();
       // whatever a client left running (an exec's pipes) must not keep the server alive
       setTimeout(() => process.exit(0), 2000).unref();

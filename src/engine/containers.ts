@@ -460,11 +460,15 @@ export class Containers {
     if (!this.isDeferred(c)) return;
     // first the row, so that nobody records the exit this causes as a run of the container
     if (!this.updateFrom(c.id, ['running'], { state: 'created', pid: 0, monitor_pid: 0, exit_code: 0, error: '', started_at: c.row.started_at, finished_at: c.row.finished_at })) return;
-    await disableRestart(c.paths.socketPath).catch(() => undefined);
-    try { await this.runc.delete(c.id, { force: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
-    for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
-    await this.releaseRuntime(c);
+    // tracked: a start that comes meanwhile waits for this (settle)
+    this.track(c.id, (async () => {
+      await disableRestart(c.paths.socketPath).catch(() => undefined);
+      try { await this.runc.delete(c.id, { force: true }); } catch { /* gone */ }
+      await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+      for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
+      await this.releaseRuntime(c);
+    })());
+    await this.settle(c.id);
   }
 
   /** Running for Docker's purposes (start answers 304): live and not waiting for a deferred start. */

@@ -161,7 +161,7 @@ test('API server in-process', { timeout: 120000 }, async (t) => {
     assert.ok(!fs.readFileSync('/proc/mounts', 'utf8').includes(id), 'rootfs unmounted');
     // and it still runs normally afterwards
     const st = await request(sock, 'POST', `/containers/${id}/start`);
-    assert.equal(st.status, 204);
+    assert.equal(st.status, 204, st.body);
     const w = await request(sock, 'POST', `/containers/${id}/wait`);
     assert.deepEqual(JSON.parse(w.body), { StatusCode: 0, Error: null });
     const logs = await request(sock, 'GET', `/containers/${id}/logs?stdout=1`);
