@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { CLI, PROJECT, busyboxTar, strataOk, type RunResult } from '../helpers.js';
+import { CLI, PROJECT, busyboxTar, strata, strataOk, type RunResult } from '../helpers.js';
 
 export const DOCKER = '/usr/local/bin/docker';
 
@@ -101,7 +101,7 @@ interface Ctx { after(fn: () => void | Promise<void>): void; }
 
 /**
  * A fresh STRATA_ROOT whose cleanups (`defer`, run last-in first-out) all run before the
- * directory is removed: containers go before their mounts' directories.
+ * root is reset and removed: containers go before their mounts' directories.
  */
 export function apiRoot(t: Ctx, prefix: string): { root: string; defer(fn: () => void | Promise<void>): void } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -110,6 +110,8 @@ export function apiRoot(t: Ctx, prefix: string): { root: string; defer(fn: () =>
     for (const f of fns.reverse()) {
       try { await f(); } catch (e) { console.error(`cleanup: ${(e as Error).message}`); }
     }
+    // everything the root holds outside itself: bridges, iptables rules, netns, mounts
+    strata(root, ['system', 'reset', '--force']);
     fs.rmSync(root, { recursive: true, force: true });
   });
   return { root, defer: (fn) => { fns.push(fn); } };
