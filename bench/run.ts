@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,runtime,changes,registry.
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime,changes,registry.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { runChanges } from './changes.js';
 import { runImages } from './images.js';
+import { runApi } from './api.js';
 import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
 import { PROJECT } from './util.js';
@@ -24,12 +25,13 @@ const sections: Record<string, () => Promise<void>> = {
   images: runImages,
   containers: runContainers,
   network: subprocess('network-bench.js'),
+  api: runApi,
   runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
   changes: runChanges,
   registry: runRegistry,
 };
 
-const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry').split(',');
+const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api').split(',');
 console.log(`# strata bench ${new Date().toISOString()} node ${process.version} (NODE_EXTRA_CA_CERTS unset for timed processes)`);
 for (const name of want) {
   const fn = sections[name];

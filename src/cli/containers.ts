@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { invalidArgument, StrataError } from '../base/errors.js';
 import { Containers, type Container } from '../engine/containers.js';
-import { attach, attachTerminal, startContainer, waitExit, RuntimeError, formatLogEntry } from '../runtime/index.js';
-import { statusString, containerCommand, commandColumn, displayablePorts, parseDuration, type PortSummary } from '../format/index.js';
+import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry } from '../runtime/index.js';
+import { commandColumn, displayablePorts, parseDuration, type PortSummary } from '../format/index.js';
 import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
 import { getStore, out, collect, ExitError } from './util.js';
 import { printRows, since, size3, size4 } from './output.js';
@@ -75,68 +75,28 @@ const CONTAINER_HEADERS = {
 };
 
 export function portSummaries(c: Container): PortSummary[] {
-  const out: PortSummary[] = [];
-  // Docker shows PORTS only while the container runs
-  if (c.row.state !== 'running' && c.row.state !== 'paused') return out;
-  const published = new Set<string>();
-  {
-    for (const p of c.network.ports ?? []) {
-      const [port, proto] = p.ContainerPort.split('/');
-      out.push({ IP: p.HostIp || '0.0.0.0', PrivatePort: Number(port), PublicPort: Number(p.HostPort), Type: proto ?? 'tcp' });
-      published.add(p.ContainerPort);
-    }
-  }
-  for (const k of Object.keys(c.config.ExposedPorts ?? {})) {
-    if (published.has(k)) continue;
-    const [port, proto] = k.split('/');
-    out.push({ PrivatePort: Number(port), Type: proto ?? 'tcp' });
-  }
-  return out;
+  return containers().portSummaries(c);
 }
 
-/** One `ps` row in the docker CLI's field names. */
+/** One `ps` row in the docker CLI's field names, from the engine's (and the API's) summary. */
 export function psView(e: Containers, c: Container, noTrunc: boolean): Record<string, unknown> {
-  const args = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
-  const created = Math.floor(Date.parse(c.row.created) / 1000);
+  const s = e.summary(c);
   return {
-    Command: commandColumn(containerCommand(args[0] ?? '', args.slice(1)), noTrunc),
-    CreatedAt: new Date(created * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+    Command: commandColumn(s.Command, noTrunc),
+    CreatedAt: new Date(s.Created * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     ID: noTrunc ? c.id : c.id.slice(0, 12),
-    Image: e.imageColumn(c),
-    Labels: Object.entries(c.config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+    Image: s.Image,
+    Labels: Object.entries(s.Labels).map(([k, v]) => `${k}=${v}`).join(','),
     LocalVolumes: '0',
     Mounts: '',
     Names: c.name,
     Networks: Object.keys(c.network.networks ?? {}).join(',') || (c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode),
-    Ports: displayablePorts(portSummaries(c)),
-    RunningFor: since(created).replace(/ ago$/, ' ago'),
+    Ports: displayablePorts(s.Ports),
+    RunningFor: since(s.Created).replace(/ ago$/, ' ago'),
     Size: '0B',
-    State: c.row.state,
-    Status: statusString({ state: c.row.state as never, exitCode: c.row.exit_code, startedAt: c.row.started_at, finishedAt: c.row.finished_at }),
+    State: s.State,
+    Status: s.Status,
   };
-}
-
-function filterMatch(e: Containers, c: Container, filters: string[]): boolean {
-  for (const f of filters) {
-    const i = f.indexOf('=');
-    const k = i < 0 ? f : f.slice(0, i);
-    const v = i < 0 ? '' : f.slice(i + 1);
-    switch (k) {
-      case 'status': if (c.row.state !== v) return false; break;
-      case 'name': if (!new RegExp(v).test(c.name)) return false; break;
-      case 'id': if (!c.id.startsWith(v)) return false; break;
-      case 'exited': if (c.row.state !== 'exited' || String(c.row.exit_code) !== v) return false; break;
-      case 'ancestor': if (e.imageColumn(c) !== v && c.row.image_ref !== v && !c.row.image_id.includes(v)) return false; break;
-      case 'label': {
-        const j = v.indexOf('=');
-        const labels = c.config.Labels ?? {};
-        if (j < 0 ? !(v in labels) : labels[v.slice(0, j)] !== v.slice(j + 1)) return false;
-        break;
-      }
-      default: throw invalidArgument(`invalid filter '${k}'`);
-    }
-  }
-  return true;
 }
 
 function forwardSignals(ids: () => string | undefined): () => void {
@@ -164,10 +124,7 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
     : await attach(c.paths.socketPath, { tty, stdin: opts.interactive ? process.stdin : null, stdout: process.stdout, stderr: process.stderr, closeStdin: c.config.StdinOnce });
   const stopForwarding = tty ? () => undefined : forwardSignals(() => c.id);
   try {
-    if (opts.startNow) {
-      const { pid } = await startContainer(c.paths.socketPath);
-      e.markStarted(c.id, pid);
-    }
+    if (opts.startNow) await e.start(c.id);
     await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid || e.get(c.id).row.monitor_pid });
     await session.done.catch(() => undefined);
   } finally {
@@ -299,11 +256,8 @@ export function registerContainerCommands(program: Command, container: Command):
       .option('--format <string>', 'Format output using a custom template')
       .action((o: { all?: boolean; quiet?: boolean; latest?: boolean; last?: string; trunc?: boolean; filter?: string[]; format?: string }) => {
         const e = containers();
-        let list = e.all();
         const n = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
-        if (!o.all && n < 0) list = list.filter((c) => c.row.state === 'running' || c.row.state === 'paused' || c.row.state === 'restarting');
-        list = list.filter((c) => filterMatch(e, c, o.filter ?? []));
-        if (n >= 0) list = list.slice(0, n);
+        const list = e.list({ all: !!o.all, last: n, filters: o.filter ?? [] });
         const noTrunc = o.trunc === false;
         if (o.quiet) { for (const c of list) out(noTrunc ? c.id : c.id.slice(0, 12)); return; }
         printRows(list.map((c) => psView(e, c, noTrunc)),

@@ -8,10 +8,12 @@ import { StrataError } from '../base/errors.js';
 import { inspectors } from './inspectors.js';
 import { registerContainerCommands, settleContainers } from './containers.js';
 import { registerNetworkCommands } from './network.js';
+import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
 import { registerChangeCommands } from './changes.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../base/version.js';
+import { VERSION } from '../base/version.js';
 
 
 function buildProgram(): Command {
@@ -34,6 +36,7 @@ function buildProgram(): Command {
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerChangeCommands(program, container);
   registerSystemCommands(system);
+  registerServeCommand(program);
 
   program.command('inspect').description('Return low-level information on Strata objects')
     .argument('<name...>')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { invalidArgument, notFound } from '../base/errors.js';
-import type { NetworkManager, NetworkInspect } from '../network/index.js';
-import { useCni, stateFromAttachment } from '../engine/network-driver.js';
+import type { NetworkManager } from '../network/index.js';
+import { useCni, stateFromAttachment, networkJson, pruneNetworks } from '../engine/network-driver.js';
 import { containers, engineHooks } from './containers.js';
 import { collect, out, ExitError } from './util.js';
 import { printRows } from './output.js';
@@ -17,16 +17,6 @@ export function manager(): NetworkManager {
   return nm!;
 }
 
-/** Docker's network inspect shape. */
-function networkJson(n: NetworkInspect): Record<string, unknown> {
-  return {
-    Name: n.name, Id: n.id, Created: n.created, Scope: n.scope, Driver: n.driver, EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
-    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
-    Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
-    Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
-  };
-}
 addResetStep(async () => { await manager().destroy(); });
 inspectors.push({ type: 'network', lookup: (n) => networkJson(manager().inspect(n)) });
 
@@ -91,8 +81,7 @@ export function registerNetworkCommands(network: Command): void {
   network.command('prune').description('Remove all unused networks')
     .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
     .action(async () => {
-      const used = new Set(containers().all().map((c) => c.hostConfig.NetworkMode));
-      const removed = await manager().prune(used);
+      const removed = await pruneNetworks(containers(), manager());
       if (removed.length) { out('Deleted Networks:'); for (const r of removed) out(r); }
     });
 }

@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { conflict, invalidArgument, notFound } from '../base/errors.js';
+import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { mkdirp, rmTree, writeFileAtomic, treeSize } from '../base/fs.js';
 import { VolumeStore, parseMounts } from './volumes.js';
 import { diffUpper, buildExclude, type Change } from '../changes/index.js';
@@ -23,13 +23,15 @@ import { mountOverlay, unmount, isMounted } from '../snapshot/index.js';
 import { buildResolvConf } from '../network/index.js';
 import {
   Runc, runtimeDirFor, buildSpec, writeBundle, startMonitor, monitorPaths, readExit, readState, waitExit,
-  disableRestart, processAlive, execInContainer, readLogs, signalNumber,
+  disableRestart, processAlive, execInContainer, readLogs, signalNumber, startContainer, resize as resizePty,
   type BuildSpecOptions, type MountOption, type ExecHandle, type MonitorPaths, type LogEntry,
 } from '../runtime/index.js';
 import { imageLayers, loadConfig, resolveImage, type ImageRow } from './images.js';
 import { generateId, generateName, VALID_NAME } from './names.js';
 import { defaultHostConfig, type CreateRequest, type HostConfig } from './create-spec.js';
 import type { Store } from './store.js';
+import { emitEvent } from './events.js';
+import { statusString, containerCommand, type PortSummary } from '../format/index.js';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -87,6 +89,25 @@ export interface Volumes {
   /** Mounts for a container's -v/--mount/VOLUME entries; creates named and anonymous volumes. */
   mountsFor(c: Container, imageVolumes: string[]): MountOption[];
   release(c: Container, removeAnonymous: boolean): void;
+}
+
+/** Docker's container summary (list endpoint). */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: PortSummary[];
+  Labels: Record<string, string>;
+  State: string;
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, unknown> };
+  Mounts: unknown[];
+  SizeRw?: number;
+  SizeRootFs?: number;
 }
 
 let seqCounter = 0n;
@@ -160,6 +181,19 @@ export class Containers {
     return rows.map((r) => ({ id: r.id, running: r.state === 'running' || r.state === 'paused' || r.state === 'restarting' }));
   }
 
+  /** Update only while the row is in one of `states`; false when another process got there first. */
+  private updateFrom(id: string, states: string[], fields: Partial<ContainerRow>): boolean {
+    const keys = Object.keys(fields);
+    const r = this.store.db.prepare(`UPDATE containers SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id AND state IN (${states.map((_, i) => `@s${i}`).join(', ')})`)
+      .run({ ...fields, id, ...Object.fromEntries(states.map((v, i) => [`s${i}`, v])) });
+    return r.changes > 0;
+  }
+
+  /** Announce a container event (journal + in-process bus). */
+  private event(c: Container, action: string, extra: Record<string, string> = {}): void {
+    emitEvent(this.store, 'container', action, c.id, { image: c.row.image_ref, name: c.name, ...extra });
+  }
+
   private update(id: string, fields: Partial<ContainerRow>): void {
     const keys = Object.keys(fields);
     if (!keys.length) return;
@@ -189,7 +223,11 @@ export class Containers {
       else if (s && s.status === 'running' && s.pid !== c.row.pid && st === 'running') fields = { pid: s.pid, started_at: s.startedAt, restart_count: s.restartCount };
     }
     if (!fields) return c;
-    this.update(c.id, fields);
+    if (fields.state === 'exited') {
+      // one process records the exit (and announces it), however many notice it
+      if (!this.updateFrom(c.id, [st], fields)) return this.find(c.id) ?? c;
+      this.event(c, 'die', { exitCode: String(fields.exit_code ?? 0) });
+    } else this.update(c.id, fields);
     const row = { ...c.row, ...fields } as ContainerRow;
     const next = this.view(row);
     if (row.state === 'exited') {
@@ -259,7 +297,9 @@ export class Containers {
       rmTree(dir);
       throw e;
     }
-    return this.get(id);
+    const made = this.get(id);
+    this.event(made, 'create');
+    return made;
   }
 
   // ------------------------------------------------------------ start
@@ -367,6 +407,12 @@ export class Containers {
     let c = this.get(ref);
     await this.settle(c.id);
     if (!this.find(c.id)) throw notFound(`No such container: ${ref}`);
+    if (this.isDeferred(c) && !opts.deferStart) {
+      // created under its monitor for an attached client (run without -d): start it now
+      const { pid } = await startContainer(c.paths.socketPath);
+      this.markStarted(c.id, pid);
+      return this.get(c.id);
+    }
     if (c.row.state === 'running' || c.row.state === 'restarting') return c;
     if (c.row.state === 'paused') throw conflict(`cannot start a paused container, try unpause instead`);
     await this.releaseRuntime(c).catch(() => undefined);
@@ -378,6 +424,7 @@ export class Containers {
         restart: this.restartPolicy(c.hostConfig), deferStart: !!opts.deferStart,
       });
       this.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '' });
+      if (!opts.deferStart) this.event(c, 'start');
     } catch (e) {
       this.update(c.id, { error: e instanceof Error ? e.message : String(e) });
       await this.releaseRuntime(this.get(c.id)).catch(() => undefined);
@@ -393,11 +440,45 @@ export class Containers {
   /** Record the real start once a deferred container was started by its monitor. */
   markStarted(id: string, pid: number): void {
     this.update(id, { pid, started_at: rfc3339Nano() });
+    const c = this.find(id);
+    if (c) this.event(c, 'start');
+  }
+
+  /** Created under its monitor with `deferStart`, waiting for the attached client's start. */
+  isDeferred(c: Container): boolean {
+    if (c.row.state !== 'running') return false;
+    return readState(c.paths.stateFile)?.status === 'created';
+  }
+
+  /**
+   * The attached client went away before starting a deferred container: undo the deferred
+   * creation (runc container, monitor, mounts, network) and make it `created` again, as if
+   * the attach never happened.
+   */
+  async abandonDeferred(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (!this.isDeferred(c)) return;
+    // first the row, so that nobody records the exit this causes as a run of the container
+    if (!this.updateFrom(c.id, ['running'], { state: 'created', pid: 0, monitor_pid: 0, exit_code: 0, error: '', started_at: c.row.started_at, finished_at: c.row.finished_at })) return;
+    // tracked: a start that comes meanwhile waits for this (settle)
+    this.track(c.id, (async () => {
+      await disableRestart(c.paths.socketPath).catch(() => undefined);
+      try { await this.runc.delete(c.id, { force: true }); } catch { /* gone */ }
+      await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+      for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
+      await this.releaseRuntime(c);
+    })());
+    await this.settle(c.id);
+  }
+
+  /** Running for Docker's purposes (start answers 304): live and not waiting for a deferred start. */
+  isRunning(c: Container): boolean {
+    return this.isLive(c) && !this.isDeferred(c);
   }
 
   // ------------------------------------------------------------ stop / kill
 
-  private isLive(c: Container): boolean {
+  isLive(c: Container): boolean {
     return c.row.state === 'running' || c.row.state === 'paused' || c.row.state === 'restarting';
   }
 
@@ -424,6 +505,7 @@ export class Containers {
     c = this.get(c.id);
     await this.settle(c.id);
     await this.releaseRuntime(c).catch(() => undefined);
+    this.event(c, 'stop');
     return c;
   }
 
@@ -436,6 +518,7 @@ export class Containers {
     try { sig = signalNumber(signal); } catch { throw invalidArgument(`Invalid signal: ${signal}`); }
     if (sig === 9 || sig === 15) await disableRestart(c.paths.socketPath).catch(() => undefined);
     await this.runc.kill(c.id, String(sig));
+    this.event(c, 'kill', { signal: String(sig) });
     if (sig === 9) await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
     return this.get(c.id);
   }
@@ -451,6 +534,7 @@ export class Containers {
     if (c.row.state !== 'running') throw conflict(`Container ${c.id} is not running`);
     await this.runc.pause(c.id);
     this.update(c.id, { state: 'paused' });
+    this.event(c, 'pause');
   }
 
   async unpause(ref: string): Promise<void> {
@@ -458,17 +542,42 @@ export class Containers {
     if (c.row.state !== 'paused') throw conflict(`Container ${c.id} is not paused`);
     await this.runc.resume(c.id);
     this.update(c.id, { state: 'running' });
+    this.event(c, 'unpause');
   }
 
-  /** Wait for the container to stop; returns its exit code. */
+  /**
+   * Docker's wait conditions: `not-running` (default) answers at once for a container that
+   * is not running; `next-exit` waits for an exit that happens after the call (a created or
+   * exited container must be started first); `removed` waits until the container is gone
+   * (`run --rm`). Returns the exit code; rejects with `unavailable` when `signal` aborts.
+   */
   async wait(ref: string, opts: { condition?: 'not-running' | 'next-exit' | 'removed'; signal?: AbortSignal } = {}): Promise<number> {
-    const c = this.get(ref);
-    if (!this.isLive(c) && opts.condition !== 'next-exit') return c.row.exit_code;
-    const exit = await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, ...(opts.signal ? { signal: opts.signal } : {}) })
-      .catch(() => undefined);
-    const after = this.find(c.id);
-    if (after) return this.refresh(after).row.exit_code;
-    return exit?.exitCode ?? 0;
+    const cond = opts.condition ?? 'not-running';
+    let c = this.get(ref);
+    const id = c.id;
+    if (cond === 'not-running' && !this.isLive(c)) return c.row.exit_code;
+    const baseline = c.row.finished_at;
+    let exited = !this.isLive(c) && cond === 'removed' ? c.row.exit_code : undefined;
+    for (;;) {
+      if (opts.signal?.aborted) throw new StrataError('unavailable', 'wait aborted');
+      if (this.isLive(c)) {
+        await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 50, ...(opts.signal ? { signal: opts.signal } : {}) })
+          .catch(() => undefined);
+      } else if (cond === 'not-running') {
+        return c.row.exit_code;
+      } else if (exited === undefined && (cond !== 'next-exit' || c.row.finished_at !== baseline) && c.row.state !== 'created') {
+        exited = c.row.exit_code;
+        if (cond !== 'removed') return exited;
+      } else {
+        await new Promise<void>((resolve) => setTimeout(resolve, 50));
+      }
+      const now = this.find(id);
+      if (!now) {
+        if (cond === 'removed') return exited ?? 0;
+        throw notFound(`No such container: ${ref}`);
+      }
+      c = this.refresh(now);
+    }
   }
 
   // ------------------------------------------------------------ remove
@@ -499,6 +608,7 @@ export class Containers {
     this.store.db.prepare('DELETE FROM containers WHERE id = ?').run(c.id);
     rmTree(c.dir);
     fs.rmSync(c.paths.socketPath, { force: true });
+    this.event(c, 'destroy');
   }
 
   async prune(): Promise<{ deleted: string[]; reclaimed: number }> {
@@ -522,15 +632,27 @@ export class Containers {
       if (other) throw conflict(`Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
       this.update(c.id, { name });
     });
+    this.event({ ...c, name }, 'rename', { oldName: `/${c.name}` });
   }
 
   // ------------------------------------------------------------ exec / logs / top
 
-  async exec(ref: string, opts: { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean }): Promise<ExecHandle & { execId: string }> {
+  /** The container an exec goes into: running, not paused (409 otherwise). */
+  execTarget(ref: string): Container {
     const c = this.get(ref);
     if (c.row.state === 'paused') throw conflict(`Container ${c.id} is paused, unpause the container before exec`);
-    if (c.row.state !== 'running') throw conflict(`Container ${c.id} is not running`);
-    const execId = generateId();
+    if (c.row.state !== 'running' || this.isDeferred(c)) throw conflict(`Container ${c.id} is not running`);
+    return c;
+  }
+
+  /** A new exec ID (the API hands it out at exec create, before the process runs). */
+  newExecId(): string {
+    return generateId();
+  }
+
+  async exec(ref: string, opts: { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string }): Promise<ExecHandle & { execId: string }> {
+    const c = this.execTarget(ref);
+    const execId = opts.execId ?? generateId();
     const e: Parameters<typeof execInContainer>[2] = { args: opts.args, tty: !!opts.tty, detach: !!opts.detach, stdin: !!opts.stdin, bundle: c.dir };
     if (opts.env) e.env = opts.env;
     if (opts.user) e.user = opts.user;
@@ -557,9 +679,11 @@ export class Containers {
       .map((r) => ({ created: r.created, user: r.user, workdir: r.workdir, argv: JSON.parse(r.argv) as string[], exitCode: r.exit_code }));
   }
 
-  logs(ref: string, opts: { follow?: boolean; tail?: number | 'all'; since?: string | number | Date; until?: string | number | Date; signal?: AbortSignal }): AsyncGenerator<LogEntry> {
+  logs(ref: string, opts: { follow?: boolean; tail?: number | 'all'; since?: string | number | Date; until?: string | number | Date; signal?: AbortSignal; stdout?: boolean; stderr?: boolean }): AsyncGenerator<LogEntry> {
     const c = this.get(ref);
     const o: Parameters<typeof readLogs>[1] = {};
+    if (opts.stdout === false) o.stdout = false;
+    if (opts.stderr === false) o.stderr = false;
     if (opts.tail !== undefined) o.tail = opts.tail;
     if (opts.since !== undefined) o.since = opts.since;
     if (opts.until !== undefined) o.until = opts.until;
@@ -571,6 +695,108 @@ export class Containers {
       void waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, signal: ac.signal }).catch(() => undefined).then(() => setTimeout(() => ac.abort(), 100));
     }
     return readLogs(c.paths.logPath, o);
+  }
+
+  /** Set the container's pty size (kept by the monitor until the pty exists); no-op without a tty. */
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const c = this.get(ref);
+    if (!this.isLive(c)) throw conflict(`Container ${c.id} is not running`);
+    if (!c.config.Tty) return;
+    if (!(rows > 0) || !(cols > 0)) throw invalidArgument(`invalid terminal size ${rows}x${cols}`);
+    await resizePty(c.paths.socketPath, rows, cols);
+  }
+
+  // ------------------------------------------------------------ listing
+
+  /**
+   * `ps`: newest first; running only unless `all` (or `last`); `filters` as `key=value`
+   * (status, name, id, exited, ancestor, label, before, since).
+   */
+  list(opts: { all?: boolean; last?: number; filters?: string[] } = {}): Container[] {
+    let list = this.all();
+    const n = opts.last !== undefined && opts.last >= 0 ? opts.last : -1;
+    const f = (opts.filters ?? []).map((x) => { const i = x.indexOf('='); return i < 0 ? [x, ''] as const : [x.slice(0, i), x.slice(i + 1)] as const; });
+    const one = (k: string) => f.filter(([key]) => key === k).map(([, v]) => v);
+    // Docker: filters on status imply all
+    if (!opts.all && n < 0 && !one('status').length && !one('exited').length) list = list.filter((c) => this.isLive(c));
+    for (const [k, v] of f) {
+      if (k === 'before' || k === 'since') {
+        const ref = this.get(v);
+        list = list.filter((c) => (k === 'before' ? c.row.seq < ref.row.seq : c.row.seq > ref.row.seq));
+      } else if (!['status', 'name', 'id', 'exited', 'ancestor', 'label'].includes(k)) {
+        throw invalidArgument(`invalid filter '${k}'`);
+      }
+    }
+    // several values of one key: any may match; different keys: all must match
+    const keys = [...new Set(f.map(([k]) => k))].filter((k) => k !== 'before' && k !== 'since');
+    list = list.filter((c) => keys.every((k) => one(k).some((v) => this.filterMatch(c, k, v))));
+    if (n >= 0) list = list.slice(0, n);
+    return list;
+  }
+
+  private filterMatch(c: Container, k: string, v: string): boolean {
+    switch (k) {
+      case 'status': return c.row.state === v;
+      case 'name': return new RegExp(v).test(c.name);
+      case 'id': return c.id.startsWith(v);
+      case 'exited': return c.row.state === 'exited' && String(c.row.exit_code) === v;
+      case 'ancestor': return this.imageColumn(c) === v || c.row.image_ref === v || c.row.image_id.includes(v);
+      case 'label': {
+        const j = v.indexOf('=');
+        const labels = c.config.Labels ?? {};
+        return j < 0 ? v in labels : labels[v.slice(0, j)] === v.slice(j + 1);
+      }
+      default: return false;
+    }
+  }
+
+  /** Published ports (and exposed ones without a binding) while the container runs, as Docker lists them. */
+  portSummaries(c: Container): PortSummary[] {
+    const out: PortSummary[] = [];
+    if (c.row.state !== 'running' && c.row.state !== 'paused') return out;
+    const published = new Set<string>();
+    for (const p of c.network.ports ?? []) {
+      const [port, proto] = p.ContainerPort.split('/');
+      out.push({ IP: p.HostIp || '0.0.0.0', PrivatePort: Number(port), PublicPort: Number(p.HostPort), Type: proto ?? 'tcp' });
+      published.add(p.ContainerPort);
+    }
+    for (const k of Object.keys(c.config.ExposedPorts ?? {})) {
+      if (published.has(k)) continue;
+      const [port, proto] = k.split('/');
+      out.push({ PrivatePort: Number(port), Type: proto ?? 'tcp' });
+    }
+    return out;
+  }
+
+  /** Docker's container summary (`GET /containers/json`, `ps`). Sizes only with `size`. */
+  summary(c: Container, opts: { size?: boolean } = {}): ContainerSummary {
+    const args = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
+    const s: ContainerSummary = {
+      Id: c.id,
+      Names: [`/${c.name}`],
+      Image: this.imageColumn(c),
+      ImageID: c.row.image_id,
+      Command: containerCommand(args[0] ?? '', args.slice(1)),
+      Created: Math.floor(Date.parse(c.row.created) / 1000),
+      Ports: this.portSummaries(c),
+      Labels: c.config.Labels ?? {},
+      State: c.row.state,
+      Status: statusString({ state: c.row.state as never, exitCode: c.row.exit_code, startedAt: c.row.started_at, finishedAt: c.row.finished_at }),
+      HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
+      NetworkSettings: {
+        Networks: Object.fromEntries(Object.entries(c.network.networks ?? {}).map(([k, v]) => [k, {
+          IPAMConfig: null, Links: null, Aliases: v.Aliases ?? null, NetworkID: v.NetworkID ?? '', EndpointID: '', Gateway: v.Gateway,
+          IPAddress: v.IPAddress, IPPrefixLen: v.IPPrefixLen, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: v.MacAddress, DriverOpts: null,
+        }])),
+      },
+      Mounts: this.mountsView(c),
+    };
+    if (opts.size) {
+      const rw = treeSize(path.join(c.dir, 'upper'));
+      s.SizeRw = rw;
+      s.SizeRootFs = rw + imageLayers(this.store, c.row.image_id).reduce((a, l) => a + l.size, 0);
+    }
+    return s;
   }
 
   async top(ref: string, psArgs: string[] = ['-ef']): Promise<{ titles: string[]; processes: string[][] }> {
@@ -620,7 +846,9 @@ export class Containers {
       input.pause = () => this.runc.pause(c.id);
       input.unpause = () => this.runc.resume(c.id);
     }
-    return commitContainer(this.store, input);
+    const r = await commitContainer(this.store, input);
+    this.event(c, 'commit', { imageID: r.id, ...(opts.message ? { comment: opts.message } : {}) });
+    return r;
   }
 
   // ------------------------------------------------------------ inspect

@@ -8,6 +8,7 @@ import { serializeImageConfig } from '../image/config.js';
 import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import type { Store } from './store.js';
+import { emitEvent } from './events.js';
 
 export interface ImageRow {
   id: string;
@@ -181,6 +182,7 @@ export function tagImage(store: Store, source: string, target: string): void {
   if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
   const img = resolveImage(store, source);
   tx(store.db, () => setTag(store, ref, img.id));
+  emitEvent(store, 'image', 'tag', img.id, { name: familiarString(ref) });
 }
 
 // ---------- listing ----------
@@ -290,6 +292,40 @@ function groupBy(rows: { ref: string; image_id: string }[]): Map<string, string[
   return m;
 }
 
+/** Docker's image summary (`GET /images/json`, `system df`): one entry per image, newest first. */
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Created: number;
+  Size: number;
+  VirtualSize: number;
+  SharedSize: number;
+  Labels: Record<string, string> | null;
+  Containers: number;
+}
+
+/**
+ * The list rows (one per tag, filtered as `images` filters them) folded into one summary per
+ * image; `containers` counts the containers using each image (-1 when not asked, as Docker).
+ */
+export function imageSummaries(store: Store, opts: ListOptions = {}, containers?: (id: string) => number): ImageSummary[] {
+  const byId = new Map<string, ImageSummary>();
+  const patterns = [...(opts.filters ?? []).filter((f) => f.startsWith('reference=')).map((f) => f.slice('reference='.length)), ...(opts.reference ? [opts.reference] : [])];
+  // with a reference filter only the matching tags and digests are listed (Docker)
+  const digestMatches = (d: string) => !patterns.length || patterns.some((p) => matchReference(p, d.slice(0, d.indexOf('@')), ''));
+  for (const r of listImages(store, opts)) {
+    let s = byId.get(r.id);
+    if (!s) {
+      s = { Id: r.id, ParentId: r.parent, RepoTags: [], RepoDigests: r.repoDigests.filter(digestMatches), Created: r.created, Size: r.size, VirtualSize: r.size, SharedSize: -1, Labels: r.labels ?? {}, Containers: containers ? containers(r.id) : -1 };
+      byId.set(r.id, s);
+    }
+    if (r.tag !== '<none>') s.RepoTags.push(`${r.repository}:${r.tag}`);
+  }
+  return [...byId.values()];
+}
+
 // ---------- removal ----------
 
 export interface RemoveResult { untagged: string[]; deleted: string[]; }
@@ -364,6 +400,8 @@ export function removeImage(store: Store, input: string, opts: { force?: boolean
     }
   });
   for (const l of layersToDelete) { deleteLayerFiles(store, l); res.deleted.push(l.diffId); }
+  for (const u of res.untagged) emitEvent(store, 'image', 'untag', u, { name: u });
+  for (const d of res.deleted) if (!d.startsWith('sha256:') || !layersToDelete.some((l) => l.diffId === d)) emitEvent(store, 'image', 'delete', d, { name: d });
   return res;
 }
 

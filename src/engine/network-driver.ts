@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
-import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment } from '../network/index.js';
+import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
 import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
 import type { Store } from './store.js';
 
@@ -80,4 +80,26 @@ export function useCni(engine: Containers): NetworkManager {
   const nm = networkManager(engine.store);
   engine.network = new CniDriver(nm);
   return nm;
+}
+
+/** Docker's network inspect shape. */
+export function networkJson(n: NetworkInspect): Record<string, unknown> {
+  return {
+    Name: n.name, Id: n.id, Created: n.created, Scope: n.scope, Driver: n.driver, EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
+    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+    Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
+    Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
+  };
+}
+
+/** The network manager behind an engine's CNI driver, if it has one. */
+export function networkManagerOf(engine: Containers): NetworkManager | undefined {
+  return engine.network instanceof CniDriver ? engine.network.nm : undefined;
+}
+
+/** `network prune`: bridge networks no container is configured for (nor attached to). */
+export function pruneNetworks(engine: Containers, nm: NetworkManager): Promise<string[]> {
+  const used = new Set(engine.all().map((c) => c.hostConfig.NetworkMode));
+  return nm.prune(used);
 }

@@ -20,6 +20,7 @@ import { commitImage, parseConfig, resolveImage, type StagedLayer } from './imag
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { Store } from './store.js';
 import { stageLayer } from './transfer.js';
+import { emitEvent } from './events.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]`; when given, a single-platform image of another platform is refused. */
@@ -102,6 +103,7 @@ export async function pullImage(store: Store, name: string, opts: PullOptions = 
   }
   emit({ status: `Digest: ${res.digest}` });
   emit({ status: `Status: ${res.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
+  emitEvent(store, 'image', 'pull', familiarString(ref), { name: familiarString(ref) });
   return res;
 }
 
@@ -117,6 +119,7 @@ export async function pullAllTags(store: Store, name: string, opts: PullOptions 
   for (const tag of tags.sort()) {
     const ref: Reference = { domain: base.domain, path: base.path, tag };
     try { out.push(await pullReference(store, repo, ref, opts, emit)); } catch (e) { throw translatePullError(e, ref); }
+    emitEvent(store, 'image', 'pull', familiarString(ref), { name: familiarString(ref) });
     emit({ status: `Digest: ${out[out.length - 1]!.digest}` });
   }
   const changed = out.some((r) => !r.upToDate);

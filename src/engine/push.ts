@@ -38,6 +38,7 @@ import { layerTarFile, repackBlob } from './layer-tar.js';
 import { rmTree } from '../base/fs.js';
 import { mountCandidates, recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { Store } from './store.js';
+import { emitEvent } from './events.js';
 
 export interface PushOptions {
   /** Push every local tag of the repository. */
@@ -211,6 +212,8 @@ export async function pushImage(store: Store, name: string, opts: PushOptions = 
   for (const row of rows) {
     const tag = row.ref.slice(prefix.length);
     out.push(await pushTag(store, repo, { ...ref, tag }, row.image_id, { compression, chunkSize, concurrency: opts.concurrency ?? 3 }, emit));
+    const pushed = `${familiarName(ref)}:${tag}`;
+    emitEvent(store, 'image', 'push', pushed, { name: pushed });
   }
   return out;
 }

@@ -14,6 +14,7 @@ import { tx } from '../meta/db.js';
 import { commitImage, imageLayers, loadConfig, parseConfig, resolveImage, tagsOf, type StagedLayer } from './images.js';
 import { layerTarFile, repackBlob } from './layer-tar.js';
 import type { Store } from './store.js';
+import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
@@ -115,7 +116,9 @@ export async function importImage(store: Store, input: Readable, opts: ImportOpt
       os: 'linux',
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
     };
-    return commitImage(store, { configBytes: serializeImageConfig(cfg), layers: [layer], tags: ref ? [ref] : [] });
+    const id = commitImage(store, { configBytes: serializeImageConfig(cfg), layers: [layer], tags: ref ? [ref] : [] });
+    emitEvent(store, 'image', 'import', id, ref ? { name: familiarString(ref) } : {});
+    return id;
   } finally {
     if (layer.stagedHome) rmTree(layer.stagedHome);
   }
@@ -216,6 +219,7 @@ export async function loadArchive(store: Store, input: Readable): Promise<LoadRe
         for (const t of p.tags) result.messages.push(`Loaded image: ${familiarString(t)}`);
       }
     });
+    for (const id of result.images) emitEvent(store, 'image', 'load', id);
     return result;
   } finally {
     for (const l of staged.values()) if (l.stagedHome) rmTree(l.stagedHome);

@@ -134,9 +134,18 @@ export function familiarString(r: Reference): string {
 
 /** Split a canonical key back into (familiar repository, tag). */
 export function repoAndTag(canonical: string): { repository: string; tag: string } {
-  const r = parseReference(canonical);
-  return { repository: familiarName(r), tag: r.tag ?? '<none>' };
+  let v = repoTagMemo.get(canonical);
+  if (!v) {
+    const r = parseReference(canonical);
+    v = { repository: familiarName(r), tag: r.tag ?? '<none>' };
+    if (repoTagMemo.size >= 20000) repoTagMemo.clear();
+    repoTagMemo.set(canonical, v);
+  }
+  return { ...v };
 }
+
+/** Listings split every stored tag on every call: remember the answers (pure function of the text). */
+const repoTagMemo = new Map<string, { repository: string; tag: string }>();
 
 /** Glob match as Go's path.Match (used by `images --filter reference=` and `images REPO`). */
 export function globMatch(pattern: string, name: string): boolean {

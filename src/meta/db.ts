@@ -130,7 +130,26 @@ export function openDb(file: string): DB {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 30000');
   migrate(db);
+  cacheStatements(db);
   return db;
+}
+
+/**
+ * Reuse compiled statements: the engine prepares its SQL where it uses it, and compiling
+ * costs more than running the small queries of a listing (the API serves them in a loop).
+ * Statements are never iterated or switched to raw/pluck mode, so one per SQL text is safe.
+ */
+function cacheStatements(db: DB): void {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (!st) {
+      st = prepare(sql);
+      if (cache.size < 1000) cache.set(sql, st);
+    }
+    return st;
+  }) as typeof db.prepare;
 }
 
 function migrate(db: DB): void {

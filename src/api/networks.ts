@@ -1,0 +1,65 @@
+/** `/networks/...`: translations onto the engine's network manager (CNI bridge networks). */
+import { StrataError } from '../base/errors.js';
+import { networkJson, networkManagerOf, pruneNetworks } from '../engine/network-driver.js';
+import type { NetworkManager } from '../network/index.js';
+import { filterMap, jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
+import type { Ctx, Route } from './server.js';
+
+function manager(ctx: Ctx): NetworkManager {
+  const nm = networkManagerOf(ctx.api.engine);
+  if (!nm) throw new StrataError('not_implemented', 'this server runs without networking');
+  return nm;
+}
+
+async function list(ctx: Ctx): Promise<void> {
+  const nm = manager(ctx);
+  await nm.ensureDefault();
+  const f = filterMap(parseFilters(ctx.query.get('filters')));
+  const names = f.get('name');
+  const ids = f.get('id');
+  const rows = nm.list()
+    .filter((n) => !names || names.some((x) => n.name.includes(x)))
+    .filter((n) => !ids || ids.some((x) => n.id.startsWith(x)));
+  sendJson(ctx.res, 200, rows.map((n) => networkJson(nm.inspect(n.name))));
+}
+
+function inspect(ctx: Ctx): void {
+  sendJson(ctx.res, 200, networkJson(manager(ctx).inspect(ctx.params[0]!)));
+}
+
+interface CreateBody { Name: string; Driver: string; Internal: boolean; Labels: Record<string, string>; IPAM: { Config?: { Subnet?: string; Gateway?: string }[] } }
+
+async function create(ctx: Ctx): Promise<void> {
+  const b = await jsonBody<CreateBody>(ctx.req);
+  if (!b.Name) throw new StrataError('invalid_argument', 'network name is required');
+  if (b.Driver && b.Driver !== 'bridge') throw new StrataError('not_found', `plugin "${b.Driver}" not found`);
+  const nm = manager(ctx);
+  const opts: Parameters<NetworkManager['create']>[1] = { internal: !!b.Internal };
+  const ipam = b.IPAM?.Config?.[0];
+  if (ipam?.Subnet) opts.subnet = ipam.Subnet;
+  if (ipam?.Gateway) opts.gateway = ipam.Gateway;
+  if (b.Labels) opts.labels = b.Labels;
+  await nm.ensureDefault();
+  const n = await nm.create(b.Name, opts);
+  sendJson(ctx.res, 201, { Id: n.id, Warning: '' });
+}
+
+async function remove(ctx: Ctx): Promise<void> {
+  await manager(ctx).remove(ctx.params[0]!);
+  sendEmpty(ctx.res, 204);
+}
+
+async function prune(ctx: Ctx): Promise<void> {
+  const removed = await pruneNetworks(ctx.api.engine, manager(ctx));
+  sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
+}
+
+export function networkRoutes(): Route[] {
+  return [
+    { method: 'GET', re: /^\/networks$/, handler: list },
+    { method: 'POST', re: /^\/networks\/create$/, handler: create },
+    { method: 'POST', re: /^\/networks\/prune$/, handler: prune },
+    { method: 'GET', re: /^\/networks\/([^/]+)$/, handler: inspect },
+    { method: 'DELETE', re: /^\/networks\/([^/]+)$/, handler: remove },
+  ];
+}

@@ -1,0 +1,152 @@
+/** `/_ping`, `/version`, `/info`, `/system/df`, `/events`. */
+import * as os from 'node:os';
+import { VERSION } from '../base/version.js';
+import { diskUsage } from '../engine/system.js';
+import { imageSummaries } from '../engine/images.js';
+import { followEvents, readEvents, lastEventSeq, type EngineEvent } from '../engine/events.js';
+import { toNanos } from '../runtime/index.js';
+import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson, parseFilters, filterMap } from './http.js';
+import type { Ctx, Route } from './server.js';
+import { volumeView } from './volumes.js';
+
+function ping(ctx: Ctx): void {
+  const body = ctx.req.method === 'HEAD' ? '' : 'OK';
+  ctx.res.writeHead(200, {
+    ...commonHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length,
+    'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache',
+  });
+  ctx.res.end(body);
+}
+
+function kernel(): string {
+  return os.release();
+}
+
+function arch(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch;
+}
+
+function version(ctx: Ctx): void {
+  sendJson(ctx.res, 200, {
+    Platform: { Name: 'Strata' },
+    Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: '', GoVersion: `node${process.versions.node}`,
+    Os: 'linux', Arch: arch(), KernelVersion: kernel(), BuildTime: '',
+  });
+}
+
+function info(ctx: Ctx): void {
+  const all = ctx.api.engine.all();
+  const running = all.filter((c) => c.row.state === 'running' || c.row.state === 'restarting').length;
+  const paused = all.filter((c) => c.row.state === 'paused').length;
+  const images = (ctx.api.store.db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
+  sendJson(ctx.res, 200, {
+    ID: '', Containers: all.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: all.length - running - paused,
+    Images: images, Driver: 'overlay', DriverStatus: [['Backing Filesystem', 'overlay']],
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
+    MemoryLimit: true, SwapLimit: true, KernelMemory: false, KernelMemoryTCP: false, CpuCfsPeriod: true, CpuCfsQuota: true,
+    CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true, BridgeNfIptables: true, BridgeNfIp6tables: true,
+    OomKillDisable: true, Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file',
+    CgroupDriver: 'cgroupfs', CgroupVersion: '2', NEventsListener: 0, KernelVersion: kernel(), OperatingSystem: 'Strata', OSVersion: '',
+    OSType: 'linux', Architecture: os.machine(), IndexServerAddress: 'https://index.docker.io/v1/',
+    RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+    NCPU: os.cpus().length, MemTotal: os.totalmem(), DockerRootDir: ctx.api.store.root, HttpProxy: '', HttpsProxy: '', NoProxy: '',
+    Name: os.hostname(), Labels: [], ExperimentalBuild: false, ServerVersion: VERSION,
+    Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
+    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+    LiveRestoreEnabled: true, Isolation: '', SecurityOptions: ['name=seccomp,profile=default'], Warnings: null,
+  });
+}
+
+function df(ctx: Ctx): void {
+  const { engine, store } = ctx.api;
+  const all = engine.all();
+  const perImage = new Map<string, number>();
+  for (const c of all) perImage.set(c.row.image_id, (perImage.get(c.row.image_id) ?? 0) + 1);
+  const du = diskUsage(store, (id) => perImage.get(id) ?? 0);
+  const shared = new Map(du.images.map((i) => [i.id, i.sharedSize]));
+  const images = imageSummaries(store, { all: true }, (id) => perImage.get(id) ?? 0)
+    .map((i) => ({ ...i, SharedSize: shared.get(i.Id) ?? 0 }));
+  sendJson(ctx.res, 200, {
+    LayersSize: du.layersSize,
+    Images: images,
+    Containers: all.map((c) => engine.summary(c, { size: true })),
+    Volumes: engine.volumes.list().map((v) => volumeView(ctx, v.name, true)),
+    BuildCache: [],
+    BuilderSize: 0,
+  });
+}
+
+/** Docker's event message (both the old and the new field names). */
+export function eventMessage(e: EngineEvent): Record<string, unknown> {
+  const time = Number(e.timeNano / 1_000_000_000n);
+  const m: Record<string, unknown> = {};
+  if (e.type === 'container') {
+    m.status = e.action;
+    m.id = e.id;
+    if (e.attributes.image) m.from = e.attributes.image;
+  }
+  return { ...m, Type: e.type, Action: e.action, Actor: { ID: e.id, Attributes: e.attributes }, scope: 'local', time, timeNano: Number(e.timeNano) };
+}
+
+function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
+  const any = (k: string, test: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(test);
+  return any('type', (v) => v === e.type)
+    && any('event', (v) => v === e.action || e.action.startsWith(`${v}:`))
+    && any('container', (v) => e.type === 'container' && (e.id.startsWith(v) || e.attributes.name === v))
+    && any('image', (v) => (e.type === 'image' && (e.id === v || e.attributes.name === v)) || (e.type === 'container' && e.attributes.image === v))
+    && any('label', (v) => { const i = v.indexOf('='); return i < 0 ? v in e.attributes : e.attributes[v.slice(0, i)] === v.slice(i + 1); });
+}
+
+function timeParam(v: string | null): bigint | undefined {
+  if (!v) return undefined;
+  return toNanos(v);
+}
+
+/**
+ * `/events`: with `since`, the journal from then on first; then new events as they come
+ * (from this server and from CLI processes sharing the store) until `until` or the client leaves.
+ */
+async function events(ctx: Ctx): Promise<void> {
+  const { store } = ctx.api;
+  const f = filterMap(parseFilters(ctx.query.get('filters')));
+  const since = timeParam(ctx.query.get('since'));
+  const until = timeParam(ctx.query.get('until'));
+  ctx.res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
+  ctx.res.flushHeaders();
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  ctx.res.on('close', stop);
+  ctx.api.closing.signal.addEventListener('abort', stop);
+  let seq = lastEventSeq(store);
+  const send = (e: EngineEvent): boolean => {
+    if (until !== undefined && e.timeNano >= until) { ac.abort(); return false; }
+    if (eventMatches(e, f)) ctx.res.write(JSON.stringify(eventMessage(e)) + '\n');
+    return true;
+  };
+  try {
+    if (since !== undefined) {
+      for (const e of readEvents(store, { sinceNano: since })) { if (e.seq > seq) break; if (!send(e)) break; }
+    }
+    const nowNano = BigInt(Date.now()) * 1_000_000n;
+    if (!ac.signal.aborted && (until === undefined || until > nowNano)) {
+      let timer: NodeJS.Timeout | undefined;
+      if (until !== undefined) timer = setTimeout(stop, Number((until - nowNano) / 1_000_000n));
+      await followEvents(store, seq, (e) => { seq = e.seq; send(e); }, ac.signal);
+      if (timer) clearTimeout(timer);
+    }
+  } finally {
+    ctx.api.closing.signal.removeEventListener('abort', stop);
+    ctx.res.end();
+  }
+}
+
+export function systemRoutes(): Route[] {
+  return [
+    { method: 'GET', re: /^\/_ping$/, handler: ping },
+    { method: 'HEAD', re: /^\/_ping$/, handler: ping },
+    { method: 'GET', re: /^\/version$/, handler: version },
+    { method: 'GET', re: /^\/info$/, handler: info },
+    { method: 'GET', re: /^\/system\/df$/, handler: df },
+    { method: 'GET', re: /^\/events$/, handler: events },
+  ];
+}

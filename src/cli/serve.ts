@@ -1,0 +1,53 @@
+/**
+ * `strata serve`: the Docker Engine API for docker CLIs and SDKs, on the same store the
+ * daemonless CLI uses (SQLite WAL; the engine re-reads state on every call).
+ */
+import type { Command } from 'commander';
+import { StrataError } from '../base/errors.js';
+import { ApiServer, isLoopback, parseHost } from '../api/server.js';
+import { containers } from './containers.js';
+import { collect, getStore } from './util.js';
+
+export const DEFAULT_HOST = 'unix:///run/strata.sock';
+
+export function registerServeCommand(program: Command): void {
+  program.command('serve').description('Serve the Docker Engine API (unix socket by default)')
+    .option('-H, --host <address>', `Address to listen on: unix:///path or tcp://HOST:PORT (repeatable; default ${DEFAULT_HOST})`, collect)
+    .option('--allow-remote', 'Allow a TCP address other than loopback (no TLS: whoever reaches it is root here)')
+    .action(async (o: { host?: string[]; allowRemote?: boolean }) => {
+      const hosts = (o.host?.length ? o.host : [DEFAULT_HOST]).map(parseHost);
+      for (const h of hosts) {
+        if (h.kind === 'tcp' && !isLoopback(h.host) && !o.allowRemote) {
+          throw new StrataError('invalid_argument', `refusing to listen on tcp://${h.host}:${h.port}: not a loopback address. The API has no authentication; anyone who can connect gets root on this machine. Pass --allow-remote to do it anyway.`);
+        }
+      }
+      // handlers first: a signal that comes as soon as we say we listen must still shut down cleanly
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      const api = new ApiServer({ store: getStore(), engine: containers() });
+      try {
+        for (const h of hosts) {
+          if (h.kind === 'unix') {
+            await api.listenUnix(h.path);
+          } else {
+            const port = await api.listenTcp(h.host, h.port);
+            process.stderr.write(
+              `WARNING: the API is listening on tcp://${h.host}:${port} without TLS or authentication.\n` +
+              `WARNING: anyone who can connect to it, including scripts in a web browser on this machine, gets root access.\n`);
+          }
+        }
+      } catch (e) {
+        await api.close();
+        throw e;
+      }
+      // adopt what runs already: release mounts and networks when those containers exit
+      for (const c of api.engine.all()) if (api.engine.isLive(c)) api.reap(c.id);
+      process.stderr.write(`strata serve: listening on ${api.listeners.map((l) => l.address).join(', ')}\n`);
+      await stopped;
+      await api.close();
+      // whatever a client left running (an exec's pipes) must not keep the server alive
+      setTimeout(() => process.exit(0), 2000).unref();
+    });
+}
