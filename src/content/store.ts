@@ -79,6 +79,18 @@ export class ContentStore {
     return `sha256:${h.digest('hex')}` === digest;
   }
 
+  /**
+   * Move a file whose digest the caller has just verified (it is in tmp/, on this filesystem)
+   * into the store: fsync, rename. Used by load, so a layer is not copied a second time.
+   */
+  adopt(file: string, digest: string): void {
+    if (this.has(digest)) { fs.rmSync(file, { force: true }); return; }
+    const fd = fs.openSync(file, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+    fs.renameSync(file, this.pathOf(digest));
+    fsyncDir(this.blobDir);
+  }
+
   list(): Digest[] {
     let names: string[] = [];
     try { names = fs.readdirSync(this.blobDir); } catch { /* empty store */ }

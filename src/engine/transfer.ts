@@ -59,11 +59,12 @@ class HashTap extends Transform {
  * Unpack one layer stream into a staging dir and keep its blob in the content store.
  * `expectedDigest` (blob digest) and `expectedDiffId` are verified; on any failure nothing stays.
  */
-export async function stageLayer(store: Store, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean }): Promise<StagedLayer> {
+export async function stageLayer(store: Store, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean; adoptFile?: string }): Promise<StagedLayer> {
   const home = store.makeTemp('layer');
   const diffDir = path.join(home, 'diff');
   fs.mkdirSync(diffDir, { mode: 0o755 });
-  const ingest = expect.keepBlob === false ? undefined : store.content.ingest();
+  // a file already in tmp/ (load) becomes the blob by rename once verified: no second copy
+  const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest();
   const tap = new HashTap(ingest ? (c) => ingest.write(c) : undefined, ingest);
   try {
     const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes() });
@@ -77,6 +78,9 @@ export async function stageLayer(store: Store, input: Readable, expect: { digest
     if (ingest) {
       const d = ingest.commit(digest);
       blob = { digest: d, mediaType: COMPRESSION_MEDIA[res.compression], size: tap.bytes };
+    } else if (expect.adoptFile) {
+      store.content.adopt(expect.adoptFile, digest);
+      blob = { digest, mediaType: COMPRESSION_MEDIA[res.compression], size: tap.bytes };
     }
     const staged: StagedLayer = { diffId: res.diffId, size: res.contentSize, tarSize: res.tarSize, stagedHome: home };
     if (blob) staged.blob = blob;
@@ -191,7 +195,7 @@ export async function loadArchive(store: Store, input: Readable): Promise<LoadRe
         if (staged.has(diffId)) continue;
         const lf = p.layerFiles[j]!;
         if (known.get(diffId)) { staged.set(diffId, await knownLayer(store, diffId)); continue; }
-        const expect: Parameters<typeof stageLayer>[2] = { diffId };
+        const expect: Parameters<typeof stageLayer>[2] = { diffId, adoptFile: lf.file };
         if (lf.digest) expect.digest = lf.digest;
         if (lf.size !== undefined) expect.size = lf.size;
         staged.set(diffId, await stageLayer(store, fs.createReadStream(lf.file, { highWaterMark: 1 << 20 }), expect));
