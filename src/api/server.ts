@@ -11,6 +11,7 @@ import { StrataError, errnoCode } from '../base/errors.js';
 import type { Containers } from '../engine/containers.js';
 import type { Store } from '../engine/store.js';
 import { sendError, sendJson, rawError } from './http.js';
+import { followEvents, lastEventSeq } from '../engine/events.js';
 import { plainConn, upgradedConn, type StreamConn } from './conn.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
@@ -259,6 +260,18 @@ export class ApiServer {
         this.reaping.delete(id);
         try { const c = this.engine.find(id); if (c) this.engine.refresh(c); } catch { /* gone */ }
       });
+  }
+
+  /**
+   * Watch every live container, and every one started later, also by daemonless CLI
+   * processes (through the event journal): exits are recorded, mounts and networks released,
+   * `--rm` containers removed, and `die` announced, as soon as they happen.
+   */
+  adoptAll(): void {
+    for (const c of this.engine.all()) if (this.engine.isLive(c)) this.reap(c.id);
+    void followEvents(this.store, lastEventSeq(this.store), (e) => {
+      if (e.type === 'container' && e.action === 'start') this.reap(e.id);
+    }, this.closing.signal).catch(() => undefined);
   }
 
   async close(): Promise<void> {

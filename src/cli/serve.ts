@@ -42,8 +42,7 @@ export function registerServeCommand(program: Command): void {
         await api.close();
         throw e;
       }
-      // adopt what runs already: release mounts and networks when those containers exit
-      for (const c of api.engine.all()) if (api.engine.isLive(c)) api.reap(c.id);
+      api.adoptAll();
       process.stderr.write(`strata serve: listening on ${api.listeners.map((l) => l.address).join(', ')}\n`);
       await stopped;
       await api.close();

@@ -82,6 +82,17 @@ test('docker CLI workflow through strata serve', { skip, timeout: 300000 }, asyn
     assert.equal(dockerOk(s, ['ps', '-a', '--format', '{{.Names}}']).split('\n').filter(Boolean).sort().join(' '), 'fg web');
   });
 
+  await t.test('containers the daemonless CLI starts are reaped by the server (--rm, die event)', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const id = strataOk(root, ['run', '-d', '--rm', '--name', 'clirm', 'busybox', 'sh', '-c', 'sleep 0.5']).trim();
+    // nothing lists containers meanwhile (a listing would notice the exit too): only the server's watch can remove it
+    const dir = path.join(root, 'containers', id);
+    for (let i = 0; i < 100 && fs.existsSync(dir); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!fs.existsSync(dir), 'removed after its exit');
+    const ev = dockerOk(s, ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=clirm', '--format', '{{.Action}}']);
+    assert.deepEqual(ev.trim().split('\n'), ['create', 'start', 'die', 'destroy']);
+  });
+
   await t.test('run -it through a terminal', () => {
     const r = inTerminal(s, 'run -it --rm busybox sh', ['echo run-$((6*7))\\r', 'exit 5\\r']);
     assert.match(r.out, /run-42/);
