@@ -3,6 +3,7 @@ import { diskUsage, pruneImages, checkStore, gcUnreferenced } from '../engine/sy
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getStore, out, ExitError, closeStore } from './util.js';
+import { runtimeDirFor } from '../runtime/index.js';
 import { printRows, since, size3, size4 } from './output.js';
 import { imageHooks } from './images.js';
 import * as readline from 'node:readline/promises';
@@ -76,6 +77,7 @@ export function registerSystemCommands(system: Command): void {
       const root = store.root;
       closeStore();
       for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+      fs.rmSync(runtimeDirFor(root), { recursive: true, force: true }); // runc state and sockets under /run
     });
 
   system.command('check').description("Verify the store: every blob's digest, every layer's presence")
