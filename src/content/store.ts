@@ -114,8 +114,15 @@ export class Ingest {
     this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
   }
 
+  /** The caller computes the digest of these bytes itself (e.g. a plain tar's diff_id): don't hash twice. */
+  private external = false;
+  hashElsewhere(): void {
+    if (this.written) throw new Error('hashElsewhere() must come before the first write');
+    this.external = true;
+  }
+
   write(chunk: Uint8Array): void {
-    this.hash.update(chunk);
+    if (!this.external) this.hash.update(chunk);
     let off = 0;
     while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
     this.written += chunk.length;
@@ -129,7 +136,8 @@ export class Ingest {
   /** Verify (when expected is given), fsync, rename into place. Returns the digest. */
   commit(expected?: string, expectedSize?: number): Digest {
     if (this.done) throw new Error('ingest already finished');
-    const digest = `sha256:${this.hash.digest('hex')}` as Digest;
+    if (this.external && expected === undefined) throw new Error('an ingest hashed elsewhere needs its digest');
+    const digest = (this.external ? expected : `sha256:${this.hash.digest('hex')}`) as Digest;
     try {
       if (expectedSize !== undefined && expectedSize !== this.written) {
         throw corrupt(`size mismatch: expected ${expectedSize} bytes, got ${this.written}`);

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { corrupt, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { fsyncDir, rmTree } from '../base/fs.js';
-import { unpackLayer, TarWriter, type Compression } from '../layer/index.js';
+import { unpackLayer, TarWriter, detectCompression, type Compression } from '../layer/index.js';
 import { applyChanges, emptyContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
 import { chainIds, hexOf, sha256 } from '../image/digest.js';
 import { canonicalString, familiarString, parseTaggedReference, repoAndTag, type Reference } from '../image/reference.js';
@@ -43,10 +43,20 @@ function maxExpandedBytes(): number | undefined {
 class HashTap extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
-  constructor(private sink?: (chunk: Buffer) => void, private ingest?: Ingest) { super({ highWaterMark: 1 << 20 }); }
+  /** A plain (uncompressed) tar: its digest is the diff_id the unpacker computes, so nothing here hashes it. */
+  plain = false;
+  private first = true;
+  constructor(private sink?: (chunk: Buffer) => void, private ingest?: Ingest, private detectPlain = false) { super({ highWaterMark: 1 << 20 }); }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     try {
-      if (!this.ingest) this.hash.update(chunk);
+      if (this.first && this.detectPlain) {
+        this.first = false;
+        if (detectCompression(chunk) === 'none') {
+          this.plain = true;
+          this.ingest?.hashElsewhere();
+        }
+      }
+      if (!this.ingest && !this.plain) this.hash.update(chunk);
       this.bytes += chunk.length;
       this.sink?.(chunk);
       cb(null, chunk);
@@ -65,13 +75,13 @@ export async function stageLayer(store: Store, input: Readable, expect: { digest
   fs.mkdirSync(diffDir, { mode: 0o755 });
   // a file already in tmp/ (load) becomes the blob by rename once verified: no second copy
   const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest();
-  const tap = new HashTap(ingest ? (c) => ingest.write(c) : undefined, ingest);
+  const tap = new HashTap(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
   try {
     const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes() });
     const [res] = await Promise.all([unpacking, pipeline(input, tap).catch((e) => { tap.destroy(e); throw e; })]);
     // the blob's own size and digest first: wrong bytes are reported as such, not as a wrong layer
     if (expect.size !== undefined && tap.bytes !== expect.size) throw corrupt(`layer ${expect.digest ?? ''} size mismatch: expected ${expect.size}, got ${tap.bytes}`);
-    const digest = tap.digest();
+    const digest = tap.plain ? res.diffId : tap.digest();
     if (expect.digest && expect.digest !== digest) throw corrupt(`digest mismatch for layer: expected ${expect.digest}, got ${digest}`);
     if (expect.diffId && res.diffId !== expect.diffId) throw corrupt(`layer diff_id mismatch: expected ${expect.diffId}, got ${res.diffId}`);
     let blob: StagedLayer['blob'];
