@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { CLI, PROJECT, busyboxTar, strata, strataOk, type RunResult } from '../helpers.js';
+import { freePort } from '../helpers.js';
 
 export const DOCKER = '/usr/local/bin/docker';
 
@@ -65,16 +65,7 @@ export function dockerOk(s: Served, args: string[], opts: Parameters<typeof dock
 }
 
 /** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort };
 
 /** GET over TCP, retried while the port is not yet forwarded. */
 export async function httpGet(port: number, tries = 40): Promise<string> {

@@ -1,14 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { containerRoot, strata, strataOk, httpGet } from '../helpers.js';
+import { containerRoot, strata, strataOk, httpGet, freePort } from '../helpers.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}
 
 const du = (dir: string) => Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]);
 

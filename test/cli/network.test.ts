@@ -4,16 +4,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { deriveRootTag } from '../../src/network/index.js';
-import { containerRoot, strata, strataOk, httpGet, mountsUnder } from '../helpers.js';
+import { containerRoot, strata, strataOk, httpGet, mountsUnder, freePort } from '../helpers.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {

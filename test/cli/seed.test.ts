@@ -7,16 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import { strata, strataOk, httpGet, tempRoot } from '../helpers.js';
+import { strata, strataOk, httpGet, tempRoot, freePort } from '../helpers.js';
 
 const NGINX_TAR = `${process.env.STRATA_CACHE ?? '/var/cache/strata'}/base/nginx.tar`;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}
 
 async function until200(url: string): Promise<string> {
   const end = Date.now() + 15000;

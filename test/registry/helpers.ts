@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { CLI, PROJECT, type RunResult } from '../helpers.js';
+import { freePort } from '../helpers.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -17,16 +18,7 @@ export function registryAvailable(): boolean {
   return fs.existsSync(REGISTRY_BIN);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface Registry { port: number; addr: string; dir: string; stop(): Promise<void>; }
 
