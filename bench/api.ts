@@ -14,6 +14,7 @@ import { Containers } from '../src/engine/containers.js';
 import { importImage } from '../src/engine/transfer.js';
 import { busyboxTar } from '../test/helpers.js';
 import { CLI, benchEnv, median, printFigure, tmpRoot, type Figure } from './util.js';
+import { strataRun } from './util.js';
 
 const DOCKER = '/usr/local/bin/docker';
 
@@ -97,10 +98,8 @@ export async function benchApi(): Promise<Figure[]> {
     }
   } finally {
     await stop?.();
-    const s = new Store(root);
-    const e = new Containers(s);
-    for (const c of e.all()) if (e.isLive(c)) await e.remove(c.id, { force: true }).catch(() => undefined);
-    s.close();
+    // everything the root holds on the host (containers, netns, bridge, /run state), then the dir
+    try { strataRun(root, ['system', 'reset', '--force']); } catch { /* best effort */ }
     fs.rmSync(root, { recursive: true, force: true });
   }
   return figs;
