@@ -13,8 +13,7 @@ import { Store } from '../src/engine/store.js';
 import { Containers } from '../src/engine/containers.js';
 import { importImage } from '../src/engine/transfer.js';
 import { busyboxTar } from '../test/helpers.js';
-import { CLI, benchEnv, median, printFigure, tmpRoot, type Figure } from './util.js';
-import { strataRun } from './util.js';
+import { CLI, benchEnv, median, printFigure, strataRun, tmpRoot, type Figure } from './util.js';
 
 const DOCKER = '/usr/local/bin/docker';
 
