@@ -16,15 +16,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import { NetworkManager, parsePublish } from '../src/network/index.js';
+import { median } from './util.js';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 5);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const id = () => randomBytes(32).toString('hex');
 const line = (name: string, value: number, unit: string) => console.log(`${name} ${Number(value.toFixed(2))} ${unit}`);

@@ -15,14 +15,10 @@ import { pathToFileURL } from 'node:url';
 import { Fixture, ensureMonitorBuilt } from '../test/runtime/fixture.js';
 import { mountOverlay, unmount } from '../src/snapshot/index.js';
 import { runForeground, startMonitor, waitExit, execInContainer } from '../src/runtime/index.js';
+import { median } from './util.js';
 
 const N = Number(process.env.BENCH_N ?? 10);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const line = (name: string, value: number, unit: string) => console.log(`${name} ${Number(value.toFixed(2))} ${unit}`);
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { invalidArgument, StrataError } from '../base/errors.js';
 import { Containers, type Container } from '../engine/containers.js';
 import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry } from '../runtime/index.js';
-import { commandColumn, displayablePorts, parseDuration, type PortSummary } from '../format/index.js';
+import { commandColumn, displayablePorts, parseDuration } from '../format/index.js';
 import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
 import { getStore, out, collect, ExitError } from './util.js';
-import { printRows, since, size3, size4 } from './output.js';
+import { printRows, since, size3, size4, goTimeString } from './output.js';
 import { printInspect, setImageHooks } from './images.js';
 import { inspectors } from './inspectors.js';
 import { ensureImage } from '../engine/pull.js';
@@ -25,8 +25,6 @@ export function containers(): Containers {
   }
   return engine;
 }
-export function resetContainers(): void { engine = undefined; }
-
 /** Let background clean-up (unmounts, network release) finish before the process ends. */
 export async function settleContainers(): Promise<void> {
   await engine?.settle();
@@ -74,16 +72,13 @@ const CONTAINER_HEADERS = {
   Status: 'STATUS', Ports: 'PORTS', Names: 'NAMES', State: 'STATE', Size: 'SIZE', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS',
 };
 
-export function portSummaries(c: Container): PortSummary[] {
-  return containers().portSummaries(c);
-}
 
 /** One `ps` row in the docker CLI's field names, from the engine's (and the API's) summary. */
 export function psView(e: Containers, c: Container, noTrunc: boolean): Record<string, unknown> {
   const s = e.summary(c);
   return {
     Command: commandColumn(s.Command, noTrunc),
-    CreatedAt: new Date(s.Created * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+    CreatedAt: goTimeString(new Date(s.Created * 1000)),
     ID: noTrunc ? c.id : c.id.slice(0, 12),
     Image: s.Image,
     Labels: Object.entries(s.Labels).map(([k, v]) => `${k}=${v}`).join(','),
@@ -92,7 +87,7 @@ export function psView(e: Containers, c: Container, noTrunc: boolean): Record<st
     Names: c.name,
     Networks: Object.keys(c.network.networks ?? {}).join(',') || (c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode),
     Ports: displayablePorts(s.Ports),
-    RunningFor: since(s.Created).replace(/ ago$/, ' ago'),
+    RunningFor: since(s.Created),
     Size: '0B',
     State: s.State,
     Status: s.Status,

@@ -4,21 +4,17 @@ import { imageHistory, inspectImage, listImages, removeImage, tagImage, type Ima
 import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
 import { pruneImages } from '../engine/system.js';
 import { getStore, openInput, collect, out, ExitError, writeFileAtomicStream } from './util.js';
-import { printRows, since, size3, execTemplate, inspectJson, ellipsis } from './output.js';
+import { printRows, since, size3, execTemplate, inspectJson, ellipsis, goTimeString } from './output.js';
 
 function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-/** Go's time.Time String() for a local time in UTC: `2026-11-28 06:12:12 +0000 UTC`. */
-export function goTime(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
-}
 
 function imageRowView(r: ImageListRow, noTrunc: boolean): Record<string, unknown> {
   return {
     Containers: 'N/A',
-    CreatedAt: goTime(r.created),
+    CreatedAt: goTimeString(new Date(r.created * 1000)),
     CreatedSince: since(r.created),
     Digest: r.digest,
     ID: noTrunc ? r.id : shortId(r.id),
@@ -146,7 +142,7 @@ export function registerImageCommands(program: Command, image: Command): void {
         if (!noTrunc) by = ellipsis(by, 45);
         return {
           Comment: r.comment,
-          CreatedAt: o.human ? goTime(r.created) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          CreatedAt: o.human ? goTimeString(new Date(r.created * 1000)) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
           CreatedBy: by,
           CreatedSince: o.human ? since(r.created) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
           ID: id(r.id),

@@ -1,7 +1,7 @@
 /**
  * The CLI's bridge to format/: Docker's table, template, size and time rules.
  */
-import { parseTemplate, humanSizeWithPrecision, humanSize, createdSince, formatTable, formatInspect, ellipsis } from '../format/index.js';
+import { parseTemplate, humanSizeWithPrecision, humanSize, createdSince, formatTable, formatInspect, ellipsis, goTimeString } from '../format/index.js';
 
 export const size3 = (n: number): string => humanSizeWithPrecision(n, 3);
 export const size4 = (n: number): string => humanSize(n);
@@ -30,4 +30,4 @@ export function inspectJson(items: unknown[]): string {
   return formatInspect(items);
 }
 
-export { ellipsis };
+export { ellipsis, goTimeString };

@@ -324,7 +324,10 @@ export class Containers {
 
   /** Unmount, release the network and runc state (after the container stopped for good). */
   async releaseRuntime(c: Container): Promise<void> {
-    try { await this.runc.delete(c.id, { force: true }); } catch { /* already deleted by its monitor */ }
+    // the monitor deletes the runc state before it writes exit.json: only a monitor that died leaves it
+    if (!readExit(c.paths.exitFile)) {
+      try { await this.runc.delete(c.id, { force: true }); } catch { /* never created, or already gone */ }
+    }
     if (this.network && c.hostConfig.NetworkMode !== 'host') {
       // idempotent, and also undoes a half-made attachment (a failed start)
       await this.network.detach(c);
@@ -415,7 +418,8 @@ export class Containers {
     }
     if (c.row.state === 'running' || c.row.state === 'restarting') return c;
     if (c.row.state === 'paused') throw conflict(`cannot start a paused container, try unpause instead`);
-    await this.releaseRuntime(c).catch(() => undefined);
+    // what a previous run left (a created container has nothing: a failed start releases itself)
+    if (c.row.state !== 'created') await this.releaseRuntime(c).catch(() => undefined);
     try {
       await this.prepare(c);
       c = this.get(c.id);

@@ -3,8 +3,7 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { rmTree, fsyncDir } from '../base/fs.js';
 import { canonicalString, familiarString, globMatch, parseReference, parseTaggedReference, repoAndTag, familiarName, type Reference } from '../image/reference.js';
-import { sha256, type Digest } from '../image/digest.js';
-import { serializeImageConfig } from '../image/config.js';
+import type { Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import type { Store } from './store.js';
@@ -431,7 +430,6 @@ export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
   const orphaned: OrphanLayer[] = [];
   for (const d of layers) {
     if (db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(d)) continue;
-    if (isLayerHeld(store, d)) continue;
     const blobs = (db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(d) as { digest: string }[]).map((r) => r.digest);
     db.prepare('DELETE FROM layers WHERE diff_id = ?').run(d);
     orphaned.push({ diffId: d, blobs });
@@ -440,10 +438,6 @@ export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
   return orphaned;
 }
 
-/** Other holders of a layer (containers reference images, not layers, so none yet). */
-function isLayerHeld(_store: Store, _diffId: string): boolean {
-  return false;
-}
 
 /** Remove a layer's directory and its blobs (after the transaction that forgot them). */
 export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
@@ -455,11 +449,6 @@ export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
   try { fs.renameSync(home, trash); rmTree(trash); } catch { rmTree(home); }
 }
 
-/** Image config bytes with its ID, for callers that build configs (import, commit). */
-export function configDigest(cfg: ImageConfig): { bytes: string; id: Digest } {
-  const bytes = serializeImageConfig(cfg);
-  return { bytes, id: sha256(bytes) };
-}
 
 // ---------- inspect / history ----------
 

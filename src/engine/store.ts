@@ -5,6 +5,7 @@ import { mkdirp, rmTree } from '../base/fs.js';
 import { ContentStore } from '../content/store.js';
 import { openDb, type DB } from '../meta/db.js';
 import { hexOf } from '../image/digest.js';
+import { processAlive } from '../runtime/index.js';
 
 export function defaultRoot(): string {
   return process.env.STRATA_ROOT || '/var/lib/strata';
@@ -71,6 +72,3 @@ export class Store {
   }
 }
 
-export function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}

@@ -5,7 +5,8 @@ import { hexOf } from '../image/digest.js';
 import { rmTree } from '../base/fs.js';
 import { deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
 import { isRepackable } from './layer-tar.js';
-import { processAlive, type Store } from './store.js';
+import type { Store } from './store.js';
+import { processAlive } from '../runtime/index.js';
 
 export interface DfImage {
   id: string; repository: string; tag: string; created: number;

@@ -16,6 +16,7 @@ import { layerTarFile, repackBlob } from './layer-tar.js';
 import type { Store } from './store.js';
 import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
+import { hostPlatform, selectManifest } from '../image/platform.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
 export const LIMITS = {
@@ -282,7 +283,9 @@ function readOciLayout(root: string): PendingImage[] {
     const mt = desc.mediaType;
     if (mt === MediaType.OciIndex || mt === MediaType.DockerManifestList) {
       const idx = parseJson<Index>(bytes, 'index');
-      const pick = selectPlatform(idx.manifests ?? []);
+      const list = idx.manifests ?? [];
+      // an index without platform fields but a single entry (some layout writers) is taken as it is
+      const pick = selectManifest(list, hostPlatform()) ?? (list.length === 1 ? list[0] : undefined);
       if (!pick) throw notFound('no matching manifest for linux/amd64 in the archive');
       visit(pick, names, depth + 1);
       return;
@@ -309,10 +312,6 @@ function readOciLayout(root: string): PendingImage[] {
   return out;
 }
 
-export function selectPlatform(list: Descriptor[], want = { os: 'linux', architecture: 'amd64' }): Descriptor | undefined {
-  return list.find((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture)
-    ?? (list.length === 1 ? list[0] : undefined);
-}
 
 // ---------------------------------------------------------------- save
 

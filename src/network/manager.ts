@@ -53,7 +53,7 @@ import {
   claimedHostPorts, removeIsolationRules, sweepForwardRules, sweepNat,
 } from './iptables.js';
 import {
-  contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseCidr, parseIPv4, type Cidr,
+  contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseIPv4, type Cidr,
 } from './ipv4.js';
 import { withLock } from './lock.js';
 import type { PortBinding, PortSpec, Protocol } from './ports.js';
