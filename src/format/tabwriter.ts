@@ -15,11 +15,8 @@
 
 import { runeCount, stringWidth } from './width.js';
 
+// Go's FilterHTML (1) and StripEscape (2) are not offered: nothing Docker prints uses them.
 export const TabFlags = {
-  /** Ignore html tags and treat entities as single characters. (Not implemented; accepted for completeness.) */
-  FilterHTML: 1,
-  /** Strip Escape characters. (Not implemented.) */
-  StripEscape: 2,
   /** Right-align cell content. */
   AlignRight: 4,
   /** Treat columns made only of empty `\v`-terminated cells as absent. */
