@@ -61,7 +61,6 @@ addPruneStep(async () => {
   if (r.deleted.length) { out('Deleted Containers:'); for (const d of r.deleted) out(d); out(''); }
   return r.reclaimed;
 });
-addDfRow(() => ({ Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' }));
 addResetStep(async () => {
   const e = containers();
   for (const c of e.all()) await e.remove(c.id, { force: true, volumes: true });

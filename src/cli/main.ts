@@ -11,6 +11,7 @@ import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
 import { registerChangeCommands } from './changes.js';
+import { registerBuildCommands } from './build.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerChangeCommands(program, container);
+  registerBuildCommands(program, image);
   registerSystemCommands(system);
   registerServeCommand(program);
 

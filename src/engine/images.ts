@@ -6,6 +6,7 @@ import { canonicalString, familiarString, globMatch, parseReference, parseTagged
 import type { Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
+import { cacheHoldsLayer } from '../meta/build-cache.js';
 import type { Store } from './store.js';
 import { emitEvent } from './events.js';
 
@@ -430,6 +431,7 @@ export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
   const orphaned: OrphanLayer[] = [];
   for (const d of layers) {
     if (db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(d)) continue;
+    if (cacheHoldsLayer(db, d)) continue; // the build cache still lists it
     const blobs = (db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(d) as { digest: string }[]).map((r) => r.digest);
     db.prepare('DELETE FROM layers WHERE diff_id = ?').run(d);
     orphaned.push({ diffId: d, blobs });
