@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 
-interface Pattern { text: string; exclusion: boolean; re: RegExp; dirs: number; }
+interface Pattern { text: string; exclusion: boolean; re: RegExp; }
 
 export function parseIgnoreFile(text: string): string[] {
   const out: string[] = [];
@@ -74,7 +74,7 @@ export class IgnoreMatcher {
     this.patterns = lines.map((l) => {
       const exclusion = l.startsWith('!');
       const text = exclusion ? l.slice(1) : l;
-      return { text, exclusion, re: compile(text), dirs: text.split('/').length };
+      return { text, exclusion, re: compile(text) };
     });
     this.hasExclusions = this.patterns.some((p) => p.exclusion);
   }
@@ -87,13 +87,9 @@ export class IgnoreMatcher {
     const parentDirs = path.posix.dirname(file) === '.' ? [] : path.posix.dirname(file).split('/');
     let matched = false;
     for (const p of this.patterns) {
-      if (p.exclusion && !matched) {
-        // an exception only matters once something matched; still check for correctness below
-      }
       let m = p.re.test(file);
-      if (!m && parentDirs.length > 0 && p.dirs <= parentDirs.length) {
-        m = p.re.test(parentDirs.slice(0, p.dirs).join('/'));
-      }
+      // a pattern matching a parent directory matches everything below it
+      for (let i = 1; !m && i <= parentDirs.length; i++) m = p.re.test(parentDirs.slice(0, i).join('/'));
       if (m) matched = !p.exclusion;
     }
     return matched;

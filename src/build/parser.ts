@@ -76,7 +76,7 @@ class Directives {
   possible(line: string): boolean {
     if (this.done) return false;
     if (line.length === 0 || line[0] !== '#') { this.done = true; return false; }
-    const m = DIRECTIVE.exec(line.slice(1));
+    const m = DIRECTIVE.exec(line.slice(1).replace(/^\s+/u, ''));
     if (!m) { this.done = true; return false; }
     const key = m[1]!.toLowerCase();
     if (!ALLOWED_DIRECTIVES.has(key)) { this.done = true; return false; }
