@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image/types.js';
 import { formatGoDuration, parseDuration } from '../format/index.js';
-import type { BuildBackend, BuildMount, LayerResult, Rootfs } from './backend.js';
+import type { BaseImage, BuildBackend, BuildMount, LayerResult, Rootfs } from './backend.js';
 import { archiveKind, Context, copyTree, mkdirIn, resolveChown, resolveIn, resolveUserIds } from './fsops.js';
 import { IgnoreMatcher, parseIgnoreFile } from './ignore.js';
 import { BuildError, llbError, parseStages, toInstruction, type Instruction, type Stage } from './instructions.js';
@@ -274,6 +274,29 @@ export class Builder {
     return p;
   }
 
+  private readonly bases = new Map<string, Promise<BaseImage>>();
+
+  /** A base image, resolved once per build however many stages use it. */
+  private baseImage(name: string, platform: string): Promise<BaseImage> {
+    let p = this.bases.get(name);
+    if (!p) {
+      p = (async () => {
+        const vm = this.progress.start(`[internal] load metadata for ${canonicalTag(name)}`);
+        try {
+          const img = await this.be.resolveImage(name, { pull: !!this.o.pull, ...(platform ? { platform } : {}) });
+          vm.done();
+          return img;
+        } catch (e) {
+          vm.error((e as Error).message);
+          throw llbError(baseError(name, e));
+        }
+      })();
+      this.bases.set(name, p);
+      p.catch(() => undefined);
+    }
+    return p;
+  }
+
   /** Find a stage by name or index (`--from`, `FROM`); undefined for an image name. */
   private stageRef(name: string, before: number): Stage | undefined {
     if (/^\d+$/.test(name)) {
@@ -322,15 +345,7 @@ export class Builder {
     } else if (base === 'scratch') {
       state = { config: { architecture: 'amd64', os: 'linux', config: emptyConfig(), rootfs: { type: 'layers', diff_ids: [] }, history: [] }, diffIds: [], key: sha(['scratch']) };
     } else {
-      const vm = this.progress.start(`[internal] load metadata for ${canonicalTag(base)}`);
-      let img;
-      try {
-        img = await this.be.resolveImage(base, { pull: !!this.o.pull, ...(stage.platform ? { platform: stage.platform } : {}) });
-      } catch (e) {
-        vm.error((e as Error).message);
-        throw llbError(baseError(base, e));
-      }
-      vm.done();
+      const img = await this.baseImage(base, stage.platform);
       const v = this.progress.start(`[${label}1/${total}] FROM ${canonicalTag(base)}`);
       v.done();
       const cfg: ImageConfig = {
