@@ -57,6 +57,30 @@ function hostResolvConf(): string {
   return lines.join('\n').replace(/\n*$/, '\n');
 }
 
+/** The paths (host side, outermost first) a set of mount targets would create in a rootfs. */
+function mountStubs(rootfs: string, targets: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of targets) {
+    let cur = rootfs;
+    for (const part of t.split('/').filter(Boolean)) {
+      cur = path.join(cur, part);
+      if (!fs.existsSync(cur)) { if (!out.includes(cur)) out.push(cur); }
+    }
+  }
+  return out;
+}
+
+/** Remove stubs deepest first, only while they are empty (what the step wrote stays). */
+function removeStubs(stubs: readonly string[]): void {
+  for (const p of [...stubs].sort((a, b) => b.length - a.length)) {
+    try {
+      const st = fs.lstatSync(p);
+      if (st.isDirectory()) { if (fs.readdirSync(p).length === 0) fs.rmdirSync(p); }
+      else if (st.isFile() && st.size === 0) fs.unlinkSync(p);
+    } catch { /* gone */ }
+  }
+}
+
 export interface BuildEngineOptions {
   /** the CNI manager for RUN's default network (none: RUN gets a loopback-only namespace) */
   network?: NetworkManager;
@@ -138,6 +162,7 @@ export class BuildEngine implements BuildBackend {
     writeFileAtomic(files.resolv, this.opts.network && spec.network === 'default' ? this.opts.network.resolvConf() : hostResolvConf());
     writeFileAtomic(files.hosts, defaultHosts(hostname, spec.extraHosts));
     let network: string = spec.network === 'host' ? 'host' : 'new';
+    let stubs: string[] = [];
     let attached = false;
     if (spec.network === 'default' && this.opts.network) {
       const extraHosts = spec.extraHosts.map((e) => { const i = e.lastIndexOf(':'); return { ip: e.slice(i + 1), names: [e.slice(0, i)] }; });
@@ -156,6 +181,8 @@ export class BuildEngine implements BuildBackend {
         ...(spec.user ? { user: spec.user } : {}),
       });
       writeBundle(home, oci);
+      // mount points runc has to create stay out of the layer (BuildKit removes its stubs too)
+      stubs = mountStubs(rootfs, spec.mounts.map((m) => m.target));
       mkdirp(this.runc.root, 0o700);
       const child = spawn(this.runc.binary, [...this.runc.globalArgs(), 'run', '--bundle', home, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (b: Buffer) => spec.onOutput(b, 'stdout'));
@@ -167,6 +194,7 @@ export class BuildEngine implements BuildBackend {
       return code;
     } finally {
       try { await this.runc.delete(id, { force: true }); } catch { /* gone with the process */ }
+      removeStubs(stubs);
       if (attached) await this.opts.network!.detach(id).catch(() => undefined);
     }
   }
