@@ -2,6 +2,7 @@
 import * as os from 'node:os';
 import { VERSION } from '../base/version.js';
 import { diskUsage } from '../engine/system.js';
+import { buildCacheEntries } from '../engine/build.js';
 import { imageSummaries } from '../engine/images.js';
 import { followEvents, readEvents, lastEventSeq, type EngineEvent } from '../engine/events.js';
 import { toNanos } from '../runtime/index.js';
@@ -63,6 +64,7 @@ function df(ctx: Ctx): void {
   const perImage = new Map<string, number>();
   for (const c of all) perImage.set(c.row.image_id, (perImage.get(c.row.image_id) ?? 0) + 1);
   const du = diskUsage(store, (id) => perImage.get(id) ?? 0);
+  const cache = buildCacheEntries(store);
   const shared = new Map(du.images.map((i) => [i.id, i.sharedSize]));
   const images = imageSummaries(store, { all: true }, (id) => perImage.get(id) ?? 0)
     .map((i) => ({ ...i, SharedSize: shared.get(i.Id) ?? 0 }));
@@ -71,8 +73,11 @@ function df(ctx: Ctx): void {
     Images: images,
     Containers: all.map((c) => engine.summary(c, { size: true })),
     Volumes: engine.volumes.list().map((v) => volumeView(ctx, v.name, true)),
-    BuildCache: [],
-    BuilderSize: 0,
+    BuildCache: cache.map((c) => ({
+      ID: c.id, Parent: '', Type: c.type, Description: c.description, InUse: c.inUse, Shared: c.shared, Size: c.size,
+      CreatedAt: new Date(c.created).toISOString(), LastUsedAt: new Date(c.lastUsed).toISOString(), UsageCount: c.usageCount,
+    })),
+    BuilderSize: cache.reduce((a, c) => a + c.size, 0),
   });
 }
 
