@@ -121,7 +121,11 @@ export class BuildEngine implements BuildBackend {
       dir: dirs.merged,
       upper: dirs.upper,
       run: (spec) => self.runContainer(home, dirs.merged, spec),
-      commit: (o) => self.commitUpper(home, dirs.upper, o),
+      async commit(o) {
+        // the step is over: unmount first, so the upper dir can become the layer dir as it is
+        if (isMounted(dirs.merged)) await unmount(dirs.merged);
+        return self.commitUpper(home, dirs.upper, o);
+      },
       async release() {
         if (isMounted(dirs.merged)) await unmount(dirs.merged);
         rmTree(home);
@@ -203,10 +207,16 @@ export class BuildEngine implements BuildBackend {
   private async commitUpper(home: string, upper: string, o: { excludeNoise: boolean; epoch?: number }): Promise<LayerResult> {
     const tarPath = path.join(home, 'layer.tar');
     const noise = new NoiseCollector(upper);
+    let oddWhiteouts = false;
+    let excludedAny = false;
     const exclude: ExcludeFn = (p, st) => {
+      const s = st as fs.Stats;
+      // layer dirs hold whiteouts as root-owned nodes; anything else goes through the tar
+      if (s.isCharacterDevice() && s.rdev === 0 && (s.uid !== 0 || s.gid !== 0)) oddWhiteouts = true;
       const kind = classifyNoise(p, st);
       if (kind === undefined) return false;
       noise.add(p, st as fs.Stats, kind, o.excludeNoise);
+      if (o.excludeNoise) excludedAny = true;
       return o.excludeNoise;
     };
     const fd = fs.openSync(tarPath, 'w', 0o644);
@@ -227,9 +237,20 @@ export class BuildEngine implements BuildBackend {
     if (had) { rmTree(tarPath); return { diffId, size: had.size, noise: report }; }
     const staged = path.join(home, 'layer');
     const diffDir = path.join(staged, 'diff');
-    mkdirp(diffDir, 0o755);
-    const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay' });
-    if (res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
+    let res: { contentSize: number; warnings: unknown[] };
+    if (o.epoch === undefined && !oddWhiteouts && !excludedAny) {
+      // an upper dir is already in the layer-dir format (whiteouts as 0/0 devices, opaque
+      // xattrs) and nothing writes to it any more: it becomes the layer dir as it is
+      mkdirp(staged, 0o700);
+      fs.renameSync(upper, diffDir);
+      res = { contentSize: packed.contentSize, warnings: [] };
+    } else {
+      // clamped times (SOURCE_DATE_EPOCH) exist only in the tar: the layer dir is unpacked from it
+      mkdirp(diffDir, 0o755);
+      const un = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay' });
+      if (un.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${un.diffId}, packed as ${diffId}`);
+      res = un;
+    }
     const keepBlob = res.warnings.length > 0;
     if (keepBlob) {
       if (!this.store.content.has(diffId)) {
