@@ -78,6 +78,8 @@ export interface CacheRecord {
   /** the layer this step added, if any */
   layer: string | undefined;
   size: number;
+  /** per history entry of `config`: 'Dockerfile:LINE', '' for entries that came with the base */
+  sources: string[];
 }
 
 export interface BuildBackend {
@@ -88,7 +90,7 @@ export interface BuildBackend {
   /** A read-only view of these layers. */
   view(diffIds: readonly string[]): Promise<ReadView>;
   /** Register an image (config + layers already in the store); returns its ID. Tags move in the same transaction. */
-  writeImage(config: ImageConfig, diffIds: readonly string[], tags: readonly string[]): string;
+  writeImage(config: ImageConfig, diffIds: readonly string[], tags: readonly string[], sources: readonly string[]): string;
   /** The step cache. */
   cacheGet(key: string): CacheRecord | undefined;
   cachePut(rec: CacheRecord): void;

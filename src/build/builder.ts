@@ -69,6 +69,8 @@ interface State {
   config: ImageConfig;
   diffIds: string[];
   key: string;
+  /** provenance per history entry ('' for the base's entries) */
+  sources: string[];
 }
 
 interface BuildArg { key: string; value: string | undefined }
@@ -134,7 +136,7 @@ function emptyConfig(): ContainerConfig {
 }
 
 function cloneState(s: State): State {
-  return { config: JSON.parse(JSON.stringify(s.config)) as ImageConfig, diffIds: [...s.diffIds], key: s.key };
+  return { config: JSON.parse(JSON.stringify(s.config)) as ImageConfig, diffIds: [...s.diffIds], key: s.key, sources: [...s.sources] };
 }
 
 /** The error text BuildKit gives a failed RUN. */
@@ -228,7 +230,7 @@ export class Builder {
       cfg.config = { ...(cfg.config ?? emptyConfig()), Labels: { ...(cfg.config?.Labels ?? {}), ...o.labels } };
     }
     v.log('exporting layers done');
-    const id = this.be.writeImage(cfg, state.diffIds, o.tags ?? []);
+    const id = this.be.writeImage(cfg, state.diffIds, o.tags ?? [], state.sources);
     v.log(`writing image ${id} done`);
     for (const t of o.tags ?? []) v.log(`naming to ${canonicalTag(t)} done`);
     v.done();
@@ -343,7 +345,7 @@ export class Builder {
     if (parent) {
       state = cloneState(await this.stageState(parent.index));
     } else if (base === 'scratch') {
-      state = { config: { architecture: 'amd64', os: 'linux', config: emptyConfig(), rootfs: { type: 'layers', diff_ids: [] }, history: [] }, diffIds: [], key: sha(['scratch']) };
+      state = { config: { architecture: 'amd64', os: 'linux', config: emptyConfig(), rootfs: { type: 'layers', diff_ids: [] }, history: [] }, diffIds: [], key: sha(['scratch']), sources: [] };
     } else {
       const img = await this.baseImage(base, stage.platform);
       const v = this.progress.start(`[${label}1/${total}] FROM ${canonicalTag(base)}`);
@@ -359,7 +361,7 @@ export class Builder {
       // fields a built image does not carry over
       c.Hostname = ''; c.Domainname = ''; c.Image = ''; c.AttachStdin = false; c.AttachStdout = false; c.AttachStderr = false;
       c.Tty = false; c.OpenStdin = false; c.StdinOnce = false;
-      state = { config: cfg, diffIds: [...img.diffIds], key: sha(['from', img.id]) };
+      state = { config: cfg, diffIds: [...img.diffIds], key: sha(['from', img.id]), sources: (cfg.history ?? []).map(() => '') };
     }
     if (parent) {
       const v = this.progress.start(`[${label}1/${total}] FROM ${parent.name || parent.index}`);
@@ -405,19 +407,20 @@ export class Builder {
     const key = sha([run.state.key, 'meta', createdBy, ins.kind === 'cmd' || ins.kind === 'entrypoint' ? run.cmdSet : null, trigger]);
     const hit = !this.o.noCache ? this.be.cacheGet(key) : undefined;
     if (hit) {
-      run.state = { config: hit.config, diffIds: hit.diffIds, key };
+      run.state = { config: hit.config, diffIds: hit.diffIds, key, sources: hit.sources };
       return;
     }
     const next = cloneState(run.state);
     next.key = key;
     next.config.config ??= emptyConfig();
     mutate(next.config.config);
-    if (!trigger) this.history(next, createdBy, false);
-    this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: undefined, size: 0 });
+    if (!trigger) this.history(next, createdBy, false, ins.node.startLine);
+    this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: undefined, size: 0, sources: next.sources });
     run.state = next;
   }
 
-  private history(s: State, createdBy: string, layer: boolean): void {
+  private history(s: State, createdBy: string, layer: boolean, line = 0): void {
+    s.sources = [...s.sources, line ? `${this.dockerfileName}:${line}` : ''];
     const e: HistoryEntry = { created: rfc3339(this.o.epoch), created_by: createdBy, comment: HISTORY_COMMENT };
     if (!layer) e.empty_layer = true;
     s.config.history = [...(s.config.history ?? []), e];
@@ -563,11 +566,11 @@ export class Builder {
   private async metaWithExtra(run: StageRun, ins: Instruction, createdBy: string, extra: unknown, trigger: boolean): Promise<void> {
     const key = sha([run.state.key, 'meta', createdBy, extra, trigger]);
     const hit = !this.o.noCache ? this.be.cacheGet(key) : undefined;
-    if (hit) { run.state = { config: hit.config, diffIds: hit.diffIds, key }; return; }
+    if (hit) { run.state = { config: hit.config, diffIds: hit.diffIds, key, sources: hit.sources }; return; }
     const next = cloneState(run.state);
     next.key = key;
-    if (!trigger) this.history(next, createdBy, false);
-    this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: undefined, size: 0 });
+    if (!trigger) this.history(next, createdBy, false, ins.node.startLine);
+    this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: undefined, size: 0, sources: next.sources });
     run.state = next;
   }
 
@@ -634,7 +637,7 @@ export class Builder {
       if (this.o.noCache) return false;
       const hit = this.be.cacheGet(key);
       if (!hit) return false;
-      run.state = { config: hit.config, diffIds: hit.diffIds, key };
+      run.state = { config: hit.config, diffIds: hit.diffIds, key, sources: hit.sources };
       this.cachedSteps++;
       v.cached();
       return true;
@@ -659,11 +662,11 @@ export class Builder {
       if (mutate) mutate(next.config.config);
       if (layer.diffId) next.diffIds.push(layer.diffId);
       next.config.rootfs = { type: 'layers', diff_ids: [...next.diffIds] };
-      if (!trigger) this.history(next, createdBy + (buildkitSuffix ? ' # buildkit' : ''), !!layer.diffId);
+      if (!trigger) this.history(next, createdBy + (buildkitSuffix ? ' # buildkit' : ''), !!layer.diffId, ins.node.startLine);
       if (noiseLine !== undefined) {
         for (const l of layer.noise) this.noise.push({ step: noiseLine, line: ins.node.startLine, label: l.label, count: l.count, bytes: l.bytes, paths: l.paths, excluded: l.excluded });
       }
-      this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: layer.diffId, size: layer.size });
+      this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: layer.diffId, size: layer.size, sources: next.sources });
       run.state = next;
       v.done();
     });
@@ -905,7 +908,6 @@ export class Builder {
         fetched.set(s.url, f);
         keySrc.push(['url', s.url, f.digest]);
       }
-      const multi = sources.length > 1 || srcs.some((s) => /[*?[]/.test(s));
       const keyParts = [keySrc, destAbs, chown ?? null, chmod ?? null, !!ins.flags.link, isAdd];
       await this.layerStep(run, ins, pfx, createdBy, keyParts, async (fsroot) => {
         const owner = chown ? resolveChown(fsroot.dir, chown) : undefined;
@@ -961,7 +963,8 @@ export class Builder {
               }
               srcHost = matches[0]!;
             }
-            copyOne(srcHost, destIsDir || multi ? ensureDestDir() : destPath, destIsDir || multi, { ...copyOpts, keepOwner: s.kind === 'view' && !owner }, skip, isAdd && s.kind === 'ctx', fsroot.dir);
+            // several sources into a path without a trailing slash: BuildKit writes each to that path (the last one stays)
+            copyOne(srcHost, destIsDir ? ensureDestDir() : destPath, destIsDir, { ...copyOpts, keepOwner: s.kind === 'view' && !owner }, skip, isAdd && s.kind === 'ctx', fsroot.dir);
           }
         } finally {
           await view?.release();

@@ -25,7 +25,7 @@ import { serializeImageConfig } from '../image/config.js';
 import { parseTaggedReference } from '../image/reference.js';
 import { MediaType, type ImageConfig } from '../image/types.js';
 import { packDir, unpackLayer } from '../layer/index.js';
-import { cacheHoldsLayer, deleteCacheRows, getCacheRow, listCacheRows, putCacheRow } from '../meta/build-cache.js';
+import { cacheHoldsLayer, deleteCacheRows, getCacheRow, listCacheRows, putCacheRow, putImageSources } from '../meta/build-cache.js';
 import { tx } from '../meta/db.js';
 import { NetworkManager } from '../network/index.js';
 import { Runc, buildSpec, processAlive, runtimeDirFor, writeBundle, type MountOption } from '../runtime/index.js';
@@ -277,7 +277,7 @@ export class BuildEngine implements BuildBackend {
     return { diffId, size: res.contentSize, noise: report };
   }
 
-  writeImage(config: ImageConfig, diffIds: readonly string[], tags: readonly string[]): string {
+  writeImage(config: ImageConfig, diffIds: readonly string[], tags: readonly string[], sources: readonly string[]): string {
     const rows = new Map((this.store.db.prepare(`SELECT diff_id AS diffId, size, tar_size AS tarSize FROM layers WHERE diff_id IN (${diffIds.map(() => '?').join(',') || "''"})`).all(...diffIds) as StagedLayer[]).map((r) => [r.diffId, r]));
     const layers: StagedLayer[] = diffIds.map((d) => {
       const r = rows.get(d);
@@ -286,8 +286,9 @@ export class BuildEngine implements BuildBackend {
     });
     const img: Parameters<typeof commitImage>[1] = { configBytes: serializeImageConfig(config), layers, tags: tags.map((t) => parseTaggedReference(t)) };
     const id = commitImage(this.store, img);
-    // the pending holds of these layers are now the image's
+    // the pending holds of these layers are now the image's; provenance beside the image
     tx(this.store.db, () => {
+      putImageSources(this.store.db, id, sources);
       for (const d of diffIds) this.store.db.prepare('DELETE FROM build_cache WHERE key = ?').run(`pending:${d}`);
     });
     return id;
@@ -299,12 +300,12 @@ export class BuildEngine implements BuildBackend {
     const diffIds = JSON.parse(row.diff_ids) as string[];
     // a state whose layers are gone (a crash mid-prune) is no hit
     for (const d of diffIds) if (!this.store.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(d)) return undefined;
-    return { key: row.key, parent: row.parent, description: row.description, config: JSON.parse(row.config) as ImageConfig, diffIds, layer: row.layer ?? undefined, size: row.size };
+    return { key: row.key, parent: row.parent, description: row.description, config: JSON.parse(row.config) as ImageConfig, diffIds, layer: row.layer ?? undefined, size: row.size, sources: JSON.parse(row.sources) as string[] };
   }
 
   cachePut(rec: CacheRecord): void {
     tx(this.store.db, () => {
-      putCacheRow(this.store.db, { key: rec.key, parent: rec.parent, description: rec.description, config: JSON.stringify(rec.config), diff_ids: JSON.stringify(rec.diffIds), layer: rec.layer ?? null, size: rec.size });
+      putCacheRow(this.store.db, { key: rec.key, parent: rec.parent, description: rec.description, config: JSON.stringify(rec.config), diff_ids: JSON.stringify(rec.diffIds), layer: rec.layer ?? null, size: rec.size, sources: JSON.stringify(rec.sources) });
       if (rec.layer) this.store.db.prepare('DELETE FROM build_cache WHERE key = ?').run(`pending:${rec.layer}`);
     });
   }

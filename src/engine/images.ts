@@ -6,7 +6,7 @@ import { canonicalString, familiarString, globMatch, parseReference, parseTagged
 import type { Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import { cacheHoldsLayer } from '../meta/build-cache.js';
+import { cacheHoldsLayer, imageSources } from '../meta/build-cache.js';
 import type { Store } from './store.js';
 import { emitEvent } from './events.js';
 
@@ -504,6 +504,8 @@ export interface HistoryRow {
   size: number;
   comment: string;
   tags: string[];
+  /** where a build took it from ('Dockerfile:3'), '' when unknown */
+  source: string;
 }
 
 /** One row per history entry, newest first, labelled by walking the local parent chain. */
@@ -513,11 +515,12 @@ export function imageHistory(store: Store, input: string): HistoryRow[] {
   const layers = imageLayers(store, img.id);
   const entries = cfg.history && cfg.history.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({} as { created?: string }));
   let li = 0;
-  const rows = entries.map((h) => {
+  const sources = imageSources(store.db, img.id, entries.length);
+  const rows = entries.map((h, idx) => {
     const e = h as { created?: string; created_by?: string; comment?: string; empty_layer?: boolean };
     const size = e.empty_layer ? 0 : (layers[li++]?.size ?? 0);
     const t = e.created ? Date.parse(e.created) : NaN;
-    return { id: '<missing>', created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, createdBy: e.created_by ?? '', size, comment: e.comment ?? '', tags: [] as string[] };
+    return { id: '<missing>', created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, createdBy: e.created_by ?? '', size, comment: e.comment ?? '', tags: [] as string[], source: sources[idx] ?? '' };
   }).reverse();
   let cur: ImageRow | undefined = img;
   for (const r of rows) {

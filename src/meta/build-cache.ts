@@ -18,7 +18,8 @@ export const BUILD_CACHE_SCHEMA = `
     size        INTEGER NOT NULL,        -- bytes of that layer
     created     INTEGER NOT NULL,        -- unix ms
     last_used   INTEGER NOT NULL,        -- unix ms
-    usage_count INTEGER NOT NULL DEFAULT 1
+    usage_count INTEGER NOT NULL DEFAULT 1,
+    sources     TEXT NOT NULL DEFAULT '[]' -- per history entry: 'Dockerfile:LINE' ('' for the base's)
   );
   CREATE TABLE build_cache_layers (
     key     TEXT NOT NULL REFERENCES build_cache(key) ON DELETE CASCADE,
@@ -26,6 +27,12 @@ export const BUILD_CACHE_SCHEMA = `
     PRIMARY KEY (key, diff_id)
   );
   CREATE INDEX build_cache_layers_diff ON build_cache_layers(diff_id);
+  CREATE TABLE image_sources (           -- provenance of a built image's history entries
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,           -- index in config.history
+    source   TEXT NOT NULL,              -- 'Dockerfile:3'
+    PRIMARY KEY (image_id, idx)
+  );
 `;
 
 export interface BuildCacheRow {
@@ -39,6 +46,7 @@ export interface BuildCacheRow {
   created: number;
   last_used: number;
   usage_count: number;
+  sources: string;
 }
 
 export function getCacheRow(db: DB, key: string): BuildCacheRow | undefined {
@@ -50,10 +58,10 @@ export function getCacheRow(db: DB, key: string): BuildCacheRow | undefined {
 /** Insert or refresh a row and its layer references (inside the caller's transaction). */
 export function putCacheRow(db: DB, row: Omit<BuildCacheRow, 'usage_count' | 'created' | 'last_used'>): void {
   const now = Date.now();
-  db.prepare(`INSERT INTO build_cache (key, parent, description, config, diff_ids, layer, size, created, last_used)
-    VALUES (@key, @parent, @description, @config, @diff_ids, @layer, @size, @now, @now)
+  db.prepare(`INSERT INTO build_cache (key, parent, description, config, diff_ids, layer, size, created, last_used, sources)
+    VALUES (@key, @parent, @description, @config, @diff_ids, @layer, @size, @now, @now, @sources)
     ON CONFLICT(key) DO UPDATE SET config = excluded.config, diff_ids = excluded.diff_ids, layer = excluded.layer,
-      size = excluded.size, last_used = excluded.last_used`).run({ ...row, now });
+      size = excluded.size, last_used = excluded.last_used, sources = excluded.sources`).run({ ...row, now });
   db.prepare('DELETE FROM build_cache_layers WHERE key = ?').run(row.key);
   const ins = db.prepare('INSERT OR IGNORE INTO build_cache_layers (key, diff_id) VALUES (?, ?)');
   for (const d of JSON.parse(row.diff_ids) as string[]) ins.run(row.key, d);
@@ -76,4 +84,19 @@ export function deleteCacheRows(db: DB, opts: { before?: number } = {}): BuildCa
 /** Is a layer held by a cache row? */
 export function cacheHoldsLayer(db: DB, diffId: string): boolean {
   return db.prepare('SELECT 1 FROM build_cache_layers WHERE diff_id = ? LIMIT 1').get(diffId) !== undefined;
+}
+
+/** Record where a built image's history entries came from (inside the caller's transaction). */
+export function putImageSources(db: DB, imageId: string, sources: readonly string[]): void {
+  const ins = db.prepare('INSERT OR REPLACE INTO image_sources (image_id, idx, source) VALUES (?, ?, ?)');
+  sources.forEach((s, i) => { if (s) ins.run(imageId, i, s); });
+}
+
+/** Provenance per history index ('' where unknown). */
+export function imageSources(db: DB, imageId: string, count: number): string[] {
+  const out = new Array<string>(count).fill('');
+  for (const r of db.prepare('SELECT idx, source FROM image_sources WHERE image_id = ?').all(imageId) as { idx: number; source: string }[]) {
+    if (r.idx < count) out[r.idx] = r.source;
+  }
+  return out;
 }

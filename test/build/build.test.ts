@@ -295,3 +295,37 @@ test('SOURCE_DATE_EPOCH: two clean builds in two roots give the same image ID', 
   const ids = [r1, r2].map((root) => buildOk(root, dir, [], { SOURCE_DATE_EPOCH: '1700000000' }).id);
   assert.equal(ids[0], ids[1]);
 });
+
+test('hygiene report, --exclude-noise, provenance in history, heredocs', { timeout: 180000 }, (t) => {
+  const root = containerRoot(t);
+  const dir = ctx(t, {
+    Dockerfile: [
+      'FROM busybox',
+      'RUN mkdir -p /var/log /var/cache/apk && echo x > /var/log/app.log && echo y > /var/cache/apk/APKINDEX && echo keep > /kept',
+      'RUN <<EOF',
+      'echo heredoc-ran > /heredoc',
+      'echo second-line >> /heredoc',
+      'EOF',
+      'COPY <<EOT /etc/motd',
+      'welcome',
+      'EOT',
+      'COPY a.txt b.txt /onefile',
+    ].join('\n'),
+    'a.txt': 'a\n', 'b.txt': 'b\n',
+  });
+  const noisy = build(root, dir, ['-t', 'noisy']);
+  assert.equal(noisy.code, 0, noisy.stderr);
+  assert.match(noisy.stderr, /Noise captured in the image's layers/);
+  assert.match(noisy.stderr, /line 2 RUN mkdir[^\n]*\n\s+logs: 1 file, 2B/);
+  assert.match(noisy.stderr, /package caches and lists: 1 file, 2B/);
+  assert.equal(strataOk(root, ['run', '--rm', 'noisy', 'cat', '/var/log/app.log', '/heredoc', '/etc/motd', '/onefile']), 'x\nheredoc-ran\nsecond-line\nwelcome\nb\n');
+  const clean = build(root, dir, ['-t', 'clean', '--exclude-noise', '--no-cache']);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stderr, /logs: 1 file, 2B \(excluded\)/);
+  assert.equal(strata(root, ['run', '--rm', 'clean', 'cat', '/var/log/app.log']).code, 1);
+  assert.equal(strataOk(root, ['run', '--rm', 'clean', 'cat', '/kept']), 'keep\n');
+  // provenance: each step's Dockerfile line
+  const src = strataOk(root, ['history', '--format', '{{.Source}}', 'noisy']).split('\n').filter(Boolean);
+  assert.deepEqual(src, ['Dockerfile:10', 'Dockerfile:7', 'Dockerfile:3', 'Dockerfile:2']);
+  assert.match(strataOk(root, ['history', '--source', 'noisy']).split('\n')[0]!, /SOURCE$/);
+});
