@@ -28,7 +28,7 @@ import { type ContainerConfig, type HistoryEntry, type ImageConfig, MediaType } 
 import { packDir, unpackLayer } from '../layer/index.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS, repackDigest } from './layer-tar.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 
 export interface CommitInput {
   /** the container's overlay upper dir */
@@ -115,7 +115,7 @@ function epochOf(t: Date | number | undefined): { epoch?: number; created: strin
 }
 
 /** `docker commit`: returns the new image (and whether a layer was added). */
-export async function commitContainer(store: Store, input: CommitInput): Promise<CommitResult> {
+export async function commitContainer(store: StoreRoot, input: CommitInput): Promise<CommitResult> {
   // everything that can be refused is refused before the container is frozen
   const ref = input.reference ? parseTaggedReference(input.reference) : undefined;
   if (ref?.digest) throw invalidArgument('refusing to create a tag with a digest reference');
@@ -242,7 +242,7 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
  * (tmp/ and blobs/ share a filesystem). Only a kept tar is fsynced: one that is
  * dropped after unpacking may never need to reach the disk.
  */
-function adoptBlob(store: Store, file: string, digest: string): void {
+function adoptBlob(store: StoreRoot, file: string, digest: string): void {
   if (store.content.has(digest)) return;
   const fd = fs.openSync(file, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }

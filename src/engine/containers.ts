@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { mkdirp, rmTree, writeFileAtomic, treeSize } from '../base/fs.js';
-import { VolumeStore, parseMounts } from './volumes.js';
+import { parseMounts, type VolumeStore } from './volumes.js';
 import { diffUpper, buildExclude, type Change } from '../changes/index.js';
 import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
 import { tx } from '../meta/db.js';
@@ -26,89 +26,16 @@ import {
   disableRestart, processAlive, execInContainer, readLogs, signalNumber, startContainer, resize as resizePty,
   type BuildSpecOptions, type MountOption, type ExecHandle, type MonitorPaths, type LogEntry,
 } from '../runtime/index.js';
+import type { ContainerRow, Container, NetworkState, NetworkDriver, ContainerSummary } from './container-model.js';
+import { ZERO_TIME } from './container-model.js';
 import { imageLayers, loadConfig, resolveImage, type ImageRow } from './images.js';
 import { generateId, generateName, VALID_NAME } from './names.js';
 import { defaultHostConfig, type CreateRequest, type HostConfig } from './create-spec.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 import { statusString, containerCommand, type PortSummary } from '../format/index.js';
 
-export const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-export type ContainerStateName = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
-
-export interface ContainerRow {
-  id: string;
-  name: string;
-  image_id: string;
-  image_ref: string;
-  created: string;
-  config: string;
-  host_config: string;
-  state: ContainerStateName;
-  pid: number;
-  monitor_pid: number;
-  exit_code: number;
-  error: string;
-  started_at: string;
-  finished_at: string;
-  restart_count: number;
-  network: string;
-  seq: number;
-}
-
-/** The parsed view of a row. */
-export interface Container {
-  row: ContainerRow;
-  id: string;
-  name: string;
-  config: ContainerConfig;
-  hostConfig: HostConfig;
-  network: NetworkState;
-  dir: string;
-  paths: MonitorPaths;
-}
-
-export interface NetworkState {
-  mode?: string;
-  netns?: string;
-  ports?: { HostIp: string; HostPort: string; ContainerPort: string }[];
-  networks?: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; NetworkID?: string; Aliases?: string[] }>;
-}
-
-/** Optional networking, wired in by the network layer (bridge, ports). */
-export interface NetworkDriver {
-  attach(c: Container): Promise<NetworkState>;
-  detach(c: Container): Promise<void>;
-  resolvConf?(): string;
-  /** Throws Docker's error for an unknown network (at create time). */
-  validate?(mode: string): void;
-}
-
-export interface Volumes {
-  /** Mounts for a container's -v/--mount/VOLUME entries; creates named and anonymous volumes. */
-  mountsFor(c: Container, imageVolumes: string[]): MountOption[];
-  release(c: Container, removeAnonymous: boolean): void;
-}
-
-/** Docker's container summary (list endpoint). */
-export interface ContainerSummary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  ImageID: string;
-  Command: string;
-  Created: number;
-  Ports: PortSummary[];
-  Labels: Record<string, string>;
-  State: string;
-  Status: string;
-  HostConfig: { NetworkMode: string };
-  NetworkSettings: { Networks: Record<string, unknown> };
-  Mounts: unknown[];
-  SizeRw?: number;
-  SizeRootFs?: number;
-}
+export type { ContainerStateName, ContainerRow, Container, NetworkState, NetworkDriver, Volumes, ContainerSummary } from './container-model.js';
 
 let seqCounter = 0n;
 
@@ -127,14 +54,17 @@ export class Containers {
   readonly runtimeDir: string;
   readonly dir: string;
   network?: NetworkDriver;
-  readonly volumes: VolumeStore;
 
-  constructor(readonly store: Store) {
+  constructor(readonly store: StoreRoot, readonly volumes: VolumeStore) {
     this.runtimeDir = runtimeDirFor(store.root);
     this.runc = new Runc({ root: path.join(this.runtimeDir, 'runc') });
     this.dir = path.join(store.root, 'containers');
     mkdirp(this.dir, 0o710);
-    this.volumes = new VolumeStore(store);
+  }
+
+  /** Pass a signal the client received on to the container's process (best effort). */
+  forwardSignal(id: string, signal: string): void {
+    this.runc.kill(id, signal).catch(() => undefined);
   }
 
   // ------------------------------------------------------------ lookup
@@ -969,7 +899,7 @@ function mergeConfig(req: CreateRequest, img: ContainerConfig | null, id: string
   } as Partial<ContainerConfig>);
 }
 
-function existsInLayers(store: Store, image: ImageRow, p: string): boolean {
+function existsInLayers(store: StoreRoot, image: ImageRow, p: string): boolean {
   for (const l of imageLayers(store, image.id)) {
     try { fs.lstatSync(path.join(store.layerDir(l.diffId), p)); return true; } catch { /* next */ }
   }

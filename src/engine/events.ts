@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { DB } from '../meta/db.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume';
 
@@ -55,7 +55,7 @@ function nowNano(): bigint {
  * Record an event. Never throws: an event that cannot be written (a locked or read-only
  * store) must not fail the operation it describes.
  */
-export function emitEvent(store: Store, type: EventType, action: string, id: string, attributes: Record<string, string> = {}): void {
+export function emitEvent(store: StoreRoot, type: EventType, action: string, id: string, attributes: Record<string, string> = {}): void {
   try {
     const db = store.db;
     ensureTable(db);
@@ -77,7 +77,7 @@ function fromRow(r: EventRow): EngineEvent {
 }
 
 /** Journal entries after `afterSeq` (oldest first), optionally from a time on. */
-export function readEvents(store: Store, opts: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint; limit?: number } = {}): EngineEvent[] {
+export function readEvents(store: StoreRoot, opts: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint; limit?: number } = {}): EngineEvent[] {
   const db = store.db;
   ensureTable(db);
   const rows = db.prepare(`SELECT * FROM events WHERE seq > ? AND time_nano >= ? AND time_nano < ? ORDER BY seq LIMIT ?`).safeIntegers(true)
@@ -86,7 +86,7 @@ export function readEvents(store: Store, opts: { afterSeq?: number; sinceNano?: 
 }
 
 /** The newest journal position (0 when empty). */
-export function lastEventSeq(store: Store): number {
+export function lastEventSeq(store: StoreRoot): number {
   ensureTable(store.db);
   const r = store.db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null };
   return r.s ?? 0;
@@ -97,7 +97,7 @@ export function lastEventSeq(store: Store): number {
  * aborts. Events of this process arrive at once through the bus; those of other
  * processes within `pollMs`.
  */
-export async function followEvents(store: Store, afterSeq: number, onEvent: (e: EngineEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
+export async function followEvents(store: StoreRoot, afterSeq: number, onEvent: (e: EngineEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
   let seq = afterSeq;
   let wake: (() => void) | undefined;
   const onBus = (m: { store: string }) => { if (m.store === store.root) wake?.(); };

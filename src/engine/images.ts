@@ -6,7 +6,7 @@ import { canonicalString, familiarString, globMatch, parseReference, parseTagged
 import type { Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 
 export interface ImageRow {
@@ -66,7 +66,7 @@ function createdSeconds(cfg: ImageConfig): number {
  * renamed into layers/ inside it, so a crash leaves either nothing or a complete image.
  * Returns the image ID.
  */
-export function commitImage(store: Store, img: NewImage): Digest {
+export function commitImage(store: StoreRoot, img: NewImage): Digest {
   const cfgBytes = typeof img.configBytes === 'string' ? Buffer.from(img.configBytes) : img.configBytes;
   const cfg = parseConfig(cfgBytes);
   const id = store.content.putBytes(cfgBytes);
@@ -118,7 +118,7 @@ export function commitImage(store: Store, img: NewImage): Digest {
 }
 
 /** Point a tag at an image (inside the caller's transaction or alone). */
-export function setTag(store: Store, ref: Reference, imageId: string): void {
+export function setTag(store: StoreRoot, ref: Reference, imageId: string): void {
   const key = canonicalString(ref);
   store.db.prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')
     .run(key, imageId, Date.now());
@@ -131,7 +131,7 @@ const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
  * Resolve what a user typed to an image ID, as Docker does: full ID, then a tag/digest
  * reference, then a unique ID prefix.
  */
-export function resolveImage(store: Store, input: string): ImageRow {
+export function resolveImage(store: StoreRoot, input: string): ImageRow {
   const db = store.db;
   const byId = db.prepare('SELECT * FROM images WHERE id = ?');
   if (/^sha256:[a-f0-9]{64}$/.test(input)) {
@@ -159,24 +159,24 @@ export function resolveImage(store: Store, input: string): ImageRow {
   throw notFound(`No such image: ${ref ? familiarString(ref) : input}`);
 }
 
-export function loadConfig(store: Store, imageId: string): ImageConfig {
+export function loadConfig(store: StoreRoot, imageId: string): ImageConfig {
   return parseConfig(store.content.readBytes(imageId));
 }
 
-export function imageLayers(store: Store, imageId: string): LayerRecord[] {
+export function imageLayers(store: StoreRoot, imageId: string): LayerRecord[] {
   return (store.db.prepare('SELECT l.diff_id AS diffId, l.size AS size, l.tar_size AS tarSize FROM image_layers il JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ? ORDER BY il.idx').all(imageId)) as LayerRecord[];
 }
 
-export function tagsOf(store: Store, imageId: string): string[] {
+export function tagsOf(store: StoreRoot, imageId: string): string[] {
   return (store.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
 }
 
-export function repoDigestsOf(store: Store, imageId: string): string[] {
+export function repoDigestsOf(store: StoreRoot, imageId: string): string[] {
   return (store.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
 }
 
 /** `strata tag SOURCE TARGET` */
-export function tagImage(store: Store, source: string, target: string): void {
+export function tagImage(store: StoreRoot, source: string, target: string): void {
   const ref = parseTaggedReference(target);
   if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
   const img = resolveImage(store, source);
@@ -206,7 +206,7 @@ export interface ListOptions {
 }
 
 /** Docker's `images`: one row per tag; untagged parents hidden unless all; newest first. */
-export function listImages(store: Store, opts: ListOptions = {}): ImageListRow[] {
+export function listImages(store: StoreRoot, opts: ListOptions = {}): ImageListRow[] {
   const db = store.db;
   const images = db.prepare('SELECT id, created, size, parent, labels FROM images').all() as ImageRow[];
   const tagRows = db.prepare('SELECT ref, image_id FROM tags ORDER BY ref').all() as { ref: string; image_id: string }[];
@@ -309,7 +309,7 @@ export interface ImageSummary {
  * The list rows (one per tag, filtered as `images` filters them) folded into one summary per
  * image; `containers` counts the containers using each image (-1 when not asked, as Docker).
  */
-export function imageSummaries(store: Store, opts: ListOptions = {}, containers?: (id: string) => number): ImageSummary[] {
+export function imageSummaries(store: StoreRoot, opts: ListOptions = {}, containers?: (id: string) => number): ImageSummary[] {
   const byId = new Map<string, ImageSummary>();
   const patterns = [...(opts.filters ?? []).filter((f) => f.startsWith('reference=')).map((f) => f.slice('reference='.length)), ...(opts.reference ? [opts.reference] : [])];
   // with a reference filter only the matching tags and digests are listed (Docker)
@@ -336,7 +336,7 @@ export type ContainersUsing = (imageId: string) => { id: string; running: boolea
  * Docker's rmi: a tag reference untags; the last reference (or an ID) deletes the image and
  * the layers no other image needs. Database first, directories after (containerd's order).
  */
-export function removeImage(store: Store, input: string, opts: { force?: boolean; noPrune?: boolean; containersUsing?: ContainersUsing } = {}): RemoveResult {
+export function removeImage(store: StoreRoot, input: string, opts: { force?: boolean; noPrune?: boolean; containersUsing?: ContainersUsing } = {}): RemoveResult {
   const res: RemoveResult = { untagged: [], deleted: [] };
   const db = store.db;
   let layersToDelete: OrphanLayer[] = [];
@@ -408,18 +408,18 @@ function safeCanonical(input: string): string | undefined {
   try { return canonicalString(parseTaggedReference(input)); } catch { return undefined; }
 }
 
-function untag(store: Store, key: string, table: 'tags' | 'repo_digests'): void {
+function untag(store: StoreRoot, key: string, table: 'tags' | 'repo_digests'): void {
   store.db.prepare(`DELETE FROM ${table} WHERE ref = ?`).run(key);
 }
 
-function hasChildren(store: Store, id: string): boolean {
+function hasChildren(store: StoreRoot, id: string): boolean {
   return !!store.db.prepare('SELECT 1 FROM images WHERE parent = ? LIMIT 1').get(id);
 }
 
 export interface OrphanLayer { diffId: string; blobs: string[]; }
 
 /** Delete an image's rows; returns the layers no image references any more (their rows deleted too). */
-export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
+export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
   const db = store.db;
   const layers = (db.prepare('SELECT DISTINCT diff_id FROM image_layers WHERE image_id = ?').all(id) as { diff_id: string }[]).map((r) => r.diff_id);
   db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
@@ -440,7 +440,7 @@ export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
 
 
 /** Remove a layer's directory and its blobs (after the transaction that forgot them). */
-export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
+export function deleteLayerFiles(store: StoreRoot, layer: OrphanLayer): void {
   const { diffId } = layer;
   for (const b of layer.blobs) store.content.delete(b);
   store.content.delete(diffId);
@@ -455,7 +455,7 @@ export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** Docker's image inspect shape (API 1.41). */
-export function inspectImage(store: Store, input: string): Record<string, unknown> {
+export function inspectImage(store: StoreRoot, input: string): Record<string, unknown> {
   const img = resolveImage(store, input);
   const cfg = loadConfig(store, img.id);
   const layers = imageLayers(store, img.id);
@@ -505,7 +505,7 @@ export interface HistoryRow {
 }
 
 /** One row per history entry, newest first, labelled by walking the local parent chain. */
-export function imageHistory(store: Store, input: string): HistoryRow[] {
+export function imageHistory(store: StoreRoot, input: string): HistoryRow[] {
   const img = resolveImage(store, input);
   const cfg = loadConfig(store, img.id);
   const layers = imageLayers(store, img.id);

@@ -18,7 +18,7 @@ import { tx } from '../meta/db.js';
 import { BlobReader, DIGEST_RE, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
 import { commitImage, parseConfig, resolveImage, type StagedLayer } from './images.js';
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { stageLayer } from './transfer.js';
 import { emitEvent } from './events.js';
 
@@ -91,7 +91,7 @@ function parseManifest(m: FetchedManifest): Manifest {
 }
 
 /** Pull one reference (`name[:tag]` or `name@digest`). */
-export async function pullImage(store: Store, name: string, opts: PullOptions = {}): Promise<PullResult> {
+export async function pullImage(store: StoreRoot, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseTaggedReference(name);
   const emit = opts.onProgress ?? (() => {});
   const repo = clientFor(ref.domain, opts.credentials).repository(ref.path, ['pull']);
@@ -108,7 +108,7 @@ export async function pullImage(store: Store, name: string, opts: PullOptions = 
 }
 
 /** `pull -a`: every tag of a repository. */
-export async function pullAllTags(store: Store, name: string, opts: PullOptions = {}): Promise<PullResult[]> {
+export async function pullAllTags(store: StoreRoot, name: string, opts: PullOptions = {}): Promise<PullResult[]> {
   const base = parseReference(name);
   if (base.digest || base.tag) throw invalidArgument('tag can\'t be used with --all-tags/-a');
   const repo = clientFor(base.domain, opts.credentials).repository(base.path, ['pull']);
@@ -127,7 +127,7 @@ export async function pullAllTags(store: Store, name: string, opts: PullOptions 
   return out;
 }
 
-async function pullReference(store: Store, repo: Repository, ref: Reference, opts: PullOptions, emit: ProgressFn): Promise<PullResult> {
+async function pullReference(store: StoreRoot, repo: Repository, ref: Reference, opts: PullOptions, emit: ProgressFn): Promise<PullResult> {
   const want: PlatformSpec = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const top = await repo.getManifest(ref.digest ?? ref.tag!);
   // the first message comes once the reference resolved: an API server can still answer 404
@@ -188,7 +188,7 @@ async function pullReference(store: Store, repo: Repository, ref: Reference, opt
 }
 
 /** Layers for the image: those held already, the rest downloaded and staged. */
-async function fetchLayers(store: Store, repo: Repository, manifest: Manifest, diffIds: string[], imageId: string, opts: PullOptions, emit: ProgressFn): Promise<StagedLayer[]> {
+async function fetchLayers(store: StoreRoot, repo: Repository, manifest: Manifest, diffIds: string[], imageId: string, opts: PullOptions, emit: ProgressFn): Promise<StagedLayer[]> {
   const db = store.db;
   const known = db.prepare('SELECT size, tar_size AS tarSize FROM layers WHERE diff_id = ?');
   const imageKnown = !!db.prepare('SELECT 1 FROM images WHERE id = ?').get(imageId);
@@ -227,7 +227,7 @@ async function fetchLayers(store: Store, repo: Repository, manifest: Manifest, d
 }
 
 /** Download one layer blob while unpacking it; verified (digest, size, diff_id) or nothing is kept. */
-async function downloadLayer(store: Store, repo: Repository, desc: Descriptor, diffId: string, emit: ProgressFn): Promise<StagedLayer> {
+async function downloadLayer(store: StoreRoot, repo: Repository, desc: Descriptor, diffId: string, emit: ProgressFn): Promise<StagedLayer> {
   const id = shortId(desc.digest);
   // the content ingest inside stageLayer hashes the blob: the reader need not hash it again
   const reader: BlobReader = repo.openBlob(desc, { onBytes: throttled(emit, id, 'Downloading', desc.size), verify: false });
@@ -265,7 +265,7 @@ export interface EnsureOptions {
  * The image for `run`/`create`: local when present, else pulled as Docker does
  * (`Unable to find image 'x:latest' locally`, then the pull's progress). Returns the image ID.
  */
-export async function ensureImage(store: Store, name: string, opts: EnsureOptions = {}): Promise<string> {
+export async function ensureImage(store: StoreRoot, name: string, opts: EnsureOptions = {}): Promise<string> {
   const policy = opts.pull ?? 'missing';
   if (policy !== 'always') {
     try { return resolveImage(store, name).id; } catch (e) {

@@ -37,7 +37,7 @@ import { imageLayers, type LayerRecord } from './images.js';
 import { layerTarFile, repackBlob } from './layer-tar.js';
 import { rmTree } from '../base/fs.js';
 import { mountCandidates, recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 
 export interface PushOptions {
@@ -88,7 +88,7 @@ function compressionOf(mediaType: string): Compression {
 }
 
 /** Blobs we can push for a layer: those in the content store, else the layer dir packed again (commit keeps only the dir). */
-function heldBlobs(store: Store, diffId: string): HeldBlob[] {
+function heldBlobs(store: StoreRoot, diffId: string): HeldBlob[] {
   const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ? ORDER BY size').all(diffId) as HeldBlob[];
   const held = rows.filter((r) => store.content.has(r.digest));
   if (held.length === 0) {
@@ -106,7 +106,7 @@ function heldBlobs(store: Store, diffId: string): HeldBlob[] {
 class BlobFiles {
   private packed = new Map<string, Promise<string>>();
   private scratch: string | undefined;
-  constructor(private store: Store) {}
+  constructor(private store: StoreRoot) {}
 
   private file(digest: string): Promise<string> {
     let p = this.packed.get(digest);
@@ -135,7 +135,7 @@ class BlobFiles {
 }
 
 /** A manifest of the image we can push byte for byte: every blob it names is held. */
-function reusableManifest(store: Store, imageId: string, layers: LayerRecord[]): Plan | undefined {
+function reusableManifest(store: StoreRoot, imageId: string, layers: LayerRecord[]): Plan | undefined {
   const rows = store.db.prepare('SELECT digest, media_type AS mediaType FROM image_manifests WHERE image_id = ? ORDER BY rowid').all(imageId) as { digest: string; mediaType: string }[];
   for (const r of rows) {
     if (r.mediaType !== MediaType.OciManifest && r.mediaType !== MediaType.DockerManifest) continue;
@@ -157,7 +157,7 @@ function reusableManifest(store: Store, imageId: string, layers: LayerRecord[]):
   return undefined;
 }
 
-function planPush(store: Store, imageId: string, compression: PushCompression): Plan {
+function planPush(store: StoreRoot, imageId: string, compression: PushCompression): Plan {
   const layers = imageLayers(store, imageId);
   const reuse = reusableManifest(store, imageId, layers);
   if (reuse) return reuse;
@@ -194,7 +194,7 @@ function noSuchTag(ref: Reference): StrataError {
 }
 
 /** Push `name[:tag]` (or every tag of the repository with allTags). */
-export async function pushImage(store: Store, name: string, opts: PushOptions = {}): Promise<PushResult[]> {
+export async function pushImage(store: StoreRoot, name: string, opts: PushOptions = {}): Promise<PushResult[]> {
   const ref = parseTaggedReference(name);
   if (ref.digest) throw invalidArgument('cannot push a digest reference');
   const emit = opts.onProgress ?? (() => {});
@@ -218,7 +218,7 @@ export async function pushImage(store: Store, name: string, opts: PushOptions = 
   return out;
 }
 
-async function pushTag(store: Store, repo: Repository, ref: Reference, imageId: string, o: { compression: PushCompression; chunkSize: number; concurrency: number }, emit: ProgressFn): Promise<PushResult> {
+async function pushTag(store: StoreRoot, repo: Repository, ref: Reference, imageId: string, o: { compression: PushCompression; chunkSize: number; concurrency: number }, emit: ProgressFn): Promise<PushResult> {
   const plan = planPush(store, imageId, o.compression);
   const seen = new Set<string>();
   const unique = plan.layers.filter((l) => !seen.has(l.layer.diffId) && seen.add(l.layer.diffId));
@@ -258,7 +258,7 @@ function translatePushError(e: unknown): unknown {
   return e;
 }
 
-async function pushLayer(store: Store, files: BlobFiles, repo: Repository, ref: Reference, l: LayerPlan, chunkSize: number, emit: ProgressFn): Promise<void> {
+async function pushLayer(store: StoreRoot, files: BlobFiles, repo: Repository, ref: Reference, l: LayerPlan, chunkSize: number, emit: ProgressFn): Promise<void> {
   const id = shortId(l.layer.diffId);
   if (l.blob) {
     const how = await pushBlob(store, files, repo, ref, l.blob, chunkSize, throttled(emit, id, 'Pushing', l.blob.size));
@@ -270,7 +270,7 @@ async function pushLayer(store: Store, files: BlobFiles, repo: Repository, ref: 
 }
 
 /** HEAD, mount or upload one held blob. */
-async function pushBlob(store: Store, files: BlobFiles, repo: Repository, ref: Reference, blob: BlobDescriptor, chunkSize: number, progress: (n: number) => void): Promise<'exists' | 'pushed' | { from: string }> {
+async function pushBlob(store: StoreRoot, files: BlobFiles, repo: Repository, ref: Reference, blob: BlobDescriptor, chunkSize: number, progress: (n: number) => void): Promise<'exists' | 'pushed' | { from: string }> {
   if (await repo.hasBlob(blob)) return 'exists';
   let location: URL | undefined;
   for (const from of mountCandidates(store, ref.domain, ref.path, blob.digest)) {
@@ -322,7 +322,7 @@ function counted(src: Readable, progress: (n: number) => void, base: number): Re
 /** Tee a stream into a local ingest (the compressed blob is kept for the next push; its hash gives the digest). */
 class Keep extends Transform {
   bytes = 0;
-  constructor(private ingest: ReturnType<Store['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
+  constructor(private ingest: ReturnType<StoreRoot['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     try {
       this.bytes += chunk.length;
@@ -336,7 +336,7 @@ class Keep extends Transform {
  * Compress an uncompressed layer while uploading it (one PATCH of unknown length, then PUT
  * ?digest=), keeping the compressed blob and recording it for the layer.
  */
-async function compressAndPush(store: Store, files: BlobFiles, repo: Repository, source: HeldBlob, kind: Compression, layer: LayerRecord, progress: (n: number) => void): Promise<HeldBlob> {
+async function compressAndPush(store: StoreRoot, files: BlobFiles, repo: Repository, source: HeldBlob, kind: Compression, layer: LayerRecord, progress: (n: number) => void): Promise<HeldBlob> {
   for (let attempt = 0; ; attempt++) {
     const ingest = store.content.ingest();
     let location: URL | undefined;

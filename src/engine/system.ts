@@ -5,7 +5,7 @@ import { hexOf } from '../image/digest.js';
 import { rmTree } from '../base/fs.js';
 import { deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
 import { isRepackable } from './layer-tar.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { processAlive } from '../runtime/index.js';
 
 export interface DfImage {
@@ -21,7 +21,7 @@ export interface DiskUsage {
 }
 
 /** `system df`: sizes come from the metadata store; shared = layers referenced by more than one image. */
-export function diskUsage(store: Store, containersPerImage: (id: string) => number = () => 0): DiskUsage {
+export function diskUsage(store: StoreRoot, containersPerImage: (id: string) => number = () => 0): DiskUsage {
   const db = store.db;
   const refs = new Map((db.prepare('SELECT diff_id, size, refs FROM layer_refs').all() as { diff_id: string; size: number; refs: number }[]).map((r) => [r.diff_id, r]));
   const perImage = new Map<string, string[]>();
@@ -51,7 +51,7 @@ export interface PruneResult { deleted: string[]; untagged: string[]; reclaimed:
  * Remove dangling images (all unused ones with `all`), then what no row refers to:
  * orphan blobs, orphan layer dirs, stale tmp entries.
  */
-export function pruneImages(store: Store, opts: { all?: boolean; imageInUse?: (id: string) => boolean } = {}): PruneResult {
+export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?: (id: string) => boolean } = {}): PruneResult {
   const res: PruneResult = { deleted: [], untagged: [], reclaimed: 0 };
   const inUse = opts.imageInUse ?? (() => false);
   const orphans: OrphanLayer[] = [];
@@ -82,7 +82,7 @@ export function pruneImages(store: Store, opts: { all?: boolean; imageInUse?: (i
   return res;
 }
 
-function layerDirBytes(store: Store, diffId: string): number {
+function layerDirBytes(store: StoreRoot, diffId: string): number {
   const r = store.db.prepare('SELECT size FROM layers WHERE diff_id = ?').get(diffId) as { size: number } | undefined;
   if (r) return r.size;
   // rows are gone already: measure blobs on disk
@@ -92,7 +92,7 @@ function layerDirBytes(store: Store, diffId: string): number {
 export const BLOB_GRACE_MS = Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
 
 /** Blobs and layer dirs that no row refers to (left by a crash), checked under the write lock. */
-export function gcUnreferenced(store: Store): { blobs: string[]; layers: string[]; reclaimed: number } {
+export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: string[]; reclaimed: number } {
   const out = { blobs: [] as string[], layers: [] as string[], reclaimed: 0 };
   tx(store.db, () => {
     const wanted = referencedBlobs(store);
@@ -118,7 +118,7 @@ export function gcUnreferenced(store: Store): { blobs: string[]; layers: string[
   return out;
 }
 
-function referencedBlobs(store: Store): Set<string> {
+function referencedBlobs(store: StoreRoot): Set<string> {
   const s = new Set<string>();
   const db = store.db;
   for (const r of db.prepare('SELECT id FROM images').all() as { id: string }[]) s.add(r.id);
@@ -135,7 +135,7 @@ function safeReaddir(dir: string): string[] {
 export interface CheckReport { problems: string[]; garbage: string[]; blobs: number; layers: number; images: number; }
 
 /** `system check`: every blob's digest, every layer dir's presence, every image's config and layers. */
-export async function checkStore(store: Store): Promise<CheckReport> {
+export async function checkStore(store: StoreRoot): Promise<CheckReport> {
   const problems: string[] = [];
   const db = store.db;
   const blobs = store.content.list();

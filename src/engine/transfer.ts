@@ -13,7 +13,7 @@ import { ANNOTATION_REF_NAME, MediaType, type Descriptor, type ImageConfig, type
 import { tx } from '../meta/db.js';
 import { commitImage, imageLayers, loadConfig, parseConfig, resolveImage, tagsOf, type StagedLayer } from './images.js';
 import { layerTarFile, repackBlob } from './layer-tar.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
 import { hostPlatform, selectManifest } from '../image/platform.js';
@@ -70,7 +70,7 @@ class HashTap extends Transform {
  * Unpack one layer stream into a staging dir and keep its blob in the content store.
  * `expectedDigest` (blob digest) and `expectedDiffId` are verified; on any failure nothing stays.
  */
-export async function stageLayer(store: Store, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean; adoptFile?: string }): Promise<StagedLayer> {
+export async function stageLayer(store: StoreRoot, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean; adoptFile?: string }): Promise<StagedLayer> {
   const home = store.makeTemp('layer');
   const diffDir = path.join(home, 'diff');
   fs.mkdirSync(diffDir, { mode: 0o755 });
@@ -111,7 +111,7 @@ export interface ImportOptions {
 }
 
 /** `strata import`: a rootfs tarball (plain, gzip or zstd) becomes a one-layer image. */
-export async function importImage(store: Store, input: Readable, opts: ImportOptions = {}): Promise<string> {
+export async function importImage(store: StoreRoot, input: Readable, opts: ImportOptions = {}): Promise<string> {
   const ref = opts.reference ? parseTaggedReference(opts.reference) : undefined;
   if (ref?.digest) throw invalidArgument('import reference cannot contain a digest');
   const config = applyChanges(emptyContainerConfig(), opts.changes ?? []);
@@ -174,7 +174,7 @@ interface PendingImage {
  * `strata load`: Docker archives (manifest.json) and OCI image layouts (index.json).
  * Atomic: every image of the archive is registered in one transaction, or none is.
  */
-export async function loadArchive(store: Store, input: Readable): Promise<LoadResult> {
+export async function loadArchive(store: StoreRoot, input: Readable): Promise<LoadResult> {
   const work = store.makeTemp('load');
   const staged = new Map<string, StagedLayer>();
   try {
@@ -238,7 +238,7 @@ export async function loadArchive(store: Store, input: Readable): Promise<LoadRe
   }
 }
 
-async function knownLayer(store: Store, diffId: string): Promise<StagedLayer> {
+async function knownLayer(store: StoreRoot, diffId: string): Promise<StagedLayer> {
   const row = store.db.prepare('SELECT size, tar_size AS tarSize FROM layers WHERE diff_id = ?').get(diffId) as { size: number; tarSize: number };
   return { diffId, size: row.size, tarSize: row.tarSize };
 }
@@ -317,7 +317,7 @@ function readOciLayout(root: string): PendingImage[] {
 
 interface SaveItem { id: string; tags: Reference[]; }
 
-function resolveForSave(store: Store, names: string[]): SaveItem[] {
+function resolveForSave(store: StoreRoot, names: string[]): SaveItem[] {
   const items = new Map<string, SaveItem>();
   for (const n of names) {
     const img = resolveImage(store, n);
@@ -333,7 +333,7 @@ function resolveForSave(store: Store, names: string[]): SaveItem[] {
 }
 
 /** The blob we hold for a layer: uncompressed preferred for docker archives. */
-function layerBlob(store: Store, diffId: string, preferUncompressed: boolean): { digest: string; mediaType: string; size: number } {
+function layerBlob(store: StoreRoot, diffId: string, preferUncompressed: boolean): { digest: string; mediaType: string; size: number } {
   const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ?').all(diffId) as { digest: string; mediaType: string; size: number }[];
   const usable = rows.filter((r) => store.content.has(r.digest));
   usable.sort((a, b) => (preferUncompressed ? Number(a.digest !== diffId) - Number(b.digest !== diffId) : a.size - b.size));
@@ -349,7 +349,7 @@ function ociLayerType(mt: string): string {
 }
 
 /** A manifest for a local image, built from the blobs we hold (deterministic). */
-export function buildManifest(store: Store, id: string, preferUncompressed = false): { bytes: string; digest: string; manifest: Manifest } {
+export function buildManifest(store: StoreRoot, id: string, preferUncompressed = false): { bytes: string; digest: string; manifest: Manifest } {
   const cfgSize = store.content.size(id);
   const layers = imageLayers(store, id).map((l) => {
     const b = layerBlob(store, l.diffId, preferUncompressed);
@@ -366,7 +366,7 @@ export function buildManifest(store: Store, id: string, preferUncompressed = fal
 }
 
 /** An uncompressed layer tar as a file path (decompressing a compressed blob to tmp when needed). */
-async function uncompressedLayerFile(store: Store, diffId: string, scratch: string): Promise<string> {
+async function uncompressedLayerFile(store: StoreRoot, diffId: string, scratch: string): Promise<string> {
   const b = layerBlob(store, diffId, true);
   if (b.digest === diffId) return layerTarFile(store, diffId, scratch);
   const out = path.join(scratch, hexOf(diffId) + '.tar');
@@ -378,7 +378,7 @@ async function uncompressedLayerFile(store: Store, diffId: string, scratch: stri
   return out;
 }
 
-export async function saveImages(store: Store, names: string[], out: Writable, format: 'docker' | 'oci' = 'docker'): Promise<void> {
+export async function saveImages(store: StoreRoot, names: string[], out: Writable, format: 'docker' | 'oci' = 'docker'): Promise<void> {
   if (names.length === 0) throw invalidArgument('"save" requires at least 1 argument.');
   const items = resolveForSave(store, names);
   const scratch = store.makeTemp('save');
@@ -394,7 +394,7 @@ export async function saveImages(store: Store, names: string[], out: Writable, f
 
 const EPOCH = 0;
 
-async function writeDocker(store: Store, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
+async function writeDocker(store: StoreRoot, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
   const written = new Set<string>();
   const manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -439,7 +439,7 @@ async function writeDocker(store: Store, items: SaveItem[], tw: TarWriter, scrat
   if (Object.keys(repositories).length) await tw.addFile('repositories', Buffer.from(JSON.stringify(repositories) + '\n'), { mtime: EPOCH });
 }
 
-async function writeOci(store: Store, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
+async function writeOci(store: StoreRoot, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
   const written = new Set<string>();
   const addBlob = async (digest: string, data?: Buffer) => {
     if (written.has(digest)) return;

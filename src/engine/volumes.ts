@@ -11,10 +11,10 @@ import { mkdirp, rmTree, treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
 import { rfc3339Nano } from '../image/config.js';
 import type { MountOption } from '../runtime/index.js';
-import type { Container, Volumes } from './containers.js';
+import type { Container, Volumes } from './container-model.js';
 import type { HostConfig, MountSpec } from './create-spec.js';
 import { generateId } from './names.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -75,7 +75,7 @@ export function parseMounts(hc: Partial<HostConfig>): ParsedMount[] {
 
 export class VolumeStore implements Volumes {
   readonly dir: string;
-  constructor(readonly store: Store) {
+  constructor(readonly store: StoreRoot) {
     this.dir = path.join(store.root, 'volumes');
     mkdirp(this.dir, 0o700);
   }
