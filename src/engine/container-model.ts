@@ -4,29 +4,8 @@ import type { MountOption, MonitorPaths } from '../runtime/index.js';
 import type { PortSummary } from '../format/index.js';
 import type { HostConfig } from './create-spec.js';
 
-export const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-export type ContainerStateName = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
-
-export interface ContainerRow {
-  id: string;
-  name: string;
-  image_id: string;
-  image_ref: string;
-  created: string;
-  config: string;
-  host_config: string;
-  state: ContainerStateName;
-  pid: number;
-  monitor_pid: number;
-  exit_code: number;
-  error: string;
-  started_at: string;
-  finished_at: string;
-  restart_count: number;
-  network: string;
-  seq: number;
-}
+import type { ContainerRow } from '../meta/containers.js';
+export type { ContainerRow, ContainerStateName } from '../meta/containers.js';
 
 /** The parsed view of a row. */
 export interface Container {

@@ -5,6 +5,7 @@ import { rmTree, fsyncDir } from '../base/fs.js';
 import { canonicalString, familiarString, globMatch, parseReference, parseTaggedReference, repoAndTag, familiarName, type Reference } from '../image/reference.js';
 import type { Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
+import { ZERO_TIME } from '../image/config.js';
 import { tx } from '../meta/db.js';
 import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
@@ -452,7 +453,6 @@ export function deleteLayerFiles(store: StoreRoot, layer: OrphanLayer): void {
 
 // ---------- inspect / history ----------
 
-const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** Docker's image inspect shape (API 1.41). */
 export function inspectImage(store: StoreRoot, input: string): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
 import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
-import type { Container, NetworkDriver, NetworkState } from './containers.js';
+import type { Container, NetworkDriver, NetworkState } from './container-model.js';
 import type { StoreRoot } from './store-root.js';
 
 /** Networks of the default bridge kind: `--network default|bridge|NAME`. */

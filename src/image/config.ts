@@ -86,6 +86,9 @@ export function serializeImageConfig(cfg: ImageConfig): string {
 }
 
 /** Go's time.RFC3339Nano for a Date plus extra nanoseconds. */
+/** Go's zero time.Time as Docker prints it (never started, never finished, no created time). */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
 export function rfc3339Nano(date: Date = new Date(), nanos?: bigint): string {
   if (nanos === undefined) {
     const ns = process.hrtime.bigint() % 1000000n; // sub-ms part from the monotonic clock
