@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { StrataError, errnoCode } from '../base/errors.js';
+import { isLoopback } from '../base/net.js';
 import type { Engine } from '../engine/index.js';
 import { sendError, sendJson, rawError } from './http.js';
 import { plainConn, upgradedConn, type StreamConn } from './conn.js';
@@ -41,11 +42,7 @@ export function parseHost(spec: string): ListenAddress | TcpAddress {
   throw new StrataError('invalid_argument', `invalid host ${spec}: use unix:///path or tcp://HOST:PORT`);
 }
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return false;
-}
+export { isLoopback };
 
 /** The group a socket is given when it exists (as Docker's `docker` group). */
 export const SOCKET_GROUP = 'strata';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { rmTree, fsyncDir } from '../base/fs.js';
 import { canonicalString, familiarString, globMatch, parseReference, parseTaggedReference, repoAndTag, familiarName, type Reference } from '../image/reference.js';
-import type { Digest } from '../image/digest.js';
+import { isDigest, type Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
 import { ZERO_TIME } from '../image/config.js';
 import { tx } from '../meta/db.js';
@@ -135,7 +135,7 @@ const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
 export function resolveImage(store: StoreRoot, input: string): ImageRow {
   const db = store.db;
   const byId = db.prepare('SELECT * FROM images WHERE id = ?');
-  if (/^sha256:[a-f0-9]{64}$/.test(input)) {
+  if (isDigest(input)) {
     const row = byId.get(input) as ImageRow | undefined;
     if (row) return row;
     throw notFound(`No such image: ${input}`);
@@ -399,6 +399,7 @@ export function removeImage(store: StoreRoot, input: string, opts: { force?: boo
       parent = p.parent;
     }
   });
+  for (const id of [...res.deleted]) deleteImageFiles(store, id);
   for (const l of layersToDelete) { deleteLayerFiles(store, l); res.deleted.push(l.diffId); }
   for (const u of res.untagged) emitEvent(store, 'image', 'untag', u, { name: u });
   for (const d of res.deleted) if (!d.startsWith('sha256:') || !layersToDelete.some((l) => l.diffId === d)) emitEvent(store, 'image', 'delete', d, { name: d });
@@ -419,7 +420,10 @@ function hasChildren(store: StoreRoot, id: string): boolean {
 
 export interface OrphanLayer { diffId: string; blobs: string[]; }
 
-/** Delete an image's rows; returns the layers no image references any more (their rows deleted too). */
+/**
+ * Delete an image's rows; returns the layers no image references any more (their rows deleted
+ * too). The config blob (`id`) stays until the caller's transaction committed: deleteImageFiles.
+ */
 export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
   const db = store.db;
   const layers = (db.prepare('SELECT DISTINCT diff_id FROM image_layers WHERE image_id = ?').all(id) as { diff_id: string }[]).map((r) => r.diff_id);
@@ -435,10 +439,14 @@ export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
     db.prepare('DELETE FROM layers WHERE diff_id = ?').run(d);
     orphaned.push({ diffId: d, blobs });
   }
-  store.content.delete(id); // the config blob; shared configs are impossible (same bytes = same ID)
   return orphaned;
 }
 
+
+/** Remove a deleted image's config blob (after the transaction that forgot it); configs are never shared (same bytes = same ID). */
+export function deleteImageFiles(store: StoreRoot, imageId: string): void {
+  store.content.delete(imageId);
+}
 
 /** Remove a layer's directory and its blobs (after the transaction that forgot them). */
 export function deleteLayerFiles(store: StoreRoot, layer: OrphanLayer): void {

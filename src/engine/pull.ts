@@ -10,12 +10,12 @@
 import { StrataError, corrupt, invalidArgument, isStrataError, notFound } from '../base/errors.js';
 import { rmTree } from '../base/fs.js';
 import type { JSONMessage } from '../format/index.js';
-import { hexOf } from '../image/digest.js';
+import { isDigest } from '../image/digest.js';
 import { hostPlatform, matchPlatform, parsePlatform, platformString, selectManifest, type PlatformSpec } from '../image/platform.js';
 import { canonicalString, familiarName, familiarString, parseReference, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Descriptor, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import { BlobReader, DIGEST_RE, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
+import { BlobReader, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
 import { commitImage, parseConfig, resolveImage, type StagedLayer } from './images.js';
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { StoreRoot } from './store-root.js';
@@ -72,7 +72,7 @@ function parseJsonDoc<T>(bytes: Buffer, what: string): T {
 
 function checkDescriptor(d: Descriptor | undefined, what: string): Descriptor {
   if (!d || typeof d !== 'object') throw corrupt(`malformed manifest: missing ${what}`);
-  if (typeof d.digest !== 'string' || !DIGEST_RE.test(d.digest)) throw corrupt(`malformed manifest: ${what} has an invalid digest ${JSON.stringify(d.digest)}`);
+  if (typeof d.digest !== 'string' || !isDigest(d.digest)) throw corrupt(`malformed manifest: ${what} has an invalid digest ${JSON.stringify(d.digest)}`);
   if (!Number.isSafeInteger(d.size) || d.size < 0) throw corrupt(`malformed manifest: ${what} has an invalid size ${JSON.stringify(d.size)}`);
   return d;
 }
@@ -148,7 +148,7 @@ async function pullReference(store: StoreRoot, repo: Repository, ref: Reference,
   if (cfg.rootfs.diff_ids.length !== manifest.layers.length) {
     throw corrupt(`layers from manifest don't match image configuration (${manifest.layers.length} layers, config lists ${cfg.rootfs.diff_ids.length})`);
   }
-  cfg.rootfs.diff_ids.forEach((d, i) => { if (!DIGEST_RE.test(d)) throw corrupt(`image config has an invalid diff_id for layer ${i}`); });
+  cfg.rootfs.diff_ids.forEach((d, i) => { if (!isDigest(d)) throw corrupt(`image config has an invalid diff_id for layer ${i}`); });
   if (opts.platform && chosen === top && !matchPlatform(want, cfg)) {
     throw new StrataError('not_found', `image with reference ${familiarString(ref)} was found but its platform (${platformString({ os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) })}) does not match the specified platform (${platformString(want)})`);
   }
@@ -274,7 +274,7 @@ export async function ensureImage(store: StoreRoot, name: string, opts: EnsureOp
   }
   let ref: Reference;
   try { ref = parseTaggedReference(name); } catch { throw notFound(`No such image: ${name}`); }
-  if (/^[a-f0-9]{64}$/.test(hexOf(name)) && name.startsWith('sha256:')) throw notFound(`No such image: ${name}`);
+  if (isDigest(name)) throw notFound(`No such image: ${name}`);
   if (policy === 'missing') (opts.log ?? ((l) => process.stderr.write(l + '\n')))(`Unable to find image '${familiarString(ref)}' locally`);
   const pullOpts: PullOptions = {};
   if (opts.platform) pullOpts.platform = opts.platform;

@@ -25,7 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import { StrataError, corrupt, invalidArgument, isStrataError } from '../base/errors.js';
 import { canonicalString, familiarName, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Manifest } from '../image/types.js';
-import { compressStream, type Compression } from '../layer/index.js';
+import { compressStream, compressionOfMediaType, type Compression } from '../layer/index.js';
 import { ParallelGzip } from '../layer/pgzip.js';
 import { tx } from '../meta/db.js';
 import {
@@ -82,9 +82,7 @@ interface Plan {
 }
 
 function compressionOf(mediaType: string): Compression {
-  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip')) return 'gzip';
-  if (mediaType.endsWith('+zstd')) return 'zstd';
-  return 'none';
+  return compressionOfMediaType(mediaType) ?? 'none';
 }
 
 /** Blobs we can push for a layer: those in the content store, else the layer dir packed again (commit keeps only the dir). */

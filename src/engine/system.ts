@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { tx } from '../meta/db.js';
 import { hexOf } from '../image/digest.js';
 import { rmTree } from '../base/fs.js';
-import { deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
+import { deleteImageFiles, deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
 import { isRepackable } from './layer-tar.js';
 import type { StoreRoot } from './store-root.js';
 import { processAlive } from '../runtime/index.js';
@@ -72,6 +72,7 @@ export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?
     });
     if (!opts.all) break;
   }
+  for (const id of res.deleted) deleteImageFiles(store, id);
   for (const o of orphans) {
     const sz = layerDirBytes(store, o.diffId);
     res.reclaimed += sz;

@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { corrupt, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { fsyncDir, rmTree } from '../base/fs.js';
-import { unpackLayer, TarWriter, detectCompression, type Compression } from '../layer/index.js';
+import { unpackLayer, TarWriter, compressionOfMediaType, detectCompression, type Compression } from '../layer/index.js';
 import { applyChanges, emptyContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
-import { chainIds, hexOf, sha256 } from '../image/digest.js';
+import { chainIds, DIGEST_HEX, hexOf, isDigest, sha256 } from '../image/digest.js';
 import { canonicalString, familiarString, parseTaggedReference, repoAndTag, type Reference } from '../image/reference.js';
 import { ANNOTATION_REF_NAME, MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
@@ -250,13 +250,13 @@ function readDockerArchive(root: string): PendingImage[] {
   return entries.map((e) => {
     if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers)) throw corrupt('invalid manifest.json entry');
     const configBytes = readCapped(inside(root, e.Config), LIMITS.configJson, e.Config);
-    const hex = /([a-f0-9]{64})(?:\.json)?$/.exec(e.Config)?.[1];
+    const hex = new RegExp(`(${DIGEST_HEX})(?:\\.json)?$`).exec(e.Config)?.[1];
     if (hex && sha256(configBytes) !== `sha256:${hex}`) throw corrupt(`config ${e.Config} does not match its digest`);
     return {
       configBytes,
       layerFiles: e.Layers.map((l) => {
         const file = inside(root, l);
-        const m = /blobs\/sha256\/([a-f0-9]{64})$/.exec(l);
+        const m = new RegExp(`blobs/sha256/(${DIGEST_HEX})$`).exec(l);
         return m ? { file, digest: `sha256:${m[1]}` } : { file };
       }),
       tags: (e.RepoTags ?? []).map((t) => parseTaggedReference(t)),
@@ -265,7 +265,7 @@ function readDockerArchive(root: string): PendingImage[] {
 }
 
 function readBlob(root: string, d: Descriptor, cap: number): Buffer {
-  if (!/^sha256:[a-f0-9]{64}$/.test(d?.digest ?? '')) throw corrupt(`unsupported digest ${d?.digest}`);
+  if (!isDigest(d?.digest ?? '')) throw corrupt(`unsupported digest ${d?.digest}`);
   const buf = readCapped(inside(root, `blobs/sha256/${hexOf(d.digest)}`), cap, d.digest);
   if (sha256(buf) !== d.digest) throw corrupt(`blob ${d.digest} does not match its digest`);
   if (typeof d.size === 'number' && d.size !== buf.length) throw corrupt(`blob ${d.digest} has size ${buf.length}, descriptor says ${d.size}`);
@@ -371,7 +371,7 @@ async function uncompressedLayerFile(store: StoreRoot, diffId: string, scratch: 
   if (b.digest === diffId) return layerTarFile(store, diffId, scratch);
   const out = path.join(scratch, hexOf(diffId) + '.tar');
   const { decompressStream } = await import('../layer/index.js');
-  const kind: Compression = b.mediaType.includes('zstd') ? 'zstd' : 'gzip';
+  const kind: Compression = compressionOfMediaType(b.mediaType) === 'zstd' ? 'zstd' : 'gzip';
   const h = new HashTap();
   await pipeline(store.content.openRead(b.digest), decompressStream(kind), h, fs.createWriteStream(out));
   if (h.digest() !== diffId) throw corrupt(`layer ${diffId} decompresses to ${h.digest()}`);

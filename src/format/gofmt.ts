@@ -1,3 +1,4 @@
+import { rfc3339Nano } from '../base/time.js';
 /**
  * The parts of Go's `fmt`, `strconv` and `encoding/json` that docker output
  * depends on: `%v` printing of values, `Sprintf` verbs and flags, float
@@ -304,13 +305,7 @@ export function goTimeString(date: Date, opts: { utc?: boolean } = {}): string {
 }
 
 /** RFC 3339 with nanosecond precision, trailing zeros dropped (Go's time.RFC3339Nano), in UTC. */
-export function rfc3339Nano(date: Date): string {
-  const iso = date.toISOString(); // 2024-01-02T03:04:05.678Z
-  return iso.replace(/\.(\d+)Z$/, (_m, f: string) => {
-    const t = f.replace(/0+$/, '');
-    return t ? `.${t}Z` : 'Z';
-  });
-}
+export { rfc3339Nano };
 
 // ---------------------------------------------------------------------------
 // fmt: Sprint, Sprintln, Sprintf
