@@ -29,6 +29,7 @@ import { packDir, unpackLayer } from '../layer/index.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS, repackDigest } from './layer-tar.js';
 import type { StoreRoot } from './store-root.js';
+import { layerExists } from '../meta/layers.js';
 
 export interface CommitInput {
   /** the container's overlay upper dir */
@@ -178,7 +179,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
     if (packed.entries > 0) {
       diffId = packed.diffId;
       const staged: StagedLayer = { diffId, size: packed.contentSize, tarSize: packed.size };
-      const known = store.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(diffId) !== undefined;
+      const known = layerExists(store.db, diffId);
       let keepBlob = input.keepBlob === true;
       if (!known) {
         const diffDir = path.join(home, 'diff');

@@ -9,15 +9,11 @@ import { ZERO_TIME } from '../image/config.js';
 import { tx } from '../meta/db.js';
 import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
+import { addImageManifest, allImages, type ImageRow, deleteImage, hasChildImages, imageById, imageExists, imagesByIdPrefix, insertImage, layerInUse, layersOfImage, parentImageIds, setLastTagTime } from '../meta/images.js';
+import { allRefs, deleteRef, imageOfRef, refsOfImage, setRepoDigest, setTagRow } from '../meta/tags.js';
+import { addLayerBlob, blobsOfLayer, deleteLayer, insertLayer, layerExists } from '../meta/layers.js';
 
-export interface ImageRow {
-  id: string;
-  created: number;
-  size: number;
-  parent: string | null;
-  labels: string | null;
-  last_tag_time: string | null;
-}
+export type { ImageRow };
 
 export interface LayerRecord {
   diffId: string;
@@ -81,35 +77,28 @@ export function commitImage(store: StoreRoot, img: NewImage): Digest {
   const now = Date.now();
   const leftovers: string[] = [];
   tx(db, () => {
-    const hasLayer = db.prepare('SELECT 1 FROM layers WHERE diff_id = ?');
-    const insLayer = db.prepare('INSERT INTO layers (diff_id, size, tar_size, created) VALUES (?, ?, ?, ?)');
-    const insBlob = db.prepare('INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?, ?, ?, ?)');
     for (const l of img.layers) {
-      if (hasLayer.get(l.diffId)) {
+      if (layerExists(db, l.diffId)) {
         if (l.stagedHome) leftovers.push(l.stagedHome);
       } else {
         if (!l.stagedHome) throw conflict(`layer ${l.diffId} was removed while the image was being written; try again`);
         const home = store.layerHome(l.diffId);
         rmTree(home); // an orphan from a crash between rename and commit
         fs.renameSync(l.stagedHome, home);
-        insLayer.run(l.diffId, l.size, l.tarSize, now);
+        insertLayer(db, l.diffId, l.size, l.tarSize, now);
       }
-      if (l.blob && store.content.has(l.blob.digest)) insBlob.run(l.blob.digest, l.diffId, l.blob.mediaType, l.blob.size);
+      if (l.blob && store.content.has(l.blob.digest)) addLayerBlob(db, l.blob.digest, l.diffId, l.blob.mediaType, l.blob.size);
     }
-    const exists = db.prepare('SELECT 1 FROM images WHERE id = ?').get(id);
-    if (!exists) {
+    if (!imageExists(db, id)) {
       const size = img.layers.reduce((a, l) => a + l.size, 0);
       const labels = cfg.config?.Labels ? JSON.stringify(cfg.config.Labels) : null;
-      db.prepare('INSERT INTO images (id, created, size, parent, config_size, labels, last_tag_time, inserted) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
-        .run(id, createdSeconds(cfg), size, img.parent ?? '', cfgBytes.length, labels, now);
-      const insIL = db.prepare('INSERT INTO image_layers (image_id, idx, diff_id) VALUES (?, ?, ?)');
-      img.layers.forEach((l, i) => insIL.run(id, i, l.diffId));
+      insertImage(db, { id, created: createdSeconds(cfg), size, parent: img.parent ?? '', configSize: cfgBytes.length, labels, inserted: now, diffIds: img.layers.map((l) => l.diffId) });
     }
     if (img.manifest) {
-      db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(id, img.manifest.digest, img.manifest.mediaType);
+      addImageManifest(db, id, img.manifest.digest, img.manifest.mediaType);
     }
     for (const r of img.repoDigests ?? []) {
-      db.prepare('INSERT OR REPLACE INTO repo_digests (ref, image_id) VALUES (?, ?)').run(canonicalString(r), id);
+      setRepoDigest(db, canonicalString(r), id);
     }
     for (const t of img.tags ?? []) setTag(store, t, id);
   });
@@ -121,9 +110,8 @@ export function commitImage(store: StoreRoot, img: NewImage): Digest {
 /** Point a tag at an image (inside the caller's transaction or alone). */
 export function setTag(store: StoreRoot, ref: Reference, imageId: string): void {
   const key = canonicalString(ref);
-  store.db.prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')
-    .run(key, imageId, Date.now());
-  store.db.prepare('UPDATE images SET last_tag_time = ? WHERE id = ?').run(new Date().toISOString(), imageId);
+  setTagRow(store.db, key, imageId, Date.now());
+  setLastTagTime(store.db, imageId, new Date().toISOString());
 }
 
 const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
@@ -134,9 +122,8 @@ const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
  */
 export function resolveImage(store: StoreRoot, input: string): ImageRow {
   const db = store.db;
-  const byId = db.prepare('SELECT * FROM images WHERE id = ?');
   if (isDigest(input)) {
-    const row = byId.get(input) as ImageRow | undefined;
+    const row = imageById(db, input);
     if (row) return row;
     throw notFound(`No such image: ${input}`);
   }
@@ -146,14 +133,12 @@ export function resolveImage(store: StoreRoot, input: string): ImageRow {
   }
   if (ref) {
     const key = canonicalString(ref);
-    const hit = (ref.digest
-      ? db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(`${ref.domain}/${ref.path}@${ref.digest}`)
-      : db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(key)) as { image_id: string } | undefined;
-    if (hit) return byId.get(hit.image_id) as ImageRow;
+    const hit = ref.digest ? imageOfRef(db, 'repo_digests', `${ref.domain}/${ref.path}@${ref.digest}`) : imageOfRef(db, 'tags', key);
+    if (hit) return imageById(db, hit)!;
   }
   const m = HEX_PREFIX.exec(input);
   if (m) {
-    const rows = db.prepare("SELECT * FROM images WHERE id >= ? AND id < ? LIMIT 2").all(`sha256:${m[1]}`, `sha256:${m[1]}g`) as ImageRow[];
+    const rows = imagesByIdPrefix(db, m[1]!);
     if (rows.length === 1) return rows[0]!;
     if (rows.length > 1) throw invalidArgument(`ambiguous image reference ${input}: more than one image matches`);
   }
@@ -165,15 +150,15 @@ export function loadConfig(store: StoreRoot, imageId: string): ImageConfig {
 }
 
 export function imageLayers(store: StoreRoot, imageId: string): LayerRecord[] {
-  return (store.db.prepare('SELECT l.diff_id AS diffId, l.size AS size, l.tar_size AS tarSize FROM image_layers il JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ? ORDER BY il.idx').all(imageId)) as LayerRecord[];
+  return layersOfImage(store.db, imageId);
 }
 
 export function tagsOf(store: StoreRoot, imageId: string): string[] {
-  return (store.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+  return refsOfImage(store.db, 'tags', imageId);
 }
 
 export function repoDigestsOf(store: StoreRoot, imageId: string): string[] {
-  return (store.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+  return refsOfImage(store.db, 'repo_digests', imageId);
 }
 
 /** `strata tag SOURCE TARGET` */
@@ -209,10 +194,10 @@ export interface ListOptions {
 /** Docker's `images`: one row per tag; untagged parents hidden unless all; newest first. */
 export function listImages(store: StoreRoot, opts: ListOptions = {}): ImageListRow[] {
   const db = store.db;
-  const images = db.prepare('SELECT id, created, size, parent, labels FROM images').all() as ImageRow[];
-  const tagRows = db.prepare('SELECT ref, image_id FROM tags ORDER BY ref').all() as { ref: string; image_id: string }[];
-  const digRows = db.prepare('SELECT ref, image_id FROM repo_digests ORDER BY ref').all() as { ref: string; image_id: string }[];
-  const parents = new Set((db.prepare("SELECT DISTINCT parent FROM images WHERE parent IS NOT NULL AND parent != ''").all() as { parent: string }[]).map((r) => r.parent));
+  const images = allImages(db);
+  const tagRows = allRefs(db, 'tags');
+  const digRows = allRefs(db, 'repo_digests');
+  const parents = parentImageIds(db);
   const tagsBy = groupBy(tagRows);
   const digestsBy = groupBy(digRows);
 
@@ -392,7 +377,7 @@ export function removeImage(store: StoreRoot, input: string, opts: { force?: boo
     // Docker then removes untagged parents that nothing else needs (unless --no-prune)
     let parent = img.parent;
     while (parent && !opts.noPrune) {
-      const p = db.prepare('SELECT * FROM images WHERE id = ?').get(parent) as ImageRow | undefined;
+      const p = imageById(db, parent);
       if (!p || tagsOf(store, p.id).length || repoDigestsOf(store, p.id).length || hasChildren(store, p.id) || (opts.containersUsing?.(p.id).length ?? 0)) break;
       layersToDelete.push(...deleteImageRows(store, p.id));
       res.deleted.push(p.id);
@@ -411,11 +396,11 @@ function safeCanonical(input: string): string | undefined {
 }
 
 function untag(store: StoreRoot, key: string, table: 'tags' | 'repo_digests'): void {
-  store.db.prepare(`DELETE FROM ${table} WHERE ref = ?`).run(key);
+  deleteRef(store.db, table, key);
 }
 
 function hasChildren(store: StoreRoot, id: string): boolean {
-  return !!store.db.prepare('SELECT 1 FROM images WHERE parent = ? LIMIT 1').get(id);
+  return hasChildImages(store.db, id);
 }
 
 export interface OrphanLayer { diffId: string; blobs: string[]; }
@@ -426,17 +411,12 @@ export interface OrphanLayer { diffId: string; blobs: string[]; }
  */
 export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
   const db = store.db;
-  const layers = (db.prepare('SELECT DISTINCT diff_id FROM image_layers WHERE image_id = ?').all(id) as { diff_id: string }[]).map((r) => r.diff_id);
-  db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
-  db.prepare('DELETE FROM tags WHERE image_id = ?').run(id);
-  db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(id);
-  db.prepare("UPDATE images SET parent = '' WHERE parent = ?").run(id);
-  db.prepare('DELETE FROM images WHERE id = ?').run(id);
+  const layers = deleteImage(db, id);
   const orphaned: OrphanLayer[] = [];
   for (const d of layers) {
-    if (db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(d)) continue;
-    const blobs = (db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(d) as { digest: string }[]).map((r) => r.digest);
-    db.prepare('DELETE FROM layers WHERE diff_id = ?').run(d);
+    if (layerInUse(db, d)) continue;
+    const blobs = blobsOfLayer(db, d, 'recorded').map((r) => r.digest);
+    deleteLayer(db, d);
     orphaned.push({ diffId: d, blobs });
   }
   return orphaned;
@@ -530,7 +510,7 @@ export function imageHistory(store: StoreRoot, input: string): HistoryRow[] {
     if (!cur) break;
     r.id = cur.id;
     r.tags = tagsOf(store, cur.id).map((t) => familiarString(parseReference(t)));
-    cur = cur.parent ? store.db.prepare('SELECT * FROM images WHERE id = ?').get(cur.parent) as ImageRow | undefined : undefined;
+    cur = cur.parent ? imageById(store.db, cur.parent) : undefined;
   }
   return rows;
 }

@@ -17,6 +17,7 @@ import { hexOf } from '../image/digest.js';
 import { MediaType } from '../image/types.js';
 import { packDir, type PackOptions } from '../layer/index.js';
 import type { StoreRoot } from './store-root.js';
+import { layerSizes } from '../meta/layers.js';
 
 /** How commit packs an upper dir, and how the layer dir is packed again. */
 export const REPACK_OPTIONS: Readonly<PackOptions> = Object.freeze({ mode: 'overlay-upper', wholeSecondMtimes: true, whiteoutMtime: 0 });
@@ -38,9 +39,9 @@ export async function repackDigest(dir: string): Promise<{ diffId: string; size:
 /** The virtual blob of a re-packable layer (uncompressed: digest = diff_id). */
 export function repackBlob(store: StoreRoot, diffId: string): { digest: string; mediaType: string; size: number } | undefined {
   if (!isRepackable(store, diffId)) return undefined;
-  const row = store.db.prepare('SELECT tar_size AS size FROM layers WHERE diff_id = ?').get(diffId) as { size: number } | undefined;
+  const row = layerSizes(store.db, diffId);
   if (!row) return undefined;
-  return { digest: diffId, mediaType: MediaType.OciLayer, size: row.size };
+  return { digest: diffId, mediaType: MediaType.OciLayer, size: row.tarSize };
 }
 
 /**

@@ -21,6 +21,9 @@ import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type Prog
 import type { StoreRoot } from './store-root.js';
 import { stageLayer } from './transfer.js';
 import { emitEvent } from './events.js';
+import { addImageManifest, imageExists } from '../meta/images.js';
+import { imageOfRef } from '../meta/tags.js';
+import { layerSizes } from '../meta/layers.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]`; when given, a single-platform image of another platform is refused. */
@@ -154,9 +157,8 @@ async function pullReference(store: StoreRoot, repo: Repository, ref: Reference,
   }
   const imageId = manifest.config.digest;
   const db = store.db;
-  const before = ref.digest
-    ? (db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(`${ref.domain}/${ref.path}@${ref.digest}`) as { image_id: string } | undefined)
-    : (db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(canonicalString(ref)) as { image_id: string } | undefined);
+  const beforeId = ref.digest ? imageOfRef(db, 'repo_digests', `${ref.domain}/${ref.path}@${ref.digest}`) : imageOfRef(db, 'tags', canonicalString(ref));
+  const before = beforeId === undefined ? undefined : { image_id: beforeId };
 
   const layers = await fetchLayers(store, repo, manifest, cfg.rootfs.diff_ids, imageId, opts, emit);
   try {
@@ -174,7 +176,7 @@ async function pullReference(store: StoreRoot, repo: Repository, ref: Reference,
           repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }],
           manifest: { digest: chosen.digest, mediaType: chosen.mediaType },
         });
-        if (top !== chosen) db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(imageId, top.digest, top.mediaType);
+        if (top !== chosen) addImageManifest(db, imageId, top.digest, top.mediaType);
       });
     } catch (e) {
       for (const d of added) store.content.delete(d);
@@ -190,14 +192,13 @@ async function pullReference(store: StoreRoot, repo: Repository, ref: Reference,
 /** Layers for the image: those held already, the rest downloaded and staged. */
 async function fetchLayers(store: StoreRoot, repo: Repository, manifest: Manifest, diffIds: string[], imageId: string, opts: PullOptions, emit: ProgressFn): Promise<StagedLayer[]> {
   const db = store.db;
-  const known = db.prepare('SELECT size, tar_size AS tarSize FROM layers WHERE diff_id = ?');
-  const imageKnown = !!db.prepare('SELECT 1 FROM images WHERE id = ?').get(imageId);
+  const imageKnown = imageExists(db, imageId);
   const result: StagedLayer[] = new Array(diffIds.length);
   const todo: { desc: Descriptor; diffId: string; slots: number[] }[] = [];
   const byDiff = new Map<string, (typeof todo)[number]>();
   diffIds.forEach((diffId, i) => {
     const desc = manifest.layers[i]!;
-    const row = known.get(diffId) as { size: number; tarSize: number } | undefined;
+    const row = layerSizes(db, diffId);
     if (row) {
       result[i] = { diffId, size: row.size, tarSize: row.tarSize };
       if (!imageKnown) emit(statusMsg(shortId(desc.digest), 'Already exists'));

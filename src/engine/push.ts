@@ -39,6 +39,9 @@ import { rmTree } from '../base/fs.js';
 import { mountCandidates, recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
+import { addImageManifest, manifestsOfImage } from '../meta/images.js';
+import { setRepoDigest, tagRow, tagsWithPrefix } from '../meta/tags.js';
+import { addLayerBlob, blobsOfLayer } from '../meta/layers.js';
 
 export interface PushOptions {
   /** Push every local tag of the repository. */
@@ -87,7 +90,7 @@ function compressionOf(mediaType: string): Compression {
 
 /** Blobs we can push for a layer: those in the content store, else the layer dir packed again (commit keeps only the dir). */
 function heldBlobs(store: StoreRoot, diffId: string): HeldBlob[] {
-  const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ? ORDER BY size').all(diffId) as HeldBlob[];
+  const rows: HeldBlob[] = blobsOfLayer(store.db, diffId, 'size');
   const held = rows.filter((r) => store.content.has(r.digest));
   if (held.length === 0) {
     const repacked = repackBlob(store, diffId);
@@ -134,7 +137,7 @@ class BlobFiles {
 
 /** A manifest of the image we can push byte for byte: every blob it names is held. */
 function reusableManifest(store: StoreRoot, imageId: string, layers: LayerRecord[]): Plan | undefined {
-  const rows = store.db.prepare('SELECT digest, media_type AS mediaType FROM image_manifests WHERE image_id = ? ORDER BY rowid').all(imageId) as { digest: string; mediaType: string }[];
+  const rows = manifestsOfImage(store.db, imageId);
   for (const r of rows) {
     if (r.mediaType !== MediaType.OciManifest && r.mediaType !== MediaType.DockerManifest) continue;
     if (!store.content.has(r.digest)) continue;
@@ -201,9 +204,7 @@ export async function pushImage(store: StoreRoot, name: string, opts: PushOption
   const compression = opts.compression ?? settings.pushCompression;
   const chunkSize = opts.chunkSize ?? settings.pushChunkSize;
   const prefix = `${ref.domain}/${ref.path}:`;
-  const rows = (opts.allTags
-    ? store.db.prepare('SELECT ref, image_id FROM tags WHERE substr(ref, 1, ?) = ? ORDER BY ref').all(prefix.length, prefix)
-    : store.db.prepare('SELECT ref, image_id FROM tags WHERE ref = ?').all(canonicalString(ref))) as { ref: string; image_id: string }[];
+  const rows = opts.allTags ? tagsWithPrefix(store.db, prefix) : tagRow(store.db, canonicalString(ref));
   if (rows.length === 0) throw noSuchTag(ref);
   const repo = clientFor(ref.domain, opts.credentials).repository(ref.path, ['pull', 'push']);
   const out: PushResult[] = [];
@@ -242,8 +243,8 @@ async function pushTag(store: StoreRoot, repo: Repository, ref: Reference, image
   // remember the manifest, the RepoDigest and where the blobs now are
   store.content.putBytes(manifest.bytes, digest);
   tx(store.db, () => {
-    store.db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(imageId, digest, manifest.mediaType);
-    store.db.prepare('INSERT OR REPLACE INTO repo_digests (ref, image_id) VALUES (?, ?)').run(`${ref.domain}/${ref.path}@${digest}`, imageId);
+    addImageManifest(store.db, imageId, digest, manifest.mediaType);
+    setRepoDigest(store.db, `${ref.domain}/${ref.path}@${digest}`, imageId);
   });
   recordBlobSources(store, ref.domain, ref.path, [imageId, ...plan.layers.map((l) => l.blob!.digest)]);
   emit({ status: `${ref.tag}: digest: ${digest} size: ${manifest.bytes.length}` });
@@ -354,7 +355,7 @@ async function compressAndPush(store: StoreRoot, files: BlobFiles, repo: Reposit
       ingest.commit(digest, keep.bytes);
       const blob: HeldBlob = { digest, mediaType: LAYER_TYPE[kind], size: keep.bytes };
       tx(store.db, () => {
-        store.db.prepare('INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?, ?, ?, ?)').run(digest, layer.diffId, blob.mediaType, blob.size);
+        addLayerBlob(store.db, digest, layer.diffId, blob.mediaType, blob.size);
       });
       return blob;
     } catch (e) {

@@ -17,6 +17,7 @@ import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
 import { hostPlatform, selectManifest } from '../image/platform.js';
+import { blobsOfLayer, layerExists, layerSizes } from '../meta/layers.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
 export const LIMITS = {
@@ -197,7 +198,6 @@ export async function loadArchive(store: StoreRoot, input: Readable): Promise<Lo
       }
       return cfg;
     });
-    const known = store.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?');
     for (let i = 0; i < pending.length; i++) {
       const p = pending[i]!;
       const cfg = configs[i]!;
@@ -205,7 +205,7 @@ export async function loadArchive(store: StoreRoot, input: Readable): Promise<Lo
         const diffId = cfg.rootfs.diff_ids[j]!;
         if (staged.has(diffId)) continue;
         const lf = p.layerFiles[j]!;
-        if (known.get(diffId)) { staged.set(diffId, await knownLayer(store, diffId)); continue; }
+        if (layerExists(store.db, diffId)) { staged.set(diffId, await knownLayer(store, diffId)); continue; }
         const expect: Parameters<typeof stageLayer>[2] = { diffId, adoptFile: lf.file };
         if (lf.digest) expect.digest = lf.digest;
         if (lf.size !== undefined) expect.size = lf.size;
@@ -239,7 +239,7 @@ export async function loadArchive(store: StoreRoot, input: Readable): Promise<Lo
 }
 
 async function knownLayer(store: StoreRoot, diffId: string): Promise<StagedLayer> {
-  const row = store.db.prepare('SELECT size, tar_size AS tarSize FROM layers WHERE diff_id = ?').get(diffId) as { size: number; tarSize: number };
+  const row = layerSizes(store.db, diffId)!;
   return { diffId, size: row.size, tarSize: row.tarSize };
 }
 
@@ -334,7 +334,7 @@ function resolveForSave(store: StoreRoot, names: string[]): SaveItem[] {
 
 /** The blob we hold for a layer: uncompressed preferred for docker archives. */
 function layerBlob(store: StoreRoot, diffId: string, preferUncompressed: boolean): { digest: string; mediaType: string; size: number } {
-  const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ?').all(diffId) as { digest: string; mediaType: string; size: number }[];
+  const rows = blobsOfLayer(store.db, diffId, 'recorded');
   const usable = rows.filter((r) => store.content.has(r.digest));
   usable.sort((a, b) => (preferUncompressed ? Number(a.digest !== diffId) - Number(b.digest !== diffId) : a.size - b.size));
   const b = usable[0] ?? repackBlob(store, diffId); // a committed layer kept only as its dir
