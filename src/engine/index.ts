@@ -15,9 +15,10 @@ import { Networks } from './networks.js';
 import { SystemService } from './system-service.js';
 import { ChangeService } from './change-service.js';
 import {
-  imageHistory, imageSummaries, inspectImage, listImages, removeImage, resolveImage, tagImage,
-  type ListOptions, type ImageRow, type ImageSummary, type ImageListRow, type HistoryRow, type RemoveResult,
+  imageSummaries, listImages, removeImage, resolveImage, tagImage,
+  type ListOptions, type ImageRow, type ImageSummary, type ImageListRow, type RemoveResult,
 } from './images.js';
+import { imageHistory, inspectImage, type HistoryRow } from './image-inspect.js';
 import { importImage, loadArchive, saveImages, type ImportOptions, type LoadResult } from './transfer.js';
 import { pruneImages, type PruneResult } from './system.js';
 import { ensureImage, pullAllTags, pullImage, type EnsureOptions, type PullOptions, type PullResult } from './pull.js';
@@ -181,7 +182,8 @@ export type { Container, ContainerSummary, NetworkState } from './containers.js'
 export type { Containers } from './containers.js';
 export type { Networks } from './networks.js';
 export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create-spec.js';
-export type { ImageListRow, ImageSummary, HistoryRow, ListOptions } from './images.js';
+export type { ImageListRow, ImageSummary, ListOptions } from './images.js';
+export type { HistoryRow } from './image-inspect.js';
 export type { PullOptions, PushOptions, EnsureOptions, PullResult, PushResult, ImportOptions, LoadResult, PruneResult, EngineEvent };
 export type { SystemDf, SystemPruneResult, VolumeUsage } from './system-service.js';
 export type { DiffResult, CommitOptions } from './change-service.js';
