@@ -6,10 +6,9 @@
  * build cache.
  */
 import { StrataError } from '../base/errors.js';
-import { BuildError, buildImage, contextFromStream, pruneBuildCache, releaseContext, type BuildOptions } from '../engine/build.js';
-import { networkManagerOf } from '../engine/network-driver.js';
+import { BuildError, type BuildOptions } from '../engine/index.js';
 import { commonHeaders, qbool, sendJson } from './http.js';
-import type { Ctx, Route } from './server.js';
+import type { Ctx, Route } from './route.js';
 
 function jsonParam(q: URLSearchParams, name: string): Record<string, string | null> {
   const raw = q.get(name);
@@ -32,8 +31,8 @@ async function build(ctx: Ctx): Promise<void> {
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(jsonParam(q, 'labels'))) labels[k] = v ?? '';
   const quiet = qbool(q, 'q');
-  const store = ctx.api.store;
-  const context = await contextFromStream(store, ctx.req);
+  const builds = ctx.engine.build;
+  const context = await builds.contextFromStream(ctx.req);
   const res = ctx.res;
   let begun = false;
   const send = (m: Record<string, unknown>) => {
@@ -61,8 +60,7 @@ async function build(ctx: Ctx): Promise<void> {
     if (target) opts.target = target;
     const epoch = process.env.SOURCE_DATE_EPOCH;
     if (epoch && /^\d+$/.test(epoch)) opts.epoch = Number(epoch);
-    const nm = networkManagerOf(ctx.api.engine);
-    const r = await buildImage(store, opts, nm);
+    const r = await builds.build(opts);
     send({ aux: { ID: r.id } });
     if (quiet) send({ stream: `${r.id}\n` });
     else {
@@ -77,7 +75,7 @@ async function build(ctx: Ctx): Promise<void> {
     send({ errorDetail: { message }, error: message });
     res.end();
   } finally {
-    releaseContext(context.dir);
+    builds.releaseContext(context.dir);
   }
 }
 
@@ -95,7 +93,7 @@ function prune(ctx: Ctx): void {
       keepMs = Number(m[1]) * ({ s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[m[2]!]!;
     }
   }
-  const r = pruneBuildCache(ctx.api.store, { all: true, ...(keepMs !== undefined ? { keepMs } : {}) });
+  const r = ctx.engine.build.prune(keepMs !== undefined ? { keepMs } : {});
   sendJson(ctx.res, 200, { CachesDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
 }
 

@@ -8,11 +8,9 @@ import * as readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { StrataError } from '../base/errors.js';
-import { BuildError, buildCacheEntries, buildImage, contextFromStream, pruneBuildCache, releaseContext, type BuildOptions } from '../engine/build.js';
-import { networkManager } from '../engine/network-driver.js';
-import { collect, ExitError, getStore, out, writeFileAtomicStream } from './util.js';
-import { printRows, since, size3, size4 } from './output.js';
-import { addDfRow, addPruneStep } from './system.js';
+import { BuildError, type BuildOptions } from '../engine/index.js';
+import { collect, engine, ExitError, out, writeFileAtomicStream } from './util.js';
+import { size3 } from './output.js';
 
 interface BuildFlags {
   tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache?: boolean; pull?: boolean;
@@ -39,7 +37,7 @@ function parseSecrets(list: readonly string[] | undefined): Record<string, strin
     const src = f.src ?? f.source ?? (f.env ? undefined : undefined);
     if (!id) throw new StrataError('invalid_argument', `invalid secret spec "${s}": id is required`);
     if (f.env) {
-      const tmp = path.join(getStore().tmpDir, `${process.pid}-secret-${id.replace(/[^\w.-]/g, '_')}`);
+      const tmp = path.join(engine().root, 'tmp', `${process.pid}-secret-${id.replace(/[^\w.-]/g, '_')}`);
       fs.writeFileSync(tmp, process.env[f.env] ?? '', { mode: 0o600 });
       process.once('exit', () => fs.rmSync(tmp, { force: true }));
       res[id] = tmp;
@@ -53,7 +51,6 @@ function parseSecrets(list: readonly string[] | undefined): Record<string, strin
 }
 
 async function buildAction(context: string, o: BuildFlags): Promise<void> {
-  const store = getStore();
   const progress = o.progress ?? 'auto';
   if (!['auto', 'plain', 'tty', 'quiet'].includes(progress)) throw new StrataError('invalid_argument', `invalid progress mode "${progress}"`);
   const quiet = !!o.quiet || progress === 'quiet';
@@ -71,7 +68,7 @@ async function buildAction(context: string, o: BuildFlags): Promise<void> {
   let dockerfileText: string | undefined;
   if (context === '-') {
     if (process.stdin.isTTY) throw new StrataError('invalid_argument', 'unable to prepare context: the context from stdin is empty');
-    const c = await contextFromStream(store, process.stdin);
+    const c = await engine().build.contextFromStream(process.stdin);
     ctxDir = c.dir;
     made = c.dir;
     dockerfileText = c.dockerfileText;
@@ -104,10 +101,8 @@ async function buildAction(context: string, o: BuildFlags): Promise<void> {
   if (o.target) opts.target = o.target;
   if (epoch !== undefined) opts.epoch = epoch;
   if (o.platform) opts.platform = o.platform;
-  let nm;
-  try { nm = networkManager(store); } catch { nm = undefined; }
   try {
-    const r = await buildImage(store, opts, nm);
+    const r = await engine().build.build(opts);
     if (o.iidfile) await writeFileAtomicStream(o.iidfile, async (ws) => { ws.write(r.id); });
     if (quiet) out(r.id);
     else if (r.noise.length) {
@@ -121,7 +116,7 @@ async function buildAction(context: string, o: BuildFlags): Promise<void> {
     if (e instanceof BuildError) throw new ExitError(1, e.message);
     throw e;
   } finally {
-    if (made) releaseContext(made);
+    if (made) engine().build.releaseContext(made);
   }
 }
 
@@ -174,7 +169,7 @@ export function registerBuildCommands(program: Command, image: Command): void {
         keepMs = Number(m[1]) * ({ s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[m[2]!]!;
       }
       if (!o.force && !(await confirm(o.all ? 'WARNING! This will remove all build cache.\nAre you sure you want to continue?' : 'WARNING! This will remove all dangling build cache.\nAre you sure you want to continue?'))) return;
-      const r = pruneBuildCache(getStore(), { all: true, ...(keepMs !== undefined ? { keepMs } : {}) });
+      const r = engine().build.prune(keepMs !== undefined ? { keepMs } : {});
       if (r.deleted.length) {
         out('Deleted build cache objects:');
         for (const d of r.deleted) out(d);
@@ -183,27 +178,4 @@ export function registerBuildCommands(program: Command, image: Command): void {
       out(`Total reclaimed space: ${size3(r.reclaimed)}`);
     });
 
-  addDfRow(() => {
-    const e = buildCacheEntries(getStore());
-    const size = e.reduce((a, x) => a + x.size, 0);
-    const reclaim = e.filter((x) => !x.inUse && !x.shared).reduce((a, x) => a + x.size, 0);
-    return { Type: 'Build Cache', TotalCount: String(e.length), Active: String(e.filter((x) => x.inUse).length), Size: size4(size), Reclaimable: size4(reclaim) };
-  }, () => {
-    const e = buildCacheEntries(getStore());
-    out(`Build cache usage: ${size4(e.reduce((a, x) => a + x.size, 0))}\n`);
-    printRows(e.map((x) => ({
-      ID: x.id, CacheType: x.type, Size: size4(x.size), CreatedSince: since(Math.floor(x.created / 1000)),
-      LastUsedSince: since(Math.floor(x.lastUsed / 1000)), UsageCount: String(x.usageCount), Shared: String(x.shared),
-    })), 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}',
-    { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' });
-  });
-  addPruneStep(async () => {
-    const r = pruneBuildCache(getStore(), { all: true });
-    if (r.deleted.length) {
-      out('Deleted build cache objects:');
-      for (const d of r.deleted) out(d);
-      out('');
-    }
-    return r.reclaimed;
-  });
 }

@@ -19,7 +19,6 @@ import { createHash } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
 import { fsyncDir, mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
 import type { BaseImage, BuildBackend, CacheRecord, LayerResult, ReadView, Rootfs, RunSpec } from '../build/backend.js';
-import { build as runBuild, type BuildOptions, type BuildResult } from '../build/builder.js';
 import { type ExcludeFn, NoiseCollector, classifyNoise } from '../changes/index.js';
 import { serializeImageConfig } from '../image/config.js';
 import { parseTaggedReference } from '../image/reference.js';
@@ -34,7 +33,7 @@ import { generateId } from './names.js';
 import { commitImage, deleteLayerFiles, imageLayers, loadConfig, type OrphanLayer, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS } from './layer-tar.js';
 import { ensureImage } from './pull.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 
 /** The init layer: mount points a container needs, kept out of every step's upper dir. */
 function makeInit(dir: string): void {
@@ -90,7 +89,7 @@ export class BuildEngine implements BuildBackend {
   private readonly runc: Runc;
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(readonly store: Store, private readonly opts: BuildEngineOptions = {}) {
+  constructor(readonly store: StoreRoot, private readonly opts: BuildEngineOptions = {}) {
     this.runc = new Runc({ root: path.join(runtimeDirFor(store.root), 'runc') });
   }
 
@@ -373,7 +372,7 @@ export interface BuildCacheEntry {
 }
 
 /** The cache rows as `system df -v` / the API list them. */
-export function buildCacheEntries(store: Store): BuildCacheEntry[] {
+export function buildCacheEntries(store: StoreRoot): BuildCacheEntry[] {
   const db = store.db;
   const held = new Set((db.prepare('SELECT DISTINCT diff_id FROM image_layers').all() as { diff_id: string }[]).map((r) => r.diff_id));
   return listCacheRows(db).filter((r) => !r.key.startsWith('pending:')).map((r) => ({
@@ -390,7 +389,7 @@ export function buildCacheEntries(store: Store): BuildCacheEntry[] {
 }
 
 /** `builder prune`: drop cache rows (all, or older than `until` ms ago), then the layers nothing lists. */
-export function pruneBuildCache(store: Store, opts: { all?: boolean; keepMs?: number } = {}): { deleted: string[]; reclaimed: number } {
+export function pruneBuildCache(store: StoreRoot, opts: { all?: boolean; keepMs?: number } = {}): { deleted: string[]; reclaimed: number } {
   const db = store.db;
   const orphans: OrphanLayer[] = [];
   const deleted: string[] = [];
@@ -438,26 +437,14 @@ function dirBytes(dir: string): number {
 }
 
 
-// ---------------------------------------------------------------- the use case
-
-export type { BuildOptions, BuildResult, NoiseEntry } from '../build/builder.js';
-export { BuildError } from '../build/builder.js';
-
-/**
- * `build`: run a Dockerfile build against this store. The CNI manager gives RUN its
- * default network (without one, RUN gets a loopback-only namespace).
- */
-export async function buildImage(store: Store, opts: BuildOptions, network?: NetworkManager): Promise<BuildResult> {
-  const be = new BuildEngine(store, network ? { network } : {});
-  return runBuild(be, opts);
-}
+// ---------------------------------------------------------------- contexts
 
 /**
  * A build context that arrives as a stream (`build -`, the API's body): a tar (plain or
  * compressed) is extracted into a scratch dir; anything else is taken as the Dockerfile
  * itself with an empty context. The caller removes `dir`.
  */
-export async function contextFromStream(store: Store, input: NodeJS.ReadableStream): Promise<{ dir: string; dockerfileText?: string }> {
+export async function contextFromStream(store: StoreRoot, input: NodeJS.ReadableStream): Promise<{ dir: string; dockerfileText?: string }> {
   const dir = store.makeTemp('build-context');
   const file = path.join(dir, 'context.tar');
   const ctx = path.join(dir, 'context');
