@@ -188,6 +188,9 @@ test('cache: unchanged rebuild runs nothing, same ID; content changes rerun from
   // images built before still run (their layers are theirs)
   assert.equal(strataOk(root, ['run', '--rm', 'cached', 'cat', '/one']), 'one\n');
   assert.doesNotMatch(buildOk(root, dir).log, /CACHED/);
+  // system prune removes the build cache too
+  assert.match(strataOk(root, ['system', 'prune', '-f']), /Deleted build cache objects:/);
+  assert.match(strataOk(root, ['system', 'df']), /Build Cache\s+0\s/);
 });
 
 test('multi-stage: only needed stages, in parallel; --target; COPY --from name, index and image', { timeout: 180000 }, (t) => {
