@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { containerRoot, strata, strataOk, tempDir } from '../helpers.js';
+import { CLI, containerRoot, strata, strataOk, tempDir } from '../helpers.js';
 
 function ctx(t: { after(fn: () => void): void }, files: Record<string, string>): string {
   const dir = tempDir(t, 'strata-ctx-');
@@ -331,4 +331,22 @@ test('hygiene report, --exclude-noise, provenance in history, heredocs', { timeo
   const src = strataOk(root, ['history', '--format', '{{.Source}}', 'noisy']).split('\n').filter(Boolean);
   assert.deepEqual(src, ['Dockerfile:10', 'Dockerfile:7', 'Dockerfile:3', 'Dockerfile:2']);
   assert.match(strataOk(root, ['history', '--source', 'noisy']).split('\n')[0]!, /SOURCE$/);
+});
+
+test('two builds of the same steps at once: each step runs once, both get the same image', { timeout: 120000 }, async (t) => {
+  const root = containerRoot(t);
+  const dir = ctx(t, { Dockerfile: 'FROM busybox\nRUN --mount=type=cache,target=/c sleep 1 && echo run >> /c/count && cp /c/count /count\n' });
+  const run = () => new Promise<{ code: number; out: string }>((resolve) => {
+    const env = { ...process.env, STRATA_ROOT: root } as Record<string, string>;
+    delete env.NODE_EXTRA_CA_CERTS;
+    const p = spawn(process.execPath, [CLI, 'build', '-q', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('close', (code) => resolve({ code: code ?? -1, out: out.trim() }));
+  });
+  const [a, b] = await Promise.all([run(), run()]);
+  assert.equal(a.code, 0);
+  assert.equal(b.code, 0);
+  assert.equal(a.out, b.out);
+  assert.equal(strataOk(root, ['run', '--rm', a.out, 'cat', '/count']), 'run\n');
 });
