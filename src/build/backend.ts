@@ -100,6 +100,8 @@ export interface BuildBackend {
   scratch(kind: string): string;
   /** One at a time per key across processes: two builds of one step do not both run it. */
   lock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /** Where content hashes of a context's files persist between builds (keyed by their stat). */
+  hashCacheFile(contextDir: string): string;
   /** Validate a tag before anything runs (throws the reference error). */
   checkTag(tag: string): void;
 }

@@ -54,6 +54,8 @@ export interface BuildOptions {
   /** progress lines (plain BuildKit format) */
   log?: (line: string) => void;
   quiet?: boolean;
+  /** keep the context's file hashes for the next build (a user's directory, not a temporary one) */
+  persistHashes?: boolean;
 }
 
 export interface NoiseEntry { step: string; line: number; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
@@ -184,7 +186,7 @@ export class Builder {
     const ignoreLines = this.readIgnore();
     v2.log(`transferring context: ${ignoreLines.bytes}B done`);
     v2.done();
-    this.ctx = new Context(o.contextDir, new IgnoreMatcher(ignoreLines.patterns));
+    this.ctx = new Context(o.contextDir, new IgnoreMatcher(ignoreLines.patterns), o.persistHashes ? this.be.hashCacheFile(o.contextDir) : undefined);
     const parsed = parseStages(text);
     this.escape = parsed.escape;
     this.stages = parsed.stages;
@@ -220,7 +222,12 @@ export class Builder {
       }
     }
 
-    const state = await this.stageState(target.index);
+    let state: State;
+    try {
+      state = await this.stageState(target.index);
+    } finally {
+      this.ctx.save();
+    }
 
     // ---- export
     const v = this.progress.start('exporting to image');

@@ -79,10 +79,31 @@ export function resolveUserIds(root: string, user: string): PasswdInfo {
 // ------------------------------------------------------------------ the context
 
 export class Context {
-  /** content hashes by path + size + mtime + inode: a file is read once per build */
+  /**
+   * content hashes by path + size + mtime + ctime + inode: a file is read once, and not again
+   * in later builds while its stat is the same (the map persists in `hashFile`)
+   */
   private readonly hashes = new Map<string, string>();
+  private readonly used = new Map<string, string>();
 
-  constructor(readonly dir: string, readonly ignore: IgnoreMatcher) {}
+  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly hashFile?: string) {
+    if (hashFile) {
+      try {
+        const saved = JSON.parse(fs.readFileSync(hashFile, 'utf8')) as Record<string, string>;
+        for (const [k, v] of Object.entries(saved)) this.hashes.set(k, v);
+      } catch { /* none yet, or unreadable: start afresh */ }
+    }
+  }
+
+  /** Keep the hashes this build used for the next one (temp + rename). */
+  save(): void {
+    if (!this.hashFile || this.used.size === 0) return;
+    const tmp = `${this.hashFile}.${process.pid}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.used)));
+      fs.renameSync(tmp, this.hashFile);
+    } catch { fs.rmSync(tmp, { force: true }); }
+  }
 
   /** Is this context-relative path excluded? */
   excluded(rel: string): boolean {
@@ -139,12 +160,13 @@ export class Context {
   }
 
   private fileHash(abs: string, st: fs.Stats): string {
-    const k = `${abs}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
+    const k = `${abs}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
     let v = this.hashes.get(k);
     if (!v) {
       v = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
       this.hashes.set(k, v);
     }
+    this.used.set(k, v);
     return v;
   }
 }

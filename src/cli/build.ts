@@ -79,6 +79,7 @@ async function buildAction(context: string, o: BuildFlags): Promise<void> {
     if (!st) throw new ExitError(1, `unable to prepare context: path "${context}" not found`);
     if (!st.isDirectory()) throw new ExitError(1, `unable to prepare context: context must be a directory: ${ctxDir}`);
   }
+  const persistHashes = made === undefined;
   if (o.file === '-') {
     dockerfileText = fs.readFileSync(0, 'utf8');
   }
@@ -94,6 +95,7 @@ async function buildAction(context: string, o: BuildFlags): Promise<void> {
     extraHosts: o.addHost ?? [],
     excludeNoise: !!o.excludeNoise,
     quiet,
+    persistHashes,
     log: (l) => process.stderr.write(l + '\n'),
   };
   if (o.file && o.file !== '-') opts.dockerfile = path.isAbsolute(o.file) ? o.file : path.resolve(o.file);

@@ -351,6 +351,12 @@ export class BuildEngine implements BuildBackend {
     }
   }
 
+  hashCacheFile(contextDir: string): string {
+    const dir = path.join(this.store.root, 'build-hashes');
+    mkdirp(dir, 0o700);
+    return path.join(dir, createHash('sha256').update(path.resolve(contextDir)).digest('hex').slice(0, 32) + '.json');
+  }
+
   checkTag(tag: string): void {
     const ref = parseTaggedReference(tag);
     if (ref.digest) throw new StrataError('invalid_argument', `invalid reference format`);
