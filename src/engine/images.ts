@@ -8,6 +8,7 @@ import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import type { Store } from './store.js';
 import { emitEvent } from './events.js';
+import { removeShortLink } from '../snapshot/index.js';
 
 export interface ImageRow {
   id: string;
@@ -444,6 +445,7 @@ export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
   const { diffId } = layer;
   for (const b of layer.blobs) store.content.delete(b);
   store.content.delete(diffId);
+  removeShortLink(path.join(store.root, 'l'), store.layerDir(diffId)); // or l/<short> dangles
   const home = store.layerHome(diffId);
   const trash = path.join(store.tmpDir, `${process.pid}-trash-${path.basename(home)}`);
   try { fs.renameSync(home, trash); rmTree(trash); } catch { rmTree(home); }
