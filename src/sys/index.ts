@@ -165,4 +165,4 @@ export interface Sys {
 
 export { linuxSys, LinuxSys } from './linux.js';
 export { parseMountInfo } from './mountinfo.js';
-export { xattrErrno } from './linux.js';
+export { xattrErrno, sbinPath } from './linux.js';
