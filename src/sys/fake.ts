@@ -442,7 +442,8 @@ export class FakeSys implements Sys {
     const failed = this.recordExec('runtimeRun', [binary, [...args], opts]);
     if (failed) return failed;
     const { cmd, rest } = runtimeCommand(args);
-    const id = rest.at(-1) ?? '';
+    const positional = rest.filter((x, i) => !x.startsWith('-') && !['--bundle', '--pid-file', '--console-socket', '--format', '--process'].includes(rest[i - 1] ?? ''));
+    const id = (cmd === 'kill' ? positional[0] : positional.at(-1)) ?? '';
     const c = this.containers.get(id);
     const missing = fail(`container "${id}" does not exist`);
     switch (cmd) {
@@ -467,21 +468,18 @@ export class FakeSys implements Sys {
       case 'kill': {
         if (!c) return missing;
         if (c.status === 'stopped') return fail('container not running');
-        const sig = rest[rest.length - 1] === id ? 'TERM' : rest[rest.length - 1]!;
+        const sig = positional[1] ?? 'TERM';
         const num = /^\d+$/.test(sig) ? Number(sig) : SIGNUMS[sig.replace(/^SIG/, '')] ?? 15;
         if (num === 18 || num === 19 || num === 28 || num === 17) return ok();
         this.stopContainer(id, 128 + num);
         return ok();
       }
-      case 'delete': {
-        const realId = rest[rest.length - 1]!;
-        const d = this.containers.get(realId);
-        if (!d) return fail(`container "${realId}" does not exist`);
-        if (d.status === 'running' && !rest.includes('--force')) return fail('cannot delete container that is not stopped: running');
-        if (d.status !== 'stopped') this.stopContainer(realId, 137);
-        this.containers.delete(realId);
+      case 'delete':
+        if (!c) return missing;
+        if (c.status === 'running' && !rest.includes('--force')) return fail('cannot delete container that is not stopped: running');
+        if (c.status !== 'stopped') this.stopContainer(id, 137);
+        this.containers.delete(id);
         return ok();
-      }
       case 'pause':
         if (!c) return missing;
         if (c.status !== 'running') return fail('container not running');
