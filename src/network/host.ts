@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
 import type { Sys } from '../sys/index.js';
 import { parseCidr, parseIPv4, type Cidr } from './ipv4.js';
-import { parseResolvConf } from './hosts-files.js';
+import { buildResolvConf, parseResolvConf, type ResolvConfOptions } from './hosts-files.js';
 
 interface IpRoute { dst?: string; dev?: string; type?: string; }
 interface IpAddr { ifname: string; mtu?: number; addr_info?: Array<{ family: string; local: string; prefixlen: number }>; }
@@ -117,4 +117,18 @@ export async function deleteNetns(sys: Sys, name: string): Promise<void> {
   if (!fs.existsSync(netnsPath(sys, name))) return;
   const r = await sys.ip(['netns', 'delete', name]);
   if (r.code !== 0 && fs.existsSync(netnsPath(sys, name))) throw new Error(`ip netns delete ${name}: ${r.stderr.trim()}`);
+}
+
+/**
+ * /etc/resolv.conf content for containers, from the host's `hostFile` (see buildResolvConf);
+ * systemd-resolved's stub file is replaced by its upstream list.
+ */
+export function hostResolvConf(opts: ResolvConfOptions = {}, hostFile = '/etc/resolv.conf'): string {
+  let host = '';
+  try { host = fs.readFileSync(hostFile, 'utf8'); } catch { /* none: defaults */ }
+  // systemd-resolved's stub (127.0.0.53) is useless inside a container; its upstream list is not.
+  if (/^\s*nameserver\s+127\.0\.0\.53\s*$/m.test(host) && hostFile === '/etc/resolv.conf') {
+    try { host = fs.readFileSync('/run/systemd/resolve/resolv.conf', 'utf8'); } catch { /* keep the stub file */ }
+  }
+  return buildResolvConf(host, opts);
 }

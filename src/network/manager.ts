@@ -37,12 +37,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
-import { rmTree, writeFileAtomic, mkdirp } from '../base/fs.js';
+import { rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, DEFAULT_CNI_PATH, type CniRuntime } from './cni.js';
-import { buildResolvConf, type ResolvConfOptions } from './hosts-files.js';
+import type { ResolvConfOptions } from './hosts-files.js';
 import {
-  createBridge, createNetns, defaultRouteMtu, deleteLink, deleteNetns, hostUsedPrefixes, linkExists, netnsPath,
+  createBridge, createNetns, defaultRouteMtu, deleteLink, deleteNetns, hostResolvConf, hostUsedPrefixes, linkExists, netnsPath,
 } from './host.js';
 import { removeIsolationRules, sweepForwardRules, sweepNat } from './iptables.js';
 import { contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseIPv4, type Cidr } from './ipv4.js';
@@ -482,36 +482,16 @@ export class NetworkManager {
 
   /**
    * Rewrite the hosts files (those given as hostsPath) of every attached container, or of
-   * one. Written in place, not renamed: a bind mount keeps pointing at the old inode.
+   * one, in place (see NetworkState.refreshHosts).
    */
   async refreshHosts(onlyContainer?: string): Promise<void> {
-    for (const r of this.st.readRecords()) {
-      if (!r.hostsPath || r.status !== 'attached') continue;
-      const peersOfChanged = onlyContainer === undefined || r.containerId === onlyContainer ||
-        r.endpoints.some((e) => e.network !== DEFAULT_NETWORK);
-      if (!peersOfChanged) continue;
-      const content = this.hostsFile(r.containerId);
-      try {
-        if (fs.readFileSync(r.hostsPath, 'utf8') === content) continue;
-      } catch { /* not there yet */ }
-      try {
-        mkdirp(path.dirname(r.hostsPath));
-        fs.writeFileSync(r.hostsPath, content, { mode: 0o644 });
-      } catch { /* the container's directory is gone: nothing to update */ }
-    }
+    this.st.refreshHosts(onlyContainer);
   }
 
   /** /etc/resolv.conf content for containers, from the host's (see buildResolvConf). */
   resolvConf(opts: ResolvConfOptions = {}, hostFile = '/etc/resolv.conf'): string {
-    let host = '';
-    try { host = fs.readFileSync(hostFile, 'utf8'); } catch { /* none: defaults */ }
-    // systemd-resolved's stub (127.0.0.53) is useless inside a container; its upstream list is not.
-    if (/^\s*nameserver\s+127\.0\.0\.53\s*$/m.test(host) && hostFile === '/etc/resolv.conf') {
-      try { host = fs.readFileSync('/run/systemd/resolve/resolv.conf', 'utf8'); } catch { /* keep the stub file */ }
-    }
-    return buildResolvConf(host, opts);
+    return hostResolvConf(opts, hostFile);
   }
-
 
   // ---------------------------------------------------------------- recovery
 

@@ -340,4 +340,25 @@ export class NetworkState {
     peers.sort((a, b) => (a.names[0]! < b.names[0]! ? -1 : a.names[0]! > b.names[0]! ? 1 : 0));
     return buildHostsFile({ hostname: me.hostname, domainname: me.domainname, ips, peers, extraHosts: me.extraHosts });
   }
+
+  /**
+   * Rewrite the hosts files (those given as hostsPath) of every attached container, or of
+   * one. Written in place, not renamed: a bind mount keeps pointing at the old inode.
+   */
+  refreshHosts(onlyContainer?: string): void {
+    for (const r of this.readRecords()) {
+      if (!r.hostsPath || r.status !== 'attached') continue;
+      const peersOfChanged = onlyContainer === undefined || r.containerId === onlyContainer ||
+        r.endpoints.some((e) => e.network !== DEFAULT_NETWORK);
+      if (!peersOfChanged) continue;
+      const content = this.hostsFile(r.containerId);
+      try {
+        if (fs.readFileSync(r.hostsPath, 'utf8') === content) continue;
+      } catch { /* not there yet */ }
+      try {
+        mkdirp(path.dirname(r.hostsPath));
+        fs.writeFileSync(r.hostsPath, content, { mode: 0o644 });
+      } catch { /* the container's directory is gone: nothing to update */ }
+    }
+  }
 }
