@@ -52,7 +52,7 @@ const RESTART_RE = /^(no|always|unless-stopped|on-failure(:\d+)?)$/;
 /** Path of the compiled monitor. */
 export function monitorBinaryPath(): string {
   if (process.env.STRATA_MONITOR) return process.env.STRATA_MONITOR;
-  // dist/src/runtime/monitor.js or src/runtime/monitor.ts -> repo root
+  // dist/src/runtime/monitor-launch.js or src/runtime/monitor-launch.ts -> repo root
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const candidate = path.join(dir, 'native', 'build', 'strata-monitor');

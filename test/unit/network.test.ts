@@ -122,3 +122,32 @@ test('the host-wide lock lives under the run dir, and a lock of a dead holder is
   assert.equal(fs.existsSync(lock), false, 'released');
   assert.ok(sys.callsOf('processAlive').some(([pid, start]) => pid === dead && start === '12345'));
 });
+
+test('a plugin error result becomes a CniError, and the attach leaves nothing behind', async (t) => {
+  const { sys, nm } = setup(t);
+  sys.cniHandler = (type, command) => type === 'firewall' && command === 'ADD'
+    ? { code: 1, stdout: JSON.stringify({ code: 7, msg: 'failed to set up chain', details: 'iptables: no chain' }), stderr: '' }
+    : undefined;
+  await assert.rejects(nm.attach(ID(1), [], parsePublish('8083:80')), {
+    name: 'CniError', message: 'plugin type="firewall" failed (add): failed to set up chain: iptables: no chain',
+  });
+  assert.equal(nm.get(ID(1)), undefined);
+  assert.deepEqual(sys.listNetns(), []);
+  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8083')), 'portmap DEL ran in the roll-back');
+});
+
+test('sweeps: leaked nat rules of this root and dead containers go, with their chains; others stay', async (t) => {
+  const { sys, nm } = setup(t);
+  const ours = `${nm.cniPrefix}bridge`;
+  const chain = 'CNI-DN-aaaaaaaaaaaaaaaaaaaaaaaa';
+  sys.addRule('nat', 'CNI-HOSTPORT-DNAT', `-m comment --comment "dnat name: \\"${ours}\\" id: \\"${ID(7)}\\"" -j ${chain}`);
+  sys.addRule('nat', chain, '-p tcp -m tcp --dport 8090 -j DNAT --to-destination 10.99.0.9:80');
+  sys.addRule('nat', 'CNI-HOSTPORT-DNAT', `-m comment --comment "dnat name: \\"other.bridge\\" id: \\"${ID(8)}\\"" -j CNI-DN-bbbbbbbbbbbbbbbbbbbbbbbb`);
+  sys.addRule('filter', 'CNI-FORWARD', '-s 10.99.0.9/32 -j ACCEPT');
+  await nm.ensureDefault();
+  const report = await nm.cleanupStale(new Set());
+  assert.equal(report.rules, 3, 'the jump rule, the chain, and the forward rule');
+  assert.deepEqual(sys.rules('nat'), [`CNI-HOSTPORT-DNAT -m comment --comment "dnat name: \\"other.bridge\\" id: \\"${ID(8)}\\"" -j CNI-DN-bbbbbbbbbbbbbbbbbbbbbbbb`]);
+  assert.deepEqual(sys.rules('filter'), []);
+  assert.ok(!sys.tables.get('nat')!.chains.includes(chain));
+});
