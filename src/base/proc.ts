@@ -2,7 +2,7 @@
  * /proc/PID/stat, parsed. The command name (field 2) is in parentheses and may itself hold
  * spaces and parentheses, so fields are counted from the last ')'.
  */
-export interface ProcStat {
+interface ProcStat {
   /** Field 3: R, S, D, Z (zombie), X (dead), T... */
   state: string;
   /** Field 22: start time in clock ticks since boot, as text (compared, never computed with). */

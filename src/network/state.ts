@@ -87,7 +87,7 @@ export function deriveRootTag(stateDir: string): string {
   return createHash('sha256').update(abs).digest('hex').slice(0, 6);
 }
 
-export interface NetworkStateOptions {
+interface NetworkStateOptions {
   rootTag?: string;
   cniPath: string;
   sys: Sys;

@@ -22,13 +22,13 @@ import { createHash } from 'node:crypto';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
   RuntimeSpawnOptions, Sys,
-} from './index.js';
+} from './types.js';
 
-export interface SysCall { op: string; args: unknown[] }
+interface SysCall { op: string; args: unknown[] }
 
-export interface FakeRuntimeContainer { id: string; status: 'created' | 'running' | 'paused' | 'stopped'; pid: number; bundle: string; created: string }
+interface FakeRuntimeContainer { id: string; status: 'created' | 'running' | 'paused' | 'stopped'; pid: number; bundle: string; created: string }
 
-export interface FakeMonitor {
+interface FakeMonitor {
   id: string;
   monitorPid: number;
   pid: number;

@@ -16,7 +16,7 @@ import { parseProcStat } from '../base/proc.js';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
   RuntimeSpawnOptions, Sys,
-} from './index.js';
+} from './types.js';
 import { parseMountInfo } from './mountinfo.js';
 
 /** PATH with the sbin directories added: ip, iptables and the plugins' helpers live there. */
@@ -88,7 +88,7 @@ function readDir(dir: string): string[] {
   try { return fs.readdirSync(dir); } catch { return []; }
 }
 
-export class LinuxSys implements Sys {
+class LinuxSys implements Sys {
   readonly runDir = '/run';
 
   async mount(req: MountRequest): Promise<void> {

@@ -1,4 +1,4 @@
-import type { MountInfo } from './index.js';
+import type { MountInfo } from './types.js';
 
 /** Decode the octal escapes (`\040` for space...) of /proc/self/mountinfo. */
 function unescapeMountPath(s: string): string {
