@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { FakeSys } from '../../src/sys/fake.js';
 import { isMounted, mountOverlay, MOUNT_DATA_LIMIT, shortLinkName, unmount } from '../../src/snapshot/index.js';
 import type { MountRequest } from '../../src/sys/index.js';
-import { Store } from '../../src/engine/store.js';
+import { StoreRoot } from '../../src/engine/store-root.js';
 import { deleteLayerFiles } from '../../src/engine/images.js';
 
 function tmp(t: { after(fn: () => void): void }, prefix: string): string {
@@ -94,7 +94,7 @@ test('unmount: a busy mount is detached lazily', async (t) => {
 
 test('deleting a layer removes its short link under l/', async (t) => {
   const root = tmp(t, 'layer-rm');
-  const store = new Store(root);
+  const store = new StoreRoot(root);
   t.after(() => store.close());
   const diffId = 'sha256:' + 'ab'.repeat(32);
   const dir = store.layerDir(diffId);
