@@ -40,7 +40,7 @@ export { startMonitor, runForeground, monitorBinaryPath } from './monitor-launch
 export type { MonitorOptions, MonitorStarted, ForegroundOptions } from './monitor-launch.js';
 export { startContainer, monitorCommand, monitorStatus, resize, disableRestart } from './monitor-control.js';
 export type { MonitorStatus } from './monitor-control.js';
-export { monitorPaths, readExit, readState, waitExit, processAlive } from './monitor-files.js';
+export { monitorPaths, readExit, readState, waitExit } from './monitor-files.js';
 export type { MonitorPaths, MonitorState, ExitInfo } from './monitor-files.js';
 export { attach, attachTerminal, openAttachSocket, StdcopyDemuxer, parseDetachKeys, DetachKeyFilter } from './attach.js';
 export type { AttachOptions, AttachSession, TerminalAttachOptions } from './attach.js';

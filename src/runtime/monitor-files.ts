@@ -88,11 +88,6 @@ export function readState(file: string): MonitorState | null {
 }
 
 
-/** Whether a process is alive, by the kernel door's one rule (see `Sys.processAlive`). */
-export function processAlive(pid: number, sys: Sys = linuxSys): boolean {
-  return sys.processAlive(pid);
-}
-
 /**
  * Wait for the exit file. Rejects with `unavailable` if the monitor dies
  * without writing it (killed -9), so a caller never waits forever.
