@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree } from '../base/fs.js';
 import { rfc3339Nano, ZERO_TIME } from '../image/config.js';
-import { mountOverlay, unmount, isMounted } from '../snapshot/index.js';
+import { mountOverlay, unmount, isMounted, removeShortLink } from '../snapshot/index.js';
 import { Runc, runtimeDirFor, monitorPaths, readExit, readState } from '../runtime/index.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 import {
@@ -215,6 +215,7 @@ export class ContainerCore {
     await this.releaseRuntime(c);
     this.volumes.release(c, !!opts.volumes);
     deleteContainer(this.store.db, c.id);
+    removeShortLink(path.join(this.store.root, 'l'), path.join(c.dir, 'init')); // or l/<short> dangles
     rmTree(c.dir);
     fs.rmSync(c.paths.socketPath, { force: true });
     this.event(c, 'destroy');

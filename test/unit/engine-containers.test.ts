@@ -52,6 +52,9 @@ test('create -> start -> stop -> start -> rm, with Docker refusals on the way', 
   await engine.settle();
   assert.equal(cs.find('web'), undefined);
   assert.equal(fs.existsSync(c.dir), false);
+  const links = fs.readdirSync(path.join(engine.root, 'l')).filter((n) => n !== '_empty');
+  assert.ok(links.every((n) => fs.existsSync(path.join(engine.root, 'l', n))), `no dangling link under l/: ${links.join(' ')}`);
+  assert.equal(links.length, 1, 'the image layer keeps its link');
   assert.deepEqual(hostState(sys), { mounts: [], netns: [], runtime: [] });
   const runtimeOps = sys.callsOf('runtimeRun').map((a) => (a[1] as string[])[2]);
   assert.deepEqual(runtimeOps, ['pause', 'resume', 'kill', 'kill']);
