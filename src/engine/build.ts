@@ -27,7 +27,7 @@ import { packDir, unpackLayer } from '../layer/index.js';
 import { cacheHoldsLayer, deleteCacheRows, getCacheRow, listCacheRows, putCacheRow, putImageSources } from '../meta/build-cache.js';
 import { tx } from '../meta/db.js';
 import { NetworkManager } from '../network/index.js';
-import { Runc, buildSpec, processAlive, runtimeDirFor, writeBundle, type MountOption } from '../runtime/index.js';
+import { Runc, buildSpec, runtimeDirFor, writeBundle, type MountOption } from '../runtime/index.js';
 import { isMounted, mountOverlay, unmount } from '../snapshot/index.js';
 import { generateId } from './names.js';
 import { commitImage, deleteLayerFiles, imageLayers, loadConfig, type OrphanLayer, type StagedLayer } from './images.js';
@@ -110,7 +110,7 @@ export class BuildEngine implements BuildBackend {
     for (const d of Object.values(dirs)) mkdirp(d, 0o755);
     makeInit(dirs.init);
     try {
-      await mountOverlay({ lowerDirs: [dirs.init, ...this.lowerDirs(diffIds)], upperDir: dirs.upper, workDir: dirs.work, target: dirs.merged, linkDir: path.join(this.store.root, 'l') });
+      await mountOverlay({ lowerDirs: [dirs.init, ...this.lowerDirs(diffIds)], upperDir: dirs.upper, workDir: dirs.work, target: dirs.merged, linkDir: path.join(this.store.root, 'l'), sys: this.store.sys });
     } catch (e) {
       rmTree(home);
       throw e;
@@ -122,11 +122,11 @@ export class BuildEngine implements BuildBackend {
       run: (spec) => self.runContainer(home, dirs.merged, spec),
       async commit(o) {
         // the step is over: unmount first, so the upper dir can become the layer dir as it is
-        if (isMounted(dirs.merged)) await unmount(dirs.merged);
+        if (isMounted(dirs.merged, self.store.sys)) await unmount(dirs.merged, self.store.sys);
         return self.commitUpper(home, dirs.upper, o);
       },
       async release() {
-        if (isMounted(dirs.merged)) await unmount(dirs.merged);
+        if (isMounted(dirs.merged, self.store.sys)) await unmount(dirs.merged, self.store.sys);
         rmTree(home);
       },
     };
@@ -139,10 +139,11 @@ export class BuildEngine implements BuildBackend {
     mkdirp(empty, 0o755);
     mkdirp(target, 0o755);
     const lowers = this.lowerDirs(diffIds);
+    const sys = this.store.sys;
     if (lowers.length === 0) return { dir: empty, release: async () => rmTree(home) };
     try {
       // a lower-only overlay needs two lower dirs: the empty one goes at the bottom
-      await mountOverlay({ lowerDirs: [...lowers, empty], upperDir: '', workDir: '', target, linkDir: path.join(this.store.root, 'l'), readonly: true });
+      await mountOverlay({ lowerDirs: [...lowers, empty], upperDir: '', workDir: '', target, linkDir: path.join(this.store.root, 'l'), readonly: true, sys });
     } catch (e) {
       rmTree(home);
       throw e;
@@ -150,7 +151,7 @@ export class BuildEngine implements BuildBackend {
     return {
       dir: target,
       async release() {
-        if (isMounted(target)) await unmount(target);
+        if (isMounted(target, sys)) await unmount(target, sys);
         rmTree(home);
       },
     };
@@ -338,7 +339,7 @@ export class BuildEngine implements BuildBackend {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const owner = Number(fs.readFileSync(file, 'utf8') || 0);
-        if (!owner || !processAlive(owner)) { fs.rmSync(file, { force: true }); continue; }
+        if (!owner || !this.store.sys.processAlive(owner)) { fs.rmSync(file, { force: true }); continue; }
         await new Promise((r) => setTimeout(r, 50));
       }
     }
