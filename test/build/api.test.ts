@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { tempDir } from '../helpers.js';
 import { apiRoot, docker, dockerMissing, dockerOk, serve } from '../api/helpers.js';
 
@@ -38,6 +39,19 @@ test('docker build against strata serve', { skip, timeout: 240000 }, async (t) =
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /executor failed running \[\/bin\/sh -c exit 3\]: exit code: 3/);
   assert.equal(docker(s, ['image', 'inspect', 'bad']).code, 1);
+
+  // docker-compose's build: (the classic protocol through docker-py)
+  if (fs.existsSync('/usr/bin/docker-compose')) {
+    const proj = tempDir(t, 'strata-compose-');
+    fs.copyFileSync(path.join(dir, 'Dockerfile'), path.join(proj, 'Dockerfile'));
+    fs.copyFileSync(path.join(dir, 'msg.txt'), path.join(proj, 'msg.txt'));
+    fs.writeFileSync(path.join(proj, 'docker-compose.yml'), 'version: "3"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        WHO: compose\n    image: composed:latest\n');
+    const env = { ...process.env, DOCKER_HOST: s.host, DOCKER_CONFIG: path.join(root, '.docker') } as Record<string, string>;
+    delete env.NODE_EXTRA_CA_CERTS;
+    const c = spawnSync('docker-compose', ['build'], { cwd: proj, env, timeout: 120000 });
+    assert.equal(c.status, 0, c.stderr?.toString());
+    assert.equal(dockerOk(s, ['run', '--rm', 'composed']), 'hello\nbuilt for compose\n');
+  }
 
   // the cache in system df, and builder prune
   assert.match(dockerOk(s, ['system', 'df']), /Build Cache\s+[1-9]\d*\s/);
