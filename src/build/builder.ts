@@ -739,10 +739,14 @@ export class Builder {
         }
         // WORKDIR exists before the command runs (BuildKit creates it)
         if (cwd !== '/') mkdirIn(fsroot.dir, cwd);
-        const code = await fsroot.run({
+        const go = () => fsroot.run({
           args, env: penv, user, cwd, network: network as 'default' | 'none' | 'host', mounts: live, extraHosts: this.o.extraHosts ?? [],
           onOutput: (b) => v.output(b),
         });
+        // `sharing=locked` cache mounts: one user at a time, across builds
+        const locked = mounts.flatMap((m) => (m.lockKey ? [m.lockKey] : []));
+        const withLocks = (i: number): Promise<number> => (i < locked.length ? this.be.lock(locked[i]!, () => withLocks(i + 1)) : go());
+        const code = await withLocks(0);
         if (code !== 0) {
           const err = runFailure(args, code);
           v.error(err.message);
@@ -754,8 +758,8 @@ export class Builder {
     }, undefined, trigger, true, `${n.original.trim().slice(0, 80)}`);
   }
 
-  private async parseMounts(run: StageRun, ins: Instruction, env: Map<string, string>): Promise<{ key: unknown; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[]> {
-    const out: { key: unknown; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[] = [];
+  private async parseMounts(run: StageRun, ins: Instruction, env: Map<string, string>): Promise<{ key: unknown; lockKey?: string; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[]> {
+    const out: { key: unknown; lockKey?: string; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[] = [];
     const n = ins.node;
     for (const spec of (ins.flags.mount as string[] | undefined) ?? []) {
       const f: Record<string, string> = {};
@@ -778,7 +782,7 @@ export class Builder {
         const id = f.id || tgt;
         const sharing = f.sharing ?? 'shared';
         if (!['shared', 'private', 'locked'].includes(sharing)) throw bad(`unsupported sharing value "${sharing}"`);
-        out.push({ key: ['cache', tgt, id, ro], make: async () => {
+        out.push({ key: ['cache', tgt, id, ro], ...(sharing === 'locked' ? { lockKey: `cache-mount-${id}` } : {}), make: async () => {
           const dir = this.be.cacheMountDir(id);
           if (f.uid || f.gid || f.mode) {
             try { fs.chownSync(dir, Number(f.uid ?? 0), Number(f.gid ?? 0)); if (f.mode) fs.chmodSync(dir, parseInt(f.mode, 8)); } catch { /* best effort */ }

@@ -335,7 +335,7 @@ test('hygiene report, --exclude-noise, provenance in history, heredocs', { timeo
 
 test('two builds of the same steps at once: each step runs once, both get the same image', { timeout: 120000 }, async (t) => {
   const root = containerRoot(t);
-  const dir = ctx(t, { Dockerfile: 'FROM busybox\nRUN --mount=type=cache,target=/c sleep 1 && echo run >> /c/count && cp /c/count /count\n' });
+  const dir = ctx(t, { Dockerfile: 'FROM busybox\nRUN --mount=type=cache,target=/c,sharing=locked sleep 1 && echo run >> /c/count && cp /c/count /count\n' });
   const run = () => new Promise<{ code: number; out: string }>((resolve) => {
     const env = { ...process.env, STRATA_ROOT: root } as Record<string, string>;
     delete env.NODE_EXTRA_CA_CERTS;
