@@ -814,7 +814,7 @@ export class Builder {
             // a copy of the (filtered) context path, so the step cannot change the user's files
             const dir = this.be.scratch('bind');
             const dst = path.join(dir, 'src');
-            copyTree(abs, dst, { keepOwner: false, skip: (r) => this.ctx.excluded(rel === '.' ? r : `${rel}/${r}`) });
+            copyTree(abs, dst, { keepOwner: false, skip: (r, isDir) => this.ctx.skip(rel === '.' ? r : `${rel}/${r}`, isDir) });
             return { mount: { type: 'bind', target: tgt, source: dst, readonly: ro }, release: async () => fs.rmSync(dir, { recursive: true, force: true }) };
           } });
         }
@@ -956,11 +956,11 @@ export class Builder {
               continue;
             }
             let srcHost: string;
-            let skip: ((r: string) => boolean) | undefined;
+            let skip: ((r: string, isDir: boolean) => boolean) | undefined;
             if (s.kind === 'ctx') {
               srcHost = path.join(this.ctx.dir, s.rel);
               const base = s.rel;
-              skip = (r) => this.ctx.excluded(base === '.' ? r : `${base}/${r}`);
+              skip = (r, isDir) => this.ctx.skip(base === '.' ? r : `${base}/${r}`, isDir);
             } else {
               const matches = globIn(view!.dir, s.rel);
               if (matches.length === 0) {
@@ -988,15 +988,15 @@ export class Builder {
 }
 
 /** Copy one source (host path) into a destination inside the rootfs. `intoDir`: dest is a directory (host path already made). */
-function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<typeof copyTree>[2], skip: ((r: string) => boolean) | undefined, extract: boolean, root?: string): void {
+function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<typeof copyTree>[2], skip: ((r: string, isDir: boolean) => boolean) | undefined, extract: boolean, root?: string): void {
   const st = fs.lstatSync(src);
-  const o = { ...opts, ...(skip ? { skip: (r: string) => skip(r) } : {}) };
+  const o = { ...opts, ...(skip ? { skip } : {}) };
   if (st.isDirectory()) {
     // directory contents semantics: the dir's children go into dest
     const target = intoDir ? dest : mkdirIn(root!, dest, opts.owner);
     for (const n of fs.readdirSync(src).sort()) {
-      if (skip?.(n)) continue;
-      copyTree(path.join(src, n), path.join(target, n), { ...o, ...(skip ? { skip: (r: string) => skip(`${n}/${r}`) } : {}) });
+      if (skip?.(n, fs.lstatSync(path.join(src, n)).isDirectory())) continue;
+      copyTree(path.join(src, n), path.join(target, n), { ...o, ...(skip ? { skip: (r: string, d: boolean) => skip(`${n}/${r}`, d) } : {}) });
     }
     return;
   }
