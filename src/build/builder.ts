@@ -1004,8 +1004,15 @@ function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<t
     const kind = archiveKind(src);
     if (kind) {
       const target = intoDir ? dest : mkdirIn(root!, dest, opts.owner);
-      const r = spawnSync('tar', ['-x', '-f', src, '-C', target, '--no-overwrite-dir', ...(kind === 'gzip' ? ['-z'] : kind === 'bzip2' ? ['-j'] : kind === 'xz' ? ['-J'] : [])], { encoding: 'utf8' });
-      if (r.status !== 0) throw new BuildError(`failed to extract ${path.basename(src)}: ${(r.stderr || '').trim()}`);
+      // extracted into an empty dir first: tar would follow the image's symlinks out of the rootfs
+      const tmp = fs.mkdtempSync(path.join(path.dirname(root!), 'extract-'));
+      try {
+        const r = spawnSync('tar', ['-x', '-f', src, '-C', tmp, ...(kind === 'gzip' ? ['-z'] : kind === 'bzip2' ? ['-j'] : kind === 'xz' ? ['-J'] : [])], { encoding: 'utf8' });
+        if (r.status !== 0) throw new BuildError(`failed to extract ${path.basename(src)}: ${(r.stderr || '').trim()}`);
+        for (const n of fs.readdirSync(tmp).sort()) copyTree(path.join(tmp, n), path.join(target, n), { ...opts, keepOwner: !opts.owner });
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
       return;
     }
   }
