@@ -398,9 +398,27 @@ class Unpacker {
       fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
     }
     try {
-      while (reader.bodyLeft > 0) {
-        const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
-        writeAll(fd, piece);
+      if (h.sparse) {
+        // holes stay holes: write the data segments at their offsets, then set the length
+        let at = 0;
+        while (reader.bodyLeft > 0) {
+          const hole = reader.holeLeft();
+          if (hole > 0) {
+            reader.skipHole(hole);
+            at += hole;
+            continue;
+          }
+          const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
+          let o = 0;
+          while (o < piece.length) o += fs.writeSync(fd, piece, o, piece.length - o, at + o);
+          at += piece.length;
+        }
+        fs.ftruncateSync(fd, h.size);
+      } else {
+        while (reader.bodyLeft > 0) {
+          const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
+          writeAll(fd, piece);
+        }
       }
       fs.fchownSync(fd, h.uid, h.gid);
       fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
