@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
+import { ShortPaths, rmTree } from '../base/fs.js';
 import type { Compression } from './compression.js';
 import { Sha256Hasher } from './hasher.js';
 import { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
@@ -99,6 +100,7 @@ function timeOf(sec: number, nsec: number): number {
 class Unpacker {
   /** binary string of the absolute destination */
   private readonly root: string;
+  private readonly short: ShortPaths;
   /** lexical parent (relative) -> verified real directory (relative); '' is the root */
   private dirs = new Map<string, string>([['', '']]);
   /** directories whose times are applied at the end (deepest first) */
@@ -117,13 +119,20 @@ class Unpacker {
 
   constructor(private readonly rootStr: string, opts: UnpackOptions) {
     this.root = toBin(rootStr);
+    this.short = new ShortPaths(this.root);
     this.overlay = (opts.mode ?? 'overlay') === 'overlay';
     this.follow = opts.symlinkParents === 'resolve-in-root';
     this.mknod = opts.mknod ?? mknodCli;
   }
 
+  /** A usable path for `rel`: the absolute one, or one through a directory fd when that would pass PATH_MAX. */
   private abs(rel: string): string {
-    return rel === '' ? this.root : this.root + '/' + rel;
+    return this.short.of(rel);
+  }
+
+  /** Close the directory descriptors kept for deep trees. */
+  close(): void {
+    this.short.close();
   }
 
   private p(rel: string): string | Buffer {
@@ -220,7 +229,8 @@ class Unpacker {
   /** Remove what is at `rel` (a tree for a directory) and forget what was known below it. */
   private removeExisting(rel: string, st: fs.Stats): void {
     if (st.isDirectory()) {
-      fs.rmSync(this.p(rel), { recursive: true, force: true });
+      this.short.forget(rel);
+      rmTree(this.p(rel));
       const prefix = rel + '/';
       for (const k of this.dirTimes.keys()) if (k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
     } else {
@@ -530,6 +540,7 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
     throw e;
   } finally {
     hash.close();
+    u.close();
   }
   u.finishWarnings();
   return {
