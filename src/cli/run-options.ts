@@ -161,9 +161,25 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     }
     hc.PortBindings = bindings;
   }
-  for (const s of f.securityOpt ?? []) {
+  for (const [i, s] of (f.securityOpt ?? []).entries()) {
     if (!/^(no-new-privileges(=(true|false))?|no-new-privileges:(true|false)|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/.test(s)) {
       throw invalidArgument(`Invalid --security-opt: "${s}"`);
+    }
+    // seccomp=FILE: the profile itself travels in HostConfig (compact JSON), as the Docker CLI sends it
+    const sc = /^seccomp[=:](.+)$/.exec(s);
+    if (sc && sc[1] !== 'unconfined' && sc[1] !== 'builtin') {
+      let text: string;
+      try {
+        text = fs.readFileSync(sc[1]!, 'utf8');
+      } catch (e) {
+        throw invalidArgument(`opening seccomp profile (${sc[1]}) failed: open ${sc[1]}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+      }
+      try {
+        text = JSON.stringify(JSON.parse(text));
+      } catch (e) {
+        throw invalidArgument(`compacting json for seccomp profile (${sc[1]}) failed: ${(e as Error).message}`);
+      }
+      f.securityOpt![i] = `seccomp=${text}`;
     }
   }
   const req: CreateRequest = {

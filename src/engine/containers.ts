@@ -23,7 +23,7 @@ import { mountOverlay, unmount, isMounted } from '../snapshot/index.js';
 import { buildResolvConf } from '../network/index.js';
 import {
   Runc, runtimeDirFor, buildSpec, writeBundle, startMonitor, monitorPaths, readExit, readState, waitExit,
-  disableRestart, processAlive, execInContainer, readLogs, signalNumber, startContainer, resize as resizePty,
+  disableRestart, processAlive, execInContainer, readLogs, signalNumber, startContainer, resize as resizePty, seccompFromSecurityOpt,
   type BuildSpecOptions, type MountOption, type ExecHandle, type MonitorPaths, type LogEntry,
 } from '../runtime/index.js';
 import { imageLayers, loadConfig, resolveImage, type ImageRow } from './images.js';
@@ -392,7 +392,7 @@ export class Containers {
     if (hc.NanoCpus) spec.cpus = hc.NanoCpus / 1e9;
     if (hc.PidsLimit && hc.PidsLimit > 0) spec.pidsLimit = hc.PidsLimit;
     if (hc.ShmSize) spec.shmSize = hc.ShmSize;
-    if ((hc.SecurityOpt ?? []).some((s) => /^seccomp[=:]unconfined$/.test(s))) spec.seccomp = 'unconfined';
+    spec.seccomp = seccompFromSecurityOpt(hc.SecurityOpt);
     writeBundle(c.dir, buildSpec(spec));
     return { spec };
   }

@@ -21,8 +21,8 @@ export {
   normalizeCapability,
   resolveCapabilities,
 } from './caps.js';
-export { defaultSeccompProfile } from './seccomp.js';
-export type { SeccompProfile, SeccompSyscall, SeccompArg } from './seccomp.js';
+export { defaultSeccompProfile, loadSeccompProfile, seccompFromProfile, seccompFromSecurityOpt, DOCKER_DEFAULT_PROFILE } from './seccomp.js';
+export type { SeccompProfile, SeccompSyscall, SeccompArg, DockerSeccompProfile } from './seccomp.js';
 export { resolveUser, resolveUserFrom, resolveGroups, parsePasswd, parseGroup, readRootfsFile } from './user.js';
 export type { ExecUser, PasswdEntry, GroupEntry } from './user.js';
 export {
