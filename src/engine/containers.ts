@@ -16,6 +16,7 @@ import { mkdirp, rmTree, writeFileAtomic, treeSize } from '../base/fs.js';
 import { VolumeStore, parseMounts } from './volumes.js';
 import { diffUpper, buildExclude, type Change } from '../changes/index.js';
 import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
+import { holdFreeze, reconcileFreeze, releaseFreeze } from './freeze.js';
 import { tx } from '../meta/db.js';
 import { orderContainerConfig, rfc3339Nano } from '../image/config.js';
 import type { ContainerConfig } from '../image/types.js';
@@ -206,8 +207,15 @@ export class Containers {
    * container died with it.
    */
   refresh(c: Container): Container {
-    const st = c.row.state;
+    let st = c.row.state;
     if (st !== 'running' && st !== 'paused' && st !== 'restarting') return c;
+    // a commit/pause/unpause killed while it held the freezer: runc says what is true
+    const fixed = st === 'restarting' ? undefined : reconcileFreeze(c.dir, st, this.runc, c.id);
+    if (fixed && fixed !== st) {
+      if (this.updateFrom(c.id, [st], { state: fixed })) this.event(c, fixed === 'running' ? 'unpause' : 'pause');
+      c = this.view({ ...c.row, state: fixed });
+      st = fixed;
+    }
     const exit = readExit(c.paths.exitFile);
     let fields: Partial<ContainerRow> | undefined;
     if (exit) {
@@ -536,16 +544,26 @@ export class Containers {
     const c = this.get(ref);
     if (c.row.state === 'paused') throw conflict(`Container ${c.id} is already paused`);
     if (c.row.state !== 'running') throw conflict(`Container ${c.id} is not running`);
-    await this.runc.pause(c.id);
-    this.update(c.id, { state: 'paused' });
+    holdFreeze(c.dir, 'pause');
+    try {
+      await this.runc.pause(c.id);
+      this.update(c.id, { state: 'paused' });
+    } finally {
+      releaseFreeze(c.dir);
+    }
     this.event(c, 'pause');
   }
 
   async unpause(ref: string): Promise<void> {
     const c = this.get(ref);
     if (c.row.state !== 'paused') throw conflict(`Container ${c.id} is not paused`);
-    await this.runc.resume(c.id);
-    this.update(c.id, { state: 'running' });
+    holdFreeze(c.dir, 'unpause');
+    try {
+      await this.runc.resume(c.id);
+      this.update(c.id, { state: 'running' });
+    } finally {
+      releaseFreeze(c.dir);
+    }
     this.event(c, 'unpause');
   }
 
@@ -847,8 +865,14 @@ export class Containers {
     const exclude = buildExclude({ patterns: opts.exclude ?? [], noise: !!opts.excludeNoise });
     if (exclude) input.exclude = exclude;
     if (opts.pause !== false && c.row.state === 'running') {
-      input.pause = () => this.runc.pause(c.id);
-      input.unpause = () => this.runc.resume(c.id);
+      input.pause = async () => {
+        holdFreeze(c.dir, 'commit');
+        try { await this.runc.pause(c.id); } catch (e) { releaseFreeze(c.dir); throw e; }
+      };
+      input.unpause = async () => {
+        await this.runc.resume(c.id);
+        releaseFreeze(c.dir);
+      };
     }
     const r = await commitContainer(this.store, input);
     this.event(c, 'commit', { imageID: r.id, ...(opts.message ? { comment: opts.message } : {}) });
