@@ -17,6 +17,7 @@ import { VolumeStore, parseMounts } from './volumes.js';
 import { diffUpper, buildExclude, type Change } from '../changes/index.js';
 import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
 import { holdFreeze, reconcileFreeze, releaseFreeze } from './freeze.js';
+import { monitorLogOptions, normalizeLogConfig } from './log-config.js';
 import { tx } from '../meta/db.js';
 import { orderContainerConfig, rfc3339Nano } from '../image/config.js';
 import type { ContainerConfig } from '../image/types.js';
@@ -277,6 +278,7 @@ export class Containers {
     }
     const hc: HostConfig = { ...defaultHostConfig(), ...req.HostConfig } as HostConfig;
     parseMounts(hc); // Docker's -v/--mount errors, before anything is made
+    hc.LogConfig = normalizeLogConfig(hc.LogConfig);
     this.network?.validate?.(hc.NetworkMode);
     const cfg = mergeConfig(req, imgCfg, id);
     const dir = path.join(this.dir, id);
@@ -433,7 +435,7 @@ export class Containers {
       c = this.get(c.id);
       const started = await startMonitor({
         id: c.id, ...c.paths, runtime: this.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
-        restart: this.restartPolicy(c.hostConfig), deferStart: !!opts.deferStart,
+        restart: this.restartPolicy(c.hostConfig), deferStart: !!opts.deferStart, ...monitorLogOptions(c.hostConfig.LogConfig),
       });
       this.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '' });
       if (!opts.deferStart) this.event(c, 'start');
