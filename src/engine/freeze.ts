@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../base/fs.js';
 
-export type FreezeOp = 'commit' | 'pause' | 'unpause';
+export type FreezeOp = 'commit' | 'copy' | 'pause' | 'unpause';
 
 interface FreezeMarker {
   pid: number;
@@ -92,7 +92,7 @@ export function reconcileFreeze(dir: string, rowState: string, runc: { binary: s
   const status = runtimeStatus(runc.binary, runc.root, id);
   let want: 'running' | 'paused' | undefined;
   if (status === 'paused') {
-    if (m.op === 'commit' || (m.op === 'pause' && rowState !== 'paused') || m.op === 'unpause') {
+    if (m.op === 'commit' || m.op === 'copy' || (m.op === 'pause' && rowState !== 'paused') || m.op === 'unpause') {
       // a commit's freeze, a pause that never reached the row, an unpause cut short: thaw
       resumeNow(runc.binary, runc.root, id);
       want = 'running';

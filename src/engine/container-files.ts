@@ -14,6 +14,7 @@ import { invalidArgument, notFound } from '../base/errors.js';
 import { packDir, unpackLayer, TarWriter } from '../layer/index.js';
 import { isMounted, unmount } from '../snapshot/index.js';
 import type { Container, Containers } from './containers.js';
+import { holdFreeze, releaseFreeze } from './freeze.js';
 
 const MAX_LINKS = 255;
 
@@ -69,11 +70,17 @@ async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string
   const wasMounted = isMounted(path.join(c.dir, 'merged'));
   const root = await engine.mountRootfs(c);
   const pause = c.row.state === 'running';
-  if (pause) await engine.runc.pause(c.id).catch(() => undefined);
+  if (pause) {
+    holdFreeze(c.dir, 'copy');
+    await engine.runc.pause(c.id).catch(() => undefined);
+  }
   try {
     return await fn(root);
   } finally {
-    if (pause) await engine.runc.resume(c.id).catch(() => undefined);
+    if (pause) {
+      await engine.runc.resume(c.id).catch(() => undefined);
+      releaseFreeze(c.dir);
+    }
     if (!wasMounted && c.row.state !== 'running' && c.row.state !== 'paused') await unmount(root).catch(() => undefined);
   }
 }
