@@ -133,16 +133,20 @@ export async function copyToContainer(engine: Containers, ref: string, src: stri
       // cp dir ctr:/existing -> /existing/dir; cp dir ctr:/new -> /new
       into = destIsDir && !src.endsWith('/.') ? path.join(hostDest, base) : hostDest;
       fs.mkdirSync(into, { recursive: true });
-      const packing = packDir(src, pass, { mode: 'plain' });
-      await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root' })]);
+      await copyThrough(pass, packDir(src, pass, { mode: 'plain' }), into);
       return;
     }
     const name = destIsDir ? base : path.basename(hostDest);
     into = destIsDir ? hostDest : path.dirname(hostDest);
     if (!fs.existsSync(into)) throw invalidArgument(`no such directory: ${path.dirname(dest)}`);
-    const packing = packOne(src, name, st, pass);
-    await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root' })]);
+    await copyThrough(pass, packOne(src, name, st, pass), into);
   });
+}
+
+/** Unpack what `packing` writes into `pass`; a failure on either side stops the other (a full disk must not leave the packer waiting). */
+async function copyThrough(pass: PassThrough, packing: Promise<unknown>, into: string): Promise<void> {
+  const stop = (e: unknown): never => { pass.destroy(e instanceof Error ? e : new Error(String(e))); throw e; };
+  await Promise.all([packing.catch(stop), unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root' }).catch(stop)]);
 }
 
 async function packOne(file: string, name: string, st: fs.Stats, out: Writable): Promise<void> {
