@@ -67,7 +67,7 @@ function mountTable(engine: Containers, c: Container): PathMount[] {
 
 /** Run fn with the container's rootfs mounted and the container frozen if it runs. */
 async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string) => Promise<T>): Promise<T> {
-  const wasMounted = isMounted(path.join(c.dir, 'merged'));
+  const wasMounted = isMounted(path.join(c.dir, 'merged'), engine.sys);
   const root = await engine.mountRootfs(c);
   const pause = c.row.state === 'running';
   if (pause) {
@@ -81,14 +81,14 @@ async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string
       await engine.runc.resume(c.id).catch(() => undefined);
       releaseFreeze(c.dir);
     }
-    if (!wasMounted && c.row.state !== 'running' && c.row.state !== 'paused') await unmount(root).catch(() => undefined);
+    if (!wasMounted && c.row.state !== 'running' && c.row.state !== 'paused') await unmount(root, engine.sys).catch(() => undefined);
   }
 }
 
 /** `export`: the container's filesystem as a tar stream. */
 export async function exportContainer(engine: Containers, ref: string, out: Writable): Promise<void> {
   const c = engine.get(ref);
-  await withRootfs(engine, c, async (root) => { await packDir(root, out, { mode: 'plain' }); });
+  await withRootfs(engine, c, async (root) => { await packDir(root, out, { mode: 'plain', sys: engine.sys }); });
 }
 
 /** `cp CONTAINER:SRC DEST`: copy out; DEST '-' writes a tar stream to `out`. */
@@ -122,7 +122,7 @@ export async function copyToContainer(engine: Containers, ref: string, src: stri
     if (typeof src !== 'string') {
       // a tar stream ('-'): extract into the destination directory
       if (!destIsDir) throw invalidArgument(`destination "${dest}" must be a directory`);
-      await unpackLayer(src, hostDest, { mode: 'plain', symlinkParents: 'resolve-in-root' });
+      await unpackLayer(src, hostDest, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys });
       return;
     }
     const st = fs.lstatSync(src);
@@ -133,20 +133,20 @@ export async function copyToContainer(engine: Containers, ref: string, src: stri
       // cp dir ctr:/existing -> /existing/dir; cp dir ctr:/new -> /new
       into = destIsDir && !src.endsWith('/.') ? path.join(hostDest, base) : hostDest;
       fs.mkdirSync(into, { recursive: true });
-      await copyThrough(pass, packDir(src, pass, { mode: 'plain' }), into);
+      await copyThrough(pass, packDir(src, pass, { mode: 'plain', sys: engine.sys }), into, engine);
       return;
     }
     const name = destIsDir ? base : path.basename(hostDest);
     into = destIsDir ? hostDest : path.dirname(hostDest);
     if (!fs.existsSync(into)) throw invalidArgument(`no such directory: ${path.dirname(dest)}`);
-    await copyThrough(pass, packOne(src, name, st, pass), into);
+    await copyThrough(pass, packOne(src, name, st, pass), into, engine);
   });
 }
 
 /** Unpack what `packing` writes into `pass`; a failure on either side stops the other (a full disk must not leave the packer waiting). */
-async function copyThrough(pass: PassThrough, packing: Promise<unknown>, into: string): Promise<void> {
+async function copyThrough(pass: PassThrough, packing: Promise<unknown>, into: string, engine: Containers): Promise<void> {
   const stop = (e: unknown): never => { pass.destroy(e instanceof Error ? e : new Error(String(e))); throw e; };
-  await Promise.all([packing.catch(stop), unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root' }).catch(stop)]);
+  await Promise.all([packing.catch(stop), unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys }).catch(stop)]);
 }
 
 async function packOne(file: string, name: string, st: fs.Stats, out: Writable): Promise<void> {
