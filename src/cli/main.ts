@@ -11,6 +11,7 @@ import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
 import { registerChangeCommands } from './changes.js';
+import { registerAnalyzeCommand } from './analyze.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
@@ -31,6 +32,7 @@ function buildProgram(): Command {
   const system = program.command('system').description('Manage Strata');
   registerImageCommands(program, image);
   registerRegistryCommands(program, image);
+  registerAnalyzeCommand(image);
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
