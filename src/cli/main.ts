@@ -12,6 +12,7 @@ import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
 import { registerChangeCommands } from './changes.js';
 import { registerAnalyzeCommand } from './analyze.js';
+import { registerExploreCommand } from './explore.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
@@ -39,6 +40,7 @@ function buildProgram(): Command {
   registerChangeCommands(program, container);
   registerSystemCommands(system);
   registerServeCommand(program);
+  registerExploreCommand(program);
 
   program.command('inspect').description('Return low-level information on Strata objects')
     .argument('<name...>')
