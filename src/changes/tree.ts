@@ -208,6 +208,8 @@ export function listLayerDir(layers: readonly string[], index: number, dir: stri
 function removedEntry(rel: string, name: string, f: Found, lowerParent: readonly string[]): TreeEntry {
   const e = entryOf(rel, name, f.st, f.abs, 'D', isDirStat(f.st) ? () => childContribs(lowerParent, f, name) : undefined);
   delete e.noise;
+  // what a removed directory held is gone in this view: its size (dirSizes) says how much
+  if (e.type === 'dir') e.hasChildren = false;
   return e;
 }
 
