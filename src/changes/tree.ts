@@ -20,6 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { invalidArgument } from '../base/errors.js';
 import { binToUtf8, fsPath, toBin } from '../layer/index.js';
 import { classifyNoise, type NoiseKind } from './noise.js';
 import {
@@ -82,9 +83,12 @@ export function display(bin: string): string {
   return binToUtf8(bin) ?? Buffer.from(bin, 'latin1').toString('utf8');
 }
 
-/** '/a/b' (UTF-8, from a request) -> 'a/b' (binary, relative); '' for the root. */
+/** '/a/b' (UTF-8, from a request) -> 'a/b' (binary, relative); '' for the root. '..' is refused: it would leave the layer. */
 export function relOf(p: string): string {
-  return toBin(p).split('/').filter((x) => x !== '' && x !== '.').join('/');
+  const parts = toBin(p).split('/').filter((x) => x !== '' && x !== '.');
+  if (parts.includes('..')) throw invalidArgument(`invalid path ${JSON.stringify(p)}: ".." is not allowed`);
+  if (p.includes('\0')) throw invalidArgument(`invalid path ${JSON.stringify(p)}: NUL is not allowed`);
+  return parts.join('/');
 }
 
 /** A layer directory as the binary absolute path stack.ts uses for it. */

@@ -100,8 +100,10 @@ test('tree: one layer\'s entries, marked; whiteouts and opaque-hidden entries sh
   const v = listLayerDir(L, 1, '/var/run');
   assert.deepEqual(v.entries.map((e) => [e.name, e.mark, e.noise]), [['app.pid', 'A', 'pid']]);
   assert.deepEqual(listLayerDir(L, 1, '/etc').entries.map((e) => [e.name, e.mark]), [['a', 'C']]);
-  // a path the layer does not have lists as empty
+  // a path the layer does not have lists as empty; '..' never leaves the layer
   assert.equal(listLayerDir(L, 1, '/keep').total, 0);
+  assert.throws(() => listLayerDir(L, 1, '/../..'), /"\.\." is not allowed/);
+  assert.throws(() => listMergedDir(L, 1, '/etc/../../l0'), /"\.\." is not allowed/);
 });
 
 test('tree: the aggregate view up to a layer, paged; directory sizes per view', () => {

@@ -241,6 +241,9 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     assert.equal(ok.headers['access-control-allow-origin'], undefined);
     for (const m of ['POST', 'DELETE', 'PUT']) assert.equal((await raw(`${url}api/images`, { method: m })).status, 405);
     assert.equal((await raw(`${url}api/images`, { headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 403);
+    const up = await raw(`${url}api/file?ref=busybox&layer=0&path=${encodeURIComponent('/../../../../../etc/hostname')}`);
+    assert.equal(up.status, 400);
+    assert.equal((await raw(`${url}api/tree?ref=busybox&layer=0&path=${encodeURIComponent('/www/../..')}`)).status, 400);
     const binary = await raw(`${url}api/file?ref=busybox&layer=0&path=/bin/busybox`);
     assert.equal(binary.status, 400);
     assert.match(JSON.parse(binary.body).message, /only text files up to 262144 bytes are shown/);
