@@ -77,7 +77,7 @@ test('image analyze: text, dive JSON, and the CI gate on a stack with waste', (t
   assert.match(base.stdout, /^Wasted paths: none$/m);
 });
 
-test('image analyze: bad input is one line and a non-zero exit', (t) => {
+test('image analyze and explore: bad input is one line and a non-zero exit', (t) => {
   const root = containerRoot(t);
   const missing = strata(root, ['image', 'analyze', 'nosuch']);
   assert.equal(missing.code, 1);
@@ -85,6 +85,15 @@ test('image analyze: bad input is one line and a non-zero exit', (t) => {
   const fmt = strata(root, ['image', 'analyze', '--format', 'yaml', 'busybox']);
   assert.notEqual(fmt.code, 0);
   assert.equal(fmt.stderr.trim().split('\n').length, 1);
+  const explore = strata(root, ['explore', 'nosuch']);
+  assert.equal(explore.code, 1);
+  assert.equal(explore.stderr, 'Error: No such image or container: nosuch\n');
+  const port = strata(root, ['explore', '--port', 'x80']);
+  assert.notEqual(port.code, 0);
+  assert.match(port.stderr, /invalid port "x80"/);
+  const remote = strata(root, ['explore', '--host', '0.0.0.0']);
+  assert.notEqual(remote.code, 0);
+  assert.match(remote.stderr, /not a loopback address/);
   const norules = strata(root, ['image', 'analyze', '--lowest-efficiency', '0.5', 'busybox']);
   assert.notEqual(norules.code, 0);
   assert.match(norules.stderr, /with --ci/);

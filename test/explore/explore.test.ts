@@ -261,4 +261,14 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     assert.ok((JSON.parse(r.body) as { tags: string[] }[]).some((i) => i.tags.includes('busybox:v2')));
     assert.match((await raw(s.url)).body, /<title>Strata explorer<\/title>/);
   });
+
+  await t.test('explore CONTAINER opens on the container', async (tt) => {
+    const s = await startServer(root, ['explore', 'webserver']);
+    tt.after(() => stopServer(s.child));
+    const start = JSON.parse((await raw(`${s.url}api/start`)).body) as { kind: string; id: string };
+    assert.equal(start.kind, 'container');
+    await page.goto(s.url);
+    await page.locator('#compare-out h3', { hasText: 'webserver' }).waitFor();
+    assert.equal(await rowOf(page, '/www/index.html').getAttribute('data-mark'), 'C');
+  });
 });
