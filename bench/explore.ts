@@ -10,9 +10,8 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { commitContainer } from '../src/engine/commit.js';
-import { Containers } from '../src/engine/containers.js';
-import { analyzeImage } from '../src/engine/explore.js';
-import { Store } from '../src/engine/store.js';
+import { type Engine, openEngine } from '../src/engine/index.js';
+import { StoreRoot } from '../src/engine/store-root.js';
 import { importImage } from '../src/engine/transfer.js';
 import { ExploreServer } from '../src/explore/server.js';
 import { busyboxTar } from '../test/helpers.js';
@@ -36,10 +35,11 @@ function get(url: string): Promise<{ ms: number; body: string }> {
 
 export async function runExplore(): Promise<void> {
   const root = tmpRoot('explore');
-  let store: Store | undefined;
+  let store: StoreRoot | undefined;
+  let engine: Engine | undefined;
   let srv: ExploreServer | undefined;
   try {
-    store = new Store(root);
+    store = new StoreRoot(root);
     const imageId = await importImage(store, Readable.from([fs.readFileSync(busyboxTar())]), { reference: 'bbox:latest' });
     const upper = path.join(root, 'upper');
     for (let i = 0; i < FILES; i++) {
@@ -53,7 +53,10 @@ export async function runExplore(): Promise<void> {
       pause: () => undefined, unpause: () => undefined,
     });
     fs.rmSync(upper, { recursive: true, force: true });
-    srv = new ExploreServer({ store, containers: new Containers(store) });
+    store.close();
+    store = undefined;
+    engine = openEngine({ root });
+    srv = new ExploreServer({ engine });
     const base = (await srv.listen('127.0.0.1', 0)).replace(/\/$/, '');
     const tree = (p: string) => `${base}/api/tree?ref=many&layer=1&path=${encodeURIComponent(p)}`;
     const first = await get(tree('/'));
@@ -66,11 +69,12 @@ export async function runExplore(): Promise<void> {
     const sizes = await get(`${base}/api/sizes?ref=many&layer=1&path=/`);
     printFigure({ name: `explore_dir_sizes_layer_root_${FILES}_files_ms`, value: sizes.ms, unit: 'ms', note: 'walks the layer; fetched after the listing is drawn' });
     const t0 = process.hrtime.bigint();
-    analyzeImage(store, 'many');
+    engine.explore.analyze('many');
     printFigure({ name: `analyze_image_${FILES}_file_layer_ms`, value: Number(process.hrtime.bigint() - t0) / 1e6, unit: 'ms', note: 'in process: every layer walked once' });
   } finally {
     await srv?.close();
     store?.close();
+    engine?.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 }

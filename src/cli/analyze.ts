@@ -5,11 +5,10 @@
  */
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
-import { analyzeImage, diveExport, type Analysis } from '../engine/explore.js';
-import { type GateResult, type RuleConfig, evaluateGate, loadRules } from '../engine/gate.js';
+import { type Analysis, type GateResult, type RuleConfig, diveExport, evaluateGate, loadRules } from '../engine/index.js';
 import { tabwrite } from '../format/index.js';
 import { size3 } from './output.js';
-import { ExitError, getStore, out } from './util.js';
+import { ExitError, engine, out } from './util.js';
 
 const TOP_PATHS = 10;
 
@@ -90,7 +89,7 @@ export function registerAnalyzeCommand(image: Command): void {
     .option('--highest-user-wasted-percent <ratio>', 'Fail when wasted bytes / bytes above the first layer exceed this (0..1, or "disabled"; default 0.1)')
     .action((ref: string, o: AnalyzeFlags) => {
       if (o.format !== undefined && o.format !== 'json') throw invalidArgument(`unknown format ${o.format}: use json`);
-      const a = analyzeImage(getStore(), ref);
+      const a = engine().explore.analyze(ref);
       let gate: GateResult | undefined;
       if (o.ci) {
         const flags: Partial<RuleConfig> = {};

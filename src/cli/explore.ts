@@ -4,11 +4,10 @@
  */
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
-import { resolveTarget } from '../engine/explore.js';
+import type { Engine } from '../engine/index.js';
 import { ExploreServer } from '../explore/server.js';
-import { containers } from './containers.js';
-import { getStore } from './util.js';
-import { isLoopback } from '../api/server.js';
+import { engine } from './util.js';
+import { isLoopback } from '../base/net.js';
 
 export function parsePort(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw invalidArgument(`invalid port ${JSON.stringify(v)}: expected 0-65535`);
@@ -16,15 +15,13 @@ export function parsePort(v: string): number {
 }
 
 /** Start the explorer beside whatever else the process serves; the caller closes it. */
-export async function startExplorer(o: { host?: string; port?: number; start?: string; allowRemote?: boolean }): Promise<ExploreServer> {
+export async function startExplorer(e: Engine, o: { host?: string; port?: number; start?: string; allowRemote?: boolean }): Promise<ExploreServer> {
   const host = o.host ?? '127.0.0.1';
   if (!isLoopback(host) && !o.allowRemote) {
     throw invalidArgument(`refusing to serve the explorer on ${host}: not a loopback address. Pass --allow-remote to do it anyway.`);
   }
-  const store = getStore();
-  const engine = containers();
-  if (o.start !== undefined) resolveTarget(store, engine, o.start);
-  const srv = new ExploreServer({ store, containers: engine, ...(o.start !== undefined ? { start: o.start } : {}) });
+  if (o.start !== undefined) e.explore.resolveTarget(o.start);
+  const srv = new ExploreServer({ engine: e, ...(o.start !== undefined ? { start: o.start } : {}) });
   await srv.listen(host, o.port ?? 0);
   return srv;
 }
@@ -40,7 +37,7 @@ export function registerExploreCommand(program: Command): void {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
-      const srv = await startExplorer({ ...o, ...(start !== undefined ? { start } : {}) });
+      const srv = await startExplorer(engine(), { ...o, ...(start !== undefined ? { start } : {}) });
       process.stdout.write(`${srv.address}\n`);
       process.stderr.write(`strata explore: serving ${srv.address} (read-only; Ctrl-C to stop)\n`);
       await stopped;

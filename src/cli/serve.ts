@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { StrataError } from '../base/errors.js';
 import { ApiServer, isLoopback, parseHost } from '../api/server.js';
-import { containers } from './containers.js';
-import { collect, getStore } from './util.js';
+import { openEngine } from '../engine/index.js';
+import { collect } from './util.js';
 import { parsePort, startExplorer } from './explore.js';
 import type { ExploreServer } from '../explore/server.js';
 
@@ -30,7 +30,8 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
-      const api = new ApiServer({ store: getStore(), engine: containers() });
+      const engine = openEngine();
+      const api = new ApiServer({ engine });
       try {
         for (const h of hosts) {
           if (h.kind === 'unix') {
@@ -48,7 +49,7 @@ export function registerServeCommand(program: Command): void {
       }
       let ui: ExploreServer | undefined;
       try {
-        if (o.ui || o.uiPort !== undefined) ui = await startExplorer(o.uiPort !== undefined ? { port: o.uiPort } : {});
+        if (o.ui || o.uiPort !== undefined) ui = await startExplorer(engine, o.uiPort !== undefined ? { port: o.uiPort } : {});
       } catch (e) {
         await api.close();
         throw e;
@@ -59,6 +60,8 @@ export function registerServeCommand(program: Command): void {
       await stopped;
       await ui?.close();
       await api.close();
+      await engine.settle().catch(() => undefined);
+      engine.close();
       // whatever a client left running (an exec's pipes) must not keep the server alive
       setTimeout(() => process.exit(0), 2000).unref();
     });

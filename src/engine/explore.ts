@@ -15,7 +15,7 @@ import { familiarString, parseReference } from '../image/reference.js';
 import type { Containers } from './containers.js';
 import { diffImageContainer, diffImages } from './diff.js';
 import { type ImageRow, imageLayers, listImages, loadConfig, resolveImage, tagsOf } from './images.js';
-import type { Store } from './store.js';
+import type { StoreRoot as Store } from './store-root.js';
 
 export interface ImageOverview {
   id: string;

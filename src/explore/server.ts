@@ -12,16 +12,10 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StrataError } from '../base/errors.js';
-import type { Containers } from '../engine/containers.js';
-import {
-  type Analysis, analyzeImage, compare, containersOverview, diveExport, imageDetail, imagesOverview, layerDirSizes, layerFileText, layerTree, resolveTarget,
-} from '../engine/explore.js';
-import { resolveImage } from '../engine/images.js';
-import type { Store } from '../engine/store.js';
+import { type Analysis, type Engine, diveExport } from '../engine/index.js';
 
 export interface ExploreOptions {
-  store: Store;
-  containers?: Containers;
+  engine: Engine;
   /** IMAGE or CONTAINER the page opens on */
   start?: string;
 }
@@ -136,10 +130,10 @@ export class ExploreServer {
   }
 
   private analysis(ref: string): Analysis {
-    const id = resolveImage(this.opts.store, ref).id;
+    const id = this.opts.engine.images.resolve(ref).id;
     let a = this.analyses.get(id);
     if (!a) {
-      a = analyzeImage(this.opts.store, id);
+      a = this.opts.engine.explore.analyze(id);
       this.analyses.set(id, a);
       if (this.analyses.size > 16) this.analyses.delete(this.analyses.keys().next().value!);
     }
@@ -147,7 +141,7 @@ export class ExploreServer {
   }
 
   private api(route: string, q: URLSearchParams): unknown {
-    const { store, containers } = this.opts;
+    const x = this.opts.engine.explore;
     const need = (k: string): string => {
       const v = q.get(k);
       if (v === null || v === '') throw new StrataError('invalid_argument', `missing query parameter ${k}`);
@@ -165,20 +159,20 @@ export class ExploreServer {
     switch (route) {
       case 'start': {
         const s = this.opts.start;
-        return s ? resolveTarget(store, containers, s) : null;
+        return s ? x.resolveTarget(s) : null;
       }
-      case 'images': return imagesOverview(store);
-      case 'image': return imageDetail(store, need('ref'));
+      case 'images': return x.images();
+      case 'image': return x.image(need('ref'));
       case 'analysis': {
         const a = this.analysis(need('ref'));
         const { image, ...rest } = a;
         return { ...rest, imageId: image.id, export: diveExport(a) };
       }
-      case 'tree': return layerTree(store, need('ref'), int('layer'), q.get('path') ?? '/', { aggregate: q.get('aggregate') === '1', offset: int('offset', 0), limit: Math.min(int('limit', 1000), 5000) });
-      case 'sizes': return layerDirSizes(store, need('ref'), int('layer'), q.get('path') ?? '/', q.get('aggregate') === '1');
-      case 'file': return layerFileText(store, need('ref'), int('layer'), need('path'));
-      case 'compare': return compare(store, containers, need('a'), need('b'));
-      case 'containers': return containers ? containersOverview(containers) : [];
+      case 'tree': return x.layerTree(need('ref'), int('layer'), q.get('path') ?? '/', { aggregate: q.get('aggregate') === '1', offset: int('offset', 0), limit: Math.min(int('limit', 1000), 5000) });
+      case 'sizes': return x.dirSizes(need('ref'), int('layer'), q.get('path') ?? '/', q.get('aggregate') === '1');
+      case 'file': return x.fileText(need('ref'), int('layer'), need('path'));
+      case 'compare': return x.compare(need('a'), need('b'));
+      case 'containers': return x.containers();
       default: throw new StrataError('not_found', `no such endpoint /api/${route}`);
     }
   }
