@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { CLI, PROJECT, containerRoot, strataOk, tempDir } from '../helpers.js';
+import { CLI, PROJECT, containerRoot, freePort, strataOk, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const NGINX_TAR = `${process.env.STRATA_CACHE ?? '/var/cache/strata'}/base/nginx.tar`;
@@ -94,6 +94,9 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     run('nginxweb', 'nginx', 'echo "<h1>seed</h1>" > /var/www/html/index.html');
     strataOk(root, ['commit', '-m', 'changed page', 'nginxweb', 'nginx:v2']);
   }
+  // a running container with a published port
+  const port = await freePort();
+  strataOk(root, ['run', '-d', '--name', 'web', '-p', `${port}:80`, 'busybox']);
   const wasted = JSON.parse(strataOk(root, ['image', 'analyze', '--format', 'json', 'wasteful:2'])).image.inefficientBytes as number;
   // /big and /data/a.txt written then deleted; /www/index.html (18 bytes) rewritten (14 bytes) by the first commit
   assert.equal(wasted, 65536 + 2 + 18 + 14);
@@ -214,6 +217,8 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     const row = page.locator('table.containers tr', { hasText: 'webserver' });
     assert.match(await row.innerText(), /busybox\t.*Exited \(0\)/);
     assert.match(await row.innerText(), /1 path|2 paths/);
+    const web = page.locator('table.containers tr', { hasText: 'web' }).filter({ hasNotText: 'webserver' });
+    assert.match(await web.innerText(), new RegExp(`busybox\tUp .*\t0\\.0\\.0\\.0:${port}->80/tcp\t`));
     await shot(page, 'containers');
     await row.getByRole('link', { name: 'compare with its image' }).click();
     await page.locator('#compare-out h3', { hasText: 'webserver' }).waitFor();
