@@ -217,7 +217,7 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     const row = page.locator('table.containers tr', { hasText: 'webserver' });
     assert.match(await row.innerText(), /busybox\t.*Exited \(0\)/);
     assert.match(await row.innerText(), /1 path|2 paths/);
-    const web = page.locator('table.containers tr', { hasText: 'web' }).filter({ hasNotText: 'webserver' });
+    const web = page.locator('table.containers tr', { has: page.locator('td b', { hasText: /^web$/ }) });
     assert.match(await web.innerText(), new RegExp(`busybox\tUp .*\t0\\.0\\.0\\.0:${port}->80/tcp\t`));
     await shot(page, 'containers');
     await row.getByRole('link', { name: 'compare with its image' }).click();
