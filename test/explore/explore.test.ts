@@ -105,9 +105,10 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
   const { url, child } = await startServer(root, ['explore', 'wasteful:2']);
   t.after(() => stopServer(child));
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-chromium-'));
-  t.after(() => fs.rmSync(userDataDir, { recursive: true, force: true }));
-  const ctx: BrowserContext = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
-  t.after(() => ctx.close());
+  let ctx: BrowserContext | undefined;
+  // the browser first, then its profile (it writes there until it exits)
+  t.after(async () => { await ctx?.close(); fs.rmSync(userDataDir, { recursive: true, force: true }); });
+  ctx = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
   const page = ctx.pages()[0] ?? await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
