@@ -930,7 +930,19 @@ export class Builder {
         if (!destIsDir) {
           try { destIsDir = fs.statSync(resolveIn(fsroot.dir, destPath)).isDirectory(); } catch { destIsDir = false; }
         }
-        const ensureDestDir = () => mkdirIn(fsroot.dir, destPath, owner);
+        // a destination directory this step creates holds nothing from the lower layers: files
+        // go straight into the upper dir, not through overlayfs (the rootfs is unmounted before
+        // the layer is taken, so the merged view never sees them stale)
+        let fresh: boolean;
+        try { fs.lstatSync(resolveIn(fsroot.dir, destPath)); fresh = false; } catch { fresh = true; }
+        let destHost: string | undefined;
+        const ensureDestDir = (): string => {
+          if (destHost) return destHost;
+          const merged = mkdirIn(fsroot.dir, destPath, owner);
+          const upperTwin = path.join(fsroot.upper, path.relative(fsroot.dir, merged));
+          destHost = fresh && fs.statSync(upperTwin, { throwIfNoEntry: false })?.isDirectory() ? upperTwin : merged;
+          return destHost;
+        };
         let view: { dir: string; release(): Promise<void> } | undefined;
         if (fromState) view = await this.be.view(fromState.diffIds);
         try {
