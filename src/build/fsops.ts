@@ -241,9 +241,15 @@ export function mkdirIn(root: string, p: string, owner?: PasswdInfo): string {
     let st: fs.Stats | undefined;
     try { st = fs.statSync(host); } catch { st = undefined; }
     if (!st) {
-      fs.mkdirSync(host, { mode: 0o755 });
-      fs.chmodSync(host, 0o755);
-      if (owner) fs.chownSync(host, owner.uid, owner.gid);
+      // a symlink may point at a path that does not exist yet: make every missing directory of
+      // the resolved path (all of them under root: resolveIn confines it, and none is a link)
+      const missing: string[] = [];
+      for (let d = host; d.startsWith(root + '/') && !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+      for (const d of missing) {
+        fs.mkdirSync(d, { mode: 0o755 });
+        fs.chmodSync(d, 0o755);
+        if (owner) fs.chownSync(d, owner.uid, owner.gid);
+      }
     } else if (!st.isDirectory()) throw new Error(`mkdir ${cur}: not a directory`);
   }
   return resolveIn(root, p);
