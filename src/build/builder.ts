@@ -26,7 +26,7 @@ import { processWord, processWords, ShellError } from './shell.js';
 
 export { BuildError } from './instructions.js';
 
-export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
@@ -58,7 +58,7 @@ export interface BuildOptions {
   persistHashes?: boolean;
 }
 
-export interface NoiseEntry { step: string; line: number; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
+interface NoiseEntry { step: string; line: number; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
 
 export interface BuildResult {
   id: string;
@@ -146,7 +146,7 @@ function runFailure(args: readonly string[], code: number): BuildError {
   return new BuildError(`executor failed running [${args.join(' ')}]: exit code: ${code}`);
 }
 
-export class Builder {
+class Builder {
   private readonly progress: Progress;
   private readonly log: (line: string) => void;
   private ctx!: Context;

@@ -39,7 +39,7 @@ export function resolveIn(root: string, p: string, followFinal = true): string {
   return path.join(root, ...cur);
 }
 
-export interface PasswdInfo { uid: number; gid: number }
+interface PasswdInfo { uid: number; gid: number }
 
 function readLines(file: string): string[] {
   try { return fs.readFileSync(file, 'utf8').split('\n'); } catch { return []; }
@@ -205,7 +205,7 @@ function globRe(part: string): RegExp {
 
 // ------------------------------------------------------------------ copying
 
-export interface CopyOpts {
+interface CopyOpts {
   owner?: PasswdInfo;
   /** keep the source's owner (COPY --from) instead of root */
   keepOwner?: boolean;

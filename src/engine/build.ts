@@ -102,7 +102,7 @@ function installSignalHandlers(): void {
   }
 }
 
-export interface BuildEngineOptions {
+interface BuildEngineOptions {
   /** the CNI manager for RUN's default network (none: RUN gets a loopback-only namespace) */
   network?: NetworkManager;
 }

@@ -15,9 +15,9 @@ import type { StoreRoot } from './store-root.js';
 import { countImages } from '../meta/images.js';
 import { buildCacheEntries, pruneBuildCache, type BuildCacheEntry } from './build.js';
 
-export interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
+interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
 
-export interface SystemDf {
+interface SystemDf {
   /** Distinct layer bytes (from the database). */
   layersSize: number;
   images: DfImage[];
@@ -33,7 +33,7 @@ export interface SystemDf {
   buildCache: BuildCacheEntry[];
 }
 
-export interface SystemPruneResult {
+interface SystemPruneResult {
   containers: { deleted: string[]; reclaimed: number };
   volumes?: { deleted: string[]; reclaimed: number };
   images: PruneResult;
