@@ -10,7 +10,7 @@ export {
   type Compression, compressStream, compressionOfMediaType, decompressStream, detectCompression, detectUnsupportedCompression,
 } from './compression.js';
 export { type UnpackOptions, type UnpackResult, unpackLayer } from './unpack.js';
-export { type PackOptions, type PackResult, packDir } from './pack.js';
+export { type PackOptions, type PackResult, type StagedFile, packDir, spliceStaged } from './pack.js';
 export { TarWriter, type TarEntryOptions } from './tar-writer.js';
 export {
   type ByteInput, type ReadTarOptions, type SourceInfo, type TarEntry, DEFAULT_MAX_ENTRIES, defaultMaxExpandedBytes, readTar,

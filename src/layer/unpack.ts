@@ -23,6 +23,7 @@ import type { Compression } from './compression.js';
 import { Sha256Hasher } from './hasher.js';
 import { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
 import { cleanName, fsPath, show, toBin } from './paths.js';
+import type { StagedFile } from './pack.js';
 import { MAX_NAME_BYTES, type TarHeader } from './tar-header.js';
 import { type ByteInput, type SourceInfo, TarReader, defaultMaxExpandedBytes, DEFAULT_MAX_ENTRIES, uncompressedChunks } from './tar-reader.js';
 import { EOPNOTSUPP, EPERM, setXattr, withXattrPath, xattrErrno } from './xattr.js';
@@ -50,6 +51,12 @@ export interface UnpackOptions {
   symlinkParents?: 'reject' | 'resolve-in-root';
   /** creates device nodes and FIFOs (default: coreutils mknod) */
   mknod?: MknodFn;
+  /**
+   * Files packDir staged (PackOptions.stage): a size-0 file entry of one of
+   * these names is put in place by renaming the staged file (same filesystem),
+   * then gets the entry's owner, mode, xattrs and times as any file does.
+   */
+  staged?: readonly StagedFile[];
 }
 
 export interface UnpackResult {
@@ -114,8 +121,10 @@ class Unpacker {
   private readonly overlay: boolean;
   private readonly follow: boolean;
   private readonly mknod: MknodFn;
+  private readonly staged: Map<string, StagedFile> | null;
 
   constructor(private readonly rootStr: string, opts: UnpackOptions) {
+    this.staged = opts.staged && opts.staged.length > 0 ? new Map(opts.staged.map((f) => [f.name, f])) : null;
     this.root = toBin(rootStr);
     this.overlay = (opts.mode ?? 'overlay') === 'overlay';
     this.follow = opts.symlinkParents === 'resolve-in-root';
@@ -390,6 +399,20 @@ class Unpacker {
   private async file(target: string, h: TarHeader, reader: TarReader): Promise<void> {
     const p = this.p(target);
     let fd: number;
+    const staged = this.staged !== null && h.size === 0 ? this.staged.get(h.nameBytes.toString('latin1')) : undefined;
+    if (staged !== undefined) {
+      this.staged!.delete(staged.name);
+      this.removeIfExists(target);
+      fs.renameSync(staged.path, p);
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        this.fileMeta(fd, target, h);
+      } finally {
+        fs.closeSync(fd);
+      }
+      this.contentSize += staged.size;
+      return;
+    }
     try {
       fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
     } catch (e) {
@@ -402,15 +425,19 @@ class Unpacker {
         const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
         writeAll(fd, piece);
       }
-      fs.fchownSync(fd, h.uid, h.gid);
-      fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
-      this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
-      const t = timeOf(h.mtime, h.mtimeNsec);
-      fs.futimesSync(fd, h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+      this.fileMeta(fd, target, h);
     } finally {
       fs.closeSync(fd);
     }
     this.contentSize += h.size;
+  }
+
+  private fileMeta(fd: number, target: string, h: TarHeader): void {
+    fs.fchownSync(fd, h.uid, h.gid);
+    fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
+    this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
+    const t = timeOf(h.mtime, h.mtimeNsec);
+    fs.futimesSync(fd, h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
   }
 
   private hardlink(name: string, target: string, h: TarHeader): void {
