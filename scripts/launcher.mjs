@@ -1,10 +1,10 @@
 // dist/strata.mjs: starts the CLI bundle (dist/strata.cjs) from V8's code cache for it
 // (dist/strata.cjs.cache, made by scripts/bundle.sh), so a command does not compile ~800 KB of
-// JavaScript first. The cache starts with the sha256 of the bundle it was made from; a cache for
-// other bytes, or one V8 rejects (another Node), is ignored and the bundle compiled as usual.
+// JavaScript first. The cache starts with the identity of the bundle file it was made from (size,
+// mtime, inode: bundle.sh writes both together); a cache for another file, or one V8 rejects
+// (another Node), is ignored and the bundle compiled as usual.
 // `--version` alone is answered here without loading the bundle.
-import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,15 +17,18 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   const here = dirname(fileURLToPath(import.meta.url));
   const file = join(here, 'strata.cjs');
   const cacheFile = file + '.cache';
-  const bytes = readFileSync(file);
-  const source = bytes.toString('utf8');
-  const sum = createHash('sha256').update(bytes).digest();
+  const fd = openSync(file, 'r');
+  const st = fstatSync(fd, { bigint: true });
+  const source = readFileSync(fd, 'utf8');
+  closeSync(fd);
+  const stamp = Buffer.alloc(64);
+  stamp.write(`${st.size}:${st.mtimeNs}:${st.ino}`);
   let cachedData;
   const building = process.env.STRATA_BUILD_CODE_CACHE === '1';
   if (!building) {
     try {
       const c = readFileSync(cacheFile);
-      if (c.length > 32 && c.subarray(0, 32).equals(sum)) cachedData = c.subarray(32);
+      if (c.length > 64 && c.subarray(0, 64).equals(stamp)) cachedData = c.subarray(64);
     } catch { /* no cache: compile */ }
   }
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
@@ -37,7 +40,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   if (building) {
     process.on('exit', () => {
       const tmp = `${cacheFile}.${process.pid}`;
-      writeFileSync(tmp, Buffer.concat([sum, script.createCachedData()]));
+      writeFileSync(tmp, Buffer.concat([stamp, script.createCachedData()]));
       renameSync(tmp, cacheFile);
     });
   }

@@ -4,8 +4,13 @@
  * are not UTF-8 are reached through /proc/self/fd/<dirfd>/.
  */
 import * as fs from 'node:fs';
-import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
+import { createRequire } from 'node:module';
+import type * as NapiXattr from '@napi-rs/xattr';
 import { binToUtf8, fsPath } from './paths.js';
+
+/** the addon, loaded when first needed (most commands never touch an xattr) */
+let addon: typeof NapiXattr | undefined;
+const xattrAddon = (): typeof NapiXattr => (addon ??= createRequire(import.meta.url)('@napi-rs/xattr') as typeof NapiXattr);
 
 /** The errno of an @napi-rs/xattr error ("... (os error 95)"). */
 export function xattrErrno(e: unknown): number | undefined {
@@ -50,7 +55,7 @@ export function withXattrPath<T>(absBin: string, isDir: boolean, fn: (p: string)
 export function readXattrs(p: string, filter?: (name: string) => boolean): Array<[string, Buffer]> {
   let names: string[];
   try {
-    names = listAttributesSync(p);
+    names = xattrAddon().listAttributesSync(p);
   } catch (e) {
     const errno = xattrErrno(e);
     if (errno === EOPNOTSUPP || errno === ENODATA) return [];
@@ -61,7 +66,7 @@ export function readXattrs(p: string, filter?: (name: string) => boolean): Array
   const out: Array<[string, Buffer]> = [];
   for (const n of names) {
     if (filter && !filter(n)) continue;
-    const v = getAttributeSync(p, n);
+    const v = xattrAddon().getAttributeSync(p, n);
     if (v !== null) out.push([n, Buffer.from(v)]);
   }
   return out;
@@ -69,7 +74,7 @@ export function readXattrs(p: string, filter?: (name: string) => boolean): Array
 
 export function getXattr(p: string, name: string): Buffer | null {
   try {
-    return getAttributeSync(p, name);
+    return xattrAddon().getAttributeSync(p, name);
   } catch (e) {
     const errno = xattrErrno(e);
     if (errno === EOPNOTSUPP || errno === ENODATA) return null;
@@ -78,5 +83,5 @@ export function getXattr(p: string, name: string): Buffer | null {
 }
 
 export function setXattr(p: string, name: string, value: Uint8Array | string): void {
-  setAttributeSync(p, name, value);
+  xattrAddon().setAttributeSync(p, name, value);
 }
