@@ -10,10 +10,12 @@ npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --targe
   --external:better-sqlite3 --external:zstd-napi --external:@lydell/node-pty --external:@napi-rs/xattr \
   --define:import.meta.url=__strataBundleUrl \
   --banner:js="var __strataBundleUrl = require('node:url').pathToFileURL(__filename).href;"
-# `import * as fs from 'node:fs'` in each of ~40 modules became a copy of fs's exports each
-# (esbuild's __toESM): one copy per module name is enough
-sed -i -e 's/__toESM(require(\("node:[a-z_/]*"\)), 1)/__strataNs(\1)/g' \
-  -e '1i var __strataNsCache = {}; function __strataNs(id) { return __strataNsCache[id] ??= __toESM(require(id), 1); }' dist/strata.cjs
+# Node modules the bundle imports: `import * as fs from 'node:fs'` in each of ~40 modules became a
+# copy of fs's exports each (esbuild's __toESM), and every command loaded http, tls, zlib,
+# crypto, worker_threads... at start. One namespace per module; those Node has not loaded at
+# start-up anyway are loaded on first use of one of their exports (scripts/lazy-builtins.js).
+sed -i -e 's/__toESM(require(\("node:[a-z_/]*"\)), 1)/__strataNs(\1)/g' -e 's/\brequire(\("node:[a-z_/]*"\))/__strataNs(\1)/g' dist/strata.cjs
+{ tr '\n' ' ' < scripts/lazy-builtins.js; echo; cat dist/strata.cjs; } > dist/strata.cjs.tmp && mv dist/strata.cjs.tmp dist/strata.cjs
 version=$(sed -n "s/^export const VERSION = '\(.*\)';$/\1/p" src/base/version.ts)
 sed "s/@VERSION@/${version}/" scripts/launcher.mjs > dist/strata.mjs.tmp && mv dist/strata.mjs.tmp dist/strata.mjs
 # the cache, from a `--help` run in an empty root (the cache holds what that run compiled)
