@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The CLI as one file (dist/strata.cjs; a process starts ~2x faster than loading ~90 modules
 # one by one) plus V8's code cache for it (dist/strata.cjs.cache: compiling the bundle was a
-# third of a command's CPU time), started by dist/strata.mjs (scripts/launcher.mjs). Native
-# addons stay external. tsc remains the type checker and builder.
+# third of a command's CPU time), started by dist/launch.cjs (scripts/launcher.cjs; bin/strata
+# runs it) or dist/strata.mjs (loads it). Native addons stay external. tsc remains the type
+# checker and builder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --target=node20 \
@@ -17,10 +18,11 @@ npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --targe
 sed -i -e 's/__toESM(require(\("node:[a-z_/]*"\)), 1)/__strataNs(\1)/g' -e 's/\brequire(\("node:[a-z_/]*"\))/__strataNs(\1)/g' dist/strata.cjs
 { tr '\n' ' ' < scripts/lazy-builtins.js; echo; cat dist/strata.cjs; } > dist/strata.cjs.tmp && mv dist/strata.cjs.tmp dist/strata.cjs
 version=$(sed -n "s/^export const VERSION = '\(.*\)';$/\1/p" src/base/version.ts)
-sed "s/@VERSION@/${version}/" scripts/launcher.mjs > dist/strata.mjs.tmp && mv dist/strata.mjs.tmp dist/strata.mjs
+sed "s/@VERSION@/${version}/" scripts/launcher.cjs > dist/launch.cjs.tmp && mv dist/launch.cjs.tmp dist/launch.cjs
+printf '%s\n' "// Runs the CLI: see launch.cjs." "import { createRequire } from 'node:module';" "createRequire(import.meta.url)('./launch.cjs');" > dist/strata.mjs
 # the cache, from a `--help` run in an empty root (the cache holds what that run compiled)
 rm -f dist/strata.cjs.cache
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 env -u NODE_EXTRA_CA_CERTS STRATA_BUILD_CODE_CACHE=1 STRATA_ROOT="$scratch/root" STRATA_CONFIG="$scratch/config.json" \
-  node dist/strata.mjs --help > /dev/null
+  node dist/launch.cjs --help > /dev/null

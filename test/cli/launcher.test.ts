@@ -1,5 +1,5 @@
 /**
- * How the CLI starts (scripts/launcher.mjs -> dist/strata.mjs): the bundle runs from the code
+ * How the CLI starts (scripts/launcher.cjs -> dist/launch.cjs, which bin/strata and dist/strata.mjs run): the bundle runs from the code
  * cache the build made for it; a cache made for other bytes is ignored (the bundle is compiled as
  * usual and every command still works); `--version` and `-v` are answered without the bundle,
  * with the same text as before.
@@ -23,6 +23,7 @@ function env(root: string): NodeJS.ProcessEnv {
 
 test('launcher: --version and -v print the version alone, as commander did', (t) => {
   const root = tempRoot(t);
+  assert.equal(execFileSync(path.join(PROJECT, 'bin', 'strata'), ['--version'], { env: env(root) }).toString(), `${VERSION}\n`);
   for (const flag of ['--version', '-v']) {
     const r = strata(root, [flag]);
     assert.equal(r.code, 0);
@@ -46,12 +47,14 @@ test('launcher: a cache made for other bytes is ignored; the CLI works all the s
   const dir = tempDir(t);
   const root = tempRoot(t);
   // a copy of dist/ whose bundle differs by a comment: the stamp no longer matches
-  for (const f of ['strata.mjs', 'strata.cjs', 'strata.cjs.cache']) fs.copyFileSync(path.join(DIST, f), path.join(dir, f));
+  for (const f of ['strata.mjs', 'launch.cjs', 'strata.cjs', 'strata.cjs.cache']) fs.copyFileSync(path.join(DIST, f), path.join(dir, f));
   fs.appendFileSync(path.join(dir, 'strata.cjs'), '\n// changed\n');
   fs.symlinkSync(path.join(PROJECT, 'node_modules'), path.join(dir, 'node_modules'));
-  const r = spawnSync(process.execPath, [path.join(dir, 'strata.mjs'), 'images', '--format', '{{.ID}}'], { env: env(root) });
-  assert.equal(r.status, 0, r.stderr.toString());
-  assert.equal(r.stdout.toString(), '');
+  for (const entry of ['strata.mjs', 'launch.cjs']) {
+    const r = spawnSync(process.execPath, [path.join(dir, entry), 'images', '--format', '{{.ID}}'], { env: env(root) });
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.equal(r.stdout.toString(), '');
+  }
   const bad = spawnSync(process.execPath, [path.join(dir, 'strata.mjs'), 'nosuchcommand'], { env: env(root) });
   assert.equal(bad.status, 125);
   assert.match(bad.stderr.toString(), /'nosuchcommand' is not a strata command/);

@@ -1,21 +1,20 @@
-// dist/strata.mjs: starts the CLI bundle (dist/strata.cjs) from V8's code cache for it
-// (dist/strata.cjs.cache, made by scripts/bundle.sh), so a command does not compile ~800 KB of
-// JavaScript first. The cache starts with the identity of the bundle file it was made from (size,
-// mtime, inode: bundle.sh writes both together); a cache for another file, or one V8 rejects
-// (another Node), is ignored and the bundle compiled as usual.
-// `--version` alone is answered here without loading the bundle.
-import { closeSync, fstatSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
-
+// dist/launch.cjs (what bin/strata runs; dist/strata.mjs loads it too): starts the CLI bundle
+// (dist/strata.cjs) from V8's code cache for it (dist/strata.cjs.cache, made by
+// scripts/bundle.sh), so a command does not compile ~800 KB of JavaScript first. The cache starts
+// with the identity of the bundle file it was made from (size, mtime, inode: bundle.sh writes
+// both together); a cache for another file, or one V8 rejects (another Node), is ignored and the
+// bundle compiled as usual. `--version` alone is answered here without loading the bundle.
+// CommonJS: an ES module entry would also load Node's ESM loader (~5 ms).
+'use strict';
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write('@VERSION@\n');
 } else {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const file = join(here, 'strata.cjs');
+  const { closeSync, fstatSync, openSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+  const { createRequire } = require('node:module');
+  const { join } = require('node:path');
+  const { Script } = require('node:vm');
+  const file = join(__dirname, 'strata.cjs');
   const cacheFile = file + '.cache';
   const fd = openSync(file, 'r');
   const st = fstatSync(fd, { bigint: true });
@@ -32,10 +31,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
     } catch { /* no cache: compile */ }
   }
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
-  const require = createRequire(file);
   // the bundle has no import() (esbuild turns them into require), which a vm.Script could not serve
   const script = new Script(wrapped, { filename: file, cachedData });
-  const module = { exports: {} };
+  const bundle = { exports: {} };
   const run = script.runInThisContext();
   if (building) {
     process.on('exit', () => {
@@ -44,5 +42,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
       renameSync(tmp, cacheFile);
     });
   }
-  run.call(module.exports, module.exports, require, module, file, here);
+  run.call(bundle.exports, bundle.exports, createRequire(file), bundle, file, __dirname);
 }
