@@ -1,14 +1,11 @@
 /** `/networks/...`: translations onto the engine's network manager (CNI bridge networks). */
 import { StrataError } from '../base/errors.js';
-import { networkJson, networkManagerOf, pruneNetworks } from '../engine/network-driver.js';
-import type { NetworkManager } from '../network/index.js';
+import type { CreateNetworkOptions, Networks } from '../engine/index.js';
 import { filterMap, jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
-import type { Ctx, Route } from './server.js';
+import type { Ctx, Route } from './route.js';
 
-function manager(ctx: Ctx): NetworkManager {
-  const nm = networkManagerOf(ctx.api.engine);
-  if (!nm) throw new StrataError('not_implemented', 'this server runs without networking');
-  return nm;
+function manager(ctx: Ctx): Networks {
+  return ctx.engine.networks;
 }
 
 async function list(ctx: Ctx): Promise<void> {
@@ -20,11 +17,11 @@ async function list(ctx: Ctx): Promise<void> {
   const rows = nm.list()
     .filter((n) => !names || names.some((x) => n.name.includes(x)))
     .filter((n) => !ids || ids.some((x) => n.id.startsWith(x)));
-  sendJson(ctx.res, 200, rows.map((n) => networkJson(nm.inspect(n.name))));
+  sendJson(ctx.res, 200, rows.map((n) => nm.inspect(n.name)));
 }
 
 function inspect(ctx: Ctx): void {
-  sendJson(ctx.res, 200, networkJson(manager(ctx).inspect(ctx.params[0]!)));
+  sendJson(ctx.res, 200, manager(ctx).inspect(ctx.params[0]!));
 }
 
 interface CreateBody { Name: string; Driver: string; Internal: boolean; Labels: Record<string, string>; IPAM: { Config?: { Subnet?: string; Gateway?: string }[] } }
@@ -34,7 +31,7 @@ async function create(ctx: Ctx): Promise<void> {
   if (!b.Name) throw new StrataError('invalid_argument', 'network name is required');
   if (b.Driver && b.Driver !== 'bridge') throw new StrataError('not_found', `plugin "${b.Driver}" not found`);
   const nm = manager(ctx);
-  const opts: Parameters<NetworkManager['create']>[1] = { internal: !!b.Internal };
+  const opts: CreateNetworkOptions = { internal: !!b.Internal };
   const ipam = b.IPAM?.Config?.[0];
   if (ipam?.Subnet) opts.subnet = ipam.Subnet;
   if (ipam?.Gateway) opts.gateway = ipam.Gateway;
@@ -50,7 +47,7 @@ async function remove(ctx: Ctx): Promise<void> {
 }
 
 async function prune(ctx: Ctx): Promise<void> {
-  const removed = await pruneNetworks(ctx.api.engine, manager(ctx));
+  const removed = await manager(ctx).prune();
   sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
 }
 

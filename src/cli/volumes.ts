@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { containers } from './containers.js';
-import { collect, out, ExitError } from './util.js';
+import { collect, engine, out, ExitError } from './util.js';
 import { printRows, size3 } from './output.js';
 import { printInspect } from './images.js';
-import { inspectors } from './inspectors.js';
 
-const volumes = () => containers().volumes;
-inspectors.push({ type: 'volume', lookup: (n) => volumes().inspect(n) });
+const volumes = () => engine().volumes;
 
 export function registerVolumeCommands(volume: Command): void {
   volume.command('create').description('Create a volume').argument('[volume]')

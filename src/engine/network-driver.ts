@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
 import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
-import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
-import type { Store } from './store.js';
+import type { Container, NetworkDriver, NetworkState } from './container-model.js';
+import type { StoreRoot } from './store-root.js';
 
 /** Networks of the default bridge kind: `--network default|bridge|NAME`. */
 function networksFor(mode: string): string[] {
@@ -37,7 +37,7 @@ export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
   };
 }
 
-export function networkManager(store: Store): NetworkManager {
+export function networkManager(store: StoreRoot): NetworkManager {
   return new NetworkManager(path.join(store.root, 'network'));
 }
 
@@ -75,13 +75,6 @@ export class CniDriver implements NetworkDriver {
   }
 }
 
-/** Wire networking into an engine. */
-export function useCni(engine: Containers): NetworkManager {
-  const nm = networkManager(engine.store);
-  engine.network = new CniDriver(nm);
-  return nm;
-}
-
 /** Docker's network inspect shape. */
 export function networkJson(n: NetworkInspect): Record<string, unknown> {
   return {
@@ -91,15 +84,4 @@ export function networkJson(n: NetworkInspect): Record<string, unknown> {
     Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
     Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
   };
-}
-
-/** The network manager behind an engine's CNI driver, if it has one. */
-export function networkManagerOf(engine: Containers): NetworkManager | undefined {
-  return engine.network instanceof CniDriver ? engine.network.nm : undefined;
-}
-
-/** `network prune`: bridge networks no container is configured for (nor attached to). */
-export function pruneNetworks(engine: Containers, nm: NetworkManager): Promise<string[]> {
-  const used = new Set(engine.all().map((c) => c.hostConfig.NetworkMode));
-  return nm.prune(used);
 }

@@ -121,6 +121,9 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (digest, registry, repository)
   );
   `,
+  `
+  ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;  -- the last exit was the kernel's OOM kill
+  `,
 ];
 
 export function openDb(file: string): DB {
