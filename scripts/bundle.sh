@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --target=node20 \
   --outfile=dist/strata.cjs --log-level=warning --supported:dynamic-import=false \
-  --external:better-sqlite3 --external:zstd-napi --external:@lydell/node-pty --external:@napi-rs/xattr \
+  --external:bindings --external:zstd-napi --external:@lydell/node-pty --external:@napi-rs/xattr \
   --define:import.meta.url=__strataBundleUrl \
   --banner:js="var __strataBundleUrl = require('node:url').pathToFileURL(__filename).href;"
 # Node modules the bundle imports: `import * as fs from 'node:fs'` in each of ~40 modules became a

@@ -2,7 +2,7 @@
  * How the CLI starts (scripts/launcher.cjs -> dist/launch.cjs, which bin/strata and dist/strata.mjs run): the bundle runs from the code
  * cache the build made for it; a cache made for other bytes is ignored (the bundle is compiled as
  * usual and every command still works); `--version` and `-v` are answered without the bundle,
- * with the same text as before.
+ * with the same text as before. A command line builds only its own part of the program.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { Script } from 'node:vm';
+import type { Command } from 'commander';
 import { VERSION } from '../../src/base/version.js';
+import { buildProgram, partsFor } from '../../src/cli/main.js';
 import { PROJECT, strata, tempDir, tempRoot } from '../helpers.js';
 
 const DIST = path.join(PROJECT, 'dist');
@@ -61,4 +63,25 @@ test('launcher: a cache made for other bytes is ignored; the CLI works all the s
   // a command whose code loads Node modules on first use (crypto, streams)
   const out = execFileSync(process.execPath, [path.join(dir, 'strata.mjs'), 'system', 'df'], { env: env(root) }).toString();
   assert.match(out, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/m);
+});
+
+test('launcher: a command line builds only its part of the program, and that part is the full program\'s', () => {
+  const full = buildProgram();
+  const words = full.commands.map((c) => c.name());
+  assert.ok(words.length > 30, `${words.length} commands`);
+  const described = (c: Command): string => [c.helpInformation(), ...c.commands.map(described)].join('\n');
+  for (const w of words) {
+    if (w === 'help') continue;
+    const parts = partsFor([w, '--help']);
+    assert.ok(parts, `no part for ${w}`);
+    const lazy = buildProgram(parts);
+    assert.ok(lazy.commands.length < full.commands.length, w);
+    const mine = lazy.commands.find((c) => c.name() === w);
+    assert.ok(mine, `${w} is missing from its part`);
+    assert.equal(described(mine), described(full.commands.find((c) => c.name() === w)!), w);
+  }
+  assert.equal(partsFor(['--help']), undefined);
+  assert.equal(partsFor(['help', 'ps']), undefined);
+  assert.equal(partsFor(['nosuchcommand']), undefined);
+  assert.equal(partsFor([]), undefined);
 });
