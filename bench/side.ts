@@ -49,10 +49,42 @@ function engineRun(cmd: string, env: NodeJS.ProcessEnv, args: string[], input?: 
   return r.stdout.toString();
 }
 
+/**
+ * CPU time (ms) of an engine's processes so far: the commands this process ran and waited for
+ * (its children's times, with their own children: runc under a CLI), plus the long-lived
+ * processes that serve them (Docker: dockerd, containerd, shims, proxies; Strata: container
+ * monitors), with what those reaped. Work of a long-lived process that exits inside the window is
+ * lost (e.g. a monitor ending with `rm -f`), so the figure is a lower bound for both engines.
+ * On this shared machine the wall time of a command depends on its neighbours; CPU time less so.
+ */
+const DAEMONS: Record<Engine['name'], RegExp> = { docker: /^(dockerd|containerd|containerd-shim.*|docker-proxy)$/, strata: /^strata-monitor$/ };
+function statTicks(stat: string, self: boolean): { comm: string; ticks: number } {
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(stat.indexOf('(') + 1, close);
+  const f = stat.slice(close + 2).split(' '); // f[0] is field 3 (state)
+  const n = (i: number): number => Number(f[i - 3]);
+  return { comm, ticks: self ? n(16) + n(17) : n(14) + n(15) + n(16) + n(17) };
+}
+function cpuOf(name: Engine['name']): number {
+  let ticks = statTicks(fs.readFileSync('/proc/self/stat', 'utf8'), true).ticks;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const st = statTicks(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), false);
+      if (DAEMONS[name].test(st.comm)) ticks += st.ticks;
+    } catch { /* gone */ }
+  }
+  return ticks * 10;
+}
+/** CPU ms of the last timed() call (or of run -d -p to the first HTTP answer), for paired() */
+let lastCpu = NaN;
+
 function timed(e: Engine, args: string[]): number {
+  const c0 = cpuOf(e.name);
   const t0 = process.hrtime.bigint();
   const r = spawnSync(e.cmd, args, { env: e.env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  lastCpu = cpuOf(e.name) - c0;
   if (r.status !== 0) throw new Error(`${e.name} ${args.join(' ')}: ${r.stderr?.toString().trim()}`);
   return ms;
 }
@@ -109,18 +141,25 @@ export function printPair(prev: Map<string, Prev>, name: string, strata: number,
 // ---------------------------------------------------------------- workloads
 
 /** Paired runs: fn(engine, i) for both engines, alternating which goes first. */
+/** wall ms per engine, and CPU ms (see cpuOf) under the key `<engine>:cpu` */
 async function paired(engines: Engine[], runs: number, fn: (e: Engine, i: number) => Promise<number> | number): Promise<Map<string, number[]>> {
-  const res = new Map<string, number[]>(engines.map((e) => [e.name, []]));
+  const res = new Map<string, number[]>(engines.flatMap((e) => [[e.name, []], [`${e.name}:cpu`, []]] as Array<[string, number[]]>));
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 0 ? engines : [...engines].reverse();
-    for (const e of order) res.get(e.name)!.push(await fn(e, i));
+    for (const e of order) {
+      lastCpu = NaN;
+      res.get(e.name)!.push(await fn(e, i));
+      if (!Number.isNaN(lastCpu)) res.get(`${e.name}:cpu`)!.push(lastCpu);
+    }
   }
   return res;
 }
 
 function report(prev: Map<string, Prev>, name: string, r: Map<string, number[]>, note = '', div = 1): void {
   const d = r.get('docker');
-  printPair(prev, name, median(r.get('strata')!) / div, d && d.length ? median(d) / div : undefined, note);
+  const cpu = (k: string): string => { const v = r.get(`${k}:cpu`); return v && v.length ? fmt(median(v) / div) : '-'; };
+  const cpuNote = `cpu ${cpu('strata')} / ${cpu('docker')}`;
+  printPair(prev, name, median(r.get('strata')!) / div, d && d.length ? median(d) / div : undefined, note ? `${cpuNote}; ${note}` : cpuNote);
 }
 
 const SLEEPER = ['sh', '-c', 'i=0; while [ $i -lt 50 ]; do echo line $i; i=$((i+1)); done; trap "exit 0" TERM; sleep 100000 & wait'];
@@ -146,10 +185,12 @@ async function light(engines: Engine[], prev: Map<string, Prev>): Promise<void> 
 async function lifecycle(engines: Engine[], prev: Map<string, Prev>): Promise<void> {
   const http = await paired(engines, N, async (e, i) => {
     const port = await freePort();
+    const c0 = cpuOf(e.name);
     const t0 = process.hrtime.bigint();
     e.run(['run', '-d', '--name', `sb-h${i}`, '-p', `127.0.0.1:${port}:80`, 'busybox']);
     await untilHttp(`http://127.0.0.1:${port}/`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    lastCpu = cpuOf(e.name) - c0;
     e.run(['rm', '-f', `sb-h${i}`]);
     return ms;
   });
@@ -280,7 +321,7 @@ export async function runSide(): Promise<void> {
       engines.push({ name: 'docker', env: d.env, cmd: d.cli, run: (a, i) => d.run(a, i) });
       d.run(['run', '--rm', 'busybox', 'true']);
     }
-    console.log('# name strata docker ratio  (prev strata docker ratio)   [ratio = strata/docker; ms unless the name ends in _s]');
+    console.log('# name strata docker ratio  (prev strata docker ratio)  # cpu strata / docker   [wall medians; ratio = strata/docker; ms unless the name ends in _s; cpu: median CPU time of the engine\'s processes]');
     if (want.has('light')) await light(engines, prev);
     if (want.has('lifecycle')) await lifecycle(engines, prev);
     if (want.has('commit')) await commit(engines, prev);
