@@ -170,7 +170,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
       let t0 = 0;
       try {
         if (input.pause) { await input.pause(); paused = true; t0 = performance.now(); }
-        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS, exclude };
+        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS, exclude, sys: store.sys };
         if (epoch !== undefined) opts.sourceDateEpoch = epoch;
         if (input.keepBlob !== true) {
           fs.mkdirSync(stageDir, { mode: 0o700 });
@@ -198,7 +198,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
       if (!known) {
         const diffDir = path.join(home, 'diff');
         fs.mkdirSync(diffDir, { mode: 0o755 });
-        const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay', staged: packed.staged });
+        const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay', staged: packed.staged, sys: store.sys });
         if (packed.staged.length === 0 && res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
         if (packed.staged.some((f) => fs.existsSync(f.path))) throw new StrataError('internal', 'a staged file did not reach the layer dir');
         staged.size = res.contentSize;
