@@ -15,7 +15,9 @@ npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --targe
 # copy of fs's exports each (esbuild's __toESM), and every command loaded http, tls, zlib,
 # crypto, worker_threads... at start. One namespace per module; those Node has not loaded at
 # start-up anyway are loaded on first use of one of their exports (scripts/lazy-builtins.js).
-sed -i -e 's/__toESM(require(\("node:[a-z_/]*"\)), 1)/__strataNs(\1)/g' -e 's/\brequire(\("node:[a-z_/]*"\))/__strataNs(\1)/g' dist/strata.cjs
+# The native addons kept outside the bundle load the same way, on first use.
+mods='"node:[a-z_/]*"\|"@napi-rs\/xattr"\|"zstd-napi"\|"@lydell\/node-pty"'
+sed -i -e "s/__toESM(require(\($mods\)), 1)/__strataNs(\1)/g" -e "s/\brequire(\($mods\))/__strataNs(\1)/g" dist/strata.cjs
 { tr '\n' ' ' < scripts/lazy-builtins.js; echo; cat dist/strata.cjs; } > dist/strata.cjs.tmp && mv dist/strata.cjs.tmp dist/strata.cjs
 version=$(sed -n "s/^export const VERSION = '\(.*\)';$/\1/p" src/base/version.ts)
 sed "s/@VERSION@/${version}/" scripts/launcher.cjs > dist/launch.cjs.tmp && mv dist/launch.cjs.tmp dist/launch.cjs
