@@ -117,7 +117,7 @@ export function previousFigures(file = RESULTS): Map<string, Prev> {
   if (at < 0) return out;
   const block = /```[a-z]*\n([\s\S]*?)```/.exec(text.slice(at));
   for (const line of (block?.[1] ?? '').split('\n')) {
-    const m = /^([a-z0-9_]+) ([\d.]+) ([\d.]+|-) ([\d.]+|-)/.exec(line.trim());
+    const m = /^([A-Za-z0-9_]+) ([\d.]+) ([\d.]+|-) ([\d.]+|-)/.exec(line.trim());
     if (!m) continue;
     const p: Prev = { strata: Number(m[2]) };
     if (m[3] !== '-') p.docker = Number(m[3]);
