@@ -8,16 +8,19 @@ import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
 import { registerChangeCommands } from './changes.js';
+import { registerBuildCommands } from './build.js';
+import { registerAnalyzeCommand } from './analyze.js';
+import { registerExploreCommand } from './explore.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
 
 
 /** Which registration defines each command word; `strata WORD ...` registers only that part. */
-type Part = 'images' | 'registry' | 'containers' | 'changes' | 'network' | 'volume' | 'system' | 'serve' | 'root';
+type Part = 'images' | 'registry' | 'analyze' | 'containers' | 'changes' | 'build' | 'network' | 'volume' | 'system' | 'serve' | 'explore' | 'root';
 const PARTS_OF: Record<string, Part[]> = {
-  image: ['images', 'registry'], container: ['containers', 'changes'], network: ['network'], volume: ['volume'], system: ['system'], serve: ['serve'],
-  inspect: ['root'], version: ['root'],
+  image: ['images', 'registry', 'analyze', 'build'], container: ['containers', 'changes'], network: ['network'], volume: ['volume'], system: ['system'],
+  serve: ['serve'], build: ['build'], builder: ['build'], explore: ['explore'], inspect: ['root'], version: ['root'],
 };
 for (const w of ['images', 'import', 'load', 'save', 'tag', 'rmi', 'history']) PARTS_OF[w] = ['images'];
 for (const w of ['pull', 'push', 'login', 'logout']) PARTS_OF[w] = ['registry'];
@@ -53,12 +56,15 @@ export function buildProgram(parts?: readonly Part[]): Command {
   const system = want('system') ? program.command('system').description('Manage Strata') : undefined;
   if (want('images')) registerImageCommands(program, imageGroup());
   if (want('registry')) registerRegistryCommands(program, imageGroup());
+  if (want('analyze')) registerAnalyzeCommand(imageGroup());
   if (want('containers')) registerContainerCommands(program, containerGroup());
   if (want('network')) registerNetworkCommands(program.command('network').description('Manage networks'));
   if (want('volume')) registerVolumeCommands(program.command('volume').description('Manage volumes'));
   if (want('changes')) registerChangeCommands(program, containerGroup());
+  if (want('build')) registerBuildCommands(program, imageGroup());
   if (system) registerSystemCommands(system);
   if (want('serve')) registerServeCommand(program);
+  if (want('explore')) registerExploreCommand(program);
   if (!want('root')) {
     finishProgram(program);
     return program;

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import BetterSqlite3 from 'better-sqlite3';
+import { BUILD_CACHE_SCHEMA } from './build-cache.js';
 
 // Imported (so the CLI bundle carries better-sqlite3's JavaScript, from its code cache) with the
 // addon named directly: the package's own lookup (`bindings`) stats a dozen paths and parses a
@@ -130,6 +131,7 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;  -- the last exit was the kernel's OOM kill
   `,
+  BUILD_CACHE_SCHEMA,
 ];
 
 export function openDb(file: string): DB {
