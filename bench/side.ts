@@ -115,8 +115,10 @@ export function previousFigures(file = RESULTS): Map<string, Prev> {
   try { text = fs.readFileSync(file, 'utf8'); } catch { return out; }
   const at = text.indexOf('## Side by side');
   if (at < 0) return out;
-  const block = /```[a-z]*\n([\s\S]*?)```/.exec(text.slice(at));
-  for (const line of (block?.[1] ?? '').split('\n')) {
+  const section = text.slice(at + 1);
+  const end = section.search(/^## /m);
+  const lines = [...(end < 0 ? section : section.slice(0, end)).matchAll(/```[a-z]*\n([\s\S]*?)```/g)].flatMap((b) => b[1]!.split('\n'));
+  for (const line of lines) {
     const m = /^([A-Za-z0-9_]+) ([\d.]+) ([\d.]+|-) ([\d.]+|-)/.exec(line.trim());
     if (!m) continue;
     const p: Prev = { strata: Number(m[2]) };
