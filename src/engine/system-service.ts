@@ -101,6 +101,11 @@ export class SystemService {
     for (const c of this.containers.all()) await this.containers.remove(c.id, { force: true, volumes: true });
     await this.networks.destroy();
     const root = this.store.root;
+    // mounts an interrupted build left (build-tmp/): never delete through them
+    const sys = this.store.sys;
+    for (const m of sys.readMountInfo().map((x) => x.mountPoint).filter((p) => p.startsWith(root + '/')).sort((a, b) => b.length - a.length)) {
+      await sys.unmount(m, { detach: true }).catch(() => undefined);
+    }
     this.close();
     for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
     fs.rmSync(runtimeDirFor(root, this.store.sys.runDir), { recursive: true, force: true }); // runc state and sockets under /run
