@@ -1,0 +1,84 @@
+/**
+ * A simulated reboot: every monitor and container process killed, the
+ * overlays unmounted, the container netns gone and /run/strata-* removed
+ * (what a reboot does to a host without a daemon). Afterwards `ps -a` tells
+ * the truth, `start` works, and removal leaves nothing behind.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import { Runc, runtimeDirFor } from '../../src/runtime/index.js';
+import { containerRoot, mountsUnder, strata, strataOk } from '../helpers.js';
+import { health, networkLeftovers } from './helpers.js';
+
+function pidsOfMonitors(runDir: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let cmd = '';
+    try { cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmd.includes('strata-monitor') && cmd.includes(runDir)) out.push(Number(p));
+  }
+  return out;
+}
+
+test('after a simulated reboot ps -a is truthful, start works, nothing leaks', async (t) => {
+  const root = containerRoot(t);
+  const ids = {
+    web: strataOk(root, ['run', '-d', '--name', 'web', '-p', '127.0.0.1::80', 'busybox']).trim(),
+    quiet: strataOk(root, ['run', '-d', '--name', 'quiet', '--network', 'none', 'busybox', 'sleep', '1000']).trim(),
+    paused: strataOk(root, ['run', '-d', '--name', 'paused', 'busybox', 'sleep', '1000']).trim(),
+  };
+  strataOk(root, ['pause', 'paused']);
+  strataOk(root, ['create', '--name', 'never', 'busybox', 'true']);
+  strataOk(root, ['exec', 'web', 'sh', '-c', 'echo kept > /www/kept.html']);
+  const runDir = runtimeDirFor(root);
+  const runc = new Runc({ root: path.join(runDir, 'runc') });
+
+  // ---- the "reboot"
+  const victims = new Set<number>(pidsOfMonitors(runDir));
+  for (const id of Object.values(ids)) for (const p of await runc.ps(id)) victims.add(p);
+  assert.ok(victims.size >= 6, `monitors and container processes: ${[...victims].join(' ')}`);
+  for (const id of Object.values(ids)) await runc.resume(id).catch(() => undefined); // frozen tasks die on thaw
+  for (const p of victims) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  for (let i = 0; i < 100 && [...victims].some((p) => fs.existsSync(`/proc/${p}/stat`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'))); i++) await new Promise((r) => setTimeout(r, 50));
+  for (const m of mountsUnder(root).reverse()) execFileSync('umount', ['-l', m]);
+  for (const id of Object.values(ids)) {
+    for (const n of (() => { try { return fs.readdirSync('/run/netns'); } catch { return []; } })()) {
+      if (n.includes(id.slice(0, 12))) execFileSync('ip', ['netns', 'delete', n]);
+    }
+  }
+  fs.rmSync(runDir, { recursive: true, force: true });
+  assert.deepEqual(mountsUnder(root), []);
+
+  // ---- after it: the truth
+  const ps = strataOk(root, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']).trim().split('\n').sort();
+  assert.equal(ps.length, 4);
+  for (const name of ['paused', 'quiet', 'web']) assert.match(ps.find((l) => l.startsWith(name + ' '))!, /^\w+ Exited \(\d+\) /, ps.join('\n'));
+  assert.match(ps.find((l) => l.startsWith('never '))!, /^never Created$/);
+  assert.equal(strataOk(root, ['ps', '-q']), '', 'nothing claims to run');
+  for (const name of ['web', 'quiet', 'paused']) {
+    assert.equal(strataOk(root, ['inspect', '--format', '{{.State.Running}} {{.State.Paused}}', name]).trim(), 'false false', name);
+  }
+  assert.deepEqual(health(root).problems, []);
+
+  // start works; the container's files survived
+  for (const name of ['web', 'quiet', 'paused']) strataOk(root, ['start', name]);
+  assert.equal(strataOk(root, ['exec', 'web', 'cat', '/www/kept.html']), 'kept\n');
+  assert.equal(strataOk(root, ['exec', 'quiet', 'echo', 'up']), 'up\n');
+  const port = strataOk(root, ['port', 'web', '80']).trim().split(':').pop();
+  const page = execFileSync('sh', ['-c', `wget -qO- http://127.0.0.1:${port}/kept.html || busybox wget -qO- http://127.0.0.1:${port}/kept.html`]).toString();
+  assert.equal(page, 'kept\n');
+  strataOk(root, ['stop', '-t', '1', 'quiet']);
+  strataOk(root, ['start', 'quiet']);
+  assert.match(strataOk(root, ['ps', '--format', '{{.Names}}']), /quiet/);
+
+  // nothing leaks once they are removed
+  strataOk(root, ['rm', '-f', 'web', 'quiet', 'paused', 'never']);
+  assert.deepEqual(mountsUnder(root), []);
+  for (const id of Object.values(ids)) assert.deepEqual(networkLeftovers(id), [], id);
+  assert.deepEqual(health(root).problems, []);
+  console.log('reboot cases: 4 containers (running with a published port, no network, paused, created): ps -a truthful, start, exec, port, stop/start, rm: no leftovers');
+});
