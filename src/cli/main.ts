@@ -11,8 +11,6 @@ import { registerChangeCommands } from './changes.js';
 import { registerBuildCommands } from './build.js';
 import { registerAnalyzeCommand } from './analyze.js';
 import { registerExploreCommand } from './explore.js';
-
-export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
 
 

@@ -10,7 +10,7 @@ import { collect } from './util.js';
 import { parsePort, startExplorer } from './explore.js';
 import type { ExploreServer } from '../explore/server.js';
 
-export const DEFAULT_HOST = 'unix:///run/strata.sock';
+const DEFAULT_HOST = 'unix:///run/strata.sock';
 
 export function registerServeCommand(program: Command): void {
   program.command('serve').description('Serve the Docker Engine API (unix socket by default)')

@@ -108,7 +108,7 @@ function buildCacheRow(e: readonly BuildCacheEntry[]): Record<string, string> {
 }
 
 /** `system df -v`: the build cache section. */
-export function printBuildCache(e: readonly BuildCacheEntry[]): void {
+function printBuildCache(e: readonly BuildCacheEntry[]): void {
   out(`Build cache usage: ${size4(e.reduce((a, x) => a + x.size, 0))}\n`);
   printRows(e.map((x) => ({
     ID: x.id, CacheType: x.type, Size: size4(x.size), CreatedSince: since(Math.floor(x.created / 1000)),

@@ -50,7 +50,7 @@ export interface PackOptions {
   sys?: Sys;
 }
 
-export interface PackResult {
+interface PackResult {
   /** 'sha256:<hex>' of the tar written */
   diffId: string;
   /** bytes written */

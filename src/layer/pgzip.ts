@@ -15,10 +15,10 @@ import { promisify } from 'node:util';
 
 const deflateRaw = promisify(zlib.deflateRaw) as (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>;
 
-export const PGZIP_BLOCK = 1 << 20;
+const PGZIP_BLOCK = 1 << 20;
 const DICT = 32 << 10;
 
-export interface PgzipOptions { level?: number; blockSize?: number; parallel?: number; }
+interface PgzipOptions { level?: number; blockSize?: number; parallel?: number; }
 
 export class ParallelGzip extends Transform {
   private level: number;

@@ -11,7 +11,7 @@ import { finished } from 'node:stream/promises';
 import { StrataError } from '../base/errors.js';
 import { Sha256Hasher } from './hasher.js';
 
-export const SINK_CHUNK = 1024 * 1024;
+const SINK_CHUNK = 1024 * 1024;
 
 export class TarSink {
   buf: Buffer = Buffer.allocUnsafe(SINK_CHUNK);

@@ -12,7 +12,7 @@ import * as https from 'node:https';
 import { Readable } from 'node:stream';
 import { StrataError, errnoCode } from '../base/errors.js';
 
-export interface HttpRequest {
+interface HttpRequest {
   method: string;
   url: URL;
   headers?: Record<string, string>;
@@ -60,7 +60,7 @@ function goMethod(m: string): string {
 }
 
 /** Go's wording: `Get "https://x/v2/": dial tcp: lookup x: no such host`. */
-export function describeNetError(method: string, url: URL, e: unknown): NetworkError {
+function describeNetError(method: string, url: URL, e: unknown): NetworkError {
   const code = errnoCode(e);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
