@@ -1,5 +1,5 @@
 /**
- * Tar header codec: ustar blocks, base-256 numbers, PAX records.
+ * Tar header codec: ustar blocks, base-256 numbers; PAX records (tar-pax.ts) and GNU sparse maps (tar-sparse.ts) applied to headers.
  *
  * Names and link targets are kept as bytes (tar has no encoding); PAX records are
  * parsed by their length prefix over bytes so binary `SCHILY.xattr.*` values
@@ -7,6 +7,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { StrataError, corrupt } from '../base/errors.js';
+import { paxDecimal, parsePaxTime } from './tar-pax.js';
+import { type SparsePending, type SparseSegment, paxSparse } from './tar-sparse.js';
 
 export const BLOCK = 512;
 
@@ -73,25 +75,6 @@ export interface TarHeader {
    */
   sparse?: SparseSegment[];
 }
-
-/** One data segment of a sparse file: `length` bytes stored for logical offset `offset`. */
-export interface SparseSegment {
-  offset: number;
-  length: number;
-}
-
-/** Where a sparse entry's map is, as learned from the headers (internal to the reader). */
-interface SparsePending {
-  /** the map when the headers held it; null for format 1.0 (the map opens the body) */
-  map: SparseSegment[] | null;
-  /** old GNU 'S': extension blocks with more map entries follow the header */
-  extended: boolean;
-  /** stored bytes of the body (the map blocks of format 1.0 included) */
-  storedSize: number;
-}
-
-/** Largest accepted number of segments in one sparse map. */
-export const MAX_SPARSE_SEGMENTS = 1_000_000;
 
 function ascii(buf: Buffer, off: number, len: number): string {
   let end = off;
@@ -238,72 +221,6 @@ function oldGnuSparse(b: Buffer): { map: SparseSegment[]; extended: boolean; rea
   return { map, extended: b[482] !== 0, realSize: parseNumeric(b, 483, 12, 'sparse real size') };
 }
 
-/**
- * Parse PAX extended header records `"<len> <key>=<value>\n"` by their length
- * prefix, over bytes. Later records override earlier ones (merged into `into`).
- */
-export function parsePax(data: Buffer, into: Map<string, Buffer>): void {
-  let pos = 0;
-  const n = data.length;
-  while (pos < n) {
-    if (data[pos] === 0) {
-      // NUL padding after the last record (seen from some writers)
-      for (let i = pos; i < n; i++) if (data[i] !== 0) throw corrupt('invalid PAX header: garbage after records');
-      return;
-    }
-    let len = 0;
-    let i = pos;
-    while (i < n && data[i]! >= 0x30 && data[i]! <= 0x39 && i - pos < 10) {
-      len = len * 10 + (data[i]! - 0x30);
-      i++;
-    }
-    if (i === pos || i >= n || data[i] !== 0x20) throw corrupt('invalid PAX header: bad record length');
-    const end = pos + len;
-    if (len < 5 || end > n || data[end - 1] !== 0x0a) throw corrupt('invalid PAX header: bad record length');
-    const kvStart = i + 1;
-    const eq = data.indexOf(0x3d, kvStart);
-    if (eq < 0 || eq >= end - 1 || eq === kvStart) throw corrupt('invalid PAX header: record without key=value');
-    const key = data.toString('utf8', kvStart, eq);
-    const value = Buffer.from(data.subarray(eq + 1, end - 1));
-    if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {
-      // format 0.0 repeats these two keys, one pair per segment: keep them all, in order
-      const prev = into.get(SPARSE_00_MAP);
-      into.set(SPARSE_00_MAP, prev === undefined ? value : Buffer.concat([prev, Buffer.from(','), value]));
-    }
-    into.set(key, value);
-    pos = end;
-  }
-}
-
-/** Where parsePax collects the repeated offset/numbytes records of sparse format 0.0. */
-const SPARSE_00_MAP = 'GNU.sparse.offset+numbytes';
-
-function paxDecimal(v: Buffer, key: string): number {
-  const s = v.toString('latin1');
-  if (!/^[0-9]{1,20}$/.test(s)) throw corrupt(`invalid PAX header: bad ${key} value ${JSON.stringify(s.slice(0, 40))}`);
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw corrupt(`invalid PAX header: ${key} overflows`);
-  return n;
-}
-
-/** PAX time "[-]sec[.frac]" -> whole seconds (floor) + nanoseconds. */
-function parsePaxTime(v: Buffer, key: string): { sec: number; nsec: number } {
-  const s = v.toString('latin1');
-  const m = /^(-?)([0-9]{1,19})(?:\.([0-9]*))?$/.exec(s);
-  if (!m) throw corrupt(`invalid PAX header: bad ${key} value ${JSON.stringify(s.slice(0, 40))}`);
-  let sec = Number(m[2]);
-  if (!Number.isSafeInteger(sec)) throw corrupt(`invalid PAX header: ${key} overflows`);
-  let nsec = m[3] ? Number((m[3] + '000000000').slice(0, 9)) : 0;
-  if (m[1] === '-') {
-    sec = -sec;
-    if (nsec > 0) {
-      sec -= 1;
-      nsec = 1_000_000_000 - nsec;
-    }
-  }
-  return { sec, nsec };
-}
-
 const TYPES: Record<number, TarEntryType> = {
   0x00: 'file',
   0x30: 'file',
@@ -418,61 +335,6 @@ export function takeSparse(h: TarHeader): SparsePending | undefined {
   const s = pendingSparse.get(h);
   if (s) pendingSparse.delete(h);
   return s;
-}
-
-/** GNU sparse PAX formats 0.0, 0.1 and 1.0; null when the records describe no sparse file. */
-function paxSparse(pax: Map<string, Buffer>, storedSize: number): { pending: SparsePending; realSize: number } | null {
-  const str = (k: string): string | undefined => pax.get(k)?.toString('latin1');
-  const major = str('GNU.sparse.major');
-  const minor = str('GNU.sparse.minor');
-  if (major === '1' && minor === '0') {
-    const real = pax.get('GNU.sparse.realsize');
-    if (real === undefined) throw corrupt('invalid PAX header: sparse format 1.0 without GNU.sparse.realsize');
-    return { pending: { map: null, extended: false, storedSize }, realSize: paxDecimal(real, 'GNU.sparse.realsize') };
-  }
-  const numBlocks = pax.get('GNU.sparse.numblocks');
-  if (numBlocks === undefined) {
-    if (major !== undefined || minor !== undefined || pax.has('GNU.sparse.map') || pax.has('GNU.sparse.size')) {
-      throw new StrataError('not_implemented', `unsupported GNU sparse format ${major ?? '?'}.${minor ?? '?'}`);
-    }
-    return null;
-  }
-  if (major !== undefined && !(major === '0' && (minor === '0' || minor === '1'))) {
-    throw new StrataError('not_implemented', `unsupported GNU sparse format ${major}.${minor ?? '?'}`);
-  }
-  const n = paxDecimal(numBlocks, 'GNU.sparse.numblocks');
-  if (n > MAX_SPARSE_SEGMENTS) throw corrupt(`invalid PAX header: too many sparse segments (${n})`);
-  const mapText = pax.get('GNU.sparse.map') ?? pax.get(SPARSE_00_MAP);
-  const nums = mapText === undefined || mapText.length === 0 ? [] : mapText.toString('latin1').split(',');
-  if (nums.length !== 2 * n) throw corrupt(`invalid PAX header: the sparse map has ${nums.length} numbers for ${n} segments`);
-  const map: SparseSegment[] = [];
-  for (let i = 0; i < nums.length; i += 2) {
-    map.push({ offset: paxDecimal(Buffer.from(nums[i]!), 'GNU.sparse.map'), length: paxDecimal(Buffer.from(nums[i + 1]!), 'GNU.sparse.map') });
-  }
-  const size = pax.get('GNU.sparse.size');
-  if (size === undefined) throw corrupt('invalid PAX header: sparse file without GNU.sparse.size');
-  return { pending: { map, extended: false, storedSize }, realSize: paxDecimal(size, 'GNU.sparse.size') };
-}
-
-/**
- * Check a complete sparse map against the real size and the stored body size:
- * segments in order, not overlapping, inside the file, their lengths adding up
- * to the stored bytes. Empty segments are dropped.
- */
-export function checkSparseMap(map: SparseSegment[], realSize: number, storedData: number): SparseSegment[] {
-  const out: SparseSegment[] = [];
-  let end = 0;
-  let total = 0;
-  for (const s of map) {
-    if (s.offset < end || s.offset + s.length > realSize || !Number.isSafeInteger(s.offset + s.length)) {
-      throw corrupt('invalid tar entry: sparse map segments out of order or past the end of the file');
-    }
-    end = s.offset + s.length;
-    total += s.length;
-    if (s.length > 0) out.push(s);
-  }
-  if (total !== storedData) throw corrupt(`invalid tar entry: the sparse map holds ${total} bytes but ${storedData} are stored`);
-  return out;
 }
 
 // ---------------------------------------------------------------------------

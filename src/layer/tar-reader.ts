@@ -10,9 +10,11 @@ import { Readable, pipeline } from 'node:stream';
 import { StrataError, corrupt, invalidArgument } from '../base/errors.js';
 import { type Compression, decompressStream, detectCompression, detectUnsupportedCompression } from './compression.js';
 import {
-  BLOCK, MAX_GNU_LONG_BYTES, MAX_PAX_BYTES, MAX_SPARSE_SEGMENTS, type SparseSegment, type TarHeader,
-  buildHeader, checkSparseMap, decodeRawHeader, gnuSparseEntries, isZeroBlock, padding, parsePax, takeSparse,
+  BLOCK, MAX_GNU_LONG_BYTES, MAX_PAX_BYTES, type TarHeader,
+  buildHeader, decodeRawHeader, gnuSparseEntries, isZeroBlock, padding, takeSparse,
 } from './tar-header.js';
+import { parsePax } from './tar-pax.js';
+import { MAX_SPARSE_SEGMENTS, type SparseSegment, checkSparseMap } from './tar-sparse.js';
 
 const EMPTY = Buffer.alloc(0);
 /** What the holes of sparse files read as (never written to). */

@@ -9,7 +9,8 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { TarWriter, packDir, readTar, unpackLayer } from '../../src/layer/index.js';
-import { buildHeader, decodeRawHeader, encodeEntry, parsePax } from '../../src/layer/tar-header.js';
+import { buildHeader, decodeRawHeader, encodeEntry } from '../../src/layer/tar-header.js';
+import { parsePax } from '../../src/layer/tar-pax.js';
 import { craftTar, rawHeader, rm, sh, sha256, streamOf, tempDir } from './helpers.js';
 
 async function collect(s: PassThrough): Promise<Buffer> {
