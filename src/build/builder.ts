@@ -12,144 +12,28 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image/types.js';
 import { formatGoDuration, parseDuration } from '../format/index.js';
-import type { BaseImage, BuildBackend, BuildMount, LayerResult, Rootfs } from './backend.js';
-import { archiveKind, Context, copyTree, mkdirIn, resolveChown, resolveIn, resolveUserIds } from './fsops.js';
+import type { BaseImage, BuildBackend, LayerResult, Rootfs } from './backend.js';
+import { Context, mkdirIn, resolveUserIds } from './fsops.js';
 import { IgnoreMatcher, parseIgnoreFile } from './ignore.js';
 import { BuildError, llbError, parseStages, toInstruction, type Instruction, type Stage } from './instructions.js';
 import { parseDockerfile } from './parser.js';
 import { Progress, type Vertex } from './progress.js';
 import { processWord, processWords, ShellError } from './shell.js';
+import {
+  DEFAULT_PATH, HISTORY_COMMENT, baseError, canonicalTag, cloneState, emptyConfig, envMap, goQuote, goQuoteList, rfc3339, setEnv, sha,
+  type BuildOptions, type BuildResult, type NoiseEntry, type StageRun, type State, type StepHost,
+} from './build-state.js';
+import { copyStep } from './steps-copy.js';
+import { runStep } from './steps-run.js';
 
 export { BuildError } from './instructions.js';
 
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
-const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
-
-export interface BuildOptions {
-  /** the context directory (tar contexts are extracted by the caller) */
-  contextDir: string;
-  /** the Dockerfile's path (absolute, or relative to the context); default Dockerfile */
-  dockerfile?: string;
-  /** the Dockerfile's text, when it does not come from a file */
-  dockerfileText?: string;
-  tags?: string[];
-  buildArgs?: Record<string, string | undefined>;
-  target?: string;
-  noCache?: boolean;
-  pull?: boolean;
-  labels?: Record<string, string>;
-  network?: 'default' | 'none' | 'host';
-  /** `--secret id=ID,src=FILE` */
-  secrets?: Record<string, string>;
-  platform?: string;
-  extraHosts?: string[];
-  excludeNoise?: boolean;
-  /** SOURCE_DATE_EPOCH / --timestamp: clamp times for reproducible images */
-  epoch?: number;
-  /** progress lines (plain BuildKit format) */
-  log?: (line: string) => void;
-  quiet?: boolean;
-  /** keep the context's file hashes for the next build (a user's directory, not a temporary one) */
-  persistHashes?: boolean;
-}
-
-interface NoiseEntry { step: string; line: number; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
-
-export interface BuildResult {
-  id: string;
-  steps: number;
-  cached: number;
-  noise: NoiseEntry[];
-}
-
-interface State {
-  config: ImageConfig;
-  diffIds: string[];
-  key: string;
-  /** provenance per history entry ('' for the base's entries) */
-  sources: string[];
-}
-
-interface BuildArg { key: string; value: string | undefined }
-
-interface StageRun {
-  stage: Stage;
-  state: State;
-  args: BuildArg[];
-  /** ARG values in scope (name -> value) */
-  argValues: Map<string, string>;
-  cmdSet: boolean;
-  total: number;
-  index: number;
-  prefix: string;
-}
-
-function sha(parts: unknown): string {
-  return 'sha256:' + createHash('sha256').update(JSON.stringify(parts)).digest('hex');
-}
-
-function envMap(env: readonly string[] | null | undefined): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const e of env ?? []) { const i = e.indexOf('='); if (i < 0) m.set(e, ''); else m.set(e.slice(0, i), e.slice(i + 1)); }
-  return m;
-}
-
-function setEnv(env: string[], key: string, value: string): string[] {
-  const out = [...env];
-  const i = out.findIndex((e) => e === key || e.startsWith(key + '='));
-  if (i >= 0) out[i] = `${key}=${value}`; else out.push(`${key}=${value}`);
-  return out;
-}
-
-/** Go's %q for a string (strconv.Quote). */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (c === 7) out += '\\a'; else if (c === 8) out += '\\b'; else if (c === 12) out += '\\f';
-    else if (c === 10) out += '\\n'; else if (c === 13) out += '\\r'; else if (c === 9) out += '\\t'; else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
-const goQuoteList = (l: readonly string[]) => `[${l.map(goQuote).join(' ')}]`;
-
-function rfc3339(epoch: number | undefined): string {
-  if (epoch !== undefined) return new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
-  const d = new Date();
-  const ns = String(d.getMilliseconds() * 1_000_000 + Number(process.hrtime.bigint() % 1_000_000n)).padStart(9, '0').replace(/0+$/, '');
-  return d.toISOString().slice(0, 19) + (ns ? `.${ns}` : '') + 'Z';
-}
-
-function emptyConfig(): ContainerConfig {
-  return {
-    Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
-    Tty: false, OpenStdin: false, StdinOnce: false, Env: [DEFAULT_PATH], Cmd: null, Image: '', Volumes: null,
-    WorkingDir: '/', Entrypoint: null, OnBuild: null, Labels: null,
-  };
-}
-
-function cloneState(s: State): State {
-  return { config: JSON.parse(JSON.stringify(s.config)) as ImageConfig, diffIds: [...s.diffIds], key: s.key, sources: [...s.sources] };
-}
-
-/** The error text BuildKit gives a failed RUN. */
-function runFailure(args: readonly string[], code: number): BuildError {
-  return new BuildError(`executor failed running [${args.join(' ')}]: exit code: ${code}`);
-}
-
-class Builder {
+class Builder implements StepHost {
   private readonly progress: Progress;
   private readonly log: (line: string) => void;
-  private ctx!: Context;
+  ctx!: Context;
   private escape = '\\';
   private metaArgs = new Map<string, string | undefined>();
   private readonly stageDone = new Map<number, Promise<State>>();
@@ -160,7 +44,7 @@ class Builder {
   private readonly usedArgs = new Set<string>();
   private dockerfileName = 'Dockerfile';
 
-  constructor(private readonly be: BuildBackend, private readonly o: BuildOptions) {
+  constructor(readonly be: BuildBackend, readonly o: BuildOptions) {
     this.log = o.log ?? (() => undefined);
     this.progress = new Progress(this.log, !!o.quiet);
   }
@@ -263,7 +147,7 @@ class Builder {
     return m;
   }
 
-  private expand(word: string, env: ReadonlyMap<string, string>, ins: Instruction): string {
+  expand(word: string, env: ReadonlyMap<string, string>, ins: Instruction): string {
     try {
       return processWord(word, env, this.escape);
     } catch (e) {
@@ -273,7 +157,7 @@ class Builder {
   }
 
   /** A stage's final state, built once however many stages need it. */
-  private stageState(index: number): Promise<State> {
+  stageState(index: number): Promise<State> {
     let p = this.stageDone.get(index);
     if (!p) {
       p = this.runStage(this.stages[index]!);
@@ -307,7 +191,7 @@ class Builder {
   }
 
   /** Find a stage by name or index (`--from`, `FROM`); undefined for an image name. */
-  private stageRef(name: string, before: number): Stage | undefined {
+  stageRef(name: string, before: number): Stage | undefined {
     if (/^\d+$/.test(name)) {
       const i = Number(name);
       if (i >= before) throw llbError(`invalid stage index ${i}`);
@@ -404,7 +288,7 @@ class Builder {
     return m;
   }
 
-  private shell(run: StageRun): string[] {
+  shell(run: StageRun): string[] {
     const s = run.state.config.config?.Shell;
     return s && s.length ? [...s] : ['/bin/sh', '-c'];
   }
@@ -560,10 +444,10 @@ class Builder {
         return;
       }
       case 'run':
-        await this.runStep(run, ins, pfx, env, opt.trigger);
+        await runStep(this, run, ins, pfx, env, opt.trigger);
         return;
       case 'copy': case 'add':
-        await this.copyStep(run, ins, pfx, env, opt.trigger);
+        await copyStep(this, run, ins, pfx, env, opt.trigger);
         return;
       default:
         throw llbError(`dockerfile parse error line ${n.startLine}: unknown instruction: ${n.cmd.toUpperCase()}`);
@@ -630,7 +514,7 @@ class Builder {
    * A step that makes a layer: a writable rootfs on the state, `work` changes it, the upper
    * dir becomes the layer. Cached by key.
    */
-  private async layerStep(
+  async layerStep(
     run: StageRun, ins: Instruction, pfx: string, createdBy: string, keyParts: unknown,
     work: (fsroot: Rootfs, v: Vertex) => Promise<void>, mutate: ((c: ContainerConfig) => void) | undefined, trigger: boolean, buildkitSuffix: boolean,
     noiseLine?: string,
@@ -678,386 +562,6 @@ class Builder {
       v.done();
     });
   }
-
-  // ------------------------------------------------------------------ RUN
-
-  private async runStep(run: StageRun, ins: Instruction, pfx: string, env: Map<string, string>, trigger: boolean): Promise<void> {
-    const n = ins.node;
-    let args: string[];
-    let heredocFiles: { name: string; content: string }[] = [];
-    if (n.heredocs.length && !n.json) {
-      const cmdline = n.args[0] ?? '';
-      const h = n.heredocs[0]!;
-      const content = h.expand ? h.content : h.content;
-      if (n.heredocs.length === 1 && /^\s*\d*<<-?\s*\S+\s*$/.test(cmdline)) {
-        if (content.startsWith('#!')) {
-          heredocFiles = [{ name: 'heredoc', content }];
-          args = ['/dev/pipes/heredoc'];
-        } else args = [...this.shell(run), content];
-      } else {
-        // the heredocs become the command's stdin/files: run the whole script through the shell
-        let script = cmdline;
-        for (const d of n.heredocs) script += `\n${d.content}${d.name}`;
-        args = [...this.shell(run), script];
-      }
-    } else args = n.json ? [...n.args] : [...this.shell(run), n.args[0]!];
-    const cfg = run.state.config.config ?? emptyConfig();
-    // the process env: the image's, then build args not shadowed by it, then proxy args given on the command line
-    let penv = [...(cfg.Env ?? [])];
-    const imgEnv = envMap(cfg.Env);
-    for (const a of run.args) if (a.value !== undefined && !imgEnv.has(a.key)) penv = setEnv(penv, a.key, a.value);
-    for (const p of PROXY_ARGS) {
-      const v = this.o.buildArgs?.[p];
-      if (v !== undefined && !run.args.some((a) => a.key === p)) penv = setEnv(penv, p, v);
-    }
-    const envNow = envMap(penv);
-    const argStr = run.args.map((a) => `${a.key}=${envNow.get(a.key) ?? a.value ?? ''}`);
-    const shown = [...(argStr.length ? [`|${argStr.length}`, ...argStr] : []), ...args].join(' ');
-    const createdBy = `RUN ${shown}`;
-    // flags
-    const network = (ins.flags.network as string | undefined) ?? this.o.network ?? 'default';
-    if (!['default', 'none', 'host'].includes(network)) throw llbError(`dockerfile parse error line ${n.startLine}: unsupported network mode ${network}`);
-    const mounts = await this.parseMounts(run, ins, env);
-    const mountKey = mounts.map((m) => m.key);
-    const user = cfg.User ?? '';
-    const cwd = cfg.WorkingDir || '/';
-    const keyParts = [args, penv, user, cwd, network, mountKey, heredocFiles.map((f) => f.content)];
-    await this.layerStep(run, ins, pfx, createdBy, keyParts, async (fsroot, v) => {
-      const live: BuildMount[] = [];
-      const cleanups: (() => Promise<void>)[] = [];
-      try {
-        for (const m of mounts) {
-          const made = await m.make();
-          live.push(made.mount);
-          if (made.release) cleanups.push(made.release);
-        }
-        if (heredocFiles.length) {
-          const dir = this.be.scratch('heredoc');
-          cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
-          for (const f of heredocFiles) fs.writeFileSync(path.join(dir, f.name), f.content, { mode: 0o755 });
-          live.push({ target: '/dev/pipes', type: 'bind', source: dir, readonly: true });
-        }
-        // WORKDIR exists before the command runs (BuildKit creates it)
-        if (cwd !== '/') mkdirIn(fsroot.dir, cwd);
-        const go = () => fsroot.run({
-          args, env: penv, user, cwd, network: network as 'default' | 'none' | 'host', mounts: live, extraHosts: this.o.extraHosts ?? [],
-          onOutput: (b) => v.output(b),
-        });
-        // `sharing=locked` cache mounts: one user at a time, across builds
-        const locked = mounts.flatMap((m) => (m.lockKey ? [m.lockKey] : []));
-        const withLocks = (i: number): Promise<number> => (i < locked.length ? this.be.lock(locked[i]!, () => withLocks(i + 1)) : go());
-        const code = await withLocks(0);
-        if (code !== 0) {
-          const err = runFailure(args, code);
-          v.error(err.message);
-          throw err;
-        }
-      } finally {
-        for (const c of cleanups.reverse()) await c().catch(() => undefined);
-      }
-    }, undefined, trigger, true, `${n.original.trim().slice(0, 80)}`);
-  }
-
-  private async parseMounts(run: StageRun, ins: Instruction, env: Map<string, string>): Promise<{ key: unknown; lockKey?: string; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[]> {
-    const out: { key: unknown; lockKey?: string; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[] = [];
-    const n = ins.node;
-    for (const spec of (ins.flags.mount as string[] | undefined) ?? []) {
-      const f: Record<string, string> = {};
-      for (const part of spec.split(',')) {
-        const eq = part.indexOf('=');
-        const k = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-        const v = eq < 0 ? 'true' : part.slice(eq + 1);
-        f[k] = this.expand(v, env, ins);
-      }
-      const type = f.type ?? 'bind';
-      const target = f.target ?? f.dst ?? f.destination;
-      const bad = (m: string) => llbError(`dockerfile parse error line ${n.startLine}: ${m}`);
-      if (type !== 'secret' && type !== 'ssh' && !target) throw bad('mount destination not specified');
-      const ro = f.readonly === 'true' || f.ro === 'true' || f.readonly === '' ;
-      const tgt = target ? path.posix.resolve(run.state.config.config?.WorkingDir || '/', target) : '';
-      if (type === 'tmpfs') {
-        const size = f.size ? Number(f.size) : undefined;
-        out.push({ key: ['tmpfs', tgt, size ?? null], make: async () => ({ mount: { type: 'tmpfs', target: tgt, ...(size ? { size } : {}) } }) });
-      } else if (type === 'cache') {
-        const id = f.id || tgt;
-        const sharing = f.sharing ?? 'shared';
-        if (!['shared', 'private', 'locked'].includes(sharing)) throw bad(`unsupported sharing value "${sharing}"`);
-        out.push({ key: ['cache', tgt, id, ro], ...(sharing === 'locked' ? { lockKey: `cache-mount-${id}` } : {}), make: async () => {
-          const dir = this.be.cacheMountDir(id);
-          if (f.uid || f.gid || f.mode) {
-            try { fs.chownSync(dir, Number(f.uid ?? 0), Number(f.gid ?? 0)); if (f.mode) fs.chmodSync(dir, parseInt(f.mode, 8)); } catch { /* best effort */ }
-          }
-          return { mount: { type: 'cache', target: tgt, source: dir, readonly: ro } };
-        } });
-      } else if (type === 'bind') {
-        const src = f.source ?? f.src ?? '/';
-        const from = f.from;
-        if (from) {
-          const st = this.stageRef(from, run.stage.index);
-          const getState = async (): Promise<{ diffIds: string[]; key: string }> => {
-            if (st) return this.stageState(st.index);
-            const img = await this.be.resolveImage(from, { pull: false });
-            return { diffIds: img.diffIds, key: img.id };
-          };
-          const s = await getState();
-          out.push({ key: ['bind', tgt, s.key, src, ro], make: async () => {
-            const view = await this.be.view(s.diffIds);
-            const host = resolveIn(view.dir, src);
-            return { mount: { type: 'bind', target: tgt, source: host, readonly: true }, release: () => view.release() };
-          } });
-        } else {
-          const rel = path.posix.normalize('/' + src).slice(1) || '.';
-          const abs = path.join(this.ctx.dir, rel);
-          if (!fs.existsSync(abs)) throw new BuildError(`failed to compute cache key: "/${rel === '.' ? '' : rel}" not found: not found`);
-          const sum = this.ctx.checksum(rel);
-          out.push({ key: ['bind-ctx', tgt, rel, sum, ro], make: async () => {
-            // a copy of the (filtered) context path, so the step cannot change the user's files
-            const dir = this.be.scratch('bind');
-            const dst = path.join(dir, 'src');
-            copyTree(abs, dst, { keepOwner: false, skip: (r, isDir) => this.ctx.skip(rel === '.' ? r : `${rel}/${r}`, isDir) });
-            return { mount: { type: 'bind', target: tgt, source: dst, readonly: ro }, release: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-          } });
-        }
-      } else if (type === 'secret') {
-        const id = f.id ?? (target ? path.posix.basename(target) : '');
-        const src = this.o.secrets?.[id];
-        const required = f.required === 'true';
-        const dst = target ? path.posix.resolve('/', target) : `/run/secrets/${id}`;
-        if (!src) {
-          if (required) throw new BuildError(`secret ${id} not found`);
-          continue;
-        }
-        // the secret's content never enters the cache key
-        out.push({ key: ['secret', dst, id], make: async () => {
-          const dir = this.be.scratch('secret');
-          const file = path.join(dir, 'secret');
-          fs.copyFileSync(src, file);
-          fs.chmodSync(file, f.mode ? parseInt(f.mode, 8) : 0o400);
-          fs.chownSync(file, Number(f.uid ?? 0), Number(f.gid ?? 0));
-          return { mount: { type: 'secret', target: dst, source: file, readonly: true }, release: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-        } });
-      } else if (type === 'ssh') {
-        throw bad('ssh mounts are not supported');
-      } else throw bad(`unsupported mount type "${type}"`);
-    }
-    return out;
-  }
-
-  // ------------------------------------------------------------------ COPY / ADD
-
-  private async copyStep(run: StageRun, ins: Instruction, pfx: string, env: Map<string, string>, trigger: boolean): Promise<void> {
-    const n = ins.node;
-    const isAdd = ins.kind === 'add';
-    const x = (w: string) => this.expand(w, env, ins);
-    const words = n.args.map((a) => (n.json ? a : x(a)));
-    const heredocs = n.heredocs;
-    let dest = words[words.length - 1]!;
-    let srcs = words.slice(0, -1);
-    if (heredocs.length && !n.json) {
-      // `COPY <<EOF /dest`: the heredoc marker is one of the sources
-      srcs = srcs.filter((s) => !/^\d*<<-?/.test(s));
-      const last = n.args[n.args.length - 1]!;
-      dest = x(last);
-    }
-    const shown = `${ins.kind.toUpperCase()} ${n.args.map((a) => (n.json ? a : a)).join(' ')}`;
-    const createdBy = `${ins.kind.toUpperCase()} ${[...srcs, dest].join(' ')}`;
-    void shown;
-    const chown = ins.flags.chown !== undefined ? x(ins.flags.chown as string) : undefined;
-    const chmodStr = ins.flags.chmod !== undefined ? x(ins.flags.chmod as string) : undefined;
-    let chmod: number | undefined;
-    if (chmodStr !== undefined) {
-      if (!/^[0-7]{1,4}$/.test(chmodStr)) throw llbError(`dockerfile parse error line ${n.startLine}: invalid chmod parameter: ${chmodStr}`);
-      chmod = parseInt(chmodStr, 8);
-    }
-    const checksum = ins.flags.checksum as string | undefined;
-    if (checksum && !isAdd) throw llbError(`dockerfile parse error line ${n.startLine}: unknown flag: checksum`);
-    const wd = run.state.config.config?.WorkingDir || '/';
-    const destDir = dest.endsWith('/') || (srcs.length + heredocs.length > 1 && false);
-    const destAbs = path.posix.resolve(wd, dest) + (dest.endsWith('/') && dest !== '/' ? '/' : '');
-
-    // ---- the sources: context, another stage/image, URLs, heredocs
-    const fromName = ins.flags.from !== undefined ? x(ins.flags.from as string) : undefined;
-    type Src = { kind: 'ctx'; rel: string } | { kind: 'view'; rel: string } | { kind: 'url'; url: string } | { kind: 'heredoc'; name: string; content: string };
-    const sources: Src[] = [];
-    const keySrc: unknown[] = [];
-    let fromState: { diffIds: string[]; key: string } | undefined;
-    if (fromName !== undefined) {
-      if (isAdd) throw llbError(`dockerfile parse error line ${n.startLine}: unknown flag: from`);
-      const st = this.stageRef(fromName, run.stage.index);
-      if (st) fromState = await this.stageState(st.index);
-      else {
-        let img;
-        try { img = await this.be.resolveImage(fromName, { pull: !!this.o.pull }); } catch (e) { throw llbError(baseError(fromName, e)); }
-        fromState = { diffIds: img.diffIds, key: img.id };
-      }
-      keySrc.push(['from', fromState.key]);
-    }
-    for (const s of srcs) {
-      if (isAdd && /^https?:\/\//.test(s)) { sources.push({ kind: 'url', url: s }); continue; }
-      if (fromState) { sources.push({ kind: 'view', rel: s }); keySrc.push(['path', s]); continue; }
-      const { rels, wildcard } = this.ctx.expand(s);
-      if (rels.length === 0 && !wildcard) {
-        const shownPath = '/' + path.posix.normalize('/' + s).slice(1).replace(/\/$/, '');
-        throw new BuildError(`failed to compute cache key: "${shownPath === '/' ? '/' : shownPath}" not found: not found`);
-      }
-      for (const rel of rels) { sources.push({ kind: 'ctx', rel }); keySrc.push(['ctx', rel, this.ctx.checksum(rel)]); }
-    }
-    for (const h of heredocs) {
-      const content = h.expand ? x(h.content) : h.content;
-      sources.push({ kind: 'heredoc', name: h.name, content });
-      keySrc.push(['heredoc', h.name, content]);
-    }
-    // URLs are fetched before the key is known: their content is part of it
-    const fetched = new Map<string, { file: string; name: string; mtime: number }>();
-    const scratchDirs: string[] = [];
-    try {
-      for (const s of sources) {
-        if (s.kind !== 'url') continue;
-        const dir = this.be.scratch('add-url');
-        scratchDirs.push(dir);
-        const f = await download(s.url, dir, checksum);
-        fetched.set(s.url, f);
-        keySrc.push(['url', s.url, f.digest]);
-      }
-      const keyParts = [keySrc, destAbs, chown ?? null, chmod ?? null, !!ins.flags.link, isAdd];
-      await this.layerStep(run, ins, pfx, createdBy, keyParts, async (fsroot) => {
-        const owner = chown ? resolveChown(fsroot.dir, chown) : undefined;
-        const copyOpts = { ...(owner ? { owner } : {}), ...(chmod !== undefined ? { chmod } : {}), ...(this.o.epoch !== undefined ? { epoch: this.o.epoch } : {}) };
-        // the destination is a directory when it ends in / (or is the workdir itself)
-        const wantDir = destAbs.endsWith('/') || destDir;
-        const destPath = destAbs.replace(/(.)\/$/, '$1');
-        let destIsDir = wantDir;
-        if (!destIsDir) {
-          try { destIsDir = fs.statSync(resolveIn(fsroot.dir, destPath)).isDirectory(); } catch { destIsDir = false; }
-        }
-        // a destination directory this step creates holds nothing from the lower layers: files
-        // go straight into the upper dir, not through overlayfs (the rootfs is unmounted before
-        // the layer is taken, so the merged view never sees them stale)
-        let fresh: boolean;
-        try { fs.lstatSync(resolveIn(fsroot.dir, destPath)); fresh = false; } catch { fresh = true; }
-        let destHost: string | undefined;
-        const ensureDestDir = (): string => {
-          if (destHost) return destHost;
-          const merged = mkdirIn(fsroot.dir, destPath, owner);
-          const upperTwin = path.join(fsroot.upper, path.relative(fsroot.dir, merged));
-          destHost = fresh && fs.statSync(upperTwin, { throwIfNoEntry: false })?.isDirectory() ? upperTwin : merged;
-          return destHost;
-        };
-        let view: { dir: string; release(): Promise<void> } | undefined;
-        if (fromState) view = await this.be.view(fromState.diffIds);
-        try {
-          for (const s of sources) {
-            if (s.kind === 'heredoc') {
-              const dirp = destIsDir ? ensureDestDir() : mkdirIn(fsroot.dir, path.posix.dirname(destPath));
-              const file = destIsDir ? path.join(dirp, s.name) : resolveIn(fsroot.dir, destPath);
-              fs.rmSync(file, { force: true, recursive: true });
-              fs.writeFileSync(file, s.content);
-              fs.chmodSync(file, chmod ?? 0o644);
-              if (owner) fs.chownSync(file, owner.uid, owner.gid);
-              continue;
-            }
-            if (s.kind === 'url') {
-              const f = fetched.get(s.url)!;
-              const dirp = destIsDir ? ensureDestDir() : mkdirIn(fsroot.dir, path.posix.dirname(destPath));
-              const file = destIsDir ? path.join(dirp, f.name) : resolveIn(fsroot.dir, destPath);
-              fs.rmSync(file, { force: true, recursive: true });
-              fs.copyFileSync(f.file, file);
-              fs.chmodSync(file, chmod ?? 0o600);
-              fs.chownSync(file, owner?.uid ?? 0, owner?.gid ?? 0);
-              if (f.mtime) fs.utimesSync(file, f.mtime, f.mtime);
-              continue;
-            }
-            let srcHost: string;
-            let skip: ((r: string, isDir: boolean) => boolean) | undefined;
-            if (s.kind === 'ctx') {
-              srcHost = path.join(this.ctx.dir, s.rel);
-              const base = s.rel;
-              skip = (r, isDir) => this.ctx.skip(base === '.' ? r : `${base}/${r}`, isDir);
-            } else {
-              const matches = globIn(view!.dir, s.rel);
-              if (matches.length === 0) {
-                if (/[*?[]/.test(s.rel)) continue;
-                const shownPath = '/' + path.posix.normalize('/' + s.rel).slice(1).replace(/\/$/, '');
-                throw new BuildError(`failed to compute cache key: "${shownPath}" not found: not found`);
-              }
-              if (matches.length > 1) {
-                for (const m of matches) copyOne(m, ensureDestDir(), true, { ...copyOpts, keepOwner: !owner }, undefined, isAdd);
-                continue;
-              }
-              srcHost = matches[0]!;
-            }
-            // several sources into a path without a trailing slash: BuildKit writes each to that path (the last one stays)
-            copyOne(srcHost, destIsDir ? ensureDestDir() : destPath, destIsDir, { ...copyOpts, keepOwner: s.kind === 'view' && !owner }, skip, isAdd && s.kind === 'ctx', fsroot.dir);
-          }
-        } finally {
-          await view?.release();
-        }
-      }, undefined, trigger, true);
-    } finally {
-      for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true });
-    }
-  }
-}
-
-/** Copy one source (host path) into a destination inside the rootfs. `intoDir`: dest is a directory (host path already made). */
-function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<typeof copyTree>[2], skip: ((r: string, isDir: boolean) => boolean) | undefined, extract: boolean, root?: string): void {
-  const st = fs.lstatSync(src);
-  const o = { ...opts, ...(skip ? { skip } : {}) };
-  if (st.isDirectory()) {
-    // directory contents semantics: the dir's children go into dest
-    const target = intoDir ? dest : mkdirIn(root!, dest, opts.owner);
-    for (const n of fs.readdirSync(src).sort()) {
-      if (skip?.(n, fs.lstatSync(path.join(src, n)).isDirectory())) continue;
-      copyTree(path.join(src, n), path.join(target, n), { ...o, ...(skip ? { skip: (r: string, d: boolean) => skip(`${n}/${r}`, d) } : {}) });
-    }
-    return;
-  }
-  if (extract && st.isFile()) {
-    const kind = archiveKind(src);
-    if (kind) {
-      const target = intoDir ? dest : mkdirIn(root!, dest, opts.owner);
-      // extracted into an empty dir first: tar would follow the image's symlinks out of the rootfs
-      const tmp = fs.mkdtempSync(path.join(path.dirname(root!), 'extract-'));
-      try {
-        const r = spawnSync('tar', ['-x', '-f', src, '-C', tmp, ...(kind === 'gzip' ? ['-z'] : kind === 'bzip2' ? ['-j'] : kind === 'xz' ? ['-J'] : [])], { encoding: 'utf8' });
-        if (r.status !== 0) throw new BuildError(`failed to extract ${path.basename(src)}: ${(r.stderr || '').trim()}`);
-        for (const n of fs.readdirSync(tmp).sort()) copyTree(path.join(tmp, n), path.join(target, n), { ...opts, keepOwner: !opts.owner });
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
-      return;
-    }
-  }
-  const file = intoDir ? path.join(dest, path.basename(src)) : (root ? resolveTargetFile(root, dest) : dest);
-  copyTree(src, file, o);
-}
-
-function resolveTargetFile(root: string, dest: string): string {
-  mkdirIn(root, path.posix.dirname(dest));
-  return path.join(resolveIn(root, path.posix.dirname(dest)), path.posix.basename(dest));
-}
-
-/** Wildcard expansion inside a (read-only) rootfs view, for COPY --from. */
-function globIn(root: string, pattern: string): string[] {
-  const clean = path.posix.normalize('/' + pattern);
-  if (!/[*?[]/.test(clean)) {
-    const host = resolveIn(root, clean);
-    try { fs.lstatSync(host); return [host]; } catch { return []; }
-  }
-  const parts = clean.split('/').filter(Boolean);
-  let found = ['/'];
-  for (const part of parts) {
-    const next: string[] = [];
-    for (const base of found) {
-      if (!/[*?[]/.test(part)) { next.push(path.posix.join(base, part)); continue; }
-      const re = new RegExp('^' + part.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-      let names: string[] = [];
-      try { names = fs.readdirSync(resolveIn(root, base)); } catch { /* none */ }
-      for (const nm of names.sort()) if (re.test(nm)) next.push(path.posix.join(base, nm));
-    }
-    found = next;
-  }
-  return found.map((p) => resolveIn(root, p, false)).filter((h) => { try { fs.lstatSync(h); return true; } catch { return false; } });
 }
 
 /** `EXPOSE 80`, `80/udp`, `8000-8002/tcp` -> port keys. */
@@ -1070,46 +574,6 @@ function exposeSpec(w: string): string[] {
   const out: string[] = [];
   for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
   return out;
-}
-
-function canonicalTag(name: string): string {
-  let n = name;
-  const slash = n.indexOf('/');
-  const first = slash < 0 ? '' : n.slice(0, slash);
-  if (slash < 0 || !(first.includes('.') || first.includes(':') || first === 'localhost')) {
-    n = `docker.io/${slash < 0 ? 'library/' : ''}${n}`;
-  }
-  const last = n.slice(n.lastIndexOf('/') + 1);
-  if (!last.includes(':') && !last.includes('@')) n += ':latest';
-  return n;
-}
-
-function baseError(name: string, e: unknown): string {
-  const msg = (e as Error).message ?? String(e);
-  if (/No such image|not found|manifest unknown/i.test(msg)) return `${canonicalTag(name)}: not found`;
-  return msg;
-}
-
-/** ADD of a URL: GET it into dir; returns the file, its name and digest. */
-async function download(url: string, dir: string, checksum: string | undefined): Promise<{ file: string; name: string; mtime: number; digest: string }> {
-  let res: Response;
-  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
-    throw new BuildError(`failed to load cache key: ${(e as Error).message}`);
-  }
-  if (!res.ok) throw new BuildError(`failed to load cache key: invalid response status ${res.status}`);
-  const buf = Buffer.from(await res.arrayBuffer());
-  const digest = 'sha256:' + createHash('sha256').update(buf).digest('hex');
-  if (checksum) {
-    if (!/^sha256:[a-f0-9]{64}$/.test(checksum)) throw new BuildError(`invalid checksum digest format: ${checksum}`);
-    if (checksum !== digest) throw new BuildError(`digest mismatch ${digest}: ${checksum}`);
-  }
-  let name = path.posix.basename(new URL(url).pathname) || '__unnamed__';
-  if (name === '/' || name === '') name = '__unnamed__';
-  const file = path.join(dir, 'download');
-  fs.writeFileSync(file, buf);
-  const lm = res.headers.get('last-modified');
-  const mtime = lm ? Math.floor(Date.parse(lm) / 1000) : 0;
-  return { file, name, mtime: Number.isFinite(mtime) ? mtime : 0, digest };
 }
 
 /** Run a build. */

@@ -27,7 +27,8 @@ import { checkLogin, login, loginDomain, logout, serverDisplayName, storedCreden
 import { followEvents, lastEventSeq, readEvents, type EngineEvent } from './events.js';
 import { copyFromContainer, copyToContainer, exportContainer } from './container-files.js';
 import { BuildEngine, buildCacheEntries, contextFromStream, pruneBuildCache, releaseContext, type BuildCacheEntry } from './build.js';
-import { build as runBuild, type BuildOptions, type BuildResult } from '../build/builder.js';
+import { build as runBuild } from '../build/builder.js';
+import type { BuildOptions, BuildResult } from '../build/build-state.js';
 import type { NetworkManager } from '../network/index.js';
 import {
   analyzeImage, compare, containersOverview, imageDetail, imagesOverview, layerDirSizes, layerFileText, layerTree, resolveTarget,
@@ -242,7 +243,7 @@ export type { Containers } from './containers.js';
 export type { Networks } from './networks.js';
 export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create-spec.js';
 export type { ImageListRow, ListOptions } from './images.js';
-export type { BuildOptions } from '../build/builder.js';
+export type { BuildOptions } from '../build/build-state.js';
 export { BuildError } from '../build/builder.js';
 export type { BuildCacheEntry } from './build.js';
 export type { PullOptions, PushOptions, ImportOptions, EngineEvent };
