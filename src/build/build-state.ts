@@ -87,22 +87,6 @@ export function setEnv(env: string[], key: string, value: string): string[] {
   return out;
 }
 
-/** Go's %q for a string (strconv.Quote). */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (c === 7) out += '\\a'; else if (c === 8) out += '\\b'; else if (c === 12) out += '\\f';
-    else if (c === 10) out += '\\n'; else if (c === 13) out += '\\r'; else if (c === 9) out += '\\t'; else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
-export const goQuoteList = (l: readonly string[]) => `[${l.map(goQuote).join(' ')}]`;
-
 export function rfc3339(epoch: number | undefined): string {
   if (epoch !== undefined) return new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
   const d = new Date();

@@ -13,7 +13,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image/types.js';
-import { formatGoDuration, parseDuration } from '../format/index.js';
 import type { BaseImage, BuildBackend, LayerResult, Rootfs } from './backend.js';
 import { Context, mkdirIn, resolveUserIds } from './fsops.js';
 import { IgnoreMatcher, parseIgnoreFile } from './ignore.js';
@@ -22,9 +21,10 @@ import { parseDockerfile } from './parser.js';
 import { Progress, type Vertex } from './progress.js';
 import { processWord, processWords, ShellError } from './shell.js';
 import {
-  DEFAULT_PATH, HISTORY_COMMENT, baseError, canonicalTag, cloneState, emptyConfig, envMap, goQuote, goQuoteList, rfc3339, setEnv, sha,
+  DEFAULT_PATH, HISTORY_COMMENT, baseError, canonicalTag, cloneState, emptyConfig, envMap, rfc3339, setEnv, sha,
   type BuildOptions, type BuildResult, type NoiseEntry, type StageRun, type State, type StepHost,
 } from './build-state.js';
+import { exposeSpec, goQuoteList, healthcheck } from './config-steps.js';
 import { copyStep } from './steps-copy.js';
 import { runStep } from './steps-run.js';
 
@@ -421,7 +421,7 @@ class Builder implements StepHost {
         return;
       }
       case 'healthcheck': {
-        const hc = this.healthcheck(ins);
+        const hc = healthcheck(ins);
         await this.meta(run, ins, `HEALTHCHECK ${hc.text}`, (c) => { c.Healthcheck = hc.value; }, opt.trigger);
         return;
       }
@@ -469,45 +469,6 @@ class Builder implements StepHost {
     try { return processWords(w, env, this.escape); } catch (e) {
       throw llbError(`dockerfile parse error line ${ins.node.startLine}: ${(e as Error).message}`);
     }
-  }
-
-  private healthcheck(ins: Instruction): { text: string; value: Record<string, unknown> } {
-    const n = ins.node;
-    const typ = n.args[0]!.toUpperCase();
-    if (typ === 'NONE') {
-      if (n.args.length > 1) throw llbError(`dockerfile parse error line ${n.startLine}: HEALTHCHECK NONE takes no arguments`);
-      return { text: '&{["NONE"] "0s" "0s" "0s" \'\\x00\'}', value: { Test: ['NONE'] } };
-    }
-    if (typ !== 'CMD') throw llbError(`dockerfile parse error line ${n.startLine}: Unknown type "${typ}" in HEALTHCHECK (try CMD)`);
-    const rest = n.args.slice(1);
-    if (rest.length === 0) throw llbError(`dockerfile parse error line ${n.startLine}: Missing command after HEALTHCHECK CMD`);
-    const test = n.json ? ['CMD', ...rest] : ['CMD-SHELL', rest[0]!];
-    const dur = (name: string): number => {
-      const v = ins.flags[name] as string | undefined;
-      if (v === undefined || v === '') return 0;
-      let ms: number;
-      try { ms = parseDuration(v); } catch (e) { throw llbError(`dockerfile parse error line ${n.startLine}: ${(e as Error).message}`); }
-      if (ms < 0) throw llbError(`dockerfile parse error line ${n.startLine}: Interval "${name}" cannot be negative`);
-      if (ms !== 0 && ms < 1) throw llbError(`dockerfile parse error line ${n.startLine}: Interval "${name}" cannot be less than 1ms`);
-      return Math.round(ms * 1e6);
-    };
-    const interval = dur('interval');
-    const timeout = dur('timeout');
-    const start = dur('start-period');
-    let retries = 0;
-    if (ins.flags.retries !== undefined) {
-      retries = Number(ins.flags.retries);
-      if (!Number.isInteger(retries)) throw llbError(`dockerfile parse error line ${n.startLine}: strconv.ParseInt: parsing "${ins.flags.retries}": invalid syntax`);
-      if (retries < 0) throw llbError(`dockerfile parse error line ${n.startLine}: --retries cannot be negative (${retries})`);
-    }
-    const value: Record<string, unknown> = { Test: test };
-    if (interval) value.Interval = interval;
-    if (timeout) value.Timeout = timeout;
-    if (start) value.StartPeriod = start;
-    if (retries) value.Retries = retries;
-    const rq = retries < 0x20 || retries === 0x7f ? `'\\x${retries.toString(16).padStart(2, '0')}'` : `'${String.fromCodePoint(retries).replace(/'/g, "\\'")}'`;
-    const text = `&{${goQuoteList(test)} ${goQuote(formatGoDuration(interval))} ${goQuote(formatGoDuration(timeout))} ${goQuote(formatGoDuration(start))} ${rq}}`;
-    return { text, value };
   }
 
   /**
@@ -562,18 +523,6 @@ class Builder implements StepHost {
       v.done();
     });
   }
-}
-
-/** `EXPOSE 80`, `80/udp`, `8000-8002/tcp` -> port keys. */
-function exposeSpec(w: string): string[] {
-  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(w);
-  if (!m) throw new BuildError(`invalid containerPort: ${w}`);
-  const proto = (m[3] ?? 'tcp').toLowerCase();
-  const lo = Number(m[1]);
-  const hi = m[2] ? Number(m[2]) : lo;
-  const out: string[] = [];
-  for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
-  return out;
 }
 
 /** Run a build. */
