@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { Runc, runtimeDirFor } from '../../src/runtime/index.js';
-import { CLI, containerRoot, mountsUnder, strata, strataOk } from '../helpers.js';
+import { CLI, containerRoot, mountsUnder, strataOk } from '../helpers.js';
 import { health, networkLeftovers } from './helpers.js';
 
 function pidsOfMonitors(runDir: string): number[] {
