@@ -13,7 +13,8 @@ import * as zlib from 'node:zlib';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 
-const deflateRaw = promisify(zlib.deflateRaw) as (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>;
+let deflateRawP: ((buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>) | undefined;
+const deflateRaw = (buf: Buffer, opts: zlib.ZlibOptions): Promise<Buffer> => (deflateRawP ??= promisify(zlib.deflateRaw) as NonNullable<typeof deflateRawP>)(buf, opts);
 
 const PGZIP_BLOCK = 1 << 20;
 const DICT = 32 << 10;

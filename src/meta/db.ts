@@ -1,8 +1,14 @@
 import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3';
 
-// required, not imported: Node's ESM loader would scan the CommonJS package for exports first
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+// Imported (so the CLI bundle carries better-sqlite3's JavaScript, from its code cache) with the
+// addon named directly: the package's own lookup (`bindings`) stats a dozen paths and parses a
+// stack trace to find it.
+const Database = BetterSqlite3;
+let addonPath: string | undefined;
+function nativeBinding(): string {
+  return (addonPath ??= createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node'));
+}
 
 export type DB = BetterSqlite3.Database;
 
@@ -154,7 +160,7 @@ const MIGRATIONS: string[] = [
 ];
 
 export function openDb(file: string): DB {
-  const db = new Database(file, { timeout: 30000 });
+  const db = new Database(file, { timeout: 30000, nativeBinding: nativeBinding() });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
