@@ -27,6 +27,9 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGTERM', () => resolve());
       });
       const engine = openEngine();
+      // as dockerd at start: reconcile with what really runs, start what the restart policies ask for
+      const boot = await engine.system.boot();
+      for (const f of boot.failed) process.stderr.write(`strata serve: failed to start container ${f.name}: ${f.error}\n`);
       const api = new ApiServer({ engine });
       try {
         for (const h of hosts) {

@@ -185,7 +185,7 @@ export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create
 export type { ImageListRow, ImageSummary, ListOptions } from './images.js';
 export type { HistoryRow } from './image-inspect.js';
 export type { PullOptions, PushOptions, EnsureOptions, PullResult, PushResult, ImportOptions, LoadResult, PruneResult, EngineEvent };
-export type { SystemDf, SystemPruneResult, VolumeUsage } from './system-service.js';
+export type { BootResult, SystemDf, SystemPruneResult, VolumeUsage } from './system-service.js';
 export type { DiffResult, CommitOptions } from './change-service.js';
 export type { Credentials } from '../registry/config.js';
 export type { JSONMessage } from './pull.js';

@@ -22,6 +22,8 @@ export interface ContainerRow {
   network: string;
   seq: number;
   oom_killed: number;
+  /** 1 once stop or kill ended it since its last start (Docker's HasBeenManuallyStopped). */
+  manually_stopped: number;
 }
 
 export function containerById(db: DB, id: string): ContainerRow | undefined {

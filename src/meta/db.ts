@@ -124,6 +124,9 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;  -- the last exit was the kernel's OOM kill
   `,
+  `
+  ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;  -- stopped by stop/kill since its last start (unless-stopped stays down at boot)
+  `,
 ];
 
 export function openDb(file: string): DB {
