@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime,changes,registry.
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,apiload,runtime,changes,registry.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { runChanges } from './changes.js';
 import { runImages } from './images.js';
 import { runApi } from './api.js';
+import { runApiLoad } from './api-load.js';
 import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
 import { PROJECT } from './util.js';
@@ -26,12 +27,13 @@ const sections: Record<string, () => Promise<void>> = {
   containers: runContainers,
   network: subprocess('network-bench.js'),
   api: runApi,
+  apiload: runApiLoad,
   runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
   changes: runChanges,
   registry: runRegistry,
 };
 
-const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api').split(',');
+const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api,apiload').split(',');
 console.log(`# strata bench ${new Date().toISOString()} node ${process.version} (NODE_EXTRA_CA_CERTS unset for timed processes)`);
 for (const name of want) {
   const fn = sections[name];
