@@ -58,8 +58,38 @@ function containerIds(root: string): string[] {
   try { return fs.readdirSync(path.join(root, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n)); } catch { return []; }
 }
 
+/**
+ * What a reboot also does to the network: the root's netns (under /run/netns, a tmpfs),
+ * its bridges and veths, and its iptables rules are gone.
+ */
+export function dropHostNetwork(root: string): void {
+  const n = networkNames(root);
+  let netns: string[] = [];
+  try { netns = fs.readdirSync('/run/netns').filter((x) => x.startsWith(n.netnsPrefix)); } catch { /* none */ }
+  for (const ns of netns) execFileSync('ip', ['netns', 'delete', ns]);
+  for (const l of fs.readdirSync('/sys/class/net')) {
+    if (l === n.bridgePrefix || l.startsWith(`${n.bridgePrefix}-`)) execFileSync('ip', ['link', 'delete', l]);
+  }
+  const ids = containerIds(root);
+  for (const table of ['nat', 'filter']) {
+    const lines = execFileSync('iptables-save', ['-t', table], { encoding: 'utf8' }).split('\n');
+    const ours = (l: string) => l.includes(`"${n.cniPrefix}`) || ids.some((id) => l.includes(id)) || new RegExp(`\\b${n.bridgePrefix}(-[0-9a-f]{6})?\\b`).test(l);
+    const chains = new Set<string>();
+    for (const l of lines.filter((x) => x.startsWith('-A ') && ours(x))) {
+      const j = / -j (CNI-(?:DN-)?[0-9a-f]{20,})/.exec(l);
+      if (j) chains.add(j[1]!);
+      const args = l.slice(3).match(/"(?:[^"\\]|\\.)*"|\S+/g)!.map((a) => (a.startsWith('"') ? a.slice(1, -1).replace(/\\"/g, '"') : a));
+      if (/^CNI-(?:DN-)?[0-9a-f]{20,}$/.test(args[0]!)) continue; // whole chain goes below
+      try { execFileSync('iptables', ['-t', table, '-D', ...args], { stdio: 'ignore' }); } catch { /* gone */ }
+    }
+    for (const c of chains) {
+      try { execFileSync('iptables', ['-t', table, '-F', c], { stdio: 'ignore' }); execFileSync('iptables', ['-t', table, '-X', c], { stdio: 'ignore' }); } catch { /* gone */ }
+    }
+  }
+}
+
 /** Kill, unmount, forget: the root as it is after a power cut and a boot. */
-export async function simulateReboot(root: string, extraPids: number[] = []): Promise<void> {
+export async function simulateReboot(root: string, extraPids: number[] = [], opts: { network?: boolean } = {}): Promise<void> {
   const ids = containerIds(root);
   // container processes: everything in their cgroups (pids controller or any other)
   const pids = new Set<number>(extraPids);
@@ -89,6 +119,7 @@ export async function simulateReboot(root: string, extraPids: number[] = []): Pr
     try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ }
   }
   fs.rmSync(runtimeDir(root), { recursive: true, force: true });
+  if (opts.network) dropHostNetwork(root);
 }
 
 function safeRead(f: string): string {

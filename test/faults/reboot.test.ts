@@ -70,6 +70,25 @@ test('after a reboot ps -a shows Exited, start works, nothing leaks', async (t) 
   assert.match(strataOk(root, ['system', 'check']), /no problems/);
 });
 
+test('after a reboot that also lost the netns, bridges and rules, containers start and publish again', async (t) => {
+  const root = containerRoot(t);
+  const port = await freePort();
+  strataOk(root, ['network', 'create', 'appnet']);
+  strataOk(root, ['run', '-d', '--name', 'web', '--restart', 'always', '-p', `127.0.0.1:${port}:80`, 'busybox']);
+  strataOk(root, ['run', '-d', '--name', 'peer', '--network', 'appnet', 'busybox', 'sleep', '1000']);
+  strataOk(root, ['run', '-d', '--name', 'api', '--network', 'appnet', '--restart', 'unless-stopped', 'busybox']);
+  const ids = idsOf(root);
+  await simulateReboot(root, [], { network: true });
+  assert.deepEqual(hostState(root, ids), { netns: [], bridgePorts: [], rules: [], mounts: [], runtime: [] }, 'the simulation left nothing');
+  assert.deepEqual(strataOk(root, ['system', 'boot']).split('\n').filter(Boolean).sort(), ['api', 'web']);
+  assert.equal((await httpGet(`http://127.0.0.1:${port}/`)).body, 'hello from strata\n');
+  strataOk(root, ['start', 'peer']);
+  // peers on the user network reach each other by name again
+  assert.equal(strataOk(root, ['exec', 'peer', 'wget', '-qO-', 'http://api/']).trim(), 'hello from strata');
+  for (const n of ['web', 'peer', 'api']) strataOk(root, ['stop', '-t', '1', n]);
+  assertClean(root, ids, 'after stop');
+});
+
 /** Restart policies as dockerd applies them at boot. */
 async function policyFixture(root: string): Promise<void> {
   strataOk(root, ['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sleep', '1000']);
