@@ -178,6 +178,9 @@ export async function benchApiLoad(clients = 100, seconds = 30): Promise<Figure[
     const before = await settledUsage(pid);
     const r = await runLoad({ sock: server.sock, clients, durationMs: seconds * 1000, image: 'busybox' });
     const after = await settledUsage(pid);
+    // the same load again: memory that keeps growing run after run is a leak, a plateau is the heap's size
+    const again = await runLoad({ sock: server.sock, clients, durationMs: seconds * 1000, image: 'busybox', prefix: 'again-' });
+    const after2 = await settledUsage(pid);
     const left = JSON.parse(await new Promise<string>((resolve, reject) => {
       http.get({ socketPath: server!.sock, path: '/containers/json?all=1' }, (res) => {
         let b = '';
@@ -187,14 +190,15 @@ export async function benchApiLoad(clients = 100, seconds = 30): Promise<Figure[
     const note = `${clients} clients × ${seconds} s`;
     const figs: Figure[] = [
       { name: 'apiload_requests', value: r.requests, unit: 'requests', note: `${note}, ${(r.requests / r.seconds).toFixed(0)} req/s, ${r.cycles} create/start/stop/rm cycles` },
-      { name: 'apiload_unexpected_errors', value: r.errors, unit: 'errors', note: r.samples.length ? r.samples.join(' | ') : 'none' },
+      { name: 'apiload_unexpected_errors', value: r.errors + again.errors, unit: 'errors', note: [...r.samples, ...again.samples].join(' | ') || 'none' },
       { name: 'apiload_expected_404_409', value: r.expected, unit: 'answers', note: 'container removed or changed by another client' },
       { name: 'apiload_p50', value: r.p50, unit: 'ms', note: Object.entries(r.kinds).map(([k, v]) => `${k} ${v.p50.toFixed(0)}`).join(', ') },
       { name: 'apiload_p99', value: r.p99, unit: 'ms', note: `${Object.entries(r.kinds).map(([k, v]) => `${k} ${v.p99.toFixed(0)}`).join(', ')}; max ${r.max.toFixed(0)}` },
       { name: 'apiload_server_rss_before', value: before.rssKiB / 1024, unit: 'MiB', note: `at start ${(cold.rssKiB / 1024).toFixed(1)} MiB; after a 10-client warm-up` },
       { name: 'apiload_server_rss_after', value: after.rssKiB / 1024, unit: 'MiB', note: '3 s after the last request' },
+      { name: 'apiload_server_rss_after_second_run', value: after2.rssKiB / 1024, unit: 'MiB', note: `the same load again: ${again.requests} requests, ${again.errors} unexpected errors, p50 ${again.p50.toFixed(0)} ms, p99 ${again.p99.toFixed(0)} ms` },
       { name: 'apiload_server_fds_before', value: before.fds, unit: 'fds', note: `at start ${cold.fds}` },
-      { name: 'apiload_server_fds_after', value: after.fds, unit: 'fds', note: `${left.length} containers left` },
+      { name: 'apiload_server_fds_after', value: after.fds, unit: 'fds', note: `after the second run ${after2.fds}; ${left.length} containers left` },
     ];
     return figs;
   } finally {
