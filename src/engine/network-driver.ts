@@ -3,6 +3,7 @@ import { invalidArgument, notFound } from '../base/errors.js';
 import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
 import type { Container, NetworkDriver, NetworkState } from './container-model.js';
 import type { StoreRoot } from './store-root.js';
+import type { Sys } from '../sys/index.js';
 
 /** Networks of the default bridge kind: `--network default|bridge|NAME`. */
 function networksFor(mode: string): string[] {
@@ -37,8 +38,8 @@ export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
   };
 }
 
-export function networkManager(store: StoreRoot): NetworkManager {
-  return new NetworkManager(path.join(store.root, 'network'));
+export function networkManager(store: StoreRoot, sys: Sys): NetworkManager {
+  return new NetworkManager(path.join(store.root, 'network'), { sys });
 }
 
 /** The CNI-backed driver the container engine calls on start and stop. */
