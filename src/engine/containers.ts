@@ -180,7 +180,15 @@ export class Containers extends ContainerCore {
     if (exclude) input.exclude = exclude;
     if (opts.pause !== false && c.row.state === 'running') {
       input.pause = () => this.runc.pause(c.id);
-      input.unpause = () => this.runc.resume(c.id);
+      input.unpause = async () => {
+        try {
+          await this.runc.resume(c.id);
+        } catch (e) {
+          // removed (rm -f) or thawed by someone else while frozen: the layer was taken all the same
+          const st = await this.runc.state(c.id).catch(() => undefined);
+          if (st === undefined || (st && st.status === 'paused')) throw e;
+        }
+      };
     }
     const r = await commitContainer(this.store, input);
     this.event(c, 'commit', { imageID: r.id, ...(opts.message ? { comment: opts.message } : {}) });

@@ -93,105 +93,122 @@ test('20 CLI processes at once, with strata serve answering: no lock error, no l
   await strataAsyncOk(seed, ['push', `${app}:v2`], { env });
 
   const s = await serve(root, { importBusybox: false });
-  t.after(() => s.stop());
+  const stopServer = async () => {
+    if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
+    const gone = new Promise((r) => s.proc.once('exit', r));
+    s.proc.kill('SIGTERM');
+    const timer = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  };
   const stop = { done: false };
   const apiErrors: string[] = [];
   const counts = { requests: 0 };
   const traffic = Promise.all([0, 1, 2].map((w) => apiTraffic(s.sock, w, stop, apiErrors, counts)));
-
-  const inUse = /is already in use|Conflict/;
-  const r1 = await round(root, env, [
-    ...[0, 1, 2, 3, 4, 5].map((i) => ({ args: ['run', '-d', '--name', `a-${i}`, 'busybox', 'sleep', '1000'] })),
-    { args: ['run', '-d', '--name', 'dup', 'busybox', 'sleep', '1000'], allowed: inUse },
-    { args: ['run', '-d', '--name', 'dup', 'busybox', 'sleep', '1000'], allowed: inUse },
-    ...[0, 1, 2, 3].map((i) => ({ args: ['tag', 'busybox', `tagged:${i}`] })),
-    { args: ['network', 'create', 'net-0'] }, { args: ['network', 'create', 'net-1'] },
-    { args: ['volume', 'create', 'vol-0'] }, { args: ['volume', 'create', 'vol-1'] },
-    ...[0, 1, 2, 3].map(() => ({ args: ['pull', '-q', `${app}:v1`] })),
-  ]);
-  check(r1, 'round 1');
-  assert.equal(r1.filter((o) => o.job.args.includes('dup') && o.r.code === 0).length, 1, 'exactly one dup');
-
-  const r2 = await round(root, env, [
-    ...[0, 1, 2].map((i) => ({ args: ['commit', `a-${i}`, `img-${i}`] })),
-    ...[3, 4, 5].map((i) => ({ args: ['rm', '-f', `a-${i}`] })),
-    { args: ['rm', '-f', 'dup'] },
-    ...[0, 1].map((i) => ({ args: ['run', '-d', '--name', `b-${i}`, '--network', 'net-0', 'busybox', 'sleep', '1000'] })),
-    { args: ['network', 'rm', 'net-1'] },
-    ...[0, 1, 2, 3].map((i) => ({ args: ['tag', 'busybox', `tagged2:${i}`] })),
-    { args: ['rmi', 'tagged:0'] }, { args: ['rmi', 'tagged:1'] },
-    { args: ['volume', 'rm', 'vol-0'] }, { args: ['volume', 'create', 'vol-2'] },
-    { args: ['pull', '-q', `${app}:v2`] }, { args: ['pull', '-q', `${app}:v2`] }, { args: ['pull', '-q', `${app}:v1`] },
-    { args: ['run', '--rm', 'busybox', 'echo', 'hi'] },
-  ]);
-  check(r2, 'round 2');
-  for (const o of r2) if (o.job.args[0] === 'run' && o.job.args[1] === '--rm') assert.equal(o.r.stdout, 'hi\n');
-
-  const r3 = await round(root, env, [
-    ...[0, 1, 2].map((i) => ({ args: ['rmi', `img-${i}`] })),
-    ...['a-0', 'a-1', 'a-2', 'b-0', 'b-1'].map((n) => ({ args: ['rm', '-f', n] })),
-    { args: ['volume', 'rm', 'vol-1', 'vol-2'] },
-    ...[0, 1, 2, 3].map((i) => ({ args: ['tag', `${app}:v1`, `final:${i}`] })),
-    ...[0, 1].map((i) => ({ args: ['run', '-d', '--name', `c-${i}`, '-p', '80', 'busybox'] })),
-    { args: ['commit', 'dup-gone', 'x'], allowed: /No such container: dup-gone/ },
-    // races the rmi below: either the tag lands first (and keeps the image) or finds no image
-    { args: ['tag', `${app}:v2`, 'final:v2'], allowed: /No such image/ },
-    { args: ['rmi', `${app}:v2`] },
-    { args: ['network', 'create', 'net-2'] },
-    { args: ['volume', 'create', 'vol-3'] },
-  ]);
-  check(r3, 'round 3');
-  // the two containers published at once got different host ports and addresses
-  const ports = ['c-0', 'c-1'].map((n) => strataOk(root, ['port', n, '80']).trim());
-  assert.notEqual(ports[0], ports[1]);
-  const ips = ['c-0', 'c-1'].map((n) => strataOk(root, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', n]).trim());
-  assert.notEqual(ips[0], ips[1]);
-
-  // the same names at once: one winner; a commit racing the removal of its container
-  const r4 = await round(root, env, [
-    ...[0, 1, 2, 3, 4].map(() => ({ args: ['run', '-d', '--name', 'same', 'busybox', 'sleep', '1000'], allowed: inUse })),
-    ...[0, 1, 2].map(() => ({ args: ['network', 'create', 'same-net'], allowed: /network with name same-net already exists/ })),
-    ...[0, 1, 2].map(() => ({ args: ['volume', 'create', 'same-vol'] })),
-    ...[0, 1, 2].map((i) => ({ args: ['run', '-d', '--name', `ip-${i}`, 'busybox', 'sleep', '1000'] })),
-    ...[0, 1].map(() => ({ args: ['rm', '-f', 'c-0'], allowed: /No such container: c-0/ })),
-    ...[0, 1].map(() => ({ args: ['rmi', 'final:0'], allowed: /No such image: final:0/ })),
-    { args: ['commit', 'c-1', 'snap'], allowed: /No such container: c-1/ },
-    { args: ['rm', '-f', 'c-1'] },
-  ]);
-  check(r4, 'round 4');
-  const wins = (pred: (a: string[]) => boolean) => r4.filter((o) => pred(o.job.args) && o.r.code === 0).length;
-  assert.equal(wins((a) => a.includes('same')), 1, 'one container named same');
-  assert.equal(wins((a) => a.includes('same-net')), 1, 'one network named same-net');
-  assert.ok(wins((a) => a[0] === 'rm' && a[2] === 'c-0') >= 1);
-  assert.equal(wins((a) => a[0] === 'rmi'), 1, 'one untag of final:0');
-  const committed = wins((a) => a[0] === 'commit') === 1;
-  t.diagnostic(`commit of c-1 ${committed ? 'finished before' : 'lost to'} its removal`);
-  if (committed) assert.equal(strataOk(root, ['run', '--rm', 'snap', 'echo', 'ok'], { env }).trim(), 'ok');
-  strataOk(root, ['rm', '-f', 'same', 'ip-0', 'ip-1', 'ip-2']);
-  strataOk(root, ['network', 'rm', 'same-net']);
-  strataOk(root, ['volume', 'rm', 'same-vol']);
-  stop.done = true;
-  await traffic;
-  assert.deepEqual(apiErrors, [], `API: ${apiErrors.slice(0, 5).join('\n')}`);
-  t.diagnostic(`API requests during the rounds: ${counts.requests}`);
-
-  // names unique, and exactly the ones expected (the API's cycles removed theirs)
-  const names = strataOk(root, ['ps', '-a', '--format', '{{.Names}}']).split('\n').filter(Boolean).sort();
-  assert.deepEqual(names, []);
-  // every tag made is there, every tag removed is gone
-  const tags = new Set(strataOk(root, ['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter(Boolean));
-  const v2Tagged = r3.find((o) => o.job.args[2] === 'final:v2')!.r.code === 0;
-  t.diagnostic(`tag final:v2 ${v2Tagged ? 'came before' : 'came after'} rmi of the image's other tag`);
-  for (const want of ['busybox:latest', 'tagged:2', 'tagged:3', 'tagged2:0', 'tagged2:1', 'tagged2:2', 'tagged2:3', 'final:1', 'final:2', 'final:3', ...(v2Tagged ? ['final:v2'] : []), `${app}:v1`]) {
-    assert.ok(tags.has(want), `${want} missing: ${[...tags].join(' ')}`);
+  try {
+    await rounds();
+  } finally {
+    // a failed assertion must not leave the clients looping nor the server running
+    stop.done = true;
+    await Promise.race([traffic.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+    await stopServer();
   }
-  for (const gone of ['final:0', 'tagged:0', 'tagged:1', 'img-0:latest', 'img-1:latest', 'img-2:latest', `${app}:v2`]) assert.ok(!tags.has(gone), `${gone} still there`);
-  const nets = strataOk(root, ['network', 'ls', '--format', '{{.Name}}']).split('\n').filter(Boolean).sort();
-  assert.deepEqual(nets, ['bridge', 'host', 'net-0', 'net-2', 'none']);
-  assert.deepEqual(strataOk(root, ['volume', 'ls', '-q']).split('\n').filter(Boolean), ['vol-3']);
 
-  await s.stop();
-  strataOk(root, ['network', 'rm', 'net-0', 'net-2']);
-  assert.deepEqual(hostState(root, []), { netns: [], bridgePorts: [], rules: [], mounts: [], runtime: [] });
-  assert.match(strataOk(root, ['system', 'check']), /no problems/);
+  async function rounds(): Promise<void> {
+    const inUse = /is already in use|Conflict/;
+    const r1 = await round(root, env, [
+      ...[0, 1, 2, 3, 4, 5].map((i) => ({ args: ['run', '-d', '--name', `a-${i}`, 'busybox', 'sleep', '1000'] })),
+      { args: ['run', '-d', '--name', 'dup', 'busybox', 'sleep', '1000'], allowed: inUse },
+      { args: ['run', '-d', '--name', 'dup', 'busybox', 'sleep', '1000'], allowed: inUse },
+      ...[0, 1, 2, 3].map((i) => ({ args: ['tag', 'busybox', `tagged:${i}`] })),
+      { args: ['network', 'create', 'net-0'] }, { args: ['network', 'create', 'net-1'] },
+      { args: ['volume', 'create', 'vol-0'] }, { args: ['volume', 'create', 'vol-1'] },
+      ...[0, 1, 2, 3].map(() => ({ args: ['pull', '-q', `${app}:v1`] })),
+    ]);
+    check(r1, 'round 1');
+    assert.equal(r1.filter((o) => o.job.args.includes('dup') && o.r.code === 0).length, 1, 'exactly one dup');
+
+    const r2 = await round(root, env, [
+      ...[0, 1, 2].map((i) => ({ args: ['commit', `a-${i}`, `img-${i}`] })),
+      ...[3, 4, 5].map((i) => ({ args: ['rm', '-f', `a-${i}`] })),
+      { args: ['rm', '-f', 'dup'] },
+      ...[0, 1].map((i) => ({ args: ['run', '-d', '--name', `b-${i}`, '--network', 'net-0', 'busybox', 'sleep', '1000'] })),
+      { args: ['network', 'rm', 'net-1'] },
+      ...[0, 1, 2, 3].map((i) => ({ args: ['tag', 'busybox', `tagged2:${i}`] })),
+      { args: ['rmi', 'tagged:0'] }, { args: ['rmi', 'tagged:1'] },
+      { args: ['volume', 'rm', 'vol-0'] }, { args: ['volume', 'create', 'vol-2'] },
+      { args: ['pull', '-q', `${app}:v2`] }, { args: ['pull', '-q', `${app}:v2`] }, { args: ['pull', '-q', `${app}:v1`] },
+      { args: ['run', '--rm', 'busybox', 'echo', 'hi'] },
+    ]);
+    check(r2, 'round 2');
+    for (const o of r2) if (o.job.args[0] === 'run' && o.job.args[1] === '--rm') assert.equal(o.r.stdout, 'hi\n');
+
+    const r3 = await round(root, env, [
+      ...[0, 1, 2].map((i) => ({ args: ['rmi', `img-${i}`] })),
+      ...['a-0', 'a-1', 'a-2', 'b-0', 'b-1'].map((n) => ({ args: ['rm', '-f', n] })),
+      { args: ['volume', 'rm', 'vol-1', 'vol-2'] },
+      ...[0, 1, 2, 3].map((i) => ({ args: ['tag', `${app}:v1`, `final:${i}`] })),
+      ...[0, 1].map((i) => ({ args: ['run', '-d', '--name', `c-${i}`, '-p', '80', 'busybox'] })),
+      { args: ['commit', 'dup-gone', 'x'], allowed: /No such container: dup-gone/ },
+      // races the rmi below: either the tag lands first (and keeps the image) or finds no image
+      { args: ['tag', `${app}:v2`, 'final:v2'], allowed: /No such image/ },
+      { args: ['rmi', `${app}:v2`] },
+      { args: ['network', 'create', 'net-2'] },
+      { args: ['volume', 'create', 'vol-3'] },
+    ]);
+    check(r3, 'round 3');
+    // the two containers published at once got different host ports and addresses
+    const ports = ['c-0', 'c-1'].map((n) => strataOk(root, ['port', n, '80']).trim());
+    assert.notEqual(ports[0], ports[1]);
+    const ips = ['c-0', 'c-1'].map((n) => strataOk(root, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', n]).trim());
+    assert.notEqual(ips[0], ips[1]);
+
+    // the same names at once: one winner; a commit racing the removal of its container
+    const r4 = await round(root, env, [
+      ...[0, 1, 2, 3, 4].map(() => ({ args: ['run', '-d', '--name', 'same', 'busybox', 'sleep', '1000'], allowed: inUse })),
+      ...[0, 1, 2].map(() => ({ args: ['network', 'create', 'same-net'], allowed: /network with name same-net already exists/ })),
+      ...[0, 1, 2].map(() => ({ args: ['volume', 'create', 'same-vol'] })),
+      ...[0, 1, 2].map((i) => ({ args: ['run', '-d', '--name', `ip-${i}`, 'busybox', 'sleep', '1000'] })),
+      ...[0, 1].map(() => ({ args: ['rm', '-f', 'c-0'], allowed: /No such container: c-0|removal of container [0-9a-f]{64} is already in progress/ })),
+      ...[0, 1].map(() => ({ args: ['rmi', 'final:0'], allowed: /No such image: final:0/ })),
+      { args: ['commit', 'c-1', 'snap'], allowed: /No such container: (c-1|[0-9a-f]{64})/ },
+      { args: ['rm', '-f', 'c-1'] },
+    ]);
+    check(r4, 'round 4');
+    const wins = (pred: (a: string[]) => boolean) => r4.filter((o) => pred(o.job.args) && o.r.code === 0).length;
+    assert.equal(wins((a) => a.includes('same')), 1, 'one container named same');
+    assert.equal(wins((a) => a.includes('same-net')), 1, 'one network named same-net');
+    assert.ok(wins((a) => a[0] === 'rm' && a[2] === 'c-0') >= 1);
+    assert.equal(wins((a) => a[0] === 'rmi'), 1, 'one untag of final:0');
+    const committed = wins((a) => a[0] === 'commit') === 1;
+    t.diagnostic(`commit of c-1 ${committed ? 'finished before' : 'lost to'} its removal`);
+    if (committed) assert.equal(strataOk(root, ['run', '--rm', 'snap', 'echo', 'ok'], { env }).trim(), 'ok');
+    strataOk(root, ['rm', '-f', 'same', 'ip-0', 'ip-1', 'ip-2']);
+    strataOk(root, ['network', 'rm', 'same-net']);
+    strataOk(root, ['volume', 'rm', 'same-vol']);
+    stop.done = true;
+    await traffic;
+    assert.deepEqual(apiErrors, [], `API: ${apiErrors.slice(0, 5).join('\n')}`);
+    t.diagnostic(`API requests during the rounds: ${counts.requests}`);
+
+    // names unique, and exactly the ones expected (the API's cycles removed theirs)
+    const names = strataOk(root, ['ps', '-a', '--format', '{{.Names}}']).split('\n').filter(Boolean).sort();
+    assert.deepEqual(names, []);
+    // every tag made is there, every tag removed is gone
+    const tags = new Set(strataOk(root, ['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter(Boolean));
+    const v2Tagged = r3.find((o) => o.job.args[2] === 'final:v2')!.r.code === 0;
+    t.diagnostic(`tag final:v2 ${v2Tagged ? 'came before' : 'came after'} rmi of the image's other tag`);
+    for (const want of ['busybox:latest', 'tagged:2', 'tagged:3', 'tagged2:0', 'tagged2:1', 'tagged2:2', 'tagged2:3', 'final:1', 'final:2', 'final:3', ...(v2Tagged ? ['final:v2'] : []), `${app}:v1`]) {
+      assert.ok(tags.has(want), `${want} missing: ${[...tags].join(' ')}`);
+    }
+    for (const gone of ['final:0', 'tagged:0', 'tagged:1', 'img-0:latest', 'img-1:latest', 'img-2:latest', `${app}:v2`]) assert.ok(!tags.has(gone), `${gone} still there`);
+    const nets = strataOk(root, ['network', 'ls', '--format', '{{.Name}}']).split('\n').filter(Boolean).sort();
+    assert.deepEqual(nets, ['bridge', 'host', 'net-0', 'net-2', 'none']);
+    assert.deepEqual(strataOk(root, ['volume', 'ls', '-q']).split('\n').filter(Boolean), ['vol-3']);
+
+    await stopServer();
+    strataOk(root, ['network', 'rm', 'net-0', 'net-2']);
+    assert.deepEqual(hostState(root, []), { netns: [], bridgePorts: [], rules: [], mounts: [], runtime: [] });
+    assert.match(strataOk(root, ['system', 'check']), /no problems/);
+  }
 });
