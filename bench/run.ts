@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,apiload,runtime,changes,registry.
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,apiload,runtime,changes,registry,build,explore.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,8 @@ import { runApi } from './api.js';
 import { runApiLoad } from './api-load.js';
 import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
+import { runBuild } from './build.js';
+import { runExplore } from './explore.js';
 import { PROJECT } from './util.js';
 
 function subprocess(file: string): () => Promise<void> {
@@ -31,9 +33,11 @@ const sections: Record<string, () => Promise<void>> = {
   runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
   changes: runChanges,
   registry: runRegistry,
+  build: runBuild,
+  explore: runExplore,
 };
 
-const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api,apiload').split(',');
+const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api,apiload,build,explore').split(',');
 console.log(`# strata bench ${new Date().toISOString()} node ${process.version} (NODE_EXTRA_CA_CERTS unset for timed processes)`);
 for (const name of want) {
   const fn = sections[name];

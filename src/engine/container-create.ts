@@ -14,6 +14,7 @@ import { generateId, generateName, VALID_NAME } from './names.js';
 import { defaultHostConfig, type CreateRequest, type HostConfig } from './create-spec.js';
 import { parseMounts } from './volumes.js';
 import type { StoreRoot } from './store-root.js';
+import { normalizeLogConfig } from './log-config.js';
 
 let seqCounter = 0n;
 
@@ -39,6 +40,7 @@ export function createContainer(cs: ContainerCore, req: CreateRequest, name?: st
   }
   const hc: HostConfig = { ...defaultHostConfig(), ...req.HostConfig } as HostConfig;
   parseMounts(hc); // Docker's -v/--mount errors, before anything is made
+  hc.LogConfig = normalizeLogConfig(hc.LogConfig);
   cs.network?.validate?.(hc.NetworkMode);
   const cfg = mergeConfig(req, imgCfg, id);
   const dir = path.join(cs.dir, id);

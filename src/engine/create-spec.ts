@@ -38,6 +38,7 @@ export interface HostConfig {
   Init?: boolean | null;
   ExtraHosts?: string[] | null;
   Dns?: string[];
+  LogConfig?: { Type: string; Config: Record<string, string> };
 }
 
 export interface CreateRequest extends Partial<ContainerConfig> {
