@@ -51,7 +51,8 @@ export interface BootResult {
 
 /**
  * Whether dockerd would start a stopped container when it starts: `always`, `unless-stopped`
- * unless the user stopped it, `on-failure` after a non-zero exit within its retry count;
+ * unless the user stopped it, `on-failure` after a non-zero exit within its retry count
+ * (its RestartManager's rule);
  * never one that was only created.
  */
 export function restartsAtBoot(c: Container): boolean {
@@ -60,7 +61,8 @@ export function restartsAtBoot(c: Container): boolean {
   switch (p?.Name) {
     case 'always': return true;
     case 'unless-stopped': return !c.row.manually_stopped;
-    case 'on-failure': return c.row.exit_code !== 0 && !c.row.manually_stopped && (!p.MaximumRetryCount || c.row.restart_count < p.MaximumRetryCount);
+    // as dockerd: a manual stop (exit 137/143) does not keep an on-failure container down
+    case 'on-failure': return c.row.exit_code !== 0 && (!p.MaximumRetryCount || c.row.restart_count < p.MaximumRetryCount);
     default: return false;
   }
 }
