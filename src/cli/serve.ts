@@ -10,7 +10,7 @@ import { collect } from './util.js';
 import { parsePort, startExplorer } from './explore.js';
 import type { ExploreServer } from '../explore/server.js';
 
-export const DEFAULT_HOST = 'unix:///run/strata.sock';
+const DEFAULT_HOST = 'unix:///run/strata.sock';
 
 export function registerServeCommand(program: Command): void {
   program.command('serve').description('Serve the Docker Engine API (unix socket by default)')
@@ -31,9 +31,6 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGTERM', () => resolve());
       });
       const engine = openEngine();
-      // as dockerd at start: reconcile with what really runs, start what the restart policies ask for
-      const boot = await engine.system.boot();
-      for (const f of boot.failed) process.stderr.write(`strata serve: failed to start container ${f.name}: ${f.error}\n`);
       const api = new ApiServer({ engine });
       try {
         for (const h of hosts) {
@@ -50,6 +47,9 @@ export function registerServeCommand(program: Command): void {
         await api.close();
         throw e;
       }
+      // as dockerd at startup: reconcile with what really runs; containers whose restart policy says so come back
+      const booted = await engine.system.boot();
+      for (const f of booted.failed) process.stderr.write(`Error: starting ${f.name}: ${f.error}\n`);
       let ui: ExploreServer | undefined;
       try {
         if (o.ui || o.uiPort !== undefined) ui = await startExplorer(engine, o.uiPort !== undefined ? { port: o.uiPort } : {});

@@ -81,11 +81,11 @@ export function registerSystemCommands(system: Command): void {
       await engine().system.reset();
     });
 
-  system.command('boot').description('Reconcile the store after a restart of the host and start the containers whose restart policy asks for it')
+  system.command('boot').description('Reconcile the store after a restart of the host and start the containers a restart policy brings back (always; unless-stopped unless stopped; on-failure after a failure)')
     .action(async () => {
       const r = await engine().system.boot();
       for (const c of r.started) out(c.name);
-      for (const f of r.failed) process.stderr.write(`Error: failed to start container ${f.name}: ${f.error}\n`);
+      for (const f of r.failed) process.stderr.write(`Error: starting ${f.name}: ${f.error}\n`);
       if (r.failed.length) throw new ExitError(1);
     });
 
@@ -109,7 +109,7 @@ function buildCacheRow(e: readonly BuildCacheEntry[]): Record<string, string> {
 }
 
 /** `system df -v`: the build cache section. */
-export function printBuildCache(e: readonly BuildCacheEntry[]): void {
+function printBuildCache(e: readonly BuildCacheEntry[]): void {
   out(`Build cache usage: ${size4(e.reduce((a, x) => a + x.size, 0))}\n`);
   printRows(e.map((x) => ({
     ID: x.id, CacheType: x.type, Size: size4(x.size), CreatedSince: since(Math.floor(x.created / 1000)),

@@ -22,14 +22,14 @@ const MAX_LINKS = 255;
  * Resolve `p` inside `root` with chroot semantics. Returns the host path. With
  * `followFinal` false the last component is not followed (cp copies a link as a link).
  */
-export interface PathMount { destination: string; source: string; }
+interface PathMount { destination: string; source: string; }
 
 /**
  * Resolve `p` inside `root` with chroot semantics. Returns the host path. With
  * `followFinal` false the last component is not followed (cp copies a link as a link).
  * `mounts` (volumes, binds) map container paths to their host sources, as the container sees them.
  */
-export function resolveInRoot(root: string, p: string, followFinal = true, mounts: PathMount[] = []): string {
+function resolveInRoot(root: string, p: string, followFinal = true, mounts: PathMount[] = []): string {
   const sorted = [...mounts].sort((a, b) => b.destination.length - a.destination.length);
   const hostPath = (stack: string[]): string => {
     const cp = '/' + stack.join('/');

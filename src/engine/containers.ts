@@ -24,9 +24,9 @@ import { generateId } from './names.js';
 import type { CreateRequest } from './create-spec.js';
 import { holdFreeze, releaseFreeze } from './freeze.js';
 
-export type { ContainerStateName, ContainerRow, Container, NetworkState, NetworkDriver, Volumes, ContainerSummary } from './container-model.js';
+export type { Container, ContainerSummary } from './container-model.js';
 
-export type ExecOptions = { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string };
+type ExecOptions = { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string };
 
 export class Containers extends ContainerCore {
   /** Pass a signal the client received on to the container's process (best effort). */

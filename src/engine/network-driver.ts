@@ -12,7 +12,7 @@ function networksFor(mode: string): string[] {
 }
 
 /** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
-export function portSpecs(c: Container): PortSpec[] {
+function portSpecs(c: Container): PortSpec[] {
   const out: PortSpec[] = [];
   for (const [key, binds] of Object.entries(c.hostConfig.PortBindings ?? {})) {
     const [p, proto] = key.split('/');

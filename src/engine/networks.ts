@@ -7,7 +7,7 @@ import type { NetworkManager, NetworkInfo, CreateNetworkOptions } from '../netwo
 import { networkJson, stateFromAttachment } from './network-driver.js';
 import type { Containers } from './containers.js';
 
-export type { NetworkInfo, CreateNetworkOptions };
+export type { CreateNetworkOptions };
 
 export class Networks {
   constructor(private readonly nm: NetworkManager, private readonly containers: Containers) {}
