@@ -247,7 +247,6 @@ export { BuildError } from '../build/builder.js';
 export type { BuildCacheEntry } from './build.js';
 export type { PullOptions, PushOptions, ImportOptions, EngineEvent };
 export type { CommitOptions } from './change-service.js';
-export type { BootResult } from './system-service.js';
 export type { Credentials } from '../registry/config.js';
 export type { CreateNetworkOptions } from './networks.js';
 export { attach, attachTerminal, waitExit, openAttachSocket, RuntimeError, formatLogEntry, stdcopyFrame, toNanos } from '../runtime/index.js';

@@ -42,7 +42,7 @@ interface SystemPruneResult {
   reclaimed: number;
 }
 
-export interface BootResult {
+interface BootResult {
   /** Containers started again because of their restart policy. */
   started: { id: string; name: string }[];
   /** Those whose start failed, with the error (the others were still started). */
@@ -55,7 +55,7 @@ export interface BootResult {
  * (its RestartManager's rule);
  * never one that was only created.
  */
-export function restartsAtBoot(c: Container): boolean {
+function restartsAtBoot(c: Container): boolean {
   if (c.row.state !== 'exited' || !c.row.started_at || c.row.started_at === ZERO_TIME) return false;
   const p = c.hostConfig.RestartPolicy;
   switch (p?.Name) {
