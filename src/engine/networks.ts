@@ -41,6 +41,12 @@ export class Networks {
     return this.nm.prune(used);
   }
 
+  /**
+   * Undo what containers that no longer run left on the host (netns, veths, rules, address
+   * and port bookings), as after a crash or a reboot; `live` are the containers still running.
+   */
+  async sweep(live: Set<string>): Promise<void> { await this.nm.cleanupStale(live); }
+
   /** Remove every network, bridge, rule and netns of this store (`system reset`). */
   destroy(): Promise<void> { return this.nm.destroy(); }
 

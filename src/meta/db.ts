@@ -157,6 +157,10 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (image_id, idx)
   );
 `,
+  `
+  ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;  -- stopped by stop/kill since its last start (unless-stopped stays down at boot)
+  ALTER TABLE containers ADD COLUMN remover_pid INTEGER NOT NULL DEFAULT 0;       -- the process removing it (state 'removing')
+  `,
 ];
 
 export function openDb(file: string): DB {
