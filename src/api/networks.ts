@@ -1,8 +1,10 @@
 /** `/networks/...`: translations onto the engine's network manager (CNI bridge networks). */
 import { StrataError } from '../base/errors.js';
 import { networkJson, networkManagerOf, pruneNetworks } from '../engine/network-driver.js';
+import { connectContainer, disconnectContainer, type EndpointRequest } from '../engine/endpoints.js';
+import { listNetworks } from '../engine/listing.js';
 import type { NetworkManager } from '../network/index.js';
-import { filterMap, jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
+import { jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
 import type { Ctx, Route } from './server.js';
 
 function manager(ctx: Ctx): NetworkManager {
@@ -12,22 +14,18 @@ function manager(ctx: Ctx): NetworkManager {
 }
 
 async function list(ctx: Ctx): Promise<void> {
+  const rows = await listNetworks(ctx.api.engine, manager(ctx), parseFilters(ctx.query.get('filters')));
+  sendJson(ctx.res, 200, rows.map((n) => networkJson(n)));
+}
+
+/** bridge, host and none exist from the first request, as with Docker. */
+async function inspect(ctx: Ctx): Promise<void> {
   const nm = manager(ctx);
   await nm.ensureDefault();
-  const f = filterMap(parseFilters(ctx.query.get('filters')));
-  const names = f.get('name');
-  const ids = f.get('id');
-  const rows = nm.list()
-    .filter((n) => !names || names.some((x) => n.name.includes(x)))
-    .filter((n) => !ids || ids.some((x) => n.id.startsWith(x)));
-  sendJson(ctx.res, 200, rows.map((n) => networkJson(nm.inspect(n.name))));
+  sendJson(ctx.res, 200, networkJson(nm.inspect(ctx.params[0]!)));
 }
 
-function inspect(ctx: Ctx): void {
-  sendJson(ctx.res, 200, networkJson(manager(ctx).inspect(ctx.params[0]!)));
-}
-
-interface CreateBody { Name: string; Driver: string; Internal: boolean; Labels: Record<string, string>; IPAM: { Config?: { Subnet?: string; Gateway?: string }[] } }
+interface CreateBody { Name: string; Driver: string; Internal: boolean; Labels: Record<string, string>; CheckDuplicate: boolean; IPAM: { Config?: { Subnet?: string; Gateway?: string }[] } }
 
 async function create(ctx: Ctx): Promise<void> {
   const b = await jsonBody<CreateBody>(ctx.req);
@@ -54,11 +52,28 @@ async function prune(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
 }
 
+/** `{"Container": ID, "EndpointConfig": {"Aliases": [...], "IPAMConfig": {...}}}`. */
+async function connect(ctx: Ctx): Promise<void> {
+  const b = await jsonBody<{ Container: string; EndpointConfig: EndpointRequest | null }>(ctx.req);
+  if (!b.Container) throw new StrataError('invalid_argument', 'container is required');
+  await connectContainer(ctx.api.engine, manager(ctx), b.Container, ctx.params[0]!, b.EndpointConfig ?? {});
+  sendEmpty(ctx.res, 200);
+}
+
+async function disconnect(ctx: Ctx): Promise<void> {
+  const b = await jsonBody<{ Container: string; Force: boolean }>(ctx.req);
+  if (!b.Container) throw new StrataError('invalid_argument', 'container is required');
+  await disconnectContainer(ctx.api.engine, manager(ctx), b.Container, ctx.params[0]!, !!b.Force);
+  sendEmpty(ctx.res, 200);
+}
+
 export function networkRoutes(): Route[] {
   return [
     { method: 'GET', re: /^\/networks$/, handler: list },
     { method: 'POST', re: /^\/networks\/create$/, handler: create },
     { method: 'POST', re: /^\/networks\/prune$/, handler: prune },
+    { method: 'POST', re: /^\/networks\/([^/]+)\/connect$/, handler: connect },
+    { method: 'POST', re: /^\/networks\/([^/]+)\/disconnect$/, handler: disconnect },
     { method: 'GET', re: /^\/networks\/([^/]+)$/, handler: inspect },
     { method: 'DELETE', re: /^\/networks\/([^/]+)$/, handler: remove },
   ];

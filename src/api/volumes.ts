@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { treeSize } from '../base/fs.js';
 import { jsonBody, filterMap, parseFilters, qbool, sendEmpty, sendJson } from './http.js';
+import { listVolumes } from '../engine/listing.js';
 import type { Ctx, Route } from './server.js';
 
 /** Docker's volume object; with `usage`, the size and the number of containers using it (system df). */
@@ -13,16 +14,7 @@ export function volumeView(ctx: Ctx, name: string, usage = false): Record<string
 }
 
 function list(ctx: Ctx): void {
-  const vs = ctx.api.engine.volumes;
-  const f = filterMap(parseFilters(ctx.query.get('filters')));
-  let rows = vs.list();
-  const dangling = f.get('dangling')?.[0];
-  if (dangling !== undefined) {
-    const want = ['true', '1'].includes(dangling.toLowerCase());
-    rows = rows.filter((v) => (vs.users(v.name).length === 0) === want);
-  }
-  const names = f.get('name');
-  if (names) rows = rows.filter((v) => names.some((n) => v.name.includes(n)));
+  const rows = listVolumes(ctx.api.engine.volumes, parseFilters(ctx.query.get('filters')));
   sendJson(ctx.res, 200, { Volumes: rows.map((v) => volumeView(ctx, v.name)), Warnings: null });
 }
 

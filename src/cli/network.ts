@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { invalidArgument, notFound } from '../base/errors.js';
+import { invalidArgument } from '../base/errors.js';
 import type { NetworkManager } from '../network/index.js';
-import { useCni, stateFromAttachment, networkJson, pruneNetworks } from '../engine/network-driver.js';
+import { useCni, networkJson, pruneNetworks } from '../engine/network-driver.js';
+import { connectContainer, disconnectContainer } from '../engine/endpoints.js';
+import { listNetworks } from '../engine/listing.js';
 import { containers, engineHooks } from './containers.js';
 import { collect, out, ExitError } from './util.js';
 import { printRows } from './output.js';
@@ -40,16 +42,19 @@ export function registerNetworkCommands(network: Command): void {
   network.command('ls').alias('list').description('List networks')
     .option('-q, --quiet', 'Only display network IDs').option('--no-trunc', "Do not truncate the output")
     .option('-f, --filter <filter>', 'Provide filter values', collect).option('--format <string>', 'Pretty-print networks using a Go template')
-    .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string }) => {
-      await manager().ensureDefault();
-      const rows = manager().list().map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
+    .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string; filter?: string[] }) => {
+      const list = await listNetworks(containers(), manager(), o.filter ?? []);
+      const rows = list.map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
       if (o.quiet) { for (const r of rows) out(r.ID); return; }
       printRows(rows, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', CreatedAt: 'CREATED' }, o.format);
     });
 
   network.command('inspect').description('Display detailed information on one or more networks').argument('<network...>')
     .option('-f, --format <string>', 'Format the output using the given Go template')
-    .action((refs: string[], o: { format?: string }) => printInspect(refs, o.format, (r) => networkJson(manager().inspect(r))));
+    .action(async (refs: string[], o: { format?: string }) => {
+      await manager().ensureDefault();
+      printInspect(refs, o.format, (r) => networkJson(manager().inspect(r)));
+    });
 
   network.command('rm').alias('remove').description('Remove one or more networks').argument('<network...>')
     .action(async (refs: string[]) => {
@@ -62,20 +67,15 @@ export function registerNetworkCommands(network: Command): void {
 
   network.command('connect').description('Connect a container to a network').argument('<network>').argument('<container>')
     .option('--alias <list>', 'Add network-scoped alias for the container', collect)
-    .action(async (net: string, ref: string, o: { alias?: string[] }) => {
-      const e = containers();
-      const c = e.get(ref);
-      if (c.row.state !== 'running') throw invalidArgument(`container ${c.id} is not running`);
-      await manager().connect(c.id, net, { aliases: o.alias ?? [] });
-      refreshState(c.id);
+    .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
+    .action(async (net: string, ref: string, o: { alias?: string[]; ip?: string }) => {
+      await connectContainer(containers(), manager(), ref, net, { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) });
     });
 
   network.command('disconnect').description('Disconnect a container from a network').argument('<network>').argument('<container>')
     .option('-f, --force', 'Force the container to disconnect from a network')
-    .action(async (net: string, ref: string) => {
-      const c = containers().get(ref);
-      await manager().disconnect(c.id, net);
-      refreshState(c.id);
+    .action(async (net: string, ref: string, o: { force?: boolean }) => {
+      await disconnectContainer(containers(), manager(), ref, net, !!o.force);
     });
 
   network.command('prune').description('Remove all unused networks')
@@ -84,11 +84,4 @@ export function registerNetworkCommands(network: Command): void {
       const removed = await pruneNetworks(containers(), manager());
       if (removed.length) { out('Deleted Networks:'); for (const r of removed) out(r); }
     });
-}
-
-/** After connect/disconnect: the container's recorded addresses follow the network layer. */
-function refreshState(id: string): void {
-  const a = manager().get(id);
-  if (!a) throw notFound(`No such container: ${id}`);
-  containers().setNetworkState(id, stateFromAttachment(a, containers().get(id).hostConfig.NetworkMode));
 }

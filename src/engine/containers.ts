@@ -30,6 +30,11 @@ import { imageLayers, loadConfig, resolveImage, type ImageRow } from './images.j
 import { generateId, generateName, VALID_NAME } from './names.js';
 import { defaultHostConfig, type CreateRequest, type HostConfig } from './create-spec.js';
 import type { Store } from './store.js';
+import { networksView, recordCreateEndpoints } from './endpoints.js';
+import { filterArgs, matchLabels } from './filters.js';
+
+/** The keys `ps --filter` and `GET /containers/json` accept (Docker's list). */
+export const CONTAINER_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 import { emitEvent } from './events.js';
 import { statusString, containerCommand, type PortSummary } from '../format/index.js';
 
@@ -73,7 +78,7 @@ export interface NetworkState {
   mode?: string;
   netns?: string;
   ports?: { HostIp: string; HostPort: string; ContainerPort: string }[];
-  networks?: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; NetworkID?: string; Aliases?: string[] }>;
+  networks?: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; NetworkID?: string; EndpointID?: string; Aliases?: string[] }>;
 }
 
 /** Optional networking, wired in by the network layer (bridge, ports). */
@@ -83,6 +88,8 @@ export interface NetworkDriver {
   resolvConf?(): string;
   /** Throws Docker's error for an unknown network (at create time). */
   validate?(mode: string): void;
+  /** A network's ID by name ('' when unknown). */
+  networkId?(name: string): string;
 }
 
 export interface Volumes {
@@ -270,6 +277,7 @@ export class Containers {
     const hc: HostConfig = { ...defaultHostConfig(), ...req.HostConfig } as HostConfig;
     parseMounts(hc); // Docker's -v/--mount errors, before anything is made
     this.network?.validate?.(hc.NetworkMode);
+    for (const n of Object.keys(req.NetworkingConfig?.EndpointsConfig ?? {})) if (n !== hc.NetworkMode && n !== 'default') this.network?.validate?.(n);
     const cfg = mergeConfig(req, imgCfg, id);
     const dir = path.join(this.dir, id);
     const created = rfc3339Nano();
@@ -292,6 +300,7 @@ export class Containers {
         }
         db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created, config, host_config, seq)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(id, name, image.id, req.Image, created, JSON.stringify(cfg), JSON.stringify(hc), seq);
+        recordCreateEndpoints(db, id, hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig);
       });
     } catch (e) {
       rmTree(dir);
@@ -719,21 +728,19 @@ export class Containers {
   list(opts: { all?: boolean; last?: number; filters?: string[] } = {}): Container[] {
     let list = this.all();
     const n = opts.last !== undefined && opts.last >= 0 ? opts.last : -1;
-    const f = (opts.filters ?? []).map((x) => { const i = x.indexOf('='); return i < 0 ? [x, ''] as const : [x.slice(0, i), x.slice(i + 1)] as const; });
-    const one = (k: string) => f.filter(([key]) => key === k).map(([, v]) => v);
+    const fa = filterArgs(opts.filters, CONTAINER_FILTERS);
+    const one = (k: string) => fa.get(k) ?? [];
     // Docker: filters on status imply all
     if (!opts.all && n < 0 && !one('status').length && !one('exited').length) list = list.filter((c) => this.isLive(c));
-    for (const [k, v] of f) {
-      if (k === 'before' || k === 'since') {
+    for (const k of ['before', 'since'] as const) {
+      for (const v of one(k)) {
         const ref = this.get(v);
         list = list.filter((c) => (k === 'before' ? c.row.seq < ref.row.seq : c.row.seq > ref.row.seq));
-      } else if (!['status', 'name', 'id', 'exited', 'ancestor', 'label'].includes(k)) {
-        throw invalidArgument(`invalid filter '${k}'`);
       }
     }
-    // several values of one key: any may match; different keys: all must match
-    const keys = [...new Set(f.map(([k]) => k))].filter((k) => k !== 'before' && k !== 'since');
-    list = list.filter((c) => keys.every((k) => one(k).some((v) => this.filterMatch(c, k, v))));
+    // several values of one key: any may match (label: all must); different keys: all must match
+    const keys = [...fa.keys()].filter((k) => k !== 'before' && k !== 'since' && k !== 'label');
+    list = list.filter((c) => matchLabels(fa, c.config.Labels) && keys.every((k) => one(k).some((v) => this.filterMatch(c, k, v))));
     if (n >= 0) list = list.slice(0, n);
     return list;
   }
@@ -745,11 +752,13 @@ export class Containers {
       case 'id': return c.id.startsWith(v);
       case 'exited': return c.row.state === 'exited' && String(c.row.exit_code) === v;
       case 'ancestor': return this.imageColumn(c) === v || c.row.image_ref === v || c.row.image_id.includes(v);
-      case 'label': {
-        const j = v.indexOf('=');
-        const labels = c.config.Labels ?? {};
-        return j < 0 ? v in labels : labels[v.slice(0, j)] === v.slice(j + 1);
-      }
+      case 'network': return Object.keys(this.networksView(c)).some((name) => name === v || (this.network?.networkId?.(name) ?? '\0').startsWith(v));
+      case 'volume': return this.mountsView(c).some((m) => { const x = m as { Name?: string; Source?: string; Destination?: string }; return x.Name === v || x.Source === v || x.Destination === v; });
+      case 'health': return v === 'none';
+      case 'is-task': return v === 'false';
+      case 'isolation': return v === 'default';
+      case 'expose': return Object.keys(c.config.ExposedPorts ?? {}).some((p) => p === v || p === `${v}/tcp`);
+      case 'publish': return (c.network.ports ?? []).some((p) => p.HostPort === v.split('/')[0] && (!v.includes('/') || p.ContainerPort.endsWith(v.slice(v.indexOf('/')))));
       default: return false;
     }
   }
@@ -787,12 +796,7 @@ export class Containers {
       State: c.row.state,
       Status: statusString({ state: c.row.state as never, exitCode: c.row.exit_code, startedAt: c.row.started_at, finishedAt: c.row.finished_at }),
       HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
-      NetworkSettings: {
-        Networks: Object.fromEntries(Object.entries(c.network.networks ?? {}).map(([k, v]) => [k, {
-          IPAMConfig: null, Links: null, Aliases: v.Aliases ?? null, NetworkID: v.NetworkID ?? '', EndpointID: '', Gateway: v.Gateway,
-          IPAddress: v.IPAddress, IPPrefixLen: v.IPPrefixLen, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: v.MacAddress, DriverOpts: null,
-        }])),
-      },
+      NetworkSettings: { Networks: this.networksView(c) },
       Mounts: this.mountsView(c),
     };
     if (opts.size) {
@@ -897,14 +901,16 @@ export class Containers {
       NetworkSettings: {
         Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
         Ports: ports, SandboxKey: c.network.netns ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-        EndpointID: '', Gateway: primary?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+        EndpointID: primary?.EndpointID ?? '', Gateway: primary?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
         IPAddress: primary?.IPAddress ?? '', IPPrefixLen: primary?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: primary?.MacAddress ?? '',
-        Networks: Object.fromEntries(Object.entries(nets).map(([k, v]) => [k, {
-          IPAMConfig: null, Links: null, Aliases: v.Aliases ?? null, NetworkID: v.NetworkID ?? '', EndpointID: '', Gateway: v.Gateway,
-          IPAddress: v.IPAddress, IPPrefixLen: v.IPPrefixLen, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: v.MacAddress, DriverOpts: null,
-        }])),
+        Networks: this.networksView(c),
       },
     };
+  }
+
+  /** `NetworkSettings.Networks`: the configured endpoints, with addresses while attached. */
+  networksView(c: Container): Record<string, Record<string, unknown>> {
+    return networksView(this.store.db, c, (n) => this.network?.networkId?.(n) ?? '');
   }
 
   private mountsView(c: Container): unknown[] {

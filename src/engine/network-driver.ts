@@ -3,12 +3,9 @@ import { invalidArgument, notFound } from '../base/errors.js';
 import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
 import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
 import type { Store } from './store.js';
+import { containerEndpoints, joinedAliases } from './endpoints.js';
+import { networksInUse } from '../meta/container-endpoints.js';
 
-/** Networks of the default bridge kind: `--network default|bridge|NAME`. */
-function networksFor(mode: string): string[] {
-  if (!mode || mode === 'default') return ['bridge'];
-  return [mode];
-}
 
 /** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
 export function portSpecs(c: Container): PortSpec[] {
@@ -32,7 +29,7 @@ export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
     netns: a.netnsPath,
     ports: a.ports.map((p) => ({ HostIp: p.hostIp, HostPort: String(p.hostPort), ContainerPort: `${p.containerPort}/${p.protocol}` })),
     networks: Object.fromEntries(a.endpoints.map((e) => [e.network, {
-      IPAddress: e.ipAddress, IPPrefixLen: e.prefixLen, Gateway: e.gateway, MacAddress: e.macAddress, NetworkID: e.networkId, Aliases: e.aliases,
+      IPAddress: e.ipAddress, IPPrefixLen: e.prefixLen, Gateway: e.gateway, MacAddress: e.macAddress, NetworkID: e.networkId, EndpointID: e.endpointId, Aliases: e.aliases,
     }])),
   };
 }
@@ -43,21 +40,41 @@ export function networkManager(store: Store): NetworkManager {
 
 /** The CNI-backed driver the container engine calls on start and stop. */
 export class CniDriver implements NetworkDriver {
-  constructor(readonly nm: NetworkManager) {}
+  constructor(readonly nm: NetworkManager, readonly store: Store) {}
 
+  /**
+   * Join the container's networks in their recorded order: the first with the attachment
+   * (netns, default route, published ports), the others as connections, each with its own
+   * aliases. None left (all disconnected): loopback only.
+   */
   async attach(c: Container): Promise<NetworkState> {
     const mode = c.hostConfig.NetworkMode || 'default';
     const extraHosts = (c.hostConfig.ExtraHosts ?? []).map((e) => {
       const i = e.lastIndexOf(':');
       return { ip: e.slice(i + 1), names: [e.slice(0, i)] };
     });
-    const a = await this.nm.attach(c.id, networksFor(mode), portSpecs(c), {
+    const eps = containerEndpoints(this.store.db, c);
+    const [first, ...rest] = eps;
+    const a0 = await this.nm.attach(c.id, [first?.network ?? 'none'], portSpecs(c), {
       hostname: c.config.Hostname || c.id.slice(0, 12),
       name: c.name,
       hostsPath: path.join(c.dir, 'hosts'),
       extraHosts: extraHosts as never,
+      ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
     });
+    let a = a0;
+    try {
+      for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings) });
+      if (rest.length) a = this.nm.get(c.id) ?? a0;
+    } catch (e) {
+      await this.nm.detach(c.id).catch(() => undefined);
+      throw e;
+    }
     return stateFromAttachment(a, mode);
+  }
+
+  networkId(name: string): string {
+    try { return this.nm.inspect(name).id; } catch { return ''; }
   }
 
   async detach(c: Container): Promise<void> {
@@ -78,18 +95,26 @@ export class CniDriver implements NetworkDriver {
 /** Wire networking into an engine. */
 export function useCni(engine: Containers): NetworkManager {
   const nm = networkManager(engine.store);
-  engine.network = new CniDriver(nm);
+  engine.network = new CniDriver(nm, engine.store);
   return nm;
 }
 
-/** Docker's network inspect shape. */
+/** Docker's network inspect shape (20.10 / API 1.41), including the default bridge's options. */
 export function networkJson(n: NetworkInspect): Record<string, unknown> {
+  const isDefault = n.name === 'bridge';
+  const options: Record<string, string> = isDefault
+    ? {
+      'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      'com.docker.network.bridge.name': n.bridge, 'com.docker.network.driver.mtu': '1500',
+    }
+    : {};
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: n.scope, Driver: n.driver, EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
+    IPAM: { Driver: 'default', Options: isDefault || !n.subnet ? null : {}, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
     Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
-    Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
+    Options: options, Labels: n.labels ?? {},
   };
 }
 
@@ -100,6 +125,6 @@ export function networkManagerOf(engine: Containers): NetworkManager | undefined
 
 /** `network prune`: bridge networks no container is configured for (nor attached to). */
 export function pruneNetworks(engine: Containers, nm: NetworkManager): Promise<string[]> {
-  const used = new Set(engine.all().map((c) => c.hostConfig.NetworkMode));
+  const used = new Set([...engine.all().map((c) => c.hostConfig.NetworkMode), ...networksInUse(engine.store.db)]);
   return nm.prune(used);
 }
