@@ -32,6 +32,7 @@ import { defaultHostConfig, type CreateRequest, type HostConfig } from './create
 import type { Store } from './store.js';
 import { networksView, recordCreateEndpoints } from './endpoints.js';
 import { filterArgs, matchLabels } from './filters.js';
+import { hostConfigView, splitAnonymousBinds } from './inspect-shape.js';
 
 /** The keys `ps --filter` and `GET /containers/json` accept (Docker's list). */
 export const CONTAINER_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
@@ -275,6 +276,11 @@ export class Containers {
       name = name.replace(/^\//, '');
     }
     const hc: HostConfig = { ...defaultHostConfig(), ...req.HostConfig } as HostConfig;
+    const anon = splitAnonymousBinds(hc.Binds);
+    if (anon.volumes.length) {
+      hc.Binds = anon.binds;
+      req = { ...req, Volumes: { ...(req.Volumes ?? {}), ...Object.fromEntries(anon.volumes.map((v) => [v, {}])) } };
+    }
     parseMounts(hc); // Docker's -v/--mount errors, before anything is made
     this.network?.validate?.(hc.NetworkMode);
     for (const n of Object.keys(req.NetworkingConfig?.EndpointsConfig ?? {})) if (n !== hc.NetworkMode && n !== 'default') this.network?.validate?.(n);
@@ -894,7 +900,7 @@ export class Containers {
       ProcessLabel: '',
       AppArmorProfile: '',
       ExecIDs: null,
-      HostConfig: c.hostConfig,
+      HostConfig: hostConfigView(c.hostConfig),
       GraphDriver: { Data: { LowerDir: lower, MergedDir: path.join(c.dir, 'merged'), UpperDir: path.join(c.dir, 'upper'), WorkDir: path.join(c.dir, 'work') }, Name: 'overlay' },
       Mounts: this.mountsView(c),
       Config: c.config,
