@@ -19,6 +19,8 @@ import { systemRoutes } from './system.js';
 import { ExecRegistry, execRoutes } from './exec.js';
 import { volumeRoutes } from './volumes.js';
 import { networkRoutes } from './networks.js';
+import { containerExtraRoutes } from './container-extras.js';
+import { authRoutes } from './auth.js';
 
 export interface Ctx {
   api: ApiServer;
@@ -106,7 +108,7 @@ export class ApiServer {
     this.store = opts.store;
     this.deferTimeoutMs = opts.deferTimeoutMs ?? (Number(process.env.STRATA_API_DEFER_TIMEOUT_MS) || 60_000);
     this.engine = opts.engine;
-    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes(), ...networkRoutes()];
+    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes(), ...networkRoutes(), ...containerExtraRoutes(), ...authRoutes()];
   }
 
   /** Route a path (version prefix removed) to its handler and captured parameters. */

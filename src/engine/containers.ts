@@ -199,7 +199,7 @@ export class Containers {
 
   /** Announce a container event (journal + in-process bus). */
   private event(c: Container, action: string, extra: Record<string, string> = {}): void {
-    emitEvent(this.store, 'container', action, c.id, { image: c.row.image_ref, name: c.name, ...extra });
+    emitEvent(this.store, 'container', action, c.id, { ...(c.config.Labels ?? {}), image: c.row.image_ref, name: c.name, ...extra });
   }
 
   private update(id: string, fields: Partial<ContainerRow>): void {

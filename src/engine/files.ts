@@ -65,7 +65,7 @@ function mountTable(engine: Containers, c: Container): PathMount[] {
 }
 
 /** Run fn with the container's rootfs mounted and the container frozen if it runs. */
-async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string) => Promise<T>): Promise<T> {
+export async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string) => Promise<T>): Promise<T> {
   const wasMounted = isMounted(path.join(c.dir, 'merged'));
   const root = await engine.mountRootfs(c);
   const pause = c.row.state === 'running';

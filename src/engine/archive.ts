@@ -1,0 +1,72 @@
+/**
+ * `/containers/{id}/archive` (what `docker cp` and the SDKs' get/put_archive use): the
+ * path's stat as Docker encodes it in `X-Docker-Container-Path-Stat`, and tar streams out
+ * and in through the same confined resolution as `strata cp` (engine/files.ts): a
+ * container's symlinks never lead outside it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { invalidArgument, notFound } from '../base/errors.js';
+import type { Containers } from './containers.js';
+import { copyFromContainer, copyToContainer, resolveInRoot, withRootfs } from './files.js';
+
+/** Docker's container path stat (`types.ContainerPathStat`). */
+export interface PathStat { name: string; size: number; mode: number; mtime: string; linkTarget: string; }
+
+/** Go's os.FileMode bits for a Unix st_mode. */
+export function goFileMode(mode: number): number {
+  const S_IFMT = 0o170000;
+  let m = mode & 0o777;
+  const t = mode & S_IFMT;
+  if (t === 0o040000) m |= 2 ** 31;
+  else if (t === 0o120000) m |= 2 ** 27;
+  else if (t === 0o010000) m |= 2 ** 25;
+  else if (t === 0o140000) m |= 2 ** 24;
+  else if (t === 0o060000) m |= 2 ** 26;
+  else if (t === 0o020000) m |= 2 ** 26 + 2 ** 21;
+  if (mode & 0o4000) m |= 2 ** 23;
+  if (mode & 0o2000) m |= 2 ** 22;
+  if (mode & 0o1000) m |= 2 ** 20;
+  return m;
+}
+
+function mounts(engine: Containers, id: string) {
+  return engine.volumes.mountTable(engine.get(id));
+}
+
+/** Stat a path inside a container (the last component is not followed; a link's target is given resolved). */
+export async function statContainerPath(engine: Containers, ref: string, p: string): Promise<PathStat> {
+  if (!p) throw invalidArgument('path is required');
+  const c = engine.get(ref);
+  return withRootfs(engine, c, async (root) => {
+    const table = mounts(engine, c.id);
+    const host = resolveInRoot(root, p, false, table);
+    let st: fs.Stats;
+    try { st = fs.lstatSync(host); } catch { throw notFound(`Could not find the file ${p} in container ${ref}`); }
+    let linkTarget = '';
+    if (st.isSymbolicLink()) {
+      const target = resolveInRoot(root, p, true, table);
+      linkTarget = target.startsWith(root) ? '/' + path.relative(root, target) : target;
+    }
+    return { name: path.basename(path.resolve('/', p)) || '/', size: st.size, mode: goFileMode(st.mode), mtime: st.mtime.toISOString(), linkTarget };
+  });
+}
+
+/** The header value: base64 of the stat's JSON. */
+export function encodePathStat(s: PathStat): string {
+  return Buffer.from(JSON.stringify(s)).toString('base64');
+}
+
+/** GET: the path as a tar stream (a directory under its own name). */
+export async function archiveFromContainer(engine: Containers, ref: string, p: string, out: Writable): Promise<void> {
+  await copyFromContainer(engine, ref, p, '-', out);
+}
+
+/** PUT: extract a tar stream into a directory of the container, which must exist. */
+export async function extractToContainer(engine: Containers, ref: string, dir: string, input: Readable): Promise<void> {
+  const st = await statContainerPath(engine, ref, dir);
+  const isDir = (st.mode & 2 ** 31) !== 0 || (st.linkTarget !== '' && (await statContainerPath(engine, ref, st.linkTarget)).mode >= 2 ** 31);
+  if (!isDir) throw invalidArgument(`extraction point is not a directory`);
+  await copyToContainer(engine, ref, input, dir);
+}
