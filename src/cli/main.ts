@@ -10,6 +10,7 @@ import { registerContainerCommands, settleContainers } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
+import { registerStatsCommand } from './stats.js';
 import { registerChangeCommands } from './changes.js';
 
 export { VERSION } from '../base/version.js';
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerChangeCommands(program, container);
+  registerStatsCommand(program, container);
   registerSystemCommands(system);
   registerServeCommand(program);
 
