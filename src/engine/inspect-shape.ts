@@ -98,6 +98,18 @@ export function hostConfigView(hc: Partial<HostConfig>): Record<string, unknown>
     else if (mine === null && v !== null && typeof v === 'object') out[k] = v;
     else out[k] = mine;
   }
+  // what the daemon fills in where clients send their zero values (docker CLI: "", 0, -1)
+  const log = out.LogConfig as { Type?: string; Config?: Record<string, string> | null } | null;
+  out.LogConfig = { Type: log?.Type || 'json-file', Config: log?.Config ?? {} };
+  if (!out.CgroupnsMode) out.CgroupnsMode = 'host';
+  if (!out.IpcMode) out.IpcMode = 'private';
+  if (!out.ShmSize) out.ShmSize = DEFAULT_SHM_SIZE;
+  if (!out.Runtime) out.Runtime = 'runc';
+  if (typeof out.MemorySwappiness === 'number' && out.MemorySwappiness < 0) out.MemorySwappiness = null;
+  if (typeof out.PidsLimit === 'number' && out.PidsLimit <= 0) out.PidsLimit = null;
+  if (out.MaskedPaths === null && !hc.Privileged) out.MaskedPaths = [...MASKED_PATHS];
+  if (out.ReadonlyPaths === null && !hc.Privileged) out.ReadonlyPaths = [...READONLY_PATHS];
+  if (out.PortBindings === null) out.PortBindings = {};
   if (out.RestartPolicy && typeof out.RestartPolicy === 'object') {
     const rp = out.RestartPolicy as { Name?: string; MaximumRetryCount?: number };
     out.RestartPolicy = { Name: rp.Name || 'no', MaximumRetryCount: rp.MaximumRetryCount ?? 0 };
