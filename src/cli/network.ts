@@ -4,6 +4,7 @@ import type { NetworkManager } from '../network/index.js';
 import { useCni, networkJson, pruneNetworks } from '../engine/network-driver.js';
 import { connectContainer, disconnectContainer } from '../engine/endpoints.js';
 import { listNetworks } from '../engine/listing.js';
+import { ContainerDns } from '../engine/dns.js';
 import { containers, engineHooks } from './containers.js';
 import { collect, out, ExitError } from './util.js';
 import { printRows } from './output.js';
@@ -19,7 +20,7 @@ export function manager(): NetworkManager {
   return nm!;
 }
 
-addResetStep(async () => { await manager().destroy(); });
+addResetStep(async () => { await new ContainerDns(manager()).stop(); await manager().destroy(); });
 inspectors.push({ type: 'network', lookup: (n) => networkJson(manager().inspect(n)) });
 
 export function registerNetworkCommands(network: Command): void {

@@ -28,6 +28,7 @@ export function addCreateFlags(c: Command): Command {
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
     .option('--network <network>', 'Connect a container to a network', 'default')
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
     .option('--privileged', 'Give extended privileges to this container')
     .option('--cap-add <list>', 'Add Linux capabilities', collect)
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
@@ -47,7 +48,7 @@ export interface CreateFlags {
   name?: string; env?: string[]; envFile?: string[]; workdir?: string; user?: string; entrypoint?: string;
   interactive?: boolean; tty?: boolean; rm?: boolean; hostname?: string; volume?: string[]; mount?: string[];
   tmpfs?: string[]; readOnly?: boolean; memory?: string; cpus?: string; pidsLimit?: string; restart: string;
-  network: string; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
+  network: string; networkAlias?: string[]; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
   publish?: string[]; publishAll?: boolean; pull?: string; expose?: string[]; label?: string[]; addHost?: string[]; shmSize?: string; runtime?: string;
 }
 
@@ -183,6 +184,7 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     HostConfig: hc,
   };
   if (Object.keys(exposedPorts).length) req.ExposedPorts = exposedPorts;
+  if (f.networkAlias?.length) req.NetworkingConfig = { EndpointsConfig: { [f.network || 'default']: { Aliases: f.networkAlias } } };
   if (f.entrypoint !== undefined) req.Entrypoint = f.entrypoint === '' ? [''] : [f.entrypoint];
   if (f.name) (req as CreateRequest & { name?: string }).name = f.name;
   return req;

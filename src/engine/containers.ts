@@ -86,7 +86,7 @@ export interface NetworkState {
 export interface NetworkDriver {
   attach(c: Container): Promise<NetworkState>;
   detach(c: Container): Promise<void>;
-  resolvConf?(): string;
+  resolvConf?(c?: Container): string;
   /** Throws Docker's error for an unknown network (at create time). */
   validate?(mode: string): void;
   /** A network's ID by name ('' when unknown). */
@@ -364,7 +364,7 @@ export class Containers {
     const mode = hc.NetworkMode;
     const hostname = cfg.Hostname || c.id.slice(0, 12);
     writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
-    writeFileAtomic(path.join(c.dir, 'resolv.conf'), this.network?.resolvConf?.() ?? buildResolvConf(readHostResolvConf()));
+    writeFileAtomic(path.join(c.dir, 'resolv.conf'), this.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
     if (this.network && mode !== 'host' && !mode.startsWith('container:')) {
       net = await this.network.attach(c);
       this.update(c.id, { network: JSON.stringify(net) });

@@ -11,6 +11,9 @@ import { deleteEndpoint, endpointsOf, putEndpoint, type EndpointRow, type Endpoi
 import type { NetworkManager } from '../network/index.js';
 import type { Container, Containers, NetworkState } from './containers.js';
 import { emitEvent } from './events.js';
+import { ContainerDns } from './dns.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { EndpointRequest } from './create-spec.js';
 
 export type { EndpointRequest } from './create-spec.js';
@@ -137,6 +140,7 @@ export async function connectContainer(engine: Containers, nm: NetworkManager, r
     await nm.connect(c.id, n.name, { aliases: settings.Aliases ?? [] });
     putEndpoint(db, c.id, n.name, settings);
     syncState(engine, nm, c.id);
+    await resolverChanged(engine, nm, c);
   } else {
     putEndpoint(db, c.id, n.name, settings);
   }
@@ -168,6 +172,7 @@ export async function disconnectContainer(engine: Containers, nm: NetworkManager
     syncState(engine, nm, c.id);
   }
   deleteEndpoint(db, c.id, name);
+  if (attached) await resolverChanged(engine, nm, c);
   if (id) emitNetworkEvent(engine, id, name, 'disconnect', c.id);
 }
 
@@ -183,6 +188,20 @@ function syncState(engine: Containers, nm: NetworkManager, id: string): void {
       IPAddress: e.ipAddress, IPPrefixLen: e.prefixLen, Gateway: e.gateway, MacAddress: e.macAddress, NetworkID: e.networkId, EndpointID: e.endpointId, Aliases: e.aliases,
     }])),
   });
+}
+
+/**
+ * After a running container joined or left a network: the resolver's records, and the
+ * container's resolv.conf (its nameservers are its networks' gateways), rewritten in place
+ * since it is bind-mounted.
+ */
+async function resolverChanged(engine: Containers, nm: NetworkManager, c: Container): Promise<void> {
+  const dns = new ContainerDns(nm);
+  if (!dns.enabled) return;
+  await dns.sync();
+  if (c.hostConfig.Dns?.length) return;
+  const text = dns.resolvConf(endpointsOf(engine.store.db, c.id).map((e) => e.network)) ?? nm.resolvConf();
+  try { fs.writeFileSync(path.join(c.dir, 'resolv.conf'), text); } catch { /* removed meanwhile */ }
 }
 
 function emitNetworkEvent(engine: Containers, networkId: string, name: string, action: string, containerId: string): void {

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
-import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
+import { NetworkManager, buildHostsFile, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
 import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
 import type { Store } from './store.js';
 import { containerEndpoints, joinedAliases } from './endpoints.js';
+import { ContainerDns } from './dns.js';
+import { writeFileAtomic } from '../base/fs.js';
 import { networksInUse } from '../meta/container-endpoints.js';
 
 
@@ -40,7 +42,11 @@ export function networkManager(store: Store): NetworkManager {
 
 /** The CNI-backed driver the container engine calls on start and stop. */
 export class CniDriver implements NetworkDriver {
-  constructor(readonly nm: NetworkManager, readonly store: Store) {}
+  readonly dns: ContainerDns;
+
+  constructor(readonly nm: NetworkManager, readonly store: Store) {
+    this.dns = new ContainerDns(nm);
+  }
 
   /**
    * Join the container's networks in their recorded order: the first with the attachment
@@ -55,10 +61,13 @@ export class CniDriver implements NetworkDriver {
     });
     const eps = containerEndpoints(this.store.db, c);
     const [first, ...rest] = eps;
+    const hostname = c.config.Hostname || c.id.slice(0, 12);
+    const hostsPath = path.join(c.dir, 'hosts');
+    // with a resolver, /etc/hosts has only the container itself (Docker); without, the network layer lists the peers
     const a0 = await this.nm.attach(c.id, [first?.network ?? 'none'], portSpecs(c), {
-      hostname: c.config.Hostname || c.id.slice(0, 12),
+      hostname,
       name: c.name,
-      hostsPath: path.join(c.dir, 'hosts'),
+      ...(this.dns.enabled ? {} : { hostsPath }),
       extraHosts: extraHosts as never,
       ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
     });
@@ -66,8 +75,13 @@ export class CniDriver implements NetworkDriver {
     try {
       for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings) });
       if (rest.length) a = this.nm.get(c.id) ?? a0;
+      if (this.dns.enabled) {
+        writeFileAtomic(hostsPath, buildHostsFile({ hostname, domainname: c.config.Domainname || undefined, ips: a.endpoints.map((e) => e.ipAddress).filter(Boolean), extraHosts: extraHosts as never }));
+        await this.dns.sync();
+      }
     } catch (e) {
       await this.nm.detach(c.id).catch(() => undefined);
+      await this.dns.sync().catch(() => undefined);
       throw e;
     }
     return stateFromAttachment(a, mode);
@@ -79,6 +93,7 @@ export class CniDriver implements NetworkDriver {
 
   async detach(c: Container): Promise<void> {
     await this.nm.detach(c.id);
+    await this.dns.sync();
   }
 
   validate(mode: string): void {
@@ -87,8 +102,10 @@ export class CniDriver implements NetworkDriver {
     try { this.nm.inspect(mode); } catch { throw notFound(`network ${mode} not found`); }
   }
 
-  resolvConf(): string {
-    return this.nm.resolvConf();
+  /** The container's resolv.conf: the resolver on its user-defined networks, else the host's servers. */
+  resolvConf(c?: Container): string {
+    const nets = c ? containerEndpoints(this.store.db, c).map((e) => e.network) : [];
+    return (c && !c.hostConfig.Dns?.length ? this.dns.resolvConf(nets) : undefined) ?? this.nm.resolvConf(c?.hostConfig.Dns?.length ? { dns: c.hostConfig.Dns } : {});
   }
 }
 

@@ -21,3 +21,4 @@ export {
   execPlugin, addNetworkList, delNetworkList, checkNetworkList, CniError, CNI_VERSION, DEFAULT_CNI_PATH,
   type CniConfList, type CniPluginConf, type CniResult, type CniRuntime,
 } from './cni.js';
+export { Aardvark, findAardvark, type DnsNetwork, type DnsRecord } from './aardvark.js';
