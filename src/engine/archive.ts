@@ -17,18 +17,24 @@ export interface PathStat { name: string; size: number; mode: number; mtime: str
 /** Go's os.FileMode bits for a Unix st_mode. */
 export function goFileMode(mode: number): number {
   const S_IFMT = 0o170000;
-  let m = mode & 0o777;
   const t = mode & S_IFMT;
-  if (t === 0o040000) m |= 2 ** 31;
-  else if (t === 0o120000) m |= 2 ** 27;
-  else if (t === 0o010000) m |= 2 ** 25;
-  else if (t === 0o140000) m |= 2 ** 24;
-  else if (t === 0o060000) m |= 2 ** 26;
-  else if (t === 0o020000) m |= 2 ** 26 + 2 ** 21;
-  if (mode & 0o4000) m |= 2 ** 23;
-  if (mode & 0o2000) m |= 2 ** 22;
-  if (mode & 0o1000) m |= 2 ** 20;
-  return m;
+  // arithmetic, not `|`: bit 31 (ModeDir) would make a 32-bit JS integer negative
+  let flags = 0;
+  if (t === 0o040000) flags += 2 ** 31;
+  else if (t === 0o120000) flags += 2 ** 27;
+  else if (t === 0o010000) flags += 2 ** 25;
+  else if (t === 0o140000) flags += 2 ** 24;
+  else if (t === 0o060000) flags += 2 ** 26;
+  else if (t === 0o020000) flags += 2 ** 26 + 2 ** 21;
+  if (mode & 0o4000) flags += 2 ** 23;
+  if (mode & 0o2000) flags += 2 ** 22;
+  if (mode & 0o1000) flags += 2 ** 20;
+  return flags + (mode & 0o777);
+}
+
+/** ModeDir in a Go FileMode. */
+export function isGoDir(mode: number): boolean {
+  return mode >= 2 ** 31;
 }
 
 function mounts(engine: Containers, id: string) {
@@ -66,7 +72,7 @@ export async function archiveFromContainer(engine: Containers, ref: string, p: s
 /** PUT: extract a tar stream into a directory of the container, which must exist. */
 export async function extractToContainer(engine: Containers, ref: string, dir: string, input: Readable): Promise<void> {
   const st = await statContainerPath(engine, ref, dir);
-  const isDir = (st.mode & 2 ** 31) !== 0 || (st.linkTarget !== '' && (await statContainerPath(engine, ref, st.linkTarget)).mode >= 2 ** 31);
+  const isDir = isGoDir(st.mode) || (st.linkTarget !== '' && isGoDir((await statContainerPath(engine, ref, st.linkTarget)).mode));
   if (!isDir) throw invalidArgument(`extraction point is not a directory`);
   await copyToContainer(engine, ref, input, dir);
 }
