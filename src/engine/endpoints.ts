@@ -37,10 +37,8 @@ function settingsOf(req: EndpointRequest | undefined, network: string): Endpoint
   const aliases = (req?.Aliases ?? []).filter((a) => typeof a === 'string' && a !== '');
   if (aliases.length && !isUserDefined(network)) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
   const ip = req?.IPAMConfig?.IPv4Address;
-  if (ip) {
-    if (!isUserDefined(network)) throw invalidArgument('user specified IP address is supported on user defined networks only');
-    throw new StrataError('not_implemented', `a fixed IPv4 address (${ip}) is not supported: addresses come from the network's pool`);
-  }
+  if (ip && !isUserDefined(network)) throw invalidArgument('user specified IP address is supported on user defined networks only');
+  if (req?.IPAMConfig?.IPv6Address) throw invalidArgument('IPv6 addresses are not supported: networks are IPv4 only');
   return {
     Aliases: aliases.length ? [...new Set(aliases)] : null,
     IPAMConfig: req?.IPAMConfig && Object.keys(req.IPAMConfig).length ? { ...req.IPAMConfig } : null,
@@ -137,7 +135,7 @@ export async function connectContainer(engine: Containers, nm: NetworkManager, r
   settings.Aliases = joinedAliases(c, n.name, settings);
   if (settings.Aliases.length === 0) settings.Aliases = null;
   if (engine.isLive(c) && c.network.netns) {
-    await nm.connect(c.id, n.name, { aliases: settings.Aliases ?? [] });
+    await nm.connect(c.id, n.name, { aliases: settings.Aliases ?? [], ...(settings.IPAMConfig?.IPv4Address ? { ip: settings.IPAMConfig.IPv4Address } : {}) });
     putEndpoint(db, c.id, n.name, settings);
     syncState(engine, nm, c.id);
     await resolverChanged(engine, nm, c);

@@ -70,10 +70,11 @@ export class CniDriver implements NetworkDriver {
       ...(this.dns.enabled ? {} : { hostsPath }),
       extraHosts: extraHosts as never,
       ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
+      ...(first?.settings.IPAMConfig?.IPv4Address ? { ip: first.settings.IPAMConfig.IPv4Address } : {}),
     });
     let a = a0;
     try {
-      for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings) });
+      for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings), ...(e.settings.IPAMConfig?.IPv4Address ? { ip: e.settings.IPAMConfig.IPv4Address } : {}) });
       if (rest.length) a = this.nm.get(c.id) ?? a0;
       if (this.dns.enabled) {
         writeFileAtomic(hostsPath, buildHostsFile({ hostname, domainname: c.config.Domainname || undefined, ips: a.endpoints.map((e) => e.ipAddress).filter(Boolean), extraHosts: extraHosts as never }));

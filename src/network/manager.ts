@@ -131,6 +131,8 @@ export interface AttachOptions {
   name?: string;
   /** Extra names peers resolve (network-scoped aliases in Docker). */
   aliases?: string[];
+  /** A fixed IPv4 address on the (single) network attached; default: the next free one. */
+  ip?: string;
   /** `--add-host` records for the hosts file. */
   extraHosts?: HostsEntry[];
   /**
@@ -178,6 +180,8 @@ interface EndpointRecord {
   conflist: CniConfList;
   /** pending: ADD started (and may have half-happened); added: ADD returned `result`. */
   state: 'pending' | 'added';
+  /** The address asked for (CIDR), when fixed. */
+  ip?: string;
   result?: CniResult;
   portMappings: PortMapEntry[];
 }
@@ -362,6 +366,8 @@ export class NetworkManager {
       ipMasq: !n.internal,
       hairpinMode: true,
       mtu: n.mtu,
+      // a fixed address (`--ip`, EndpointConfig.IPAMConfig) reaches host-local as runtimeConfig.ips
+      capabilities: { ips: true },
       ipam,
     }];
     if (!n.internal) {
@@ -642,6 +648,7 @@ export class NetworkManager {
           network: n.name, networkId: n.id, endpointId: randomBytes(32).toString('hex'), ifName: `eth${i}`,
           cniName: n.cniName, bridge: n.bridge, aliases: [...(opts.aliases ?? [])],
           conflist: this.conflist(n, { primary: i === primaryIdx }), state: 'pending',
+          ...(opts.ip && recs.length === 1 ? { ip: this.fixedAddress(n, opts.ip) } : {}),
           portMappings: i === primaryIdx ? mappings : [],
         })),
       };
@@ -663,7 +670,7 @@ export class NetworkManager {
         await addNetworkList({ cniVersion: CNI_VERSION, name: `${this.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.cniPath });
         this.step('loopback', containerId);
         for (const ep of r.endpoints) {
-          const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings } }, { cniPath: this.cniPath });
+          const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.cniPath });
           ep.state = 'added';
           ep.result = result;
           this.writeRecord(r);
@@ -790,10 +797,20 @@ export class NetworkManager {
     return out;
   }
 
+  /** A fixed address as host-local takes it (CIDR), checked against the subnet and the reservations (Docker's words). */
+  private fixedAddress(n: NetworkRecord, ip: string): string {
+    const a = parseIPv4(ip);
+    const c = mustParseCidr(n.subnet);
+    if (a === undefined) throw new StrataError('invalid_argument', `invalid IPv4 address: ${ip}`);
+    if (!contains(c, a) || ip === n.gateway) throw new StrataError('invalid_argument', `Invalid address ${ip}: It does not belong to any of this network's subnets`);
+    if (this.reservations(n.cniName).some((x) => x.ip === ip)) throw new StrataError('conflict', 'Address already in use');
+    return `${ip}/${c.prefix}`;
+  }
+
   // ---------------------------------------------------------------- connect / disconnect
 
   /** `network connect NET CONTAINER` for a container that is attached (running). */
-  async connect(containerId: string, network: string, opts: { aliases?: string[] } = {}): Promise<Endpoint> {
+  async connect(containerId: string, network: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<Endpoint> {
     const n = network === DEFAULT_NETWORK ? (await this.ensureDefault(), this.findNetwork(network)) : this.findNetwork(network);
     if (PREDEFINED.includes(network) && network !== DEFAULT_NETWORK) {
       throw new StrataError('failed_precondition', 'container cannot be disconnected from host network or connected to host network');
@@ -813,7 +830,7 @@ export class NetworkManager {
       const ep: EndpointRecord = {
         network: n.name, networkId: n.id, endpointId: randomBytes(32).toString('hex'), ifName: `eth${i}`, cniName: n.cniName,
         bridge: n.bridge, aliases: [...(opts.aliases ?? rec.aliases)], conflist: this.conflist(n, { primary: !hasPrimary && !n.internal }),
-        state: 'pending', portMappings: [],
+        state: 'pending', portMappings: [], ...(opts.ip ? { ip: this.fixedAddress(n, opts.ip) } : {}),
       };
       rec.endpoints.push(ep);
       this.writeRecord(rec);
@@ -822,7 +839,7 @@ export class NetworkManager {
     const ep = r.endpoints.at(-1)!;
     try {
       await this.ensureBridge(n);
-      ep.result = await addNetworkList(ep.conflist, { containerId, netns: netnsPath(r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: [] } }, { cniPath: this.cniPath });
+      ep.result = await addNetworkList(ep.conflist, { containerId, netns: netnsPath(r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: [], ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.cniPath });
       ep.state = 'added';
       await withLock(this.lockFile, () => {
         const cur = readJson<AttachmentRecord>(this.ctrFile(containerId));

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { apiRoot, freePort, httpGet, removeAllContainers, serve, type Served } from './helpers.js';
 import { strataOk } from '../helpers.js';
@@ -119,4 +120,32 @@ networks:
     const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(links, new RegExp(`-${netId.slice(0, 6)}[:@]`));
   });
+});
+
+/** The server's answer to POST /build: 404 while image builds are not served. */
+function buildServed(s: Served): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: s.sock, method: 'POST', path: '/v1.41/build', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': 0 } }, (res) => {
+      res.resume();
+      resolve(res.statusCode !== 404);
+    });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+test('docker-compose builds a service (`build:`) once POST /build is served', { skip: fs.existsSync(COMPOSE) ? false : `no ${COMPOSE}`, timeout: 300000 }, async (t) => {
+  const { root, defer } = apiRoot(t, 'strata-api-compose-build-');
+  const s = await serve(root);
+  defer(() => s.stop());
+  defer(() => removeAllContainers(root));
+  if (!(await buildServed(s))) { t.skip('POST /build is not served'); return; }
+  const dir = path.join(root, 'project');
+  fs.mkdirSync(path.join(dir, 'app'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'app', 'Dockerfile'), 'FROM busybox\nRUN echo built > /built.txt\nCMD ["cat", "/built.txt"]\n');
+  fs.writeFileSync(path.join(dir, 'docker-compose.yml'), 'version: "3.8"\nservices:\n  app:\n    build: ./app\n');
+  defer(() => { compose(s, dir, ['down', '-v', '--rmi', 'local', '-t', '1']); });
+  composeOk(s, dir, ['build']);
+  composeOk(s, dir, ['up', '-d']);
+  await until('the built image ran', () => (/built/.test(composeOk(s, dir, ['logs', 'app'])) ? true : undefined));
 });

@@ -167,6 +167,21 @@ test('dockerode: the calls Testcontainers makes', { timeout: 120000 }, async (t)
     await docker.getNetwork('bridge').disconnect({ Container: c.id, Force: true });
   });
 
+  await t.test('connect with a fixed IPv4 address (EndpointConfig.IPAMConfig)', async () => {
+    const third = 1 + Math.floor(Math.random() * 250);
+    const subnet = `10.213.${third}.0/24`;
+    const fixed = await docker.createNetwork({ Name: 'tc-fixed', IPAM: { Config: [{ Subnet: subnet }] } });
+    defer(async () => { await fixed.remove().catch(() => undefined); });
+    await fixed.connect({ Container: c.id, EndpointConfig: { IPAMConfig: { IPv4Address: `10.213.${third}.77` }, Aliases: ['fx'] } });
+    const ep = (await c.inspect()).NetworkSettings.Networks['tc-fixed']!;
+    assert.equal(ep.IPAddress, `10.213.${third}.77`);
+    assert.deepEqual(ep.IPAMConfig, { IPv4Address: `10.213.${third}.77` });
+    const other = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'tc-fixed' }, NetworkingConfig: { EndpointsConfig: { 'tc-fixed': { IPAMConfig: { IPv4Address: `10.213.${third}.77` } } } } });
+    await assert.rejects(other.start(), (e: { statusCode?: number; json?: { message?: string } }) => e.statusCode === 409 && e.json?.message === 'Address already in use');
+    await other.remove({ force: true });
+    await fixed.disconnect({ Container: c.id });
+  });
+
   await t.test('archive: put, stat, get', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-tc-'));
     defer(() => fs.rmSync(dir, { recursive: true, force: true }));
