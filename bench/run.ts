@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime,changes,registry.
+ * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime,changes,registry,dns.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { runImages } from './images.js';
 import { runApi } from './api.js';
 import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
+import { runDns } from './dns.js';
 import { PROJECT } from './util.js';
 
 function subprocess(file: string): () => Promise<void> {
@@ -29,6 +30,7 @@ const sections: Record<string, () => Promise<void>> = {
   runtime: async () => { const m = await import('./runtime-bench.js'); await m.runRuntime(); },
   changes: runChanges,
   registry: runRegistry,
+  dns: runDns,
 };
 
 const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api').split(',');
