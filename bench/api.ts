@@ -9,8 +9,9 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { Store } from '../src/engine/store.js';
+import { StoreRoot } from '../src/engine/store-root.js';
 import { Containers } from '../src/engine/containers.js';
+import { VolumeStore } from '../src/engine/volumes.js';
 import { importImage } from '../src/engine/transfer.js';
 import { busyboxTar } from '../test/helpers.js';
 import { CLI, benchEnv, median, printFigure, strataRun, tmpRoot, type Figure } from './util.js';
@@ -53,9 +54,9 @@ export async function benchApi(): Promise<Figure[]> {
   const sock = path.join(root, 'api.sock');
   let stop: (() => Promise<void>) | undefined;
   try {
-    const store = new Store(root);
+    const store = new StoreRoot(root);
     await importImage(store, fs.createReadStream(busyboxTar()), { reference: 'busybox' });
-    const engine = new Containers(store);
+    const engine = new Containers(store, new VolumeStore(store));
     for (let i = 0; i < 100; i++) engine.create({ Image: 'busybox', Cmd: ['sleep', '300'] }, `bench${i}`);
     const tinyDir = path.join(root, 'tiny');
     fs.mkdirSync(tinyDir);

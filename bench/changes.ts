@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { diffUpper } from '../src/changes/index.js';
 import { commitContainer } from '../src/engine/commit.js';
 import { imageLayers } from '../src/engine/images.js';
-import { Store } from '../src/engine/store.js';
+import { StoreRoot } from '../src/engine/store-root.js';
 import { importImage } from '../src/engine/transfer.js';
 import { packDir } from '../src/layer/index.js';
 import { buildBusyboxRootfs } from '../test/helpers.js';
@@ -100,7 +100,7 @@ function readHashWrite(dir: string, out: string): number {
 export async function runChanges(): Promise<void> {
   const work = tmpRoot('changes');
   const mounts: Mount[] = [];
-  let store: Store | undefined;
+  let store: StoreRoot | undefined;
   try {
     const bb = path.join(work, 'busybox');
     buildBusyboxRootfs(bb);
@@ -148,7 +148,7 @@ export async function runChanges(): Promise<void> {
 
     // ---------------- commit
     const root = path.join(work, 'store');
-    store = new Store(root);
+    store = new StoreRoot(root);
     const bbTar = path.join(work, 'bb.tar');
     await packDir(bb, bbTar, { mode: 'plain' });
     const imageId = await importImage(store, Readable.from([fs.readFileSync(bbTar)]), { reference: 'bbox:latest' });

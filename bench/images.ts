@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { Store } from '../src/engine/store.js';
+import { StoreRoot } from '../src/engine/store-root.js';
 import { importImage } from '../src/engine/transfer.js';
 import { Readable } from 'node:stream';
 import { median, printFigure, strataTime, tmpRoot, dockerAvailable, timeCmd, type Figure } from './util.js';
@@ -81,7 +81,7 @@ export async function benchImages(): Promise<Figure[]> {
 
     // images with 1,000 distinct tagged images
     const root = fs.mkdtempSync(path.join(work, 'many-'));
-    const store = new Store(root);
+    const store = new StoreRoot(root);
     const tiny = path.join(work, 'tiny.tar');
     const tinyDir = path.join(work, 'tiny');
     fs.mkdirSync(tinyDir);

@@ -4,16 +4,15 @@
  * server and by the CLI use them.
  */
 import { StrataError } from '../base/errors.js';
-import { login, loginDomain } from '../engine/login.js';
 import { jsonBody, sendJson } from './http.js';
-import type { Ctx, Route } from './server.js';
+import type { Ctx, Route } from './route.js';
 
 async function auth(ctx: Ctx): Promise<void> {
   const b = await jsonBody<{ username: string; password: string; serveraddress: string; identitytoken: string }>(ctx.req);
   if (!b.username || (!b.password && !b.identitytoken)) throw new StrataError('invalid_argument', 'Error: username and password are required');
-  const domain = loginDomain(b.serveraddress || undefined);
+  const domain = ctx.engine.registry.loginDomain(b.serveraddress || undefined);
   try {
-    await login(domain, b.username, b.password ?? b.identitytoken ?? '');
+    await ctx.engine.registry.login(domain, b.username, b.password ?? b.identitytoken ?? '');
   } catch (e) {
     const msg = (e as Error).message;
     if (e instanceof StrataError && e.code !== 'unavailable' && e.code !== 'internal') {

@@ -1,9 +1,13 @@
 /** `/containers/{id}/archive` (HEAD, GET, PUT) and `/containers/{id}/stats`: translations onto engine/archive.ts and engine/stats.ts. */
 import { StrataError } from '../base/errors.js';
-import { archiveFromContainer, encodePathStat, extractToContainer, statContainerPath } from '../engine/archive.js';
-import { containerStats } from '../engine/stats.js';
 import { commonHeaders, finish, lazyBody, qbool, sendEmpty } from './http.js';
-import type { Ctx, Route } from './server.js';
+import type { Ctx, Route } from './route.js';
+import type { PathStat } from '../engine/index.js';
+
+/** The header value: base64 of the stat's JSON. */
+function encodePathStat(s: PathStat): string {
+  return Buffer.from(JSON.stringify(s)).toString('base64');
+}
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
@@ -15,7 +19,7 @@ function pathParam(ctx: Ctx): string {
 
 /** HEAD: only the stat header (404 for a missing path). */
 async function archiveHead(ctx: Ctx): Promise<void> {
-  const st = await statContainerPath(ctx.api.engine, ctx.params[0]!, pathParam(ctx));
+  const st = await ctx.engine.files.stat(ctx.params[0]!, pathParam(ctx));
   ctx.res.writeHead(200, { ...commonHeaders(), [STAT_HEADER]: encodePathStat(st), 'Content-Type': 'application/json' });
   ctx.res.end();
 }
@@ -23,16 +27,16 @@ async function archiveHead(ctx: Ctx): Promise<void> {
 /** GET: the stat header, then the tar stream. */
 async function archiveGet(ctx: Ctx): Promise<void> {
   const p = pathParam(ctx);
-  const st = await statContainerPath(ctx.api.engine, ctx.params[0]!, p);
+  const st = await ctx.engine.files.stat(ctx.params[0]!, p);
   ctx.res.setHeader(STAT_HEADER, encodePathStat(st));
   const out = lazyBody(ctx.res, 'application/x-tar');
-  await archiveFromContainer(ctx.api.engine, ctx.params[0]!, p, out);
+  await ctx.engine.files.archive(ctx.params[0]!, p, out);
   await finish(out);
 }
 
 /** PUT: a tar stream extracted into an existing directory. */
 async function archivePut(ctx: Ctx): Promise<void> {
-  await extractToContainer(ctx.api.engine, ctx.params[0]!, pathParam(ctx), ctx.req);
+  await ctx.engine.files.extract(ctx.params[0]!, pathParam(ctx), ctx.req);
   sendEmpty(ctx.res, 200);
 }
 
@@ -42,11 +46,11 @@ async function stats(ctx: Ctx): Promise<void> {
   const oneShot = qbool(ctx.query, 'one-shot');
   const ac = new AbortController();
   const abort = () => ac.abort();
-  const gen = containerStats(ctx.api.engine, ctx.params[0]!, { stream, oneShot, signal: ac.signal });
+  const gen = ctx.engine.stats.stream(ctx.params[0]!, { stream, oneShot, signal: ac.signal });
   const first = await gen.next();
   ctx.res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
   ctx.res.on('close', abort);
-  ctx.api.closing.signal.addEventListener('abort', abort);
+  ctx.server.closing.signal.addEventListener('abort', abort);
   try {
     if (!first.done) ctx.res.write(JSON.stringify(first.value) + '\n');
     for await (const s of gen) {
@@ -54,7 +58,7 @@ async function stats(ctx: Ctx): Promise<void> {
       ctx.res.write(JSON.stringify(s) + '\n');
     }
   } finally {
-    ctx.api.closing.signal.removeEventListener('abort', abort);
+    ctx.server.closing.signal.removeEventListener('abort', abort);
     ac.abort();
     ctx.res.end();
   }

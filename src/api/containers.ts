@@ -1,11 +1,9 @@
 /** `/containers/...`: each handler is a translation onto one Containers call. */
 import { StrataError } from '../base/errors.js';
-import type { CreateRequest } from '../engine/create-spec.js';
-import { openAttachSocket, stdcopyFrame, formatLogEntry } from '../runtime/index.js';
+import { openAttachSocket, stdcopyFrame, formatLogEntry, type CreateRequest } from '../engine/index.js';
 import { commonHeaders, finish, jsonBody, lazyBody, parseFilters, qbool, qint, sendEmpty, sendJson } from './http.js';
-import { exportContainer } from '../engine/files.js';
 import { pump } from './conn.js';
-import type { Ctx, Route, StreamCtx } from './server.js';
+import type { Ctx, Route, StreamCtx } from './route.js';
 
 type CreateBody = CreateRequest & { name?: unknown };
 
@@ -14,12 +12,12 @@ async function create(ctx: Ctx): Promise<void> {
   delete body.name; // dockerode repeats its options in the body; the name is the query's
   if (!body.Image) throw new StrataError('invalid_argument', 'Config cannot be empty in order to create a container');
   const name = ctx.query.get('name') ?? undefined;
-  const c = ctx.api.engine.create(body as CreateRequest, name);
+  const c = ctx.engine.containers.create(body as CreateRequest, name);
   sendJson(ctx.res, 201, { Id: c.id, Warnings: [] });
 }
 
 function list(ctx: Ctx): void {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const limit = qint(ctx.query, 'limit');
   const opts: Parameters<typeof engine.list>[0] = { all: qbool(ctx.query, 'all'), filters: parseFilters(ctx.query.get('filters')) };
   if (limit !== undefined && limit > 0) opts.last = limit;
@@ -28,7 +26,7 @@ function list(ctx: Ctx): void {
 }
 
 function inspect(ctx: Ctx): void {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const out = engine.inspect(ctx.params[0]!);
   if (qbool(ctx.query, 'size')) {
     const s = engine.summary(engine.get(ctx.params[0]!), { size: true });
@@ -38,22 +36,22 @@ function inspect(ctx: Ctx): void {
 }
 
 async function start(ctx: Ctx): Promise<void> {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const c = engine.get(ctx.params[0]!);
   if (engine.isRunning(c)) return sendEmpty(ctx.res, 304);
-  ctx.api.starting.add(c.id);
+  ctx.server.starting.add(c.id);
   try {
     await engine.start(c.id);
   } finally {
-    ctx.api.starting.delete(c.id);
-    ctx.api.startAttempted(c.id);
+    ctx.server.starting.delete(c.id);
+    ctx.server.startAttempted(c.id);
   }
-  ctx.api.reap(c.id);
+  ctx.server.reap(c.id);
   sendEmpty(ctx.res, 204);
 }
 
 async function stop(ctx: Ctx): Promise<void> {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const c = engine.get(ctx.params[0]!);
   if (!engine.isLive(c)) return sendEmpty(ctx.res, 304);
   await engine.stop(c.id, qint(ctx.query, 't'));
@@ -61,24 +59,24 @@ async function stop(ctx: Ctx): Promise<void> {
 }
 
 async function restart(ctx: Ctx): Promise<void> {
-  const c = await ctx.api.engine.restart(ctx.params[0]!, qint(ctx.query, 't'));
-  ctx.api.reap(c.id);
+  const c = await ctx.engine.containers.restart(ctx.params[0]!, qint(ctx.query, 't'));
+  ctx.server.reap(c.id);
   sendEmpty(ctx.res, 204);
 }
 
 async function kill(ctx: Ctx): Promise<void> {
-  await ctx.api.engine.kill(ctx.params[0]!, ctx.query.get('signal') || 'KILL');
+  await ctx.engine.containers.kill(ctx.params[0]!, ctx.query.get('signal') || 'KILL');
   sendEmpty(ctx.res, 204);
 }
 
 async function remove(ctx: Ctx): Promise<void> {
-  await ctx.api.engine.remove(ctx.params[0]!, { force: qbool(ctx.query, 'force'), volumes: qbool(ctx.query, 'v') });
+  await ctx.engine.containers.remove(ctx.params[0]!, { force: qbool(ctx.query, 'force'), volumes: qbool(ctx.query, 'v') });
   sendEmpty(ctx.res, 204);
 }
 
 /** Headers at once (the CLI sends `start` only after them), the result when the condition is met. */
 async function wait(ctx: Ctx): Promise<void> {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const c = engine.get(ctx.params[0]!);
   const cond = ctx.query.get('condition') || 'not-running';
   if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new StrataError('invalid_argument', `invalid condition: "${cond}"`);
@@ -87,7 +85,7 @@ async function wait(ctx: Ctx): Promise<void> {
   const ac = new AbortController();
   const abort = () => ac.abort();
   ctx.res.on('close', abort);
-  ctx.api.closing.signal.addEventListener('abort', abort);
+  ctx.server.closing.signal.addEventListener('abort', abort);
   try {
     const code = await engine.wait(c.id, { condition: cond as 'not-running', signal: ac.signal });
     ctx.res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
@@ -95,13 +93,13 @@ async function wait(ctx: Ctx): Promise<void> {
     if (ac.signal.aborted) { ctx.res.destroy(); return; }
     ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (e as Error).message } }) + '\n');
   } finally {
-    ctx.api.closing.signal.removeEventListener('abort', abort);
+    ctx.server.closing.signal.removeEventListener('abort', abort);
   }
 }
 
 /** Frames for a container without a tty, raw bytes with one; `timestamps` prefix each line. */
 async function logs(ctx: Ctx): Promise<void> {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const c = engine.get(ctx.params[0]!);
   const q = ctx.query;
   const stdout = qbool(q, 'stdout');
@@ -122,7 +120,7 @@ async function logs(ctx: Ctx): Promise<void> {
   ctx.res.flushHeaders();
   const abort = () => ac.abort();
   ctx.res.on('close', abort);
-  ctx.api.closing.signal.addEventListener('abort', abort);
+  ctx.server.closing.signal.addEventListener('abort', abort);
   try {
     for await (const e of gen) {
       if (ctx.res.destroyed) break;
@@ -131,7 +129,7 @@ async function logs(ctx: Ctx): Promise<void> {
       if (!ok) await new Promise<void>((resolve) => { ctx.res.once('drain', resolve); ctx.res.once('close', resolve); });
     }
   } finally {
-    ctx.api.closing.signal.removeEventListener('abort', abort);
+    ctx.server.closing.signal.removeEventListener('abort', abort);
     ac.abort();
     ctx.res.end();
   }
@@ -139,51 +137,51 @@ async function logs(ctx: Ctx): Promise<void> {
 
 async function top(ctx: Ctx): Promise<void> {
   const ps = ctx.query.get('ps_args');
-  const t = await ctx.api.engine.top(ctx.params[0]!, ps ? ps.split(/\s+/).filter(Boolean) : undefined);
+  const t = await ctx.engine.containers.top(ctx.params[0]!, ps ? ps.split(/\s+/).filter(Boolean) : undefined);
   sendJson(ctx.res, 200, { Titles: t.titles, Processes: t.processes });
 }
 
 function rename(ctx: Ctx): void {
   const name = ctx.query.get('name');
   if (!name) throw new StrataError('invalid_argument', 'Bad parameters: name is required');
-  ctx.api.engine.rename(ctx.params[0]!, name);
+  ctx.engine.containers.rename(ctx.params[0]!, name);
   sendEmpty(ctx.res, 204);
 }
 
 async function pause(ctx: Ctx): Promise<void> {
-  await ctx.api.engine.pause(ctx.params[0]!);
+  await ctx.engine.containers.pause(ctx.params[0]!);
   sendEmpty(ctx.res, 204);
 }
 
 async function unpause(ctx: Ctx): Promise<void> {
-  await ctx.api.engine.unpause(ctx.params[0]!);
+  await ctx.engine.containers.unpause(ctx.params[0]!);
   sendEmpty(ctx.res, 204);
 }
 
 async function resize(ctx: Ctx): Promise<void> {
   const h = qint(ctx.query, 'h') ?? 0;
   const w = qint(ctx.query, 'w') ?? 0;
-  await ctx.api.engine.resize(ctx.params[0]!, h, w);
+  await ctx.engine.containers.resize(ctx.params[0]!, h, w);
   sendEmpty(ctx.res, 200);
 }
 
 async function prune(ctx: Ctx): Promise<void> {
-  const r = await ctx.api.engine.prune();
+  const r = await ctx.engine.containers.prune();
   sendJson(ctx.res, 200, { ContainersDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 
 /** `docker export`: the container's filesystem as a tar stream. */
 async function exportFs(ctx: Ctx): Promise<void> {
-  const c = ctx.api.engine.get(ctx.params[0]!);
+  const c = ctx.engine.containers.get(ctx.params[0]!);
   const out = lazyBody(ctx.res, 'application/x-tar');
-  await exportContainer(ctx.api.engine, c.id, out);
+  await ctx.engine.files.export(c.id, out);
   await finish(out);
 }
 
 /** `docker diff`: Kind 0 = changed, 1 = added, 2 = deleted; `null` when nothing changed. */
 function changes(ctx: Ctx): void {
   const kinds = { C: 0, A: 1, D: 2 } as const;
-  const list = ctx.api.engine.diff(ctx.params[0]!).changes.map((c) => ({ Path: c.path, Kind: kinds[c.kind] }));
+  const list = ctx.engine.containers.diff(ctx.params[0]!).changes.map((c) => ({ Path: c.path, Kind: kinds[c.kind] }));
   sendJson(ctx.res, 200, list.length ? list : null);
 }
 
@@ -193,7 +191,7 @@ function changes(ctx: Ctx): void {
  * and stdin written before `start` are not lost; `POST /start` then starts it.
  */
 async function attach(ctx: StreamCtx): Promise<void> {
-  const { engine } = ctx.api;
+  const engine = ctx.engine.containers;
   const { conn, query } = ctx;
   let c = engine.get(ctx.params[0]!);
   if (c.row.state === 'paused') throw new StrataError('conflict', `You cannot attach to a paused container, unpause it first`);
@@ -229,11 +227,11 @@ async function attach(ctx: StreamCtx): Promise<void> {
       // error as the answer to its `start`, which fails the same way. Hold the stream until then.
       if (!qbool(query, 'logs')) conn.begin(contentType);
       conn.input?.resume();
-      ctx.api.afterStart(c.id, () => conn.end());
+      ctx.server.afterStart(c.id, () => conn.end());
       void e;
       return;
     }
-    ctx.api.reap(c.id);
+    ctx.server.reap(c.id);
   }
   const mon = await openAttachSocket(c.paths.socketPath, { stdin: wantStdin, stdout: wantStdout, stderr: wantStderr, closeStdin: c.config.StdinOnce });
   mon.on('error', () => undefined);
@@ -244,11 +242,11 @@ async function attach(ctx: StreamCtx): Promise<void> {
   // a client gone before the start leaves nothing half-made behind (Docker keeps it "Created").
   // A half-close looks the same as a hang-up here, so a start that never comes counts too.
   const abandon = () => {
-    if (ctx.api.startPending(c.id)) return;
+    if (ctx.server.startPending(c.id)) return;
     const now = engine.find(c.id);
     if (now && engine.isDeferred(now)) void engine.abandonDeferred(c.id).catch(() => undefined).finally(() => conn.end());
   };
-  if (deferred) ctx.api.afterStart(c.id, (started) => { if (!started) abandon(); });
+  if (deferred) ctx.server.afterStart(c.id, (started) => { if (!started) abandon(); });
   conn.onClose(() => {
     mon.destroy();
     abandon();

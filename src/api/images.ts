@@ -1,29 +1,24 @@
 /** `/images/...`, `/commit`: translations onto engine/images, engine/transfer and engine/system. */
 import type * as http from 'node:http';
 import { StrataError } from '../base/errors.js';
-import { imageHistory, imageSummaries, inspectImage, removeImage, resolveImage, tagImage } from '../engine/images.js';
-import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
-import { pruneImages } from '../engine/system.js';
 import { commonHeaders, errorStatus, filterMap, finish, lazyBody, parseFilters, qbool, sendError, sendJson } from './http.js';
-import { pullAllTags, pullImage } from '../engine/pull.js';
-import { pushImage } from '../engine/push.js';
-import type { Credentials } from '../registry/config.js';
-import type { Ctx, Route } from './server.js';
+import type { Credentials, ImportOptions, PullOptions, PushOptions } from '../engine/index.js';
+import type { Ctx, Route } from './route.js';
 
 function list(ctx: Ctx): void {
   const filters = parseFilters(ctx.query.get('filters'));
   // the pre-1.25 `filter=REPO` parameter
   const legacy = ctx.query.get('filter');
   if (legacy) filters.push(`reference=${legacy}`);
-  sendJson(ctx.res, 200, imageSummaries(ctx.api.store, { all: qbool(ctx.query, 'all'), filters }));
+  sendJson(ctx.res, 200, ctx.engine.images.summaries({ all: qbool(ctx.query, 'all'), filters }));
 }
 
 function inspect(ctx: Ctx): void {
-  sendJson(ctx.res, 200, inspectImage(ctx.api.store, ctx.params[0]!));
+  sendJson(ctx.res, 200, ctx.engine.images.inspect(ctx.params[0]!));
 }
 
 function history(ctx: Ctx): void {
-  sendJson(ctx.res, 200, imageHistory(ctx.api.store, ctx.params[0]!).map((r) => ({
+  sendJson(ctx.res, 200, ctx.engine.images.history(ctx.params[0]!).map((r) => ({
     Id: r.id, Created: r.created, CreatedBy: r.createdBy, Tags: r.tags.length ? r.tags : null, Size: r.size, Comment: r.comment,
   })));
 }
@@ -32,15 +27,13 @@ function tag(ctx: Ctx): void {
   const repo = ctx.query.get('repo');
   if (!repo) throw new StrataError('invalid_argument', 'repository name must have at least one component');
   const t = ctx.query.get('tag');
-  tagImage(ctx.api.store, ctx.params[0]!, t ? `${repo}:${t}` : repo);
+  ctx.engine.images.tag(ctx.params[0]!, t ? `${repo}:${t}` : repo);
   ctx.res.writeHead(201, { ...commonHeaders(), 'Content-Length': 0 });
   ctx.res.end();
 }
 
 function remove(ctx: Ctx): void {
-  const r = removeImage(ctx.api.store, ctx.params[0]!, {
-    force: qbool(ctx.query, 'force'), noPrune: qbool(ctx.query, 'noprune'), containersUsing: (id) => ctx.api.engine.usingImage(id),
-  });
+  const r = ctx.engine.images.remove(ctx.params[0]!, { force: qbool(ctx.query, 'force'), noPrune: qbool(ctx.query, 'noprune') });
   sendJson(ctx.res, 200, [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))]);
 }
 
@@ -48,7 +41,7 @@ function prune(ctx: Ctx): void {
   const f = filterMap(parseFilters(ctx.query.get('filters')));
   const dangling = f.get('dangling')?.[0];
   const all = dangling !== undefined && ['false', '0'].includes(dangling.toLowerCase());
-  const r = pruneImages(ctx.api.store, { all, imageInUse: (id) => ctx.api.engine.usingImage(id).length > 0 });
+  const r = ctx.engine.images.prune({ all });
   const deleted = [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))];
   sendJson(ctx.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: r.reclaimed });
 }
@@ -113,11 +106,11 @@ async function createImage(ctx: Ctx): Promise<void> {
     if (fromSrc !== '-') throw new StrataError('invalid_argument', 'only fromSrc=- (the request body) is supported');
     const repo = q.get('repo');
     const t = q.get('tag');
-    const opts: Parameters<typeof importImage>[2] = { changes: q.getAll('changes') };
+    const opts: ImportOptions = { changes: q.getAll('changes') };
     const message = q.get('message');
     if (message) opts.message = message;
     if (repo) opts.reference = t ? `${repo}:${t}` : repo;
-    const id = await importImage(ctx.api.store, ctx.req, opts);
+    const id = await ctx.engine.images.import(ctx.req, opts);
     const out = jsonLines(ctx.res);
     out.send({ status: id });
     out.end();
@@ -127,7 +120,7 @@ async function createImage(ctx: Ctx): Promise<void> {
   if (!from) throw new StrataError('invalid_argument', 'Bad parameters: fromImage or fromSrc is required');
   ctx.req.resume(); // dockerode repeats its options as a body
   const tag = q.get('tag');
-  const opts: Parameters<typeof pullImage>[2] = {};
+  const opts: PullOptions = {};
   const platform = q.get('platform');
   if (platform) opts.platform = platform;
   const creds = registryAuth(ctx.req);
@@ -135,9 +128,9 @@ async function createImage(ctx: Ctx): Promise<void> {
   const out = jsonLines(ctx.res, isPreamble);
   opts.onProgress = (m) => out.send(m as Record<string, unknown>);
   try {
-    if (tag) await pullImage(ctx.api.store, tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`, opts);
-    else if (/[:@]/.test(from.slice(from.lastIndexOf('/') + 1))) await pullImage(ctx.api.store, from, opts);
-    else await pullAllTags(ctx.api.store, from, opts);
+    if (tag) await ctx.engine.registry.pull(tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`, opts);
+    else if (/[:@]/.test(from.slice(from.lastIndexOf('/') + 1))) await ctx.engine.registry.pull(from, opts);
+    else await ctx.engine.registry.pullAllTags(from, opts);
   } catch (e) {
     out.fail(e);
     return;
@@ -149,13 +142,13 @@ async function createImage(ctx: Ctx): Promise<void> {
 async function push(ctx: Ctx): Promise<void> {
   ctx.req.resume();
   const tag = ctx.query.get('tag');
-  const opts: Parameters<typeof pushImage>[2] = { allTags: !tag };
+  const opts: PushOptions = { allTags: !tag };
   const creds = registryAuth(ctx.req);
   if (creds) opts.credentials = creds;
   const out = jsonLines(ctx.res, isPreamble);
   opts.onProgress = (m) => out.send(m as Record<string, unknown>);
   try {
-    await pushImage(ctx.api.store, tag ? `${ctx.params[0]}:${tag}` : ctx.params[0]!, opts);
+    await ctx.engine.registry.push(tag ? `${ctx.params[0]}:${tag}` : ctx.params[0]!, opts);
   } catch (e) {
     out.fail(e);
     return;
@@ -167,15 +160,15 @@ async function push(ctx: Ctx): Promise<void> {
 async function save(ctx: Ctx, names: string[]): Promise<void> {
   const { res } = ctx;
   if (!names.length) throw new StrataError('invalid_argument', 'Bad parameters: names is required');
-  for (const n of names) resolveImage(ctx.api.store, n);
+  for (const n of names) ctx.engine.images.resolve(n);
   const out = lazyBody(res, 'application/x-tar');
-  await saveImages(ctx.api.store, names, out, 'docker');
+  await ctx.engine.images.save(names, out, 'docker');
   await finish(out);
 }
 
 /** `POST /images/load`: the archive is the body; all of it is registered, or none. */
 async function load(ctx: Ctx): Promise<void> {
-  const r = await loadArchive(ctx.api.store, ctx.req);
+  const r = await ctx.engine.images.load(ctx.req);
   const out = jsonLines(ctx.res);
   for (const m of r.messages) out.send({ stream: `${m}\n` });
   out.end();
@@ -191,7 +184,7 @@ async function commit(ctx: Ctx): Promise<void> {
   const q = ctx.query;
   const repo = q.get('repo');
   const tag = q.get('tag');
-  const opts: Parameters<typeof ctx.api.engine.commit>[1] = { changes: q.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean) };
+  const opts: Parameters<typeof ctx.engine.containers.commit>[1] = { changes: q.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean) };
   const author = q.get('author');
   const comment = q.get('comment');
   if (author) opts.author = author;
@@ -199,7 +192,7 @@ async function commit(ctx: Ctx): Promise<void> {
   if (q.has('pause') && !qbool(q, 'pause')) opts.pause = false;
   if (repo) opts.reference = tag ? `${repo}:${tag}` : repo;
   else if (tag) throw new StrataError('invalid_argument', 'tag given without repository');
-  const r = await ctx.api.engine.commit(q.get('container') ?? '', opts);
+  const r = await ctx.engine.containers.commit(q.get('container') ?? '', opts);
   sendJson(ctx.res, 201, { Id: r.id });
 }
 

@@ -1,38 +1,33 @@
 /** `/networks/...`: translations onto the engine's network manager (CNI bridge networks). */
 import { StrataError } from '../base/errors.js';
-import { networkJson, networkManagerOf, pruneNetworks } from '../engine/network-driver.js';
-import { connectContainer, disconnectContainer, type EndpointRequest } from '../engine/endpoints.js';
-import { listNetworks } from '../engine/listing.js';
-import type { NetworkManager } from '../network/index.js';
+import type { CreateNetworkOptions, EndpointRequest, Networks } from '../engine/index.js';
 import { jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
-import type { Ctx, Route } from './server.js';
+import type { Ctx, Route } from './route.js';
 
-function manager(ctx: Ctx): NetworkManager {
-  const nm = networkManagerOf(ctx.api.engine);
-  if (!nm) throw new StrataError('not_implemented', 'this server runs without networking');
-  return nm;
+function manager(ctx: Ctx): Networks {
+  return ctx.engine.networks;
 }
 
 async function list(ctx: Ctx): Promise<void> {
-  const rows = await listNetworks(ctx.api.engine, manager(ctx), parseFilters(ctx.query.get('filters')));
-  sendJson(ctx.res, 200, rows.map((n) => networkJson(n)));
+  const nm = manager(ctx);
+  const rows = await nm.query(parseFilters(ctx.query.get('filters')));
+  sendJson(ctx.res, 200, rows.map((n) => nm.json(n)));
 }
 
 /** bridge, host and none exist from the first request, as with Docker. */
 async function inspect(ctx: Ctx): Promise<void> {
-  const nm = manager(ctx);
-  await nm.ensureDefault();
-  sendJson(ctx.res, 200, networkJson(nm.inspect(ctx.params[0]!)));
+  await manager(ctx).ensureDefault();
+  sendJson(ctx.res, 200, manager(ctx).inspect(ctx.params[0]!));
 }
 
-interface CreateBody { Name: string; Driver: string; Internal: boolean; Labels: Record<string, string>; CheckDuplicate: boolean; IPAM: { Config?: { Subnet?: string; Gateway?: string }[] } }
+interface CreateBody { Name: string; Driver: string; Internal: boolean; Labels: Record<string, string>; IPAM: { Config?: { Subnet?: string; Gateway?: string }[] } }
 
 async function create(ctx: Ctx): Promise<void> {
   const b = await jsonBody<CreateBody>(ctx.req);
   if (!b.Name) throw new StrataError('invalid_argument', 'network name is required');
   if (b.Driver && b.Driver !== 'bridge') throw new StrataError('not_found', `plugin "${b.Driver}" not found`);
   const nm = manager(ctx);
-  const opts: Parameters<NetworkManager['create']>[1] = { internal: !!b.Internal };
+  const opts: CreateNetworkOptions = { internal: !!b.Internal };
   const ipam = b.IPAM?.Config?.[0];
   if (ipam?.Subnet) opts.subnet = ipam.Subnet;
   if (ipam?.Gateway) opts.gateway = ipam.Gateway;
@@ -48,22 +43,22 @@ async function remove(ctx: Ctx): Promise<void> {
 }
 
 async function prune(ctx: Ctx): Promise<void> {
-  const removed = await pruneNetworks(ctx.api.engine, manager(ctx));
+  const removed = await manager(ctx).prune();
   sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
 }
 
-/** `{"Container": ID, "EndpointConfig": {"Aliases": [...], "IPAMConfig": {...}}}`. */
+/** `{"Container": ID, "EndpointConfig": {"Aliases": [...], "IPAMConfig": {"IPv4Address": ...}}}`. */
 async function connect(ctx: Ctx): Promise<void> {
   const b = await jsonBody<{ Container: string; EndpointConfig: EndpointRequest | null }>(ctx.req);
   if (!b.Container) throw new StrataError('invalid_argument', 'container is required');
-  await connectContainer(ctx.api.engine, manager(ctx), b.Container, ctx.params[0]!, b.EndpointConfig ?? {});
+  await manager(ctx).connect(b.Container, ctx.params[0]!, b.EndpointConfig ?? {});
   sendEmpty(ctx.res, 200);
 }
 
 async function disconnect(ctx: Ctx): Promise<void> {
   const b = await jsonBody<{ Container: string; Force: boolean }>(ctx.req);
   if (!b.Container) throw new StrataError('invalid_argument', 'container is required');
-  await disconnectContainer(ctx.api.engine, manager(ctx), b.Container, ctx.params[0]!, !!b.Force);
+  await manager(ctx).disconnect(b.Container, ctx.params[0]!, !!b.Force);
   sendEmpty(ctx.res, 200);
 }
 

@@ -8,43 +8,20 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { StrataError, errnoCode } from '../base/errors.js';
-import type { Containers } from '../engine/containers.js';
-import type { Store } from '../engine/store.js';
+import { isLoopback } from '../base/net.js';
+import type { Engine } from '../engine/index.js';
 import { sendError, sendJson, rawError } from './http.js';
-import { followEvents, lastEventSeq } from '../engine/events.js';
 import { plainConn, upgradedConn, type StreamConn } from './conn.js';
+import type { Route, ServerState } from './route.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { systemRoutes } from './system.js';
-import { ExecRegistry, execRoutes } from './exec.js';
+import { ExecRegistry } from './exec-registry.js';
+import { execRoutes } from './exec-routes.js';
 import { volumeRoutes } from './volumes.js';
 import { networkRoutes } from './networks.js';
 import { containerExtraRoutes } from './container-extras.js';
 import { authRoutes } from './auth.js';
-
-export interface Ctx {
-  api: ApiServer;
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
-  params: string[];
-  query: URLSearchParams;
-}
-
-export interface StreamCtx {
-  api: ApiServer;
-  req: http.IncomingMessage;
-  conn: StreamConn;
-  params: string[];
-  query: URLSearchParams;
-}
-
-export interface Route {
-  method: string;
-  re: RegExp;
-  handler?: (ctx: Ctx) => Promise<void> | void;
-  /** Hijackable endpoints (attach, exec start). */
-  stream?: (ctx: StreamCtx) => Promise<void>;
-}
 
 const VERSION_PREFIX = /^\/v\d+(?:\.\d+)?(?=\/)/;
 
@@ -67,11 +44,7 @@ export function parseHost(spec: string): ListenAddress | TcpAddress {
   throw new StrataError('invalid_argument', `invalid host ${spec}: use unix:///path or tcp://HOST:PORT`);
 }
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return false;
-}
+export { isLoopback };
 
 /** The group a socket is given when it exists (as Docker's `docker` group). */
 export const SOCKET_GROUP = 'strata';
@@ -87,15 +60,13 @@ function groupId(name: string): number | undefined {
 }
 
 export interface ApiServerOptions {
-  store: Store;
-  engine: Containers;
+  engine: Engine;
   /** How long a container attached before its start waits for that start (default 60 s). */
   deferTimeoutMs?: number;
 }
 
-export class ApiServer {
-  readonly store: Store;
-  readonly engine: Containers;
+export class ApiServer implements ServerState {
+  readonly engine: Engine;
   readonly execs = new ExecRegistry();
   readonly listeners: { server: http.Server; address: string; unixPath?: string }[] = [];
   /** Aborted when the server shuts down: long waits (wait, logs -f, events, reapers) end. */
@@ -105,7 +76,6 @@ export class ApiServer {
   readonly deferTimeoutMs: number;
 
   constructor(opts: ApiServerOptions) {
-    this.store = opts.store;
     this.deferTimeoutMs = opts.deferTimeoutMs ?? (Number(process.env.STRATA_API_DEFER_TIMEOUT_MS) || 60_000);
     this.engine = opts.engine;
     this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes(), ...networkRoutes(), ...containerExtraRoutes(), ...authRoutes()];
@@ -132,10 +102,10 @@ export class ApiServer {
         return;
       }
       if (hit.route.handler) {
-        await hit.route.handler({ api: this, req, res, params: hit.params, query: url.searchParams });
+        await hit.route.handler({ engine: this.engine, server: this, req, res, params: hit.params, query: url.searchParams });
       } else if (hit.route.stream) {
         const conn = await plainConn(req, res);
-        await hit.route.stream({ api: this, req, conn, params: hit.params, query: url.searchParams });
+        await hit.route.stream({ engine: this.engine, server: this, req, conn, params: hit.params, query: url.searchParams });
       }
     } catch (e) {
       if (process.env.STRATA_DEBUG) process.stderr.write(`${req.method} ${req.url}: ${(e as Error).stack ?? e}\n`);
@@ -162,7 +132,7 @@ export class ApiServer {
       return; // answered already
     }
     try {
-      await hit.route.stream({ api: this, req, conn, params: hit.params, query: url.searchParams });
+      await hit.route.stream({ engine: this.engine, server: this, req, conn, params: hit.params, query: url.searchParams });
     } catch (e) {
       if (process.env.STRATA_DEBUG) process.stderr.write(`${req.method} ${req.url}: ${(e as Error).stack ?? e}\n`);
       conn.fail(e);
@@ -256,11 +226,12 @@ export class ApiServer {
   reap(id: string): void {
     if (this.reaping.has(id)) return;
     this.reaping.add(id);
-    void this.engine.wait(id, { condition: 'not-running', signal: this.closing.signal })
+    const containers = this.engine.containers;
+    void containers.wait(id, { condition: 'not-running', signal: this.closing.signal })
       .catch(() => undefined)
       .finally(() => {
         this.reaping.delete(id);
-        try { const c = this.engine.find(id); if (c) this.engine.refresh(c); } catch { /* gone */ }
+        try { const c = containers.find(id); if (c) containers.refresh(c); } catch { /* gone */ }
       });
   }
 
@@ -270,8 +241,10 @@ export class ApiServer {
    * `--rm` containers removed, and `die` announced, as soon as they happen.
    */
   adoptAll(): void {
-    for (const c of this.engine.all()) if (this.engine.isLive(c)) this.reap(c.id);
-    void followEvents(this.store, lastEventSeq(this.store), (e) => {
+    const containers = this.engine.containers;
+    for (const c of containers.all()) if (containers.isLive(c)) this.reap(c.id);
+    const events = this.engine.events;
+    void events.follow(events.last(), (e) => {
       if (e.type === 'container' && e.action === 'start') this.reap(e.id);
     }, this.closing.signal).catch(() => undefined);
   }

@@ -2,13 +2,9 @@
 import * as os from 'node:os';
 import { VERSION } from '../base/version.js';
 import { StrataError } from '../base/errors.js';
-import { diskUsage } from '../engine/system.js';
-import { imageSummaries } from '../engine/images.js';
-import { followEvents, readEvents, lastEventSeq, type EngineEvent } from '../engine/events.js';
-import { toNanos } from '../runtime/index.js';
+import { toNanos, type EngineEvent } from '../engine/index.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson, parseFilters, filterMap } from './http.js';
-import type { Ctx, Route } from './server.js';
-import { volumeView } from './volumes.js';
+import type { Ctx, Route } from './route.js';
 
 function ping(ctx: Ctx): void {
   const body = ctx.req.method === 'HEAD' ? '' : 'OK';
@@ -36,13 +32,10 @@ function version(ctx: Ctx): void {
 }
 
 function info(ctx: Ctx): void {
-  const all = ctx.api.engine.all();
-  const running = all.filter((c) => c.row.state === 'running' || c.row.state === 'restarting').length;
-  const paused = all.filter((c) => c.row.state === 'paused').length;
-  const images = (ctx.api.store.db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
+  const n = ctx.engine.system.info();
   sendJson(ctx.res, 200, {
-    ID: '', Containers: all.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: all.length - running - paused,
-    Images: images, Driver: 'overlay', DriverStatus: [['Backing Filesystem', 'overlay']],
+    ID: '', Containers: n.containers, ContainersRunning: n.running, ContainersPaused: n.paused, ContainersStopped: n.containers - n.running - n.paused,
+    Images: n.images, Driver: 'overlay', DriverStatus: [['Backing Filesystem', 'overlay']],
     Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
     MemoryLimit: true, SwapLimit: true, KernelMemory: false, KernelMemoryTCP: false, CpuCfsPeriod: true, CpuCfsQuota: true,
     CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true, BridgeNfIptables: true, BridgeNfIp6tables: true,
@@ -50,7 +43,7 @@ function info(ctx: Ctx): void {
     CgroupDriver: 'cgroupfs', CgroupVersion: '2', NEventsListener: 0, KernelVersion: kernel(), OperatingSystem: 'Strata', OSVersion: '',
     OSType: 'linux', Architecture: os.machine(), IndexServerAddress: 'https://index.docker.io/v1/',
     RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
-    NCPU: os.cpus().length, MemTotal: os.totalmem(), DockerRootDir: ctx.api.store.root, HttpProxy: '', HttpsProxy: '', NoProxy: '',
+    NCPU: os.cpus().length, MemTotal: os.totalmem(), DockerRootDir: n.root, HttpProxy: '', HttpsProxy: '', NoProxy: '',
     Name: os.hostname(), Labels: [], ExperimentalBuild: false, ServerVersion: VERSION,
     Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
@@ -59,19 +52,12 @@ function info(ctx: Ctx): void {
 }
 
 function df(ctx: Ctx): void {
-  const { engine, store } = ctx.api;
-  const all = engine.all();
-  const perImage = new Map<string, number>();
-  for (const c of all) perImage.set(c.row.image_id, (perImage.get(c.row.image_id) ?? 0) + 1);
-  const du = diskUsage(store, (id) => perImage.get(id) ?? 0);
-  const shared = new Map(du.images.map((i) => [i.id, i.sharedSize]));
-  const images = imageSummaries(store, { all: true }, (id) => perImage.get(id) ?? 0)
-    .map((i) => ({ ...i, SharedSize: shared.get(i.Id) ?? 0 }));
+  const du = ctx.engine.system.df();
   sendJson(ctx.res, 200, {
     LayersSize: du.layersSize,
-    Images: images,
-    Containers: all.map((c) => engine.summary(c, { size: true })),
-    Volumes: engine.volumes.list().map((v) => volumeView(ctx, v.name, true)),
+    Images: du.imageSummaries,
+    Containers: du.containers,
+    Volumes: du.volumes.map((v) => v.view),
     BuildCache: [],
     BuilderSize: 0,
   });
@@ -118,7 +104,7 @@ function timeParam(v: string | null): bigint | undefined {
  * (from this server and from CLI processes sharing the store) until `until` or the client leaves.
  */
 async function events(ctx: Ctx): Promise<void> {
-  const { store } = ctx.api;
+  const events = ctx.engine.events;
   const f = filterMap(parseFilters(ctx.query.get('filters')));
   for (const k of f.keys()) if (!EVENT_FILTERS.includes(k)) throw new StrataError('invalid_argument', `Invalid filter '${k}'`);
   const since = timeParam(ctx.query.get('since'));
@@ -128,8 +114,8 @@ async function events(ctx: Ctx): Promise<void> {
   const ac = new AbortController();
   const stop = () => ac.abort();
   ctx.res.on('close', stop);
-  ctx.api.closing.signal.addEventListener('abort', stop);
-  let seq = lastEventSeq(store);
+  ctx.server.closing.signal.addEventListener('abort', stop);
+  let seq = events.last();
   const send = (e: EngineEvent): boolean => {
     if (until !== undefined && e.timeNano >= until) { ac.abort(); return false; }
     if (eventMatches(e, f)) ctx.res.write(JSON.stringify(eventMessage(e)) + '\n');
@@ -137,17 +123,17 @@ async function events(ctx: Ctx): Promise<void> {
   };
   try {
     if (since !== undefined) {
-      for (const e of readEvents(store, { sinceNano: since })) { if (e.seq > seq) break; if (!send(e)) break; }
+      for (const e of events.read({ sinceNano: since })) { if (e.seq > seq) break; if (!send(e)) break; }
     }
     const nowNano = BigInt(Date.now()) * 1_000_000n;
     if (!ac.signal.aborted && (until === undefined || until > nowNano)) {
       let timer: NodeJS.Timeout | undefined;
       if (until !== undefined) timer = setTimeout(stop, Number((until - nowNano) / 1_000_000n));
-      await followEvents(store, seq, (e) => { seq = e.seq; send(e); }, ac.signal);
+      await events.follow(seq, (e) => { seq = e.seq; send(e); }, ac.signal);
       if (timer) clearTimeout(timer);
     }
   } finally {
-    ctx.api.closing.signal.removeEventListener('abort', stop);
+    ctx.server.closing.signal.removeEventListener('abort', stop);
     ctx.res.end();
   }
 }

@@ -1,20 +1,14 @@
 /** `/volumes/...`: translations onto the engine's VolumeStore. */
-import * as path from 'node:path';
-import { treeSize } from '../base/fs.js';
 import { jsonBody, filterMap, parseFilters, qbool, sendEmpty, sendJson } from './http.js';
-import { listVolumes } from '../engine/listing.js';
-import type { Ctx, Route } from './server.js';
+import type { Ctx, Route } from './route.js';
 
-/** Docker's volume object; with `usage`, the size and the number of containers using it (system df). */
-export function volumeView(ctx: Ctx, name: string, usage = false): Record<string, unknown> {
-  const vs = ctx.api.engine.volumes;
-  const v = vs.inspect(name);
-  if (usage) v.UsageData = { Size: treeSize(path.join(vs.dir, name)), RefCount: vs.users(name).length };
-  return v;
+/** Docker's volume object. */
+function volumeView(ctx: Ctx, name: string): Record<string, unknown> {
+  return ctx.engine.volumes.inspect(name);
 }
 
 function list(ctx: Ctx): void {
-  const rows = listVolumes(ctx.api.engine.volumes, parseFilters(ctx.query.get('filters')));
+  const rows = ctx.engine.volumes.query(parseFilters(ctx.query.get('filters')));
   sendJson(ctx.res, 200, { Volumes: rows.map((v) => volumeView(ctx, v.name)), Warnings: null });
 }
 
@@ -22,7 +16,7 @@ async function create(ctx: Ctx): Promise<void> {
   const b = await jsonBody<{ Name: string; Driver: string; Labels: Record<string, string> }>(ctx.req);
   const opts: { labels?: Record<string, string> } = {};
   if (b.Labels) opts.labels = b.Labels;
-  const v = ctx.api.engine.volumes.create(b.Name || undefined, opts);
+  const v = ctx.engine.volumes.create(b.Name || undefined, opts);
   sendJson(ctx.res, 201, volumeView(ctx, v.name));
 }
 
@@ -31,14 +25,14 @@ function inspect(ctx: Ctx): void {
 }
 
 function remove(ctx: Ctx): void {
-  ctx.api.engine.volumes.remove(ctx.params[0]!, qbool(ctx.query, 'force'));
+  ctx.engine.volumes.remove(ctx.params[0]!, qbool(ctx.query, 'force'));
   sendEmpty(ctx.res, 204);
 }
 
 function prune(ctx: Ctx): void {
   const f = filterMap(parseFilters(ctx.query.get('filters')));
   const all = f.get('all')?.some((v) => ['true', '1'].includes(v.toLowerCase())) ?? false;
-  const r = ctx.api.engine.volumes.prune(all);
+  const r = ctx.engine.volumes.prune(all);
   sendJson(ctx.res, 200, { VolumesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 

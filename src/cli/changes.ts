@@ -1,25 +1,9 @@
 import type { Command } from 'commander';
-import { invalidArgument, StrataError } from '../base/errors.js';
-import { formatChanges, summarize, formatSummary, changesToJson, noiseReport, formatNoiseReport, dockerfileFor, type Change } from '../changes/index.js';
-import { diffImages, diffImageContainer } from '../engine/diff.js';
-import { resolveImage } from '../engine/images.js';
+import { invalidArgument } from '../base/errors.js';
+import { formatChanges, summarize, formatSummary, changesToJson, noiseReport, formatNoiseReport, type CommitOptions } from '../engine/index.js';
 import { goJson } from '../format/index.js';
-import { containers } from './containers.js';
-import { collect, getStore, out } from './util.js';
+import { collect, engine, out } from './util.js';
 import { size3 } from './output.js';
-import * as path from 'node:path';
-
-type Side = { kind: 'container'; id: string } | { kind: 'image'; id: string };
-
-/** A name is a container first (as `docker diff` takes), else an image. */
-function side(name: string): Side {
-  const c = containers().find(name);
-  if (c) return { kind: 'container', id: c.id };
-  try { return { kind: 'image', id: resolveImage(getStore(), name).id }; } catch (e) {
-    if (e instanceof StrataError && e.code === 'not_found') throw new StrataError('not_found', `No such container or image: ${name}`);
-    throw e;
-  }
-}
 
 export function registerChangeCommands(program: Command, container: Command): void {
   for (const c of [program.command('diff'), container.command('diff')]) {
@@ -28,32 +12,7 @@ export function registerChangeCommands(program: Command, container: Command): vo
       .option('--summary', 'Counts and bytes per kind of change, and the noise a commit would capture')
       .option('--format <format>', 'json for machine-readable output')
       .action((a: string, b: string | undefined, o: { summary?: boolean; format?: string }) => {
-        const e = containers();
-        let changes: Change[];
-        let newer: string;
-        let older: string | undefined;
-        if (b === undefined) {
-          const ct = e.get(a);
-          const d = e.diff(ct.id);
-          changes = d.changes;
-          newer = d.upperDir;
-        } else {
-          const x = side(a);
-          const y = side(b);
-          if (x.kind === 'container') throw invalidArgument('the first argument of a two-way diff must be an image');
-          const store = getStore();
-          if (y.kind === 'image') {
-            changes = diffImages(store, x.id, y.id);
-            newer = '';
-          } else {
-            const ct = e.get(y.id);
-            const upperDir = path.join(ct.dir, 'upper');
-            changes = diffImageContainer(store, x.id, { upperDir, lowerDirs: e.lowerDirs(ct), initDir: path.join(ct.dir, 'init') }, { hide: e.hiddenMounts(ct) });
-            newer = upperDir;
-          }
-          older = x.id;
-        }
-        void older;
+        const { changes, newerDir: newer } = engine().changes.diff(a, b);
         if (o.format === 'json') { out(goJson(newer ? changesToJson(changes, newer) : changes.map((c) => ({ Kind: c.kind, Path: c.path })))); return; }
         if (o.format) throw invalidArgument(`unknown format ${o.format}: use json`);
         if (o.summary) {
@@ -80,14 +39,11 @@ export function registerChangeCommands(program: Command, container: Command): vo
       .option('--timestamp <time>', 'Reproducible commit: created time and layer mtimes clamped to this (unix seconds or RFC 3339); SOURCE_DATE_EPOCH works too')
       .option('--dockerfile', 'Print a Dockerfile that reproduces the change (from the recorded execs) instead of committing')
       .action(async (ref: string, repo: string | undefined, o: { author?: string; message?: string; change?: string[]; pause: boolean; exclude?: string[]; excludeNoise?: boolean; timestamp?: string; dockerfile?: boolean }) => {
-        const e = containers();
         if (o.dockerfile) {
-          const ct = e.get(ref);
-          const d = e.diff(ct.id);
-          process.stdout.write(dockerfileFor({ imageRef: ct.row.image_ref, execs: e.execsOf(ct.id), changes: d.changes, upperDir: d.upperDir }));
+          process.stdout.write(engine().changes.dockerfile(ref));
           return;
         }
-        const opts: Parameters<typeof e.commit>[1] = { pause: o.pause };
+        const opts: CommitOptions = { pause: o.pause };
         if (o.author) opts.author = o.author;
         if (o.message) opts.message = o.message;
         if (o.change) opts.changes = o.change;
@@ -99,7 +55,7 @@ export function registerChangeCommands(program: Command, container: Command): vo
           if (!Number.isFinite(t)) throw invalidArgument(`invalid --timestamp ${o.timestamp}`);
           opts.timestamp = /^\d+$/.test(o.timestamp) ? t : new Date(t);
         }
-        const r = await e.commit(ref, opts);
+        const r = await engine().changes.commit(ref, opts);
         // the noise report goes to stderr, so `$(strata commit …)` is still just the ID
         const lines = formatNoiseReport(r.noise, size3);
         if (lines.length) {

@@ -1,71 +1,17 @@
 import type { Command } from 'commander';
 import { invalidArgument, StrataError } from '../base/errors.js';
-import { Containers, type Container } from '../engine/containers.js';
-import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry } from '../runtime/index.js';
+import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry, type Container, type Containers } from '../engine/index.js';
 import { commandColumn, displayablePorts, parseDuration } from '../format/index.js';
 import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
-import { getStore, out, collect, ExitError } from './util.js';
-import { printRows, since, size3, size4, goTimeString } from './output.js';
-import { printInspect, setImageHooks } from './images.js';
-import { inspectors } from './inspectors.js';
-import { ensureImage } from '../engine/pull.js';
+import { engine, out, collect, ExitError, writeFileAtomicStream } from './util.js';
+import { printRows, since, size3, goTimeString } from './output.js';
+import { printInspect } from './images.js';
 import { progressTo } from './registry.js';
-import { addResetStep, addDfRow, addPruneStep } from './system.js';
-import { treeSize } from '../base/fs.js';
-import * as path from 'node:path';
-import { copyFromContainer, copyToContainer, exportContainer } from '../engine/files.js';
-import { writeFileAtomicStream } from './util.js';
 
-let engine: Containers | undefined;
-/** The container engine over the process's store (opened once). */
+/** The container use cases of the process's engine. */
 export function containers(): Containers {
-  if (!engine) {
-    engine = new Containers(getStore());
-    for (const hook of engineHooks) hook(engine);
-  }
-  return engine;
+  return engine().containers;
 }
-/** Let background clean-up (unmounts, network release) finish before the process ends. */
-export async function settleContainers(): Promise<void> {
-  await engine?.settle();
-}
-
-/** Wiring from other parts (network, volumes) applied when the engine is made. */
-export const engineHooks: ((c: Containers) => void)[] = [];
-
-setImageHooks({
-  containersUsing: (id) => containers().usingImage(id),
-  imageInUse: (id) => containers().usingImage(id).length > 0,
-});
-inspectors.push({ type: 'container', lookup: (n) => containers().inspect(n) });
-addDfRow(() => {
-  const e = containers();
-  const all = e.all();
-  const sizes = all.map((c) => treeSize(path.join(c.dir, 'upper')));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const live = all.filter((c) => c.row.state === 'running' || c.row.state === 'paused');
-  const reclaim = all.reduce((a, c, i) => a + (live.includes(c) ? 0 : sizes[i]!), 0);
-  return { Type: 'Containers', TotalCount: String(all.length), Active: String(live.length), Size: size4(total), Reclaimable: `${size4(reclaim)}${total ? ` (${Math.round((reclaim * 100) / total)}%)` : ''}` };
-});
-addDfRow(() => {
-  const v = containers().volumes;
-  const list = v.list();
-  const sizes = list.map((x) => treeSize(v.dataDir(x.name)));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const used = list.filter((x) => v.users(x.name).length);
-  const reclaim = list.reduce((a, x, i) => a + (used.includes(x) ? 0 : sizes[i]!), 0);
-  return { Type: 'Local Volumes', TotalCount: String(list.length), Active: String(used.length), Size: size4(total), Reclaimable: `${size4(reclaim)}${total ? ` (${Math.round((reclaim * 100) / total)}%)` : ''}` };
-});
-addPruneStep(async () => {
-  const r = await containers().prune();
-  if (r.deleted.length) { out('Deleted Containers:'); for (const d of r.deleted) out(d); out(''); }
-  return r.reclaimed;
-});
-addDfRow(() => ({ Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' }));
-addResetStep(async () => {
-  const e = containers();
-  for (const c of e.all()) await e.remove(c.id, { force: true, volumes: true });
-});
 
 const CONTAINER_HEADERS = {
   ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT',
@@ -99,7 +45,7 @@ function forwardSignals(ids: () => string | undefined): () => void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
     const h = () => {
       const id = ids();
-      if (id) containers().runc.kill(id, sig.replace(/^SIG/, '')).catch(() => undefined);
+      if (id) containers().forwardSignal(id, sig.replace(/^SIG/, ''));
     };
     process.on(sig, h);
     handlers.push([sig, h]);
@@ -134,7 +80,7 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
 /** `run`/`create` pull a missing image as Docker does (`--pull missing|always|never`). */
 async function pullIfMissing(image: string, policy = 'missing'): Promise<void> {
   if (!['missing', 'always', 'never'].includes(policy)) throw invalidArgument(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
-  await ensureImage(getStore(), image, { pull: policy as 'missing' | 'always' | 'never', log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
+  await engine().registry.ensureImage(image, { pull: policy as 'missing' | 'always' | 'never', log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
 }
 
 function runError(e: unknown): never {
@@ -355,8 +301,8 @@ export function registerContainerCommands(program: Command, container: Command):
         const to = split(dest);
         if (from && to) throw invalidArgument('copying between containers is not supported');
         if (!from && !to) throw invalidArgument('must specify at least one container source');
-        if (from) await copyFromContainer(containers(), from[0], from[1], dest, process.stdout);
-        else await copyToContainer(containers(), to![0], src === '-' ? process.stdin : src, to![1]);
+        if (from) await engine().files.copyFrom(from[0], from[1], dest, process.stdout);
+        else await engine().files.copyTo(to![0], src === '-' ? process.stdin : src, to![1]);
       });
   }
 
@@ -365,10 +311,10 @@ export function registerContainerCommands(program: Command, container: Command):
       .action(async (ref: string, o: { output?: string }) => {
         if (!o.output) {
           if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
-          await exportContainer(containers(), ref, process.stdout);
+          await engine().files.export(ref, process.stdout);
           return;
         }
-        await writeFileAtomicStream(o.output, (ws) => exportContainer(containers(), ref, ws));
+        await writeFileAtomicStream(o.output, (ws) => engine().files.export(ref, ws));
       });
   }
 

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
-import { imageHistory, inspectImage, listImages, removeImage, tagImage, type ImageListRow } from '../engine/images.js';
-import { importImage, loadArchive, saveImages } from '../engine/transfer.js';
-import { pruneImages } from '../engine/system.js';
-import { getStore, openInput, collect, out, ExitError, writeFileAtomicStream } from './util.js';
+import type { ImageListRow, ListOptions, ImportOptions } from '../engine/index.js';
+import { engine, openInput, collect, out, ExitError, writeFileAtomicStream } from './util.js';
 import { printRows, since, size3, execTemplate, inspectJson, ellipsis, goTimeString } from './output.js';
 
 function shortId(id: string): string {
@@ -30,9 +28,9 @@ function imageRowView(r: ImageListRow, noTrunc: boolean): Record<string, unknown
 const IMAGE_HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' };
 
 function listAction(repo: string | undefined, o: { all?: boolean; quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[]; format?: string }): void {
-  const opts: Parameters<typeof listImages>[1] = { all: !!o.all, filters: o.filter ?? [] };
+  const opts: ListOptions = { all: !!o.all, filters: o.filter ?? [] };
   if (repo) opts.reference = repo;
-  const rows = listImages(getStore(), opts);
+  const rows = engine().images.list(opts);
   const noTrunc = o.trunc === false;
   if (o.quiet) {
     for (const r of rows) out(noTrunc ? r.id : shortId(r.id));
@@ -64,10 +62,10 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('--platform <platform>', 'Set platform if server is multi-platform capable')
     .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string }) => {
       const input = openInput(file);
-      const opts: Parameters<typeof importImage>[2] = { changes: o.change ?? [] };
+      const opts: ImportOptions = { changes: o.change ?? [] };
       if (o.message) opts.message = o.message;
       if (ref) opts.reference = ref;
-      const id = await importImage(getStore(), input, opts);
+      const id = await engine().images.import(input, opts);
       out(id);
     });
   addImport(program.command('import').description('Import the contents from a tarball to create a filesystem image'));
@@ -78,7 +76,7 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('-q, --quiet', 'Suppress the load output')
     .action(async (o: { input?: string; quiet?: boolean }) => {
       const input = openInput(o.input);
-      const res = await loadArchive(getStore(), input);
+      const res = await engine().images.load(input);
       if (!o.quiet) for (const m of res.messages) out(m);
     });
   addLoad(program.command('load').description('Load an image from a tar archive or STDIN'));
@@ -90,19 +88,19 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('--format <format>', 'Archive format: docker (docker save) or oci (OCI image layout)', 'docker')
     .action(async (names: string[], o: { output?: string; format: string }) => {
       if (o.format !== 'docker' && o.format !== 'oci') throw invalidArgument(`invalid --format "${o.format}": use docker or oci`);
-      const store = getStore();
+      const images = engine().images;
       if (!o.output) {
         if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
-        await saveImages(store, names, process.stdout, o.format);
+        await images.save(names, process.stdout, o.format);
         return;
       }
-      await writeFileAtomicStream(o.output, (ws) => saveImages(store, names, ws, o.format as 'docker' | 'oci'));
+      await writeFileAtomicStream(o.output, (ws) => images.save(names, ws, o.format as 'docker' | 'oci'));
     });
   addSave(program.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)'));
   addSave(image.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)'));
 
   const addTag = (c: Command) => c.argument('<source>').argument('<target>')
-    .action((src: string, dst: string) => tagImage(getStore(), src, dst));
+    .action((src: string, dst: string) => engine().images.tag(src, dst));
   addTag(program.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'));
   addTag(image.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'));
 
@@ -113,8 +111,7 @@ export function registerImageCommands(program: Command, image: Command): void {
       let failed = false;
       for (const n of names) {
         try {
-          const hooks = imageHooks();
-          const res = removeImage(getStore(), n, { force: !!o.force, noPrune: o.prune === false, ...hooks });
+          const res = engine().images.remove(n, { force: !!o.force, noPrune: o.prune === false });
           for (const u of res.untagged) out(`Untagged: ${u}`);
           for (const d of res.deleted) out(`Deleted: ${d}`);
         } catch (e) {
@@ -133,7 +130,7 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('-q, --quiet', 'Only show image IDs')
     .option('--format <string>', 'Format output using a custom template')
     .action((name: string, o: { human: boolean; trunc?: boolean; quiet?: boolean; format?: string }) => {
-      const rows = imageHistory(getStore(), name);
+      const rows = engine().images.history(name);
       const noTrunc = o.trunc === false;
       const id = (i: string) => (i === '<missing>' || noTrunc ? i : shortId(i));
       if (o.quiet) { for (const r of rows) out(id(r.id)); return; }
@@ -159,14 +156,14 @@ export function registerImageCommands(program: Command, image: Command): void {
 
   image.command('inspect').argument('<image...>')
     .option('-f, --format <string>', 'Format output using a custom template')
-    .action((names: string[], o: { format?: string }) => printInspect(names, o.format, (n) => inspectImage(getStore(), n)));
+    .action((names: string[], o: { format?: string }) => printInspect(names, o.format, (n) => engine().images.inspect(n)));
 
   image.command('prune').description('Remove unused images')
     .option('-a, --all', 'Remove all unused images, not just dangling ones')
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--filter <filter>', 'Provide filter values', collect)
     .action((o: { all?: boolean }) => {
-      const res = pruneImages(getStore(), { all: !!o.all, imageInUse: imageHooks().imageInUse });
+      const res = engine().images.prune({ all: !!o.all });
       if (res.untagged.length || res.deleted.length) out('Deleted Images:');
       for (const u of res.untagged) out(`untagged: ${u}`);
       for (const d of res.deleted) out(`deleted: ${d}`);
@@ -174,11 +171,6 @@ export function registerImageCommands(program: Command, image: Command): void {
       out(`Total reclaimed space: ${size3(res.reclaimed)}`);
     });
 }
-
-/** Hooks the container layer fills in (images in use by containers). */
-export const imageHooks: () => { containersUsing?: (id: string) => { id: string; running: boolean }[]; imageInUse?: (id: string) => boolean } = () => hookImpl;
-let hookImpl: ReturnType<typeof imageHooks> = {};
-export function setImageHooks(h: ReturnType<typeof imageHooks>): void { hookImpl = h; }
 
 /** Docker's `inspect`: a JSON array with 4-space indents, or the template applied to each object. */
 export function printInspect(names: string[], format: string | undefined, lookup: (name: string) => unknown): void {

@@ -2,11 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerImageCommands, printInspect } from './images.js';
 import { registerSystemCommands } from './system.js';
 import { registerRegistryCommands } from './registry.js';
-import { inspectImage } from '../engine/images.js';
-import { closeStore, errorLine, ExitError, getStore, out } from './util.js';
-import { StrataError } from '../base/errors.js';
-import { inspectors } from './inspectors.js';
-import { registerContainerCommands, settleContainers } from './containers.js';
+import { closeEngine, engine, errorLine, ExitError, out } from './util.js';
+import { registerContainerCommands } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
@@ -44,23 +41,15 @@ function buildProgram(): Command {
     .argument('<name...>')
     .option('-f, --format <string>', 'Format output using a custom template')
     .addOption(new Option('--type <type>', 'Return JSON for specified type').choices(['image', 'container']))
-    .action((names: string[], o: { format?: string; type?: string }) => {
-      const all = [...inspectors.filter((i) => i.type === 'container'), { type: 'image', lookup: (n: string) => inspectImage(getStore(), n) }, ...inspectors.filter((i) => i.type !== 'container')];
-      const use = o.type ? all.filter((i) => i.type === o.type) : all;
-      printInspect(names, o.format, (n) => {
-        let last: unknown;
-        for (const i of use) {
-          try { return i.lookup(n); } catch (e) { last = e; if (!(e instanceof StrataError && e.code === 'not_found')) throw e; }
-        }
-        throw new StrataError('not_found', `No such object: ${n}`, { cause: last });
-      });
+    .action((names: string[], o: { format?: string; type?: 'image' | 'container' }) => {
+      printInspect(names, o.format, (n) => engine().inspect(n, o.type));
     });
 
   program.command('version').description('Show the Strata version information')
     .action(() => {
       out(`Strata version ${VERSION}`);
       out(`Node.js ${process.version}`);
-      out(`Root: ${getStore().root}`);
+      out(`Root: ${engine().root}`);
     });
 
   // every command exits through main()'s error path; mark them all
@@ -102,7 +91,6 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.STRATA_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
     return 1;
   } finally {
-    await settleContainers().catch(() => undefined);
-    closeStore();
+    await closeEngine();
   }
 }

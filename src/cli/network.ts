@@ -1,27 +1,11 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
-import type { NetworkManager } from '../network/index.js';
-import { useCni, networkJson, pruneNetworks } from '../engine/network-driver.js';
-import { connectContainer, disconnectContainer } from '../engine/endpoints.js';
-import { listNetworks } from '../engine/listing.js';
-import { ContainerDns } from '../engine/dns.js';
-import { containers, engineHooks } from './containers.js';
-import { collect, out, ExitError } from './util.js';
+import type { CreateNetworkOptions } from '../engine/index.js';
+import { collect, engine, out, ExitError } from './util.js';
 import { printRows } from './output.js';
 import { printInspect } from './images.js';
-import { inspectors } from './inspectors.js';
-import { addResetStep } from './system.js';
 
-let nm: NetworkManager | undefined;
-engineHooks.push((engine) => { nm = useCni(engine); });
-
-export function manager(): NetworkManager {
-  containers();
-  return nm!;
-}
-
-addResetStep(async () => { await new ContainerDns(manager()).stop(); await manager().destroy(); });
-inspectors.push({ type: 'network', lookup: (n) => networkJson(manager().inspect(n)) });
+const networks = () => engine().networks;
 
 export function registerNetworkCommands(network: Command): void {
   network.command('create').description('Create a network').argument('<network>')
@@ -32,20 +16,19 @@ export function registerNetworkCommands(network: Command): void {
     .option('--label <list>', 'Set metadata on a network', collect)
     .action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; internal?: boolean; label?: string[] }) => {
       if (o.driver !== 'bridge') throw invalidArgument(`plugin "${o.driver}" not found`);
-      const opts: Parameters<NetworkManager['create']>[1] = { internal: !!o.internal };
+      const opts: CreateNetworkOptions = { internal: !!o.internal };
       if (o.subnet) opts.subnet = o.subnet;
       if (o.gateway) opts.gateway = o.gateway;
       if (o.label) opts.labels = Object.fromEntries(o.label.map((l) => { const i = l.indexOf('='); return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)]; }));
-      await manager().ensureDefault();
-      out((await manager().create(name, opts)).id);
+      await networks().ensureDefault();
+      out((await networks().create(name, opts)).id);
     });
 
   network.command('ls').alias('list').description('List networks')
     .option('-q, --quiet', 'Only display network IDs').option('--no-trunc', "Do not truncate the output")
     .option('-f, --filter <filter>', 'Provide filter values', collect).option('--format <string>', 'Pretty-print networks using a Go template')
     .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string; filter?: string[] }) => {
-      const list = await listNetworks(containers(), manager(), o.filter ?? []);
-      const rows = list.map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
+      const rows = (await networks().query(o.filter ?? [])).map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
       if (o.quiet) { for (const r of rows) out(r.ID); return; }
       printRows(rows, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', CreatedAt: 'CREATED' }, o.format);
     });
@@ -53,15 +36,15 @@ export function registerNetworkCommands(network: Command): void {
   network.command('inspect').description('Display detailed information on one or more networks').argument('<network...>')
     .option('-f, --format <string>', 'Format the output using the given Go template')
     .action(async (refs: string[], o: { format?: string }) => {
-      await manager().ensureDefault();
-      printInspect(refs, o.format, (r) => networkJson(manager().inspect(r)));
+      await networks().ensureDefault();
+      printInspect(refs, o.format, (r) => networks().inspect(r));
     });
 
   network.command('rm').alias('remove').description('Remove one or more networks').argument('<network...>')
     .action(async (refs: string[]) => {
       let failed = false;
       for (const r of refs) {
-        try { await manager().remove(r); out(r); } catch (e) { failed = true; process.stderr.write(`Error: ${(e as Error).message}\n`); }
+        try { await networks().remove(r); out(r); } catch (e) { failed = true; process.stderr.write(`Error: ${(e as Error).message}\n`); }
       }
       if (failed) throw new ExitError(1);
     });
@@ -70,19 +53,19 @@ export function registerNetworkCommands(network: Command): void {
     .option('--alias <list>', 'Add network-scoped alias for the container', collect)
     .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
     .action(async (net: string, ref: string, o: { alias?: string[]; ip?: string }) => {
-      await connectContainer(containers(), manager(), ref, net, { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) });
+      await networks().connect(ref, net, { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) });
     });
 
   network.command('disconnect').description('Disconnect a container from a network').argument('<network>').argument('<container>')
     .option('-f, --force', 'Force the container to disconnect from a network')
     .action(async (net: string, ref: string, o: { force?: boolean }) => {
-      await disconnectContainer(containers(), manager(), ref, net, !!o.force);
+      await networks().disconnect(ref, net, !!o.force);
     });
 
   network.command('prune').description('Remove all unused networks')
     .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
     .action(async () => {
-      const removed = await pruneNetworks(containers(), manager());
+      const removed = await networks().prune();
       if (removed.length) { out('Deleted Networks:'); for (const r of removed) out(r); }
     });
 }

@@ -9,17 +9,15 @@ import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
 import { ProgressRenderer, type JSONMessage } from '../format/index.js';
 import { canonicalString, fullName, parseTaggedReference } from '../image/reference.js';
-import { login, loginDomain, logout, serverDisplayName, storedCredentials, checkLogin } from '../engine/login.js';
-import { pullAllTags, pullImage } from '../engine/pull.js';
-import { pushImage } from '../engine/push.js';
-import { getStore, out } from './util.js';
+import type { PullOptions, PushOptions } from '../engine/index.js';
+import { engine, out } from './util.js';
 
 /**
  * Docker's rendering of pull/push progress on a stream: one line per layer redrawn in place
  * on a terminal, plain status lines otherwise. `run`/`create` pass process.stderr (Docker
  * shows the pull of a missing image there):
  *
- *   await ensureImage(getStore(), image, { log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
+ *   await engine().registry.ensureImage(image, { log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
  */
 export function progressTo(stream: NodeJS.WriteStream): (m: JSONMessage) => void {
   const r = new ProgressRenderer({
@@ -63,17 +61,17 @@ export function registerRegistryCommands(program: Command, image: Command): void
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('--disable-content-trust', 'Skip image verification (default true)')
     .action(async (name: string, o: { allTags?: boolean; quiet?: boolean; platform?: string }) => {
-      const store = getStore();
-      const opts: Parameters<typeof pullImage>[2] = {};
+      const registry = engine().registry;
+      const opts: PullOptions = {};
       const onProgress = stdoutProgress(o.quiet);
       if (onProgress) opts.onProgress = onProgress;
       if (o.platform) opts.platform = o.platform;
       if (o.allTags) {
-        await pullAllTags(store, name, opts);
+        await registry.pullAllTags(name, opts);
         out(fullName(parseTaggedReference(name)));
         return;
       }
-      const r = await pullImage(store, name, opts);
+      const r = await registry.pull(name, opts);
       out(canonicalString(r.reference));
     });
   addPull(program.command('pull').description('Download an image from a registry'));
@@ -86,10 +84,10 @@ export function registerRegistryCommands(program: Command, image: Command): void
     .option('--platform <string>', 'Push a platform-specific manifest (images here have one platform)')
     .option('--disable-content-trust', 'Skip image signing (default true)')
     .action(async (name: string, o: { allTags?: boolean; quiet?: boolean }) => {
-      const opts: Parameters<typeof pushImage>[2] = { allTags: !!o.allTags };
+      const opts: PushOptions = { allTags: !!o.allTags };
       const onProgress = stdoutProgress(o.quiet);
       if (onProgress) opts.onProgress = onProgress;
-      const res = await pushImage(getStore(), name, opts);
+      const res = await engine().registry.push(name, opts);
       if (o.quiet) out(o.allTags ? fullName(parseTaggedReference(name)) : canonicalString(res[0]!.reference));
     });
   addPush(program.command('push').description('Upload an image to a registry'));
@@ -101,7 +99,7 @@ export function registerRegistryCommands(program: Command, image: Command): void
     .option('-p, --password <string>', 'Password or Personal Access Token (PAT)')
     .option('--password-stdin', 'Take the Password or Personal Access Token (PAT) from stdin')
     .action(async (server: string | undefined, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
-      const domain = loginDomain(server);
+      const domain = engine().registry.loginDomain(server);
       if (o.password !== undefined && o.passwordStdin) throw invalidArgument('--password and --password-stdin are mutually exclusive');
       if (o.passwordStdin && !o.username) throw invalidArgument('Must provide --username with --password-stdin');
       let username = o.username;
@@ -110,10 +108,10 @@ export function registerRegistryCommands(program: Command, image: Command): void
       if (o.passwordStdin) password = (await readStdin()).replace(/\r?\n$/, '');
       if (username === undefined && password === undefined) {
         // Docker first tries what is stored
-        const have = storedCredentials(domain);
+        const have = engine().registry.storedCredentials(domain);
         if (have?.username && have.password) {
           try {
-            await checkLogin(domain, have.username, have.password);
+            await engine().registry.checkLogin(domain, have.username, have.password);
             out(`Authenticating with existing credentials... [Username: ${have.username}]`);
             out('Login Succeeded');
             return;
@@ -128,7 +126,7 @@ export function registerRegistryCommands(program: Command, image: Command): void
       }
       if (!username) throw invalidArgument('Non-null Username Required');
       if (!password) throw invalidArgument('Password Required');
-      const file = await login(domain, username, password);
+      const file = await engine().registry.login(domain, username, password);
       process.stderr.write(`WARNING! Your password will be stored unencrypted in ${file}.\n`);
       out('Login Succeeded');
     });
@@ -136,9 +134,9 @@ export function registerRegistryCommands(program: Command, image: Command): void
   program.command('logout').description('Log out from a registry')
     .argument('[SERVER]')
     .action((server: string | undefined) => {
-      const domain = loginDomain(server);
-      const name = serverDisplayName(domain);
-      const r = logout(domain);
+      const domain = engine().registry.loginDomain(server);
+      const name = engine().registry.serverDisplayName(domain);
+      const r = engine().registry.logout(domain);
       out(r.removed ? `Removing login credentials for ${name}` : `Not logged in to ${name}`);
       if (r.dockerStillHas) process.stderr.write(`WARNING! Credentials for ${name} in ${r.dockerFile} are left in place; 'docker logout' removes them.\n`);
     });

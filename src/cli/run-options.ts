@@ -2,9 +2,8 @@ import * as fs from 'node:fs';
 import { Option, type Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
 import { parseSize } from '../format/index.js';
-import type { CreateRequest, HostConfig, MountSpec, PortBinding } from '../engine/create-spec.js';
+import { parsePublishAll, type CreateRequest, type HostConfig, type MountSpec, type PortBinding } from '../engine/index.js';
 import { collect } from './util.js';
-import { parsePublishAll } from '../network/index.js';
 
 /** The flags `create` and `run` share, in Docker's grammar. */
 export function addCreateFlags(c: Command): Command {

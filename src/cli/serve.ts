@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { StrataError } from '../base/errors.js';
 import { ApiServer, isLoopback, parseHost } from '../api/server.js';
-import { containers } from './containers.js';
-import { collect, getStore } from './util.js';
+import { openEngine } from '../engine/index.js';
+import { collect } from './util.js';
 
 export const DEFAULT_HOST = 'unix:///run/strata.sock';
 
@@ -26,7 +26,8 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
-      const api = new ApiServer({ store: getStore(), engine: containers() });
+      const engine = openEngine();
+      const api = new ApiServer({ engine });
       try {
         for (const h of hosts) {
           if (h.kind === 'unix') {
@@ -46,6 +47,8 @@ export function registerServeCommand(program: Command): void {
       process.stderr.write(`strata serve: listening on ${api.listeners.map((l) => l.address).join(', ')}\n`);
       await stopped;
       await api.close();
+      await engine.settle().catch(() => undefined);
+      engine.close();
       // whatever a client left running (an exec's pipes) must not keep the server alive
       setTimeout(() => process.exit(0), 2000).unref();
     });

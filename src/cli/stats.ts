@@ -1,7 +1,7 @@
 /** `stats [-a] [--no-stream] [--no-trunc] [--format] [CONTAINER...]`: Docker's columns from engine/stats.ts. */
 import type { Command } from 'commander';
-import { containerStats, sampleStats, statsRow, STATS_FORMAT, STATS_HEADERS, type StatsJson } from '../engine/stats.js';
-import { containers } from './containers.js';
+import { statsRow, STATS_FORMAT, STATS_HEADERS, type StatsJson } from '../engine/index.js';
+import { engine as openedEngine } from './util.js';
 import { printRows } from './output.js';
 
 interface StatsOptions { all?: boolean; stream?: boolean; trunc?: boolean; format?: string }
@@ -18,7 +18,8 @@ export function registerStatsCommand(program: Command, container: Command): void
 }
 
 async function stats(refs: string[], o: StatsOptions): Promise<void> {
-  const engine = containers();
+  const eng = openedEngine();
+  const engine = eng.containers;
   const named = refs.length > 0;
   const list = named ? refs.map((r) => engine.get(r)) : engine.list({ all: !!o.all });
   const show = (samples: { s: StatsJson; ref: string }[]) => {
@@ -31,7 +32,7 @@ async function stats(refs: string[], o: StatsOptions): Promise<void> {
   if (o.stream === false) {
     const samples = await Promise.all(list.map(async (c, i) => {
       let last: StatsJson | undefined;
-      for await (const s of containerStats(engine, c.id, { stream: false })) last = s;
+      for await (const s of eng.stats.stream(c.id, { stream: false })) last = s;
       return { s: last!, ref: named ? refs[i]! : c.id.slice(0, 12) };
     }));
     show(samples);
@@ -43,7 +44,7 @@ async function stats(refs: string[], o: StatsOptions): Promise<void> {
   while (!ac.signal.aborted) {
     const current = named ? list.map((c) => engine.find(c.id) ?? c) : engine.list({ all: !!o.all });
     const samples = current.map((c, i) => {
-      const s = sampleStats(engine.get(c.id), pre.get(c.id));
+      const s = eng.stats.sample(c.id, pre.get(c.id));
       pre.set(c.id, s);
       return { s, ref: named ? refs[i]! : c.id.slice(0, 12) };
     });

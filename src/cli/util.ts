@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { tempNameFor, fsyncDir } from '../base/fs.js';
 import { StrataError, errnoCode } from '../base/errors.js';
-import { Store } from '../engine/store.js';
+import { openEngine, type Engine } from '../engine/index.js';
 
 /** Exit codes as Docker's CLI uses them. */
 export const EXIT = { error: 1, usage: 125 } as const;
@@ -13,15 +13,19 @@ export class ExitError extends Error {
   constructor(readonly exitCode: number, message = '') { super(message); }
 }
 
-let store: Store | undefined;
-/** The store is opened lazily, once per process. */
-export function getStore(): Store {
-  store ??= new Store();
-  return store;
+let opened: Engine | undefined;
+/** The engine is opened lazily, once per process (commands that need no store never open one). */
+export function engine(): Engine {
+  opened ??= openEngine();
+  return opened;
 }
-export function closeStore(): void {
-  store?.close();
-  store = undefined;
+/** Let background clean-up finish, then close the store. */
+export async function closeEngine(): Promise<void> {
+  const e = opened;
+  opened = undefined;
+  if (!e) return;
+  await e.settle().catch(() => undefined);
+  e.close();
 }
 
 /** The one line a failure prints on stderr. */

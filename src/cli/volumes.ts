@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
-import { listVolumes } from '../engine/listing.js';
-import { containers } from './containers.js';
-import { collect, out, ExitError } from './util.js';
+import { collect, engine, out, ExitError } from './util.js';
 import { printRows, size3 } from './output.js';
 import { printInspect } from './images.js';
-import { inspectors } from './inspectors.js';
 
-const volumes = () => containers().volumes;
-inspectors.push({ type: 'volume', lookup: (n) => volumes().inspect(n) });
+const volumes = () => engine().volumes;
 
 export function registerVolumeCommands(volume: Command): void {
   volume.command('create').description('Create a volume').argument('[volume]')
@@ -22,7 +18,7 @@ export function registerVolumeCommands(volume: Command): void {
     .option('-q, --quiet', 'Only display volume names').option('-f, --filter <filter>', 'Provide filter values', collect)
     .option('--format <string>', 'Format output using a custom template')
     .action((o: { quiet?: boolean; filter?: string[]; format?: string }) => {
-      const list = listVolumes(volumes(), o.filter ?? []);
+      const list = volumes().query(o.filter ?? []);
       if (o.quiet) { for (const v of list) out(v.name); return; }
       printRows(list.map((v) => ({ Driver: 'local', Name: v.name, Mountpoint: volumes().dataDir(v.name), Scope: 'local', Labels: Object.entries(JSON.parse(v.labels || '{}') as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(',') })),
         'table {{.Driver}}\t{{.Name}}', { Driver: 'DRIVER', Name: 'VOLUME NAME', Mountpoint: 'MOUNTPOINT', Scope: 'SCOPE', Labels: 'LABELS' }, o.format);

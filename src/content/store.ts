@@ -4,7 +4,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { corrupt, notFound } from '../base/errors.js';
 import { fsyncDir, mkdirp } from '../base/fs.js';
-import { hexOf, type Digest } from '../image/digest.js';
+import { hexOf, isDigestHex, type Digest } from '../image/digest.js';
 
 /**
  * Content-addressed blob store: blobs/sha256/<hex>.
@@ -94,7 +94,7 @@ export class ContentStore {
   list(): Digest[] {
     let names: string[] = [];
     try { names = fs.readdirSync(this.blobDir); } catch { /* empty store */ }
-    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+    return names.filter((n) => isDigestHex(n)).map((n) => `sha256:${n}` as Digest);
   }
 
   delete(digest: string): void {

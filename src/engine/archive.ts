@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { invalidArgument, notFound } from '../base/errors.js';
 import type { Containers } from './containers.js';
-import { copyFromContainer, copyToContainer, resolveInRoot, withRootfs } from './files.js';
+import { copyFromContainer, copyToContainer, resolveInRoot, withRootfs } from './container-files.js';
 
 /** Docker's container path stat (`types.ContainerPathStat`). */
 export interface PathStat { name: string; size: number; mode: number; mtime: string; linkTarget: string; }
@@ -57,11 +57,6 @@ export async function statContainerPath(engine: Containers, ref: string, p: stri
     }
     return { name: path.basename(path.resolve('/', p)) || '/', size: st.size, mode: goFileMode(st.mode), mtime: st.mtime.toISOString(), linkTarget };
   });
-}
-
-/** The header value: base64 of the stat's JSON. */
-export function encodePathStat(s: PathStat): string {
-  return Buffer.from(JSON.stringify(s)).toString('base64');
 }
 
 /** GET: the path as a tar stream (a directory under its own name). */

@@ -28,7 +28,8 @@ import { type ContainerConfig, type HistoryEntry, type ImageConfig, MediaType } 
 import { packDir, unpackLayer } from '../layer/index.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS, repackDigest } from './layer-tar.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
+import { layerExists } from '../meta/layers.js';
 
 export interface CommitInput {
   /** the container's overlay upper dir */
@@ -115,7 +116,7 @@ function epochOf(t: Date | number | undefined): { epoch?: number; created: strin
 }
 
 /** `docker commit`: returns the new image (and whether a layer was added). */
-export async function commitContainer(store: Store, input: CommitInput): Promise<CommitResult> {
+export async function commitContainer(store: StoreRoot, input: CommitInput): Promise<CommitResult> {
   // everything that can be refused is refused before the container is frozen
   const ref = input.reference ? parseTaggedReference(input.reference) : undefined;
   if (ref?.digest) throw invalidArgument('refusing to create a tag with a digest reference');
@@ -178,7 +179,7 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
     if (packed.entries > 0) {
       diffId = packed.diffId;
       const staged: StagedLayer = { diffId, size: packed.contentSize, tarSize: packed.size };
-      const known = store.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(diffId) !== undefined;
+      const known = layerExists(store.db, diffId);
       let keepBlob = input.keepBlob === true;
       if (!known) {
         const diffDir = path.join(home, 'diff');
@@ -242,7 +243,7 @@ export async function commitContainer(store: Store, input: CommitInput): Promise
  * (tmp/ and blobs/ share a filesystem). Only a kept tar is fsynced: one that is
  * dropped after unpacking may never need to reach the disk.
  */
-function adoptBlob(store: Store, file: string, digest: string): void {
+function adoptBlob(store: StoreRoot, file: string, digest: string): void {
   if (store.content.has(digest)) return;
   const fd = fs.openSync(file, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }

@@ -5,15 +5,15 @@
  */
 import { type Change, type DiffOptions, diffLayerStacks, diffStackVsUpper } from '../changes/index.js';
 import { imageLayers } from './images.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 
 /** An image's layer dirs, top-most first (the order overlay's lowerdir and changes/ take). */
-export function imageStack(store: Store, imageId: string): string[] {
+export function imageStack(store: StoreRoot, imageId: string): string[] {
   return imageLayers(store, imageId).map((l) => store.layerDir(l.diffId)).reverse();
 }
 
 /** `diff IMAGE IMAGE`: what the second image changes relative to the first (shared layers are not walked). */
-export function diffImages(store: Store, olderImageId: string, newerImageId: string, opts: DiffOptions = {}): Change[] {
+export function diffImages(store: StoreRoot, olderImageId: string, newerImageId: string, opts: DiffOptions = {}): Change[] {
   return diffLayerStacks(imageStack(store, olderImageId), imageStack(store, newerImageId), opts);
 }
 
@@ -23,7 +23,7 @@ export function diffImages(store: Store, olderImageId: string, newerImageId: str
  * `initDir` counts the init files as present on the image side too.
  */
 export function diffImageContainer(
-  store: Store,
+  store: StoreRoot,
   imageId: string,
   container: { upperDir: string; lowerDirs: readonly string[]; initDir?: string },
   opts: DiffOptions = {},

@@ -8,8 +8,8 @@
  * the journal and then tails it, so it sees events of every process that shares the store.
  */
 import { EventEmitter } from 'node:events';
-import type { DB } from '../meta/db.js';
-import type { Store } from './store.js';
+import { appendEvent, eventRows, lastEventRow, type EventRow } from '../meta/events.js';
+import type { StoreRoot } from './store-root.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume';
 
@@ -27,22 +27,8 @@ export interface EngineEvent {
 
 export const JOURNAL_KEEP = 10000;
 
-const ready = new WeakSet<DB>();
 const bus = new EventEmitter();
 bus.setMaxListeners(0);
-
-function ensureTable(db: DB): void {
-  if (ready.has(db)) return;
-  db.exec(`CREATE TABLE IF NOT EXISTS events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    time_nano  INTEGER NOT NULL,
-    type       TEXT NOT NULL,
-    action     TEXT NOT NULL,
-    actor_id   TEXT NOT NULL,
-    attributes TEXT NOT NULL DEFAULT '{}'
-  )`);
-  ready.add(db);
-}
 
 let lastNano = 0n;
 function nowNano(): bigint {
@@ -55,41 +41,28 @@ function nowNano(): bigint {
  * Record an event. Never throws: an event that cannot be written (a locked or read-only
  * store) must not fail the operation it describes.
  */
-export function emitEvent(store: Store, type: EventType, action: string, id: string, attributes: Record<string, string> = {}): void {
+export function emitEvent(store: StoreRoot, type: EventType, action: string, id: string, attributes: Record<string, string> = {}): void {
   try {
-    const db = store.db;
-    ensureTable(db);
     const timeNano = nowNano();
-    const r = db.prepare('INSERT INTO events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)')
-      .run(timeNano, type, action, id, JSON.stringify(attributes));
-    const seq = Number(r.lastInsertRowid);
-    if (seq % 500 === 0) db.prepare('DELETE FROM events WHERE seq <= ?').run(seq - JOURNAL_KEEP);
+    const seq = appendEvent(store.db, { timeNano, type, action, id, attributes: JSON.stringify(attributes) }, JOURNAL_KEEP);
     bus.emit('event', { store: store.root, event: { seq, type, action, id, attributes, timeNano } });
   } catch {
     // best effort
   }
 }
 
-interface EventRow { seq: number; time_nano: bigint | number; type: EventType; action: string; actor_id: string; attributes: string }
-
 function fromRow(r: EventRow): EngineEvent {
-  return { seq: r.seq, type: r.type, action: r.action, id: r.actor_id, attributes: JSON.parse(r.attributes) as Record<string, string>, timeNano: BigInt(r.time_nano) };
+  return { seq: r.seq, type: r.type as EventType, action: r.action, id: r.actor_id, attributes: JSON.parse(r.attributes) as Record<string, string>, timeNano: BigInt(r.time_nano) };
 }
 
 /** Journal entries after `afterSeq` (oldest first), optionally from a time on. */
-export function readEvents(store: Store, opts: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint; limit?: number } = {}): EngineEvent[] {
-  const db = store.db;
-  ensureTable(db);
-  const rows = db.prepare(`SELECT * FROM events WHERE seq > ? AND time_nano >= ? AND time_nano < ? ORDER BY seq LIMIT ?`).safeIntegers(true)
-    .all(opts.afterSeq ?? 0, opts.sinceNano ?? 0n, opts.untilNano ?? 9_000_000_000_000_000_000n, opts.limit ?? 100000) as EventRow[];
-  return rows.map((r) => fromRow({ ...r, seq: Number(r.seq) }));
+export function readEvents(store: StoreRoot, opts: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint; limit?: number } = {}): EngineEvent[] {
+  return eventRows(store.db, opts.afterSeq ?? 0, opts.sinceNano ?? 0n, opts.untilNano ?? 9_000_000_000_000_000_000n, opts.limit ?? 100000).map(fromRow);
 }
 
 /** The newest journal position (0 when empty). */
-export function lastEventSeq(store: Store): number {
-  ensureTable(store.db);
-  const r = store.db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null };
-  return r.s ?? 0;
+export function lastEventSeq(store: StoreRoot): number {
+  return lastEventRow(store.db);
 }
 
 /**
@@ -97,7 +70,7 @@ export function lastEventSeq(store: Store): number {
  * aborts. Events of this process arrive at once through the bus; those of other
  * processes within `pollMs`.
  */
-export async function followEvents(store: Store, afterSeq: number, onEvent: (e: EngineEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
+export async function followEvents(store: StoreRoot, afterSeq: number, onEvent: (e: EngineEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
   let seq = afterSeq;
   let wake: (() => void) | undefined;
   const onBus = (m: { store: string }) => { if (m.store === store.root) wake?.(); };

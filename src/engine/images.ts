@@ -3,20 +3,16 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { rmTree, fsyncDir } from '../base/fs.js';
 import { canonicalString, familiarString, globMatch, parseReference, parseTaggedReference, repoAndTag, familiarName, type Reference } from '../image/reference.js';
-import type { Digest } from '../image/digest.js';
+import { isDigest, type Digest } from '../image/digest.js';
 import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
+import { addImageManifest, allImages, type ImageRow, deleteImage, hasChildImages, imageById, imageExists, imagesByIdPrefix, insertImage, layerInUse, layersOfImage, parentImageIds, setLastTagTime } from '../meta/images.js';
+import { allRefs, deleteRef, imageOfRef, refsOfImage, setRepoDigest, setTagRow } from '../meta/tags.js';
+import { addLayerBlob, blobsOfLayer, deleteLayer, insertLayer, layerExists } from '../meta/layers.js';
 
-export interface ImageRow {
-  id: string;
-  created: number;
-  size: number;
-  parent: string | null;
-  labels: string | null;
-  last_tag_time: string | null;
-}
+export type { ImageRow };
 
 export interface LayerRecord {
   diffId: string;
@@ -66,7 +62,7 @@ function createdSeconds(cfg: ImageConfig): number {
  * renamed into layers/ inside it, so a crash leaves either nothing or a complete image.
  * Returns the image ID.
  */
-export function commitImage(store: Store, img: NewImage): Digest {
+export function commitImage(store: StoreRoot, img: NewImage): Digest {
   const cfgBytes = typeof img.configBytes === 'string' ? Buffer.from(img.configBytes) : img.configBytes;
   const cfg = parseConfig(cfgBytes);
   const id = store.content.putBytes(cfgBytes);
@@ -80,35 +76,28 @@ export function commitImage(store: Store, img: NewImage): Digest {
   const now = Date.now();
   const leftovers: string[] = [];
   tx(db, () => {
-    const hasLayer = db.prepare('SELECT 1 FROM layers WHERE diff_id = ?');
-    const insLayer = db.prepare('INSERT INTO layers (diff_id, size, tar_size, created) VALUES (?, ?, ?, ?)');
-    const insBlob = db.prepare('INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?, ?, ?, ?)');
     for (const l of img.layers) {
-      if (hasLayer.get(l.diffId)) {
+      if (layerExists(db, l.diffId)) {
         if (l.stagedHome) leftovers.push(l.stagedHome);
       } else {
         if (!l.stagedHome) throw conflict(`layer ${l.diffId} was removed while the image was being written; try again`);
         const home = store.layerHome(l.diffId);
         rmTree(home); // an orphan from a crash between rename and commit
         fs.renameSync(l.stagedHome, home);
-        insLayer.run(l.diffId, l.size, l.tarSize, now);
+        insertLayer(db, l.diffId, l.size, l.tarSize, now);
       }
-      if (l.blob && store.content.has(l.blob.digest)) insBlob.run(l.blob.digest, l.diffId, l.blob.mediaType, l.blob.size);
+      if (l.blob && store.content.has(l.blob.digest)) addLayerBlob(db, l.blob.digest, l.diffId, l.blob.mediaType, l.blob.size);
     }
-    const exists = db.prepare('SELECT 1 FROM images WHERE id = ?').get(id);
-    if (!exists) {
+    if (!imageExists(db, id)) {
       const size = img.layers.reduce((a, l) => a + l.size, 0);
       const labels = cfg.config?.Labels ? JSON.stringify(cfg.config.Labels) : null;
-      db.prepare('INSERT INTO images (id, created, size, parent, config_size, labels, last_tag_time, inserted) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
-        .run(id, createdSeconds(cfg), size, img.parent ?? '', cfgBytes.length, labels, now);
-      const insIL = db.prepare('INSERT INTO image_layers (image_id, idx, diff_id) VALUES (?, ?, ?)');
-      img.layers.forEach((l, i) => insIL.run(id, i, l.diffId));
+      insertImage(db, { id, created: createdSeconds(cfg), size, parent: img.parent ?? '', configSize: cfgBytes.length, labels, inserted: now, diffIds: img.layers.map((l) => l.diffId) });
     }
     if (img.manifest) {
-      db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(id, img.manifest.digest, img.manifest.mediaType);
+      addImageManifest(db, id, img.manifest.digest, img.manifest.mediaType);
     }
     for (const r of img.repoDigests ?? []) {
-      db.prepare('INSERT OR REPLACE INTO repo_digests (ref, image_id) VALUES (?, ?)').run(canonicalString(r), id);
+      setRepoDigest(db, canonicalString(r), id);
     }
     for (const t of img.tags ?? []) setTag(store, t, id);
   });
@@ -118,11 +107,10 @@ export function commitImage(store: Store, img: NewImage): Digest {
 }
 
 /** Point a tag at an image (inside the caller's transaction or alone). */
-export function setTag(store: Store, ref: Reference, imageId: string): void {
+export function setTag(store: StoreRoot, ref: Reference, imageId: string): void {
   const key = canonicalString(ref);
-  store.db.prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')
-    .run(key, imageId, Date.now());
-  store.db.prepare('UPDATE images SET last_tag_time = ? WHERE id = ?').run(new Date().toISOString(), imageId);
+  setTagRow(store.db, key, imageId, Date.now());
+  setLastTagTime(store.db, imageId, new Date().toISOString());
 }
 
 const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
@@ -131,11 +119,10 @@ const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
  * Resolve what a user typed to an image ID, as Docker does: full ID, then a tag/digest
  * reference, then a unique ID prefix.
  */
-export function resolveImage(store: Store, input: string): ImageRow {
+export function resolveImage(store: StoreRoot, input: string): ImageRow {
   const db = store.db;
-  const byId = db.prepare('SELECT * FROM images WHERE id = ?');
-  if (/^sha256:[a-f0-9]{64}$/.test(input)) {
-    const row = byId.get(input) as ImageRow | undefined;
+  if (isDigest(input)) {
+    const row = imageById(db, input);
     if (row) return row;
     throw notFound(`No such image: ${input}`);
   }
@@ -145,38 +132,36 @@ export function resolveImage(store: Store, input: string): ImageRow {
   }
   if (ref) {
     const key = canonicalString(ref);
-    const hit = (ref.digest
-      ? db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(`${ref.domain}/${ref.path}@${ref.digest}`)
-      : db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(key)) as { image_id: string } | undefined;
-    if (hit) return byId.get(hit.image_id) as ImageRow;
+    const hit = ref.digest ? imageOfRef(db, 'repo_digests', `${ref.domain}/${ref.path}@${ref.digest}`) : imageOfRef(db, 'tags', key);
+    if (hit) return imageById(db, hit)!;
   }
   const m = HEX_PREFIX.exec(input);
   if (m) {
-    const rows = db.prepare("SELECT * FROM images WHERE id >= ? AND id < ? LIMIT 2").all(`sha256:${m[1]}`, `sha256:${m[1]}g`) as ImageRow[];
+    const rows = imagesByIdPrefix(db, m[1]!);
     if (rows.length === 1) return rows[0]!;
     if (rows.length > 1) throw invalidArgument(`ambiguous image reference ${input}: more than one image matches`);
   }
   throw notFound(`No such image: ${ref ? familiarString(ref) : input}`);
 }
 
-export function loadConfig(store: Store, imageId: string): ImageConfig {
+export function loadConfig(store: StoreRoot, imageId: string): ImageConfig {
   return parseConfig(store.content.readBytes(imageId));
 }
 
-export function imageLayers(store: Store, imageId: string): LayerRecord[] {
-  return (store.db.prepare('SELECT l.diff_id AS diffId, l.size AS size, l.tar_size AS tarSize FROM image_layers il JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ? ORDER BY il.idx').all(imageId)) as LayerRecord[];
+export function imageLayers(store: StoreRoot, imageId: string): LayerRecord[] {
+  return layersOfImage(store.db, imageId);
 }
 
-export function tagsOf(store: Store, imageId: string): string[] {
-  return (store.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+export function tagsOf(store: StoreRoot, imageId: string): string[] {
+  return refsOfImage(store.db, 'tags', imageId);
 }
 
-export function repoDigestsOf(store: Store, imageId: string): string[] {
-  return (store.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+export function repoDigestsOf(store: StoreRoot, imageId: string): string[] {
+  return refsOfImage(store.db, 'repo_digests', imageId);
 }
 
 /** `strata tag SOURCE TARGET` */
-export function tagImage(store: Store, source: string, target: string): void {
+export function tagImage(store: StoreRoot, source: string, target: string): void {
   const ref = parseTaggedReference(target);
   if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
   const img = resolveImage(store, source);
@@ -206,12 +191,12 @@ export interface ListOptions {
 }
 
 /** Docker's `images`: one row per tag; untagged parents hidden unless all; newest first. */
-export function listImages(store: Store, opts: ListOptions = {}): ImageListRow[] {
+export function listImages(store: StoreRoot, opts: ListOptions = {}): ImageListRow[] {
   const db = store.db;
-  const images = db.prepare('SELECT id, created, size, parent, labels FROM images').all() as ImageRow[];
-  const tagRows = db.prepare('SELECT ref, image_id FROM tags ORDER BY ref').all() as { ref: string; image_id: string }[];
-  const digRows = db.prepare('SELECT ref, image_id FROM repo_digests ORDER BY ref').all() as { ref: string; image_id: string }[];
-  const parents = new Set((db.prepare("SELECT DISTINCT parent FROM images WHERE parent IS NOT NULL AND parent != ''").all() as { parent: string }[]).map((r) => r.parent));
+  const images = allImages(db);
+  const tagRows = allRefs(db, 'tags');
+  const digRows = allRefs(db, 'repo_digests');
+  const parents = parentImageIds(db);
   const tagsBy = groupBy(tagRows);
   const digestsBy = groupBy(digRows);
 
@@ -309,7 +294,7 @@ export interface ImageSummary {
  * The list rows (one per tag, filtered as `images` filters them) folded into one summary per
  * image; `containers` counts the containers using each image (-1 when not asked, as Docker).
  */
-export function imageSummaries(store: Store, opts: ListOptions = {}, containers?: (id: string) => number): ImageSummary[] {
+export function imageSummaries(store: StoreRoot, opts: ListOptions = {}, containers?: (id: string) => number): ImageSummary[] {
   const byId = new Map<string, ImageSummary>();
   const patterns = [...(opts.filters ?? []).filter((f) => f.startsWith('reference=')).map((f) => f.slice('reference='.length)), ...(opts.reference ? [opts.reference] : [])];
   // with a reference filter only the matching tags and digests are listed (Docker)
@@ -336,7 +321,7 @@ export type ContainersUsing = (imageId: string) => { id: string; running: boolea
  * Docker's rmi: a tag reference untags; the last reference (or an ID) deletes the image and
  * the layers no other image needs. Database first, directories after (containerd's order).
  */
-export function removeImage(store: Store, input: string, opts: { force?: boolean; noPrune?: boolean; containersUsing?: ContainersUsing } = {}): RemoveResult {
+export function removeImage(store: StoreRoot, input: string, opts: { force?: boolean; noPrune?: boolean; containersUsing?: ContainersUsing } = {}): RemoveResult {
   const res: RemoveResult = { untagged: [], deleted: [] };
   const db = store.db;
   let layersToDelete: OrphanLayer[] = [];
@@ -391,13 +376,14 @@ export function removeImage(store: Store, input: string, opts: { force?: boolean
     // Docker then removes untagged parents that nothing else needs (unless --no-prune)
     let parent = img.parent;
     while (parent && !opts.noPrune) {
-      const p = db.prepare('SELECT * FROM images WHERE id = ?').get(parent) as ImageRow | undefined;
+      const p = imageById(db, parent);
       if (!p || tagsOf(store, p.id).length || repoDigestsOf(store, p.id).length || hasChildren(store, p.id) || (opts.containersUsing?.(p.id).length ?? 0)) break;
       layersToDelete.push(...deleteImageRows(store, p.id));
       res.deleted.push(p.id);
       parent = p.parent;
     }
   });
+  for (const id of [...res.deleted]) deleteImageFiles(store, id);
   for (const l of layersToDelete) { deleteLayerFiles(store, l); res.deleted.push(l.diffId); }
   for (const u of res.untagged) emitEvent(store, 'image', 'untag', u, { name: u });
   for (const d of res.deleted) if (!d.startsWith('sha256:') || !layersToDelete.some((l) => l.diffId === d)) emitEvent(store, 'image', 'delete', d, { name: d });
@@ -408,121 +394,45 @@ function safeCanonical(input: string): string | undefined {
   try { return canonicalString(parseTaggedReference(input)); } catch { return undefined; }
 }
 
-function untag(store: Store, key: string, table: 'tags' | 'repo_digests'): void {
-  store.db.prepare(`DELETE FROM ${table} WHERE ref = ?`).run(key);
+function untag(store: StoreRoot, key: string, table: 'tags' | 'repo_digests'): void {
+  deleteRef(store.db, table, key);
 }
 
-function hasChildren(store: Store, id: string): boolean {
-  return !!store.db.prepare('SELECT 1 FROM images WHERE parent = ? LIMIT 1').get(id);
+function hasChildren(store: StoreRoot, id: string): boolean {
+  return hasChildImages(store.db, id);
 }
 
 export interface OrphanLayer { diffId: string; blobs: string[]; }
 
-/** Delete an image's rows; returns the layers no image references any more (their rows deleted too). */
-export function deleteImageRows(store: Store, id: string): OrphanLayer[] {
+/**
+ * Delete an image's rows; returns the layers no image references any more (their rows deleted
+ * too). The config blob (`id`) stays until the caller's transaction committed: deleteImageFiles.
+ */
+export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
   const db = store.db;
-  const layers = (db.prepare('SELECT DISTINCT diff_id FROM image_layers WHERE image_id = ?').all(id) as { diff_id: string }[]).map((r) => r.diff_id);
-  db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
-  db.prepare('DELETE FROM tags WHERE image_id = ?').run(id);
-  db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(id);
-  db.prepare("UPDATE images SET parent = '' WHERE parent = ?").run(id);
-  db.prepare('DELETE FROM images WHERE id = ?').run(id);
+  const layers = deleteImage(db, id);
   const orphaned: OrphanLayer[] = [];
   for (const d of layers) {
-    if (db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(d)) continue;
-    const blobs = (db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(d) as { digest: string }[]).map((r) => r.digest);
-    db.prepare('DELETE FROM layers WHERE diff_id = ?').run(d);
+    if (layerInUse(db, d)) continue;
+    const blobs = blobsOfLayer(db, d, 'recorded').map((r) => r.digest);
+    deleteLayer(db, d);
     orphaned.push({ diffId: d, blobs });
   }
-  store.content.delete(id); // the config blob; shared configs are impossible (same bytes = same ID)
   return orphaned;
 }
 
 
+/** Remove a deleted image's config blob (after the transaction that forgot it); configs are never shared (same bytes = same ID). */
+export function deleteImageFiles(store: StoreRoot, imageId: string): void {
+  store.content.delete(imageId);
+}
+
 /** Remove a layer's directory and its blobs (after the transaction that forgot them). */
-export function deleteLayerFiles(store: Store, layer: OrphanLayer): void {
+export function deleteLayerFiles(store: StoreRoot, layer: OrphanLayer): void {
   const { diffId } = layer;
   for (const b of layer.blobs) store.content.delete(b);
   store.content.delete(diffId);
   const home = store.layerHome(diffId);
   const trash = path.join(store.tmpDir, `${process.pid}-trash-${path.basename(home)}`);
   try { fs.renameSync(home, trash); rmTree(trash); } catch { rmTree(home); }
-}
-
-
-// ---------- inspect / history ----------
-
-const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Docker's image inspect shape (API 1.41). */
-export function inspectImage(store: Store, input: string): Record<string, unknown> {
-  const img = resolveImage(store, input);
-  const cfg = loadConfig(store, img.id);
-  const layers = imageLayers(store, img.id);
-  const history = cfg.history ?? [];
-  const top = layers.length ? store.layerDir(layers[layers.length - 1]!.diffId) : '';
-  const lower = layers.slice(0, -1).reverse().map((l) => store.layerDir(l.diffId)).join(':');
-  const graph: Record<string, string> = { MergedDir: '', UpperDir: top, WorkDir: '' };
-  if (lower) graph.LowerDir = lower;
-  return {
-    Id: img.id,
-    RepoTags: tagsOf(store, img.id).map((t) => familiarString(parseReference(t))),
-    RepoDigests: repoDigestsOf(store, img.id).map((t) => familiarString(parseReference(t))),
-    Parent: img.parent ?? '',
-    Comment: history.length ? (history[history.length - 1]!.comment ?? '') : (cfg.comment ?? ''),
-    Created: cfg.created ?? ZERO_TIME,
-    Container: cfg.container ?? '',
-    ContainerConfig: cfg.container_config ?? emptyConfigShape(),
-    DockerVersion: cfg.docker_version ?? '',
-    Author: cfg.author ?? '',
-    Config: cfg.config,
-    Architecture: cfg.architecture,
-    ...(cfg.variant ? { Variant: cfg.variant } : {}),
-    Os: cfg.os,
-    Size: img.size,
-    VirtualSize: img.size,
-    GraphDriver: { Data: sortObj(graph), Name: 'overlay' },
-    RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
-    Metadata: { LastTagTime: img.last_tag_time ?? ZERO_TIME },
-  };
-}
-
-function sortObj(o: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-function emptyConfigShape(): Record<string, unknown> {
-  return { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };
-}
-
-export interface HistoryRow {
-  id: string;          // image ID or <missing>
-  created: number;     // unix seconds
-  createdBy: string;
-  size: number;
-  comment: string;
-  tags: string[];
-}
-
-/** One row per history entry, newest first, labelled by walking the local parent chain. */
-export function imageHistory(store: Store, input: string): HistoryRow[] {
-  const img = resolveImage(store, input);
-  const cfg = loadConfig(store, img.id);
-  const layers = imageLayers(store, img.id);
-  const entries = cfg.history && cfg.history.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({} as { created?: string }));
-  let li = 0;
-  const rows = entries.map((h) => {
-    const e = h as { created?: string; created_by?: string; comment?: string; empty_layer?: boolean };
-    const size = e.empty_layer ? 0 : (layers[li++]?.size ?? 0);
-    const t = e.created ? Date.parse(e.created) : NaN;
-    return { id: '<missing>', created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, createdBy: e.created_by ?? '', size, comment: e.comment ?? '', tags: [] as string[] };
-  }).reverse();
-  let cur: ImageRow | undefined = img;
-  for (const r of rows) {
-    if (!cur) break;
-    r.id = cur.id;
-    r.tags = tagsOf(store, cur.id).map((t) => familiarString(parseReference(t)));
-    cur = cur.parent ? store.db.prepare('SELECT * FROM images WHERE id = ?').get(cur.parent) as ImageRow | undefined : undefined;
-  }
-  return rows;
 }

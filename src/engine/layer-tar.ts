@@ -16,7 +16,8 @@ import { corrupt } from '../base/errors.js';
 import { hexOf } from '../image/digest.js';
 import { MediaType } from '../image/types.js';
 import { packDir, type PackOptions } from '../layer/index.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
+import { layerSizes } from '../meta/layers.js';
 
 /** How commit packs an upper dir, and how the layer dir is packed again. */
 export const REPACK_OPTIONS: Readonly<PackOptions> = Object.freeze({ mode: 'overlay-upper', wholeSecondMtimes: true, whiteoutMtime: 0 });
@@ -24,7 +25,7 @@ export const REPACK_OPTIONS: Readonly<PackOptions> = Object.freeze({ mode: 'over
 export const REPACK_MARKER = 'repack';
 
 /** Whether a layer's tar is produced from its layer dir (no blob kept). */
-export function isRepackable(store: Store, diffId: string): boolean {
+export function isRepackable(store: StoreRoot, diffId: string): boolean {
   return fs.existsSync(path.join(store.layerHome(diffId), REPACK_MARKER));
 }
 
@@ -36,11 +37,11 @@ export async function repackDigest(dir: string): Promise<{ diffId: string; size:
 }
 
 /** The virtual blob of a re-packable layer (uncompressed: digest = diff_id). */
-export function repackBlob(store: Store, diffId: string): { digest: string; mediaType: string; size: number } | undefined {
+export function repackBlob(store: StoreRoot, diffId: string): { digest: string; mediaType: string; size: number } | undefined {
   if (!isRepackable(store, diffId)) return undefined;
-  const row = store.db.prepare('SELECT tar_size AS size FROM layers WHERE diff_id = ?').get(diffId) as { size: number } | undefined;
+  const row = layerSizes(store.db, diffId);
   if (!row) return undefined;
-  return { digest: diffId, mediaType: MediaType.OciLayer, size: row.size };
+  return { digest: diffId, mediaType: MediaType.OciLayer, size: row.tarSize };
 }
 
 /**
@@ -48,7 +49,7 @@ export function repackBlob(store: Store, diffId: string): { digest: string; medi
  * it, else the layer dir packed again into `scratch` and verified against the
  * diff_id.
  */
-export async function layerTarFile(store: Store, diffId: string, scratch: string): Promise<string> {
+export async function layerTarFile(store: StoreRoot, diffId: string, scratch: string): Promise<string> {
   if (store.content.has(diffId)) return store.content.pathOf(diffId);
   if (!isRepackable(store, diffId)) throw corrupt(`no blob found for layer ${diffId}: run 'strata system check'`);
   const out = path.join(scratch, `${hexOf(diffId)}.tar`);

@@ -1,12 +1,11 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
 import { NetworkManager, buildHostsFile, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
-import type { Container, NetworkDriver, NetworkState, Containers } from './containers.js';
-import type { Store } from './store.js';
+import type { Container, NetworkDriver, NetworkState } from './container-model.js';
+import type { StoreRoot } from './store-root.js';
 import { containerEndpoints, joinedAliases } from './endpoints.js';
 import { ContainerDns } from './dns.js';
 import { writeFileAtomic } from '../base/fs.js';
-import { networksInUse } from '../meta/container-endpoints.js';
 
 
 /** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
@@ -36,7 +35,7 @@ export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
   };
 }
 
-export function networkManager(store: Store): NetworkManager {
+export function networkManager(store: StoreRoot): NetworkManager {
   return new NetworkManager(path.join(store.root, 'network'));
 }
 
@@ -44,7 +43,7 @@ export function networkManager(store: Store): NetworkManager {
 export class CniDriver implements NetworkDriver {
   readonly dns: ContainerDns;
 
-  constructor(readonly nm: NetworkManager, readonly store: Store) {
+  constructor(readonly nm: NetworkManager, readonly store: StoreRoot) {
     this.dns = new ContainerDns(nm);
   }
 
@@ -110,13 +109,6 @@ export class CniDriver implements NetworkDriver {
   }
 }
 
-/** Wire networking into an engine. */
-export function useCni(engine: Containers): NetworkManager {
-  const nm = networkManager(engine.store);
-  engine.network = new CniDriver(nm, engine.store);
-  return nm;
-}
-
 /** Docker's network inspect shape (20.10 / API 1.41), including the default bridge's options. */
 export function networkJson(n: NetworkInspect): Record<string, unknown> {
   const isDefault = n.name === 'bridge';
@@ -134,15 +126,4 @@ export function networkJson(n: NetworkInspect): Record<string, unknown> {
     Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
     Options: options, Labels: n.labels ?? {},
   };
-}
-
-/** The network manager behind an engine's CNI driver, if it has one. */
-export function networkManagerOf(engine: Containers): NetworkManager | undefined {
-  return engine.network instanceof CniDriver ? engine.network.nm : undefined;
-}
-
-/** `network prune`: bridge networks no container is configured for (nor attached to). */
-export function pruneNetworks(engine: Containers, nm: NetworkManager): Promise<string[]> {
-  const used = new Set([...engine.all().map((c) => c.hostConfig.NetworkMode), ...networksInUse(engine.store.db)]);
-  return nm.prune(used);
 }

@@ -10,17 +10,20 @@
 import { StrataError, corrupt, invalidArgument, isStrataError, notFound } from '../base/errors.js';
 import { rmTree } from '../base/fs.js';
 import type { JSONMessage } from '../format/index.js';
-import { hexOf } from '../image/digest.js';
+import { isDigest } from '../image/digest.js';
 import { hostPlatform, matchPlatform, parsePlatform, platformString, selectManifest, type PlatformSpec } from '../image/platform.js';
 import { canonicalString, familiarName, familiarString, parseReference, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Descriptor, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import { BlobReader, DIGEST_RE, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
+import { BlobReader, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
 import { commitImage, parseConfig, resolveImage, type StagedLayer } from './images.js';
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { stageLayer } from './transfer.js';
 import { emitEvent } from './events.js';
+import { addImageManifest, imageExists } from '../meta/images.js';
+import { imageOfRef } from '../meta/tags.js';
+import { layerSizes } from '../meta/layers.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]`; when given, a single-platform image of another platform is refused. */
@@ -72,7 +75,7 @@ function parseJsonDoc<T>(bytes: Buffer, what: string): T {
 
 function checkDescriptor(d: Descriptor | undefined, what: string): Descriptor {
   if (!d || typeof d !== 'object') throw corrupt(`malformed manifest: missing ${what}`);
-  if (typeof d.digest !== 'string' || !DIGEST_RE.test(d.digest)) throw corrupt(`malformed manifest: ${what} has an invalid digest ${JSON.stringify(d.digest)}`);
+  if (typeof d.digest !== 'string' || !isDigest(d.digest)) throw corrupt(`malformed manifest: ${what} has an invalid digest ${JSON.stringify(d.digest)}`);
   if (!Number.isSafeInteger(d.size) || d.size < 0) throw corrupt(`malformed manifest: ${what} has an invalid size ${JSON.stringify(d.size)}`);
   return d;
 }
@@ -91,7 +94,7 @@ function parseManifest(m: FetchedManifest): Manifest {
 }
 
 /** Pull one reference (`name[:tag]` or `name@digest`). */
-export async function pullImage(store: Store, name: string, opts: PullOptions = {}): Promise<PullResult> {
+export async function pullImage(store: StoreRoot, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseTaggedReference(name);
   const emit = opts.onProgress ?? (() => {});
   const repo = clientFor(ref.domain, opts.credentials).repository(ref.path, ['pull']);
@@ -108,7 +111,7 @@ export async function pullImage(store: Store, name: string, opts: PullOptions = 
 }
 
 /** `pull -a`: every tag of a repository. */
-export async function pullAllTags(store: Store, name: string, opts: PullOptions = {}): Promise<PullResult[]> {
+export async function pullAllTags(store: StoreRoot, name: string, opts: PullOptions = {}): Promise<PullResult[]> {
   const base = parseReference(name);
   if (base.digest || base.tag) throw invalidArgument('tag can\'t be used with --all-tags/-a');
   const repo = clientFor(base.domain, opts.credentials).repository(base.path, ['pull']);
@@ -127,7 +130,7 @@ export async function pullAllTags(store: Store, name: string, opts: PullOptions 
   return out;
 }
 
-async function pullReference(store: Store, repo: Repository, ref: Reference, opts: PullOptions, emit: ProgressFn): Promise<PullResult> {
+async function pullReference(store: StoreRoot, repo: Repository, ref: Reference, opts: PullOptions, emit: ProgressFn): Promise<PullResult> {
   const want: PlatformSpec = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const top = await repo.getManifest(ref.digest ?? ref.tag!);
   // the first message comes once the reference resolved: an API server can still answer 404
@@ -148,15 +151,14 @@ async function pullReference(store: Store, repo: Repository, ref: Reference, opt
   if (cfg.rootfs.diff_ids.length !== manifest.layers.length) {
     throw corrupt(`layers from manifest don't match image configuration (${manifest.layers.length} layers, config lists ${cfg.rootfs.diff_ids.length})`);
   }
-  cfg.rootfs.diff_ids.forEach((d, i) => { if (!DIGEST_RE.test(d)) throw corrupt(`image config has an invalid diff_id for layer ${i}`); });
+  cfg.rootfs.diff_ids.forEach((d, i) => { if (!isDigest(d)) throw corrupt(`image config has an invalid diff_id for layer ${i}`); });
   if (opts.platform && chosen === top && !matchPlatform(want, cfg)) {
     throw new StrataError('not_found', `image with reference ${familiarString(ref)} was found but its platform (${platformString({ os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) })}) does not match the specified platform (${platformString(want)})`);
   }
   const imageId = manifest.config.digest;
   const db = store.db;
-  const before = ref.digest
-    ? (db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(`${ref.domain}/${ref.path}@${ref.digest}`) as { image_id: string } | undefined)
-    : (db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(canonicalString(ref)) as { image_id: string } | undefined);
+  const beforeId = ref.digest ? imageOfRef(db, 'repo_digests', `${ref.domain}/${ref.path}@${ref.digest}`) : imageOfRef(db, 'tags', canonicalString(ref));
+  const before = beforeId === undefined ? undefined : { image_id: beforeId };
 
   const layers = await fetchLayers(store, repo, manifest, cfg.rootfs.diff_ids, imageId, opts, emit);
   try {
@@ -174,7 +176,7 @@ async function pullReference(store: Store, repo: Repository, ref: Reference, opt
           repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }],
           manifest: { digest: chosen.digest, mediaType: chosen.mediaType },
         });
-        if (top !== chosen) db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(imageId, top.digest, top.mediaType);
+        if (top !== chosen) addImageManifest(db, imageId, top.digest, top.mediaType);
       });
     } catch (e) {
       for (const d of added) store.content.delete(d);
@@ -188,16 +190,15 @@ async function pullReference(store: Store, repo: Repository, ref: Reference, opt
 }
 
 /** Layers for the image: those held already, the rest downloaded and staged. */
-async function fetchLayers(store: Store, repo: Repository, manifest: Manifest, diffIds: string[], imageId: string, opts: PullOptions, emit: ProgressFn): Promise<StagedLayer[]> {
+async function fetchLayers(store: StoreRoot, repo: Repository, manifest: Manifest, diffIds: string[], imageId: string, opts: PullOptions, emit: ProgressFn): Promise<StagedLayer[]> {
   const db = store.db;
-  const known = db.prepare('SELECT size, tar_size AS tarSize FROM layers WHERE diff_id = ?');
-  const imageKnown = !!db.prepare('SELECT 1 FROM images WHERE id = ?').get(imageId);
+  const imageKnown = imageExists(db, imageId);
   const result: StagedLayer[] = new Array(diffIds.length);
   const todo: { desc: Descriptor; diffId: string; slots: number[] }[] = [];
   const byDiff = new Map<string, (typeof todo)[number]>();
   diffIds.forEach((diffId, i) => {
     const desc = manifest.layers[i]!;
-    const row = known.get(diffId) as { size: number; tarSize: number } | undefined;
+    const row = layerSizes(db, diffId);
     if (row) {
       result[i] = { diffId, size: row.size, tarSize: row.tarSize };
       if (!imageKnown) emit(statusMsg(shortId(desc.digest), 'Already exists'));
@@ -227,7 +228,7 @@ async function fetchLayers(store: Store, repo: Repository, manifest: Manifest, d
 }
 
 /** Download one layer blob while unpacking it; verified (digest, size, diff_id) or nothing is kept. */
-async function downloadLayer(store: Store, repo: Repository, desc: Descriptor, diffId: string, emit: ProgressFn): Promise<StagedLayer> {
+async function downloadLayer(store: StoreRoot, repo: Repository, desc: Descriptor, diffId: string, emit: ProgressFn): Promise<StagedLayer> {
   const id = shortId(desc.digest);
   // the content ingest inside stageLayer hashes the blob: the reader need not hash it again
   const reader: BlobReader = repo.openBlob(desc, { onBytes: throttled(emit, id, 'Downloading', desc.size), verify: false });
@@ -265,7 +266,7 @@ export interface EnsureOptions {
  * The image for `run`/`create`: local when present, else pulled as Docker does
  * (`Unable to find image 'x:latest' locally`, then the pull's progress). Returns the image ID.
  */
-export async function ensureImage(store: Store, name: string, opts: EnsureOptions = {}): Promise<string> {
+export async function ensureImage(store: StoreRoot, name: string, opts: EnsureOptions = {}): Promise<string> {
   const policy = opts.pull ?? 'missing';
   if (policy !== 'always') {
     try { return resolveImage(store, name).id; } catch (e) {
@@ -274,7 +275,7 @@ export async function ensureImage(store: Store, name: string, opts: EnsureOption
   }
   let ref: Reference;
   try { ref = parseTaggedReference(name); } catch { throw notFound(`No such image: ${name}`); }
-  if (/^[a-f0-9]{64}$/.test(hexOf(name)) && name.startsWith('sha256:')) throw notFound(`No such image: ${name}`);
+  if (isDigest(name)) throw notFound(`No such image: ${name}`);
   if (policy === 'missing') (opts.log ?? ((l) => process.stderr.write(l + '\n')))(`Unable to find image '${familiarString(ref)}' locally`);
   const pullOpts: PullOptions = {};
   if (opts.platform) pullOpts.platform = opts.platform;

@@ -25,7 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import { StrataError, corrupt, invalidArgument, isStrataError } from '../base/errors.js';
 import { canonicalString, familiarName, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Manifest } from '../image/types.js';
-import { compressStream, type Compression } from '../layer/index.js';
+import { compressStream, compressionOfMediaType, type Compression } from '../layer/index.js';
 import { ParallelGzip } from '../layer/pgzip.js';
 import { tx } from '../meta/db.js';
 import {
@@ -37,8 +37,11 @@ import { imageLayers, type LayerRecord } from './images.js';
 import { layerTarFile, repackBlob } from './layer-tar.js';
 import { rmTree } from '../base/fs.js';
 import { mountCandidates, recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
+import { addImageManifest, manifestsOfImage } from '../meta/images.js';
+import { setRepoDigest, tagRow, tagsWithPrefix } from '../meta/tags.js';
+import { addLayerBlob, blobsOfLayer } from '../meta/layers.js';
 
 export interface PushOptions {
   /** Push every local tag of the repository. */
@@ -82,14 +85,12 @@ interface Plan {
 }
 
 function compressionOf(mediaType: string): Compression {
-  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip')) return 'gzip';
-  if (mediaType.endsWith('+zstd')) return 'zstd';
-  return 'none';
+  return compressionOfMediaType(mediaType) ?? 'none';
 }
 
 /** Blobs we can push for a layer: those in the content store, else the layer dir packed again (commit keeps only the dir). */
-function heldBlobs(store: Store, diffId: string): HeldBlob[] {
-  const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ? ORDER BY size').all(diffId) as HeldBlob[];
+function heldBlobs(store: StoreRoot, diffId: string): HeldBlob[] {
+  const rows: HeldBlob[] = blobsOfLayer(store.db, diffId, 'size');
   const held = rows.filter((r) => store.content.has(r.digest));
   if (held.length === 0) {
     const repacked = repackBlob(store, diffId);
@@ -106,7 +107,7 @@ function heldBlobs(store: Store, diffId: string): HeldBlob[] {
 class BlobFiles {
   private packed = new Map<string, Promise<string>>();
   private scratch: string | undefined;
-  constructor(private store: Store) {}
+  constructor(private store: StoreRoot) {}
 
   private file(digest: string): Promise<string> {
     let p = this.packed.get(digest);
@@ -135,8 +136,8 @@ class BlobFiles {
 }
 
 /** A manifest of the image we can push byte for byte: every blob it names is held. */
-function reusableManifest(store: Store, imageId: string, layers: LayerRecord[]): Plan | undefined {
-  const rows = store.db.prepare('SELECT digest, media_type AS mediaType FROM image_manifests WHERE image_id = ? ORDER BY rowid').all(imageId) as { digest: string; mediaType: string }[];
+function reusableManifest(store: StoreRoot, imageId: string, layers: LayerRecord[]): Plan | undefined {
+  const rows = manifestsOfImage(store.db, imageId);
   for (const r of rows) {
     if (r.mediaType !== MediaType.OciManifest && r.mediaType !== MediaType.DockerManifest) continue;
     if (!store.content.has(r.digest)) continue;
@@ -157,7 +158,7 @@ function reusableManifest(store: Store, imageId: string, layers: LayerRecord[]):
   return undefined;
 }
 
-function planPush(store: Store, imageId: string, compression: PushCompression): Plan {
+function planPush(store: StoreRoot, imageId: string, compression: PushCompression): Plan {
   const layers = imageLayers(store, imageId);
   const reuse = reusableManifest(store, imageId, layers);
   if (reuse) return reuse;
@@ -194,7 +195,7 @@ function noSuchTag(ref: Reference): StrataError {
 }
 
 /** Push `name[:tag]` (or every tag of the repository with allTags). */
-export async function pushImage(store: Store, name: string, opts: PushOptions = {}): Promise<PushResult[]> {
+export async function pushImage(store: StoreRoot, name: string, opts: PushOptions = {}): Promise<PushResult[]> {
   const ref = parseTaggedReference(name);
   if (ref.digest) throw invalidArgument('cannot push a digest reference');
   const emit = opts.onProgress ?? (() => {});
@@ -203,9 +204,7 @@ export async function pushImage(store: Store, name: string, opts: PushOptions = 
   const compression = opts.compression ?? settings.pushCompression;
   const chunkSize = opts.chunkSize ?? settings.pushChunkSize;
   const prefix = `${ref.domain}/${ref.path}:`;
-  const rows = (opts.allTags
-    ? store.db.prepare('SELECT ref, image_id FROM tags WHERE substr(ref, 1, ?) = ? ORDER BY ref').all(prefix.length, prefix)
-    : store.db.prepare('SELECT ref, image_id FROM tags WHERE ref = ?').all(canonicalString(ref))) as { ref: string; image_id: string }[];
+  const rows = opts.allTags ? tagsWithPrefix(store.db, prefix) : tagRow(store.db, canonicalString(ref));
   if (rows.length === 0) throw noSuchTag(ref);
   const repo = clientFor(ref.domain, opts.credentials).repository(ref.path, ['pull', 'push']);
   const out: PushResult[] = [];
@@ -218,7 +217,7 @@ export async function pushImage(store: Store, name: string, opts: PushOptions = 
   return out;
 }
 
-async function pushTag(store: Store, repo: Repository, ref: Reference, imageId: string, o: { compression: PushCompression; chunkSize: number; concurrency: number }, emit: ProgressFn): Promise<PushResult> {
+async function pushTag(store: StoreRoot, repo: Repository, ref: Reference, imageId: string, o: { compression: PushCompression; chunkSize: number; concurrency: number }, emit: ProgressFn): Promise<PushResult> {
   const plan = planPush(store, imageId, o.compression);
   const seen = new Set<string>();
   const unique = plan.layers.filter((l) => !seen.has(l.layer.diffId) && seen.add(l.layer.diffId));
@@ -244,8 +243,8 @@ async function pushTag(store: Store, repo: Repository, ref: Reference, imageId: 
   // remember the manifest, the RepoDigest and where the blobs now are
   store.content.putBytes(manifest.bytes, digest);
   tx(store.db, () => {
-    store.db.prepare('INSERT OR IGNORE INTO image_manifests (image_id, digest, media_type) VALUES (?, ?, ?)').run(imageId, digest, manifest.mediaType);
-    store.db.prepare('INSERT OR REPLACE INTO repo_digests (ref, image_id) VALUES (?, ?)').run(`${ref.domain}/${ref.path}@${digest}`, imageId);
+    addImageManifest(store.db, imageId, digest, manifest.mediaType);
+    setRepoDigest(store.db, `${ref.domain}/${ref.path}@${digest}`, imageId);
   });
   recordBlobSources(store, ref.domain, ref.path, [imageId, ...plan.layers.map((l) => l.blob!.digest)]);
   emit({ status: `${ref.tag}: digest: ${digest} size: ${manifest.bytes.length}` });
@@ -258,7 +257,7 @@ function translatePushError(e: unknown): unknown {
   return e;
 }
 
-async function pushLayer(store: Store, files: BlobFiles, repo: Repository, ref: Reference, l: LayerPlan, chunkSize: number, emit: ProgressFn): Promise<void> {
+async function pushLayer(store: StoreRoot, files: BlobFiles, repo: Repository, ref: Reference, l: LayerPlan, chunkSize: number, emit: ProgressFn): Promise<void> {
   const id = shortId(l.layer.diffId);
   if (l.blob) {
     const how = await pushBlob(store, files, repo, ref, l.blob, chunkSize, throttled(emit, id, 'Pushing', l.blob.size));
@@ -270,7 +269,7 @@ async function pushLayer(store: Store, files: BlobFiles, repo: Repository, ref: 
 }
 
 /** HEAD, mount or upload one held blob. */
-async function pushBlob(store: Store, files: BlobFiles, repo: Repository, ref: Reference, blob: BlobDescriptor, chunkSize: number, progress: (n: number) => void): Promise<'exists' | 'pushed' | { from: string }> {
+async function pushBlob(store: StoreRoot, files: BlobFiles, repo: Repository, ref: Reference, blob: BlobDescriptor, chunkSize: number, progress: (n: number) => void): Promise<'exists' | 'pushed' | { from: string }> {
   if (await repo.hasBlob(blob)) return 'exists';
   let location: URL | undefined;
   for (const from of mountCandidates(store, ref.domain, ref.path, blob.digest)) {
@@ -322,7 +321,7 @@ function counted(src: Readable, progress: (n: number) => void, base: number): Re
 /** Tee a stream into a local ingest (the compressed blob is kept for the next push; its hash gives the digest). */
 class Keep extends Transform {
   bytes = 0;
-  constructor(private ingest: ReturnType<Store['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
+  constructor(private ingest: ReturnType<StoreRoot['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     try {
       this.bytes += chunk.length;
@@ -336,7 +335,7 @@ class Keep extends Transform {
  * Compress an uncompressed layer while uploading it (one PATCH of unknown length, then PUT
  * ?digest=), keeping the compressed blob and recording it for the layer.
  */
-async function compressAndPush(store: Store, files: BlobFiles, repo: Repository, source: HeldBlob, kind: Compression, layer: LayerRecord, progress: (n: number) => void): Promise<HeldBlob> {
+async function compressAndPush(store: StoreRoot, files: BlobFiles, repo: Repository, source: HeldBlob, kind: Compression, layer: LayerRecord, progress: (n: number) => void): Promise<HeldBlob> {
   for (let attempt = 0; ; attempt++) {
     const ingest = store.content.ingest();
     let location: URL | undefined;
@@ -356,7 +355,7 @@ async function compressAndPush(store: Store, files: BlobFiles, repo: Repository,
       ingest.commit(digest, keep.bytes);
       const blob: HeldBlob = { digest, mediaType: LAYER_TYPE[kind], size: keep.bytes };
       tx(store.db, () => {
-        store.db.prepare('INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?, ?, ?, ?)').run(digest, layer.diffId, blob.mediaType, blob.size);
+        addLayerBlob(store.db, digest, layer.diffId, blob.mediaType, blob.size);
       });
       return blob;
     } catch (e) {

@@ -5,21 +5,20 @@
 import { progressBar, type JSONMessage } from '../format/index.js';
 import { hexOf } from '../image/digest.js';
 import { tx } from '../meta/db.js';
-import type { Store } from './store.js';
+import { otherRepositoriesWith, upsertBlobSources } from '../meta/blob-sources.js';
+import type { StoreRoot } from './store-root.js';
 
 /** Remember that these blobs exist in registry/repository (after a pull or a push). */
-export function recordBlobSources(store: Store, registry: string, repository: string, digests: string[]): void {
+export function recordBlobSources(store: StoreRoot, registry: string, repository: string, digests: string[]): void {
   const now = Date.now();
   tx(store.db, () => {
-    const st = store.db.prepare('INSERT INTO blob_sources (digest, registry, repository, seen) VALUES (?, ?, ?, ?) ON CONFLICT(digest, registry, repository) DO UPDATE SET seen = excluded.seen');
-    for (const d of new Set(digests)) st.run(d, registry, repository, now);
+    upsertBlobSources(store.db, registry, repository, new Set(digests), now);
   });
 }
 
 /** Other repositories of the same registry known to hold a blob, most recent first. */
-export function mountCandidates(store: Store, registry: string, repository: string, digest: string, limit = 3): string[] {
-  return (store.db.prepare('SELECT repository FROM blob_sources WHERE digest = ? AND registry = ? AND repository != ? ORDER BY seen DESC LIMIT ?')
-    .all(digest, registry, repository, limit) as { repository: string }[]).map((r) => r.repository);
+export function mountCandidates(store: StoreRoot, registry: string, repository: string, digest: string, limit = 3): string[] {
+  return otherRepositoriesWith(store.db, registry, repository, digest, limit);
 }
 
 export type ProgressFn = (m: JSONMessage) => void;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Container, Containers } from './containers.js';
-import { ZERO_TIME } from './containers.js';
+import { ZERO_TIME } from '../base/time.js';
 import { bytesSize, humanSizeWithPrecision } from '../format/units.js';
 
 export interface CpuStats {

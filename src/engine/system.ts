@@ -3,10 +3,13 @@ import * as path from 'node:path';
 import { tx } from '../meta/db.js';
 import { hexOf } from '../image/digest.js';
 import { rmTree } from '../base/fs.js';
-import { deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
+import { deleteImageFiles, deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
 import { isRepackable } from './layer-tar.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { processAlive } from '../runtime/index.js';
+import { allImageIds, allImageLayers, allManifestDigests, imageLayerPresence, parentImageIds } from '../meta/images.js';
+import { tagsOfImageAsRecorded } from '../meta/tags.js';
+import { allLayerBlobDigests, allLayerIds, blobsOfLayer, layerRefs, layerSizes } from '../meta/layers.js';
 
 export interface DfImage {
   id: string; repository: string; tag: string; created: number;
@@ -21,11 +24,11 @@ export interface DiskUsage {
 }
 
 /** `system df`: sizes come from the metadata store; shared = layers referenced by more than one image. */
-export function diskUsage(store: Store, containersPerImage: (id: string) => number = () => 0): DiskUsage {
+export function diskUsage(store: StoreRoot, containersPerImage: (id: string) => number = () => 0): DiskUsage {
   const db = store.db;
-  const refs = new Map((db.prepare('SELECT diff_id, size, refs FROM layer_refs').all() as { diff_id: string; size: number; refs: number }[]).map((r) => [r.diff_id, r]));
+  const refs = new Map(layerRefs(db).map((r) => [r.diff_id, r]));
   const perImage = new Map<string, string[]>();
-  for (const r of db.prepare('SELECT image_id, diff_id FROM image_layers').all() as { image_id: string; diff_id: string }[]) {
+  for (const r of allImageLayers(db)) {
     const a = perImage.get(r.image_id);
     if (a) a.push(r.diff_id); else perImage.set(r.image_id, [r.diff_id]);
   }
@@ -51,27 +54,25 @@ export interface PruneResult { deleted: string[]; untagged: string[]; reclaimed:
  * Remove dangling images (all unused ones with `all`), then what no row refers to:
  * orphan blobs, orphan layer dirs, stale tmp entries.
  */
-export function pruneImages(store: Store, opts: { all?: boolean; imageInUse?: (id: string) => boolean } = {}): PruneResult {
+export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?: (id: string) => boolean } = {}): PruneResult {
   const res: PruneResult = { deleted: [], untagged: [], reclaimed: 0 };
   const inUse = opts.imageInUse ?? (() => false);
   const orphans: OrphanLayer[] = [];
   for (;;) {
     const rows = listImages(store, opts.all ? { all: true } : { filters: ['dangling=true'] });
-    const parents = new Set((store.db.prepare("SELECT parent FROM images WHERE parent != ''").all() as { parent: string }[]).map((r) => r.parent));
+    const parents = parentImageIds(store.db);
     const victims = [...new Set(rows.filter((r) => !inUse(r.id) && !parents.has(r.id) && (opts.all || r.repository === '<none>')).map((r) => r.id))];
     if (victims.length === 0) break;
     tx(store.db, () => {
       for (const id of victims) {
-        const size = (store.db.prepare('SELECT size FROM images WHERE id = ?').get(id) as { size: number } | undefined)?.size ?? 0;
-        for (const t of store.db.prepare('SELECT ref FROM tags WHERE image_id = ?').all(id) as { ref: string }[]) res.untagged.push(t.ref);
-        const o = deleteImageRows(store, id);
-        orphans.push(...o);
+        for (const t of tagsOfImageAsRecorded(store.db, id)) res.untagged.push(t);
+        orphans.push(...deleteImageRows(store, id));
         res.deleted.push(id);
-        void size;
       }
     });
     if (!opts.all) break;
   }
+  for (const id of res.deleted) deleteImageFiles(store, id);
   for (const o of orphans) {
     const sz = layerDirBytes(store, o.diffId);
     res.reclaimed += sz;
@@ -82,8 +83,8 @@ export function pruneImages(store: Store, opts: { all?: boolean; imageInUse?: (i
   return res;
 }
 
-function layerDirBytes(store: Store, diffId: string): number {
-  const r = store.db.prepare('SELECT size FROM layers WHERE diff_id = ?').get(diffId) as { size: number } | undefined;
+function layerDirBytes(store: StoreRoot, diffId: string): number {
+  const r = layerSizes(store.db, diffId);
   if (r) return r.size;
   // rows are gone already: measure blobs on disk
   try { return fs.statSync(store.content.pathOf(diffId)).size; } catch { return 0; }
@@ -92,7 +93,7 @@ function layerDirBytes(store: Store, diffId: string): number {
 export const BLOB_GRACE_MS = Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
 
 /** Blobs and layer dirs that no row refers to (left by a crash), checked under the write lock. */
-export function gcUnreferenced(store: Store): { blobs: string[]; layers: string[]; reclaimed: number } {
+export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: string[]; reclaimed: number } {
   const out = { blobs: [] as string[], layers: [] as string[], reclaimed: 0 };
   tx(store.db, () => {
     const wanted = referencedBlobs(store);
@@ -107,7 +108,7 @@ export function gcUnreferenced(store: Store): { blobs: string[]; layers: string[
       store.content.delete(d);
       out.blobs.push(d);
     }
-    const layerRows = new Set((store.db.prepare('SELECT diff_id FROM layers').all() as { diff_id: string }[]).map((r) => hexOf(r.diff_id)));
+    const layerRows = new Set(allLayerIds(store.db).map(hexOf));
     for (const name of safeReaddir(store.layersDir)) {
       if (layerRows.has(name)) continue;
       rmTree(path.join(store.layersDir, name));
@@ -118,12 +119,12 @@ export function gcUnreferenced(store: Store): { blobs: string[]; layers: string[
   return out;
 }
 
-function referencedBlobs(store: Store): Set<string> {
+function referencedBlobs(store: StoreRoot): Set<string> {
   const s = new Set<string>();
   const db = store.db;
-  for (const r of db.prepare('SELECT id FROM images').all() as { id: string }[]) s.add(r.id);
-  for (const r of db.prepare('SELECT digest FROM layer_blobs').all() as { digest: string }[]) s.add(r.digest);
-  for (const r of db.prepare('SELECT digest FROM image_manifests').all() as { digest: string }[]) s.add(r.digest);
+  for (const id of allImageIds(db)) s.add(id);
+  for (const d of allLayerBlobDigests(db)) s.add(d);
+  for (const d of allManifestDigests(db)) s.add(d);
   return s;
 }
 
@@ -135,26 +136,26 @@ function safeReaddir(dir: string): string[] {
 export interface CheckReport { problems: string[]; garbage: string[]; blobs: number; layers: number; images: number; }
 
 /** `system check`: every blob's digest, every layer dir's presence, every image's config and layers. */
-export async function checkStore(store: Store): Promise<CheckReport> {
+export async function checkStore(store: StoreRoot): Promise<CheckReport> {
   const problems: string[] = [];
   const db = store.db;
   const blobs = store.content.list();
   for (const d of blobs) {
     if (!(await store.content.verify(d))) problems.push(`blob ${d}: content does not match its digest`);
   }
-  const layers = db.prepare('SELECT diff_id FROM layers').all() as { diff_id: string }[];
+  const layers = allLayerIds(db).map((diff_id) => ({ diff_id }));
   for (const l of layers) {
     const dir = store.layerDir(l.diff_id);
     let ok = false;
     try { ok = fs.statSync(dir).isDirectory(); } catch { /* missing */ }
     if (!ok) problems.push(`layer ${l.diff_id}: directory ${dir} is missing`);
-    const nb = db.prepare('SELECT digest FROM layer_blobs WHERE diff_id = ?').all(l.diff_id) as { digest: string }[];
+    const nb = blobsOfLayer(db, l.diff_id, 'recorded');
     if (!nb.some((b) => store.content.has(b.digest)) && !isRepackable(store, l.diff_id)) problems.push(`layer ${l.diff_id}: no blob holds this layer`);
   }
-  const images = db.prepare('SELECT id FROM images').all() as { id: string }[];
+  const images = allImageIds(db).map((id) => ({ id }));
   for (const i of images) {
     if (!store.content.has(i.id)) problems.push(`image ${i.id}: config blob is missing`);
-    const il = db.prepare('SELECT il.diff_id, l.diff_id AS present FROM image_layers il LEFT JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ?').all(i.id) as { diff_id: string; present: string | null }[];
+    const il = imageLayerPresence(db, i.id);
     for (const x of il) if (!x.present) problems.push(`image ${i.id}: layer ${x.diff_id} is missing`);
   }
   const garbage: string[] = [];

@@ -5,18 +5,19 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { corrupt, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { fsyncDir, rmTree } from '../base/fs.js';
-import { unpackLayer, TarWriter, detectCompression, type Compression } from '../layer/index.js';
+import { unpackLayer, TarWriter, compressionOfMediaType, detectCompression, type Compression } from '../layer/index.js';
 import { applyChanges, emptyContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
-import { chainIds, hexOf, sha256 } from '../image/digest.js';
+import { chainIds, DIGEST_HEX, hexOf, isDigest, sha256 } from '../image/digest.js';
 import { canonicalString, familiarString, parseTaggedReference, repoAndTag, type Reference } from '../image/reference.js';
 import { ANNOTATION_REF_NAME, MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import { commitImage, imageLayers, loadConfig, parseConfig, resolveImage, tagsOf, type StagedLayer } from './images.js';
 import { layerTarFile, repackBlob } from './layer-tar.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
 import { hostPlatform, selectManifest } from '../image/platform.js';
+import { blobsOfLayer, layerExists, layerSizes } from '../meta/layers.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
 export const LIMITS = {
@@ -70,7 +71,7 @@ class HashTap extends Transform {
  * Unpack one layer stream into a staging dir and keep its blob in the content store.
  * `expectedDigest` (blob digest) and `expectedDiffId` are verified; on any failure nothing stays.
  */
-export async function stageLayer(store: Store, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean; adoptFile?: string }): Promise<StagedLayer> {
+export async function stageLayer(store: StoreRoot, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean; adoptFile?: string }): Promise<StagedLayer> {
   const home = store.makeTemp('layer');
   const diffDir = path.join(home, 'diff');
   fs.mkdirSync(diffDir, { mode: 0o755 });
@@ -111,7 +112,7 @@ export interface ImportOptions {
 }
 
 /** `strata import`: a rootfs tarball (plain, gzip or zstd) becomes a one-layer image. */
-export async function importImage(store: Store, input: Readable, opts: ImportOptions = {}): Promise<string> {
+export async function importImage(store: StoreRoot, input: Readable, opts: ImportOptions = {}): Promise<string> {
   const ref = opts.reference ? parseTaggedReference(opts.reference) : undefined;
   if (ref?.digest) throw invalidArgument('import reference cannot contain a digest');
   const config = applyChanges(emptyContainerConfig(), opts.changes ?? []);
@@ -174,7 +175,7 @@ interface PendingImage {
  * `strata load`: Docker archives (manifest.json) and OCI image layouts (index.json).
  * Atomic: every image of the archive is registered in one transaction, or none is.
  */
-export async function loadArchive(store: Store, input: Readable): Promise<LoadResult> {
+export async function loadArchive(store: StoreRoot, input: Readable): Promise<LoadResult> {
   const work = store.makeTemp('load');
   const staged = new Map<string, StagedLayer>();
   try {
@@ -197,7 +198,6 @@ export async function loadArchive(store: Store, input: Readable): Promise<LoadRe
       }
       return cfg;
     });
-    const known = store.db.prepare('SELECT 1 FROM layers WHERE diff_id = ?');
     for (let i = 0; i < pending.length; i++) {
       const p = pending[i]!;
       const cfg = configs[i]!;
@@ -205,7 +205,7 @@ export async function loadArchive(store: Store, input: Readable): Promise<LoadRe
         const diffId = cfg.rootfs.diff_ids[j]!;
         if (staged.has(diffId)) continue;
         const lf = p.layerFiles[j]!;
-        if (known.get(diffId)) { staged.set(diffId, await knownLayer(store, diffId)); continue; }
+        if (layerExists(store.db, diffId)) { staged.set(diffId, await knownLayer(store, diffId)); continue; }
         const expect: Parameters<typeof stageLayer>[2] = { diffId, adoptFile: lf.file };
         if (lf.digest) expect.digest = lf.digest;
         if (lf.size !== undefined) expect.size = lf.size;
@@ -238,8 +238,8 @@ export async function loadArchive(store: Store, input: Readable): Promise<LoadRe
   }
 }
 
-async function knownLayer(store: Store, diffId: string): Promise<StagedLayer> {
-  const row = store.db.prepare('SELECT size, tar_size AS tarSize FROM layers WHERE diff_id = ?').get(diffId) as { size: number; tarSize: number };
+async function knownLayer(store: StoreRoot, diffId: string): Promise<StagedLayer> {
+  const row = layerSizes(store.db, diffId)!;
   return { diffId, size: row.size, tarSize: row.tarSize };
 }
 
@@ -250,13 +250,13 @@ function readDockerArchive(root: string): PendingImage[] {
   return entries.map((e) => {
     if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers)) throw corrupt('invalid manifest.json entry');
     const configBytes = readCapped(inside(root, e.Config), LIMITS.configJson, e.Config);
-    const hex = /([a-f0-9]{64})(?:\.json)?$/.exec(e.Config)?.[1];
+    const hex = new RegExp(`(${DIGEST_HEX})(?:\\.json)?$`).exec(e.Config)?.[1];
     if (hex && sha256(configBytes) !== `sha256:${hex}`) throw corrupt(`config ${e.Config} does not match its digest`);
     return {
       configBytes,
       layerFiles: e.Layers.map((l) => {
         const file = inside(root, l);
-        const m = /blobs\/sha256\/([a-f0-9]{64})$/.exec(l);
+        const m = new RegExp(`blobs/sha256/(${DIGEST_HEX})$`).exec(l);
         return m ? { file, digest: `sha256:${m[1]}` } : { file };
       }),
       tags: (e.RepoTags ?? []).map((t) => parseTaggedReference(t)),
@@ -265,7 +265,7 @@ function readDockerArchive(root: string): PendingImage[] {
 }
 
 function readBlob(root: string, d: Descriptor, cap: number): Buffer {
-  if (!/^sha256:[a-f0-9]{64}$/.test(d?.digest ?? '')) throw corrupt(`unsupported digest ${d?.digest}`);
+  if (!isDigest(d?.digest ?? '')) throw corrupt(`unsupported digest ${d?.digest}`);
   const buf = readCapped(inside(root, `blobs/sha256/${hexOf(d.digest)}`), cap, d.digest);
   if (sha256(buf) !== d.digest) throw corrupt(`blob ${d.digest} does not match its digest`);
   if (typeof d.size === 'number' && d.size !== buf.length) throw corrupt(`blob ${d.digest} has size ${buf.length}, descriptor says ${d.size}`);
@@ -317,7 +317,7 @@ function readOciLayout(root: string): PendingImage[] {
 
 interface SaveItem { id: string; tags: Reference[]; }
 
-function resolveForSave(store: Store, names: string[]): SaveItem[] {
+function resolveForSave(store: StoreRoot, names: string[]): SaveItem[] {
   const items = new Map<string, SaveItem>();
   for (const n of names) {
     const img = resolveImage(store, n);
@@ -333,8 +333,8 @@ function resolveForSave(store: Store, names: string[]): SaveItem[] {
 }
 
 /** The blob we hold for a layer: uncompressed preferred for docker archives. */
-function layerBlob(store: Store, diffId: string, preferUncompressed: boolean): { digest: string; mediaType: string; size: number } {
-  const rows = store.db.prepare('SELECT digest, media_type AS mediaType, size FROM layer_blobs WHERE diff_id = ?').all(diffId) as { digest: string; mediaType: string; size: number }[];
+function layerBlob(store: StoreRoot, diffId: string, preferUncompressed: boolean): { digest: string; mediaType: string; size: number } {
+  const rows = blobsOfLayer(store.db, diffId, 'recorded');
   const usable = rows.filter((r) => store.content.has(r.digest));
   usable.sort((a, b) => (preferUncompressed ? Number(a.digest !== diffId) - Number(b.digest !== diffId) : a.size - b.size));
   const b = usable[0] ?? repackBlob(store, diffId); // a committed layer kept only as its dir
@@ -349,7 +349,7 @@ function ociLayerType(mt: string): string {
 }
 
 /** A manifest for a local image, built from the blobs we hold (deterministic). */
-export function buildManifest(store: Store, id: string, preferUncompressed = false): { bytes: string; digest: string; manifest: Manifest } {
+export function buildManifest(store: StoreRoot, id: string, preferUncompressed = false): { bytes: string; digest: string; manifest: Manifest } {
   const cfgSize = store.content.size(id);
   const layers = imageLayers(store, id).map((l) => {
     const b = layerBlob(store, l.diffId, preferUncompressed);
@@ -366,19 +366,19 @@ export function buildManifest(store: Store, id: string, preferUncompressed = fal
 }
 
 /** An uncompressed layer tar as a file path (decompressing a compressed blob to tmp when needed). */
-async function uncompressedLayerFile(store: Store, diffId: string, scratch: string): Promise<string> {
+async function uncompressedLayerFile(store: StoreRoot, diffId: string, scratch: string): Promise<string> {
   const b = layerBlob(store, diffId, true);
   if (b.digest === diffId) return layerTarFile(store, diffId, scratch);
   const out = path.join(scratch, hexOf(diffId) + '.tar');
   const { decompressStream } = await import('../layer/index.js');
-  const kind: Compression = b.mediaType.includes('zstd') ? 'zstd' : 'gzip';
+  const kind: Compression = compressionOfMediaType(b.mediaType) === 'zstd' ? 'zstd' : 'gzip';
   const h = new HashTap();
   await pipeline(store.content.openRead(b.digest), decompressStream(kind), h, fs.createWriteStream(out));
   if (h.digest() !== diffId) throw corrupt(`layer ${diffId} decompresses to ${h.digest()}`);
   return out;
 }
 
-export async function saveImages(store: Store, names: string[], out: Writable, format: 'docker' | 'oci' = 'docker'): Promise<void> {
+export async function saveImages(store: StoreRoot, names: string[], out: Writable, format: 'docker' | 'oci' = 'docker'): Promise<void> {
   if (names.length === 0) throw invalidArgument('"save" requires at least 1 argument.');
   const items = resolveForSave(store, names);
   const scratch = store.makeTemp('save');
@@ -394,7 +394,7 @@ export async function saveImages(store: Store, names: string[], out: Writable, f
 
 const EPOCH = 0;
 
-async function writeDocker(store: Store, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
+async function writeDocker(store: StoreRoot, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
   const written = new Set<string>();
   const manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -439,7 +439,7 @@ async function writeDocker(store: Store, items: SaveItem[], tw: TarWriter, scrat
   if (Object.keys(repositories).length) await tw.addFile('repositories', Buffer.from(JSON.stringify(repositories) + '\n'), { mtime: EPOCH });
 }
 
-async function writeOci(store: Store, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
+async function writeOci(store: StoreRoot, items: SaveItem[], tw: TarWriter, scratch: string): Promise<void> {
   const written = new Set<string>();
   const addBlob = async (digest: string, data?: Buffer) => {
     if (written.has(digest)) return;

@@ -9,16 +9,21 @@ import { execFileSync } from 'node:child_process';
 import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree, treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
+import {
+  allVolumes, deleteVolume, insertVolume, releaseContainerVolumes, setVolumeAt, volumeAt, volumeByName, volumesOfContainer, volumeUsers,
+  type VolumeRow,
+} from '../meta/volumes.js';
 import { rfc3339Nano } from '../image/config.js';
 import type { MountOption } from '../runtime/index.js';
-import type { Container, Volumes } from './containers.js';
+import type { Container, Volumes } from './container-model.js';
 import type { HostConfig, MountSpec } from './create-spec.js';
 import { generateId } from './names.js';
-import type { Store } from './store.js';
+import type { StoreRoot } from './store-root.js';
+import { listVolumes } from './listing.js';
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
-export interface VolumeRow { name: string; created: string; labels: string; anonymous: number; }
+export type { VolumeRow };
 
 export interface ParsedMount {
   kind: 'bind' | 'volume';
@@ -75,7 +80,7 @@ export function parseMounts(hc: Partial<HostConfig>): ParsedMount[] {
 
 export class VolumeStore implements Volumes {
   readonly dir: string;
-  constructor(readonly store: Store) {
+  constructor(readonly store: StoreRoot) {
     this.dir = path.join(store.root, 'volumes');
     mkdirp(this.dir, 0o700);
   }
@@ -89,20 +94,25 @@ export class VolumeStore implements Volumes {
     if (existing) return existing;
     mkdirp(this.dataDir(n), 0o755);
     const row: VolumeRow = { name: n, created: rfc3339Nano(), labels: JSON.stringify(opts.labels ?? {}), anonymous: opts.anonymous ? 1 : 0 };
-    this.store.db.prepare('INSERT OR IGNORE INTO volumes (name, created, labels, anonymous) VALUES (@name, @created, @labels, @anonymous)').run(row);
+    insertVolume(this.store.db, row);
     return this.find(n)!;
   }
 
   find(name: string): VolumeRow | undefined {
-    return this.store.db.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as VolumeRow | undefined;
+    return volumeByName(this.store.db, name);
+  }
+
+  /** `volume ls --filter` / `GET /volumes?filters=`: Docker's keys and rules (engine/listing.ts). */
+  query(filters: readonly string[] = []): VolumeRow[] {
+    return listVolumes(this, filters);
   }
 
   list(): VolumeRow[] {
-    return this.store.db.prepare('SELECT * FROM volumes ORDER BY name').all() as VolumeRow[];
+    return allVolumes(this.store.db);
   }
 
   users(name: string): string[] {
-    return (this.store.db.prepare('SELECT DISTINCT container_id FROM container_volumes WHERE volume = ?').all(name) as { container_id: string }[]).map((r) => r.container_id);
+    return volumeUsers(this.store.db, name);
   }
 
   remove(name: string, force = false): void {
@@ -110,7 +120,7 @@ export class VolumeStore implements Volumes {
     if (!v) { if (force) return; throw notFound(`get ${name}: no such volume`); }
     const users = this.users(name);
     if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-    this.store.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
+    deleteVolume(this.store.db, name);
     rmTree(path.join(this.dir, name));
   }
 
@@ -163,7 +173,7 @@ export class VolumeStore implements Volumes {
   /** Container path -> host path for its volumes and binds (for cp). */
   mountTable(c: Container): { destination: string; source: string }[] {
     const out: { destination: string; source: string }[] = [];
-    for (const r of this.store.db.prepare('SELECT volume, destination FROM container_volumes WHERE container_id = ?').all(c.id) as { volume: string; destination: string }[]) {
+    for (const r of volumesOfContainer(this.store.db, c.id)) {
       out.push({ destination: r.destination, source: this.dataDir(r.volume) });
     }
     for (const m of parseMounts(c.hostConfig)) if (m.kind === 'bind') out.push({ destination: m.destination, source: m.source });
@@ -173,17 +183,16 @@ export class VolumeStore implements Volumes {
   private volumeFor(c: Container, m: ParsedMount): string {
     const db = this.store.db;
     return tx(db, () => {
-      const existing = db.prepare('SELECT volume FROM container_volumes WHERE container_id = ? AND destination = ?').get(c.id, m.destination) as { volume: string } | undefined;
-      if (existing && (m.source === '' || existing.volume === m.source)) return existing.volume;
+      const existing = volumeAt(db, c.id, m.destination);
+      if (existing && (m.source === '' || existing === m.source)) return existing;
       const v = this.create(m.source || undefined, { anonymous: m.source === '' });
-      db.prepare('INSERT OR REPLACE INTO container_volumes (container_id, volume, destination) VALUES (?, ?, ?)').run(c.id, v.name, m.destination);
+      setVolumeAt(db, c.id, v.name, m.destination);
       return v.name;
     });
   }
 
   release(c: Container, removeAnonymous: boolean): void {
-    const rows = this.store.db.prepare('SELECT v.name, v.anonymous FROM container_volumes cv JOIN volumes v ON v.name = cv.volume WHERE cv.container_id = ?').all(c.id) as { name: string; anonymous: number }[];
-    this.store.db.prepare('DELETE FROM container_volumes WHERE container_id = ?').run(c.id);
+    const rows = releaseContainerVolumes(this.store.db, c.id);
     if (!removeAnonymous) return;
     for (const r of rows) if (r.anonymous && !this.users(r.name).length) this.remove(r.name, true);
   }

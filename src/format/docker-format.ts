@@ -4,7 +4,8 @@
  * the `ps` STATUS, PORTS and COMMAND strings.
  */
 
-import { goJson, goQuote } from './gofmt.js';
+import { goQuote } from './strconv.js';
+import { goJson } from './gojson.js';
 import { GoStructView, goMap, isPlainObject } from './govalue.js';
 import { tabwrite } from './tabwriter.js';
 import { type FuncMap, headerFuncs } from './template/funcs.js';

@@ -19,20 +19,15 @@ export {
 export { builtinFuncs, dockerFuncs, headerFuncs, goTitle, htmlEscapeString, jsEscapeString, queryEscape } from './template/funcs.js';
 
 export {
-  formatFloat,
   formatValue,
-  goJson,
-  goJsonString,
-  goQuote,
-  goQuoteRune,
   goTimeString,
-  isGoPrint,
   rfc3339Nano,
   sprint,
   sprintf,
   sprintln,
-  type GoJsonOptions,
 } from './gofmt.js';
+export { goJson, goJsonString, type GoJsonOptions } from './gojson.js';
+export { formatFloat, goQuote, goQuoteRune, isGoPrint } from './strconv.js';
 export {
   GO_MARSHAL_JSON,
   GO_TYPE,

@@ -21,7 +21,8 @@
 import { StrataError } from '../base/errors.js';
 import { execute, type ExecContext } from './template/exec.js';
 import { builtinFuncs, dockerFuncs, type FuncMap } from './template/funcs.js';
-import { type ListNode, ParseError, parse } from './template/parse.js';
+import { ParseError, parse } from './template/parse.js';
+import type { ListNode } from './template/node.js';
 
 export { FuncError, type FuncMap, type TemplateFunc } from './template/funcs.js';
 

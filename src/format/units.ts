@@ -4,7 +4,7 @@
  */
 
 import { StrataError } from '../base/errors.js';
-import { formatFloat } from './gofmt.js';
+import { formatFloat } from './strconv.js';
 
 const DECIMAL_ABBRS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY_ABBRS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];

@@ -85,16 +85,7 @@ export function serializeImageConfig(cfg: ImageConfig): string {
   return goJson(top);
 }
 
-/** Go's time.RFC3339Nano for a Date plus extra nanoseconds. */
-export function rfc3339Nano(date: Date = new Date(), nanos?: bigint): string {
-  if (nanos === undefined) {
-    const ns = process.hrtime.bigint() % 1000000n; // sub-ms part from the monotonic clock
-    nanos = BigInt(date.getTime() % 1000) * 1000000n + ns;
-  }
-  const base = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().slice(0, 19);
-  let frac = nanos.toString().padStart(9, '0').replace(/0+$/, '');
-  return frac ? `${base}.${frac}Z` : `${base}Z`;
-}
+export { rfc3339Nano, ZERO_TIME } from '../base/time.js';
 
 /** Split Dockerfile-style words: quotes and backslash escapes, as in ENV/LABEL key=value forms. */
 export function splitWords(s: string): string[] {

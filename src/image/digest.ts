@@ -4,14 +4,23 @@ import { invalidArgument } from '../base/errors.js';
 /** `sha256:<64 hex>` */
 export type Digest = string & { readonly __brand: 'Digest' };
 
-const RE = /^sha256:[a-f0-9]{64}$/;
+/** The hex part of a sha256 digest, as a pattern to build others from (paths, file names). */
+export const DIGEST_HEX = '[a-f0-9]{64}';
+/** `sha256:<64 lowercase hex>`: the one digest pattern. */
+export const DIGEST_RE = new RegExp(`^sha256:${DIGEST_HEX}$`);
+const HEX_RE = new RegExp(`^${DIGEST_HEX}$`);
 
 export function isDigest(s: string): s is Digest {
-  return RE.test(s);
+  return DIGEST_RE.test(s);
+}
+
+/** 64 lowercase hex digits (a digest without its `sha256:`). */
+export function isDigestHex(s: string): boolean {
+  return HEX_RE.test(s);
 }
 
 export function parseDigest(s: string): Digest {
-  if (!RE.test(s)) throw invalidArgument(`invalid digest: ${JSON.stringify(s)}`);
+  if (!isDigest(s)) throw invalidArgument(`invalid digest: ${JSON.stringify(s)}`);
   return s as Digest;
 }
 

@@ -1,3 +1,4 @@
+import { isDigestHex } from './digest.js';
 import { invalidArgument } from '../base/errors.js';
 
 /**
@@ -19,7 +20,6 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const HEX64 = /^[a-f0-9]{64}$/;
 const NAME_TOTAL_MAX = 255;
 
 export const ERR_FORMAT = 'invalid reference format';
@@ -52,7 +52,7 @@ export function parseReference(input: string): Reference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest)) throw invalidArgument(ERR_FORMAT);
-    if (digest.startsWith('sha256:') && !HEX64.test(digest.slice(7))) throw invalidArgument(`${ERR_FORMAT}`);
+    if (digest.startsWith('sha256:') && !isDigestHex(digest.slice(7))) throw invalidArgument(`${ERR_FORMAT}`);
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -84,7 +84,7 @@ export function parseReference(input: string): Reference {
   }
   if (domain === LEGACY_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && comps.length === 1) {
-    if (HEX64.test(path)) {
+    if (isDigestHex(path)) {
       throw invalidArgument(`invalid repository name (${path}), cannot specify 64-byte hexadecimal strings`);
     }
     path = OFFICIAL_PREFIX + path;

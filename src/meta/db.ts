@@ -122,6 +122,9 @@ const MIGRATIONS: string[] = [
   );
   `,
   `
+  ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;  -- the last exit was the kernel's OOM kill
+  `,
+  `
   CREATE TABLE container_endpoints (     -- the networks a container joins (Docker's EndpointsConfig), created or running
     container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
     network      TEXT NOT NULL,          -- network name as given

@@ -6,11 +6,11 @@
  *   getCredentials / saveCredentials / removeCredentials             ~/.strata/config.json (+ Docker's file)
  *   checkLogin                                                       `login`: do these credentials work?
  */
-export {
-  BlobReader, CONFIG_LIMIT, Counter, DIGEST_RE, MANIFEST_ACCEPT, MANIFEST_LIMIT, RETRY, RegistryClient, RegistryError, Repository,
-  backoff, isLoopback, isRetryable, manifestMediaType, registryError, resolveEndpoint, sleep,
-  type BlobDescriptor, type BlobReaderOptions, type Endpoint, type FetchedManifest,
-} from './client.js';
+export { RegistryClient } from './client.js';
+export { CONFIG_LIMIT, MANIFEST_ACCEPT, MANIFEST_LIMIT, RegistryError, registryError, resolveEndpoint, type Endpoint } from './endpoint.js';
+export { RETRY, backoff, isRetryable, sleep } from './retry.js';
+export { Repository, manifestMediaType, type FetchedManifest } from './repository.js';
+export { BlobReader, Counter, type BlobDescriptor, type BlobReaderOptions } from './blob-reader.js';
 export { Authorizer, errorText, mergeScopes, parseChallenges, repoScope, type Challenge } from './auth.js';
 export {
   DOCKER_HUB, DOCKER_HUB_AUTH_KEY, authKey, dockerConfigPath, dockerHasCredentials, getCredentials, normalizeServer, readConfigFile,

@@ -12,8 +12,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempRoot, strataOk, busyboxTar, CLI } from '../helpers.js';
 import { apiRoot } from './helpers.js';
-import { Store } from '../../src/engine/store.js';
-import { Containers } from '../../src/engine/containers.js';
+import { openEngine } from '../../src/engine/index.js';
 import { ApiServer } from '../../src/api/server.js';
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -34,12 +33,12 @@ function request(sock: string, method: string, p: string, body?: string | Buffer
 test('API server in-process', { timeout: 120000 }, async (t) => {
   const { root, defer } = apiRoot(t, 'strata-api-srv-');
   strataOk(root, ['import', busyboxTar(), 'busybox']);
-  const store = new Store(root);
-  const engine = new Containers(store);
-  const api = new ApiServer({ store, engine, deferTimeoutMs: 1500 });
+  const opened = openEngine({ root });
+  const engine = opened.containers;
+  const api = new ApiServer({ engine: opened, deferTimeoutMs: 1500 });
   const sock = path.join(root, 'api.sock');
   await api.listenUnix(sock);
-  defer(() => store.close());
+  defer(() => opened.close());
   defer(() => api.close());
   defer(async () => { for (const c of engine.all()) await engine.remove(c.id, { force: true }); });
 
@@ -219,7 +218,7 @@ test('API server in-process', { timeout: 120000 }, async (t) => {
   await t.test('unix socket safety: not a socket, a live server, a stale socket', async () => {
     const file = path.join(root, 'plain-file');
     fs.writeFileSync(file, '');
-    const other = new ApiServer({ store, engine });
+    const other = new ApiServer({ engine: opened });
     await assert.rejects(other.listenUnix(file), /not a socket/);
     await assert.rejects(other.listenUnix(sock), /another server is listening/);
     // a socket nobody listens on any more (its server was killed)
@@ -240,13 +239,13 @@ test('strata serve refuses non-loopback TCP and warns on loopback', { timeout: 3
   const r = spawnSync(process.execPath, [CLI, 'serve', '-H', 'tcp://0.0.0.0:0'], { env, timeout: 20000 });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr.toString(), /refusing to listen on tcp:\/\/0\.0\.0\.0:0: not a loopback address.*--allow-remote/s);
-  const store = new Store(root);
-  const api = new ApiServer({ store, engine: new Containers(store) });
+  const opened = openEngine({ root });
+  const api = new ApiServer({ engine: opened });
   const port = await api.listenTcp('127.0.0.1', 0);
   const res = await fetch(`http://127.0.0.1:${port}/_ping`);
   assert.equal(await res.text(), 'OK');
   await api.close();
-  store.close();
+  opened.close();
   const child = await import('node:child_process');
   const p = child.spawn(process.execPath, [CLI, 'serve', '-H', 'tcp://127.0.0.1:0', '-H', `unix://${path.join(root, 's.sock')}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

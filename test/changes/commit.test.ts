@@ -16,14 +16,14 @@ import { diffImageContainer, diffImages, imageStack } from '../../src/engine/dif
 import { isRepackable, layerTarFile } from '../../src/engine/layer-tar.js';
 import { checkStore } from '../../src/engine/system.js';
 import { imageLayers, loadConfig, resolveImage } from '../../src/engine/images.js';
-import { Store } from '../../src/engine/store.js';
+import { StoreRoot } from '../../src/engine/store-root.js';
 import { importImage, loadArchive, saveImages } from '../../src/engine/transfer.js';
 import { packDir, type TarHeader } from '../../src/layer/index.js';
 import { buildBase, buildInit, describe, mountOverlay, mountStack, rm, shIn, tarHeaders, tempDir, type Mounted } from './helpers.js';
 
 const CID = 'c0ffee'.padEnd(64, '0');
 let fx: string;
-let store: Store;
+let store: StoreRoot;
 let baseId: string;
 let baseDiff: string;
 let lowers: string[];
@@ -34,7 +34,7 @@ before(async () => {
   buildInit(path.join(fx, 'init'));
   const tar = path.join(fx, 'base.tar');
   await packDir(path.join(fx, 'base'), tar, { mode: 'plain' });
-  store = new Store(path.join(fx, 'root'));
+  store = new StoreRoot(path.join(fx, 'root'));
   baseId = await importImage(store, Readable.from([fs.readFileSync(tar)]), { reference: 'bbox:latest' });
   baseDiff = imageLayers(store, baseId)[0]!.diffId;
   lowers = [path.join(fx, 'init'), store.layerDir(baseDiff)];
@@ -289,7 +289,7 @@ test('commit: a layer kept only as its dir saves (docker and OCI) and loads back
       const out = fs.createWriteStream(file);
       await saveImages(store, ['saved:v1'], out, format);
       await new Promise<void>((resolve, reject) => { if (out.writableFinished) resolve(); else { out.on('finish', resolve); out.on('error', reject); } });
-      const fresh = new Store(path.join(dir, 'root'));
+      const fresh = new StoreRoot(path.join(dir, 'root'));
       try {
         const r = await loadArchive(fresh, fs.createReadStream(file));
         assert.ok(r.images.includes(res.id) || r.messages.join('\n').includes('saved:v1'), JSON.stringify(r));

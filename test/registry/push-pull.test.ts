@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { busyboxTar } from '../helpers.js';
 import { clientEnv, importBusybox, registryAvailable, startRegistry, strataAsync, strataAsyncOk, tmp, type Registry } from './helpers.js';
-import { Store } from '../../src/engine/store.js';
+import { StoreRoot } from '../../src/engine/store-root.js';
 import { ensureImage } from '../../src/engine/pull.js';
 import { commitContainer } from '../../src/engine/commit.js';
 import { isRepackable } from '../../src/engine/layer-tar.js';
@@ -183,7 +183,7 @@ describe('push and pull against docker-registry', { skip }, () => {
     const baseId = await importBusybox(croot, 'base:v1', busyboxTar(), env);
     fs.mkdirSync(path.join(upper, 'data'));
     fs.writeFileSync(path.join(upper, 'data', 'hello.txt'), 'committed\n');
-    const store = new Store(croot);
+    const store = new StoreRoot(croot);
     let res: Awaited<ReturnType<typeof commitContainer>>;
     try {
       res = await commitContainer(store, {
@@ -259,7 +259,7 @@ describe('push and pull against docker-registry', { skip }, () => {
     t.after(() => fs.rmSync(fresh, { recursive: true, force: true }));
     const saved = { ...process.env };
     Object.assign(process.env, env);
-    const store = new Store(fresh);
+    const store = new StoreRoot(fresh);
     try {
       const logs: string[] = [];
       const msgs: JSONMessage[] = [];

@@ -27,7 +27,7 @@ import {
   type PipeNode,
   type VariableNode,
   nodeString,
-} from './parse.js';
+} from './node.js';
 
 /** Marks "no final argument" in a pipeline, distinct from `undefined` (Go's invalid value). */
 const MISSING: unique symbol = Symbol('missing');

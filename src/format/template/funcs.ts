@@ -3,7 +3,9 @@
  * CLI's additions (json, join, split, lower, upper, title, pad, truncate).
  */
 
-import { goJson, sprint, sprintf, sprintln, isGoPrint, formatValue } from '../gofmt.js';
+import { sprint, sprintf, sprintln, formatValue } from '../gofmt.js';
+import { isGoPrint } from '../strconv.js';
+import { goJson } from '../gojson.js';
 import { goTypeName, isTrue, kindOf, mapGet, mapHas } from '../govalue.js';
 
 /** A template function. Throw `FuncError` to report a message as-is. */

@@ -19,7 +19,7 @@ export function defaultRoot(): string {
  *   layers/<hex>/diff      unpacked layers (overlay lower dirs), keyed by diff_id
  *   tmp/                   staging on the same filesystem; entries are named <pid>-...
  */
-export class Store {
+export class StoreRoot {
   readonly db: DB;
   readonly content: ContentStore;
   readonly tmpDir: string;

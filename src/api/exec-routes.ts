@@ -6,60 +6,11 @@
  * CLI asks for it right after EOF.
  */
 import { StrataError } from '../base/errors.js';
-import type { ExecHandle } from '../runtime/index.js';
-import { RuntimeError, stdcopyFrame } from '../runtime/index.js';
+import { RuntimeError, stdcopyFrame } from '../engine/index.js';
+import type { ExecRecord } from './exec-registry.js';
 import { jsonBody, qint, sendEmpty, sendJson } from './http.js';
 import { pump } from './conn.js';
-import type { Ctx, Route, StreamCtx } from './server.js';
-
-export interface ExecRecord {
-  id: string;
-  containerId: string;
-  args: string[];
-  env: string[];
-  user: string;
-  workdir: string;
-  tty: boolean;
-  privileged: boolean;
-  attachStdin: boolean;
-  attachStdout: boolean;
-  attachStderr: boolean;
-  detachKeys: string;
-  running: boolean;
-  started: boolean;
-  exitCode: number | null;
-  pid: number;
-  /** A resize that came before the process existed. */
-  size?: { rows: number; cols: number };
-  handle?: ExecHandle;
-  finishedAt?: number;
-}
-
-/** In-memory, like the daemon's: finished records are dropped after a while. */
-export class ExecRegistry {
-  private readonly records = new Map<string, ExecRecord>();
-  static readonly KEEP = 1000;
-
-  add(r: ExecRecord): void {
-    this.records.set(r.id, r);
-    if (this.records.size > ExecRegistry.KEEP) {
-      for (const [id, x] of this.records) {
-        if (this.records.size <= ExecRegistry.KEEP) break;
-        if (!x.running && (x.started || x.finishedAt)) this.records.delete(id);
-      }
-    }
-  }
-
-  get(id: string): ExecRecord {
-    const r = this.records.get(id);
-    if (!r) throw new StrataError('not_found', `No such exec instance: ${id}`);
-    return r;
-  }
-
-  closeAll(): void {
-    for (const r of this.records.values()) r.handle?.stdin?.destroy();
-  }
-}
+import type { Ctx, Route, StreamCtx } from './route.js';
 
 interface ExecCreateBody {
   Cmd: string[]; Env: string[] | null; User: string; WorkingDir: string; Tty: boolean; Privileged: boolean;
@@ -69,14 +20,14 @@ interface ExecCreateBody {
 async function create(ctx: Ctx): Promise<void> {
   const b = await jsonBody<ExecCreateBody>(ctx.req);
   if (!Array.isArray(b.Cmd) || b.Cmd.length === 0) throw new StrataError('invalid_argument', 'No exec command specified');
-  const c = ctx.api.engine.execTarget(ctx.params[0]!);
+  const c = ctx.engine.containers.execTarget(ctx.params[0]!);
   const rec: ExecRecord = {
-    id: ctx.api.engine.newExecId(), containerId: c.id, args: b.Cmd.map(String), env: (b.Env ?? []).map(String),
+    id: ctx.engine.containers.newExecId(), containerId: c.id, args: b.Cmd.map(String), env: (b.Env ?? []).map(String),
     user: b.User ?? '', workdir: b.WorkingDir ?? '', tty: !!b.Tty, privileged: !!b.Privileged,
     attachStdin: !!b.AttachStdin, attachStdout: b.AttachStdout !== false, attachStderr: b.AttachStderr !== false,
     detachKeys: b.DetachKeys ?? '', running: false, started: false, exitCode: null, pid: 0,
   };
-  ctx.api.execs.add(rec);
+  ctx.server.execs.add(rec);
   sendJson(ctx.res, 201, { Id: rec.id });
 }
 
@@ -101,15 +52,15 @@ function ended(s: NodeJS.ReadableStream | null): Promise<void> {
 
 async function start(ctx: StreamCtx): Promise<void> {
   const { conn } = ctx;
-  const rec = ctx.api.execs.get(ctx.params[0]!);
+  const rec = ctx.server.execs.get(ctx.params[0]!);
   if (rec.started) throw new StrataError('conflict', `Exec ${rec.id} has already been started`);
   const detach = conn.body.Detach === true;
   const tty = conn.body.Tty === true || rec.tty;
   rec.started = true;
   rec.running = true;
-  let h: Awaited<ReturnType<typeof ctx.api.engine.exec>>;
+  let h: Awaited<ReturnType<typeof ctx.engine.containers.exec>>;
   try {
-    h = await ctx.api.engine.exec(rec.containerId, execOptions(rec, detach, tty));
+    h = await ctx.engine.containers.exec(rec.containerId, execOptions(rec, detach, tty));
   } catch (e) {
     rec.running = false;
     if (!(e instanceof RuntimeError) || detach) throw e;
@@ -157,7 +108,7 @@ async function start(ctx: StreamCtx): Promise<void> {
 }
 
 function inspect(ctx: Ctx): void {
-  const rec = ctx.api.execs.get(ctx.params[0]!);
+  const rec = ctx.server.execs.get(ctx.params[0]!);
   sendJson(ctx.res, 200, {
     ID: rec.id, Running: rec.running, ExitCode: rec.running || !rec.started ? null : rec.exitCode, ProcessConfig: {
       tty: rec.tty, entrypoint: rec.args[0] ?? '', arguments: rec.args.slice(1), privileged: rec.privileged, ...(rec.user ? { user: rec.user } : {}),
@@ -169,7 +120,7 @@ function inspect(ctx: Ctx): void {
 
 /** Resize now, or remember the size for when the process starts (the CLI may be early). */
 function resize(ctx: Ctx): void {
-  const rec = ctx.api.execs.get(ctx.params[0]!);
+  const rec = ctx.server.execs.get(ctx.params[0]!);
   const rows = qint(ctx.query, 'h') ?? 0;
   const cols = qint(ctx.query, 'w') ?? 0;
   if (!(rows > 0 && cols > 0)) throw new StrataError('invalid_argument', `invalid terminal size ${rows}x${cols}`);

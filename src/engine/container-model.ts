@@ -1,0 +1,64 @@
+/** What a container is to the engine: its row, its parsed view, and the parts it is wired to. */
+import type { ContainerConfig } from '../image/types.js';
+import type { MountOption, MonitorPaths } from '../runtime/index.js';
+import type { PortSummary } from '../format/index.js';
+import type { HostConfig } from './create-spec.js';
+
+import type { ContainerRow } from '../meta/containers.js';
+export type { ContainerRow, ContainerStateName } from '../meta/containers.js';
+
+/** The parsed view of a row. */
+export interface Container {
+  row: ContainerRow;
+  id: string;
+  name: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  network: NetworkState;
+  dir: string;
+  paths: MonitorPaths;
+}
+
+export interface NetworkState {
+  mode?: string;
+  netns?: string;
+  ports?: { HostIp: string; HostPort: string; ContainerPort: string }[];
+  networks?: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; NetworkID?: string; EndpointID?: string; Aliases?: string[] }>;
+}
+
+/** Optional networking, wired in by the network layer (bridge, ports). */
+export interface NetworkDriver {
+  attach(c: Container): Promise<NetworkState>;
+  detach(c: Container): Promise<void>;
+  resolvConf?(c?: Container): string;
+  /** A network's ID by name ('' when unknown). */
+  networkId?(name: string): string;
+  /** Throws Docker's error for an unknown network (at create time). */
+  validate?(mode: string): void;
+}
+
+export interface Volumes {
+  /** Mounts for a container's -v/--mount/VOLUME entries; creates named and anonymous volumes. */
+  mountsFor(c: Container, imageVolumes: string[]): MountOption[];
+  release(c: Container, removeAnonymous: boolean): void;
+}
+
+/** Docker's container summary (list endpoint). */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: PortSummary[];
+  Labels: Record<string, string>;
+  State: string;
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, unknown> };
+  Mounts: unknown[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+}
+

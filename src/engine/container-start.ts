@@ -1,0 +1,145 @@
+/** `start` (also deferred for an attached client) and the bundle it runs from. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { conflict, invalidArgument, notFound } from '../base/errors.js';
+import { writeFileAtomic } from '../base/fs.js';
+import { rfc3339Nano } from '../image/config.js';
+import { buildResolvConf } from '../network/index.js';
+import {
+  buildSpec, writeBundle, startMonitor, waitExit, disableRestart, startContainer as startDeferred,
+  type BuildSpecOptions, type MountOption,
+} from '../runtime/index.js';
+import type { Container, NetworkState } from './container-model.js';
+import type { ContainerCore } from './container-core.js';
+import type { HostConfig } from './create-spec.js';
+
+/** Build the bundle and the spec; returns what the monitor needs. */
+export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ spec: BuildSpecOptions }> {
+  const rootfs = await cs.mountRootfs(c);
+  const cfg = c.config;
+  const hc = c.hostConfig;
+  const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])].filter((a, i) => !(i === 0 && a === '' && (cfg.Entrypoint?.length ?? 0) === 1));
+  if (!args.length) throw invalidArgument('No command specified');
+  let net: NetworkState = { mode: hc.NetworkMode };
+  const mode = hc.NetworkMode;
+  const hostname = cfg.Hostname || c.id.slice(0, 12);
+  writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
+  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
+  if (cs.network && mode !== 'host' && !mode.startsWith('container:')) {
+    net = await cs.network.attach(c);
+    cs.update(c.id, { network: JSON.stringify(net) });
+  }
+  // the network layer keeps /etc/hosts of attached containers (peers by name); others get Docker's default
+  if (!net.netns) writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
+  const imgVolumes = Object.keys(cfg.Volumes ?? {});
+  const mounts: MountOption[] = cs.volumes.mountsFor(c, imgVolumes);
+  for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
+    mounts.push({ destination: dst, type: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
+  }
+  for (const m of hc.Mounts ?? []) {
+    if (m.Type === 'tmpfs') {
+      const o = ['nosuid', 'nodev', 'noexec'];
+      if (m.TmpfsOptions?.SizeBytes) o.push(`size=${m.TmpfsOptions.SizeBytes}`);
+      mounts.push({ destination: m.Target, type: 'tmpfs', options: o });
+    }
+  }
+  const spec: BuildSpecOptions = {
+    id: c.id,
+    rootfs,
+    args,
+    env: cfg.Env ?? [],
+    cwd: cfg.WorkingDir || '/',
+    hostname,
+    tty: cfg.Tty,
+    readonlyRootfs: hc.ReadonlyRootfs,
+    mounts,
+    privileged: hc.Privileged,
+    capAdd: hc.CapAdd ?? [],
+    capDrop: hc.CapDrop ?? [],
+    noNewPrivileges: (hc.SecurityOpt ?? []).some((s) => /^no-new-privileges(:true|=true)?$/.test(s)),
+    hostsFile: path.join(c.dir, 'hosts'),
+    hostnameFile: path.join(c.dir, 'hostname'),
+    resolvConfFile: path.join(c.dir, 'resolv.conf'),
+    network: mode === 'host' ? 'host' : net.netns ?? 'new',
+  };
+  if (cfg.User) spec.user = cfg.User;
+  if (hc.Memory) spec.memory = hc.Memory;
+  if (hc.NanoCpus) spec.cpus = hc.NanoCpus / 1e9;
+  if (hc.PidsLimit && hc.PidsLimit > 0) spec.pidsLimit = hc.PidsLimit;
+  if (hc.ShmSize) spec.shmSize = hc.ShmSize;
+  if ((hc.SecurityOpt ?? []).some((s) => /^seccomp[=:]unconfined$/.test(s))) spec.seccomp = 'unconfined';
+  writeBundle(c.dir, buildSpec(spec));
+  return { spec };
+}
+
+function restartPolicy(hc: HostConfig): string {
+  const p = hc.RestartPolicy?.Name || 'no';
+  return p === 'on-failure' && hc.RestartPolicy.MaximumRetryCount ? `on-failure:${hc.RestartPolicy.MaximumRetryCount}` : p;
+}
+
+/**
+ * Start a created or exited container under a new monitor. With `deferStart` the
+ * container is created and started only when an attached client says so.
+ */
+export async function startContainer(cs: ContainerCore, ref: string, opts: { deferStart?: boolean } = {}): Promise<Container> {
+  let c = cs.get(ref);
+  await cs.settle(c.id);
+  if (!cs.find(c.id)) throw notFound(`No such container: ${ref}`);
+  if (cs.isDeferred(c) && !opts.deferStart) {
+    // created under its monitor for an attached client (run without -d): start it now
+    const { pid } = await startDeferred(c.paths.socketPath);
+    cs.markStarted(c.id, pid);
+    return cs.get(c.id);
+  }
+  if (c.row.state === 'running' || c.row.state === 'restarting') return c;
+  if (c.row.state === 'paused') throw conflict(`cannot start a paused container, try unpause instead`);
+  // what a previous run left (a created container has nothing: a failed start releases itself)
+  if (c.row.state !== 'created') await cs.releaseRuntime(c).catch(() => undefined);
+  try {
+    await prepareBundle(cs, c);
+    c = cs.get(c.id);
+    const started = await startMonitor({
+      id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
+      restart: restartPolicy(c.hostConfig), deferStart: !!opts.deferStart,
+    });
+    cs.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0 });
+    if (!opts.deferStart) cs.event(c, 'start');
+  } catch (e) {
+    cs.update(c.id, { error: e instanceof Error ? e.message : String(e) });
+    await cs.releaseRuntime(cs.get(c.id)).catch(() => undefined);
+    throw e;
+  }
+  return cs.get(c.id);
+}
+
+/**
+ * The attached client went away before starting a deferred container: undo the deferred
+ * creation (runc container, monitor, mounts, network) and make it `created` again, as if
+ * the attach never happened.
+ */
+export async function abandonDeferred(cs: ContainerCore, ref: string): Promise<void> {
+  const c = cs.get(ref);
+  if (!cs.isDeferred(c)) return;
+  // first the row, so that nobody records the exit this causes as a run of the container
+  if (!cs.updateFrom(c.id, ['running'], { state: 'created', pid: 0, monitor_pid: 0, exit_code: 0, error: '', started_at: c.row.started_at, finished_at: c.row.finished_at })) return;
+  // tracked: a start that comes meanwhile waits for this (settle)
+  cs.track(c.id, (async () => {
+    await disableRestart(c.paths.socketPath).catch(() => undefined);
+    try { await cs.runc.delete(c.id, { force: true }); } catch { /* gone */ }
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+    for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
+    await cs.releaseRuntime(c);
+  })());
+  await cs.settle(c.id);
+}
+
+function defaultHosts(hostname: string, extra: string[]): string {
+  let s = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+  for (const e of extra) { const i = e.lastIndexOf(':'); if (i > 0) s += `${e.slice(i + 1)}\t${e.slice(0, i)}\n`; }
+  s += `127.0.1.1\t${hostname}\n`;
+  return s;
+}
+
+function readHostResolvConf(): string {
+  try { return fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; }
+}

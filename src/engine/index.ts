@@ -1,0 +1,224 @@
+/**
+ * The composition root: `openEngine()` opens one store and wires every use case onto it
+ * (images, containers, volumes, networks, changes, registry, system, events). The CLI, the
+ * API server and any later door call the engine only through the object it returns, and
+ * import only this module (plus the pure model in image/, format/ and base/).
+ */
+import type { Readable, Writable } from 'node:stream';
+import { StrataError } from '../base/errors.js';
+import type { Sys } from '../sys/index.js';
+import { StoreRoot, defaultRoot } from './store-root.js';
+import { Containers } from './containers.js';
+import { VolumeStore } from './volumes.js';
+import { CniDriver, networkManager } from './network-driver.js';
+import { Networks } from './networks.js';
+import { SystemService } from './system-service.js';
+import { ChangeService } from './change-service.js';
+import {
+  imageSummaries, listImages, removeImage, resolveImage, tagImage,
+  type ListOptions, type ImageRow, type ImageSummary, type ImageListRow, type RemoveResult,
+} from './images.js';
+import { imageHistory, inspectImage, type HistoryRow } from './image-inspect.js';
+import { importImage, loadArchive, saveImages, type ImportOptions, type LoadResult } from './transfer.js';
+import { pruneImages, type PruneResult } from './system.js';
+import { ensureImage, pullAllTags, pullImage, type EnsureOptions, type PullOptions, type PullResult } from './pull.js';
+import { pushImage, type PushOptions, type PushResult } from './push.js';
+import { checkLogin, login, loginDomain, logout, serverDisplayName, storedCredentials } from './login.js';
+import { followEvents, lastEventSeq, readEvents, type EngineEvent } from './events.js';
+import { copyFromContainer, copyToContainer, exportContainer } from './container-files.js';
+import { archiveFromContainer, extractToContainer, statContainerPath, type PathStat } from './archive.js';
+import { containerStats, sampleStats, type StatsJson } from './stats.js';
+
+export interface ImageService {
+  list(opts?: ListOptions): ImageListRow[];
+  /** Docker's image summaries (`GET /images/json`). */
+  summaries(opts?: ListOptions): ImageSummary[];
+  resolve(ref: string): ImageRow;
+  inspect(ref: string): Record<string, unknown>;
+  history(ref: string): HistoryRow[];
+  tag(source: string, target: string): void;
+  /** `rmi`: refuses images containers use unless forced (Docker's rules). */
+  remove(ref: string, opts?: { force?: boolean; noPrune?: boolean }): RemoveResult;
+  import(input: Readable, opts?: ImportOptions): Promise<string>;
+  load(input: Readable): Promise<LoadResult>;
+  save(names: string[], out: Writable, format?: 'docker' | 'oci'): Promise<void>;
+  /** Dangling images (unused ones with `all`); images containers use are kept. */
+  prune(opts?: { all?: boolean }): PruneResult;
+}
+
+export interface RegistryService {
+  pull(name: string, opts?: PullOptions): Promise<PullResult>;
+  pullAllTags(name: string, opts?: PullOptions): Promise<PullResult[]>;
+  /** The image for run/create: local, else pulled as Docker does (`--pull`). */
+  ensureImage(name: string, opts?: EnsureOptions): Promise<string>;
+  push(name: string, opts?: PushOptions): Promise<PushResult[]>;
+  loginDomain: typeof loginDomain;
+  serverDisplayName: typeof serverDisplayName;
+  storedCredentials: typeof storedCredentials;
+  checkLogin: typeof checkLogin;
+  login: typeof login;
+  logout: typeof logout;
+}
+
+export interface EventService {
+  last(): number;
+  read(opts?: Parameters<typeof readEvents>[1]): EngineEvent[];
+  follow(afterSeq: number, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
+export interface ContainerFiles {
+  export(ref: string, out: Writable): Promise<void>;
+  copyFrom(ref: string, src: string, dest: string, out?: Writable): Promise<void>;
+  copyTo(ref: string, src: string | Readable, dest: string): Promise<void>;
+  /** Docker's container path stat (`X-Docker-Container-Path-Stat`). */
+  stat(ref: string, p: string): Promise<PathStat>;
+  /** The path as a tar stream (`GET /archive`). */
+  archive(ref: string, p: string, out: Writable): Promise<void>;
+  /** A tar stream extracted into an existing directory (`PUT /archive`). */
+  extract(ref: string, dir: string, input: Readable): Promise<void>;
+}
+
+export interface StatsService {
+  /** Docker's stats objects: one a second (`stream`), or one (`stream: false`, `oneShot`). */
+  stream(ref: string, opts?: { stream?: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncGenerator<StatsJson>;
+  /** One read now, `pre` giving the previous one for CPU deltas. */
+  sample(ref: string, pre?: StatsJson): StatsJson;
+}
+
+export type InspectType = 'container' | 'image' | 'network' | 'volume';
+
+export interface Engine {
+  readonly root: string;
+  /** The kernel door lower services will take (undefined: the real one). */
+  readonly sys: Sys | undefined;
+  readonly images: ImageService;
+  readonly containers: Containers;
+  readonly files: ContainerFiles;
+  readonly stats: StatsService;
+  readonly volumes: VolumeStore;
+  readonly networks: Networks;
+  readonly changes: ChangeService;
+  readonly registry: RegistryService;
+  readonly system: SystemService;
+  readonly events: EventService;
+  /** `inspect NAME`: a container, else an image, a network, a volume (Docker's order). */
+  inspect(name: string, type?: InspectType): unknown;
+  /** Wait for background clean-up (unmounts, network release) to finish. */
+  settle(): Promise<void>;
+  /** Close the store (idempotent). */
+  close(): void;
+}
+
+/**
+ * The engine over the store at `root` (default `$STRATA_ROOT` or /var/lib/strata). The store
+ * is opened on first use, so a command that needs none (login, logout) never creates one.
+ */
+export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
+  const root = opts.root ?? defaultRoot();
+  interface Parts { store: StoreRoot; containers: Containers; volumes: VolumeStore; networks: Networks; changes: ChangeService; system: SystemService }
+  let parts: Parts | undefined;
+  let closed = false;
+  const close = () => { if (parts && !closed) { closed = true; parts.store.close(); } };
+  const w = (): Parts => {
+    if (parts) return parts;
+    const store = new StoreRoot(root);
+    const volumes = new VolumeStore(store);
+    const containers = new Containers(store, volumes);
+    const nm = networkManager(store);
+    containers.network = new CniDriver(nm, store);
+    const networks = new Networks(nm, containers);
+    parts = { store, containers, volumes, networks, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
+    return parts;
+  };
+  const store = () => w().store;
+  const using = (id: string) => w().containers.usingImage(id);
+
+  const images: ImageService = {
+    list: (o) => listImages(store(), o),
+    summaries: (o) => imageSummaries(store(), o),
+    resolve: (r) => resolveImage(store(), r),
+    inspect: (r) => inspectImage(store(), r),
+    history: (r) => imageHistory(store(), r),
+    tag: (s, t) => tagImage(store(), s, t),
+    remove: (r, o = {}) => removeImage(store(), r, { ...o, containersUsing: using }),
+    import: (i, o) => importImage(store(), i, o),
+    load: (i) => loadArchive(store(), i),
+    save: (n, out, f) => saveImages(store(), n, out, f),
+    prune: (o = {}) => pruneImages(store(), { all: !!o.all, imageInUse: (id) => using(id).length > 0 }),
+  };
+  const registry: RegistryService = {
+    pull: (n, o) => pullImage(store(), n, o),
+    pullAllTags: (n, o) => pullAllTags(store(), n, o),
+    ensureImage: (n, o) => ensureImage(store(), n, o),
+    push: (n, o) => pushImage(store(), n, o),
+    loginDomain, serverDisplayName, storedCredentials, checkLogin, login, logout,
+  };
+  const events: EventService = {
+    last: () => lastEventSeq(store()),
+    read: (o) => readEvents(store(), o),
+    follow: (after, on, signal) => followEvents(store(), after, on, signal),
+  };
+  const files: ContainerFiles = {
+    export: (r, out) => exportContainer(w().containers, r, out),
+    copyFrom: (r, s, d, out) => copyFromContainer(w().containers, r, s, d, out),
+    copyTo: (r, s, d) => copyToContainer(w().containers, r, s, d),
+    stat: (r, p) => statContainerPath(w().containers, r, p),
+    archive: (r, p, out) => archiveFromContainer(w().containers, r, p, out),
+    extract: (r, d, input) => extractToContainer(w().containers, r, d, input),
+  };
+  const stats: StatsService = {
+    stream: (r, o = {}) => containerStats(w().containers, r, o),
+    sample: (r, pre) => sampleStats(w().containers.get(r), pre),
+  };
+  const lookups: Record<InspectType, (n: string) => unknown> = {
+    container: (n) => w().containers.inspect(n),
+    image: (n) => images.inspect(n),
+    network: (n) => w().networks.inspect(n),
+    volume: (n) => w().volumes.inspect(n),
+  };
+  const ORDER: InspectType[] = ['container', 'image', 'network', 'volume'];
+
+  return {
+    root,
+    sys: opts.sys,
+    images, files, stats, registry, events,
+    get containers() { return w().containers; },
+    get volumes() { return w().volumes; },
+    get networks() { return w().networks; },
+    get changes() { return w().changes; },
+    get system() { return w().system; },
+    inspect(name, type) {
+      let last: unknown;
+      for (const t of type ? [type] : ORDER) {
+        try { return lookups[t](name); } catch (e) { last = e; if (!(e instanceof StrataError && e.code === 'not_found')) throw e; }
+      }
+      throw new StrataError('not_found', `No such object: ${name}`, { cause: last });
+    },
+    settle: async () => { if (parts && !closed) await parts.containers.settle(); },
+    close,
+  };
+}
+
+// what doors need besides the engine object: types, and helpers over the engine's streams
+export { defaultRoot } from './store-root.js';
+export type { Container, ContainerSummary, NetworkState } from './containers.js';
+export type { Containers } from './containers.js';
+export type { Networks } from './networks.js';
+export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create-spec.js';
+export type { ImageListRow, ImageSummary, ListOptions } from './images.js';
+export type { HistoryRow } from './image-inspect.js';
+export type { PullOptions, PushOptions, EnsureOptions, PullResult, PushResult, ImportOptions, LoadResult, PruneResult, EngineEvent };
+export type { SystemDf, SystemPruneResult, VolumeUsage } from './system-service.js';
+export type { DiffResult, CommitOptions } from './change-service.js';
+export type { Credentials } from '../registry/config.js';
+export type { JSONMessage } from './pull.js';
+export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, EndpointRequest } from './networks.js';
+export type { PathStat, StatsJson };
+export { statsRow, STATS_FORMAT, STATS_HEADERS, type StatsRow } from './stats.js';
+export type { VolumeRow } from './volumes.js';
+export { attach, attachTerminal, waitExit, openAttachSocket, RuntimeError, formatLogEntry, stdcopyFrame, toNanos } from '../runtime/index.js';
+export type { ExecHandle, LogEntry } from '../runtime/index.js';
+export { parsePublishAll } from '../network/index.js';
+export {
+  type Change, formatChanges, summarize, formatSummary, changesToJson, noiseReport, formatNoiseReport,
+} from '../changes/index.js';

@@ -1,0 +1,114 @@
+/**
+ * `system df`, `system prune`, `system reset`, `system check` and `info`: one implementation
+ * for every door (the CLI prints it as Docker's CLI does, the API answers Docker's JSON).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { treeSize } from '../base/fs.js';
+import { runtimeDirFor } from '../runtime/index.js';
+import { checkStore, diskUsage, gcUnreferenced, pruneImages, type CheckReport, type DfImage, type PruneResult } from './system.js';
+import { imageSummaries, type ImageSummary } from './images.js';
+import type { Containers, ContainerSummary } from './containers.js';
+import type { VolumeStore } from './volumes.js';
+import type { Networks } from './networks.js';
+import type { StoreRoot } from './store-root.js';
+import { countImages } from '../meta/images.js';
+
+export interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
+
+export interface SystemDf {
+  /** Distinct layer bytes (from the database). */
+  layersSize: number;
+  images: DfImage[];
+  activeImages: number;
+  reclaimable: number;
+  /** Docker's image summaries with SharedSize (the API's `Images`). */
+  imageSummaries: ImageSummary[];
+  /** Every container with SizeRw/SizeRootFs (walks each upper dir). */
+  containers: ContainerSummary[];
+  /** Every volume with its size on disk and the number of containers using it. */
+  volumes: VolumeUsage[];
+}
+
+export interface SystemPruneResult {
+  containers: { deleted: string[]; reclaimed: number };
+  volumes?: { deleted: string[]; reclaimed: number };
+  images: PruneResult;
+  reclaimed: number;
+}
+
+export class SystemService {
+  constructor(
+    private readonly store: StoreRoot,
+    private readonly containers: Containers,
+    private readonly volumes: VolumeStore,
+    private readonly networks: Networks,
+    private readonly close: () => void,
+  ) {}
+
+  df(): SystemDf {
+    const all = this.containers.all();
+    const perImage = new Map<string, number>();
+    for (const c of all) perImage.set(c.row.image_id, (perImage.get(c.row.image_id) ?? 0) + 1);
+    const count = (id: string) => perImage.get(id) ?? 0;
+    const du = diskUsage(this.store, count);
+    const shared = new Map(du.images.map((i) => [i.id, i.sharedSize]));
+    const summaries = imageSummaries(this.store, { all: true }, count).map((i) => ({ ...i, SharedSize: shared.get(i.Id) ?? 0 }));
+    const vs = this.volumes;
+    const volumes = vs.list().map((v) => {
+      const size = treeSize(path.join(vs.dir, v.name));
+      const refCount = vs.users(v.name).length;
+      return { name: v.name, size, refCount, view: { ...vs.inspect(v.name), UsageData: { Size: size, RefCount: refCount } } };
+    });
+    return {
+      layersSize: du.layersSize, images: du.images, activeImages: du.activeImages, reclaimable: du.reclaimable,
+      imageSummaries: summaries,
+      containers: all.map((c) => this.containers.summary(c, { size: true })),
+      volumes,
+    };
+  }
+
+  /**
+   * Stopped containers, then (with `volumes`) every volume no container uses, as Docker
+   * 20.10's `system prune --volumes`, then dangling images (unused ones with `all`) and what
+   * interrupted operations left.
+   */
+  async prune(opts: { all?: boolean; volumes?: boolean } = {}): Promise<SystemPruneResult> {
+    const containers = await this.containers.prune();
+    const res: SystemPruneResult = { containers, images: { deleted: [], untagged: [], reclaimed: 0 }, reclaimed: containers.reclaimed };
+    if (opts.volumes) {
+      res.volumes = this.volumes.prune(true);
+      res.reclaimed += res.volumes.reclaimed;
+    }
+    res.images = pruneImages(this.store, { all: !!opts.all, imageInUse: (id) => this.containers.usingImage(id).length > 0 });
+    res.reclaimed += res.images.reclaimed;
+    return res;
+  }
+
+  /**
+   * Remove every container (and its volumes), every network with its host resources, then
+   * the store itself and the runtime state under /run. The engine is closed afterwards.
+   */
+  async reset(): Promise<void> {
+    for (const c of this.containers.all()) await this.containers.remove(c.id, { force: true, volumes: true });
+    await this.networks.destroy();
+    const root = this.store.root;
+    this.close();
+    for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+    fs.rmSync(runtimeDirFor(root), { recursive: true, force: true }); // runc state and sockets under /run
+  }
+
+  /** `system check` (with `repair`: unreferenced blobs, layer dirs and tmp entries removed first). */
+  check(opts: { repair?: boolean } = {}): Promise<CheckReport> {
+    if (opts.repair) gcUnreferenced(this.store);
+    return checkStore(this.store);
+  }
+
+  /** Counts for `/info`. */
+  info(): { containers: number; running: number; paused: number; images: number; root: string } {
+    const all = this.containers.all();
+    const running = all.filter((c) => c.row.state === 'running' || c.row.state === 'restarting').length;
+    const paused = all.filter((c) => c.row.state === 'paused').length;
+    return { containers: all.length, running, paused, images: countImages(this.store.db), root: this.store.root };
+  }
+}
