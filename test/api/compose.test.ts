@@ -149,3 +149,22 @@ test('docker-compose builds a service (`build:`) once POST /build is served', { 
   composeOk(s, dir, ['up', '-d']);
   await until('the built image ran', () => (/built/.test(composeOk(s, dir, ['logs', 'app'])) ? true : undefined));
 });
+
+test('docker-compose up in the foreground attaches, follows the events and ends with the services', { skip: fs.existsSync(COMPOSE) ? false : `no ${COMPOSE}`, timeout: 120000 }, async (t) => {
+  const { root, defer } = apiRoot(t, 'strata-api-compose-fg-');
+  const s = await serve(root);
+  defer(() => s.stop());
+  defer(() => removeAllContainers(root));
+  const dir = path.join(root, 'fg');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'docker-compose.yml'), 'version: "3.8"\nservices:\n  one:\n    image: busybox\n    command: ["sh", "-c", "echo hello-one; sleep 1; echo bye-one"]\n  two:\n    image: busybox\n    command: ["sh", "-c", "echo hello-two; exit 3"]\n');
+  defer(() => { compose(s, dir, ['down', '-t', '1']); });
+  const r = compose(s, dir, ['up']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /one_1\s+\| hello-one\n(.*\n)*one_1\s+\| bye-one/);
+  assert.match(r.stdout, /two_1\s+\| hello-two/);
+  assert.match(r.stdout + r.stderr, /stc_two_1 exited with code 3/);
+  assert.match(r.stdout + r.stderr, /stc_one_1 exited with code 0/);
+  composeOk(s, dir, ['down', '-t', '1']);
+  assert.equal(strataOk(root, ['ps', '-aq']).trim(), '');
+});
