@@ -160,7 +160,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
       let t0 = 0;
       try {
         if (input.pause) { await input.pause(); paused = true; t0 = performance.now(); }
-        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS, exclude };
+        const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS, exclude, sys: store.sys };
         if (epoch !== undefined) opts.sourceDateEpoch = epoch;
         packed = await packDir(upper, fd, opts);
       } finally {
@@ -184,7 +184,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
       if (!known) {
         const diffDir = path.join(home, 'diff');
         fs.mkdirSync(diffDir, { mode: 0o755 });
-        const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay' });
+        const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay', sys: store.sys });
         if (res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
         staged.size = res.contentSize;
         // store the change once: drop the tar when the layer dir packs back to the same bytes

@@ -16,8 +16,9 @@ import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree } from '../base/fs.js';
 import { rfc3339Nano, ZERO_TIME } from '../image/config.js';
-import { mountOverlay, unmount, isMounted } from '../snapshot/index.js';
-import { Runc, runtimeDirFor, monitorPaths, readExit, readState, processAlive } from '../runtime/index.js';
+import { mountOverlay, unmount, isMounted, removeShortLink } from '../snapshot/index.js';
+import { Runc, runtimeDirFor, monitorPaths, readExit, readState } from '../runtime/index.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 import {
   allContainers, containerById, containerByName, containersByIdPrefix, containersOfImage, deleteContainer,
   updateContainer, updateContainerFrom, type ContainerRow,
@@ -36,9 +37,9 @@ export class ContainerCore {
   readonly dir: string;
   network?: NetworkDriver;
 
-  constructor(readonly store: StoreRoot, readonly volumes: VolumeStore) {
-    this.runtimeDir = runtimeDirFor(store.root);
-    this.runc = new Runc({ root: path.join(this.runtimeDir, 'runc') });
+  constructor(readonly store: StoreRoot, readonly volumes: VolumeStore, readonly sys: Sys = linuxSys) {
+    this.runtimeDir = runtimeDirFor(store.root, sys.runDir);
+    this.runc = new Runc({ root: path.join(this.runtimeDir, 'runc'), sys });
     this.dir = path.join(store.root, 'containers');
     mkdirp(this.dir, 0o710);
   }
@@ -134,7 +135,7 @@ export class ContainerCore {
     if (exit) {
       fields = { state: 'exited', exit_code: exit.exitCode, finished_at: exit.finishedAt || rfc3339Nano(), pid: 0, restart_count: exit.restartCount ?? c.row.restart_count, error: exit.error ?? '', oom_killed: exit.oomKilled ? 1 : 0 };
       if (exit.startedAt) fields.started_at = exit.startedAt;
-    } else if (!processAlive(c.row.monitor_pid)) {
+    } else if (!this.sys.processAlive(c.row.monitor_pid)) {
       const s = readState(c.paths.stateFile);
       fields = { state: 'exited', exit_code: s?.status === 'exited' ? s.exitCode : 255, finished_at: s?.finishedAt && s.finishedAt !== ZERO_TIME ? s.finishedAt : rfc3339Nano(), pid: 0, error: s?.status === 'exited' ? '' : 'the container monitor exited unexpectedly', oom_killed: s?.oomKilled ? 1 : 0 };
     } else {
@@ -186,8 +187,8 @@ export class ContainerCore {
   /** Mount the container's root filesystem (idempotent). */
   async mountRootfs(c: Container): Promise<string> {
     const merged = path.join(c.dir, 'merged');
-    if (!isMounted(merged)) {
-      await mountOverlay({ lowerDirs: this.lowerDirs(c), upperDir: path.join(c.dir, 'upper'), workDir: path.join(c.dir, 'work'), target: merged, linkDir: path.join(this.store.root, 'l') });
+    if (!isMounted(merged, this.sys)) {
+      await mountOverlay({ lowerDirs: this.lowerDirs(c), upperDir: path.join(c.dir, 'upper'), workDir: path.join(c.dir, 'work'), target: merged, linkDir: path.join(this.store.root, 'l'), sys: this.sys });
     }
     return merged;
   }
@@ -204,7 +205,7 @@ export class ContainerCore {
       if (c.network.netns) this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
     }
     const merged = path.join(c.dir, 'merged');
-    if (isMounted(merged)) await unmount(merged);
+    if (isMounted(merged, this.sys)) await unmount(merged, this.sys);
     for (const f of fs.readdirSync(c.dir).filter((n) => n.startsWith('exec-'))) fs.rmSync(path.join(c.dir, f), { force: true });
   }
 
@@ -214,6 +215,7 @@ export class ContainerCore {
     await this.releaseRuntime(c);
     this.volumes.release(c, !!opts.volumes);
     deleteContainer(this.store.db, c.id);
+    removeShortLink(path.join(this.store.root, 'l'), path.join(c.dir, 'init')); // or l/<short> dangles
     rmTree(c.dir);
     fs.rmSync(c.paths.socketPath, { force: true });
     this.event(c, 'destroy');

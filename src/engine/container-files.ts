@@ -66,7 +66,7 @@ function mountTable(engine: Containers, c: Container): PathMount[] {
 
 /** Run fn with the container's rootfs mounted and the container frozen if it runs. */
 export async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string) => Promise<T>): Promise<T> {
-  const wasMounted = isMounted(path.join(c.dir, 'merged'));
+  const wasMounted = isMounted(path.join(c.dir, 'merged'), engine.sys);
   const root = await engine.mountRootfs(c);
   const pause = c.row.state === 'running';
   if (pause) await engine.runc.pause(c.id).catch(() => undefined);
@@ -74,14 +74,14 @@ export async function withRootfs<T>(engine: Containers, c: Container, fn: (root:
     return await fn(root);
   } finally {
     if (pause) await engine.runc.resume(c.id).catch(() => undefined);
-    if (!wasMounted && c.row.state !== 'running' && c.row.state !== 'paused') await unmount(root).catch(() => undefined);
+    if (!wasMounted && c.row.state !== 'running' && c.row.state !== 'paused') await unmount(root, engine.sys).catch(() => undefined);
   }
 }
 
 /** `export`: the container's filesystem as a tar stream. */
 export async function exportContainer(engine: Containers, ref: string, out: Writable): Promise<void> {
   const c = engine.get(ref);
-  await withRootfs(engine, c, async (root) => { await packDir(root, out, { mode: 'plain' }); });
+  await withRootfs(engine, c, async (root) => { await packDir(root, out, { mode: 'plain', sys: engine.sys }); });
 }
 
 /** `cp CONTAINER:SRC DEST`: copy out; DEST '-' writes a tar stream to `out`. */
@@ -115,7 +115,7 @@ export async function copyToContainer(engine: Containers, ref: string, src: stri
     if (typeof src !== 'string') {
       // a tar stream ('-'): extract into the destination directory
       if (!destIsDir) throw invalidArgument(`destination "${dest}" must be a directory`);
-      await unpackLayer(src, hostDest, { mode: 'plain', symlinkParents: 'resolve-in-root' });
+      await unpackLayer(src, hostDest, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys });
       return;
     }
     const st = fs.lstatSync(src);
@@ -126,15 +126,15 @@ export async function copyToContainer(engine: Containers, ref: string, src: stri
       // cp dir ctr:/existing -> /existing/dir; cp dir ctr:/new -> /new
       into = destIsDir && !src.endsWith('/.') ? path.join(hostDest, base) : hostDest;
       fs.mkdirSync(into, { recursive: true });
-      const packing = packDir(src, pass, { mode: 'plain' });
-      await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root' })]);
+      const packing = packDir(src, pass, { mode: 'plain', sys: engine.sys });
+      await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys })]);
       return;
     }
     const name = destIsDir ? base : path.basename(hostDest);
     into = destIsDir ? hostDest : path.dirname(hostDest);
     if (!fs.existsSync(into)) throw invalidArgument(`no such directory: ${path.dirname(dest)}`);
     const packing = packOne(src, name, st, pass);
-    await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root' })]);
+    await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys })]);
   });
 }
 

@@ -17,7 +17,7 @@ export async function removeContainer(cs: ContainerCore, ref: string, opts: { fo
     await disableRestart(c.paths.socketPath).catch(() => undefined);
     if (c.row.state === 'paused') await cs.runc.resume(c.id).catch(() => undefined);
     try { await cs.runc.kill(c.id, 'KILL', { all: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
   }
   const after = cs.find(c.id);
   if (!after) return;

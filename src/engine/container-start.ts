@@ -126,7 +126,7 @@ export async function abandonDeferred(cs: ContainerCore, ref: string): Promise<v
   cs.track(c.id, (async () => {
     await disableRestart(c.paths.socketPath).catch(() => undefined);
     try { await cs.runc.delete(c.id, { force: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
     for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
     await cs.releaseRuntime(c);
   })());

@@ -17,10 +17,10 @@ export async function stopContainer(cs: ContainerCore, ref: string, timeout?: nu
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), Math.max(0, t) * 1000);
   try {
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, signal: ac.signal, intervalMs: 20 });
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, signal: ac.signal, intervalMs: 20 });
   } catch {
     try { await cs.runc.kill(c.id, 'KILL', { all: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
   } finally {
     clearTimeout(timer);
   }
@@ -41,7 +41,7 @@ export async function killContainer(cs: ContainerCore, ref: string, signal = 'KI
   if (sig === 9 || sig === 15) await disableRestart(c.paths.socketPath).catch(() => undefined);
   await cs.runc.kill(c.id, String(sig));
   cs.event(c, 'kill', { signal: String(sig) });
-  if (sig === 9) await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 20 }).catch(() => undefined);
+  if (sig === 9) await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
   return cs.get(c.id);
 }
 
@@ -78,7 +78,7 @@ export async function waitContainer(cs: ContainerCore, ref: string, opts: { cond
   for (;;) {
     if (opts.signal?.aborted) throw new StrataError('unavailable', 'wait aborted');
     if (cs.isLive(c)) {
-      await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, intervalMs: 50, ...(opts.signal ? { signal: opts.signal } : {}) })
+      await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 50, ...(opts.signal ? { signal: opts.signal } : {}) })
         .catch(() => undefined);
     } else if (cond === 'not-running') {
       return c.row.exit_code;

@@ -105,7 +105,7 @@ export class Containers extends ContainerCore {
       opts.signal?.addEventListener('abort', () => ac.abort());
       o.follow = true;
       o.signal = ac.signal;
-      void waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, signal: ac.signal }).catch(() => undefined).then(() => setTimeout(() => ac.abort(), 100));
+      void waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, signal: ac.signal, sys: this.sys }).catch(() => undefined).then(() => setTimeout(() => ac.abort(), 100));
     }
     return readLogs(c.paths.logPath, o);
   }

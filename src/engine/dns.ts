@@ -15,7 +15,7 @@ export class ContainerDns {
   readonly server: Aardvark | undefined;
 
   constructor(readonly nm: NetworkManager, binary = findAardvark()) {
-    this.server = binary ? new Aardvark(path.join(nm.stateDir, 'aardvark-dns'), binary) : undefined;
+    this.server = binary ? new Aardvark(path.join(nm.stateDir, 'aardvark-dns'), binary, 53, nm.sys) : undefined;
   }
 
   get enabled(): boolean { return !!this.server; }

@@ -11,6 +11,7 @@ import { emitEvent } from './events.js';
 import { addImageManifest, allImages, type ImageRow, deleteImage, hasChildImages, imageById, imageExists, imagesByIdPrefix, insertImage, layerInUse, layersOfImage, parentImageIds, setLastTagTime } from '../meta/images.js';
 import { allRefs, deleteRef, imageOfRef, refsOfImage, setRepoDigest, setTagRow } from '../meta/tags.js';
 import { addLayerBlob, blobsOfLayer, deleteLayer, insertLayer, layerExists } from '../meta/layers.js';
+import { removeShortLink } from '../snapshot/index.js';
 
 export type { ImageRow };
 
@@ -432,6 +433,7 @@ export function deleteLayerFiles(store: StoreRoot, layer: OrphanLayer): void {
   const { diffId } = layer;
   for (const b of layer.blobs) store.content.delete(b);
   store.content.delete(diffId);
+  removeShortLink(path.join(store.root, 'l'), store.layerDir(diffId)); // or l/<short> dangles
   const home = store.layerHome(diffId);
   const trash = path.join(store.tmpDir, `${process.pid}-trash-${path.basename(home)}`);
   try { fs.renameSync(home, trash); rmTree(trash); } catch { rmTree(home); }

@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { StrataError } from '../base/errors.js';
-import type { Sys } from '../sys/index.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 import { StoreRoot, defaultRoot } from './store-root.js';
 import { Containers } from './containers.js';
 import { VolumeStore } from './volumes.js';
@@ -89,8 +89,8 @@ export type InspectType = 'container' | 'image' | 'network' | 'volume';
 
 export interface Engine {
   readonly root: string;
-  /** The kernel door lower services will take (undefined: the real one). */
-  readonly sys: Sys | undefined;
+  /** The kernel door every service below uses (linuxSys unless one was given). */
+  readonly sys: Sys;
   readonly images: ImageService;
   readonly containers: Containers;
   readonly files: ContainerFiles;
@@ -115,16 +115,17 @@ export interface Engine {
  */
 export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
   const root = opts.root ?? defaultRoot();
+  const sys = opts.sys ?? linuxSys;
   interface Parts { store: StoreRoot; containers: Containers; volumes: VolumeStore; networks: Networks; changes: ChangeService; system: SystemService }
   let parts: Parts | undefined;
   let closed = false;
   const close = () => { if (parts && !closed) { closed = true; parts.store.close(); } };
   const w = (): Parts => {
     if (parts) return parts;
-    const store = new StoreRoot(root);
-    const volumes = new VolumeStore(store);
-    const containers = new Containers(store, volumes);
-    const nm = networkManager(store);
+    const store = new StoreRoot(root, sys);
+    const volumes = new VolumeStore(store, sys);
+    const containers = new Containers(store, volumes, sys);
+    const nm = networkManager(store, sys);
     containers.network = new CniDriver(nm, store);
     const networks = new Networks(nm, containers);
     parts = { store, containers, volumes, networks, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
@@ -180,7 +181,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
 
   return {
     root,
-    sys: opts.sys,
+    sys,
     images, files, stats, registry, events,
     get containers() { return w().containers; },
     get volumes() { return w().volumes; },

@@ -53,7 +53,7 @@ export async function layerTarFile(store: StoreRoot, diffId: string, scratch: st
   if (store.content.has(diffId)) return store.content.pathOf(diffId);
   if (!isRepackable(store, diffId)) throw corrupt(`no blob found for layer ${diffId}: run 'strata system check'`);
   const out = path.join(scratch, `${hexOf(diffId)}.tar`);
-  const r = await packDir(store.layerDir(diffId), out, { ...REPACK_OPTIONS });
+  const r = await packDir(store.layerDir(diffId), out, { ...REPACK_OPTIONS, sys: store.sys });
   if (r.diffId !== diffId) {
     fs.rmSync(out, { force: true });
     throw corrupt(`layer ${diffId} packs to ${r.diffId}: its directory changed`);

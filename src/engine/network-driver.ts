@@ -6,6 +6,7 @@ import type { StoreRoot } from './store-root.js';
 import { containerEndpoints, joinedAliases } from './endpoints.js';
 import { ContainerDns } from './dns.js';
 import { writeFileAtomic } from '../base/fs.js';
+import type { Sys } from '../sys/index.js';
 
 
 /** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
@@ -35,8 +36,8 @@ export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
   };
 }
 
-export function networkManager(store: StoreRoot): NetworkManager {
-  return new NetworkManager(path.join(store.root, 'network'));
+export function networkManager(store: StoreRoot, sys: Sys): NetworkManager {
+  return new NetworkManager(path.join(store.root, 'network'), { sys });
 }
 
 /** The CNI-backed driver the container engine calls on start and stop. */

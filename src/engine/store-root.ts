@@ -5,7 +5,7 @@ import { mkdirp, rmTree } from '../base/fs.js';
 import { ContentStore } from '../content/store.js';
 import { openDb, type DB } from '../meta/db.js';
 import { hexOf } from '../image/digest.js';
-import { processAlive } from '../runtime/index.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 
 export function defaultRoot(): string {
   return process.env.STRATA_ROOT || '/var/lib/strata';
@@ -25,7 +25,8 @@ export class StoreRoot {
   readonly tmpDir: string;
   readonly layersDir: string;
 
-  constructor(readonly root: string = defaultRoot()) {
+  /** `sys`: the kernel door (liveness of the owners of tmp/ entries). */
+  constructor(readonly root: string = defaultRoot(), readonly sys: Sys = linuxSys) {
     mkdirp(root, 0o711);
     this.tmpDir = path.join(root, 'tmp');
     this.layersDir = path.join(root, 'layers');
@@ -63,7 +64,7 @@ export class StoreRoot {
     try { names = fs.readdirSync(this.tmpDir); } catch { return 0; }
     for (const name of names) {
       const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-      if (pid && pid !== process.pid && processAlive(pid)) continue;
+      if (pid && pid !== process.pid && this.sys.processAlive(pid)) continue;
       if (pid === process.pid) continue;
       rmTree(path.join(this.tmpDir, name));
       n++;

@@ -95,7 +95,7 @@ export class SystemService {
     const root = this.store.root;
     this.close();
     for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
-    fs.rmSync(runtimeDirFor(root), { recursive: true, force: true }); // runc state and sockets under /run
+    fs.rmSync(runtimeDirFor(root, this.store.sys.runDir), { recursive: true, force: true }); // runc state and sockets under /run
   }
 
   /** `system check` (with `repair`: unreferenced blobs, layer dirs and tmp entries removed first). */

@@ -6,7 +6,6 @@ import { rmTree } from '../base/fs.js';
 import { deleteImageFiles, deleteImageRows, deleteLayerFiles, listImages, type OrphanLayer } from './images.js';
 import { isRepackable } from './layer-tar.js';
 import type { StoreRoot } from './store-root.js';
-import { processAlive } from '../runtime/index.js';
 import { allImageIds, allImageLayers, allManifestDigests, imageLayerPresence, parentImageIds } from '../meta/images.js';
 import { tagsOfImageAsRecorded } from '../meta/tags.js';
 import { allLayerBlobDigests, allLayerIds, blobsOfLayer, layerRefs, layerSizes } from '../meta/layers.js';
@@ -165,7 +164,7 @@ export async function checkStore(store: StoreRoot): Promise<CheckReport> {
   for (const name of safeReaddir(store.layersDir)) if (!layerRows.has(name)) garbage.push(`layer dir ${name}: not referenced`);
   for (const name of safeReaddir(store.tmpDir)) {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (pid !== process.pid && !processAlive(pid)) garbage.push(`tmp/${name}: left by an interrupted run`);
+    if (pid !== process.pid && !store.sys.processAlive(pid)) garbage.push(`tmp/${name}: left by an interrupted run`);
   }
   return { problems, garbage, blobs: blobs.length, layers: layers.length, images: images.length };
 }

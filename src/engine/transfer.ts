@@ -79,7 +79,7 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
   const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest();
   const tap = new HashTap(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
   try {
-    const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes() });
+    const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes(), sys: store.sys });
     const [res] = await Promise.all([unpacking, pipeline(input, tap).catch((e) => { tap.destroy(e); throw e; })]);
     // the blob's own size and digest first: wrong bytes are reported as such, not as a wrong layer
     if (expect.size !== undefined && tap.bytes !== expect.size) throw corrupt(`layer ${expect.digest ?? ''} size mismatch: expected ${expect.size}, got ${tap.bytes}`);
@@ -182,7 +182,7 @@ export async function loadArchive(store: StoreRoot, input: Readable): Promise<Lo
     const outer = path.join(work, 'archive');
     fs.mkdirSync(outer);
     try {
-      await unpackLayer(input, outer, { mode: 'plain', maxExpandedBytes: maxExpandedBytes() });
+      await unpackLayer(input, outer, { mode: 'plain', maxExpandedBytes: maxExpandedBytes(), sys: store.sys });
     } catch (e) {
       if (e instanceof StrataError) throw new StrataError(e.code, `invalid archive: ${e.message}`);
       throw e;

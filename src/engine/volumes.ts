@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree, treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 import {
   allVolumes, deleteVolume, insertVolume, releaseContainerVolumes, setVolumeAt, volumeAt, volumeByName, volumesOfContainer, volumeUsers,
   type VolumeRow,
@@ -80,7 +80,7 @@ export function parseMounts(hc: Partial<HostConfig>): ParsedMount[] {
 
 export class VolumeStore implements Volumes {
   readonly dir: string;
-  constructor(readonly store: StoreRoot) {
+  constructor(readonly store: StoreRoot, readonly sys: Sys = linuxSys) {
     this.dir = path.join(store.root, 'volumes');
     mkdirp(this.dir, 0o700);
   }
@@ -164,7 +164,7 @@ export class VolumeStore implements Volumes {
       if (!vol || fs.readdirSync(vol).length) continue;
       const inImage = path.join(rootfs, m.destination);
       try {
-        if (fs.lstatSync(inImage).isDirectory() && fs.readdirSync(inImage).length) execFileSync('cp', ['-a', `${inImage}/.`, `${vol}/`]);
+        if (fs.lstatSync(inImage).isDirectory() && fs.readdirSync(inImage).length) this.sys.copyTree(inImage, vol);
       } catch { /* nothing in the image there */ }
     }
     return out;

@@ -18,6 +18,7 @@ import { StrataError, invalidArgument } from '../base/errors.js';
 import { fsPath, show, toBin } from './paths.js';
 import { BLOCK, type EntryMeta, type TarEntryType, TYPE_MODE_BITS, encodeEntry, padding } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 import { readXattrs, withXattrPath } from './xattr.js';
 
 export interface PackOptions {
@@ -44,6 +45,8 @@ export interface PackOptions {
   whiteoutMtime?: number;
   /** end a Writable output when done (default true) */
   end?: boolean;
+  /** the kernel door for xattrs (default: linuxSys) */
+  sys?: Sys;
 }
 
 export interface PackResult {
@@ -156,7 +159,7 @@ class Packer {
       }
 
       const isDir = type === 'dir';
-      const all = withXattrPath(abs, isDir, (xp) => readXattrs(xp)) ?? [];
+      const all = withXattrPath(abs, isDir, (xp) => readXattrs(xp, undefined, this.opts.sys ?? linuxSys)) ?? [];
       let opaque = false;
       const xattrs: Array<[string, Buffer]> = [];
       for (const [k, v] of all) {

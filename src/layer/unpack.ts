@@ -21,7 +21,8 @@ import * as path from 'node:path';
 import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
 import type { Compression } from './compression.js';
 import { Sha256Hasher } from './hasher.js';
-import { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
+import { linuxSys, type Sys } from '../sys/index.js';
+import type { MknodFn, NodeKind } from './mknod.js';
 import { cleanName, fsPath, show, toBin } from './paths.js';
 import { MAX_NAME_BYTES, type TarHeader } from './tar-header.js';
 import { type ByteInput, type SourceInfo, TarReader, defaultMaxExpandedBytes, DEFAULT_MAX_ENTRIES, uncompressedChunks } from './tar-reader.js';
@@ -48,7 +49,9 @@ export interface UnpackOptions {
    * absolute targets restart at it, at most 255 links).
    */
   symlinkParents?: 'reject' | 'resolve-in-root';
-  /** creates device nodes and FIFOs (default: coreutils mknod) */
+  /** the kernel door for device nodes and xattrs (default: linuxSys) */
+  sys?: Sys;
+  /** creates device nodes and FIFOs instead of `sys.mknod` (a counting wrapper, say) */
   mknod?: MknodFn;
 }
 
@@ -114,12 +117,14 @@ class Unpacker {
   private readonly overlay: boolean;
   private readonly follow: boolean;
   private readonly mknod: MknodFn;
+  private readonly sys: Sys;
 
   constructor(private readonly rootStr: string, opts: UnpackOptions) {
     this.root = toBin(rootStr);
     this.overlay = (opts.mode ?? 'overlay') === 'overlay';
     this.follow = opts.symlinkParents === 'resolve-in-root';
-    this.mknod = opts.mknod ?? mknodCli;
+    const sys = (this.sys = opts.sys ?? linuxSys);
+    this.mknod = opts.mknod ?? ((p, kind, mode, major, minor) => sys.mknod(p, kind, mode, major, minor));
   }
 
   private abs(rel: string): string {
@@ -253,7 +258,7 @@ class Unpacker {
     const apply = (p: string): void => {
       for (const [k, v] of xattrs) {
         try {
-          setXattr(p, k, v);
+          setXattr(p, k, v, this.sys);
         } catch (e) {
           const errno = xattrErrno(e);
           // Docker: "ignoring xattr ... not supported by the underlying filesystem"; user.* is refused on symlinks

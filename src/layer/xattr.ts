@@ -1,17 +1,13 @@
 /**
- * Extended attributes through @napi-rs/xattr, which acts on a symlink itself
- * (lgetxattr/lsetxattr semantics) but only takes UTF-8 string paths. Paths that
- * are not UTF-8 are reached through /proc/self/fd/<dirfd>/.
+ * Extended attributes through the kernel door (`Sys.l*xattr`: @napi-rs/xattr in the real
+ * one, which acts on a symlink itself but only takes UTF-8 string paths). Paths that are
+ * not UTF-8 are reached through /proc/self/fd/<dirfd>/.
  */
 import * as fs from 'node:fs';
-import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
+import { linuxSys, xattrErrno, type Sys } from '../sys/index.js';
 import { binToUtf8, fsPath } from './paths.js';
 
-/** The errno of an @napi-rs/xattr error ("... (os error 95)"). */
-export function xattrErrno(e: unknown): number | undefined {
-  const m = /\(os error (\d+)\)/.exec(e instanceof Error ? e.message : String(e));
-  return m ? Number(m[1]) : undefined;
-}
+export { xattrErrno };
 
 export const EPERM = 1;
 export const ENOENT = 2;
@@ -47,10 +43,10 @@ export function withXattrPath<T>(absBin: string, isDir: boolean, fn: (p: string)
 }
 
 /** All xattrs of a path (not following a final symlink), sorted by name. */
-export function readXattrs(p: string, filter?: (name: string) => boolean): Array<[string, Buffer]> {
+export function readXattrs(p: string, filter?: (name: string) => boolean, sys: Sys = linuxSys): Array<[string, Buffer]> {
   let names: string[];
   try {
-    names = listAttributesSync(p);
+    names = sys.llistxattr(p);
   } catch (e) {
     const errno = xattrErrno(e);
     if (errno === EOPNOTSUPP || errno === ENODATA) return [];
@@ -61,15 +57,15 @@ export function readXattrs(p: string, filter?: (name: string) => boolean): Array
   const out: Array<[string, Buffer]> = [];
   for (const n of names) {
     if (filter && !filter(n)) continue;
-    const v = getAttributeSync(p, n);
+    const v = sys.lgetxattr(p, n);
     if (v !== null) out.push([n, Buffer.from(v)]);
   }
   return out;
 }
 
-export function getXattr(p: string, name: string): Buffer | null {
+export function getXattr(p: string, name: string, sys: Sys = linuxSys): Buffer | null {
   try {
-    return getAttributeSync(p, name);
+    return sys.lgetxattr(p, name);
   } catch (e) {
     const errno = xattrErrno(e);
     if (errno === EOPNOTSUPP || errno === ENODATA) return null;
@@ -77,6 +73,6 @@ export function getXattr(p: string, name: string): Buffer | null {
   }
 }
 
-export function setXattr(p: string, name: string, value: Uint8Array | string): void {
-  setAttributeSync(p, name, value);
+export function setXattr(p: string, name: string, value: Uint8Array | string, sys: Sys = linuxSys): void {
+  sys.lsetxattr(p, name, value);
 }

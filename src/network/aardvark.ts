@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { errnoCode } from '../base/errors.js';
 import { mkdirp, writeFileAtomic } from '../base/fs.js';
 import { withLock } from './lock.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 
 export const AARDVARK_PATHS = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'];
 
@@ -45,7 +46,7 @@ function alive(pid: number): boolean {
 
 export class Aardvark {
   /** `dir`: this root's configuration directory (only network files and aardvark's pid file go there). */
-  constructor(readonly dir: string, readonly binary: string, readonly port = 53) {}
+  constructor(readonly dir: string, readonly binary: string, readonly port = 53, readonly sys: Sys = linuxSys) {}
 
   private get pidFile(): string { return path.join(this.dir, 'aardvark.pid'); }
   private get lockFile(): string { return `${this.dir}.lock`; }
@@ -59,7 +60,7 @@ export class Aardvark {
 
   /** Make the configuration exactly `nets` (those without records dropped) and have the server see it. */
   async sync(nets: readonly DnsNetwork[]): Promise<void> {
-    await withLock(this.lockFile, async () => {
+    await withLock(this.sys, this.lockFile, async () => {
       mkdirp(this.dir, 0o700);
       const wanted = new Map(nets.filter((n) => n.gateway && n.records.length).map((n) => [n.name, fileText(n)]));
       let changed = false;
@@ -87,7 +88,7 @@ export class Aardvark {
 
   /** Stop the server and remove its configuration. */
   async stop(): Promise<void> {
-    await withLock(this.lockFile, async () => {
+    await withLock(this.sys, this.lockFile, async () => {
       const pid = this.pid();
       if (pid) await this.kill(pid);
       fs.rmSync(this.dir, { recursive: true, force: true });

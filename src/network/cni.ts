@@ -9,7 +9,7 @@
  * `{"code","msg","details"}` on stdout.
  */
 import { StrataError } from '../base/errors.js';
-import { run, sbinPath } from './exec.js';
+import { linuxSys, sbinPath, type Sys } from '../sys/index.js';
 
 export const CNI_VERSION = '1.0.0';
 export const DEFAULT_CNI_PATH = '/usr/lib/cni';
@@ -43,7 +43,7 @@ export class CniError extends Error {
   }
 }
 
-export interface CniOptions { cniPath?: string; timeoutMs?: number; }
+export interface CniOptions { cniPath?: string; timeoutMs?: number; /** the kernel door (default: linuxSys) */ sys?: Sys; }
 
 function pluginConfig(list: CniConfList, plugin: CniPluginConf, rt: CniRuntime, prevResult: CniResult | undefined): Record<string, unknown> {
   const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name };
@@ -66,7 +66,7 @@ export async function execPlugin(
 ): Promise<CniResult | undefined> {
   if (!/^[A-Za-z0-9_.-]+$/.test(type)) throw new StrataError('invalid_argument', `invalid CNI plugin type "${type}"`);
   const cniPath = opts.cniPath ?? DEFAULT_CNI_PATH;
-  const env: NodeJS.ProcessEnv = {
+  const env: Record<string, string> = {
     PATH: sbinPath(),
     CNI_COMMAND: command,
     CNI_CONTAINERID: rt.containerId,
@@ -74,7 +74,8 @@ export async function execPlugin(
     CNI_IFNAME: rt.ifName,
     CNI_PATH: cniPath,
   };
-  const r = await run(`${cniPath}/${type}`, [], { env, input: JSON.stringify(config), timeoutMs: opts.timeoutMs ?? 60_000 });
+  const sys = opts.sys ?? linuxSys;
+  const r = await sys.cniExec({ plugin: `${cniPath}/${type}`, env, stdin: JSON.stringify(config), timeoutMs: opts.timeoutMs ?? 60_000 });
   const out = r.stdout.trim();
   if (r.code !== 0) {
     let code = 999;

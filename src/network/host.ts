@@ -1,28 +1,42 @@
-/** What the host already uses: routes, addresses, nameservers, links, named netns. */
+/**
+ * What the host already uses (routes, addresses, nameservers, links, named netns) and the
+ * few things Strata makes there itself: bridges at network create, and the netns of each
+ * container. Everything goes through the kernel door (`Sys.ip`, `Sys.listLinks`...).
+ */
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { runOk, run } from './exec.js';
+import { StrataError } from '../base/errors.js';
+import type { Sys } from '../sys/index.js';
 import { parseCidr, parseIPv4, type Cidr } from './ipv4.js';
-import { parseResolvConf } from './files.js';
+import { buildResolvConf, parseResolvConf, type ResolvConfOptions } from './hosts-files.js';
 
 interface IpRoute { dst?: string; dev?: string; type?: string; }
 interface IpAddr { ifname: string; mtu?: number; addr_info?: Array<{ family: string; local: string; prefixlen: number }>; }
+
+/** `ip ARGS`, requiring exit 0; the error names the command and carries stderr. */
+async function ipOk(sys: Sys, args: readonly string[]): Promise<string> {
+  const r = await sys.ip(args);
+  if (r.code !== 0) {
+    throw new StrataError('internal', `ip ${args.join(' ')}: exit ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+  }
+  return r.stdout;
+}
 
 /**
  * Every IPv4 prefix in use on the host: routes of all tables (the default route excluded),
  * interface addresses with their prefix, and nameservers (Docker avoids pools that would
  * hide the resolver).
  */
-export async function hostUsedPrefixes(): Promise<Cidr[]> {
+export async function hostUsedPrefixes(sys: Sys): Promise<Cidr[]> {
   const used: Cidr[] = [];
-  const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as IpRoute[];
+  const routes = JSON.parse((await ipOk(sys, ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as IpRoute[];
   for (const r of routes) {
     if (!r.dst || r.dst === 'default') continue;
     const c = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
     // The local table's 127.0.0.0/8 is loopback; keep it (a pool there makes no sense either).
     if (c) used.push(c);
   }
-  const addrs = JSON.parse((await runOk('ip', ['-j', '-4', 'addr', 'show'])) || '[]') as IpAddr[];
+  const addrs = JSON.parse((await ipOk(sys, ['-j', '-4', 'addr', 'show'])) || '[]') as IpAddr[];
   for (const a of addrs) {
     for (const i of a.addr_info ?? []) {
       if (i.family !== 'inet') continue;
@@ -40,9 +54,9 @@ export async function hostUsedPrefixes(): Promise<Cidr[]> {
 }
 
 /** MTU of the interface carrying the default route (1500 when there is none). */
-export async function defaultRouteMtu(): Promise<number> {
+export async function defaultRouteMtu(sys: Sys): Promise<number> {
   try {
-    const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'default'])) || '[]') as IpRoute[];
+    const routes = JSON.parse((await ipOk(sys, ['-j', '-4', 'route', 'show', 'default'])) || '[]') as IpRoute[];
     const dev = routes.find((r) => r.dev)?.dev;
     if (!dev) return 1500;
     const mtu = Number(fs.readFileSync(`/sys/class/net/${dev}/mtu`, 'utf8').trim());
@@ -52,12 +66,8 @@ export async function defaultRouteMtu(): Promise<number> {
   }
 }
 
-export function linkExists(name: string): boolean {
-  return fs.existsSync(`/sys/class/net/${name}`);
-}
-
-export function listLinks(): string[] {
-  try { return fs.readdirSync('/sys/class/net'); } catch { return []; }
+export function linkExists(sys: Sys, name: string): boolean {
+  return sys.listLinks().includes(name);
 }
 
 /**
@@ -67,49 +77,58 @@ export function listLinks(): string[] {
  * when the network is created, which puts the subnet in the routing table at once, and the
  * next subnet choice (this root's or another's) sees it.
  */
-export async function createBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
-  if (!linkExists(name)) {
+export async function createBridge(sys: Sys, name: string, gatewayCidr: string, mtu: number): Promise<void> {
+  if (!linkExists(sys, name)) {
     // A fixed address: a Linux bridge otherwise takes the lowest address of its ports, so it
     // would change as containers come and go (and CNI CHECK compares it with ADD's result).
     const mac = '02:' + createHash('sha256').update(name).digest('hex').slice(0, 10).match(/../g)!.join(':');
-    const r = await run('ip', ['link', 'add', name, 'address', mac, 'mtu', String(mtu), 'type', 'bridge']);
-    if (r.code !== 0 && !linkExists(name)) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
+    const r = await sys.ip(['link', 'add', name, 'address', mac, 'mtu', String(mtu), 'type', 'bridge']);
+    if (r.code !== 0 && !linkExists(sys, name)) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
   }
   // The plugin disables router advertisements on its bridges; do the same up front.
-  try { fs.writeFileSync(`/proc/sys/net/ipv6/conf/${name}/accept_ra`, '0'); } catch { /* no IPv6 */ }
-  const r = await run('ip', ['addr', 'add', gatewayCidr, 'dev', name]);
+  try { sys.writeSysctl(`net/ipv6/conf/${name}/accept_ra`, '0'); } catch { /* no IPv6 */ }
+  const r = await sys.ip(['addr', 'add', gatewayCidr, 'dev', name]);
   if (r.code !== 0 && !/File exists|Address already assigned/i.test(r.stderr)) {
     throw new Error(`ip addr add ${gatewayCidr} dev ${name}: ${r.stderr.trim()}`);
   }
-  await runOk('ip', ['link', 'set', name, 'up']);
+  await ipOk(sys, ['link', 'set', name, 'up']);
 }
 
 /** Delete a link; gone already is fine. */
-export async function deleteLink(name: string): Promise<void> {
-  if (!linkExists(name)) return;
-  const r = await run('ip', ['link', 'delete', name]);
-  if (r.code !== 0 && linkExists(name)) throw new Error(`ip link delete ${name}: ${r.stderr.trim()}`);
+export async function deleteLink(sys: Sys, name: string): Promise<void> {
+  if (!linkExists(sys, name)) return;
+  const r = await sys.ip(['link', 'delete', name]);
+  if (r.code !== 0 && linkExists(sys, name)) throw new Error(`ip link delete ${name}: ${r.stderr.trim()}`);
 }
 
-export const NETNS_DIR = '/run/netns';
-
-export function listNetns(): string[] {
-  try { return fs.readdirSync(NETNS_DIR); } catch { return []; }
-}
-
-export function netnsPath(name: string): string {
-  return `${NETNS_DIR}/${name}`;
+/** Where `ip netns` keeps named namespaces: /run/netns/NAME. */
+export function netnsPath(sys: Sys, name: string): string {
+  return `${sys.runDir}/netns/${name}`;
 }
 
 /** `ip netns add`: a new network namespace bind-mounted at /run/netns/NAME. */
-export async function createNetns(name: string): Promise<string> {
-  await runOk('ip', ['netns', 'add', name]);
-  return netnsPath(name);
+export async function createNetns(sys: Sys, name: string): Promise<string> {
+  await ipOk(sys, ['netns', 'add', name]);
+  return netnsPath(sys, name);
 }
 
 /** `ip netns delete`: unmount and unlink; gone already is fine. */
-export async function deleteNetns(name: string): Promise<void> {
-  if (!fs.existsSync(netnsPath(name))) return;
-  const r = await run('ip', ['netns', 'delete', name]);
-  if (r.code !== 0 && fs.existsSync(netnsPath(name))) throw new Error(`ip netns delete ${name}: ${r.stderr.trim()}`);
+export async function deleteNetns(sys: Sys, name: string): Promise<void> {
+  if (!fs.existsSync(netnsPath(sys, name))) return;
+  const r = await sys.ip(['netns', 'delete', name]);
+  if (r.code !== 0 && fs.existsSync(netnsPath(sys, name))) throw new Error(`ip netns delete ${name}: ${r.stderr.trim()}`);
+}
+
+/**
+ * /etc/resolv.conf content for containers, from the host's `hostFile` (see buildResolvConf);
+ * systemd-resolved's stub file is replaced by its upstream list.
+ */
+export function hostResolvConf(opts: ResolvConfOptions = {}, hostFile = '/etc/resolv.conf'): string {
+  let host = '';
+  try { host = fs.readFileSync(hostFile, 'utf8'); } catch { /* none: defaults */ }
+  // systemd-resolved's stub (127.0.0.53) is useless inside a container; its upstream list is not.
+  if (/^\s*nameserver\s+127\.0\.0\.53\s*$/m.test(host) && hostFile === '/etc/resolv.conf') {
+    try { host = fs.readFileSync('/run/systemd/resolve/resolv.conf', 'utf8'); } catch { /* keep the stub file */ }
+  }
+  return buildResolvConf(host, opts);
 }

@@ -16,7 +16,7 @@ export {
 export {
   buildHostsFile, buildResolvConf, parseResolvConf,
   type HostsEntry, type HostsFileOptions, type ResolvConfOptions,
-} from './files.js';
+} from './hosts-files.js';
 export {
   execPlugin, addNetworkList, delNetworkList, checkNetworkList, CniError, CNI_VERSION, DEFAULT_CNI_PATH,
   type CniConfList, type CniPluginConf, type CniResult, type CniRuntime,

@@ -12,13 +12,13 @@
  * Edits go through `iptables-restore --noflush`, which takes rule text exactly as
  * `iptables-save` prints it (quoted comments included).
  */
-import { run } from './exec.js';
+import type { Sys } from '../sys/index.js';
 
 export interface SavedRule { table: string; chain: string; spec: string; }
 export interface SavedTable { chains: string[]; rules: SavedRule[]; }
 
-export async function iptablesSave(table: string): Promise<SavedTable> {
-  const r = await run('iptables-save', ['-t', table]);
+export async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
+  const r = await sys.iptablesSave(table);
   const out: SavedTable = { chains: [], rules: [] };
   if (r.code !== 0) return out;
   for (const line of r.stdout.split('\n')) {
@@ -33,17 +33,17 @@ export async function iptablesSave(table: string): Promise<SavedTable> {
 }
 
 /** Apply deletions atomically per table; tolerate rules/chains already gone by retrying one by one. */
-export async function applyDeletions(table: string, ruleDeletes: SavedRule[], chainDeletes: string[]): Promise<void> {
+export async function applyDeletions(sys: Sys, table: string, ruleDeletes: SavedRule[], chainDeletes: string[]): Promise<void> {
   if (ruleDeletes.length === 0 && chainDeletes.length === 0) return;
   const lines = [`*${table}`, ...ruleDeletes.map((r) => `-D ${r.chain} ${r.spec}`), ...chainDeletes.flatMap((c) => [`-F ${c}`, `-X ${c}`]), 'COMMIT', ''];
-  const r = await run('iptables-restore', ['-w', '--noflush'], { input: lines.join('\n') });
+  const r = await sys.iptablesRestore(lines.join('\n'));
   if (r.code === 0) return;
   // Something was gone already (a concurrent DEL): do what is left one at a time.
   for (const d of ruleDeletes) {
-    await run('iptables-restore', ['-w', '--noflush'], { input: `*${table}\n-D ${d.chain} ${d.spec}\nCOMMIT\n` });
+    await sys.iptablesRestore(`*${table}\n-D ${d.chain} ${d.spec}\nCOMMIT\n`);
   }
   for (const c of chainDeletes) {
-    await run('iptables-restore', ['-w', '--noflush'], { input: `*${table}\n-F ${c}\n-X ${c}\nCOMMIT\n` });
+    await sys.iptablesRestore(`*${table}\n-F ${c}\n-X ${c}\nCOMMIT\n`);
   }
 }
 
@@ -65,8 +65,8 @@ function jumpTarget(spec: string): string | undefined {
  * container for which `isStale(containerId)` holds, with the per-container chains they jump
  * to (CNI-xxxx of the bridge plugin's masquerade, CNI-DN-xxxx of portmap).
  */
-export async function sweepNat(isOurs: (network: string) => boolean, isStale: (containerId: string) => boolean): Promise<number> {
-  const nat = await iptablesSave('nat');
+export async function sweepNat(sys: Sys, isOurs: (network: string) => boolean, isStale: (containerId: string) => boolean): Promise<number> {
+  const nat = await iptablesSave(sys, 'nat');
   const dels: SavedRule[] = [];
   const chains = new Set<string>();
   for (const r of nat.rules) {
@@ -82,29 +82,29 @@ export async function sweepNat(isOurs: (network: string) => boolean, isStale: (c
   // hash-named per-container chains); keep such a chain.
   const stillReferenced = new Set(nat.rules.filter((r) => !dels.includes(r)).map((r) => jumpTarget(r.spec)).filter((t): t is string => !!t));
   const chainDeletes = [...chains].filter((c) => nat.chains.includes(c) && !stillReferenced.has(c));
-  await applyDeletions('nat', ruleDeletes, chainDeletes);
+  await applyDeletions(sys, 'nat', ruleDeletes, chainDeletes);
   return ruleDeletes.length + chainDeletes.length;
 }
 
 /** Remove the firewall plugin's CNI-FORWARD accept rules for these container addresses. */
-export async function sweepForwardRules(isStaleIp: (ip: string) => boolean): Promise<number> {
-  const filter = await iptablesSave('filter');
+export async function sweepForwardRules(sys: Sys, isStaleIp: (ip: string) => boolean): Promise<number> {
+  const filter = await iptablesSave(sys, 'filter');
   const dels = filter.rules.filter((r) => {
     if (r.chain !== 'CNI-FORWARD') return false;
     const m = /^-[sd] (\d+\.\d+\.\d+\.\d+)\/32 /.exec(r.spec);
     return !!m && isStaleIp(m[1]!);
   });
-  await applyDeletions('filter', dels, []);
+  await applyDeletions(sys, 'filter', dels, []);
   return dels.length;
 }
 
 /** Remove the `same-bridge` isolation rules of one bridge. */
-export async function removeIsolationRules(bridge: string): Promise<void> {
-  const filter = await iptablesSave('filter');
+export async function removeIsolationRules(sys: Sys, bridge: string): Promise<void> {
+  const filter = await iptablesSave(sys, 'filter');
   const dels = filter.rules.filter((r) =>
     (r.chain === 'CNI-ISOLATION-STAGE-1' || r.chain === 'CNI-ISOLATION-STAGE-2') &&
     (r.spec.startsWith(`-i ${bridge} `) || r.spec.startsWith(`-o ${bridge} `)));
-  await applyDeletions('filter', dels, []);
+  await applyDeletions(sys, 'filter', dels, []);
 }
 
 export interface ClaimedPort { hostIp: string; hostPort: number; protocol: string; }
@@ -114,8 +114,8 @@ export interface ClaimedPort { hostIp: string; hostPort: number; protocol: strin
  * Strata root, nerdctl, Podman with CNI). From rules like
  * `-A CNI-DN-xxx [-d 127.0.0.1/32] -p tcp -m tcp --dport 8080 -j DNAT --to-destination ...`.
  */
-export async function claimedHostPorts(): Promise<ClaimedPort[]> {
-  const nat = await iptablesSave('nat');
+export async function claimedHostPorts(sys: Sys): Promise<ClaimedPort[]> {
+  const nat = await iptablesSave(sys, 'nat');
   const out: ClaimedPort[] = [];
   for (const r of nat.rules) {
     if (!r.chain.startsWith('CNI-DN-') || !/ -j DNAT /.test(` ${r.spec} `)) continue;

@@ -8,42 +8,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
+import type { Sys } from '../sys/index.js';
 
 const queues = new Map<string, Promise<void>>();
 
-function holderAlive(content: string): boolean {
+/** Is the holder recorded in a lock file ("pid starttime") still running? The kernel door's one rule. */
+function holderAlive(sys: Sys, content: string): boolean {
   const pid = Number.parseInt(content.split(' ')[0] ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-  // A recycled pid: compare the recorded start time with the process's.
-  const start = content.split(' ')[1];
-  if (start) {
-    const now = procStartTime(pid);
-    if (now !== undefined && now !== start) return false;
-  }
-  return true;
-}
-
-function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19]; // field 22: starttime
-  } catch {
-    return undefined;
-  }
+  // with the recorded start time, a recycled pid is not taken for the holder
+  return sys.processAlive(pid, content.split(' ')[1] || undefined);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function acquireFile(file: string, timeoutMs: number): Promise<void> {
+async function acquireFile(sys: Sys, file: string, timeoutMs: number): Promise<void> {
   mkdirp(path.dirname(file));
-  const me = `${process.pid} ${procStartTime(process.pid) ?? ''}`;
+  const me = `${process.pid} ${sys.processStartTime(process.pid) ?? ''}`;
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
@@ -59,7 +41,7 @@ async function acquireFile(file: string, timeoutMs: number): Promise<void> {
     try { content = fs.readFileSync(file, 'utf8'); } catch { continue; }
     // An empty file is a holder between open and write: wait for it, unless it is old
     // (the holder died right after creating it).
-    let stale = content !== '' && !holderAlive(content);
+    let stale = content !== '' && !holderAlive(sys, content);
     if (content === '') {
       try { stale = Date.now() - fs.statSync(file).mtimeMs > 5000; } catch { continue; }
     }
@@ -76,7 +58,7 @@ async function acquireFile(file: string, timeoutMs: number): Promise<void> {
 }
 
 /** Run `fn` holding the lock file `file` (other processes and this one wait). */
-export async function withLock<T>(file: string, fn: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
+export async function withLock<T>(sys: Sys, file: string, fn: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
   const prev = queues.get(file) ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((r) => { release = r; });
@@ -84,7 +66,7 @@ export async function withLock<T>(file: string, fn: () => Promise<T> | T, timeou
   queues.set(file, chained);
   await prev;
   try {
-    await acquireFile(file, timeoutMs);
+    await acquireFile(sys, file, timeoutMs);
     try {
       return await fn();
     } finally {

@@ -36,40 +36,15 @@ export {
   signalNumber,
 } from './runc.js';
 export type { RuncOptions, ContainerState } from './runc.js';
-export {
-  startMonitor,
-  startContainer,
-  monitorPaths,
-  monitorBinaryPath,
-  monitorCommand,
-  monitorStatus,
-  resize,
-  disableRestart,
-  readExit,
-  readState,
-  waitExit,
-  processAlive,
-  attach,
-  attachTerminal,
-  runForeground,
-  openAttachSocket,
-  StdcopyDemuxer,
-  parseDetachKeys,
-  DetachKeyFilter,
-} from './monitor.js';
-export type {
-  MonitorOptions,
-  MonitorPaths,
-  MonitorStarted,
-  MonitorState,
-  MonitorStatus,
-  ExitInfo,
-  AttachOptions,
-  AttachSession,
-  TerminalAttachOptions,
-  ForegroundOptions,
-} from './monitor.js';
+export { startMonitor, runForeground, monitorBinaryPath } from './monitor-launch.js';
+export type { MonitorOptions, MonitorStarted, ForegroundOptions } from './monitor-launch.js';
+export { startContainer, monitorCommand, monitorStatus, resize, disableRestart } from './monitor-control.js';
+export type { MonitorStatus } from './monitor-control.js';
+export { monitorPaths, readExit, readState, waitExit } from './monitor-files.js';
+export type { MonitorPaths, MonitorState, ExitInfo } from './monitor-files.js';
+export { attach, attachTerminal, openAttachSocket, StdcopyDemuxer, parseDetachKeys, DetachKeyFilter } from './attach.js';
+export type { AttachOptions, AttachSession, TerminalAttachOptions } from './attach.js';
 export { readLogs, formatLogEntry, stdcopyFrame, toNanos } from './logs.js';
 export type { LogEntry, ReadLogsOptions } from './logs.js';
-export { execInContainer, execProcessSpec, lookPathInContainer } from './exec.js';
-export type { ExecOptions, ExecHandle } from './exec.js';
+export { execInContainer, execProcessSpec, lookPathInContainer } from './exec-process.js';
+export type { ExecOptions, ExecHandle } from './exec-process.js';

@@ -1,16 +1,18 @@
 /**
  * Driver for an OCI runtime binary with runc's command line (runc by default;
- * `STRATA_RUNTIME` or the `binary` option picks another).
+ * `STRATA_RUNTIME` or the `binary` option picks another). Every run of the
+ * runtime goes through the kernel door (`Sys.runtimeRun/runtimeSpawn/
+ * runtimeSpawnPty`), with the global arguments this driver builds.
  *
  * Every Strata root gets its own runtime state dir, `/run/strata-<hash>/runc`,
  * so two roots (tests, users) never see each other's containers.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 
 export interface RuncOptions {
   /** Runtime binary (default: $STRATA_RUNTIME or `runc`). */
@@ -19,6 +21,8 @@ export interface RuncOptions {
   root?: string;
   /** Used to derive the state dir when `root` is not given (default $STRATA_ROOT or /var/lib/strata). */
   strataRoot?: string;
+  /** The kernel door (default: linuxSys). */
+  sys?: Sys;
 }
 
 export interface ContainerState {
@@ -31,9 +35,9 @@ export interface ContainerState {
 }
 
 /** `/run/strata-<12 hex of sha256(realpath of root)>`: per-root runtime dir (sockets, runc state). */
-export function runtimeDirFor(strataRoot: string): string {
+export function runtimeDirFor(strataRoot: string, runDir = '/run'): string {
   const h = createHash('sha256').update(path.resolve(strataRoot)).digest('hex').slice(0, 12);
-  return `/run/strata-${h}`;
+  return `${runDir}/strata-${h}`;
 }
 
 export function defaultStrataRoot(): string {
@@ -112,15 +116,17 @@ export function runtimeError(op: string, id: string, stderr: string, status: num
   return new RuntimeError('internal', `runtime ${op} ${id}: ${msg}`, msg, 125);
 }
 
-interface RunResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface RunResult { status: number; stdout: string; stderr: string }
 
 export class Runc {
   readonly binary: string;
   readonly root: string;
+  readonly sys: Sys;
 
   constructor(opts: RuncOptions = {}) {
+    this.sys = opts.sys ?? linuxSys;
     this.binary = opts.binary ?? process.env.STRATA_RUNTIME ?? 'runc';
-    this.root = opts.root ?? path.join(runtimeDirFor(opts.strataRoot ?? defaultStrataRoot()), 'runc');
+    this.root = opts.root ?? path.join(runtimeDirFor(opts.strataRoot ?? defaultStrataRoot(), this.sys.runDir), 'runc');
   }
 
   /** Global arguments (before the subcommand). */
@@ -129,19 +135,9 @@ export class Runc {
   }
 
   /** Run the runtime to completion, collecting output. */
-  run(args: string[], opts: { input?: string | Buffer; stdio?: StdioOptions } = {}): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, [...this.globalArgs(), ...args], {
-        stdio: opts.stdio ?? [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', (e) => reject(new StrataError('failed_precondition', `cannot run ${this.binary}: ${e.message}`, { cause: e })));
-      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-    });
+  async run(args: string[], opts: { input?: string | Buffer } = {}): Promise<RunResult> {
+    const r = await this.sys.runtimeRun(this.binary, [...this.globalArgs(), ...args], opts);
+    return { status: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
   private async check(op: string, id: string, args: string[]): Promise<RunResult> {
@@ -162,25 +158,6 @@ export class Runc {
 
   async start(id: string): Promise<void> {
     await this.check('start', id, ['start', id]);
-  }
-
-  /**
-   * `runc run` in the foreground (stdio inherited or as given) or detached
-   * (`--detach`: returns once started). Resolves with the container's exit code.
-   */
-  async runContainer(id: string, bundle: string, opts: { detach?: boolean; pidFile?: string; stdio?: StdioOptions } = {}): Promise<number> {
-    const args = ['run', '--bundle', bundle];
-    if (opts.detach) args.push('--detach');
-    if (opts.pidFile) args.push('--pid-file', opts.pidFile);
-    args.push(id);
-    mkdirp(this.root, 0o700);
-    const stdio = opts.stdio ?? 'inherit';
-    const child = spawn(this.binary, [...this.globalArgs(), ...args], { stdio });
-    const { status, signal, stderr } = await waitChild(child);
-    if (status !== 0 && stderr && /unable to start container process|runc run failed|runc create failed/.test(stderr)) {
-      throw runtimeError('run', id, stderr, status);
-    }
-    return status ?? 128 + (signal ? signalNumber(signal) : 0);
   }
 
   /** Send a signal (`TERM`, `SIGKILL`, `9`...). `all` signals every process of the container. */
@@ -240,15 +217,7 @@ export class Runc {
    */
   async top(id: string, psArgs: string[] = ['-ef']): Promise<{ titles: string[]; processes: string[][] }> {
     const pids = new Set(await this.ps(id));
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('ps', psArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let s = '';
-      let e = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (e += d));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(s) : reject(new StrataError('invalid_argument', `ps: ${e.trim()}`))));
-    });
+    const out = await this.sys.ps(psArgs);
     const lines = out.split('\n').filter((l) => l.length);
     const header = lines.shift() ?? '';
     const titles = header.trim().split(/\s+/);
@@ -267,24 +236,6 @@ export class Runc {
     return { titles, processes };
   }
 
-  /** Spawn `runc exec` with the given process spec; the caller owns the child. */
-  spawnExec(id: string, processFile: string, opts: { tty?: boolean; detach?: boolean; pidFile?: string; stdio?: StdioOptions } = {}): ChildProcess {
-    const args = [...this.globalArgs(), 'exec', '--process', processFile];
-    if (opts.detach) args.push('--detach');
-    if (opts.tty) args.push('--tty');
-    if (opts.pidFile) args.push('--pid-file', opts.pidFile);
-    args.push(id);
-    return spawn(this.binary, args, { stdio: opts.stdio ?? 'pipe' });
-  }
-}
-
-export function waitChild(child: ChildProcess): Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status, signal) => resolve({ status, signal, stderr }));
-  });
 }
 
 const SIGNALS: Record<string, number> = {

@@ -9,16 +9,17 @@
  * parent of `linkDir` with relative `lowerdir=l/A:l/B:...` entries: 150
  * layers take ~2 KiB of options.
  *
- * Mounting uses the `mount`/`umount` binaries from util-linux: Node has no
- * mount(2), one mount per container start costs a few ms, and the CLI's
- * errors are readable.
+ * Mounting goes through the kernel door (`Sys.mount`, util-linux mount(8) in
+ * the real one: Node has no mount(2), one mount per container start costs a
+ * few ms, and the tool's errors are readable). Every function takes the `Sys`
+ * to use, `linuxSys` by default.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
+import { linuxSys, type MountInfo, type Sys } from '../sys/index.js';
 
 export interface OverlayMountOptions {
   /** Layer directories, top-most first (the order of the overlay `lowerdir` option). */
@@ -33,6 +34,8 @@ export interface OverlayMountOptions {
   readonly?: boolean;
   /** Extra overlay options (e.g. `metacopy=off`). */
   extraOptions?: string[];
+  /** The kernel door (default: linuxSys). */
+  sys?: Sys;
 }
 
 /** The kernel copies mount data into one page. */
@@ -117,17 +120,6 @@ export function overlayMountData(opts: OverlayMountOptions): string {
   return parts.join(',');
 }
 
-function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, encoding: 'utf8' }, (err, _stdout, stderr) => {
-      if (err) {
-        const msg = (stderr || err.message).trim();
-        reject(Object.assign(new Error(msg), { exitCode: (err as { code?: unknown }).code }));
-      } else resolve();
-    });
-  });
-}
-
 /** Mount an overlay at `opts.target`. Lower dirs are given top-most first. */
 export async function mountOverlay(opts: OverlayMountOptions): Promise<void> {
   for (const d of opts.lowerDirs) {
@@ -148,49 +140,22 @@ export async function mountOverlay(opts: OverlayMountOptions): Promise<void> {
       `overlay mount options too long (${Buffer.byteLength(data)} bytes, ${opts.lowerDirs.length} layers)`,
     );
   }
-  const args = ['-t', 'overlay', 'overlay', '-o', data];
-  if (opts.readonly) args.push('-r');
-  args.push(path.resolve(opts.target));
+  const sys = opts.sys ?? linuxSys;
   try {
-    await run('mount', args, path.dirname(path.resolve(opts.linkDir)));
+    await sys.mount({
+      type: 'overlay', source: 'overlay', data, readonly: opts.readonly, target: path.resolve(opts.target),
+      cwd: path.dirname(path.resolve(opts.linkDir)),
+    });
   } catch (e) {
     throw new StrataError('internal', `mount overlay on ${opts.target}: ${(e as Error).message}`, { cause: e });
   }
 }
 
-/** Decode the octal escapes (`\040` for space...) of /proc/self/mountinfo. */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
+export type { MountInfo };
 
-export interface MountInfo {
-  mountId: number;
-  parentId: number;
-  mountPoint: string;
-  options: string;
-  fsType: string;
-  source: string;
-  superOptions: string;
-}
-
-export function readMountInfo(file = '/proc/self/mountinfo'): MountInfo[] {
-  const out: MountInfo[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (sep < 0) continue;
-    out.push({
-      mountId: Number(f[0]),
-      parentId: Number(f[1]),
-      mountPoint: unescapeMountPath(f[4]!),
-      options: f[5]!,
-      fsType: f[sep + 1]!,
-      source: unescapeMountPath(f[sep + 2] ?? ''),
-      superOptions: f[sep + 3] ?? '',
-    });
-  }
-  return out;
+/** The mount table of this process (through `sys`). */
+export function readMountInfo(sys: Sys = linuxSys): MountInfo[] {
+  return sys.readMountInfo();
 }
 
 function canonical(p: string): string {
@@ -202,9 +167,9 @@ function canonical(p: string): string {
 }
 
 /** Whether something is mounted exactly at `target`. */
-export function isMounted(target: string): boolean {
+export function isMounted(target: string, sys: Sys = linuxSys): boolean {
   const t = canonical(target);
-  return readMountInfo().some((m) => m.mountPoint === t);
+  return sys.readMountInfo().some((m) => m.mountPoint === t);
 }
 
 /**
@@ -212,16 +177,16 @@ export function isMounted(target: string): boolean {
  * detached lazily instead, as containerd does with MNT_DETACH. Not mounted is
  * fine: that is the goal.
  */
-export async function unmount(target: string): Promise<void> {
+export async function unmount(target: string, sys: Sys = linuxSys): Promise<void> {
   const t = canonical(target);
-  while (isMounted(t)) {
+  while (isMounted(t, sys)) {
     try {
-      await run('umount', [t]);
+      await sys.unmount(t);
     } catch (e) {
       const msg = (e as Error).message;
       if (/not mounted|no mount point/i.test(msg)) return;
       if (/busy/i.test(msg)) {
-        await run('umount', ['-l', t]);
+        await sys.unmount(t, { detach: true });
       } else {
         throw new StrataError('internal', `unmount ${target}: ${msg}`, { cause: e });
       }

@@ -1,10 +1,7 @@
 /**
- * The one door to the kernel: every mount, namespace, link, firewall rule, device node,
- * xattr, privileged copy, runtime spawn and process-liveness check goes through a `Sys`.
- * `linuxSys` is the real implementation; `FakeSys` (sys/fake.ts) records calls so engine
- * logic can be unit-tested without root.
+ * sys/: the one door to the kernel. The `Sys` contract and its value types are in types.ts,
+ * the real implementation in linux.ts, the recording fake (for tests) in fake.ts; README.md
+ * lists the whole privileged surface.
  */
-export interface Sys {
-  /** true when a process with this pid exists (EPERM counts as alive; zombies do not). */
-  processAlive(pid: number): boolean;
-}
+export type { MountInfo, MountRequest, NodeKind, Sys } from './types.js';
+export { linuxSys, sbinPath, xattrErrno } from './linux.js';

@@ -18,11 +18,11 @@ import {
   writeBundle,
   monitorPaths,
   runtimeDirFor,
-  processAlive,
   readState,
   type BuildSpecOptions,
   type MonitorPaths,
 } from '../../src/runtime/index.js';
+import { linuxSys } from '../../src/sys/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..', '..');
@@ -110,7 +110,7 @@ export class Fixture {
   async cleanup(): Promise<void> {
     for (const c of this.containers) {
       const st = readState(c.paths.stateFile);
-      if (st && processAlive(st.monitorPid)) {
+      if (st && linuxSys.processAlive(st.monitorPid)) {
         try {
           process.kill(st.monitorPid, 'SIGKILL');
         } catch {

@@ -18,11 +18,11 @@ import {
   attach,
   disableRestart,
   monitorStatus,
-  processAlive,
   formatLogEntry,
   type BuildSpecOptions,
   type LogEntry,
 } from '../../src/runtime/index.js';
+import { linuxSys } from '../../src/sys/index.js';
 
 let fx: Fixture;
 before(() => {
@@ -56,7 +56,7 @@ test('a detached container outlives the process that started it; its exit is rec
   const r = spawnSync(process.execPath, [client, JSON.stringify({ ...c.paths, id: c.id, runcRoot: fx.runc.root })], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const { pid, monitorPid } = JSON.parse(r.stdout) as { pid: number; monitorPid: number };
-  assert.ok(processAlive(pid) && processAlive(monitorPid));
+  assert.ok(linuxSys.processAlive(pid) && linuxSys.processAlive(monitorPid));
   assert.equal((await fx.runc.state(c.id))?.status, 'running');
   const st = readState(c.paths.stateFile)!;
   assert.equal(st.status, 'running');
@@ -72,7 +72,7 @@ test('a detached container outlives the process that started it; its exit is rec
   assert.equal(exit.exitCode, 137);
   assert.equal(exit.oomKilled, false);
   assert.match(exit.finishedAt, /Z$/);
-  await until(() => !processAlive(monitorPid), 5000, 'monitor exit');
+  await until(() => !linuxSys.processAlive(monitorPid), 5000, 'monitor exit');
   assert.equal(fs.existsSync(c.paths.socketPath), false);
   assert.equal(await fx.runc.state(c.id), null, 'runc state deleted by the monitor');
 });

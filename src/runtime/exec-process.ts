@@ -15,7 +15,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import type { ChildProcess } from 'node:child_process';
 import { StrataError } from '../base/errors.js';
 import { Runc, RuntimeError, runtimeError, signalNumber } from './runc.js';
 import { readBundleSpec, mergeEnv, type OciSpec, type OciProcess } from './spec.js';
@@ -226,15 +225,12 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     return msg ? runtimeError('exec', id, msg, status) : undefined;
   };
 
+  const sys = runc.sys;
   if (opts.tty && !opts.detach) {
-    const pty = await import('@lydell/node-pty');
-    const term = pty.spawn(runc.binary, [...globalArgs, 'exec', '--tty', '--process', processFile, '--pid-file', pidFile, id], {
-      name: 'xterm',
+    const term = await sys.runtimeSpawnPty(runc.binary, [...globalArgs, 'exec', '--tty', '--process', processFile, '--pid-file', pidFile, id], {
       cols: opts.cols ?? 80,
       rows: opts.rows ?? 24,
-      cwd: '/',
       env: process.env as Record<string, string>,
-      encoding: null,
     });
     const out = new PassThrough();
     term.onData((d: string | Buffer) => out.write(d));
@@ -250,7 +246,7 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     });
     const stdin = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        term.write(chunk as unknown as string);
+        term.write(chunk);
         cb();
       },
     });
@@ -266,8 +262,7 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   }
 
   if (opts.detach) {
-    const { spawn } = await import('node:child_process');
-    const child = spawn(runc.binary, [...globalArgs, 'exec', '--detach', '--process', processFile, '--pid-file', pidFile, id], {
+    const child = sys.runtimeSpawn(runc.binary, [...globalArgs, 'exec', '--detach', '--process', processFile, '--pid-file', pidFile, id], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -287,11 +282,10 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     return { pid, stdin: null, stdout: null, stderr: null, resize: () => {}, kill: (sig) => process.kill(pid, signalNumber(sig ?? 'TERM')), wait: async () => 0 };
   }
 
-  const { spawn } = await import('node:child_process');
   const stdio = opts.inheritStdio
     ? [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] as const
     : [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as const;
-  const child: ChildProcess = spawn(runc.binary, [...globalArgs, 'exec', '--process', processFile, '--pid-file', pidFile, id], {
+  const child = sys.runtimeSpawn(runc.binary, [...globalArgs, 'exec', '--process', processFile, '--pid-file', pidFile, id], {
     stdio: [...stdio],
   });
   const exited = new Promise<number>((resolve, reject) => {

@@ -1,0 +1,75 @@
+/**
+ * Commands to a running monitor over its control socket (one line out, one reply back):
+ * start (a container created with deferStart), resize, norestart, status.
+ */
+import * as net from 'node:net';
+import { StrataError, errnoCode } from '../base/errors.js';
+import { RuntimeError, runtimeError, startErrorExitCode } from './runc.js';
+
+/** Send one command line to a monitor and collect its whole reply. */
+export function monitorCommand(socketPath: string, command: string, timeoutMs = 30000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let reply = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new StrataError('unavailable', `monitor did not answer ${command}`));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(command + '\n'));
+    sock.on('data', (d: string) => (reply += d));
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      const code = errnoCode(e);
+      if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+        reject(new StrataError('failed_precondition', 'container is not running (no monitor)'));
+      } else reject(e);
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(reply);
+    });
+  });
+}
+
+function checkOk(reply: string): string {
+  if (reply.startsWith('ok')) return reply.trim();
+  const m = /^err (\d+) ?(.*)$/s.exec(reply.trim());
+  throw new StrataError('failed_precondition', m ? m[2]! : `monitor: ${reply.trim() || 'no reply'}`);
+}
+
+/** Start a container created with `deferStart`. */
+export async function startContainer(socketPath: string): Promise<{ pid: number }> {
+  const reply = (await monitorCommand(socketPath, 'start')).trim();
+  const m = /^ok (\d+)/.exec(reply);
+  if (m) return { pid: Number(m[1]) };
+  const e = /^err (\d+) ?(.*)$/s.exec(reply);
+  if (e) {
+    const err = runtimeError('start', '', e[2]!, 1);
+    throw new RuntimeError(err.code, err.message, err.detail, Number(e[1]) || startErrorExitCode(e[2]!));
+  }
+  throw new StrataError('internal', `monitor: unexpected reply ${JSON.stringify(reply)}`);
+}
+
+/** Set the pty size (stored by the monitor until the pty exists). */
+export async function resize(socketPath: string, rows: number, cols: number): Promise<void> {
+  checkOk(await monitorCommand(socketPath, `resize ${Math.floor(rows)} ${Math.floor(cols)}`));
+}
+
+/** No restart after the next exit (`docker stop`); ends a pending restart back-off. */
+export async function disableRestart(socketPath: string): Promise<void> {
+  checkOk(await monitorCommand(socketPath, 'norestart'));
+}
+
+export interface MonitorStatus {
+  status: 'created' | 'running' | 'restarting' | 'exited';
+  pid: number;
+  monitorPid: number;
+  restartCount: number;
+  exitCode: number;
+  startedAt: string;
+}
+
+export async function monitorStatus(socketPath: string): Promise<MonitorStatus> {
+  return JSON.parse(await monitorCommand(socketPath, 'status')) as MonitorStatus;
+}

@@ -1,0 +1,279 @@
+/**
+ * The real kernel door. Node has no mount(2), mknod(2) or netlink, so most operations run
+ * the host's tools (util-linux mount/umount, coreutils mknod and cp, iproute2 ip,
+ * iptables-save/-restore, the CNI plugins, runc, procps ps) with an argument vector, never
+ * through a shell; xattrs go through @napi-rs/xattr, which acts on a symlink itself
+ * (l*xattr semantics). Tools are looked up in PATH with the sbin directories added.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { Readable } from 'node:stream';
+import { getAttributeSync, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
+import { StrataError, errnoCode } from '../base/errors.js';
+import { parseProcStat } from '../base/proc.js';
+import type {
+  CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
+  RuntimeSpawnOptions, Sys,
+} from './types.js';
+import { parseMountInfo } from './mountinfo.js';
+
+/** PATH with the sbin directories added: ip, iptables and the plugins' helpers live there. */
+export function sbinPath(base = process.env.PATH ?? ''): string {
+  const parts = base.split(':').filter((p) => p);
+  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) if (!parts.includes(d)) parts.push(d);
+  return parts.join(':');
+}
+
+interface ProgramOptions { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; }
+
+/** Run a program; resolve with its exit code and output (never rejects on a non-zero exit). */
+function runProgram(file: string, args: readonly string[], opts: ProgramOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const env = opts.env ?? { ...process.env, PATH: sbinPath() };
+    // spawn looks a bare name up in the PATH of the child's env.
+    const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => { if (timer) clearTimeout(timer); reject(e); });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    // A program that exits before reading stdin gives EPIPE; its exit code tells the story.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** mount/umount: reject with the tool's own message (readable, unlike a bare errno). */
+function runMountTool(cmd: string, args: string[], cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, encoding: 'utf8' }, (err, _stdout, stderr) => {
+      if (err) {
+        const msg = (stderr || err.message).trim();
+        reject(Object.assign(new Error(msg), { exitCode: (err as { code?: unknown }).code }));
+      } else resolve();
+    });
+  });
+}
+
+/** The errno of an @napi-rs/xattr error ("... (os error 95)"). */
+export function xattrErrno(e: unknown): number | undefined {
+  const m = /\(os error (\d+)\)/.exec(e instanceof Error ? e.message : String(e));
+  return m ? Number(m[1]) : undefined;
+}
+
+let mknodBin: string | undefined;
+
+/** coreutils' mknod by absolute path (never through PATH, and never a binary from an image). */
+function findMknod(): string {
+  if (mknodBin) return mknodBin;
+  for (const p of ['/usr/bin/mknod', '/bin/mknod']) {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      mknodBin = p;
+      return p;
+    } catch { /* try the next */ }
+  }
+  throw new StrataError('unavailable', 'cannot create device nodes: /usr/bin/mknod (coreutils) is missing');
+}
+
+function readDir(dir: string): string[] {
+  try { return fs.readdirSync(dir); } catch { return []; }
+}
+
+class LinuxSys implements Sys {
+  readonly runDir = '/run';
+
+  async mount(req: MountRequest): Promise<void> {
+    const args = req.type === 'bind'
+      ? ['--bind', req.source]
+      : ['-t', req.type, req.source];
+    if (req.data) args.push('-o', req.data);
+    if (req.readonly) args.push('-r');
+    args.push(req.target);
+    await runMountTool('mount', args, req.cwd);
+  }
+
+  async unmount(target: string, opts: { detach?: boolean } = {}): Promise<void> {
+    await runMountTool('umount', opts.detach ? ['-l', target] : [target]);
+  }
+
+  readMountInfo(): MountInfo[] {
+    return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  }
+
+  ip(args: readonly string[]): Promise<ExecResult> {
+    return runProgram('ip', args);
+  }
+
+  listLinks(): string[] {
+    return readDir('/sys/class/net');
+  }
+
+  listNetns(): string[] {
+    return readDir(`${this.runDir}/netns`);
+  }
+
+  iptablesSave(table: string): Promise<ExecResult> {
+    return runProgram('iptables-save', ['-t', table]);
+  }
+
+  iptablesRestore(rules: string): Promise<ExecResult> {
+    return runProgram('iptables-restore', ['-w', '--noflush'], { input: rules });
+  }
+
+  cniExec(req: CniExecRequest): Promise<ExecResult> {
+    return runProgram(req.plugin, [], { env: req.env, input: req.stdin, timeoutMs: req.timeoutMs });
+  }
+
+  writeSysctl(key: string, value: string): void {
+    fs.writeFileSync(`/proc/sys/${key}`, value);
+  }
+
+  readSysctl(key: string): string | undefined {
+    try { return fs.readFileSync(`/proc/sys/${key}`, 'utf8').trim(); } catch { return undefined; }
+  }
+
+  canBind(hostIp: string, port: number, protocol: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (protocol === 'udp') {
+        const s = dgram.createSocket('udp4');
+        s.once('error', () => { try { s.close(); } catch { /* closed */ } resolve(false); });
+        s.bind({ address: hostIp, port, exclusive: true }, () => s.close(() => resolve(true)));
+        return;
+      }
+      if (protocol === 'sctp') { resolve(true); return; }
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen({ host: hostIp, port, exclusive: true }, () => srv.close(() => resolve(true)));
+    });
+  }
+
+  mknod(path: string, kind: NodeKind, mode: number, major: number, minor: number): void {
+    const args = ['-m', (mode & 0o7777).toString(8), '--', path, kind === 'fifo' ? 'p' : kind === 'char' ? 'c' : 'b'];
+    if (kind !== 'fifo') args.push(String(major), String(minor));
+    try {
+      execFileSync(findMknod(), args, { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
+    } catch (e) {
+      const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+      throw new StrataError('internal', `mknod ${kind} ${major},${minor} failed: ${stderr || (e as Error).message}`, { cause: e });
+    }
+  }
+
+  lgetxattr(path: string, name: string): Buffer | null {
+    return getAttributeSync(path, name);
+  }
+
+  lsetxattr(path: string, name: string, value: Uint8Array | string): void {
+    setAttributeSync(path, name, value);
+  }
+
+  llistxattr(path: string): string[] {
+    return listAttributesSync(path);
+  }
+
+  lremovexattr(path: string, name: string): void {
+    removeAttributeSync(path, name);
+  }
+
+  copyTree(src: string, dst: string): void {
+    execFileSync('cp', ['-a', `${src}/.`, `${dst}/`]);
+  }
+
+  runtimeRun(binary: string, args: readonly string[], opts: RuntimeRunOptions = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(binary, args, { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', (e) => reject(new StrataError('failed_precondition', `cannot run ${binary}: ${e.message}`, { cause: e })));
+      child.on('close', (status, signal) => resolve({ code: status ?? (signal ? 128 : 1), stdout, stderr }));
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+    });
+  }
+
+  runtimeSpawn(binary: string, args: readonly string[], opts: RuntimeSpawnOptions) {
+    return spawn(binary, args, { stdio: opts.stdio });
+  }
+
+  async runtimeSpawnPty(binary: string, args: readonly string[], opts: PtySpawnOptions): Promise<PtyProcess> {
+    const pty = await import('@lydell/node-pty');
+    const term = pty.spawn(binary, [...args], { name: 'xterm', cols: opts.cols, rows: opts.rows, cwd: '/', env: opts.env, encoding: null });
+    return {
+      pid: term.pid,
+      onData: (fn) => { term.onData(fn as (d: string) => void); },
+      onExit: (fn) => { term.onExit(fn); },
+      write: (d) => term.write(d as string),
+      resize: (cols, rows) => term.resize(cols, rows),
+      kill: (sig) => term.kill(sig),
+    };
+  }
+
+  async launchMonitor(binary: string, args: readonly string[]): Promise<string> {
+    const child = spawn(binary, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+    const sync = child.stdio[3] as Readable;
+    let line = '';
+    sync.setEncoding('utf8');
+    sync.on('data', (d: string) => (line += d));
+    await Promise.all([
+      new Promise<void>((resolve) => sync.on('close', () => resolve())),
+      new Promise<void>((resolve, reject) => {
+        child.on('error', (e) => reject(new StrataError('failed_precondition', `cannot start monitor ${binary}: ${e.message}`)));
+        child.on('exit', () => resolve());
+      }),
+    ]);
+    child.unref();
+    return line;
+  }
+
+  ps(args: readonly string[]): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const child = spawn('ps', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let s = '';
+      let e = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (e += d));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(s) : reject(new StrataError('invalid_argument', `ps: ${e.trim()}`))));
+    });
+  }
+
+  processAlive(pid: number, startTime?: string): boolean {
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if (errnoCode(e) !== 'EPERM') return false; // ESRCH: no such process
+    }
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch (e) {
+      // gone between the two checks; anything else (hidepid): kill's answer stands
+      return errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ESRCH';
+    }
+    const st = parseProcStat(text);
+    if (!st) return true;
+    if (st.state === 'Z' || st.state === 'X') return false;
+    return !startTime || st.startTime === startTime;
+  }
+
+  processStartTime(pid: number): string | undefined {
+    try {
+      return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.startTime;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The real implementation: what the engine uses unless it is given another `Sys`. */
+export const linuxSys: Sys = new LinuxSys();

@@ -1,0 +1,153 @@
+/**
+ * NetworkManager on FakeSys: netns and bridge lifecycle, host-port bookkeeping (conflicts
+ * refused, ports released on detach), recovery sweeps and the host-wide lock, without root.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FakeSys } from '../../src/sys/fake.js';
+import { NetworkManager, parsePublish } from '../../src/network/index.js';
+
+function setup(t: { after(fn: () => void): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-unit-net-'));
+  const sys = new FakeSys({ runDir: path.join(dir, 'run') });
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const nm = new NetworkManager(path.join(dir, 'network'), { sys, defaultSubnet: '10.99.0.0/16' });
+  return { dir, sys, nm };
+}
+
+const ID = (n: number) => String(n).repeat(64).slice(0, 64);
+
+test('attach: netns, loopback then bridge/portmap/firewall ADD; detach undoes it all', async (t) => {
+  const { sys, nm } = setup(t);
+  const a = await nm.attach(ID(1), ['bridge'], parsePublish('8080:80'));
+  assert.equal(a.netnsName, `${nm.netnsPrefix}${ID(1).slice(0, 12)}`);
+  assert.ok(sys.listNetns().includes(a.netnsName));
+  assert.equal(a.netnsPath, path.join(sys.runDir, 'netns', a.netnsName));
+  assert.deepEqual(a.ports, [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+  assert.equal(a.endpoints[0]!.ipAddress, '10.99.0.2');
+  const plugins = sys.callsOf('cniExec').map(([req]) => `${path.basename((req as { plugin: string }).plugin)} ${(req as { env: Record<string, string> }).env.CNI_COMMAND}`);
+  assert.deepEqual(plugins, ['loopback ADD', 'bridge ADD', 'portmap ADD', 'firewall ADD']);
+  assert.ok(sys.links.has(nm.defaultBridge), 'the default bridge exists');
+  assert.equal(sys.sysctls.get(`net/ipv6/conf/${nm.defaultBridge}/accept_ra`), '0');
+  assert.ok(sys.rules('nat').some((r) => r.includes('--dport 8080 -j DNAT')));
+
+  await nm.detach(ID(1));
+  assert.ok(!sys.listNetns().includes(a.netnsName));
+  assert.equal(nm.get(ID(1)), undefined);
+  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8080')));
+  const dels = sys.callsOf('cniExec').map(([req]) => (req as { env: Record<string, string> }).env.CNI_COMMAND).filter((c) => c === 'DEL');
+  assert.equal(dels.length, 3, 'bridge, portmap and firewall DEL');
+  await nm.detach(ID(1)); // idempotent
+});
+
+test('host ports: a booked port is refused with Docker message, and free again after detach', async (t) => {
+  const { sys, nm } = setup(t);
+  await nm.attach(ID(1), [], parsePublish('8080:80'));
+  await assert.rejects(nm.attach(ID(2), [], parsePublish('8080:80')), { code: 'conflict', message: 'Bind for 0.0.0.0:8080 failed: port is already allocated' });
+  await assert.rejects(nm.attach(ID(2), [], parsePublish('127.0.0.1:8080:80')), /Bind for 127.0.0.1:8080 failed: port is already allocated/);
+  assert.equal(nm.get(ID(2)), undefined, 'nothing half-made');
+  assert.equal(sys.listNetns().length, 1);
+  const udp = await nm.attach(ID(3), [], parsePublish('8080:80/udp'));
+  assert.equal(udp.ports[0]!.protocol, 'udp', 'another protocol does not clash');
+  await nm.detach(ID(1));
+  const again = await nm.attach(ID(2), [], parsePublish('8080:80'));
+  assert.equal(again.ports[0]!.hostPort, 8080);
+});
+
+test('host ports: a host listener and another root portmap rule count as taken', async (t) => {
+  const { sys, nm } = setup(t);
+  sys.listening.add('tcp 0.0.0.0:9090');
+  await assert.rejects(nm.attach(ID(1), [], parsePublish('9090:80')), /Bind for 0\.0\.0\.0:9090 failed: port is already allocated/);
+  sys.addRule('nat', 'CNI-DN-0123456789abcdef01234567', '-p tcp -m tcp --dport 7070 -j DNAT --to-destination 10.1.0.5:80');
+  await assert.rejects(nm.attach(ID(1), [], parsePublish('7070:80')), /Bind for 0\.0\.0\.0:7070 failed: port is already allocated/);
+  const ok = await nm.attach(ID(1), [], parsePublish('127.0.0.2:9191:80'));
+  assert.deepEqual(ok.ports[0], { hostIp: '127.0.0.2', hostPort: 9191, containerPort: 80, protocol: 'tcp' });
+});
+
+test('host ports: port 0 goes round robin through ip_local_port_range', async (t) => {
+  const { sys, nm } = setup(t);
+  sys.sysctls.set('net/ipv4/ip_local_port_range', '40000\t40002');
+  const a = await nm.attach(ID(1), [], parsePublish('80'));
+  const b = await nm.attach(ID(2), [], parsePublish('80'));
+  assert.deepEqual([a.ports[0]!.hostPort, b.ports[0]!.hostPort], [40000, 40001]);
+  await nm.detach(ID(1));
+  const c = await nm.attach(ID(3), [], parsePublish('80'));
+  assert.equal(c.ports[0]!.hostPort, 40002, 'the next one, not the one just released');
+  const d = await nm.attach(ID(4), [], parsePublish('80'));
+  assert.equal(d.ports[0]!.hostPort, 40000, 'wraps around');
+  await assert.rejects(nm.attach(ID(5), [], parsePublish('80')), { message: 'all ports are allocated' });
+});
+
+test('networks: create makes the bridge with a fixed MAC; rm deletes it and its isolation rules', async (t) => {
+  const { sys, nm } = setup(t);
+  const n = await nm.create('front', { subnet: '10.50.0.0/24' });
+  const add = sys.callsOf('ip').map((a) => (a[0] as string[]).join(' ')).find((c) => c.startsWith(`link add ${n.bridge}`));
+  assert.match(add ?? '', new RegExp(`^link add ${n.bridge} address 02(:[0-9a-f]{2}){5} mtu 1500 type bridge$`));
+  assert.deepEqual(sys.links.get(n.bridge)?.addrs, ['10.50.0.1/24']);
+  await assert.rejects(nm.create('back', { subnet: '10.50.0.128/25' }), { message: 'Pool overlaps with other one on this address space' });
+  sys.addRule('filter', 'CNI-ISOLATION-STAGE-1', `-i ${n.bridge} ! -o ${n.bridge} -j CNI-ISOLATION-STAGE-2`);
+  await nm.attach(ID(1), ['front'], []);
+  await assert.rejects(nm.remove('front'), /has active endpoints/);
+  await nm.detach(ID(1));
+  await nm.remove('front');
+  assert.ok(!sys.links.has(n.bridge));
+  assert.ok(!sys.rules('filter').some((r) => r.includes(n.bridge)));
+});
+
+test('cleanupStale: attachments of dead containers and unknown netns of this root are removed', async (t) => {
+  const { sys, nm } = setup(t);
+  await nm.attach(ID(1), [], parsePublish('8081:80'));
+  await nm.attach(ID(2), [], []);
+  await sys.ip(['netns', 'add', `${nm.netnsPrefix}${'f'.repeat(12)}`]); // a leftover nobody records
+  await sys.ip(['netns', 'add', 'someone-else']);
+  const report = await nm.cleanupStale(new Set([ID(2)]));
+  assert.deepEqual(report.containers, [ID(1)]);
+  assert.deepEqual(report.netns, [`${nm.netnsPrefix}${'f'.repeat(12)}`]);
+  assert.ok(sys.listNetns().includes('someone-else'));
+  assert.ok(nm.get(ID(2)));
+  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8081')));
+});
+
+test('the host-wide lock lives under the run dir, and a lock of a dead holder is broken', async (t) => {
+  const { sys, nm } = setup(t);
+  const lock = path.join(sys.runDir, 'strata', 'network.lock');
+  const dead = sys.spawnPid();
+  sys.killPid(dead);
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  fs.writeFileSync(lock, `${dead} 12345`);
+  await nm.attach(ID(1), [], parsePublish('8082:80')); // takes the global lock for the port choice
+  assert.equal(fs.existsSync(lock), false, 'released');
+  assert.ok(sys.callsOf('processAlive').some(([pid, start]) => pid === dead && start === '12345'));
+});
+
+test('a plugin error result becomes a CniError, and the attach leaves nothing behind', async (t) => {
+  const { sys, nm } = setup(t);
+  sys.cniHandler = (type, command) => type === 'firewall' && command === 'ADD'
+    ? { code: 1, stdout: JSON.stringify({ code: 7, msg: 'failed to set up chain', details: 'iptables: no chain' }), stderr: '' }
+    : undefined;
+  await assert.rejects(nm.attach(ID(1), [], parsePublish('8083:80')), {
+    name: 'CniError', message: 'plugin type="firewall" failed (add): failed to set up chain: iptables: no chain',
+  });
+  assert.equal(nm.get(ID(1)), undefined);
+  assert.deepEqual(sys.listNetns(), []);
+  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8083')), 'portmap DEL ran in the roll-back');
+});
+
+test('sweeps: leaked nat rules of this root and dead containers go, with their chains; others stay', async (t) => {
+  const { sys, nm } = setup(t);
+  const ours = `${nm.cniPrefix}bridge`;
+  const chain = 'CNI-DN-aaaaaaaaaaaaaaaaaaaaaaaa';
+  sys.addRule('nat', 'CNI-HOSTPORT-DNAT', `-m comment --comment "dnat name: \\"${ours}\\" id: \\"${ID(7)}\\"" -j ${chain}`);
+  sys.addRule('nat', chain, '-p tcp -m tcp --dport 8090 -j DNAT --to-destination 10.99.0.9:80');
+  sys.addRule('nat', 'CNI-HOSTPORT-DNAT', `-m comment --comment "dnat name: \\"other.bridge\\" id: \\"${ID(8)}\\"" -j CNI-DN-bbbbbbbbbbbbbbbbbbbbbbbb`);
+  sys.addRule('filter', 'CNI-FORWARD', '-s 10.99.0.9/32 -j ACCEPT');
+  await nm.ensureDefault();
+  const report = await nm.cleanupStale(new Set());
+  assert.equal(report.rules, 3, 'the jump rule, the chain, and the forward rule');
+  assert.deepEqual(sys.rules('nat'), [`CNI-HOSTPORT-DNAT -m comment --comment "dnat name: \\"other.bridge\\" id: \\"${ID(8)}\\"" -j CNI-DN-bbbbbbbbbbbbbbbbbbbbbbbb`]);
+  assert.deepEqual(sys.rules('filter'), []);
+  assert.ok(!sys.tables.get('nat')!.chains.includes(chain));
+});
