@@ -196,7 +196,7 @@ function syncState(engine: Containers, nm: NetworkManager, id: string): void {
 async function resolverChanged(engine: Containers, nm: NetworkManager, c: Container): Promise<void> {
   const dns = new ContainerDns(nm);
   if (!dns.enabled) return;
-  await dns.sync();
+  try { await dns.sync(); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
   if (c.hostConfig.Dns?.length) return;
   const text = dns.resolvConf(endpointsOf(engine.store.db, c.id).map((e) => e.network)) ?? nm.resolvConf();
   try { fs.writeFileSync(path.join(c.dir, 'resolv.conf'), text); } catch { /* removed meanwhile */ }

@@ -78,7 +78,14 @@ export class CniDriver implements NetworkDriver {
       if (rest.length) a = this.nm.get(c.id) ?? a0;
       if (this.dns.enabled) {
         writeFileAtomic(hostsPath, buildHostsFile({ hostname, domainname: c.config.Domainname || undefined, ips: a.endpoints.map((e) => e.ipAddress).filter(Boolean), extraHosts: extraHosts as never }));
-        await this.dns.sync();
+        try {
+          await this.dns.sync();
+        } catch {
+          // the resolver cannot run (port 53 of the gateway taken...): the container still
+          // starts, with its peers in /etc/hosts and the host's nameservers
+          writeFileAtomic(hostsPath, this.nm.hostsFile(c.id));
+          if (!c.hostConfig.Dns?.length) writeFileAtomic(path.join(c.dir, 'resolv.conf'), this.nm.resolvConf());
+        }
       }
     } catch (e) {
       await this.nm.detach(c.id).catch(() => undefined);
@@ -94,7 +101,7 @@ export class CniDriver implements NetworkDriver {
 
   async detach(c: Container): Promise<void> {
     await this.nm.detach(c.id);
-    await this.dns.sync();
+    await this.dns.sync().catch(() => undefined); // a resolver that cannot run never blocks a stop
   }
 
   validate(mode: string): void {
