@@ -10,12 +10,14 @@
 import * as path from 'node:path';
 import { Aardvark, buildResolvConf, findAardvark, type DnsNetwork, type NetworkManager } from '../network/index.js';
 import * as fs from 'node:fs';
+import { linuxSys } from '../sys/index.js';
 
 export class ContainerDns {
   readonly server: Aardvark | undefined;
 
   constructor(readonly nm: NetworkManager, binary = findAardvark()) {
-    this.server = binary ? new Aardvark(path.join(nm.stateDir, 'aardvark-dns'), binary, 53, nm.sys) : undefined;
+    // only on the real kernel door: a fake one (unit tests) has no gateway to listen on
+    this.server = binary && nm.sys === linuxSys ? new Aardvark(path.join(nm.stateDir, 'aardvark-dns'), binary, 53, nm.sys) : undefined;
   }
 
   get enabled(): boolean { return !!this.server; }
