@@ -10,8 +10,7 @@ import { binToUtf8, fsPath } from './paths.js';
 export { xattrErrno };
 
 export const EPERM = 1;
-export const ENOENT = 2;
-export const ENODATA = 61;
+const ENODATA = 61;
 export const EOPNOTSUPP = 95;
 
 /**

@@ -14,11 +14,11 @@ import { linuxSys, sbinPath, type Sys } from '../sys/index.js';
 export const CNI_VERSION = '1.0.0';
 export const DEFAULT_CNI_PATH = '/usr/lib/cni';
 
-export interface CniPluginConf { type: string; capabilities?: Record<string, boolean>; [key: string]: unknown; }
+interface CniPluginConf { type: string; capabilities?: Record<string, boolean>; [key: string]: unknown; }
 export interface CniConfList { cniVersion: string; name: string; plugins: CniPluginConf[]; disableCheck?: boolean; }
 
-export interface CniInterface { name: string; mac?: string; sandbox?: string; }
-export interface CniIp { interface?: number; address: string; gateway?: string; }
+interface CniInterface { name: string; mac?: string; sandbox?: string; }
+interface CniIp { interface?: number; address: string; gateway?: string; }
 export interface CniResult {
   cniVersion: string;
   interfaces?: CniInterface[];
@@ -36,14 +36,14 @@ export interface CniRuntime {
 }
 
 /** A plugin's error result, as the spec defines it. */
-export class CniError extends Error {
+class CniError extends Error {
   constructor(readonly plugin: string, readonly command: string, readonly cniCode: number, readonly msg: string, readonly details?: string) {
     super(`plugin type="${plugin}" failed (${command.toLowerCase()}): ${msg}${details ? `: ${details}` : ''}`);
     this.name = 'CniError';
   }
 }
 
-export interface CniOptions { cniPath?: string; timeoutMs?: number; /** the kernel door (default: linuxSys) */ sys?: Sys; }
+interface CniOptions { cniPath?: string; timeoutMs?: number; /** the kernel door (default: linuxSys) */ sys?: Sys; }
 
 function pluginConfig(list: CniConfList, plugin: CniPluginConf, rt: CniRuntime, prevResult: CniResult | undefined): Record<string, unknown> {
   const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name };
@@ -57,7 +57,7 @@ function pluginConfig(list: CniConfList, plugin: CniPluginConf, rt: CniRuntime, 
 }
 
 /** Run one plugin binary. Returns its parsed stdout (ADD), or undefined when it printed nothing. */
-export async function execPlugin(
+async function execPlugin(
   command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION',
   type: string,
   config: Record<string, unknown>,

@@ -10,7 +10,7 @@
 
 export interface HostsEntry { ip: string; names: string[]; }
 
-export interface HostsFileOptions {
+interface HostsFileOptions {
   /** The container's hostname (Docker: the first 12 hex digits of the id by default). */
   hostname: string;
   /** `--domainname`: adds `host.domain host`. */

@@ -5,20 +5,11 @@
  * the decisions.
  */
 export {
-  NetworkManager, deriveRootTag, canBind, DEFAULT_STATE_DIR, DEFAULT_NETWORK, GLOBAL_LOCK,
-  type NetworkInfo, type NetworkInspect, type NetworkEndpointInfo, type CreateNetworkOptions,
-  type Endpoint, type Attachment, type AttachOptions, type NetworkManagerOptions, type CleanupReport,
+  NetworkManager, deriveRootTag, canBind, GLOBAL_LOCK,
+  type NetworkInfo, type NetworkInspect, type CreateNetworkOptions, type Attachment, type NetworkManagerOptions,
 } from './manager.js';
 export {
-  parsePublish, parsePublishAll, parseExpose, parseExposedKey, publishAllSpecs, exposedKeys, formatPorts,
-  type PortSpec, type PortBinding, type Protocol, type FormatPortsOptions,
+  parsePublish, parsePublishAll, parseExpose, publishAllSpecs, exposedKeys, formatPorts, type PortSpec,
 } from './ports.js';
-export {
-  buildHostsFile, buildResolvConf, parseResolvConf,
-  type HostsEntry, type HostsFileOptions, type ResolvConfOptions,
-} from './hosts-files.js';
-export {
-  execPlugin, addNetworkList, delNetworkList, checkNetworkList, CniError, CNI_VERSION, DEFAULT_CNI_PATH,
-  type CniConfList, type CniPluginConf, type CniResult, type CniRuntime,
-} from './cni.js';
+export { buildHostsFile, buildResolvConf } from './hosts-files.js';
 export { Aardvark, findAardvark, type DnsNetwork, type DnsRecord } from './aardvark.js';

@@ -14,10 +14,10 @@
  */
 import type { Sys } from '../sys/index.js';
 
-export interface SavedRule { table: string; chain: string; spec: string; }
-export interface SavedTable { chains: string[]; rules: SavedRule[]; }
+interface SavedRule { table: string; chain: string; spec: string; }
+interface SavedTable { chains: string[]; rules: SavedRule[]; }
 
-export async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
+async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
   const r = await sys.iptablesSave(table);
   const out: SavedTable = { chains: [], rules: [] };
   if (r.code !== 0) return out;
@@ -33,7 +33,7 @@ export async function iptablesSave(sys: Sys, table: string): Promise<SavedTable>
 }
 
 /** Apply deletions atomically per table; tolerate rules/chains already gone by retrying one by one. */
-export async function applyDeletions(sys: Sys, table: string, ruleDeletes: SavedRule[], chainDeletes: string[]): Promise<void> {
+async function applyDeletions(sys: Sys, table: string, ruleDeletes: SavedRule[], chainDeletes: string[]): Promise<void> {
   if (ruleDeletes.length === 0 && chainDeletes.length === 0) return;
   const lines = [`*${table}`, ...ruleDeletes.map((r) => `-D ${r.chain} ${r.spec}`), ...chainDeletes.flatMap((c) => [`-F ${c}`, `-X ${c}`]), 'COMMIT', ''];
   const r = await sys.iptablesRestore(lines.join('\n'));
@@ -50,7 +50,7 @@ export async function applyDeletions(sys: Sys, table: string, ruleDeletes: Saved
 /** The `name: "NET" id: "CID"` comment the bridge and portmap plugins put on their rules. */
 const COMMENT_RE = /--comment "(?:dnat )?name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\""/;
 
-export function ruleOwner(spec: string): { network: string; containerId: string } | undefined {
+function ruleOwner(spec: string): { network: string; containerId: string } | undefined {
   const m = COMMENT_RE.exec(spec);
   return m ? { network: m[1]!, containerId: m[2]! } : undefined;
 }
@@ -107,7 +107,7 @@ export async function removeIsolationRules(sys: Sys, bridge: string): Promise<vo
   await applyDeletions(sys, 'filter', dels, []);
 }
 
-export interface ClaimedPort { hostIp: string; hostPort: number; protocol: string; }
+interface ClaimedPort { hostIp: string; hostPort: number; protocol: string; }
 
 /**
  * Host ports that CNI portmap DNAT rules claim on this host, whoever made them (another

@@ -59,11 +59,8 @@ import {
   type Endpoint, type NetworkInfo, type NetworkInspect, type NetworkEndpointInfo, type NetworkManagerOptions,
 } from './types.js';
 
-export { DEFAULT_STATE_DIR, GLOBAL_LOCK, DEFAULT_NETWORK } from './types.js';
-export type {
-  NetworkInfo, NetworkInspect, NetworkEndpointInfo, CreateNetworkOptions, Endpoint, Attachment, AttachOptions,
-  NetworkManagerOptions, CleanupReport,
-} from './types.js';
+export { GLOBAL_LOCK } from './types.js';
+export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, Attachment, NetworkManagerOptions } from './types.js';
 export { deriveRootTag } from './state.js';
 export { canBind } from './port-allocator.js';
 

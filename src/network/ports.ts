@@ -188,7 +188,7 @@ export function parseExpose(spec: string): string[] {
 }
 
 /** Parse an exposed-port key (`80/tcp`, `80`, `8000-8002/udp`) into [port, proto] pairs. */
-export function parseExposedKey(key: string): Array<{ port: number; protocol: Protocol }> {
+function parseExposedKey(key: string): Array<{ port: number; protocol: Protocol }> {
   const [proto, port] = splitProtoPort(key);
   const range = parsePortRange(port);
   const protocol = proto.toLowerCase();
@@ -225,7 +225,7 @@ export function exposedKeys(ports: readonly PortSpec[]): string[] {
   return [...new Set(ports.map((p) => `${p.containerPort}/${p.protocol}`))];
 }
 
-export interface FormatPortsOptions {
+interface FormatPortsOptions {
   /**
    * Docker 20.10 on an IPv6-capable host also binds `[::]` for every all-addresses
    * binding and prints it (`0.0.0.0:8080->80/tcp, :::8080->80/tcp`). Strata publishes

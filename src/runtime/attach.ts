@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { resize } from './monitor-control.js';
 
-export interface AttachOptions {
+interface AttachOptions {
   /** The container was created with a tty: output is raw, not framed. */
   tty: boolean;
   /** Bytes to send to the container's stdin (requires `openStdin` at start). */
@@ -118,7 +118,7 @@ export function openAttachSocket(socketPath: string, want: { stdin?: boolean; st
 }
 
 /** Split a stdcopy stream into stdout/stderr payloads. */
-export class StdcopyDemuxer {
+class StdcopyDemuxer {
   private buf: Buffer = Buffer.alloc(0);
   constructor(private readonly onFrame: (stream: number, payload: Buffer) => void) {}
   push(chunk: Buffer): void {
@@ -205,7 +205,7 @@ export async function attach(socketPath: string, opts: AttachOptions): Promise<A
   };
 }
 
-export interface TerminalAttachOptions {
+interface TerminalAttachOptions {
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   /** Send keystrokes to the container (`-i`). */

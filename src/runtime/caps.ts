@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { StrataError } from '../base/errors.js';
 
 /** Index = capability number (linux/capability.h). */
-export const CAPABILITIES: readonly string[] = [
+const CAPABILITIES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
   'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
   'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
@@ -35,7 +35,7 @@ export function capMask(caps: readonly string[]): string {
 }
 
 /** Capability names present in a hex mask. */
-export function capsFromMask(hex: string): string[] {
+function capsFromMask(hex: string): string[] {
   const m = BigInt('0x' + hex.trim());
   return CAPABILITIES.filter((_c, i) => (m >> BigInt(i)) & 1n);
 }
@@ -55,7 +55,7 @@ export function hostCapabilities(): string[] {
 }
 
 /** `chown`, `cap_chown`, `CAP_CHOWN` -> `CAP_CHOWN`; `all` -> `ALL`. Unknown names fail as Docker's do. */
-export function normalizeCapability(name: string): string {
+function normalizeCapability(name: string): string {
   const up = name.trim().toUpperCase();
   if (up === 'ALL') return 'ALL';
   const full = up.startsWith('CAP_') ? up : `CAP_${up}`;

@@ -21,7 +21,7 @@ import { readBundleSpec, mergeEnv, type OciSpec, type OciProcess } from './spec.
 import { resolveUser, resolveGroups } from './user.js';
 import { hostCapabilities } from './caps.js';
 
-export interface ExecOptions {
+interface ExecOptions {
   args: string[];
   /** KEY=VALUE added to (replacing in) the container's environment. */
   env?: string[];
@@ -110,7 +110,7 @@ function resolveInRootfs(spec: OciSpec, rootfs: string, p: string): string | und
  * executable, missing, or not executable. 'unknown' when part of the path is on
  * a mount we cannot see from the host.
  */
-export function lookPathInContainer(spec: OciSpec, rootfs: string, file: string, env: string[], cwd: string): Lookup {
+function lookPathInContainer(spec: OciSpec, rootfs: string, file: string, env: string[], cwd: string): Lookup {
   const check = (containerPath: string): Lookup => {
     const resolved = resolveInRootfs(spec, rootfs, containerPath);
     if (resolved === undefined) return 'unknown';
@@ -144,7 +144,7 @@ function lookupError(file: string, kind: Lookup): RuntimeError {
 }
 
 /** The process spec `runc exec --process` gets: the container's, adjusted by the exec options. */
-export function execProcessSpec(spec: OciSpec, rootfs: string, opts: ExecOptions): OciProcess {
+function execProcessSpec(spec: OciSpec, rootfs: string, opts: ExecOptions): OciProcess {
   const base = spec.process;
   let user = base.user;
   if (opts.user) {

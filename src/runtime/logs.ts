@@ -14,7 +14,7 @@ export interface LogEntry {
   time: string;
 }
 
-export interface ReadLogsOptions {
+interface ReadLogsOptions {
   /** Keep reading as the file grows, until `signal` aborts or `until()` says the writer is done. */
   follow?: boolean;
   /** Only the last N entries (`all` or undefined for everything). */

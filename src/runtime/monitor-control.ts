@@ -7,7 +7,7 @@ import { StrataError, errnoCode } from '../base/errors.js';
 import { RuntimeError, runtimeError, startErrorExitCode } from './runc.js';
 
 /** Send one command line to a monitor and collect its whole reply. */
-export function monitorCommand(socketPath: string, command: string, timeoutMs = 30000): Promise<string> {
+function monitorCommand(socketPath: string, command: string, timeoutMs = 30000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
     let reply = '';
@@ -61,7 +61,7 @@ export async function disableRestart(socketPath: string): Promise<void> {
   checkOk(await monitorCommand(socketPath, 'norestart'));
 }
 
-export interface MonitorStatus {
+interface MonitorStatus {
   status: 'created' | 'running' | 'restarting' | 'exited';
   pid: number;
   monitorPid: number;

@@ -61,7 +61,7 @@ export interface ExitInfo {
   error: string;
 }
 
-export interface MonitorState extends ExitInfo {
+interface MonitorState extends ExitInfo {
   status: 'created' | 'running' | 'restarting' | 'exited';
   pid: number;
   monitorPid: number;

@@ -40,7 +40,7 @@ export interface MonitorOptions extends Partial<MonitorPaths> {
   monitorBinary?: string;
 }
 
-export interface MonitorStarted {
+interface MonitorStarted {
   /** Host PID of the container's init process. */
   pid: number;
   /** PID of the monitor daemon. */
@@ -50,7 +50,7 @@ export interface MonitorStarted {
 const RESTART_RE = /^(no|always|unless-stopped|on-failure(:\d+)?)$/;
 
 /** Path of the compiled monitor. */
-export function monitorBinaryPath(): string {
+function monitorBinaryPath(): string {
   if (process.env.STRATA_MONITOR) return process.env.STRATA_MONITOR;
   // dist/src/runtime/monitor-launch.js or src/runtime/monitor-launch.ts -> repo root
   let dir = path.dirname(fileURLToPath(import.meta.url));

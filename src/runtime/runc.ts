@@ -14,7 +14,7 @@ import { StrataError } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 
-export interface RuncOptions {
+interface RuncOptions {
   /** Runtime binary (default: $STRATA_RUNTIME or `runc`). */
   binary?: string;
   /** runc `--root` (default: derived from `strataRoot`). */
@@ -25,7 +25,7 @@ export interface RuncOptions {
   sys?: Sys;
 }
 
-export interface ContainerState {
+interface ContainerState {
   id: string;
   pid: number;
   status: 'created' | 'running' | 'paused' | 'stopped' | 'creating' | string;
@@ -40,7 +40,7 @@ export function runtimeDirFor(strataRoot: string, runDir = '/run'): string {
   return `${runDir}/strata-${h}`;
 }
 
-export function defaultStrataRoot(): string {
+function defaultStrataRoot(): string {
   return process.env.STRATA_ROOT || '/var/lib/strata';
 }
 

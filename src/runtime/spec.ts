@@ -21,14 +21,14 @@ import { resolveCapabilities } from './caps.js';
 import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
 import { resolveUser, resolveGroups } from './user.js';
 
-export interface OciMount {
+interface OciMount {
   destination: string;
   type?: string;
   source?: string;
   options?: string[];
 }
 
-export interface OciDevice {
+interface OciDevice {
   type: 'c' | 'b' | 'p' | 'u';
   path: string;
   major: number;
@@ -38,7 +38,7 @@ export interface OciDevice {
   gid?: number;
 }
 
-export interface OciDeviceRule {
+interface OciDeviceRule {
   allow: boolean;
   type?: 'a' | 'c' | 'b';
   major?: number;
@@ -156,20 +156,20 @@ export interface BuildSpecOptions {
   consoleSize?: { height: number; width: number };
 }
 
-export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export const DEFAULT_MASKED_PATHS: readonly string[] = [
+const DEFAULT_MASKED_PATHS: readonly string[] = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
   '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',
   '/sys/firmware', '/sys/devices/virtual/powercap',
 ];
 
-export const DEFAULT_READONLY_PATHS: readonly string[] = [
+const DEFAULT_READONLY_PATHS: readonly string[] = [
   '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger',
 ];
 
 /** Docker's device cgroup: deny all, then these (devices.list shows exactly this). */
-export const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
+const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
   { allow: false, access: 'rwm' },
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
@@ -222,7 +222,7 @@ function swapAccountingAvailable(): boolean {
 }
 
 /** Character and block devices of the host's /dev, as runc's GetDevices lists them (for --privileged). */
-export function hostDevices(dir = '/dev'): OciDevice[] {
+function hostDevices(dir = '/dev'): OciDevice[] {
   const out: OciDevice[] = [];
   const skipDirs = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
   let entries: fs.Dirent[];
@@ -251,7 +251,7 @@ let nofileLimit: number | undefined;
  * hard limit needs CAP_SYS_RESOURCE, which some hosts (this one) lack, so cap it
  * at our own hard limit.
  */
-export function defaultNofile(): number {
+function defaultNofile(): number {
   if (nofileLimit === undefined) {
     nofileLimit = 1048576;
     try {

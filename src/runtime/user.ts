@@ -14,10 +14,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
 
-export interface PasswdEntry { name: string; uid: number; gid: number; home: string; shell: string }
-export interface GroupEntry { name: string; gid: number; members: string[] }
+interface PasswdEntry { name: string; uid: number; gid: number; home: string; shell: string }
+interface GroupEntry { name: string; gid: number; members: string[] }
 
-export interface ExecUser {
+interface ExecUser {
   uid: number;
   gid: number;
   additionalGids: number[];
@@ -28,7 +28,7 @@ export interface ExecUser {
 
 const MAX_ID = 2147483647;
 
-export function parsePasswd(text: string): PasswdEntry[] {
+function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -40,7 +40,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
   return out;
 }
 
-export function parseGroup(text: string): GroupEntry[] {
+function parseGroup(text: string): GroupEntry[] {
   const out: GroupEntry[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -56,7 +56,7 @@ export function parseGroup(text: string): GroupEntry[] {
  * Read a file of the container's rootfs without following symlinks out of it:
  * an absolute link inside an image is resolved against the rootfs.
  */
-export function readRootfsFile(rootfs: string, rel: string): string | undefined {
+function readRootfsFile(rootfs: string, rel: string): string | undefined {
   let p = rel.replace(/^\/+/, '');
   for (let hops = 0; hops < 40; hops++) {
     const parts = p.split('/').filter((s) => s && s !== '.');

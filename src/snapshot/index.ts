@@ -1,13 +1,3 @@
 export {
-  mountOverlay,
-  unmount,
-  isMounted,
-  readMountInfo,
-  overlayMountData,
-  overlaySupportsIndexOff,
-  ensureShortLink,
-  removeShortLink,
-  shortLinkName,
-  MOUNT_DATA_LIMIT,
+  mountOverlay, unmount, isMounted, readMountInfo, overlayMountData, removeShortLink, shortLinkName, MOUNT_DATA_LIMIT,
 } from './overlay.js';
-export type { OverlayMountOptions, MountInfo } from './overlay.js';

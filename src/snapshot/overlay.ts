@@ -21,7 +21,7 @@ import { StrataError, errnoCode } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
 import { linuxSys, type MountInfo, type Sys } from '../sys/index.js';
 
-export interface OverlayMountOptions {
+interface OverlayMountOptions {
   /** Layer directories, top-most first (the order of the overlay `lowerdir` option). */
   lowerDirs: string[];
   upperDir: string;
@@ -66,7 +66,7 @@ export function shortLinkName(lowerDir: string): string {
  * move) and return the short name. Safe to call concurrently: a link made by
  * someone else with the same target is accepted.
  */
-export function ensureShortLink(linkDir: string, lowerDir: string): string {
+function ensureShortLink(linkDir: string, lowerDir: string): string {
   const name = shortLinkName(lowerDir);
   const link = path.join(linkDir, name);
   const target = path.relative(linkDir, path.resolve(lowerDir)) || '.';
@@ -92,7 +92,7 @@ export function removeShortLink(linkDir: string, lowerDir: string): void {
 
 let indexOffSupported: boolean | undefined;
 /** `index=off` is known to kernels that have the overlay `index` feature (4.13+). */
-export function overlaySupportsIndexOff(): boolean {
+function overlaySupportsIndexOff(): boolean {
   if (indexOffSupported === undefined) {
     indexOffSupported = fs.existsSync('/sys/module/overlay/parameters/index');
   }
@@ -150,8 +150,6 @@ export async function mountOverlay(opts: OverlayMountOptions): Promise<void> {
     throw new StrataError('internal', `mount overlay on ${opts.target}: ${(e as Error).message}`, { cause: e });
   }
 }
-
-export type { MountInfo };
 
 /** The mount table of this process (through `sys`). */
 export function readMountInfo(sys: Sys = linuxSys): MountInfo[] {
