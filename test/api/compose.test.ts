@@ -119,6 +119,9 @@ networks:
     assert.deepEqual(netns.filter((n) => ids.some((id) => n.endsWith(id.slice(0, 12)))), []);
     const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(links, new RegExp(`-${netId.slice(0, 6)}[:@]`));
+    // the name resolver stops with the last record
+    const dnsDir = path.join(root, 'network', 'aardvark-dns');
+    assert.deepEqual(fs.existsSync(dnsDir) ? fs.readdirSync(dnsDir) : [], []);
   });
 });
 
