@@ -104,8 +104,10 @@ export function endpointView(settings: EndpointSettings | undefined, live: NonNu
 export function networksView(db: DB, c: Container, networkId: (name: string) => string = () => ''): Record<string, Record<string, unknown>> {
   const live = c.network.networks ?? {};
   const out: Record<string, Record<string, unknown>> = {};
-  for (const e of containerEndpoints(db, c)) out[e.network] = endpointView(e.settings, live[e.network], networkId(e.network));
-  for (const [name, v] of Object.entries(live)) out[name] ??= endpointView(undefined, v, networkId(name));
+  // the ID is looked up only where the attachment does not carry it (created and stopped containers)
+  const idOf = (name: string, v: { NetworkID?: string } | undefined) => v?.NetworkID || networkId(name);
+  for (const e of containerEndpoints(db, c)) out[e.network] = endpointView(e.settings, live[e.network], idOf(e.network, live[e.network]));
+  for (const [name, v] of Object.entries(live)) out[name] ??= endpointView(undefined, v, idOf(name, v));
   return out;
 }
 

@@ -95,8 +95,15 @@ export class CniDriver implements NetworkDriver {
     return stateFromAttachment(a, mode);
   }
 
+  private ids: { at: number; byName: Map<string, string> } | undefined;
+
+  /** A network's ID by name, from a listing at most a second old (ps of many containers asks once). */
   networkId(name: string): string {
-    try { return this.nm.inspect(name).id; } catch { return ''; }
+    const now = Date.now();
+    if (!this.ids || now - this.ids.at > 1000 || !this.ids.byName.has(name)) {
+      this.ids = { at: now, byName: new Map(this.nm.list().map((n) => [n.name, n.id])) };
+    }
+    return this.ids.byName.get(name) ?? '';
   }
 
   async detach(c: Container): Promise<void> {
