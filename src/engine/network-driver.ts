@@ -100,10 +100,12 @@ export class CniDriver implements NetworkDriver {
   /** A network's ID by name, from a listing at most a second old (ps of many containers asks once). */
   networkId(name: string): string {
     const now = Date.now();
-    if (!this.ids || now - this.ids.at > 1000 || !this.ids.byName.has(name)) {
-      this.ids = { at: now, byName: new Map(this.nm.list().map((n) => [n.name, n.id])) };
+    let ids = this.ids;
+    const age = ids ? now - ids.at : Infinity;
+    if (!ids || age > 1000 || (age > 50 && !ids.byName.has(name))) {
+      ids = this.ids = { at: now, byName: new Map(this.nm.list().map((n) => [n.name, n.id])) };
     }
-    return this.ids.byName.get(name) ?? '';
+    return ids.byName.get(name) ?? '';
   }
 
   async detach(c: Container): Promise<void> {
