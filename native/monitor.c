@@ -109,6 +109,11 @@ static char last_error[1024];
 struct linebuf { char buf[LINE_MAX_LOG]; size_t len; };
 static struct linebuf lb_out, lb_err;
 static char esc_buf[LINE_MAX_LOG * 6 + 256];
+/* json-file rotation (--log-max-size / --log-max-file), as Docker's: once the
+ * file has reached max-size, the next entry goes to a new file; the old ones
+ * become <log>.1, <log>.2 ... and the oldest beyond max-file - 1 is removed. */
+static long long log_max_size = -1, log_size;
+static int log_max_file = 1;
 
 /* ---------- small helpers ---------- */
 
@@ -211,8 +216,32 @@ static size_t json_escape(char *dst, const unsigned char *s, size_t n) {
   return o;
 }
 
+static void log_rotate(void) {
+  char from[PATH_MAX], to[PATH_MAX];
+  close(log_fd);
+  if (log_max_file >= 2) {
+    snprintf(to, sizeof to, "%s.%d", opt.log_path, log_max_file - 1);
+    unlink(to);
+    for (int i = log_max_file - 1; i > 1; i--) {
+      snprintf(to, sizeof to, "%s.%d", opt.log_path, i);
+      snprintf(from, sizeof from, "%s.%d", opt.log_path, i - 1);
+      rename(from, to);
+    }
+    snprintf(to, sizeof to, "%s.1", opt.log_path);
+    rename(opt.log_path, to);
+  } else {
+    unlink(opt.log_path); /* a reader may still hold it: start a new file rather than truncate */
+  }
+  log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  log_size = 0;
+}
+
 static void log_entry(const char *stream, const char *data, size_t len) {
   if (log_fd < 0 || len == 0) return;
+  if (log_max_size > 0 && log_size >= log_max_size) {
+    log_rotate();
+    if (log_fd < 0) return;
+  }
   char ts[48];
   now_str(ts, sizeof ts);
   size_t o = 0;
@@ -221,6 +250,7 @@ static void log_entry(const char *stream, const char *data, size_t len) {
   o += json_escape(esc_buf + o, (const unsigned char *)data, len);
   o += (size_t)snprintf(esc_buf + o, sizeof esc_buf - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
   write_all(log_fd, esc_buf, o);
+  log_size += (long long)o;
 }
 
 /* Feed output into the line assembler: one log entry per line, 16 KiB max. */
@@ -1117,7 +1147,7 @@ static void event_loop(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: strata-monitor --id ID --bundle DIR --pid-file F --socket S [--runtime runc] [--root DIR]\n"
-          "  [--log F] [--state F] [--exit-file F] [--runc-log F] [--tty] [--stdin] [--defer-start]\n"
+          "  [--log F] [--log-max-size BYTES] [--log-max-file N] [--state F] [--exit-file F] [--runc-log F] [--tty] [--stdin] [--defer-start]\n"
           "  [--restart no|always|unless-stopped|on-failure[:N]] [--sync-fd N] [--foreground]\n");
   exit(2);
 }
@@ -1147,6 +1177,8 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--defer-start") == 0) opt.defer_start = 1;
     else if (strcmp(a, "--foreground") == 0) foreground = 1;
     else if (strcmp(a, "--sync-fd") == 0 && i + 1 < argc) opt.sync_fd = atoi(argv[++i]);
+    else if (strcmp(a, "--log-max-size") == 0 && i + 1 < argc) log_max_size = atoll(argv[++i]);
+    else if (strcmp(a, "--log-max-file") == 0 && i + 1 < argc) log_max_file = atoi(argv[++i]);
     else if (strcmp(a, "--restart") == 0 && i + 1 < argc) {
       const char *p = argv[++i];
       if (strcmp(p, "no") == 0) opt.restart = R_NO;
@@ -1215,6 +1247,8 @@ int main(int argc, char **argv) {
       sync_report("err 125 log file %s: %s", opt.log_path, strerror(errno));
       return 1;
     }
+    struct stat lst;
+    if (fstat(log_fd, &lst) == 0) log_size = (long long)lst.st_size;
   }
 
   int code = create_container();

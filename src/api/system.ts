@@ -58,8 +58,11 @@ function df(ctx: Ctx): void {
     Images: du.imageSummaries,
     Containers: du.containers,
     Volumes: du.volumes.map((v) => v.view),
-    BuildCache: [],
-    BuilderSize: 0,
+    BuildCache: du.buildCache.map((c) => ({
+      ID: c.id, Parent: '', Type: c.type, Description: c.description, InUse: c.inUse, Shared: c.shared, Size: c.size,
+      CreatedAt: new Date(c.created).toISOString(), LastUsedAt: new Date(c.lastUsed).toISOString(), UsageCount: c.usageCount,
+    })),
+    BuilderSize: du.buildCache.reduce((a, c) => a + c.size, 0),
   });
 }
 

@@ -22,3 +22,7 @@ export {
 export {
   type DockerfileInput, type ExecRecord, PROVENANCE_LABEL, describeExec, dockerfileFor, provenanceComment, provenanceLabel, runLine,
 } from './provenance.js';
+export {
+  type DirListing, type EntryType, type ListOptions, type Mark, type TreeEntry, DEFAULT_LIMIT, dirSizes, display, layerSubtreeBytes, listLayerDir, listMergedDir, relOf, resolveFile,
+} from './tree.js';
+export { type FileReference, type LayerWaste, type WasteReport, analyzeLayers } from './waste.js';

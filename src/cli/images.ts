@@ -129,7 +129,8 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only show image IDs')
     .option('--format <string>', 'Format output using a custom template')
-    .action((name: string, o: { human: boolean; trunc?: boolean; quiet?: boolean; format?: string }) => {
+    .option('--source', 'Show the Dockerfile line each step was built from')
+    .action((name: string, o: { human: boolean; trunc?: boolean; quiet?: boolean; format?: string; source?: boolean }) => {
       const rows = engine().images.history(name);
       const noTrunc = o.trunc === false;
       const id = (i: string) => (i === '<missing>' || noTrunc ? i : shortId(i));
@@ -144,12 +145,13 @@ export function registerImageCommands(program: Command, image: Command): void {
           CreatedSince: o.human ? since(r.created) : new Date(r.created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
           ID: id(r.id),
           Size: o.human ? size3(r.size) : String(r.size),
+          Source: r.source,
         };
       });
-      const def = o.human
+      const def = (o.human
         ? 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}'
-        : 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
-      printRows(views, def, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }, o.format);
+        : 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}') + (o.source ? '\t{{.Source}}' : '');
+      printRows(views, def, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT', Source: 'SOURCE' }, o.format);
     });
   addHistory(program.command('history').description('Show the history of an image'));
   addHistory(image.command('history').description('Show the history of an image'));

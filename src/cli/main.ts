@@ -9,6 +9,9 @@ import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
 import { registerStatsCommand } from './stats.js';
 import { registerChangeCommands } from './changes.js';
+import { registerBuildCommands } from './build.js';
+import { registerAnalyzeCommand } from './analyze.js';
+import { registerExploreCommand } from './explore.js';
 
 export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
@@ -29,13 +32,16 @@ function buildProgram(): Command {
   const system = program.command('system').description('Manage Strata');
   registerImageCommands(program, image);
   registerRegistryCommands(program, image);
+  registerAnalyzeCommand(image);
   registerContainerCommands(program, container);
   registerNetworkCommands(program.command('network').description('Manage networks'));
   registerVolumeCommands(program.command('volume').description('Manage volumes'));
   registerChangeCommands(program, container);
+  registerBuildCommands(program, image);
   registerStatsCommand(program, container);
   registerSystemCommands(system);
   registerServeCommand(program);
+  registerExploreCommand(program);
 
   program.command('inspect').description('Return low-level information on Strata objects')
     .argument('<name...>')

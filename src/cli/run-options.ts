@@ -33,6 +33,8 @@ export function addCreateFlags(c: Command): Command {
     .option('--cap-add <list>', 'Add Linux capabilities', collect)
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
     .option('--security-opt <list>', 'Security Options', collect)
+    .option('--log-driver <string>', 'Logging driver for the container')
+    .option('--log-opt <list>', 'Log driver options', collect)
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('--expose <list>', 'Expose a port or a range of ports', collect)
@@ -50,6 +52,7 @@ export interface CreateFlags {
   tmpfs?: string[]; readOnly?: boolean; memory?: string; cpus?: string; pidsLimit?: string; restart: string;
   network: string; networkAlias?: string[]; ip?: string; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
   publish?: string[]; publishAll?: boolean; pull?: string; expose?: string[]; label?: string[]; addHost?: string[]; shmSize?: string; runtime?: string;
+  logDriver?: string; logOpt?: string[];
 }
 
 /** `KEY=VALUE` stays; a bare `KEY` takes the value from this environment or is dropped (Docker). */
@@ -119,6 +122,15 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     ExtraHosts: f.addHost ?? null,
   };
   if (f.runtime) hc.Runtime = f.runtime;
+  if (f.logDriver !== undefined || f.logOpt?.length) {
+    const config: Record<string, string> = {};
+    for (const o of f.logOpt ?? []) {
+      const i = o.indexOf('=');
+      if (i < 0) throw invalidArgument(`invalid key/value pair format in logging opts: ${o}`);
+      config[o.slice(0, i)] = o.slice(i + 1);
+    }
+    hc.LogConfig = { Type: f.logDriver ?? '', Config: config };
+  }
   if (f.memory !== undefined) {
     let m: number;
     try { m = parseSize(f.memory); } catch { throw invalidArgument(`invalid argument "${f.memory}" for "-m, --memory" flag: invalid size: '${f.memory}'`); }
@@ -162,9 +174,25 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     }
     hc.PortBindings = bindings;
   }
-  for (const s of f.securityOpt ?? []) {
+  for (const [i, s] of (f.securityOpt ?? []).entries()) {
     if (!/^(no-new-privileges(=(true|false))?|no-new-privileges:(true|false)|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/.test(s)) {
       throw invalidArgument(`Invalid --security-opt: "${s}"`);
+    }
+    // seccomp=FILE: the profile itself travels in HostConfig (compact JSON), as the Docker CLI sends it
+    const sc = /^seccomp[=:](.+)$/.exec(s);
+    if (sc && sc[1] !== 'unconfined' && sc[1] !== 'builtin') {
+      let text: string;
+      try {
+        text = fs.readFileSync(sc[1]!, 'utf8');
+      } catch (e) {
+        throw invalidArgument(`opening seccomp profile (${sc[1]}) failed: open ${sc[1]}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+      }
+      try {
+        text = JSON.stringify(JSON.parse(text));
+      } catch (e) {
+        throw invalidArgument(`compacting json for seccomp profile (${sc[1]}) failed: ${(e as Error).message}`);
+      }
+      f.securityOpt![i] = `seccomp=${text}`;
     }
   }
   const req: CreateRequest = {

@@ -7,6 +7,8 @@ import { StrataError } from '../base/errors.js';
 import { ApiServer, isLoopback, parseHost } from '../api/server.js';
 import { openEngine } from '../engine/index.js';
 import { collect } from './util.js';
+import { parsePort, startExplorer } from './explore.js';
+import type { ExploreServer } from '../explore/server.js';
 
 export const DEFAULT_HOST = 'unix:///run/strata.sock';
 
@@ -14,7 +16,9 @@ export function registerServeCommand(program: Command): void {
   program.command('serve').description('Serve the Docker Engine API (unix socket by default)')
     .option('-H, --host <address>', `Address to listen on: unix:///path or tcp://HOST:PORT (repeatable; default ${DEFAULT_HOST})`, collect)
     .option('--allow-remote', 'Allow a TCP address other than loopback (no TLS: whoever reaches it is root here)')
-    .action(async (o: { host?: string[]; allowRemote?: boolean }) => {
+    .option('--ui', 'Also serve the explorer page (read-only) on 127.0.0.1')
+    .option('--ui-port <port>', 'Port of the explorer page (default: a free one)', parsePort)
+    .action(async (o: { host?: string[]; allowRemote?: boolean; ui?: boolean; uiPort?: number }) => {
       const hosts = (o.host?.length ? o.host : [DEFAULT_HOST]).map(parseHost);
       for (const h of hosts) {
         if (h.kind === 'tcp' && !isLoopback(h.host) && !o.allowRemote) {
@@ -43,9 +47,18 @@ export function registerServeCommand(program: Command): void {
         await api.close();
         throw e;
       }
+      let ui: ExploreServer | undefined;
+      try {
+        if (o.ui || o.uiPort !== undefined) ui = await startExplorer(engine, o.uiPort !== undefined ? { port: o.uiPort } : {});
+      } catch (e) {
+        await api.close();
+        throw e;
+      }
       api.adoptAll();
       process.stderr.write(`strata serve: listening on ${api.listeners.map((l) => l.address).join(', ')}\n`);
+      if (ui) process.stderr.write(`strata serve: explorer on ${ui.address}\n`);
       await stopped;
+      await ui?.close();
       await api.close();
       await engine.settle().catch(() => undefined);
       engine.close();

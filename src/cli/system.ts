@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { engine, out, ExitError } from './util.js';
 import { printRows, since, size3, size4 } from './output.js';
 import * as readline from 'node:readline/promises';
+import type { BuildCacheEntry } from '../engine/index.js';
 
 function pct(part: number, whole: number): string {
   return whole > 0 ? ` (${Math.round((part * 100) / whole)}%)` : '';
@@ -25,7 +26,7 @@ export function registerSystemCommands(system: Command): void {
           { Type: 'Images', TotalCount: String(du.images.length ? new Set(du.images.map((i) => i.id)).size : 0), Active: String(du.activeImages), Size: size4(du.layersSize), Reclaimable: `${size4(du.reclaimable)}${pct(du.reclaimable, du.layersSize)}` },
           { Type: 'Containers', TotalCount: String(du.containers.length), Active: String(cLive.length), Size: size4(cTotal), Reclaimable: `${size4(cReclaim)}${pct(cReclaim, cTotal)}` },
           { Type: 'Local Volumes', TotalCount: String(du.volumes.length), Active: String(vUsed.length), Size: size4(vTotal), Reclaimable: `${size4(vReclaim)}${pct(vReclaim, vTotal)}` },
-          { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
+          buildCacheRow(du.buildCache),
         ];
         printRows(rows, 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' }, o.format);
         return;
@@ -36,6 +37,8 @@ export function registerSystemCommands(system: Command): void {
         Size: size4(i.size), SharedSize: size4(i.sharedSize), UniqueSize: size4(i.uniqueSize), Containers: String(i.containers),
       })), 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
       { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' });
+      out('');
+      printBuildCache(du.buildCache);
     });
 
   system.command('prune').description('Remove unused data')
@@ -61,6 +64,7 @@ export function registerSystemCommands(system: Command): void {
         for (const d of res.deleted) out(`deleted: ${d}`);
         out('');
       }
+      if (r.buildCache.deleted.length) { out('Deleted build cache objects:'); for (const d of r.buildCache.deleted) out(d); out(''); }
       out(`Total reclaimed space: ${size3(r.reclaimed)}`);
     });
 
@@ -87,4 +91,21 @@ export function registerSystemCommands(system: Command): void {
       out(`checked ${r.images} images, ${r.layers} layers, ${r.blobs} blobs: ${r.problems.length ? `${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}` : 'no problems'}`);
       if (r.problems.length) throw new ExitError(1);
     });
+}
+
+/** Docker's "Build Cache" row of `system df`. */
+function buildCacheRow(e: readonly BuildCacheEntry[]): Record<string, string> {
+  const size = e.reduce((a, x) => a + x.size, 0);
+  const reclaim = e.filter((x) => !x.inUse && !x.shared).reduce((a, x) => a + x.size, 0);
+  return { Type: 'Build Cache', TotalCount: String(e.length), Active: String(e.filter((x) => x.inUse).length), Size: size4(size), Reclaimable: size4(reclaim) };
+}
+
+/** `system df -v`: the build cache section. */
+export function printBuildCache(e: readonly BuildCacheEntry[]): void {
+  out(`Build cache usage: ${size4(e.reduce((a, x) => a + x.size, 0))}\n`);
+  printRows(e.map((x) => ({
+    ID: x.id, CacheType: x.type, Size: size4(x.size), CreatedSince: since(Math.floor(x.created / 1000)),
+    LastUsedSince: since(Math.floor(x.lastUsed / 1000)), UsageCount: String(x.usageCount), Shared: String(x.shared),
+  })), 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}',
+  { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' });
 }

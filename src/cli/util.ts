@@ -30,6 +30,8 @@ export async function closeEngine(): Promise<void> {
 
 /** The one line a failure prints on stderr. */
 export function errorLine(e: unknown): string {
+  const full = diskFull(e);
+  if (full) return `Error: ${full.syscall ?? 'write'} ${full.path ?? storeRootPath()}: ${full.code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device'}`;
   if (e instanceof StrataError) return `Error: ${e.message}`;
   const code = errnoCode(e);
   if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
@@ -38,6 +40,22 @@ export function errorLine(e: unknown): string {
     return `Error: open ${err.path ?? ''}: ${what}`;
   }
   return `Error: ${(e as Error)?.message ?? String(e)}`;
+}
+
+/** A full disk (or quota) anywhere in the cause chain. */
+function diskFull(e: unknown): NodeJS.ErrnoException | undefined {
+  for (let x = e, depth = 0; x && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = errnoCode(x);
+    if (code === 'ENOSPC' || code === 'EDQUOT') return x as NodeJS.ErrnoException;
+    if (x instanceof Error && /\bENOSPC\b|no space left on device/i.test(x.message) && !(x as { cause?: unknown }).cause) {
+      return Object.assign(new Error(x.message), { code: 'ENOSPC' });
+    }
+  }
+  return undefined;
+}
+
+function storeRootPath(): string {
+  return process.env.STRATA_ROOT || '/var/lib/strata';
 }
 
 /** FILE or '-' (stdin) as a stream; a file is opened up front so errors surface before work starts. */

@@ -30,6 +30,7 @@ import { imageStack } from './diff.js';
 import type { VolumeStore } from './volumes.js';
 import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
+import { reconcileFreeze } from './freeze.js';
 
 export class ContainerCore {
   readonly runc: Runc;
@@ -128,8 +129,15 @@ export class ContainerCore {
    * container died with it.
    */
   refresh(c: Container): Container {
-    const st = c.row.state;
+    let st = c.row.state;
     if (st !== 'running' && st !== 'paused' && st !== 'restarting') return c;
+    // a commit/cp/pause/unpause killed while it held the freezer: runc says what is true
+    const fixed = st === 'restarting' ? undefined : reconcileFreeze(c.dir, st, this.runc, c.id);
+    if (fixed && fixed !== st) {
+      if (this.updateFrom(c.id, [st], { state: fixed })) this.event(c, fixed === 'running' ? 'unpause' : 'pause');
+      c = this.view({ ...c.row, state: fixed });
+      st = fixed;
+    }
     const exit = readExit(c.paths.exitFile);
     let fields: Partial<ContainerRow> | undefined;
     if (exit) {

@@ -14,6 +14,7 @@ import { generateId, generateName, VALID_NAME } from './names.js';
 import { defaultHostConfig, type CreateRequest, type HostConfig } from './create-spec.js';
 import { parseMounts } from './volumes.js';
 import type { StoreRoot } from './store-root.js';
+import { normalizeLogConfig } from './log-config.js';
 import { recordCreateEndpoints } from './endpoints.js';
 import { splitAnonymousBinds } from './inspect-shape.js';
 
@@ -47,6 +48,7 @@ export function createContainer(cs: ContainerCore, request: CreateRequest, name?
     req = { ...req, Volumes: { ...(req.Volumes ?? {}), ...Object.fromEntries(anon.volumes.map((v) => [v, {}])) } };
   }
   parseMounts(hc); // Docker's -v/--mount errors, before anything is made
+  hc.LogConfig = normalizeLogConfig(hc.LogConfig);
   cs.network?.validate?.(hc.NetworkMode);
   for (const n of Object.keys(req.NetworkingConfig?.EndpointsConfig ?? {})) if (n !== hc.NetworkMode && n !== 'default') cs.network?.validate?.(n);
   const cfg = mergeConfig(req, imgCfg, id);

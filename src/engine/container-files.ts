@@ -14,6 +14,7 @@ import { invalidArgument, notFound } from '../base/errors.js';
 import { packDir, unpackLayer, TarWriter } from '../layer/index.js';
 import { isMounted, unmount } from '../snapshot/index.js';
 import type { Container, Containers } from './containers.js';
+import { holdFreeze, releaseFreeze } from './freeze.js';
 
 const MAX_LINKS = 255;
 
@@ -69,11 +70,17 @@ export async function withRootfs<T>(engine: Containers, c: Container, fn: (root:
   const wasMounted = isMounted(path.join(c.dir, 'merged'), engine.sys);
   const root = await engine.mountRootfs(c);
   const pause = c.row.state === 'running';
-  if (pause) await engine.runc.pause(c.id).catch(() => undefined);
+  if (pause) {
+    holdFreeze(c.dir, 'copy');
+    await engine.runc.pause(c.id).catch(() => undefined);
+  }
   try {
     return await fn(root);
   } finally {
-    if (pause) await engine.runc.resume(c.id).catch(() => undefined);
+    if (pause) {
+      await engine.runc.resume(c.id).catch(() => undefined);
+      releaseFreeze(c.dir);
+    }
     if (!wasMounted && c.row.state !== 'running' && c.row.state !== 'paused') await unmount(root, engine.sys).catch(() => undefined);
   }
 }
@@ -126,16 +133,20 @@ export async function copyToContainer(engine: Containers, ref: string, src: stri
       // cp dir ctr:/existing -> /existing/dir; cp dir ctr:/new -> /new
       into = destIsDir && !src.endsWith('/.') ? path.join(hostDest, base) : hostDest;
       fs.mkdirSync(into, { recursive: true });
-      const packing = packDir(src, pass, { mode: 'plain', sys: engine.sys });
-      await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys })]);
+      await copyThrough(pass, packDir(src, pass, { mode: 'plain', sys: engine.sys }), into, engine);
       return;
     }
     const name = destIsDir ? base : path.basename(hostDest);
     into = destIsDir ? hostDest : path.dirname(hostDest);
     if (!fs.existsSync(into)) throw invalidArgument(`no such directory: ${path.dirname(dest)}`);
-    const packing = packOne(src, name, st, pass);
-    await Promise.all([packing, unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys })]);
+    await copyThrough(pass, packOne(src, name, st, pass), into, engine);
   });
+}
+
+/** Unpack what `packing` writes into `pass`; a failure on either side stops the other (a full disk must not leave the packer waiting). */
+async function copyThrough(pass: PassThrough, packing: Promise<unknown>, into: string, engine: Containers): Promise<void> {
+  const stop = (e: unknown): never => { pass.destroy(e instanceof Error ? e : new Error(String(e))); throw e; };
+  await Promise.all([packing.catch(stop), unpackLayer(pass, into, { mode: 'plain', symlinkParents: 'resolve-in-root', sys: engine.sys }).catch(stop)]);
 }
 
 async function packOne(file: string, name: string, st: fs.Stats, out: Writable): Promise<void> {

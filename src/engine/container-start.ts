@@ -8,10 +8,12 @@ import { buildResolvConf } from '../network/index.js';
 import {
   buildSpec, writeBundle, startMonitor, waitExit, disableRestart, startContainer as startDeferred,
   type BuildSpecOptions, type MountOption,
+  seccompFromSecurityOpt,
 } from '../runtime/index.js';
 import type { Container, NetworkState } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import type { HostConfig } from './create-spec.js';
+import { monitorLogOptions } from './log-config.js';
 
 /** Build the bundle and the spec; returns what the monitor needs. */
 export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ spec: BuildSpecOptions }> {
@@ -67,7 +69,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
   if (hc.NanoCpus) spec.cpus = hc.NanoCpus / 1e9;
   if (hc.PidsLimit && hc.PidsLimit > 0) spec.pidsLimit = hc.PidsLimit;
   if (hc.ShmSize) spec.shmSize = hc.ShmSize;
-  if ((hc.SecurityOpt ?? []).some((s) => /^seccomp[=:]unconfined$/.test(s))) spec.seccomp = 'unconfined';
+  spec.seccomp = seccompFromSecurityOpt(hc.SecurityOpt);
   writeBundle(c.dir, buildSpec(spec));
   return { spec };
 }
@@ -100,7 +102,7 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
     c = cs.get(c.id);
     const started = await startMonitor({
       id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
-      restart: restartPolicy(c.hostConfig), deferStart: !!opts.deferStart,
+      restart: restartPolicy(c.hostConfig), deferStart: !!opts.deferStart, ...monitorLogOptions(c.hostConfig.LogConfig),
     });
     cs.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0 });
     if (!opts.deferStart) cs.event(c, 'start');

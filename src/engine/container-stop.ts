@@ -3,6 +3,7 @@ import { conflict, invalidArgument, notFound, StrataError } from '../base/errors
 import { waitExit, disableRestart, signalNumber } from '../runtime/index.js';
 import type { Container } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
+import { holdFreeze, releaseFreeze } from './freeze.js';
 
 /** SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds. */
 export async function stopContainer(cs: ContainerCore, ref: string, timeout?: number): Promise<Container> {
@@ -49,16 +50,26 @@ export async function pauseContainer(cs: ContainerCore, ref: string): Promise<vo
   const c = cs.get(ref);
   if (c.row.state === 'paused') throw conflict(`Container ${c.id} is already paused`);
   if (c.row.state !== 'running') throw conflict(`Container ${c.id} is not running`);
-  await cs.runc.pause(c.id);
-  cs.update(c.id, { state: 'paused' });
+  holdFreeze(c.dir, 'pause');
+  try {
+    await cs.runc.pause(c.id);
+    cs.update(c.id, { state: 'paused' });
+  } finally {
+    releaseFreeze(c.dir);
+  }
   cs.event(c, 'pause');
 }
 
 export async function unpauseContainer(cs: ContainerCore, ref: string): Promise<void> {
   const c = cs.get(ref);
   if (c.row.state !== 'paused') throw conflict(`Container ${c.id} is not paused`);
-  await cs.runc.resume(c.id);
-  cs.update(c.id, { state: 'running' });
+  holdFreeze(c.dir, 'unpause');
+  try {
+    await cs.runc.resume(c.id);
+    cs.update(c.id, { state: 'running' });
+  } finally {
+    releaseFreeze(c.dir);
+  }
   cs.event(c, 'unpause');
 }
 

@@ -22,6 +22,7 @@ import { execIn, execTarget } from './container-exec.js';
 import { containerSummary, imageColumn, inspectContainer, listContainers, portSummaries } from './container-views.js';
 import { generateId } from './names.js';
 import type { CreateRequest } from './create-spec.js';
+import { holdFreeze, releaseFreeze } from './freeze.js';
 
 export type { ContainerStateName, ContainerRow, Container, NetworkState, NetworkDriver, Volumes, ContainerSummary } from './container-model.js';
 
@@ -179,8 +180,14 @@ export class Containers extends ContainerCore {
     const exclude = buildExclude({ patterns: opts.exclude ?? [], noise: !!opts.excludeNoise });
     if (exclude) input.exclude = exclude;
     if (opts.pause !== false && c.row.state === 'running') {
-      input.pause = () => this.runc.pause(c.id);
-      input.unpause = () => this.runc.resume(c.id);
+      input.pause = async () => {
+        holdFreeze(c.dir, 'commit');
+        try { await this.runc.pause(c.id); } catch (e) { releaseFreeze(c.dir); throw e; }
+      };
+      input.unpause = async () => {
+        await this.runc.resume(c.id);
+        releaseFreeze(c.dir);
+      };
     }
     const r = await commitContainer(this.store, input);
     this.event(c, 'commit', { imageID: r.id, ...(opts.message ? { comment: opts.message } : {}) });

@@ -38,6 +38,7 @@ export interface HostConfig {
   Init?: boolean | null;
   ExtraHosts?: string[] | null;
   Dns?: string[];
+  LogConfig?: { Type: string; Config: Record<string, string> };
 }
 
 /** An EndpointConfig as clients send it (create's EndpointsConfig values, network connect's body). */

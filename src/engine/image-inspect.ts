@@ -4,6 +4,7 @@ import { ZERO_TIME } from '../image/config.js';
 import { imageById, type ImageRow } from '../meta/images.js';
 import { imageLayers, loadConfig, repoDigestsOf, resolveImage, tagsOf } from './images.js';
 import type { StoreRoot } from './store-root.js';
+import { imageSources } from '../meta/build-cache.js';
 
 /** Docker's image inspect shape (API 1.41). */
 export function inspectImage(store: StoreRoot, input: string): Record<string, unknown> {
@@ -53,6 +54,8 @@ export interface HistoryRow {
   size: number;
   comment: string;
   tags: string[];
+  /** where a build took it from ('Dockerfile:3'), '' when unknown */
+  source: string;
 }
 
 /** One row per history entry, newest first, labelled by walking the local parent chain. */
@@ -62,11 +65,12 @@ export function imageHistory(store: StoreRoot, input: string): HistoryRow[] {
   const layers = imageLayers(store, img.id);
   const entries = cfg.history && cfg.history.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({} as { created?: string }));
   let li = 0;
-  const rows = entries.map((h) => {
+  const sources = imageSources(store.db, img.id, entries.length);
+  const rows = entries.map((h, idx) => {
     const e = h as { created?: string; created_by?: string; comment?: string; empty_layer?: boolean };
     const size = e.empty_layer ? 0 : (layers[li++]?.size ?? 0);
     const t = e.created ? Date.parse(e.created) : NaN;
-    return { id: '<missing>', created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, createdBy: e.created_by ?? '', size, comment: e.comment ?? '', tags: [] as string[] };
+    return { id: '<missing>', created: Number.isFinite(t) ? Math.floor(t / 1000) : 0, createdBy: e.created_by ?? '', size, comment: e.comment ?? '', tags: [] as string[], source: sources[idx] ?? '' };
   }).reverse();
   let cur: ImageRow | undefined = img;
   for (const r of rows) {

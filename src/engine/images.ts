@@ -338,6 +338,13 @@ export function removeImage(store: StoreRoot, input: string, opts: { force?: boo
     const users = opts.containersUsing?.(img.id) ?? [];
     if (byRef) {
       const key = canonicalString(byRef);
+      // Docker: the last reference (at most one tag, one repository) of an image a container
+      // uses is not removed without force, whatever else (child images) would keep the image
+      const repoOf = (r: string) => { const p = parseReference(r); return `${p.domain}/${p.path}`; };
+      const singleReference = tags.length <= 1 && new Set([...tags, ...digests].map(repoOf)).size <= 1;
+      if (users.length && !opts.force && singleReference) {
+        throw conflict(`conflict: unable to remove repository reference "${input}" (must force) - container ${users[0]!.id.slice(0, 12)} is using its referenced image ${short}`);
+      }
       // Docker: removing a repository's last tag also removes that repository's digest
       // references (a pulled image's `repo@sha256:…`); the image goes when no reference is left
       const name = `${byRef.domain}/${byRef.path}`;

@@ -26,6 +26,14 @@ import { pushImage, type PushOptions, type PushResult } from './push.js';
 import { checkLogin, login, loginDomain, logout, serverDisplayName, storedCredentials } from './login.js';
 import { followEvents, lastEventSeq, readEvents, type EngineEvent } from './events.js';
 import { copyFromContainer, copyToContainer, exportContainer } from './container-files.js';
+import { BuildEngine, buildCacheEntries, contextFromStream, pruneBuildCache, releaseContext, type BuildCacheEntry } from './build.js';
+import { build as runBuild, type BuildOptions, type BuildResult } from '../build/builder.js';
+import type { NetworkManager } from '../network/index.js';
+import {
+  analyzeImage, compare, containersOverview, imageDetail, imagesOverview, layerDirSizes, layerFileText, layerTree, resolveTarget,
+  type Analysis, type Comparison, type ContainerOverview, type ImageDetail, type ImageOverview,
+} from './explore.js';
+import type { DirListing, ListOptions as TreeListOptions } from '../changes/index.js';
 import { archiveFromContainer, extractToContainer, statContainerPath, type PathStat } from './archive.js';
 import { containerStats, sampleStats, type StatsJson } from './stats.js';
 
@@ -85,6 +93,39 @@ export interface StatsService {
   sample(ref: string, pre?: StatsJson): StatsJson;
 }
 
+/** Dockerfile builds (build/ on the engine's services) and the build cache. */
+export interface BuildService {
+  build(opts: BuildOptions): Promise<BuildResult>;
+  /** A context that arrives as a stream (a tar, or a Dockerfile alone): extracted to a scratch dir. */
+  contextFromStream(input: NodeJS.ReadableStream): Promise<{ dir: string; dockerfileText?: string }>;
+  releaseContext(dir: string): void;
+  cache(): BuildCacheEntry[];
+  /** `builder prune`: cache rows (older than keepMs when given), then the layers nothing lists. */
+  prune(opts?: { keepMs?: number }): { deleted: string[]; reclaimed: number };
+}
+
+/** What the explorer and `image analyze` read (nothing here writes). */
+export interface ExploreService {
+  /** every image with sizes, shared layers and the image it sits on */
+  images(): ImageOverview[];
+  /** one image's layers bottom to top, with history and Dockerfile lines */
+  image(ref: string): ImageDetail;
+  /** waste, efficiency and noise (walks every layer of the image once) */
+  analyze(ref: string): Analysis;
+  /** one directory of one layer, or of the image up to that layer (`aggregate`) */
+  layerTree(ref: string, index: number, dir: string, opts?: TreeListOptions & { aggregate?: boolean }): DirListing;
+  /** sizes of the child directories of one directory, in the same view */
+  dirSizes(ref: string, index: number, dir: string, aggregate?: boolean): Record<string, number>;
+  /** a text file of the image up to layer `index` (refused when binary or over the limit) */
+  fileText(ref: string, index: number, path: string): { path: string; size: number; text: string };
+  /** an image against another image or a container's pending changes */
+  compare(a: string, b: string): Comparison;
+  /** containers with image, ports and pending change size */
+  containers(): ContainerOverview[];
+  /** IMAGE|CONTAINER as the explorer's start takes it */
+  resolveTarget(name: string): { kind: 'image' | 'container'; id: string };
+}
+
 export type InspectType = 'container' | 'image' | 'network' | 'volume';
 
 export interface Engine {
@@ -101,6 +142,8 @@ export interface Engine {
   readonly registry: RegistryService;
   readonly system: SystemService;
   readonly events: EventService;
+  readonly build: BuildService;
+  readonly explore: ExploreService;
   /** `inspect NAME`: a container, else an image, a network, a volume (Docker's order). */
   inspect(name: string, type?: InspectType): unknown;
   /** Wait for background clean-up (unmounts, network release) to finish. */
@@ -116,7 +159,7 @@ export interface Engine {
 export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
   const root = opts.root ?? defaultRoot();
   const sys = opts.sys ?? linuxSys;
-  interface Parts { store: StoreRoot; containers: Containers; volumes: VolumeStore; networks: Networks; changes: ChangeService; system: SystemService }
+  interface Parts { store: StoreRoot; containers: Containers; volumes: VolumeStore; networks: Networks; changes: ChangeService; system: SystemService; nm: NetworkManager }
   let parts: Parts | undefined;
   let closed = false;
   const close = () => { if (parts && !closed) { closed = true; parts.store.close(); } };
@@ -128,7 +171,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     const nm = networkManager(store, sys);
     containers.network = new CniDriver(nm, store);
     const networks = new Networks(nm, containers);
-    parts = { store, containers, volumes, networks, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
+    parts = { store, containers, volumes, networks, nm, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
     return parts;
   };
   const store = () => w().store;
@@ -171,6 +214,24 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     stream: (r, o = {}) => containerStats(w().containers, r, o),
     sample: (r, pre) => sampleStats(w().containers.get(r), pre),
   };
+  const build: BuildService = {
+    build: (o) => runBuild(new BuildEngine(store(), { network: w().nm }), o),
+    contextFromStream: (i) => contextFromStream(store(), i),
+    releaseContext,
+    cache: () => buildCacheEntries(store()),
+    prune: (o = {}) => pruneBuildCache(store(), { all: true, ...o }),
+  };
+  const explore: ExploreService = {
+    images: () => imagesOverview(store()),
+    image: (r) => imageDetail(store(), r),
+    analyze: (r) => analyzeImage(store(), r),
+    layerTree: (r, i, d, o) => layerTree(store(), r, i, d, o),
+    dirSizes: (r, i, d, a) => layerDirSizes(store(), r, i, d, a),
+    fileText: (r, i, p) => layerFileText(store(), r, i, p),
+    compare: (a, b) => compare(store(), w().containers, a, b),
+    containers: () => containersOverview(w().containers),
+    resolveTarget: (n) => resolveTarget(store(), w().containers, n),
+  };
   const lookups: Record<InspectType, (n: string) => unknown> = {
     container: (n) => w().containers.inspect(n),
     image: (n) => images.inspect(n),
@@ -182,7 +243,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
   return {
     root,
     sys,
-    images, files, stats, registry, events,
+    images, files, stats, registry, events, build, explore,
     get containers() { return w().containers; },
     get volumes() { return w().volumes; },
     get networks() { return w().networks; },
@@ -208,6 +269,9 @@ export type { Networks } from './networks.js';
 export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create-spec.js';
 export type { ImageListRow, ImageSummary, ListOptions } from './images.js';
 export type { HistoryRow } from './image-inspect.js';
+export type { BuildOptions, BuildResult, NoiseEntry } from '../build/builder.js';
+export { BuildError } from '../build/builder.js';
+export type { BuildCacheEntry } from './build.js';
 export type { PullOptions, PushOptions, EnsureOptions, PullResult, PushResult, ImportOptions, LoadResult, PruneResult, EngineEvent };
 export type { SystemDf, SystemPruneResult, VolumeUsage } from './system-service.js';
 export type { DiffResult, CommitOptions } from './change-service.js';
@@ -220,6 +284,9 @@ export type { VolumeRow } from './volumes.js';
 export { attach, attachTerminal, waitExit, openAttachSocket, RuntimeError, formatLogEntry, stdcopyFrame, toNanos } from '../runtime/index.js';
 export type { ExecHandle, LogEntry } from '../runtime/index.js';
 export { parsePublishAll } from '../network/index.js';
+export { diveExport, TEXT_LIMIT, type Analysis, type Comparison, type ContainerOverview, type ImageDetail, type ImageOverview, type LayerInfo } from './explore.js';
+export { DEFAULT_RULES, RULE_KEYS, evaluateGate, loadRules, parseBytes, parseRulesFile, type GateResult, type RuleConfig, type RuleKey, type RuleResult } from './gate.js';
+export type { DirListing, TreeEntry } from '../changes/index.js';
 export {
   type Change, formatChanges, summarize, formatSummary, changesToJson, noiseReport, formatNoiseReport,
 } from '../changes/index.js';

@@ -13,6 +13,7 @@ import type { VolumeStore } from './volumes.js';
 import type { Networks } from './networks.js';
 import type { StoreRoot } from './store-root.js';
 import { countImages } from '../meta/images.js';
+import { buildCacheEntries, pruneBuildCache, type BuildCacheEntry } from './build.js';
 
 export interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
 
@@ -28,12 +29,15 @@ export interface SystemDf {
   containers: ContainerSummary[];
   /** Every volume with its size on disk and the number of containers using it. */
   volumes: VolumeUsage[];
+  /** The build cache's entries (Docker's "Build Cache" rows). */
+  buildCache: BuildCacheEntry[];
 }
 
 export interface SystemPruneResult {
   containers: { deleted: string[]; reclaimed: number };
   volumes?: { deleted: string[]; reclaimed: number };
   images: PruneResult;
+  buildCache: { deleted: string[]; reclaimed: number };
   reclaimed: number;
 }
 
@@ -65,6 +69,7 @@ export class SystemService {
       imageSummaries: summaries,
       containers: all.map((c) => this.containers.summary(c, { size: true })),
       volumes,
+      buildCache: buildCacheEntries(this.store),
     };
   }
 
@@ -75,13 +80,16 @@ export class SystemService {
    */
   async prune(opts: { all?: boolean; volumes?: boolean } = {}): Promise<SystemPruneResult> {
     const containers = await this.containers.prune();
-    const res: SystemPruneResult = { containers, images: { deleted: [], untagged: [], reclaimed: 0 }, reclaimed: containers.reclaimed };
+    const res: SystemPruneResult = { containers, images: { deleted: [], untagged: [], reclaimed: 0 }, buildCache: { deleted: [], reclaimed: 0 }, reclaimed: containers.reclaimed };
     if (opts.volumes) {
       res.volumes = this.volumes.prune(true);
       res.reclaimed += res.volumes.reclaimed;
     }
     res.images = pruneImages(this.store, { all: !!opts.all, imageInUse: (id) => this.containers.usingImage(id).length > 0 });
     res.reclaimed += res.images.reclaimed;
+    // then the build cache (Docker 20.10's system prune removes the unused build cache)
+    res.buildCache = pruneBuildCache(this.store, { all: true });
+    res.reclaimed += res.buildCache.reclaimed;
     return res;
   }
 

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { StrataError, invalidArgument } from '../base/errors.js';
+import { LONG_PATH } from '../base/fs.js';
 import { fsPath, show, toBin } from './paths.js';
 import { BLOCK, type EntryMeta, type TarEntryType, TYPE_MODE_BITS, encodeEntry, padding } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
@@ -195,7 +196,13 @@ class Packer {
             this.header({ name: marker, type: 'file', mode: mode & 0o7777, uid, gid, size: 0, mtime: 0, mtimeNsec: 0 });
           }
           if (this.sink.needDrain) await this.sink.drain();
-          await this.walk(rel, abs);
+          if (abs.length < LONG_PATH) {
+            await this.walk(rel, abs);
+          } else {
+            // deeper than PATH_MAX allows: go on through a descriptor of this directory
+            const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+            try { await this.walk(rel, `/proc/self/fd/${fd}`); } finally { fs.closeSync(fd); }
+          }
           continue;
         }
         case 'symlink': {

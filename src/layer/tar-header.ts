@@ -69,7 +69,31 @@ export interface TarHeader {
   gname: string;
   /** SCHILY.xattr.* records, values byte-exact */
   xattrs: Map<string, Buffer>;
+  /**
+   * A GNU sparse file: the data segments of the `size` logical bytes (the rest
+   * are holes, read as zeros). Set by the reader once the map is known.
+   */
+  sparse?: SparseSegment[];
 }
+
+/** One data segment of a sparse file: `length` bytes stored for logical offset `offset`. */
+export interface SparseSegment {
+  offset: number;
+  length: number;
+}
+
+/** Where a sparse entry's map is, as learned from the headers (internal to the reader). */
+export interface SparsePending {
+  /** the map when the headers held it; null for format 1.0 (the map opens the body) */
+  map: SparseSegment[] | null;
+  /** old GNU 'S': extension blocks with more map entries follow the header */
+  extended: boolean;
+  /** stored bytes of the body (the map blocks of format 1.0 included) */
+  storedSize: number;
+}
+
+/** Largest accepted number of segments in one sparse map. */
+export const MAX_SPARSE_SEGMENTS = 1_000_000;
 
 function ascii(buf: Buffer, off: number, len: number): string {
   let end = off;
@@ -161,6 +185,17 @@ export interface RawHeader {
   gname: string;
   devmajor: number;
   devminor: number;
+  /** old GNU sparse ('S') fields */
+  gnuSparse?: { map: SparseSegment[]; extended: boolean; realSize: number };
+}
+
+/** Up to `count` old GNU sparse map entries (12-byte offset + 12-byte length) from `off`; stops at an empty one. */
+export function gnuSparseEntries(b: Buffer, off: number, count: number, into: SparseSegment[]): void {
+  for (let i = 0; i < count; i++) {
+    const at = off + i * 24;
+    if (b[at] === 0) break;
+    into.push({ offset: parseNumeric(b, at, 12, 'sparse offset'), length: parseNumeric(b, at + 12, 12, 'sparse length') });
+  }
 }
 
 /** Decode and checksum-verify one header block. `at` is the archive offset, for messages. */
@@ -195,7 +230,14 @@ export function decodeRawHeader(b: Buffer, at: number): RawHeader {
     gname: ascii(b, 297, 32),
     devmajor: typeflag === 0x33 || typeflag === 0x34 ? parseNumeric(b, 329, 8, 'devmajor') : 0,
     devminor: typeflag === 0x33 || typeflag === 0x34 ? parseNumeric(b, 337, 8, 'devminor') : 0,
+    ...(typeflag === 0x53 ? { gnuSparse: oldGnuSparse(b) } : {}),
   };
+}
+
+function oldGnuSparse(b: Buffer): { map: SparseSegment[]; extended: boolean; realSize: number } {
+  const map: SparseSegment[] = [];
+  gnuSparseEntries(b, 386, 4, map);
+  return { map, extended: b[482] !== 0, realSize: parseNumeric(b, 483, 12, 'sparse real size') };
 }
 
 /**
@@ -224,10 +266,19 @@ export function parsePax(data: Buffer, into: Map<string, Buffer>): void {
     const eq = data.indexOf(0x3d, kvStart);
     if (eq < 0 || eq >= end - 1 || eq === kvStart) throw corrupt('invalid PAX header: record without key=value');
     const key = data.toString('utf8', kvStart, eq);
-    into.set(key, Buffer.from(data.subarray(eq + 1, end - 1)));
+    const value = Buffer.from(data.subarray(eq + 1, end - 1));
+    if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {
+      // format 0.0 repeats these two keys, one pair per segment: keep them all, in order
+      const prev = into.get(SPARSE_00_MAP);
+      into.set(SPARSE_00_MAP, prev === undefined ? value : Buffer.concat([prev, Buffer.from(','), value]));
+    }
+    into.set(key, value);
     pos = end;
   }
 }
+
+/** Where parsePax collects the repeated offset/numbytes records of sparse format 0.0. */
+const SPARSE_00_MAP = 'GNU.sparse.offset+numbytes';
 
 function paxDecimal(v: Buffer, key: string): number {
   const s = v.toString('latin1');
@@ -277,8 +328,8 @@ export function buildHeader(raw: RawHeader, pax: Map<string, Buffer> | null, lon
   let type = TYPES[raw.typeflag];
   if (type === undefined) {
     const c = String.fromCharCode(raw.typeflag);
-    if (c === 'S') throw new StrataError('not_implemented', 'GNU sparse tar entries are not supported');
-    throw new StrataError('not_implemented', `unsupported tar entry type ${JSON.stringify(c)}`);
+    if (raw.gnuSparse) type = 'file';
+    else throw new StrataError('not_implemented', `unsupported tar entry type ${JSON.stringify(c)}`);
   }
   let nameBytes = longName ?? raw.name;
   let linkBytes = longLink ?? raw.linkname;
@@ -291,13 +342,19 @@ export function buildHeader(raw: RawHeader, pax: Map<string, Buffer> | null, lon
   let uname = raw.uname;
   let gname = raw.gname;
   const xattrs = new Map<string, Buffer>();
+  let sparse: SparsePending | undefined;
+  let realSize: number | undefined;
+  if (raw.gnuSparse) {
+    sparse = { map: raw.gnuSparse.map, extended: raw.gnuSparse.extended, storedSize: size };
+    realSize = raw.gnuSparse.realSize;
+  }
   if (pax) {
     for (const [key, v] of pax) {
       if (key.startsWith(XATTR_PREFIX)) {
         xattrs.set(key.slice(XATTR_PREFIX.length), v);
         continue;
       }
-      if (key.startsWith('GNU.sparse.')) throw new StrataError('not_implemented', 'sparse tar entries (GNU.sparse PAX records) are not supported');
+      if (key.startsWith('GNU.sparse.')) continue; // below, once size is known
       if (v.length === 0) continue; // an empty value means "use the header field"
       switch (key) {
         case 'path': nameBytes = v; break;
@@ -312,6 +369,20 @@ export function buildHeader(raw: RawHeader, pax: Map<string, Buffer> | null, lon
         default: break; // ctime, comment, charset, LIBARCHIVE.*, SCHILY.dev/ino/nlink ...: not needed
       }
     }
+  }
+  if (pax && !sparse) {
+    const r = paxSparse(pax, size);
+    if (r) {
+      sparse = r.pending;
+      realSize = r.realSize;
+      const sparseName = pax.get('GNU.sparse.name');
+      if (sparseName !== undefined && sparseName.length > 0) nameBytes = sparseName;
+    }
+  }
+  if (sparse) {
+    if (type !== 'file') throw corrupt('invalid tar entry: sparse records on an entry that is not a regular file');
+    if (realSize === undefined) throw corrupt('invalid tar entry: sparse file without a real size');
+    size = realSize;
   }
   if (nameBytes.includes(0)) throw corrupt('invalid tar entry: name contains a NUL byte');
   if (linkBytes.includes(0)) throw corrupt('invalid tar entry: link target contains a NUL byte');
@@ -337,7 +408,73 @@ export function buildHeader(raw: RawHeader, pax: Map<string, Buffer> | null, lon
     xattrs,
   };
   if (atime) h.atime = atime;
+  if (sparse) pendingSparse.set(h, sparse);
   return h;
+}
+
+/** Sparse maps still to be completed by the reader, keyed by the header they belong to. */
+const pendingSparse = new WeakMap<TarHeader, SparsePending>();
+
+/** The pending sparse map of a header built by buildHeader (taken once). */
+export function takeSparse(h: TarHeader): SparsePending | undefined {
+  const s = pendingSparse.get(h);
+  if (s) pendingSparse.delete(h);
+  return s;
+}
+
+/** GNU sparse PAX formats 0.0, 0.1 and 1.0; null when the records describe no sparse file. */
+function paxSparse(pax: Map<string, Buffer>, storedSize: number): { pending: SparsePending; realSize: number } | null {
+  const str = (k: string): string | undefined => pax.get(k)?.toString('latin1');
+  const major = str('GNU.sparse.major');
+  const minor = str('GNU.sparse.minor');
+  if (major === '1' && minor === '0') {
+    const real = pax.get('GNU.sparse.realsize');
+    if (real === undefined) throw corrupt('invalid PAX header: sparse format 1.0 without GNU.sparse.realsize');
+    return { pending: { map: null, extended: false, storedSize }, realSize: paxDecimal(real, 'GNU.sparse.realsize') };
+  }
+  const numBlocks = pax.get('GNU.sparse.numblocks');
+  if (numBlocks === undefined) {
+    if (major !== undefined || minor !== undefined || pax.has('GNU.sparse.map') || pax.has('GNU.sparse.size')) {
+      throw new StrataError('not_implemented', `unsupported GNU sparse format ${major ?? '?'}.${minor ?? '?'}`);
+    }
+    return null;
+  }
+  if (major !== undefined && !(major === '0' && (minor === '0' || minor === '1'))) {
+    throw new StrataError('not_implemented', `unsupported GNU sparse format ${major}.${minor ?? '?'}`);
+  }
+  const n = paxDecimal(numBlocks, 'GNU.sparse.numblocks');
+  if (n > MAX_SPARSE_SEGMENTS) throw corrupt(`invalid PAX header: too many sparse segments (${n})`);
+  const mapText = pax.get('GNU.sparse.map') ?? pax.get(SPARSE_00_MAP);
+  const nums = mapText === undefined || mapText.length === 0 ? [] : mapText.toString('latin1').split(',');
+  if (nums.length !== 2 * n) throw corrupt(`invalid PAX header: the sparse map has ${nums.length} numbers for ${n} segments`);
+  const map: SparseSegment[] = [];
+  for (let i = 0; i < nums.length; i += 2) {
+    map.push({ offset: paxDecimal(Buffer.from(nums[i]!), 'GNU.sparse.map'), length: paxDecimal(Buffer.from(nums[i + 1]!), 'GNU.sparse.map') });
+  }
+  const size = pax.get('GNU.sparse.size');
+  if (size === undefined) throw corrupt('invalid PAX header: sparse file without GNU.sparse.size');
+  return { pending: { map, extended: false, storedSize }, realSize: paxDecimal(size, 'GNU.sparse.size') };
+}
+
+/**
+ * Check a complete sparse map against the real size and the stored body size:
+ * segments in order, not overlapping, inside the file, their lengths adding up
+ * to the stored bytes. Empty segments are dropped.
+ */
+export function checkSparseMap(map: SparseSegment[], realSize: number, storedData: number): SparseSegment[] {
+  const out: SparseSegment[] = [];
+  let end = 0;
+  let total = 0;
+  for (const s of map) {
+    if (s.offset < end || s.offset + s.length > realSize || !Number.isSafeInteger(s.offset + s.length)) {
+      throw corrupt('invalid tar entry: sparse map segments out of order or past the end of the file');
+    }
+    end = s.offset + s.length;
+    total += s.length;
+    if (s.length > 0) out.push(s);
+  }
+  if (total !== storedData) throw corrupt(`invalid tar entry: the sparse map holds ${total} bytes but ${storedData} are stored`);
+  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -10,11 +10,15 @@ import { Readable, pipeline } from 'node:stream';
 import { StrataError, corrupt, invalidArgument } from '../base/errors.js';
 import { type Compression, decompressStream, detectCompression, detectUnsupportedCompression } from './compression.js';
 import {
-  BLOCK, MAX_GNU_LONG_BYTES, MAX_PAX_BYTES, type TarHeader,
-  buildHeader, decodeRawHeader, isZeroBlock, padding, parsePax,
+  BLOCK, MAX_GNU_LONG_BYTES, MAX_PAX_BYTES, MAX_SPARSE_SEGMENTS, type SparseSegment, type TarHeader,
+  buildHeader, checkSparseMap, decodeRawHeader, gnuSparseEntries, isZeroBlock, padding, parsePax, takeSparse,
 } from './tar-header.js';
 
 const EMPTY = Buffer.alloc(0);
+/** What the holes of sparse files read as (never written to). */
+const ZEROS = Buffer.alloc(64 * 1024);
+/** Largest accepted sparse map at the start of a format 1.0 body. */
+const MAX_SPARSE_MAP_BYTES = 16 * 1024 * 1024;
 const GiB = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_ENTRIES = 5_000_000;
 
@@ -170,9 +174,15 @@ export class TarReader {
   private finished = false;
   /** bytes of the tar consumed so far */
   offset = 0;
-  /** body bytes of the current entry not read yet */
+  /** body bytes of the current entry not read yet (logical bytes: a sparse file's holes count) */
   bodyLeft = 0;
+  /** stored body bytes of the current entry not consumed yet */
+  private storedLeft = 0;
   private padLeft = 0;
+  /** the current entry's sparse map, or null */
+  private sparse: SparseSegment[] | null = null;
+  private sparseIdx = 0;
+  private bodySize = 0;
   /** real entries returned so far */
   entries = 0;
   private readonly maxBytes: number;
@@ -253,30 +263,100 @@ export class TarReader {
 
   /** Next piece of the current body from what is already buffered, or null if a pull is needed. */
   bodyPieceSync(): Buffer | null {
-    const avail = this.chunk.length - this.pos;
-    if (avail === 0 || this.bodyLeft === 0) return null;
-    const n = avail < this.bodyLeft ? avail : this.bodyLeft;
+    if (this.bodyLeft === 0) return null;
+    let n: number;
+    if (this.sparse !== null) {
+      const hole = this.holeLeft();
+      if (hole > 0) {
+        n = hole < ZEROS.length ? hole : ZEROS.length;
+        this.bodyLeft -= n;
+        return ZEROS.subarray(0, n);
+      }
+      const seg = this.sparse[this.sparseIdx]!;
+      const inSeg = seg.offset + seg.length - (this.bodySize - this.bodyLeft);
+      const avail = this.chunk.length - this.pos;
+      if (avail === 0) return null;
+      n = avail < inSeg ? avail : inSeg;
+    } else {
+      const avail = this.chunk.length - this.pos;
+      if (avail === 0) return null;
+      n = avail < this.bodyLeft ? avail : this.bodyLeft;
+    }
     const b = this.chunk.subarray(this.pos, this.pos + n);
     this.pos += n;
     this.offset += n;
     this.bodyLeft -= n;
+    this.storedLeft -= n;
     return b;
   }
 
   /** Next piece of the current body (a view into the input chunk); EMPTY when the body is done. */
   async bodyPiece(): Promise<Buffer> {
     if (this.bodyLeft === 0) return EMPTY;
-    if (this.pos >= this.chunk.length && !(await this.pull())) throw this.unexpectedEof();
+    const b = this.bodyPieceSync();
+    if (b !== null) return b;
+    if (!(await this.pull())) throw this.unexpectedEof();
     return this.bodyPieceSync()!;
+  }
+
+  /** Bytes of hole (zeros not stored in the archive) at the current body position; 0 in data. */
+  holeLeft(): number {
+    if (this.sparse === null || this.bodyLeft === 0) return 0;
+    const pos = this.bodySize - this.bodyLeft;
+    let seg = this.sparse[this.sparseIdx];
+    while (seg !== undefined && pos >= seg.offset + seg.length) seg = this.sparse[++this.sparseIdx];
+    return seg === undefined ? this.bodyLeft : pos < seg.offset ? seg.offset - pos : 0;
+  }
+
+  /** Pass over n bytes of hole (at most holeLeft()). */
+  skipHole(n: number): void {
+    if (n > this.holeLeft()) throw new StrataError('internal', 'skipHole past the end of a hole');
+    this.bodyLeft -= n;
+  }
+
+  /** The map of a format 1.0 sparse body: decimal lines (count, then offset/length pairs), block padded. */
+  private async readSparseMap(storedSize: number): Promise<{ map: SparseSegment[]; bytes: number }> {
+    const nums: number[] = [];
+    let want = -1;
+    let bytes = 0;
+    let cur = '';
+    while (want < 0 || nums.length < want) {
+      if (bytes + BLOCK > storedSize || bytes + BLOCK > MAX_SPARSE_MAP_BYTES) throw corrupt('invalid tar entry: bad sparse map');
+      const blk = await this.readBlock();
+      if (blk === null) throw this.unexpectedEof();
+      bytes += BLOCK;
+      for (let i = 0; i < BLOCK && (want < 0 || nums.length < want); i++) {
+        const c = blk[i]!;
+        if (c === 0x0a) {
+          if (cur === '' || cur.length > 19) throw corrupt('invalid tar entry: bad sparse map');
+          const v = Number(cur);
+          if (!Number.isSafeInteger(v)) throw corrupt('invalid tar entry: bad sparse map');
+          cur = '';
+          if (want < 0) {
+            if (v > MAX_SPARSE_SEGMENTS) throw corrupt(`invalid tar entry: too many sparse segments (${v})`);
+            want = 2 * v;
+          } else {
+            nums.push(v);
+          }
+        } else if (c >= 0x30 && c <= 0x39) {
+          cur += String.fromCharCode(c);
+        } else {
+          throw corrupt('invalid tar entry: bad sparse map');
+        }
+      }
+    }
+    const map: SparseSegment[] = [];
+    for (let i = 0; i < nums.length; i += 2) map.push({ offset: nums[i]!, length: nums[i + 1]! });
+    return { map, bytes };
   }
 
   async next(): Promise<TarHeader | null> {
     if (this.finished) return null;
-    if (this.bodyLeft + this.padLeft > 0) {
-      await this.skip(this.bodyLeft + this.padLeft);
-      this.bodyLeft = 0;
-    }
+    if (this.storedLeft + this.padLeft > 0) await this.skip(this.storedLeft + this.padLeft);
+    this.bodyLeft = 0;
+    this.storedLeft = 0;
     this.padLeft = 0;
+    this.sparse = null;
     let pax: Map<string, Buffer> | null = null;
     let longName: Buffer | null = null;
     let longLink: Buffer | null = null;
@@ -319,18 +399,46 @@ export class TarReader {
       }
       const h = buildHeader(raw, pax, longName, longLink);
       if (++this.entries > this.maxEntries) throw invalidArgument(`archive has more than ${this.maxEntries} entries`);
-      if (this.offset + h.size > this.maxBytes) throw expansionLimitError(this.maxBytes);
+      const sp = takeSparse(h);
+      if (sp === undefined) {
+        if (this.offset + h.size > this.maxBytes) throw expansionLimitError(this.maxBytes);
+        this.bodyLeft = h.size;
+        this.storedLeft = h.size;
+        this.padLeft = padding(h.size);
+        return h;
+      }
+      // GNU sparse: complete the map (extension blocks, or the start of a 1.0 body)
+      let map = sp.map;
+      let mapBytes = 0;
+      if (map !== null && sp.extended) {
+        for (let more = true; more;) {
+          const blk = await this.readBlock();
+          if (blk === null) throw this.unexpectedEof();
+          gnuSparseEntries(blk, 0, 21, map);
+          if (map.length > MAX_SPARSE_SEGMENTS) throw corrupt(`invalid tar entry: too many sparse segments`);
+          more = blk[504] !== 0;
+        }
+      }
+      if (map === null) ({ map, bytes: mapBytes } = await this.readSparseMap(sp.storedSize));
+      if (this.offset + sp.storedSize - mapBytes > this.maxBytes || h.size > this.maxBytes) throw expansionLimitError(this.maxBytes);
+      h.sparse = checkSparseMap(map, h.size, sp.storedSize - mapBytes);
+      this.sparse = h.sparse;
+      this.sparseIdx = 0;
+      this.bodySize = h.size;
       this.bodyLeft = h.size;
-      this.padLeft = padding(h.size);
+      this.storedLeft = sp.storedSize - mapBytes;
+      this.padLeft = padding(sp.storedSize);
       return h;
     }
   }
 
   /** After the end-of-archive marker: consume the rest of the input (hashing/trailer checks happen upstream). */
   async drain(): Promise<void> {
-    if (this.bodyLeft + this.padLeft > 0) await this.skip(this.bodyLeft + this.padLeft);
+    if (this.storedLeft + this.padLeft > 0) await this.skip(this.storedLeft + this.padLeft);
     this.bodyLeft = 0;
+    this.storedLeft = 0;
     this.padLeft = 0;
+    this.sparse = null;
     this.pos = this.chunk.length;
     while (await this.pull()) this.pos = this.chunk.length;
   }
@@ -391,7 +499,11 @@ export async function* readTar(input: ByteInput, opts: ReadTarOptions = {}): Asy
         },
         skip: async () => {
           consumed = true;
-          while (reader.bodyLeft > 0) if (reader.bodyPieceSync() === null) await reader.bodyPiece();
+          while (reader.bodyLeft > 0) {
+            const hole = reader.holeLeft();
+            if (hole > 0) reader.skipHole(hole);
+            else if (reader.bodyPieceSync() === null) await reader.bodyPiece();
+          }
         },
       };
       yield entry;

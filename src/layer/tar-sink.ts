@@ -24,7 +24,8 @@ export class TarSink {
   private error: Error | null = null;
 
   constructor(private readonly fd: number | null, private readonly stream: Writable | null) {
-    if (stream) stream.on('error', (e: Error) => { this.error ??= e; });
+    // a failed stream ends the hashing too (its worker would keep the process alive)
+    if (stream) stream.on('error', (e: Error) => { this.error ??= e; this.hash.close(); });
   }
 
   static toFd(fd: number): TarSink {

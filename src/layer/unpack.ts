@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
+import { ShortPaths, rmTree } from '../base/fs.js';
 import type { Compression } from './compression.js';
 import { Sha256Hasher } from './hasher.js';
 import { linuxSys, type Sys } from '../sys/index.js';
@@ -102,6 +103,7 @@ function timeOf(sec: number, nsec: number): number {
 class Unpacker {
   /** binary string of the absolute destination */
   private readonly root: string;
+  private readonly short: ShortPaths;
   /** lexical parent (relative) -> verified real directory (relative); '' is the root */
   private dirs = new Map<string, string>([['', '']]);
   /** directories whose times are applied at the end (deepest first) */
@@ -121,14 +123,21 @@ class Unpacker {
 
   constructor(private readonly rootStr: string, opts: UnpackOptions) {
     this.root = toBin(rootStr);
+    this.short = new ShortPaths(this.root);
     this.overlay = (opts.mode ?? 'overlay') === 'overlay';
     this.follow = opts.symlinkParents === 'resolve-in-root';
     const sys = (this.sys = opts.sys ?? linuxSys);
     this.mknod = opts.mknod ?? ((p, kind, mode, major, minor) => sys.mknod(p, kind, mode, major, minor));
   }
 
+  /** A usable path for `rel`: the absolute one, or one through a directory fd when that would pass PATH_MAX. */
   private abs(rel: string): string {
-    return rel === '' ? this.root : this.root + '/' + rel;
+    return this.short.of(rel);
+  }
+
+  /** Close the directory descriptors kept for deep trees. */
+  close(): void {
+    this.short.close();
   }
 
   private p(rel: string): string | Buffer {
@@ -225,7 +234,8 @@ class Unpacker {
   /** Remove what is at `rel` (a tree for a directory) and forget what was known below it. */
   private removeExisting(rel: string, st: fs.Stats): void {
     if (st.isDirectory()) {
-      fs.rmSync(this.p(rel), { recursive: true, force: true });
+      this.short.forget(rel);
+      rmTree(this.p(rel));
       const prefix = rel + '/';
       for (const k of this.dirTimes.keys()) if (k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
     } else {
@@ -403,9 +413,27 @@ class Unpacker {
       fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
     }
     try {
-      while (reader.bodyLeft > 0) {
-        const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
-        writeAll(fd, piece);
+      if (h.sparse) {
+        // holes stay holes: write the data segments at their offsets, then set the length
+        let at = 0;
+        while (reader.bodyLeft > 0) {
+          const hole = reader.holeLeft();
+          if (hole > 0) {
+            reader.skipHole(hole);
+            at += hole;
+            continue;
+          }
+          const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
+          let o = 0;
+          while (o < piece.length) o += fs.writeSync(fd, piece, o, piece.length - o, at + o);
+          at += piece.length;
+        }
+        fs.ftruncateSync(fd, h.size);
+      } else {
+        while (reader.bodyLeft > 0) {
+          const piece = reader.bodyPieceSync() ?? (await reader.bodyPiece());
+          writeAll(fd, piece);
+        }
       }
       fs.fchownSync(fd, h.uid, h.gid);
       fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
@@ -517,6 +545,7 @@ export async function unpackLayer(input: ByteInput, destDir: string, opts: Unpac
     throw e;
   } finally {
     hash.close();
+    u.close();
   }
   u.finishWarnings();
   return {

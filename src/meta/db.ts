@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { BUILD_CACHE_SCHEMA } from './build-cache.js';
 
 // required, not imported: Node's ESM loader would scan the CommonJS package for exports first
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -124,6 +125,7 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;  -- the last exit was the kernel's OOM kill
   `,
+  BUILD_CACHE_SCHEMA,
   `
   CREATE TABLE container_endpoints (     -- the networks a container joins (Docker's EndpointsConfig), created or running
     container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,

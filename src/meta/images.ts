@@ -1,5 +1,6 @@
 /** The `images` table, `image_layers` (an image's layer stack) and `image_manifests` (manifests recorded for it). */
 import type { DB } from './db.js';
+import { cacheHoldsLayer } from './build-cache.js';
 
 export interface ImageRow {
   id: string;
@@ -82,8 +83,9 @@ export function imageLayerPresence(db: DB, imageId: string): { diff_id: string; 
   return db.prepare('SELECT il.diff_id, l.diff_id AS present FROM image_layers il LEFT JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = ?').all(imageId) as { diff_id: string; present: string | null }[];
 }
 
+/** Is a layer listed by an image, or held by the build cache? */
 export function layerInUse(db: DB, diffId: string): boolean {
-  return !!db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(diffId);
+  return !!db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ? LIMIT 1').get(diffId) || cacheHoldsLayer(db, diffId);
 }
 
 export function addImageManifest(db: DB, imageId: string, digest: string, mediaType: string): void {

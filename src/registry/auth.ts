@@ -4,7 +4,9 @@
  * A registry answers 401 with `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`
  * (or `Basic realm="…"`). For Bearer we GET `realm?service=…&scope=…` — with the user's
  * credentials as Basic auth when we have them, anonymously otherwise — and send the
- * returned token as `Authorization: Bearer …`. Tokens are cached per set of scopes
+ * returned token as `Authorization: Bearer …`. A stored identity token (Docker config
+ * `identitytoken`, or a credential helper's user `<token>`) is a refresh token instead: it is
+ * POSTed to the realm as an OAuth2 form (`grant_type=refresh_token`), as Docker does. Tokens are cached per set of scopes
  * (`repository:library/nginx:pull`, `repository:x:pull,push`, plus the source repository's
  * `pull` for a cross-repository mount) until shortly before they expire.
  */
@@ -154,7 +156,7 @@ export class Authorizer {
     return `Bearer ${tok.token}`;
   }
 
-  /** GET realm?service=&scope= (Basic credentials when we have them). */
+  /** GET realm?service=&scope= (Basic credentials when we have them), or the OAuth2 POST for an identity token. */
   async fetchToken(scopes: string[]): Promise<CachedToken> {
     const ch = this.challenge!;
     const realm = ch.params.realm;
@@ -162,6 +164,7 @@ export class Authorizer {
     let url: URL;
     try { url = new URL(realm); } catch { throw new StrataError('unavailable', `invalid token realm ${JSON.stringify(realm)}`); }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new StrataError('unavailable', `invalid token realm ${JSON.stringify(realm)}`);
+    if (this.creds?.identityToken) return this.fetchTokenWithRefreshToken(url, this.creds.identityToken, scopes);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = {};
@@ -175,12 +178,39 @@ export class Authorizer {
       throw new StrataError('failed_precondition', this.creds ? `unauthorized: incorrect username or password` : `unauthorized: ${errorText(body, res.status)}`);
     }
     if (res.status !== 200) throw new StrataError('unavailable', `getting a token from ${url.origin}${url.pathname}: ${errorText(body, res.status)}`);
-    let j: { token?: string; access_token?: string; expires_in?: number };
-    try { j = JSON.parse(body.toString()) as typeof j; } catch { throw new StrataError('unavailable', `token server ${url.origin} returned invalid JSON`); }
-    const token = j.token || j.access_token;
-    if (!token) throw new StrataError('unavailable', `token server ${url.origin} returned no token`);
-    // the spec's minimum lifetime is 60 s; renew 10 s early
-    const life = Math.max(Number(j.expires_in) || 60, 60);
-    return { token, expires: Date.now() + (life - 10) * 1000 };
+    return parseTokenResponse(body, url);
   }
+
+  /**
+   * OAuth2 (distribution's token spec, "Requesting a Token using OAuth2"): POST
+   * grant_type=refresh_token with the identity token, service, scope and client_id.
+   */
+  private async fetchTokenWithRefreshToken(url: URL, refreshToken: string, scopes: string[]): Promise<CachedToken> {
+    const ch = this.challenge!;
+    const form = new URLSearchParams();
+    form.set('grant_type', 'refresh_token');
+    form.set('refresh_token', refreshToken);
+    if (ch.params.service) form.set('service', ch.params.service);
+    form.set('scope', scopes.join(' '));
+    form.set('client_id', 'docker');
+    const body = Buffer.from(form.toString());
+    const res = await httpRequest({
+      method: 'POST', url, body, contentLength: body.length, insecureTls: this.insecureTls,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
+    });
+    const resBody = await readBody(res, 1 << 20);
+    if (res.status === 401 || res.status === 403) throw new StrataError('failed_precondition', `unauthorized: ${errorText(resBody, res.status)}`);
+    if (res.status < 200 || res.status > 299) throw new StrataError('unavailable', `getting a token from ${url.origin}${url.pathname}: ${errorText(resBody, res.status)}`);
+    return parseTokenResponse(resBody, url);
+  }
+}
+
+function parseTokenResponse(body: Buffer, url: URL): CachedToken {
+  let j: { token?: string; access_token?: string; expires_in?: number };
+  try { j = JSON.parse(body.toString()) as typeof j; } catch { throw new StrataError('unavailable', `token server ${url.origin} returned invalid JSON`); }
+  const token = j.token || j.access_token;
+  if (!token) throw new StrataError('unavailable', `token server ${url.origin} returned no token`);
+  // the spec's minimum lifetime is 60 s; renew 10 s early
+  const life = Math.max(Number(j.expires_in) || 60, 60);
+  return { token, expires: Date.now() + (life - 10) * 1000 };
 }

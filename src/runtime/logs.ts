@@ -29,6 +29,8 @@ interface ReadLogsOptions {
   /** With `follow`: stop once this returns true and the file has been read to its end. */
   stopWhen?: () => boolean;
   pollMs?: number;
+  /** start at this byte offset of the file (for a rotated file the tail starts in) */
+  from?: number;
 }
 
 /** Nanoseconds since the epoch of an RFC 3339 time, a unix timestamp, or a Date. */
@@ -90,9 +92,31 @@ function tailOffset(fd: number, size: number, n: number): number {
   return 0;
 }
 
+/** Rotated files of a json-file log (`<log>.1` is the newest), oldest first. */
+export function rotatedLogFiles(file: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; fs.existsSync(`${file}.${i}`); i++) out.unshift(`${file}.${i}`);
+  return out;
+}
+
+function lineCount(fd: number, size: number): number {
+  const buf = Buffer.alloc(64 * 1024);
+  let n = 0;
+  let last = 0x0a;
+  for (let pos = 0; pos < size;) {
+    const k = fs.readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (k <= 0) break;
+    for (let i = 0; i < k; i++) if (buf[i] === 0x0a) n++;
+    last = buf[k - 1]!;
+    pos += k;
+  }
+  return last === 0x0a ? n : n + 1;
+}
+
 /**
- * Entries of a json-file log, oldest first. With `follow`, keeps yielding new
- * entries as they are written.
+ * Entries of a json-file log, oldest first, rotated files (`<log>.N` ...
+ * `<log>.1`) before the current one. With `follow`, keeps yielding new
+ * entries as they are written, across rotations.
  */
 export async function* readLogs(file: string, opts: ReadLogsOptions = {}): AsyncGenerator<LogEntry> {
   const since = opts.since !== undefined ? toNanos(opts.since) : undefined;
@@ -120,9 +144,30 @@ export async function* readLogs(file: string, opts: ReadLogsOptions = {}): Async
   try {
     let pos = 0;
     const size = fs.fstatSync(fd).size;
+    // older entries first: the rotated files (all of them, or as many lines as the tail still needs)
+    let need = typeof opts.tail === 'number' ? opts.tail - lineCount(fd, size) : Infinity;
+    if (need > 0 && opts.from === undefined) {
+      const older: Array<[string, number]> = [];
+      for (const f of rotatedLogFiles(file).reverse()) {
+        if (need <= 0) break;
+        let ofd: number;
+        try { ofd = fs.openSync(f, 'r'); } catch { break; }
+        try {
+          const osize = fs.fstatSync(ofd).size;
+          const lines = lineCount(ofd, osize);
+          older.unshift([f, lines > need ? tailOffset(ofd, osize, need) : 0]);
+          need -= lines;
+        } finally {
+          fs.closeSync(ofd);
+        }
+      }
+      for (const [f, from] of older) yield* readLogs(f, { ...opts, follow: false, tail: 'all', from });
+    }
     if (typeof opts.tail === 'number') pos = tailOffset(fd, size, opts.tail);
+    if (opts.from) pos = opts.from;
     let pending = '';
     const buf = Buffer.alloc(256 * 1024);
+    let rotated = false;
     for (;;) {
       let n: number;
       while ((n = fs.readSync(fd, buf, 0, buf.length, pos)) > 0) {
@@ -148,6 +193,31 @@ export async function* readLogs(file: string, opts: ReadLogsOptions = {}): Async
         return;
       }
       if (opts.signal?.aborted) return;
+      // the writer rotated: this file was read to its end after the rotation was seen, go on with the new one
+      if (rotated) {
+        try {
+          // the file after this one: it may have been rotated too (`<log>.k` -> `<log>.k-1`)
+          const ino = fs.fstatSync(fd).ino;
+          let k = 0;
+          for (let i = 1; ; i++) {
+            const st = fs.statSync(`${file}.${i}`, { throwIfNoEntry: false });
+            if (st === undefined) break;
+            if (st.ino === ino) { k = i; break; }
+          }
+          const next = fs.openSync(k > 1 ? `${file}.${k - 1}` : file, 'r');
+          fs.closeSync(fd);
+          fd = next;
+          pos = 0;
+          pending = '';
+          rotated = false;
+          continue;
+        } catch (e) {
+          if (errnoCode(e) !== 'ENOENT') throw e;
+        }
+      } else {
+        const now = fs.statSync(file, { throwIfNoEntry: false });
+        if (now === undefined || now.ino !== fs.fstatSync(fd).ino) { rotated = true; continue; }
+      }
       // checked after an empty read: everything written before the writer stopped was seen
       if (opts.stopWhen?.()) {
         if ((n = fs.readSync(fd, buf, 0, 1, pos)) === 0) return;

@@ -24,6 +24,10 @@ export interface MonitorOptions extends Partial<MonitorPaths> {
   pidFile: string;
   /** json-file log; omit for no log (`--log-driver none`). */
   logPath?: string;
+  /** rotate the log once it reaches this many bytes (`--log-opt max-size`) */
+  logMaxSize?: number;
+  /** files kept, the current one included (`--log-opt max-file`, default 1) */
+  logMaxFile?: number;
   runtime?: Runc;
   /** Default: the bundle's `process.terminal`. */
   tty?: boolean;
@@ -104,6 +108,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
     '--sync-fd', '3',
   ];
   if (opts.logPath) args.push('--log', opts.logPath);
+  if (opts.logPath && opts.logMaxSize) args.push('--log-max-size', String(opts.logMaxSize), '--log-max-file', String(opts.logMaxFile ?? 1));
   if (opts.runcLog) args.push('--runc-log', opts.runcLog);
   // the monitor must match the spec: runc refuses a terminal without a console socket
   const tty = opts.tty ?? readBundleSpec(opts.bundle).process.terminal === true;

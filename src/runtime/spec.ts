@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
 import { writeFileAtomic, mkdirp } from '../base/fs.js';
 import { resolveCapabilities } from './caps.js';
-import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
+import { defaultSeccompProfile, loadSeccompProfile, type SeccompProfile } from './seccomp.js';
 import { resolveUser, resolveGroups } from './user.js';
 
 interface OciMount {
@@ -133,7 +133,8 @@ export interface BuildSpecOptions {
   capDrop?: string[];
   noNewPrivileges?: boolean;
   /** 'default' (Docker's profile), 'unconfined', or a profile. */
-  seccomp?: 'default' | 'unconfined' | SeccompProfile;
+  /** a Docker-format profile's JSON text (`--security-opt seccomp=FILE`) is filtered for the container's capabilities */
+  seccomp?: 'default' | 'unconfined' | SeccompProfile | { profileJson: string };
   /**
    * Network namespace: undefined or 'new' = a fresh one (loopback only unless
    * something joins it), 'host' = the host's, or a path such as /var/run/netns/X.
@@ -432,14 +433,17 @@ export function buildSpec(opts: BuildSpecOptions): OciSpec {
   if (opts.cgroupsPath) spec.linux.cgroupsPath = opts.cgroupsPath;
   else if (opts.id) spec.linux.cgroupsPath = `/strata/${opts.id}`;
 
+  const sc = opts.seccomp ?? 'default';
+  const userProfile = typeof sc === 'object' && 'profileJson' in sc ? loadSeccompProfile(sc.profileJson, caps) : undefined;
   if (privileged) {
     spec.linux.devices = hostDevices();
+    if (userProfile) spec.linux.seccomp = userProfile; // Docker: privileged is unconfined unless given a profile
   } else {
     spec.linux.maskedPaths = [...(opts.maskedPaths ?? DEFAULT_MASKED_PATHS)];
     spec.linux.readonlyPaths = [...(opts.readonlyPaths ?? DEFAULT_READONLY_PATHS)];
-    const sc = opts.seccomp ?? 'default';
     if (sc === 'default') spec.linux.seccomp = defaultSeccompProfile(caps);
-    else if (sc !== 'unconfined') spec.linux.seccomp = sc;
+    else if (userProfile !== undefined) { if (userProfile) spec.linux.seccomp = userProfile; }
+    else if (sc !== 'unconfined') spec.linux.seccomp = sc as SeccompProfile;
   }
   return spec;
 }

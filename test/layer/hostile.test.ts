@@ -207,10 +207,22 @@ test('a huge declared size fails before any data is written', async (t) => {
   assert.deepEqual(fs.readdirSync(env.dest), []);
 });
 
-test('sparse entries are refused with a clear error', async (t) => {
+test('bad sparse entries are refused with a clear error', async (t) => {
   const env = setup(t);
-  await expectFail(env, craftTar([file('sp', '', { type: 'S', size: 0 })]), 'not_implemented', /sparse/);
-  await expectFail(env, craftTar([file('sp', '', { pax: [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', String(4 * 1024 ** 3)]] })]), 'not_implemented', /sparse/);
+  const map01 = (size: number, map: string, n: number): Array<[string, string]> => [['GNU.sparse.major', '0'], ['GNU.sparse.minor', '1'], ['GNU.sparse.size', String(size)], ['GNU.sparse.numblocks', String(n)], ['GNU.sparse.map', map]];
+  // segments past the real size, out of order, or not adding up to the stored bytes
+  await expectFail(env, craftTar([file('sp', 'x'.repeat(10), { pax: map01(100, '95,10', 1) })]), 'corrupt', /sparse map/);
+  await expectFail(env, craftTar([file('sp', 'x'.repeat(10), { pax: map01(100, '50,5,40,5', 2) })]), 'corrupt', /sparse map/);
+  await expectFail(env, craftTar([file('sp', 'x'.repeat(10), { pax: map01(100, '0,4', 1) })]), 'corrupt', /holds 4 bytes but 10 are stored/);
+  await expectFail(env, craftTar([file('sp', 'x'.repeat(10), { pax: map01(100, '0,4,9', 2) })]), 'corrupt', /sparse map has 3 numbers/);
+  // a huge real size is held to the expansion limit, holes or not
+  await expectFail(env, craftTar([file('sp', '', { pax: map01(100 * 1024 ** 3, '', 0) })]), 'invalid_argument', /archive expands beyond the limit/);
+  // format 1.0 whose body holds no map
+  await expectFail(env, craftTar([file('sp', '', { pax: [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', String(4 * 1024 ** 3)]] })]), 'corrupt', /bad sparse map/);
+  await expectFail(env, craftTar([file('sp', 'zz\n'.padEnd(512, '\0'), { pax: [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '10']] })]), 'corrupt', /bad sparse map/);
+  await expectFail(env, craftTar([file('sp', '', { pax: [['GNU.sparse.major', '2'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '10']] })]), 'not_implemented', /unsupported GNU sparse format 2\.0/);
+  // old GNU 'S' on a header without a map that adds up
+  await expectFail(env, craftTar([file('sp', 'abc', { type: 'S' })]), 'corrupt', /sparse map holds 0 bytes but 3 are stored/);
   await expectFail(env, craftTar([file('z', '', { type: 'Z' })]), 'not_implemented', /unsupported tar entry type "Z"/);
 });
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { createHash, createPrivateKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { busyboxTar } from '../helpers.js';
+import { busyboxTar, strataOk } from '../helpers.js';
 import { clientEnv, htpasswdLine, importBusybox, registryAvailable, startRegistry, strataAsync, strataAsyncOk, tmp, type Registry } from './helpers.js';
 
 const skip = registryAvailable() ? false : 'docker-registry is not installed';
@@ -108,7 +108,10 @@ function libtrustKeyId(key: KeyObject): string {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-interface TokenRequest { user: string | undefined; scopes: string[]; service: string | null; }
+interface TokenRequest { user: string | undefined; scopes: string[]; service: string | null; method?: string; grant?: string | null; clientId?: string | null; }
+
+/** The identity (refresh) token the token server below knows as alice's. */
+const ALICE_REFRESH_TOKEN = 'alice-identity-token-0123456789';
 
 /**
  * A token server for docker-registry's `auth: token` (ES256 JWTs over a self-signed cert):
@@ -121,8 +124,41 @@ async function startTokenServer(dir: string) {
   const priv = createPrivateKey(fs.readFileSync(key));
   const kid = libtrustKeyId(new X509Certificate(fs.readFileSync(cert)).publicKey);
   const requests: TokenRequest[] = [];
+  const issue = (res: http.ServerResponse, user: string | undefined, scopes: string[], oauth: boolean): void => {
+    const access = scopes.map((s) => {
+      const [type, name, actions] = [s.slice(0, s.indexOf(':')), s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1).split(',')];
+      const granted = user ? actions : name.startsWith('private/') ? [] : actions.filter((a) => a === 'pull');
+      return { type, name, actions: granted };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', kid }));
+    const claims = b64url(JSON.stringify({ iss: 'strata-test-issuer', sub: user ?? '', aud: 'strata-test', exp: now + 300, nbf: now - 10, iat: now, jti: String(Math.random()), access }));
+    const sig = sign('sha256', Buffer.from(`${header}.${claims}`), { key: priv, dsaEncoding: 'ieee-p1363' });
+    const token = `${header}.${claims}.${b64url(sig)}`;
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const issued = new Date().toISOString();
+    res.end(JSON.stringify(oauth ? { access_token: token, refresh_token: ALICE_REFRESH_TOKEN, expires_in: 300, issued_at: issued } : { token, access_token: token, expires_in: 300, issued_at: issued }));
+  };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
+    if (req.method === 'POST') {
+      // OAuth2: grant_type=refresh_token (identity tokens) as a form
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString());
+        const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+        const ok = form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === ALICE_REFRESH_TOKEN;
+        requests.push({ user: ok ? 'alice' : undefined, scopes, service: form.get('service'), method: 'POST', grant: form.get('grant_type'), clientId: form.get('client_id') });
+        if (!ok) {
+          res.writeHead(401, { 'Content-Type': 'application/json' });
+          res.end('{"error":"invalid_grant","error_description":"invalid refresh token"}');
+          return;
+        }
+        issue(res, 'alice', scopes, true);
+      });
+      return;
+    }
     let user: string | undefined;
     const authz = req.headers.authorization;
     if (authz?.startsWith('Basic ')) {
@@ -136,18 +172,7 @@ async function startTokenServer(dir: string) {
     }
     const scopes = url.searchParams.getAll('scope');
     requests.push({ user, scopes, service: url.searchParams.get('service') });
-    const access = scopes.map((s) => {
-      const [type, name, actions] = [s.slice(0, s.indexOf(':')), s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1).split(',')];
-      const granted = user ? actions : name.startsWith('private/') ? [] : actions.filter((a) => a === 'pull');
-      return { type, name, actions: granted };
-    });
-    const now = Math.floor(Date.now() / 1000);
-    const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', kid }));
-    const claims = b64url(JSON.stringify({ iss: 'strata-test-issuer', sub: user ?? '', aud: 'strata-test', exp: now + 300, nbf: now - 10, iat: now, jti: String(Math.random()), access }));
-    const sig = sign('sha256', Buffer.from(`${header}.${claims}`), { key: priv, dsaEncoding: 'ieee-p1363' });
-    const token = `${header}.${claims}.${b64url(sig)}`;
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+    issue(res, user, scopes, false);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
@@ -211,5 +236,36 @@ describe('bearer tokens (docker-registry auth: token, JWTs from a token server i
     const denied = await strataAsync(fresh, ['pull', `${reg.addr}/private/x`], { env: anon });
     assert.equal(denied.code, 1);
     assert.match(denied.stderr.trim(), new RegExp(`^Error: pull access denied for ${reg.addr}/private/x, repository does not exist or may require 'docker login': unauthorized: `));
+  });
+
+  test('an identity token (Docker config or a credential helper\'s <token> user) is POSTed as an OAuth2 refresh token', async (t) => {
+    const dir = tmp('strata-bearer-idtoken-');
+    const fresh = tmp('strata-bearer-idtoken-root-');
+    t.after(() => { for (const d of [dir, fresh]) fs.rmSync(d, { recursive: true, force: true }); });
+    const idEnv = clientEnv(dir);
+    const dockerCfg = path.join(idEnv.DOCKER_CONFIG!, 'config.json');
+    // 1. auths.<registry>.identitytoken: push (needs alice) and pull work, with POSTs only
+    fs.writeFileSync(dockerCfg, JSON.stringify({ auths: { [reg.addr]: { auth: '', identitytoken: ALICE_REFRESH_TOKEN } } }));
+    await importBusybox(fresh, `${reg.addr}/team/idtok:v1`, busyboxTar(), idEnv);
+    tokens.requests.length = 0;
+    assert.match(await strataAsyncOk(fresh, ['push', `${reg.addr}/team/idtok:v1`], { env: idEnv }), /: Pushed\n/);
+    assert.deepEqual(tokens.requests.map((r) => [r.method, r.grant, r.clientId, r.service, r.user, r.scopes.join(' ')]),
+      [['POST', 'refresh_token', 'docker', 'strata-test', 'alice', 'repository:team/idtok:pull,push']]);
+    // 2. a credential helper answering Username "<token>"
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'docker-credential-strata-test'), `#!/bin/sh\n[ "$1" = get ] || exit 1\nread server\nprintf '{"ServerURL":"%s","Username":"<token>","Secret":"${ALICE_REFRESH_TOKEN}"}' "$server"\n`, { mode: 0o755 });
+    fs.writeFileSync(dockerCfg, JSON.stringify({ credHelpers: { [reg.addr]: 'strata-test' } }));
+    const helperEnv = { ...idEnv, PATH: `${bin}:${process.env.PATH}` };
+    strataOk(fresh, ['rmi', `${reg.addr}/team/idtok:v1`]);
+    tokens.requests.length = 0;
+    assert.equal(await strataAsyncOk(fresh, ['pull', '-q', `${reg.addr}/team/idtok:v1`], { env: helperEnv }), `${reg.addr}/team/idtok:v1\n`);
+    assert.deepEqual(tokens.requests.map((r) => [r.method, r.user, r.scopes.join(' ')]), [['POST', 'alice', 'repository:team/idtok:pull']]);
+    // 3. a stale identity token: one clear line, no anonymous fallback
+    fs.writeFileSync(dockerCfg, JSON.stringify({ auths: { [reg.addr]: { identitytoken: 'revoked' } } }));
+    const stale = await strataAsync(fresh, ['push', `${reg.addr}/team/idtok:v1`], { env: idEnv });
+    assert.equal(stale.code, 1);
+    assert.equal(stale.stderr.trim().split('\n').length, 1);
+    assert.match(stale.stderr.trim(), /^Error: unauthorized: /);
   });
 });

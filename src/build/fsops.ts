@@ -1,0 +1,287 @@
+/**
+ * File operations of COPY and ADD, done from the host side on a step's rootfs:
+ * confined path resolution (symlinks resolve inside the rootfs), the walk of the context
+ * with `.dockerignore`, content checksums for cache keys, and the copy itself with BuildKit's
+ * rules for directories, wildcards and trailing slashes.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { IgnoreMatcher } from './ignore.js';
+
+/** Resolve an absolute in-image path to a host path under root, following symlinks inside root. */
+export function resolveIn(root: string, p: string, followFinal = true): string {
+  const parts = p.split('/').filter((x) => x && x !== '.');
+  let cur: string[] = [];
+  let hops = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '..') { cur.pop(); continue; }
+    const candidate = [...cur, part];
+    const host = path.join(root, ...candidate);
+    const last = i === parts.length - 1;
+    let st: fs.Stats | undefined;
+    try { st = fs.lstatSync(host); } catch { st = undefined; }
+    if (st?.isSymbolicLink() && (!last || followFinal)) {
+      if (++hops > 40) throw new Error(`too many levels of symbolic links: ${p}`);
+      const target = fs.readlinkSync(host);
+      const rest = parts.slice(i + 1);
+      const base = target.startsWith('/') ? [] : cur;
+      const next = [...base, ...target.split('/').filter((x) => x && x !== '.'), ...rest];
+      // restart resolution with the substituted path
+      parts.splice(0, parts.length, ...next);
+      cur = [];
+      i = -1;
+      continue;
+    }
+    cur = candidate;
+  }
+  return path.join(root, ...cur);
+}
+
+export interface PasswdInfo { uid: number; gid: number }
+
+function readLines(file: string): string[] {
+  try { return fs.readFileSync(file, 'utf8').split('\n'); } catch { return []; }
+}
+
+/** `--chown=user[:group]` against a rootfs's /etc/passwd and /etc/group (BuildKit: the user's primary gid when no group). */
+export function resolveChown(root: string, spec: string): PasswdInfo {
+  const [u, g] = spec.split(':') as [string, string | undefined];
+  let uid: number;
+  let gid: number | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    if (g === undefined) gid = uid;
+  } else {
+    const line = readLines(resolveIn(root, '/etc/passwd')).map((l) => l.split(':')).find((f) => f[0] === u);
+    if (!line) throw new Error(`unable to convert uid/gid chown string to host mapping: can't find uid for user ${u}: no such user: ${u}`);
+    uid = Number(line[2]);
+    if (g === undefined) gid = Number(line[3]);
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const line = readLines(resolveIn(root, '/etc/group')).map((l) => l.split(':')).find((f) => f[0] === g);
+      if (!line) throw new Error(`unable to convert uid/gid chown string to host mapping: can't find gid for group ${g}: no such group: ${g}`);
+      gid = Number(line[2]);
+    }
+  }
+  return { uid, gid: gid ?? uid };
+}
+
+/** The numeric uid/gid for a USER value (for WORKDIR's directory owner). */
+export function resolveUserIds(root: string, user: string): PasswdInfo {
+  if (!user) return { uid: 0, gid: 0 };
+  try { return resolveChown(root, user); } catch { return { uid: 0, gid: 0 }; }
+}
+
+// ------------------------------------------------------------------ the context
+
+export class Context {
+  /**
+   * content hashes by path + size + mtime + ctime + inode: a file is read once, and not again
+   * in later builds while its stat is the same (the map persists in `hashFile`)
+   */
+  private readonly hashes = new Map<string, string>();
+  private readonly used = new Map<string, string>();
+
+  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly hashFile?: string) {
+    if (hashFile) {
+      try {
+        const saved = JSON.parse(fs.readFileSync(hashFile, 'utf8')) as Record<string, string>;
+        for (const [k, v] of Object.entries(saved)) this.hashes.set(k, v);
+      } catch { /* none yet, or unreadable: start afresh */ }
+    }
+  }
+
+  /** Keep the hashes this build used for the next one (temp + rename). */
+  save(): void {
+    if (!this.hashFile || this.used.size === 0) return;
+    const tmp = `${this.hashFile}.${process.pid}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.used)));
+      fs.renameSync(tmp, this.hashFile);
+    } catch { fs.rmSync(tmp, { force: true }); }
+  }
+
+  /** Is this context-relative path excluded? */
+  excluded(rel: string): boolean {
+    if (rel === '' || rel === '.') return false;
+    return this.ignore.matches(rel);
+  }
+
+  /** Expand a COPY/ADD source (wildcards allowed) to context-relative paths (sorted); [] when nothing matches. */
+  expand(src: string): { rels: string[]; wildcard: boolean } {
+    const clean = path.posix.normalize('/' + src).slice(1);
+    const wildcard = /[*?[]/.test(clean);
+    if (!wildcard) {
+      const rel = clean === '' ? '.' : clean.replace(/\/$/, '');
+      const abs = path.join(this.dir, rel);
+      if (rel !== '.' && this.excluded(rel)) return { rels: [], wildcard };
+      if (!fs.existsSync(abs) && !isSymlink(abs)) return { rels: [], wildcard };
+      return { rels: [rel], wildcard };
+    }
+    const parts = clean.split('/');
+    let found = [''];
+    for (const part of parts) {
+      const next: string[] = [];
+      const re = globRe(part);
+      for (const base of found) {
+        if (!/[*?[]/.test(part)) { next.push(base ? `${base}/${part}` : part); continue; }
+        let names: string[];
+        try { names = fs.readdirSync(path.join(this.dir, base)); } catch { continue; }
+        for (const n of names.sort()) if (re.test(n)) next.push(base ? `${base}/${n}` : n);
+      }
+      found = next;
+    }
+    return { rels: found.filter((r) => (fs.existsSync(path.join(this.dir, r)) || isSymlink(path.join(this.dir, r))) && !this.excluded(r)), wildcard };
+  }
+
+  /** The checksum of a context path's contents and metadata (not mtimes), ignore rules applied. */
+  checksum(rel: string): string {
+    const h = createHash('sha256');
+    const walk = (r: string): void => {
+      const abs = path.join(this.dir, r);
+      const st = fs.lstatSync(abs);
+      h.update(`${r}\0${st.mode.toString(8)}\0`);
+      if (st.isSymbolicLink()) h.update(`L${fs.readlinkSync(abs)}\0`);
+      else if (st.isFile()) h.update(`F${this.fileHash(abs, st)}\0`);
+      else if (st.isDirectory()) {
+        for (const n of fs.readdirSync(abs).sort()) {
+          const child = r === '.' ? n : `${r}/${n}`;
+          if (this.excluded(child) && !(fs.lstatSync(path.join(this.dir, child)).isDirectory() && this.ignore.mayReinclude(child))) continue;
+          walk(child);
+        }
+      }
+    };
+    walk(rel);
+    return h.digest('hex');
+  }
+
+  private fileHash(abs: string, st: fs.Stats): string {
+    const k = `${abs}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
+    let v = this.hashes.get(k);
+    if (!v) {
+      v = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
+      this.hashes.set(k, v);
+    }
+    this.used.set(k, v);
+    return v;
+  }
+}
+
+function isSymlink(p: string): boolean {
+  try { return fs.lstatSync(p).isSymbolicLink(); } catch { return false; }
+}
+
+function globRe(part: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < part.length; i++) {
+    const c = part[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const j = part.indexOf(']', i + 1);
+      if (j < 0) { re += '\\['; continue; }
+      let cls = part.slice(i + 1, j);
+      if (cls.startsWith('^') || cls.startsWith('!')) cls = '^' + cls.slice(1);
+      re += `[${cls}]`;
+      i = j;
+    } else if (c === '\\' && i + 1 < part.length) re += '\\' + part[++i];
+    else re += c.replace(/[.+^${}()|\]\\]/g, '\\$&');
+  }
+  return new RegExp(re + '$');
+}
+
+// ------------------------------------------------------------------ copying
+
+export interface CopyOpts {
+  owner?: PasswdInfo;
+  /** keep the source's owner (COPY --from) instead of root */
+  keepOwner?: boolean;
+  chmod?: number;
+  /** skip these source-relative paths (the context's ignore rules) */
+  skip?: (rel: string, isDir: boolean) => boolean;
+  /** clamp mtimes (SOURCE_DATE_EPOCH) */
+  epoch?: number;
+}
+
+function applyMeta(dst: string, st: fs.Stats, o: CopyOpts, isLink: boolean): void {
+  const uid = o.owner ? o.owner.uid : o.keepOwner ? st.uid : 0;
+  const gid = o.owner ? o.owner.gid : o.keepOwner ? st.gid : 0;
+  fs.lchownSync(dst, uid, gid);
+  if (!isLink) {
+    const mode = o.chmod !== undefined ? o.chmod : st.mode & 0o7777;
+    fs.chmodSync(dst, mode);
+    const mt = o.epoch !== undefined ? Math.min(st.mtimeMs / 1000, o.epoch) : st.mtimeMs / 1000;
+    fs.utimesSync(dst, mt, mt);
+  } else {
+    const mt = o.epoch !== undefined ? Math.min(st.mtimeMs / 1000, o.epoch) : st.mtimeMs / 1000;
+    try { fs.lutimesSync(dst, mt, mt); } catch { /* not everywhere */ }
+  }
+}
+
+/** Make a directory chain inside a rootfs (host path), new dirs 0755 owned by owner (root by default). */
+export function mkdirIn(root: string, p: string, owner?: PasswdInfo): string {
+  const parts = p.split('/').filter(Boolean);
+  let cur = '/';
+  for (const part of parts) {
+    cur = path.posix.join(cur, part);
+    const host = resolveIn(root, cur);
+    let st: fs.Stats | undefined;
+    try { st = fs.statSync(host); } catch { st = undefined; }
+    if (!st) {
+      fs.mkdirSync(host, { mode: 0o755 });
+      fs.chmodSync(host, 0o755);
+      if (owner) fs.chownSync(host, owner.uid, owner.gid);
+    } else if (!st.isDirectory()) throw new Error(`mkdir ${cur}: not a directory`);
+  }
+  return resolveIn(root, p);
+}
+
+/** Copy a host path (file, link, dir) to a host destination path, recursively. */
+export function copyTree(src: string, dst: string, o: CopyOpts, rel = ''): void {
+  const st = fs.lstatSync(src);
+  if (st.isDirectory()) {
+    let dstSt: fs.Stats | undefined;
+    try { dstSt = fs.lstatSync(dst); } catch { dstSt = undefined; }
+    if (dstSt && !dstSt.isDirectory()) fs.rmSync(dst, { force: true, recursive: true });
+    if (!dstSt || !dstSt.isDirectory()) fs.mkdirSync(dst);
+    for (const n of fs.readdirSync(src).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      const childSt = fs.lstatSync(path.join(src, n));
+      if (o.skip?.(r, childSt.isDirectory())) continue;
+      copyTree(path.join(src, n), path.join(dst, n), o, r);
+    }
+    applyMeta(dst, st, o, false);
+    return;
+  }
+  try {
+    const d = fs.lstatSync(dst);
+    if (d.isDirectory()) fs.rmSync(dst, { recursive: true, force: true });
+    else fs.unlinkSync(dst);
+  } catch { /* absent */ }
+  if (st.isSymbolicLink()) {
+    fs.symlinkSync(fs.readlinkSync(src), dst);
+    applyMeta(dst, st, o, true);
+  } else if (st.isFile()) {
+    fs.copyFileSync(src, dst);
+    applyMeta(dst, st, o, false);
+  }
+  // sockets, fifos, devices: not copied (BuildKit's context transfer drops them)
+}
+
+/** Is the file a tar archive BuildKit would extract (plain, gzip, bzip2, xz)? */
+export function archiveKind(file: string): 'tar' | 'gzip' | 'bzip2' | 'xz' | undefined {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
+  const b = Buffer.alloc(512);
+  let n = 0;
+  try { n = fs.readSync(fd, b, 0, 512, 0); } finally { fs.closeSync(fd); }
+  if (n >= 3 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (n >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (n >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (n >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
+  return undefined;
+}
