@@ -28,7 +28,7 @@ function composeOk(s: Served, dir: string, args: string[]): string {
   return r.stdout + r.stderr;
 }
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 15000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined, ms = 30000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();
