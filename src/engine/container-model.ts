@@ -33,6 +33,8 @@ export interface NetworkDriver {
   resolvConf?(c?: Container): string;
   /** A network's ID by name ('' when unknown). */
   networkId?(name: string): string;
+  /** The container was renamed (name resolution follows). */
+  renamed?(c: Container): Promise<void>;
   /** Throws Docker's error for an unknown network (at create time). */
   validate?(mode: string): void;
 }

@@ -15,7 +15,8 @@ import { linuxSys } from '../sys/index.js';
 export class ContainerDns {
   readonly server: Aardvark | undefined;
 
-  constructor(readonly nm: NetworkManager, binary = findAardvark()) {
+  /** `nameOf`: a container's current name (after a rename), when the store knows it. */
+  constructor(readonly nm: NetworkManager, readonly nameOf: (id: string) => string | undefined = () => undefined, binary = findAardvark()) {
     // only on the real kernel door: a fake one (unit tests) has no gateway to listen on
     this.server = binary && nm.sys === linuxSys ? new Aardvark(path.join(nm.stateDir, 'aardvark-dns'), binary, 53, nm.sys) : undefined;
   }
@@ -30,7 +31,7 @@ export class ContainerDns {
       const info = this.nm.inspect(n.name);
       const records = Object.entries(info.containers).map(([id, e]) => {
         const ep = this.nm.get(id)?.endpoints.find((x) => x.networkId === n.id);
-        return { id, ipv4: e.ipv4Address ? [e.ipv4Address.split('/')[0]!] : [], names: [e.name, ...(ep?.aliases ?? []), id.slice(0, 12)] };
+        return { id, ipv4: e.ipv4Address ? [e.ipv4Address.split('/')[0]!] : [], names: [this.nameOf(id) ?? e.name, ...(ep?.aliases ?? []), id.slice(0, 12)] };
       });
       out.push({ name: n.name, gateway: n.gateway, records });
     }

@@ -196,7 +196,7 @@ function syncState(engine: Containers, nm: NetworkManager, id: string): void {
  * since it is bind-mounted.
  */
 async function resolverChanged(engine: Containers, nm: NetworkManager, c: Container): Promise<void> {
-  const dns = new ContainerDns(nm);
+  const dns = new ContainerDns(nm, (id) => engine.find(id)?.name);
   if (!dns.enabled) return;
   try { await dns.sync(); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
   if (c.hostConfig.Dns?.length) return;

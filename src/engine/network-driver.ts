@@ -5,6 +5,7 @@ import type { Container, NetworkDriver, NetworkState } from './container-model.j
 import type { StoreRoot } from './store-root.js';
 import { containerEndpoints, joinedAliases } from './endpoints.js';
 import { ContainerDns } from './dns.js';
+import { containerById } from '../meta/containers.js';
 import { writeFileAtomic } from '../base/fs.js';
 import type { Sys } from '../sys/index.js';
 
@@ -45,7 +46,7 @@ export class CniDriver implements NetworkDriver {
   readonly dns: ContainerDns;
 
   constructor(readonly nm: NetworkManager, readonly store: StoreRoot) {
-    this.dns = new ContainerDns(nm);
+    this.dns = new ContainerDns(nm, (id) => containerById(store.db, id)?.name);
   }
 
   /**
@@ -106,6 +107,11 @@ export class CniDriver implements NetworkDriver {
       ids = this.ids = { at: now, byName: new Map(this.nm.list().map((n) => [n.name, n.id])) };
     }
     return ids.byName.get(name) ?? '';
+  }
+
+  /** After a rename: peers resolve the new name. */
+  async renamed(): Promise<void> {
+    await this.dns.sync().catch(() => undefined);
   }
 
   async detach(c: Container): Promise<void> {

@@ -63,6 +63,14 @@ test('names resolve on user-defined networks as with Docker\'s embedded DNS', { 
     assert.deepEqual(lookup(root, 'a1', 'a3'), [ipOn(root, 'a3', 'front')]);
   });
 
+  await t.test('a rename is seen at once', () => {
+    const ip = ipOn(root, 'a3', 'front');
+    strataOk(root, ['rename', 'a3', 'a3r']);
+    assert.deepEqual(lookup(root, 'a1', 'a3r'), [ip]);
+    assert.deepEqual(lookup(root, 'a1', 'a3'), []);
+    strataOk(root, ['rename', 'a3r', 'a3']);
+  });
+
   await t.test('the resolver goes with the root', () => {
     const pidFile = path.join(root, 'network', 'aardvark-dns', 'aardvark.pid');
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
