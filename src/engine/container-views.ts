@@ -6,7 +6,7 @@ import { statusString, containerCommand, type PortSummary } from '../format/inde
 import type { Container, ContainerSummary } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import { imageLayers, resolveImage } from './images.js';
-import { networksView as endpointsView } from './endpoints.js';
+import { networksView as endpointsView, prefetchEndpoints } from './endpoints.js';
 import { filterArgs, matchLabels } from './filters.js';
 import { hostConfigView } from './inspect-shape.js';
 
@@ -21,6 +21,7 @@ export function listContainers(cs: ContainerCore, opts: { all?: boolean; last?: 
   let list = cs.all();
   const n = opts.last !== undefined && opts.last >= 0 ? opts.last : -1;
   const fa = filterArgs(opts.filters, CONTAINER_FILTERS);
+  prefetchEndpoints(cs.store.db, list);
   const one = (k: string) => fa.get(k) ?? [];
   // Docker: filters on status imply all
   if (!opts.all && n < 0 && !one('status').length && !one('exited').length) list = list.filter((c) => cs.isLive(c));

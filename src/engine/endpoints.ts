@@ -7,7 +7,7 @@
  */
 import { invalidArgument, StrataError } from '../base/errors.js';
 import type { DB } from '../meta/db.js';
-import { deleteEndpoint, endpointsOf, putEndpoint, type EndpointRow, type EndpointSettings } from '../meta/container-endpoints.js';
+import { allEndpoints, deleteEndpoint, endpointsOf, putEndpoint, type EndpointRow, type EndpointSettings } from '../meta/container-endpoints.js';
 import type { NetworkManager } from '../network/index.js';
 import type { Container, Containers, NetworkState } from './containers.js';
 import { emitEvent } from './events.js';
@@ -66,9 +66,19 @@ export function recordCreateEndpoints(db: DB, id: string, mode: string, config: 
   }
 }
 
+/** Endpoints read with a listing, for the container objects of that listing only (no staleness beyond it). */
+const listed = new WeakMap<Container, EndpointRow[]>();
+
+/** Read the endpoints of a listing's containers in one query (ps of many containers). */
+export function prefetchEndpoints(db: DB, list: readonly Container[]): void {
+  if (list.length < 2) return;
+  const all = allEndpoints(db);
+  for (const c of list) listed.set(c, all.get(c.id) ?? []);
+}
+
 /** The networks a container joins, in order. */
 export function containerEndpoints(db: DB, c: Container): EndpointRow[] {
-  return endpointsOf(db, c.id);
+  return listed.get(c) ?? endpointsOf(db, c.id);
 }
 
 /** The aliases a container has on a network once joined: its own plus, on user-defined networks, its short ID (Docker). */

@@ -15,6 +15,18 @@ export function endpointsOf(db: DB, containerId: string): EndpointRow[] {
   return rows.map((r) => ({ network: r.network, idx: r.idx, settings: JSON.parse(r.config) as EndpointSettings }));
 }
 
+/** Every container's endpoints in one query (listings). */
+export function allEndpoints(db: DB): Map<string, EndpointRow[]> {
+  const rows = db.prepare('SELECT container_id, network, idx, config FROM container_endpoints ORDER BY container_id, idx').all() as { container_id: string; network: string; idx: number; config: string }[];
+  const out = new Map<string, EndpointRow[]>();
+  for (const r of rows) {
+    const e = { network: r.network, idx: r.idx, settings: JSON.parse(r.config) as EndpointSettings };
+    const a = out.get(r.container_id);
+    if (a) a.push(e); else out.set(r.container_id, [e]);
+  }
+  return out;
+}
+
 /** Add or replace one endpoint; a new one goes last. */
 export function putEndpoint(db: DB, containerId: string, network: string, settings: EndpointSettings): void {
   const cur = db.prepare('SELECT idx FROM container_endpoints WHERE container_id = ? AND network = ?').get(containerId, network) as { idx: number } | undefined;
