@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { median, printFigure, strataTime, tmpRoot, dockerAvailable, timeCmd, type Figure } from './util.js';
 
 /** sha256 + write + fsync of the same bytes: what any store must at least do. */
-function floorWrite(src: string, dir: string): number {
+export function floorWrite(src: string, dir: string): number {
   const t0 = process.hrtime.bigint();
   const h = createHash('sha256');
   const fdIn = fs.openSync(src, 'r');

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=images,containers,network,api,runtime,changes,registry,build,explore,dns.
+ * Docker's figure where known). Sections: STRATA_BENCH=side,images,containers,network,api,runtime,changes,registry,build,explore,dns.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { runImages } from './images.js';
 import { runApi } from './api.js';
 import { runContainers } from './containers.js';
 import { runRegistry } from './registry.js';
+import { runSide } from './side.js';
 import { runBuild } from './build.js';
 import { runExplore } from './explore.js';
 import { runDns } from './dns.js';
@@ -25,6 +26,7 @@ function subprocess(file: string): () => Promise<void> {
 }
 
 const sections: Record<string, () => Promise<void>> = {
+  side: runSide,
   images: runImages,
   containers: runContainers,
   network: subprocess('network-bench.js'),
@@ -37,7 +39,7 @@ const sections: Record<string, () => Promise<void>> = {
   dns: runDns,
 };
 
-const want = (process.env.STRATA_BENCH ?? 'images,containers,network,registry,api,build,explore').split(',');
+const want = (process.env.STRATA_BENCH ?? 'side,images,containers,network,registry,api,build,explore').split(',');
 console.log(`# strata bench ${new Date().toISOString()} node ${process.version} (NODE_EXTRA_CA_CERTS unset for timed processes)`);
 for (const name of want) {
   const fn = sections[name];

@@ -78,7 +78,7 @@ function jsonLines(res: http.ServerResponse, hold: (m: Record<string, unknown>) 
 }
 
 /** X-Registry-Auth: base64 (URL-safe or not) of `{"username","password","identitytoken"}`; `{}` = none. */
-export function registryAuth(req: http.IncomingMessage): Credentials | undefined {
+function registryAuth(req: http.IncomingMessage): Credentials | undefined {
   const h = req.headers['x-registry-auth'];
   if (typeof h !== 'string' || !h) return undefined;
   let v: { username?: string; password?: string; identitytoken?: string };

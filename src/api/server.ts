@@ -26,8 +26,8 @@ import { authRoutes } from './auth.js';
 
 const VERSION_PREFIX = /^\/v\d+(?:\.\d+)?(?=\/)/;
 
-export interface ListenAddress { kind: 'unix'; path: string; }
-export interface TcpAddress { kind: 'tcp'; host: string; port: number; }
+interface ListenAddress { kind: 'unix'; path: string; }
+interface TcpAddress { kind: 'tcp'; host: string; port: number; }
 
 /** `unix:///run/strata.sock`, `tcp://127.0.0.1:2375`, or a bare socket path. */
 export function parseHost(spec: string): ListenAddress | TcpAddress {
@@ -48,7 +48,7 @@ export function parseHost(spec: string): ListenAddress | TcpAddress {
 export { isLoopback };
 
 /** The group a socket is given when it exists (as Docker's `docker` group). */
-export const SOCKET_GROUP = 'strata';
+const SOCKET_GROUP = 'strata';
 
 function groupId(name: string): number | undefined {
   try {
@@ -60,7 +60,7 @@ function groupId(name: string): number | undefined {
   return undefined;
 }
 
-export interface ApiServerOptions {
+interface ApiServerOptions {
   engine: Engine;
   /** How long a container attached before its start waits for that start (default 60 s). */
   deferTimeoutMs?: number;

@@ -67,7 +67,7 @@ function df(ctx: Ctx): void {
 }
 
 /** Docker's event message (both the old and the new field names). */
-export function eventMessage(e: EngineEvent): Record<string, unknown> {
+function eventMessage(e: EngineEvent): Record<string, unknown> {
   const time = Number(e.timeNano / 1_000_000_000n);
   const m: Record<string, unknown> = {};
   if (e.type === 'container') {

@@ -28,7 +28,6 @@ export const notFound = (msg: string) => new StrataError('not_found', msg);
 export const invalidArgument = (msg: string) => new StrataError('invalid_argument', msg);
 export const conflict = (msg: string) => new StrataError('conflict', msg);
 export const corrupt = (msg: string, cause?: unknown) => new StrataError('corrupt', msg, { cause });
-export const failedPrecondition = (msg: string) => new StrataError('failed_precondition', msg);
 
 export function isStrataError(e: unknown, code?: ErrorCode): e is StrataError {
   return e instanceof StrataError && (code === undefined || e.code === code);

@@ -43,9 +43,6 @@ export function mkdirp(dir: string, mode = 0o755): void {
   fs.mkdirSync(dir, { recursive: true, mode });
 }
 
-export function exists(p: string): boolean {
-  try { fs.lstatSync(p); return true; } catch { return false; }
-}
 
 /** Remove a tree; tolerate it being gone already (the goal). Trees deeper than PATH_MAX are removed too. */
 export function rmTree(p: string | Buffer): void {

@@ -40,7 +40,7 @@ export interface RunSpec {
 }
 
 /** One kind of noise a layer captured (changes/noise.ts's rules). */
-export interface NoiseItem { kind: string; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
+interface NoiseItem { kind: string; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
 
 export interface LayerResult {
   /** undefined: the upper dir was empty (no layer) */

@@ -26,7 +26,7 @@ import { processWord, processWords, ShellError } from './shell.js';
 
 export { BuildError } from './instructions.js';
 
-export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
@@ -58,7 +58,7 @@ export interface BuildOptions {
   persistHashes?: boolean;
 }
 
-export interface NoiseEntry { step: string; line: number; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
+interface NoiseEntry { step: string; line: number; label: string; count: number; bytes: number; paths: string[]; excluded: boolean }
 
 export interface BuildResult {
   id: string;
@@ -146,7 +146,7 @@ function runFailure(args: readonly string[], code: number): BuildError {
   return new BuildError(`executor failed running [${args.join(' ')}]: exit code: ${code}`);
 }
 
-export class Builder {
+class Builder {
   private readonly progress: Progress;
   private readonly log: (line: string) => void;
   private ctx!: Context;
@@ -814,7 +814,7 @@ export class Builder {
             // a copy of the (filtered) context path, so the step cannot change the user's files
             const dir = this.be.scratch('bind');
             const dst = path.join(dir, 'src');
-            copyTree(abs, dst, { keepOwner: false, skip: (r) => this.ctx.excluded(rel === '.' ? r : `${rel}/${r}`) });
+            copyTree(abs, dst, { keepOwner: false, skip: (r, isDir) => this.ctx.skip(rel === '.' ? r : `${rel}/${r}`, isDir) });
             return { mount: { type: 'bind', target: tgt, source: dst, readonly: ro }, release: async () => fs.rmSync(dir, { recursive: true, force: true }) };
           } });
         }
@@ -930,7 +930,19 @@ export class Builder {
         if (!destIsDir) {
           try { destIsDir = fs.statSync(resolveIn(fsroot.dir, destPath)).isDirectory(); } catch { destIsDir = false; }
         }
-        const ensureDestDir = () => mkdirIn(fsroot.dir, destPath, owner);
+        // a destination directory this step creates holds nothing from the lower layers: files
+        // go straight into the upper dir, not through overlayfs (the rootfs is unmounted before
+        // the layer is taken, so the merged view never sees them stale)
+        let fresh: boolean;
+        try { fs.lstatSync(resolveIn(fsroot.dir, destPath)); fresh = false; } catch { fresh = true; }
+        let destHost: string | undefined;
+        const ensureDestDir = (): string => {
+          if (destHost) return destHost;
+          const merged = mkdirIn(fsroot.dir, destPath, owner);
+          const upperTwin = path.join(fsroot.upper, path.relative(fsroot.dir, merged));
+          destHost = fresh && fs.statSync(upperTwin, { throwIfNoEntry: false })?.isDirectory() ? upperTwin : merged;
+          return destHost;
+        };
         let view: { dir: string; release(): Promise<void> } | undefined;
         if (fromState) view = await this.be.view(fromState.diffIds);
         try {
@@ -956,11 +968,11 @@ export class Builder {
               continue;
             }
             let srcHost: string;
-            let skip: ((r: string) => boolean) | undefined;
+            let skip: ((r: string, isDir: boolean) => boolean) | undefined;
             if (s.kind === 'ctx') {
               srcHost = path.join(this.ctx.dir, s.rel);
               const base = s.rel;
-              skip = (r) => this.ctx.excluded(base === '.' ? r : `${base}/${r}`);
+              skip = (r, isDir) => this.ctx.skip(base === '.' ? r : `${base}/${r}`, isDir);
             } else {
               const matches = globIn(view!.dir, s.rel);
               if (matches.length === 0) {
@@ -988,15 +1000,15 @@ export class Builder {
 }
 
 /** Copy one source (host path) into a destination inside the rootfs. `intoDir`: dest is a directory (host path already made). */
-function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<typeof copyTree>[2], skip: ((r: string) => boolean) | undefined, extract: boolean, root?: string): void {
+function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<typeof copyTree>[2], skip: ((r: string, isDir: boolean) => boolean) | undefined, extract: boolean, root?: string): void {
   const st = fs.lstatSync(src);
-  const o = { ...opts, ...(skip ? { skip: (r: string) => skip(r) } : {}) };
+  const o = { ...opts, ...(skip ? { skip } : {}) };
   if (st.isDirectory()) {
     // directory contents semantics: the dir's children go into dest
     const target = intoDir ? dest : mkdirIn(root!, dest, opts.owner);
     for (const n of fs.readdirSync(src).sort()) {
-      if (skip?.(n)) continue;
-      copyTree(path.join(src, n), path.join(target, n), { ...o, ...(skip ? { skip: (r: string) => skip(`${n}/${r}`) } : {}) });
+      if (skip?.(n, fs.lstatSync(path.join(src, n)).isDirectory())) continue;
+      copyTree(path.join(src, n), path.join(target, n), { ...o, ...(skip ? { skip: (r: string, d: boolean) => skip(`${n}/${r}`, d) } : {}) });
     }
     return;
   }
@@ -1004,8 +1016,15 @@ function copyOne(src: string, dest: string, intoDir: boolean, opts: Parameters<t
     const kind = archiveKind(src);
     if (kind) {
       const target = intoDir ? dest : mkdirIn(root!, dest, opts.owner);
-      const r = spawnSync('tar', ['-x', '-f', src, '-C', target, '--no-overwrite-dir', ...(kind === 'gzip' ? ['-z'] : kind === 'bzip2' ? ['-j'] : kind === 'xz' ? ['-J'] : [])], { encoding: 'utf8' });
-      if (r.status !== 0) throw new BuildError(`failed to extract ${path.basename(src)}: ${(r.stderr || '').trim()}`);
+      // extracted into an empty dir first: tar would follow the image's symlinks out of the rootfs
+      const tmp = fs.mkdtempSync(path.join(path.dirname(root!), 'extract-'));
+      try {
+        const r = spawnSync('tar', ['-x', '-f', src, '-C', tmp, ...(kind === 'gzip' ? ['-z'] : kind === 'bzip2' ? ['-j'] : kind === 'xz' ? ['-J'] : [])], { encoding: 'utf8' });
+        if (r.status !== 0) throw new BuildError(`failed to extract ${path.basename(src)}: ${(r.stderr || '').trim()}`);
+        for (const n of fs.readdirSync(tmp).sort()) copyTree(path.join(tmp, n), path.join(target, n), { ...opts, keepOwner: !opts.owner });
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
       return;
     }
   }

@@ -39,7 +39,7 @@ export function resolveIn(root: string, p: string, followFinal = true): string {
   return path.join(root, ...cur);
 }
 
-export interface PasswdInfo { uid: number; gid: number }
+interface PasswdInfo { uid: number; gid: number }
 
 function readLines(file: string): string[] {
   try { return fs.readFileSync(file, 'utf8').split('\n'); } catch { return []; }
@@ -111,6 +111,15 @@ export class Context {
     return this.ignore.matches(rel);
   }
 
+  /** Leave this path out of a walk? An excluded directory is still walked when an exception may re-include something in it. */
+  skip(rel: string, isDir: boolean): boolean {
+    return this.excluded(rel) && !(isDir && this.ignore.mayReinclude(rel));
+  }
+
+  private isDir(rel: string): boolean {
+    try { return fs.statSync(path.join(this.dir, rel)).isDirectory(); } catch { return false; }
+  }
+
   /** Expand a COPY/ADD source (wildcards allowed) to context-relative paths (sorted); [] when nothing matches. */
   expand(src: string): { rels: string[]; wildcard: boolean } {
     const clean = path.posix.normalize('/' + src).slice(1);
@@ -118,7 +127,7 @@ export class Context {
     if (!wildcard) {
       const rel = clean === '' ? '.' : clean.replace(/\/$/, '');
       const abs = path.join(this.dir, rel);
-      if (rel !== '.' && this.excluded(rel)) return { rels: [], wildcard };
+      if (rel !== '.' && this.skip(rel, this.isDir(rel))) return { rels: [], wildcard };
       if (!fs.existsSync(abs) && !isSymlink(abs)) return { rels: [], wildcard };
       return { rels: [rel], wildcard };
     }
@@ -135,7 +144,7 @@ export class Context {
       }
       found = next;
     }
-    return { rels: found.filter((r) => (fs.existsSync(path.join(this.dir, r)) || isSymlink(path.join(this.dir, r))) && !this.excluded(r)), wildcard };
+    return { rels: found.filter((r) => (fs.existsSync(path.join(this.dir, r)) || isSymlink(path.join(this.dir, r))) && !this.skip(r, this.isDir(r))), wildcard };
   }
 
   /** The checksum of a context path's contents and metadata (not mtimes), ignore rules applied. */
@@ -150,7 +159,7 @@ export class Context {
       else if (st.isDirectory()) {
         for (const n of fs.readdirSync(abs).sort()) {
           const child = r === '.' ? n : `${r}/${n}`;
-          if (this.excluded(child) && !(fs.lstatSync(path.join(this.dir, child)).isDirectory() && this.ignore.mayReinclude(child))) continue;
+          if (this.skip(child, fs.lstatSync(path.join(this.dir, child)).isDirectory())) continue;
           walk(child);
         }
       }
@@ -196,7 +205,7 @@ function globRe(part: string): RegExp {
 
 // ------------------------------------------------------------------ copying
 
-export interface CopyOpts {
+interface CopyOpts {
   owner?: PasswdInfo;
   /** keep the source's owner (COPY --from) instead of root */
   keepOwner?: boolean;
@@ -232,9 +241,15 @@ export function mkdirIn(root: string, p: string, owner?: PasswdInfo): string {
     let st: fs.Stats | undefined;
     try { st = fs.statSync(host); } catch { st = undefined; }
     if (!st) {
-      fs.mkdirSync(host, { mode: 0o755 });
-      fs.chmodSync(host, 0o755);
-      if (owner) fs.chownSync(host, owner.uid, owner.gid);
+      // a symlink may point at a path that does not exist yet: make every missing directory of
+      // the resolved path (all of them under root: resolveIn confines it, and none is a link)
+      const missing: string[] = [];
+      for (let d = host; d.startsWith(root + '/') && !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+      for (const d of missing) {
+        fs.mkdirSync(d, { mode: 0o755 });
+        fs.chmodSync(d, 0o755);
+        if (owner) fs.chownSync(d, owner.uid, owner.gid);
+      }
     } else if (!st.isDirectory()) throw new Error(`mkdir ${cur}: not a directory`);
   }
   return resolveIn(root, p);

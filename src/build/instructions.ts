@@ -12,7 +12,7 @@ export function llbError(msg: string): BuildError {
   return new BuildError(`failed to solve with frontend dockerfile.v0: failed to create LLB definition: ${msg}`);
 }
 
-export interface Flags {
+interface Flags {
   [name: string]: string | boolean | string[] | undefined;
 }
 
@@ -32,7 +32,7 @@ export interface Stage {
   commands: Instruction[];
 }
 
-export interface ParsedDockerfile {
+interface ParsedDockerfile {
   metaArgs: Instruction[];
   stages: Stage[];
   escape: string;

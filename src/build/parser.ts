@@ -16,7 +16,7 @@
  */
 import { processWords } from './shell.js';
 
-export interface Heredoc {
+interface Heredoc {
   name: string;
   content: string;
   expand: boolean;
@@ -40,7 +40,7 @@ export interface Node {
   sub?: Node;
 }
 
-export interface ParseResult {
+interface ParseResult {
   nodes: Node[];
   escape: string;
   directives: Record<string, string>;
@@ -303,7 +303,7 @@ function extractFlags(line: string, d: Directives): { rest: string; flags: strin
 }
 
 /** Quote-aware word split; quotes and escapes kept in the words (BuildKit's parseWords). */
-export function parseWords(rest: string, d: { escape: string }): string[] {
+function parseWords(rest: string, d: { escape: string }): string[] {
   const words: string[] = [];
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';

@@ -8,7 +8,7 @@
  * Each vertex gets a number in the order it starts; a blank line separates vertices.
  * Lines of vertices running in parallel interleave, as BuildKit's do.
  */
-export type LineSink = (line: string) => void;
+type LineSink = (line: string) => void;
 
 export class Progress {
   private n = 0;

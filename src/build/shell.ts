@@ -15,7 +15,7 @@
  * `processWord` returns one string (quotes removed, no field splitting); `processWords`
  * also splits on unquoted whitespace, the way BuildKit splits some arguments.
  */
-export type Env = ReadonlyMap<string, string> | Record<string, string>;
+type Env = ReadonlyMap<string, string> | Record<string, string>;
 
 export class ShellError extends Error {}
 

@@ -228,9 +228,4 @@ export function formatChanges(changes: readonly Change[]): string {
   return changes.map((c) => `${c.kind} ${c.path}`).join('\n');
 }
 
-/** Changes sorted by path bytes (how tests and golden files should compare Docker output). */
-export function sortChanges(changes: readonly Change[]): Change[] {
-  const key = (c: Change) => Buffer.from(c.path, 'utf8');
-  return [...changes].sort((x, y) => Buffer.compare(key(x), key(y)));
-}
 

@@ -115,7 +115,7 @@ export function compileGlob(pattern: string): RegExp {
   return new RegExp(re + '$', 's');
 }
 
-export interface ExcludeSpec {
+interface ExcludeSpec {
   /** `--exclude PATTERN`, repeatable */
   patterns?: readonly string[];
   /** `--exclude-noise`: true for every kind, or a list of kinds */

@@ -33,7 +33,7 @@ function shellScript(argv: readonly string[]): string | undefined {
 }
 
 /** An exec as a short text for the history comment: the script of `sh -c`, else the words. */
-export function describeExec(e: ExecRecord): string {
+function describeExec(e: ExecRecord): string {
   return shellScript(e.argv) ?? e.argv.join(' ');
 }
 
@@ -56,7 +56,7 @@ function copyLine(p: string): string {
   return /[\s"\\]/.test(p) ? `COPY ${JSON.stringify([src, p])}` : `COPY ${src} ${p}`;
 }
 
-export interface DockerfileInput {
+interface DockerfileInput {
   /** the image as the user named it (goes after FROM) */
   imageRef: string;
   execs?: readonly ExecRecord[];

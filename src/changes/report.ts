@@ -7,7 +7,7 @@ import type { Change, ChangeKind } from './diff.js';
 import { entryBytes, isDirStat, resolveInStack, subtreeBytes } from './stack.js';
 
 /** Where the new (A/C) and old (D) entries of a change list live. */
-export interface ChangeSides {
+interface ChangeSides {
   /** the new view: an upper dir alone (A/C entries are always in it) or a whole stack, top-most first */
   newer: string | readonly string[];
   /** the old view (a stack, top-most first); without it D entries count 0 bytes */
@@ -38,8 +38,8 @@ export function changeSizes(changes: readonly Change[], sides: ChangeSides): num
   });
 }
 
-export interface KindSummary { count: number; bytes: number; }
-export interface ChangeSummary { added: KindSummary; changed: KindSummary; deleted: KindSummary; }
+interface KindSummary { count: number; bytes: number; }
+interface ChangeSummary { added: KindSummary; changed: KindSummary; deleted: KindSummary; }
 
 /** `diff --summary`: counts and bytes per kind. */
 export function summarize(changes: readonly Change[], sides: ChangeSides | string): ChangeSummary {
@@ -60,7 +60,7 @@ export function formatSummary(s: ChangeSummary, size: (n: number) => string = (n
 }
 
 /** One element of `diff --format json` (podman-like, with Docker's letters). */
-export interface JsonChange { Kind: ChangeKind; Path: string; Size: number; }
+interface JsonChange { Kind: ChangeKind; Path: string; Size: number; }
 
 export function changesToJson(changes: readonly Change[], sides: ChangeSides | string): JsonChange[] {
   const sizes = changeSizes(changes, typeof sides === 'string' ? { newer: sides } : sides);
@@ -68,9 +68,9 @@ export function changesToJson(changes: readonly Change[], sides: ChangeSides | s
 }
 
 /** Engine API kinds: 0 = C, 1 = A, 2 = D. */
-export const API_KIND: Record<ChangeKind, 0 | 1 | 2> = { C: 0, A: 1, D: 2 };
+const API_KIND: Record<ChangeKind, 0 | 1 | 2> = { C: 0, A: 1, D: 2 };
 
-export interface ApiChange { Path: string; Kind: 0 | 1 | 2; }
+interface ApiChange { Path: string; Kind: 0 | 1 | 2; }
 
 /** The body of GET /containers/{id}/changes: `null` (not `[]`) when nothing changed, as Docker sends. */
 export function changesToApi(changes: readonly Change[]): ApiChange[] | null {

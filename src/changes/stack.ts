@@ -22,9 +22,9 @@ import { fsPath, getXattr, toBin, withXattrPath } from '../layer/index.js';
 
 export const S_IFMT = 0o170000n;
 export const S_IFDIR = 0o040000n;
-export const S_IFREG = 0o100000n;
-export const S_IFLNK = 0o120000n;
-export const S_IFCHR = 0o020000n;
+const S_IFREG = 0o100000n;
+const S_IFLNK = 0o120000n;
+const S_IFCHR = 0o020000n;
 
 /** One name found in a stack: the top-most entry's lstat and where it lives. */
 export interface Found {

@@ -27,10 +27,10 @@ import {
   type Found, S_IFMT, childContribs, entryBytes, isDirStat, isOpaque, isWhiteout, lookup, lstatBin, readNames, resolveInStack, rootContribs, subtreeBytes,
 } from './stack.js';
 
-export type EntryType = 'dir' | 'file' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
-export type Mark = 'A' | 'C' | 'D' | '';
+type EntryType = 'dir' | 'file' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+type Mark = 'A' | 'C' | 'D' | '';
 
-export interface TreeEntry {
+interface TreeEntry {
   name: string;
   /** absolute path in the image, UTF-8 ('/etc/passwd') */
   path: string;
@@ -64,7 +64,7 @@ export interface ListOptions {
   limit?: number;
 }
 
-export const DEFAULT_LIMIT = 1000;
+const DEFAULT_LIMIT = 1000;
 
 function typeOf(st: fs.BigIntStats): EntryType {
   switch (Number(st.mode & S_IFMT)) {
@@ -84,7 +84,7 @@ export function display(bin: string): string {
 }
 
 /** '/a/b' (UTF-8, from a request) -> 'a/b' (binary, relative); '' for the root. '..' is refused: it would leave the layer. */
-export function relOf(p: string): string {
+function relOf(p: string): string {
   const parts = toBin(p).split('/').filter((x) => x !== '' && x !== '.');
   if (parts.includes('..')) throw invalidArgument(`invalid path ${JSON.stringify(p)}: ".." is not allowed`);
   if (p.includes('\0')) throw invalidArgument(`invalid path ${JSON.stringify(p)}: NUL is not allowed`);
@@ -272,7 +272,7 @@ export function listMergedDir(layers: readonly string[], index: number, dir: str
 }
 
 /** Bytes of one layer's own subtree (files and symlinks, each inode once; whiteouts are 0). */
-export function layerSubtreeBytes(absBin: string, seen = new Set<string>()): number {
+function layerSubtreeBytes(absBin: string, seen = new Set<string>()): number {
   let total = 0;
   let ents: fs.Dirent[];
   try {

@@ -31,7 +31,7 @@ import { NOISE_LABELS, classifyNoise, type NoiseKind, type NoiseLine } from './n
 import { childContribs, entryBytes, isDirStat, isOpaque, isWhiteout, lookup, lstatBin, readNames, rootContribs } from './stack.js';
 import { display } from './tree.js';
 
-export interface FileReference {
+interface FileReference {
   /** layers that reference the path */
   count: number;
   /** sum of every reference's bytes */
@@ -40,7 +40,7 @@ export interface FileReference {
   file: string;
 }
 
-export interface LayerWaste {
+interface LayerWaste {
   index: number;
   /** Docker's size of the layer's own entries */
   bytes: number;

@@ -22,7 +22,7 @@ function oneLine(s: string, max = 60): string {
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 
-export function analysisText(a: Analysis): string[] {
+function analysisText(a: Analysis): string[] {
   const lines: string[] = [];
   lines.push(`Image: ${a.image.name} (${a.image.id})`);
   lines.push(`Size: ${size3(a.sizeBytes)} in ${a.layers.length} ${a.layers.length === 1 ? 'layer' : 'layers'}`);
@@ -61,7 +61,7 @@ export function analysisText(a: Analysis): string[] {
   return lines;
 }
 
-export function gateText(g: GateResult): string[] {
+function gateText(g: GateResult): string[] {
   const lines = ['Results:'];
   for (const r of g.results) lines.push(`  ${r.status}: ${r.key}${r.message ? `: ${r.message}` : ''}`);
   if (g.misconfigured) lines.push('CI Misconfigured');

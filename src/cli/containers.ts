@@ -20,7 +20,7 @@ const CONTAINER_HEADERS = {
 
 
 /** One `ps` row in the docker CLI's field names, from the engine's (and the API's) summary. */
-export function psView(e: Containers, c: Container, noTrunc: boolean): Record<string, unknown> {
+function psView(e: Containers, c: Container, noTrunc: boolean): Record<string, unknown> {
   const s = e.summary(c);
   return {
     Command: commandColumn(s.Command, noTrunc),
@@ -327,7 +327,7 @@ export function registerContainerCommands(program: Command, container: Command):
     });
 }
 
-export async function runExec(ref: string, cmd: string[], o: { detach?: boolean; env?: string[]; interactive?: boolean; tty?: boolean; user?: string; workdir?: string; privileged?: boolean }): Promise<number> {
+async function runExec(ref: string, cmd: string[], o: { detach?: boolean; env?: string[]; interactive?: boolean; tty?: boolean; user?: string; workdir?: string; privileged?: boolean }): Promise<number> {
   const e = containers();
   const tty = !!o.tty && !o.detach;
   const opts: Parameters<Containers['exec']>[1] = { args: cmd, tty, detach: !!o.detach, stdin: !!o.interactive };

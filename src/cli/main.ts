@@ -12,12 +12,27 @@ import { registerChangeCommands } from './changes.js';
 import { registerBuildCommands } from './build.js';
 import { registerAnalyzeCommand } from './analyze.js';
 import { registerExploreCommand } from './explore.js';
-
-export { VERSION } from '../base/version.js';
 import { VERSION } from '../base/version.js';
 
 
-function buildProgram(): Command {
+/** Which registration defines each command word; `strata WORD ...` registers only that part. */
+type Part = 'images' | 'registry' | 'analyze' | 'containers' | 'changes' | 'build' | 'network' | 'volume' | 'system' | 'serve' | 'explore' | 'root';
+const PARTS_OF: Record<string, Part[]> = {
+  image: ['images', 'registry', 'analyze', 'build'], container: ['containers', 'changes'], network: ['network'], volume: ['volume'], system: ['system'],
+  serve: ['serve'], build: ['build'], builder: ['build'], explore: ['explore'], inspect: ['root'], version: ['root'],
+};
+for (const w of ['images', 'import', 'load', 'save', 'tag', 'rmi', 'history']) PARTS_OF[w] = ['images'];
+for (const w of ['pull', 'push', 'login', 'logout']) PARTS_OF[w] = ['registry'];
+for (const w of ['create', 'run', 'start', 'stop', 'restart', 'kill', 'rm', 'ps', 'logs', 'wait', 'exec', 'top', 'rename', 'pause', 'unpause', 'port', 'cp', 'export']) PARTS_OF[w] = ['containers'];
+for (const w of ['diff', 'commit']) PARTS_OF[w] = ['changes'];
+
+/** The parts a command line needs: one command's, or all of them (help, an unknown word). */
+export function partsFor(argv: readonly string[]): Part[] | undefined {
+  const w = argv[0];
+  return w !== undefined && Object.hasOwn(PARTS_OF, w) ? PARTS_OF[w] : undefined;
+}
+
+export function buildProgram(parts?: readonly Part[]): Command {
   const program = new Command('strata');
   program
     .description('A Docker-compatible container engine: content-addressed layers, overlayfs, runc')
@@ -27,21 +42,33 @@ function buildProgram(): Command {
     .configureOutput({ outputError: () => { /* printed by main() in Docker's words */ } })
     .exitOverride();
 
-  const image = program.command('image').description('Manage images');
-  const container = program.command('container').description('Manage containers');
-  const system = program.command('system').description('Manage Strata');
-  registerImageCommands(program, image);
-  registerRegistryCommands(program, image);
-  registerAnalyzeCommand(image);
-  registerContainerCommands(program, container);
-  registerNetworkCommands(program.command('network').description('Manage networks'));
-  registerVolumeCommands(program.command('volume').description('Manage volumes'));
-  registerChangeCommands(program, container);
-  registerBuildCommands(program, image);
-  registerStatsCommand(program, container);
-  registerSystemCommands(system);
-  registerServeCommand(program);
-  registerExploreCommand(program);
+  const want = (p: Part): boolean => parts === undefined || parts.includes(p);
+  let image: Command | undefined;
+  let container: Command | undefined;
+  const imageGroup = (): Command => (image ??= program.command('image').description('Manage images'));
+  const containerGroup = (): Command => (container ??= program.command('container').description('Manage containers'));
+  if (parts === undefined) {
+    // the full program, in the order help lists the groups
+    imageGroup();
+    containerGroup();
+  }
+  const system = want('system') ? program.command('system').description('Manage Strata') : undefined;
+  if (want('images')) registerImageCommands(program, imageGroup());
+  if (want('registry')) registerRegistryCommands(program, imageGroup());
+  if (want('analyze')) registerAnalyzeCommand(imageGroup());
+  if (want('containers')) registerContainerCommands(program, containerGroup());
+  if (want('network')) registerNetworkCommands(program.command('network').description('Manage networks'));
+  if (want('volume')) registerVolumeCommands(program.command('volume').description('Manage volumes'));
+  if (want('changes')) registerChangeCommands(program, containerGroup());
+  if (want('containers')) registerStatsCommand(program, containerGroup());
+  if (want('build')) registerBuildCommands(program, imageGroup());
+  if (system) registerSystemCommands(system);
+  if (want('serve')) registerServeCommand(program);
+  if (want('explore')) registerExploreCommand(program);
+  if (!want('root')) {
+    finishProgram(program);
+    return program;
+  }
 
   program.command('inspect').description('Return low-level information on Strata objects')
     .argument('<name...>')
@@ -58,10 +85,14 @@ function buildProgram(): Command {
       out(`Root: ${engine().root}`);
     });
 
-  // every command exits through main()'s error path; mark them all
+  finishProgram(program);
+  return program;
+}
+
+/** Every command exits through main()'s error path; mark them all. */
+function finishProgram(program: Command): void {
   const walk = (c: Command): void => { c.exitOverride(); c.configureOutput({ outputError: () => {} }); c.commands.forEach(walk); };
   walk(program);
-  return program;
 }
 
 /** `error: unknown option '--foo'` -> Docker's `unknown flag: --foo`. */
@@ -78,7 +109,8 @@ function usageLine(e: CommanderError, argv: string[]): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  // only the command's own part of the program: building all of it costs more than most commands
+  const program = buildProgram(partsFor(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

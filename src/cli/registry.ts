@@ -29,7 +29,7 @@ export function progressTo(stream: NodeJS.WriteStream): (m: JSONMessage) => void
 }
 
 /** A progress sink for stdout (or nothing with -q). */
-export function stdoutProgress(quiet: boolean | undefined): ((m: JSONMessage) => void) | undefined {
+function stdoutProgress(quiet: boolean | undefined): ((m: JSONMessage) => void) | undefined {
   return quiet ? undefined : progressTo(process.stdout);
 }
 

@@ -65,7 +65,7 @@ function envEntry(e: string): string | undefined {
   return v === undefined ? undefined : `${e}=${v}`;
 }
 
-export function readEnvFile(file: string): string[] {
+function readEnvFile(file: string): string[] {
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch { throw invalidArgument(`open ${file}: no such file or directory`); }
   const out: string[] = [];

@@ -10,7 +10,7 @@ import { collect } from './util.js';
 import { parsePort, startExplorer } from './explore.js';
 import type { ExploreServer } from '../explore/server.js';
 
-export const DEFAULT_HOST = 'unix:///run/strata.sock';
+const DEFAULT_HOST = 'unix:///run/strata.sock';
 
 export function registerServeCommand(program: Command): void {
   program.command('serve').description('Serve the Docker Engine API (unix socket by default)')
@@ -47,6 +47,9 @@ export function registerServeCommand(program: Command): void {
         await api.close();
         throw e;
       }
+      // as dockerd at startup: containers whose restart policy says so come back
+      const booted = await engine.containers.boot();
+      for (const f of booted.failed) process.stderr.write(`Error: starting ${f.container.name}: ${f.error}\n`);
       let ui: ExploreServer | undefined;
       try {
         if (o.ui || o.uiPort !== undefined) ui = await startExplorer(engine, o.uiPort !== undefined ? { port: o.uiPort } : {});

@@ -81,6 +81,13 @@ export function registerSystemCommands(system: Command): void {
       await engine().system.reset();
     });
 
+  system.command('boot').description('Start the containers a restart policy brings back after a reboot (always; unless-stopped unless stopped)')
+    .action(async () => {
+      const r = await engine().containers.boot();
+      for (const c of r.started) out(c.name);
+      for (const f of r.failed) process.stderr.write(`Error: starting ${f.container.name}: ${f.error}\n`);
+      if (r.failed.length) throw new ExitError(1);
+    });
   system.command('check').description("Verify the store: every blob's digest, every layer's presence")
     .option('--repair', 'Remove unreferenced blobs, layer directories and temporary files')
     .action(async (o: { repair?: boolean }) => {
@@ -101,7 +108,7 @@ function buildCacheRow(e: readonly BuildCacheEntry[]): Record<string, string> {
 }
 
 /** `system df -v`: the build cache section. */
-export function printBuildCache(e: readonly BuildCacheEntry[]): void {
+function printBuildCache(e: readonly BuildCacheEntry[]): void {
   out(`Build cache usage: ${size4(e.reduce((a, x) => a + x.size, 0))}\n`);
   printRows(e.map((x) => ({
     ID: x.id, CacheType: x.type, Size: size4(x.size), CreatedSince: since(Math.floor(x.created / 1000)),

@@ -6,8 +6,6 @@ import { tempNameFor, fsyncDir } from '../base/fs.js';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { openEngine, type Engine } from '../engine/index.js';
 
-/** Exit codes as Docker's CLI uses them. */
-export const EXIT = { error: 1, usage: 125 } as const;
 
 export class ExitError extends Error {
   constructor(readonly exitCode: number, message = '') { super(message); }

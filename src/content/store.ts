@@ -171,7 +171,7 @@ export class Ingest {
 }
 
 /** Pass-through that fails at the end when the digest differs. */
-export class VerifyStream extends Transform {
+class VerifyStream extends Transform {
   private h = createHash('sha256');
   constructor(private expected: string) { super(); }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

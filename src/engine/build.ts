@@ -80,7 +80,29 @@ function removeStubs(stubs: readonly string[]): void {
   }
 }
 
-export interface BuildEngineOptions {
+/**
+ * RUN containers of this process. On SIGINT/SIGTERM they are killed before the process
+ * exits: runc in the foreground would forward the signal to the container's pid 1, which
+ * ignores it, and the step would outlive the build.
+ */
+const live = new Map<string, string>(); // container id -> runc root
+let handlersInstalled = false;
+
+function installSignalHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      for (const [id, root] of live) {
+        spawnSync(process.env.STRATA_RUNTIME ?? 'runc', ['--root', root, 'kill', '--all', id, 'KILL'], { stdio: 'ignore' });
+        spawnSync(process.env.STRATA_RUNTIME ?? 'runc', ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+      }
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+interface BuildEngineOptions {
   /** the CNI manager for RUN's default network (none: RUN gets a loopback-only namespace) */
   network?: NetworkManager;
 }
@@ -89,8 +111,43 @@ export class BuildEngine implements BuildBackend {
   private readonly runc: Runc;
   private readonly locks = new Map<string, Promise<unknown>>();
 
+  /**
+   * Step homes live in build-tmp/, not tmp/: an interrupted build can leave overlay mounts
+   * there, which the store's tmp sweep would try to delete through. This sweep unmounts first.
+   */
+  private readonly scratchRoot: string;
+
   constructor(readonly store: StoreRoot, private readonly opts: BuildEngineOptions = {}) {
     this.runc = new Runc({ root: path.join(runtimeDirFor(store.root), 'runc') });
+    this.scratchRoot = path.join(store.root, 'build-tmp');
+    mkdirp(this.scratchRoot, 0o700);
+  }
+
+  private swept?: Promise<void>;
+
+  /** Remove what dead builds left: their mounts first, then their dirs. */
+  private async sweep(): Promise<void> {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.scratchRoot); } catch { return; }
+    const dead = names.filter((n) => {
+      const pid = Number(/^(\d+)-/.exec(n)?.[1]);
+      return !pid || (pid !== process.pid && !this.store.sys.processAlive(pid));
+    });
+    if (dead.length === 0) return;
+    const mounts = this.store.sys.readMountInfo().map((m) => m.mountPoint);
+    for (const n of dead) {
+      const home = path.join(this.scratchRoot, n);
+      for (const m of mounts.filter((p) => p.startsWith(home + '/')).sort((a, b) => b.length - a.length)) {
+        await this.store.sys.unmount(m, { detach: true }).catch(() => undefined);
+      }
+      rmTree(home);
+    }
+  }
+
+  private makeTemp(kind: string): string {
+    const p = path.join(this.scratchRoot, `${process.pid}-${kind}-${createHash('sha256').update(`${Date.now()}${Math.random()}`).digest('hex').slice(0, 12)}`);
+    fs.mkdirSync(p, { mode: 0o700 });
+    return p;
   }
 
   async resolveImage(name: string, o: { pull: boolean; platform?: string; log?: (line: string) => void }): Promise<BaseImage> {
@@ -105,7 +162,8 @@ export class BuildEngine implements BuildBackend {
   }
 
   async rootfs(diffIds: readonly string[]): Promise<Rootfs> {
-    const home = this.store.makeTemp('build');
+    await (this.swept ??= this.sweep());
+    const home = this.makeTemp('build');
     const dirs = { upper: path.join(home, 'upper'), work: path.join(home, 'work'), merged: path.join(home, 'merged'), init: path.join(home, 'init') };
     for (const d of Object.values(dirs)) mkdirp(d, 0o755);
     makeInit(dirs.init);
@@ -133,7 +191,8 @@ export class BuildEngine implements BuildBackend {
   }
 
   async view(diffIds: readonly string[]): Promise<ReadView> {
-    const home = this.store.makeTemp('build-view');
+    await (this.swept ??= this.sweep());
+    const home = this.makeTemp('build-view');
     const empty = path.join(home, 'empty');
     const target = path.join(home, 'merged');
     mkdirp(empty, 0o755);
@@ -188,6 +247,8 @@ export class BuildEngine implements BuildBackend {
       // mount points runc has to create stay out of the layer (BuildKit removes its stubs too)
       stubs = mountStubs(rootfs, spec.mounts.map((m) => m.target));
       mkdirp(this.runc.root, 0o700);
+      installSignalHandlers();
+      live.set(id, this.runc.root);
       const child = spawn(this.runc.binary, [...this.runc.globalArgs(), 'run', '--bundle', home, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (b: Buffer) => spec.onOutput(b, 'stdout'));
       child.stderr.on('data', (b: Buffer) => spec.onOutput(b, 'stderr'));
@@ -198,6 +259,7 @@ export class BuildEngine implements BuildBackend {
       return code;
     } finally {
       try { await this.runc.delete(id, { force: true }); } catch { /* gone with the process */ }
+      live.delete(id);
       removeStubs(stubs);
       if (attached) await this.opts.network!.detach(id).catch(() => undefined);
     }
@@ -317,7 +379,7 @@ export class BuildEngine implements BuildBackend {
   }
 
   scratch(kind: string): string {
-    return this.store.makeTemp(kind);
+    return this.makeTemp(kind);
   }
 
   async lock<T>(key: string, fn: () => Promise<T>): Promise<T> {

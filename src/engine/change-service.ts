@@ -10,7 +10,7 @@ import type { CommitResult } from './commit.js';
 
 type Side = { kind: 'container'; id: string } | { kind: 'image'; id: string };
 
-export interface DiffResult {
+interface DiffResult {
   changes: Change[];
   /** The directory holding the newer side's files ('' for image vs image). */
   newerDir: string;

@@ -3,19 +3,25 @@
  * image on top of the container's image (docker-semantics.md section 2).
  *
  *   validate (reference, --change) -> pause -> packDir(upper) into tmp/,
- *   hashing as it streams (no gzip: the commit path stays uncompressed) ->
- *   unpause (always, in finally) -> the layer dir is unpacked from that tar ->
- *   the tar is dropped (the change is stored once, as Docker does; save/push
- *   re-pack it from the layer dir, see layer-tar.ts) unless the layer dir could
- *   not reproduce it (then it is kept as the layer blob) -> config
- *   (the container's config + --change, history, parent diff_ids) ->
- *   commitImage() registers layer, image and tag in one transaction.
+ *   hashing as it streams (no gzip: the commit path stays uncompressed); files
+ *   of STAGE_MIN bytes or more are not written into that tar but copied to
+ *   files of their own (read once, hashed on the way) -> unpause (always, in
+ *   finally) -> the layer dir is unpacked from that tar, the staged files
+ *   renamed into place -> the tar is dropped (the change is stored once, as
+ *   Docker does; save/push re-pack it from the layer dir, see layer-tar.ts)
+ *   unless the layer dir could not reproduce it (then the full tar is spliced
+ *   together and kept as the layer blob) -> config (the container's config +
+ *   --change, history, parent diff_ids) -> commitImage() registers layer,
+ *   image and tag in one transaction.
  *
- * Why unpack from the tar rather than link files from the upper dir: the
- * container keeps running and writes to its upper dir in place (no copy-up
- * there), so hard links would let it rewrite a committed layer. Unpacking the
- * tar we just wrote reads it back from the page cache, and is the same code
- * path every other layer goes through (confinement, whiteouts, xattrs).
+ * Why copy rather than link files from the upper dir: the container keeps
+ * running and writes to its upper dir in place (no copy-up there), so hard
+ * links would let it rewrite a committed layer. Copies of big files are made
+ * while the container is frozen, at the cost writing them into the tar had;
+ * small files go through the tar, whose sequential writes are cheaper than
+ * creating files, so the freeze is no longer than packing alone. Unpacking
+ * reads the tar back from the page cache and is the code path every other
+ * layer goes through (confinement, whiteouts, xattrs).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,11 +31,14 @@ import { type ExcludeFn, type ExecRecord, NoiseCollector, type NoiseLine, PROVEN
 import { COMMIT_CHANGES, applyChanges, orderContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
 import { parseTaggedReference } from '../image/reference.js';
 import { type ContainerConfig, type HistoryEntry, type ImageConfig, MediaType } from '../image/types.js';
-import { packDir, unpackLayer } from '../layer/index.js';
+import { packDir, spliceStaged, toBin, unpackLayer } from '../layer/index.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS, repackDigest } from './layer-tar.js';
 import type { StoreRoot } from './store-root.js';
 import { layerExists } from '../meta/layers.js';
+
+/** files this big are copied into the layer while packing instead of going through the tar */
+const STAGE_MIN = 1024 * 1024;
 
 export interface CommitInput {
   /** the container's overlay upper dir */
@@ -133,6 +142,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
 
   const home = store.makeTemp('commit');
   const tarPath = path.join(home, 'layer.tar');
+  const stageDir = path.join(home, 'staged');
   const noise = new NoiseCollector(upper);
   const collect = input.noiseReport !== false;
   const userExclude = input.exclude;
@@ -162,6 +172,10 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
         if (input.pause) { await input.pause(); paused = true; t0 = performance.now(); }
         const opts: Parameters<typeof packDir>[2] = { ...REPACK_OPTIONS, exclude, sys: store.sys };
         if (epoch !== undefined) opts.sourceDateEpoch = epoch;
+        if (input.keepBlob !== true) {
+          fs.mkdirSync(stageDir, { mode: 0o700 });
+          opts.stage = { dir: stageDir, minSize: STAGE_MIN };
+        }
         packed = await packDir(upper, fd, opts);
       } finally {
         if (paused) {
@@ -184,8 +198,9 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
       if (!known) {
         const diffDir = path.join(home, 'diff');
         fs.mkdirSync(diffDir, { mode: 0o755 });
-        const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay', sys: store.sys });
-        if (res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
+        const res = await unpackLayer(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }), diffDir, { mode: 'overlay', staged: packed.staged, sys: store.sys });
+        if (packed.staged.length === 0 && res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
+        if (packed.staged.some((f) => fs.existsSync(f.path))) throw new StrataError('internal', 'a staged file did not reach the layer dir');
         staged.size = res.contentSize;
         // store the change once: drop the tar when the layer dir packs back to the same bytes
         if (!keepBlob) {
@@ -195,12 +210,21 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
         }
       }
       if (keepBlob) {
+        if (packed.staged.length > 0) {
+          // the tar on disk lacks the staged files' data: put it back, from the layer dir
+          const full = path.join(home, 'layer.full.tar');
+          const diffBin = toBin(path.join(home, 'diff'));
+          const res = spliceStaged(tarPath, packed.staged, (f) => Buffer.from(`${diffBin}/${f.name}`, 'latin1'), full);
+          if (res.diffId !== diffId) throw new StrataError('internal', `layer reads back as ${res.diffId}, packed as ${diffId}`);
+          fs.renameSync(full, tarPath);
+        }
         adoptBlob(store, tarPath, diffId);
         staged.blob = { digest: diffId, mediaType: MediaType.OciLayer, size: packed.size };
       }
       if (!known) {
         // commitImage renames this home to layers/<hex>: only diff/ (and the repack marker) may be in it
         rmTree(tarPath);
+        rmTree(stageDir);
         staged.stagedHome = home;
       }
       layers.push(staged);

@@ -32,6 +32,9 @@ import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
 import { reconcileFreeze } from './freeze.js';
 
+/** The error of a container whose monitor died without recording an exit (killed, or the host went down). */
+export const MONITOR_DIED = 'the container monitor exited unexpectedly';
+
 export class ContainerCore {
   readonly runc: Runc;
   readonly runtimeDir: string;
@@ -145,7 +148,7 @@ export class ContainerCore {
       if (exit.startedAt) fields.started_at = exit.startedAt;
     } else if (!this.sys.processAlive(c.row.monitor_pid)) {
       const s = readState(c.paths.stateFile);
-      fields = { state: 'exited', exit_code: s?.status === 'exited' ? s.exitCode : 255, finished_at: s?.finishedAt && s.finishedAt !== ZERO_TIME ? s.finishedAt : rfc3339Nano(), pid: 0, error: s?.status === 'exited' ? '' : 'the container monitor exited unexpectedly', oom_killed: s?.oomKilled ? 1 : 0 };
+      fields = { state: 'exited', exit_code: s?.status === 'exited' ? s.exitCode : 255, finished_at: s?.finishedAt && s.finishedAt !== ZERO_TIME ? s.finishedAt : rfc3339Nano(), pid: 0, error: s?.status === 'exited' ? '' : MONITOR_DIED, oom_killed: s?.oomKilled ? 1 : 0 };
     } else {
       const s = readState(c.paths.stateFile);
       if (s && s.status === 'restarting' && st !== 'restarting') fields = { state: 'restarting', restart_count: s.restartCount };

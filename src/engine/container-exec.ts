@@ -18,7 +18,8 @@ export function execTarget(cs: ContainerCore, ref: string): Container {
 export async function execIn(cs: ContainerCore, ref: string, opts: { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string }): Promise<ExecHandle & { execId: string }> {
   const c = execTarget(cs, ref);
   const execId = opts.execId ?? generateId();
-  const e: Parameters<typeof execInContainer>[2] = { args: opts.args, tty: !!opts.tty, detach: !!opts.detach, stdin: !!opts.stdin, bundle: c.dir };
+  // execTarget has just reconciled the record with the monitor: runc state only if runc exec fails
+  const e: Parameters<typeof execInContainer>[2] = { args: opts.args, tty: !!opts.tty, detach: !!opts.detach, stdin: !!opts.stdin, bundle: c.dir, checked: true };
   if (opts.env) e.env = opts.env;
   if (opts.user) e.user = opts.user;
   if (opts.workdir) e.cwd = opts.workdir;

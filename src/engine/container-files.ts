@@ -22,7 +22,7 @@ const MAX_LINKS = 255;
  * Resolve `p` inside `root` with chroot semantics. Returns the host path. With
  * `followFinal` false the last component is not followed (cp copies a link as a link).
  */
-export interface PathMount { destination: string; source: string; }
+interface PathMount { destination: string; source: string; }
 
 /**
  * Resolve `p` inside `root` with chroot semantics. Returns the host path. With

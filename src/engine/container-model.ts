@@ -5,7 +5,6 @@ import type { PortSummary } from '../format/index.js';
 import type { HostConfig } from './create-spec.js';
 
 import type { ContainerRow } from '../meta/containers.js';
-export type { ContainerRow, ContainerStateName } from '../meta/containers.js';
 
 /** The parsed view of a row. */
 export interface Container {

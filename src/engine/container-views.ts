@@ -153,7 +153,7 @@ export function inspectContainer(cs: ContainerCore, ref: string): Record<string,
   };
 }
 
-export function mountsView(cs: ContainerCore, c: Container): unknown[] {
+function mountsView(cs: ContainerCore, c: Container): unknown[] {
   const out: unknown[] = [];
   const rows = volumesOfContainer(cs.store.db, c.id);
   for (const r of rows) out.push({ Type: 'volume', Name: r.volume, Source: path.join(cs.store.root, 'volumes', r.volume, '_data'), Destination: r.destination, Driver: 'local', Mode: '', RW: true, Propagation: '' });

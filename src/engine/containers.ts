@@ -13,7 +13,7 @@ import { waitExit, readLogs, resize as resizePty, type BuildSpecOptions, type Ex
 import type { PortSummary } from '../format/index.js';
 import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
 import type { Container, ContainerSummary } from './container-model.js';
-import { ContainerCore } from './container-core.js';
+import { ContainerCore, MONITOR_DIED } from './container-core.js';
 import { createContainer } from './container-create.js';
 import { abandonDeferred, prepareBundle, startContainer } from './container-start.js';
 import { killContainer, pauseContainer, stopContainer, unpauseContainer, waitContainer } from './container-stop.js';
@@ -24,9 +24,9 @@ import { generateId } from './names.js';
 import type { CreateRequest } from './create-spec.js';
 import { holdFreeze, releaseFreeze } from './freeze.js';
 
-export type { ContainerStateName, ContainerRow, Container, NetworkState, NetworkDriver, Volumes, ContainerSummary } from './container-model.js';
+export type { Container, ContainerSummary } from './container-model.js';
 
-export type ExecOptions = { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string };
+type ExecOptions = { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string };
 
 export class Containers extends ContainerCore {
   /** Pass a signal the client received on to the container's process (best effort). */
@@ -57,6 +57,28 @@ export class Containers extends ContainerCore {
   stop(ref: string, timeout?: number): Promise<Container> { return stopContainer(this, ref, timeout); }
 
   kill(ref: string, signal = 'KILL'): Promise<Container> { return killContainer(this, ref, signal); }
+
+  /**
+   * What dockerd does for restart policies when it starts (`strata serve`, or `strata system
+   * boot` at boot on hosts without a server): containers with `always` that ran before are
+   * started again; `unless-stopped` ones too, unless they were stopped (only a container whose
+   * monitor went down with it, the host, was not).
+   */
+  async boot(): Promise<{ started: Container[]; failed: Array<{ container: Container; error: string }> }> {
+    const res: { started: Container[]; failed: Array<{ container: Container; error: string }> } = { started: [], failed: [] };
+    for (const c of this.all()) {
+      if (c.row.state !== 'exited') continue;
+      const policy = c.hostConfig.RestartPolicy?.Name || 'no';
+      const ranBefore = !!c.row.started_at && !c.row.started_at.startsWith('0001-');
+      if (!(policy === 'always' && ranBefore) && !(policy === 'unless-stopped' && c.row.error === MONITOR_DIED)) continue;
+      try {
+        res.started.push(await this.start(c.id));
+      } catch (e) {
+        res.failed.push({ container: c, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return res;
+  }
 
   async restart(ref: string, timeout?: number): Promise<Container> {
     await this.stop(ref, timeout);

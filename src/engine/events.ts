@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { appendEvent, eventRows, lastEventRow, type EventRow } from '../meta/events.js';
 import type { StoreRoot } from './store-root.js';
 
-export type EventType = 'container' | 'image' | 'network' | 'volume';
+type EventType = 'container' | 'image' | 'network' | 'volume';
 
 export interface EngineEvent {
   /** Journal position (monotonic per store). */
@@ -25,7 +25,7 @@ export interface EngineEvent {
   timeNano: bigint;
 }
 
-export const JOURNAL_KEEP = 10000;
+const JOURNAL_KEEP = 10000;
 
 const bus = new EventEmitter();
 bus.setMaxListeners(0);

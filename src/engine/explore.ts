@@ -31,7 +31,7 @@ export interface ImageOverview {
   base?: { id: string; name: string; addedLayers: number };
 }
 
-export interface LayerInfo {
+interface LayerInfo {
   index: number;
   diffId: string;
   size: number;
@@ -205,7 +205,7 @@ export function layerDirSizes(store: Store, ref: string, index: number, dir: str
   return dirSizes(layerIndex(store, img.id, index), index, dir, aggregate);
 }
 
-export const TEXT_LIMIT = 256 * 1024;
+const TEXT_LIMIT = 256 * 1024;
 
 /** A text file of the image (up to layer `index`), when it is a regular file under the limit and reads as UTF-8 text. */
 export function layerFileText(store: Store, ref: string, index: number, p: string, limit = TEXT_LIMIT): { path: string; size: number; text: string } {
@@ -222,7 +222,7 @@ function isTextUtf8(b: Buffer): boolean {
   try { new TextDecoder('utf-8', { fatal: true }).decode(b); return true; } catch { return false; }
 }
 
-export interface CompareSide { kind: 'image' | 'container'; id: string; name: string }
+interface CompareSide { kind: 'image' | 'container'; id: string; name: string }
 
 export interface Comparison {
   a: CompareSide;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../base/fs.js';
 
-export type FreezeOp = 'commit' | 'copy' | 'pause' | 'unpause';
+type FreezeOp = 'commit' | 'copy' | 'pause' | 'unpause';
 
 interface FreezeMarker {
   pid: number;
@@ -47,7 +47,7 @@ export function releaseFreeze(dir: string): void {
 }
 
 /** A marker left by a process that is gone, or null (none, or its owner still works). */
-export function staleFreeze(dir: string): FreezeMarker | null {
+function staleFreeze(dir: string): FreezeMarker | null {
   let text: string;
   try {
     text = fs.readFileSync(path.join(dir, MARKER), 'utf8');
@@ -67,7 +67,7 @@ export function staleFreeze(dir: string): FreezeMarker | null {
 }
 
 /** runc's status of a container ('running', 'paused', ...), asked synchronously; undefined when runc does not know it. */
-export function runtimeStatus(runcBinary: string, runcRoot: string, id: string): string | undefined {
+function runtimeStatus(runcBinary: string, runcRoot: string, id: string): string | undefined {
   try {
     const out = execFileSync(runcBinary, ['--root', runcRoot, 'state', id], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString();
     return (JSON.parse(out) as { status?: string }).status;
@@ -77,7 +77,7 @@ export function runtimeStatus(runcBinary: string, runcRoot: string, id: string):
 }
 
 /** Thaw a container synchronously (runc resume). */
-export function resumeNow(runcBinary: string, runcRoot: string, id: string): void {
+function resumeNow(runcBinary: string, runcRoot: string, id: string): void {
   execFileSync(runcBinary, ['--root', runcRoot, 'resume', id], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
 }
 

@@ -15,13 +15,13 @@ import * as fs from 'node:fs';
 import { invalidArgument } from '../base/errors.js';
 import type { WasteReport } from '../changes/index.js';
 
-export type RuleKey = 'lowestEfficiency' | 'highestWastedBytes' | 'highestUserWastedPercent';
-export const RULE_KEYS: readonly RuleKey[] = ['highestUserWastedPercent', 'highestWastedBytes', 'lowestEfficiency'];
+type RuleKey = 'lowestEfficiency' | 'highestWastedBytes' | 'highestUserWastedPercent';
+const RULE_KEYS: readonly RuleKey[] = ['highestUserWastedPercent', 'highestWastedBytes', 'lowestEfficiency'];
 export type RuleConfig = Record<RuleKey, string>;
 export const DEFAULT_RULES: Readonly<RuleConfig> = { lowestEfficiency: '0.9', highestWastedBytes: 'disabled', highestUserWastedPercent: '0.1' };
 
-export type RuleStatus = 'PASS' | 'FAIL' | 'SKIP' | 'MISCONFIGURED';
-export interface RuleResult { key: RuleKey; status: RuleStatus; message: string }
+type RuleStatus = 'PASS' | 'FAIL' | 'SKIP' | 'MISCONFIGURED';
+interface RuleResult { key: RuleKey; status: RuleStatus; message: string }
 export interface GateResult {
   pass: boolean;
   misconfigured: boolean;

@@ -27,7 +27,7 @@ export interface StagedLayer extends LayerRecord {
   blob?: { digest: string; mediaType: string; size: number };
 }
 
-export interface NewImage {
+interface NewImage {
   configBytes: Buffer | string;
   layers: StagedLayer[];
   parent?: string;
@@ -36,7 +36,7 @@ export interface NewImage {
   manifest?: { digest: string; mediaType: string };
 }
 
-export const MAX_LAYERS = 125;
+const MAX_LAYERS = 125;
 
 /** Parse the config bytes, with the checks every path into the store applies. */
 export function parseConfig(bytes: Buffer | string): ImageConfig {
@@ -108,7 +108,7 @@ export function commitImage(store: StoreRoot, img: NewImage): Digest {
 }
 
 /** Point a tag at an image (inside the caller's transaction or alone). */
-export function setTag(store: StoreRoot, ref: Reference, imageId: string): void {
+function setTag(store: StoreRoot, ref: Reference, imageId: string): void {
   const key = canonicalString(ref);
   setTagRow(store.db, key, imageId, Date.now());
   setLastTagTime(store.db, imageId, new Date().toISOString());
@@ -316,7 +316,7 @@ export function imageSummaries(store: StoreRoot, opts: ListOptions = {}, contain
 export interface RemoveResult { untagged: string[]; deleted: string[]; }
 
 /** Hook for the container layer: which containers use an image (blocks rmi without -f). */
-export type ContainersUsing = (imageId: string) => { id: string; running: boolean }[];
+type ContainersUsing = (imageId: string) => { id: string; running: boolean }[];
 
 /**
  * Docker's rmi: a tag reference untags; the last reference (or an ID) deletes the image and

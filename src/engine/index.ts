@@ -37,7 +37,7 @@ import type { DirListing, ListOptions as TreeListOptions } from '../changes/inde
 import { archiveFromContainer, extractToContainer, statContainerPath, type PathStat } from './archive.js';
 import { containerStats, sampleStats, type StatsJson } from './stats.js';
 
-export interface ImageService {
+interface ImageService {
   list(opts?: ListOptions): ImageListRow[];
   /** Docker's image summaries (`GET /images/json`). */
   summaries(opts?: ListOptions): ImageSummary[];
@@ -54,7 +54,7 @@ export interface ImageService {
   prune(opts?: { all?: boolean }): PruneResult;
 }
 
-export interface RegistryService {
+interface RegistryService {
   pull(name: string, opts?: PullOptions): Promise<PullResult>;
   pullAllTags(name: string, opts?: PullOptions): Promise<PullResult[]>;
   /** The image for run/create: local, else pulled as Docker does (`--pull`). */
@@ -68,13 +68,13 @@ export interface RegistryService {
   logout: typeof logout;
 }
 
-export interface EventService {
+interface EventService {
   last(): number;
   read(opts?: Parameters<typeof readEvents>[1]): EngineEvent[];
   follow(afterSeq: number, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void>;
 }
 
-export interface ContainerFiles {
+interface ContainerFiles {
   export(ref: string, out: Writable): Promise<void>;
   copyFrom(ref: string, src: string, dest: string, out?: Writable): Promise<void>;
   copyTo(ref: string, src: string | Readable, dest: string): Promise<void>;
@@ -94,7 +94,7 @@ export interface StatsService {
 }
 
 /** Dockerfile builds (build/ on the engine's services) and the build cache. */
-export interface BuildService {
+interface BuildService {
   build(opts: BuildOptions): Promise<BuildResult>;
   /** A context that arrives as a stream (a tar, or a Dockerfile alone): extracted to a scratch dir. */
   contextFromStream(input: NodeJS.ReadableStream): Promise<{ dir: string; dockerfileText?: string }>;
@@ -105,7 +105,7 @@ export interface BuildService {
 }
 
 /** What the explorer and `image analyze` read (nothing here writes). */
-export interface ExploreService {
+interface ExploreService {
   /** every image with sizes, shared layers and the image it sits on */
   images(): ImageOverview[];
   /** one image's layers bottom to top, with history and Dockerfile lines */
@@ -126,7 +126,7 @@ export interface ExploreService {
   resolveTarget(name: string): { kind: 'image' | 'container'; id: string };
 }
 
-export type InspectType = 'container' | 'image' | 'network' | 'volume';
+type InspectType = 'container' | 'image' | 'network' | 'volume';
 
 export interface Engine {
   readonly root: string;
@@ -260,33 +260,24 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     close,
   };
 }
-
-// what doors need besides the engine object: types, and helpers over the engine's streams
-export { defaultRoot } from './store-root.js';
-export type { Container, ContainerSummary, NetworkState } from './containers.js';
+export type { Container } from './containers.js';
 export type { Containers } from './containers.js';
 export type { Networks } from './networks.js';
 export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create-spec.js';
-export type { ImageListRow, ImageSummary, ListOptions } from './images.js';
-export type { HistoryRow } from './image-inspect.js';
-export type { BuildOptions, BuildResult, NoiseEntry } from '../build/builder.js';
+export type { ImageListRow, ListOptions } from './images.js';
+export type { BuildOptions } from '../build/builder.js';
 export { BuildError } from '../build/builder.js';
 export type { BuildCacheEntry } from './build.js';
-export type { PullOptions, PushOptions, EnsureOptions, PullResult, PushResult, ImportOptions, LoadResult, PruneResult, EngineEvent };
-export type { SystemDf, SystemPruneResult, VolumeUsage } from './system-service.js';
-export type { DiffResult, CommitOptions } from './change-service.js';
+export type { PullOptions, PushOptions, ImportOptions, EngineEvent };
+export type { CommitOptions } from './change-service.js';
 export type { Credentials } from '../registry/config.js';
-export type { JSONMessage } from './pull.js';
-export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, EndpointRequest } from './networks.js';
+export type { CreateNetworkOptions } from './networks.js';
+export type { EndpointRequest } from './networks.js';
 export type { PathStat, StatsJson };
-export { statsRow, STATS_FORMAT, STATS_HEADERS, type StatsRow } from './stats.js';
-export type { VolumeRow } from './volumes.js';
+export { statsRow, STATS_FORMAT, STATS_HEADERS } from './stats.js';
 export { attach, attachTerminal, waitExit, openAttachSocket, RuntimeError, formatLogEntry, stdcopyFrame, toNanos } from '../runtime/index.js';
-export type { ExecHandle, LogEntry } from '../runtime/index.js';
+export type { ExecHandle } from '../runtime/index.js';
 export { parsePublishAll } from '../network/index.js';
-export { diveExport, TEXT_LIMIT, type Analysis, type Comparison, type ContainerOverview, type ImageDetail, type ImageOverview, type LayerInfo } from './explore.js';
-export { DEFAULT_RULES, RULE_KEYS, evaluateGate, loadRules, parseBytes, parseRulesFile, type GateResult, type RuleConfig, type RuleKey, type RuleResult } from './gate.js';
-export type { DirListing, TreeEntry } from '../changes/index.js';
-export {
-  type Change, formatChanges, summarize, formatSummary, changesToJson, noiseReport, formatNoiseReport,
-} from '../changes/index.js';
+export { diveExport, type Analysis } from './explore.js';
+export { evaluateGate, loadRules, type GateResult, type RuleConfig } from './gate.js';
+export { formatChanges, summarize, formatSummary, changesToJson, noiseReport, formatNoiseReport } from '../changes/index.js';

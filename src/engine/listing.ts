@@ -5,7 +5,8 @@
 import { invalidArgument } from '../base/errors.js';
 import type { NetworkInspect, NetworkManager } from '../network/index.js';
 import { boolFilter, filterArgs, matchAny, matchLabels } from './filters.js';
-import type { VolumeRow, VolumeStore } from './volumes.js';
+import type { VolumeStore } from './volumes.js';
+import type { VolumeRow } from '../meta/volumes.js';
 import type { Containers } from './containers.js';
 import { networksInUse } from '../meta/container-endpoints.js';
 

@@ -6,9 +6,9 @@
 import { invalidArgument } from '../base/errors.js';
 import { fromHumanSize } from '../format/index.js';
 
-export interface LogConfig { Type: string; Config: Record<string, string>; }
+interface LogConfig { Type: string; Config: Record<string, string>; }
 
-export interface LogRotation {
+interface LogRotation {
   /** bytes after which the file is rotated; undefined: never */
   maxSize?: number;
   /** files kept in all (the current one included) */
@@ -33,7 +33,7 @@ export function normalizeLogConfig(lc: Partial<LogConfig> | null | undefined): L
 }
 
 /** The rotation a json-file LogConfig asks for (throws Docker's messages on bad values). */
-export function logRotation(lc: LogConfig): LogRotation {
+function logRotation(lc: LogConfig): LogRotation {
   const out: LogRotation = { maxFile: 1 };
   const size = lc.Config['max-size'];
   if (size !== undefined) {

@@ -11,7 +11,7 @@ import type { Sys } from '../sys/index.js';
 
 
 /** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
-export function portSpecs(c: Container): PortSpec[] {
+function portSpecs(c: Container): PortSpec[] {
   const out: PortSpec[] = [];
   for (const [key, binds] of Object.entries(c.hostConfig.PortBindings ?? {})) {
     const [p, proto] = key.split('/');

@@ -9,7 +9,6 @@
  */
 import { StrataError, corrupt, invalidArgument, isStrataError, notFound } from '../base/errors.js';
 import { rmTree } from '../base/fs.js';
-import type { JSONMessage } from '../format/index.js';
 import { isDigest } from '../image/digest.js';
 import { hostPlatform, matchPlatform, parsePlatform, platformString, selectManifest, type PlatformSpec } from '../image/platform.js';
 import { canonicalString, familiarName, familiarString, parseReference, parseTaggedReference, type Reference } from '../image/reference.js';
@@ -53,7 +52,7 @@ const INDEX_TYPES: string[] = [MediaType.OciIndex, MediaType.DockerManifestList]
 const MANIFEST_TYPES: string[] = [MediaType.OciManifest, MediaType.DockerManifest];
 
 /** Docker's messages for registry failures during a pull. */
-export function translatePullError(e: unknown, ref: Reference): unknown {
+function translatePullError(e: unknown, ref: Reference): unknown {
   if (e instanceof RegistryError) {
     if (e.status === 404) return new StrataError('not_found', `manifest for ${familiarString(ref)} not found: ${e.text}`);
     if (e.status === 401 || e.status === 403) {
@@ -283,5 +282,3 @@ export async function ensureImage(store: StoreRoot, name: string, opts: EnsureOp
   const r = await pullImage(store, familiarString(ref), pullOpts);
   return r.imageId;
 }
-
-export type { JSONMessage };

@@ -32,7 +32,7 @@ export function statusMsg(id: string, status: string): JSONMessage {
   return { status, progressDetail: {}, id };
 }
 
-export function progressMsg(id: string, status: string, current: number, total: number): JSONMessage {
+function progressMsg(id: string, status: string, current: number, total: number): JSONMessage {
   return { status, progressDetail: { current, total }, progress: progressBar(current, total), id };
 }
 

@@ -15,9 +15,9 @@ import type { StoreRoot } from './store-root.js';
 import { countImages } from '../meta/images.js';
 import { buildCacheEntries, pruneBuildCache, type BuildCacheEntry } from './build.js';
 
-export interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
+interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
 
-export interface SystemDf {
+interface SystemDf {
   /** Distinct layer bytes (from the database). */
   layersSize: number;
   images: DfImage[];
@@ -33,7 +33,7 @@ export interface SystemDf {
   buildCache: BuildCacheEntry[];
 }
 
-export interface SystemPruneResult {
+interface SystemPruneResult {
   containers: { deleted: string[]; reclaimed: number };
   volumes?: { deleted: string[]; reclaimed: number };
   images: PruneResult;
@@ -101,6 +101,11 @@ export class SystemService {
     for (const c of this.containers.all()) await this.containers.remove(c.id, { force: true, volumes: true });
     await this.networks.destroy();
     const root = this.store.root;
+    // mounts an interrupted build left (build-tmp/): never delete through them
+    const sys = this.store.sys;
+    for (const m of sys.readMountInfo().map((x) => x.mountPoint).filter((p) => p.startsWith(root + '/')).sort((a, b) => b.length - a.length)) {
+      await sys.unmount(m, { detach: true }).catch(() => undefined);
+    }
     this.close();
     for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
     fs.rmSync(runtimeDirFor(root, this.store.sys.runDir), { recursive: true, force: true }); // runc state and sockets under /run

@@ -15,7 +15,7 @@ export interface DfImage {
   size: number; sharedSize: number; uniqueSize: number; containers: number;
 }
 
-export interface DiskUsage {
+interface DiskUsage {
   images: DfImage[];
   layersSize: number;      // distinct layer bytes
   activeImages: number;
@@ -89,7 +89,7 @@ function layerDirBytes(store: StoreRoot, diffId: string): number {
   try { return fs.statSync(store.content.pathOf(diffId)).size; } catch { return 0; }
 }
 
-export const BLOB_GRACE_MS = Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
+const BLOB_GRACE_MS = Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
 
 /** Blobs and layer dirs that no row refers to (left by a crash), checked under the write lock. */
 export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: string[]; reclaimed: number } {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { corrupt, invalidArgument, notFound, StrataError } from '../base/errors.js';
-import { fsyncDir, rmTree } from '../base/fs.js';
+import { rmTree } from '../base/fs.js';
 import { unpackLayer, TarWriter, compressionOfMediaType, detectCompression, type Compression } from '../layer/index.js';
 import { applyChanges, emptyContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
 import { chainIds, DIGEST_HEX, hexOf, isDigest, sha256 } from '../image/digest.js';
@@ -20,7 +20,7 @@ import { hostPlatform, selectManifest } from '../image/platform.js';
 import { blobsOfLayer, layerExists, layerSizes } from '../meta/layers.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
-export const LIMITS = {
+const LIMITS = {
   manifestJson: 4 << 20,
   configJson: 8 << 20,
   images: 1000,
@@ -349,7 +349,7 @@ function ociLayerType(mt: string): string {
 }
 
 /** A manifest for a local image, built from the blobs we hold (deterministic). */
-export function buildManifest(store: StoreRoot, id: string, preferUncompressed = false): { bytes: string; digest: string; manifest: Manifest } {
+function buildManifest(store: StoreRoot, id: string, preferUncompressed = false): { bytes: string; digest: string; manifest: Manifest } {
   const cfgSize = store.content.size(id);
   const layers = imageLayers(store, id).map((l) => {
     const b = layerBlob(store, l.diffId, preferUncompressed);
@@ -470,5 +470,3 @@ async function writeOci(store: StoreRoot, items: SaveItem[], tw: TarWriter, scra
   }
   await tw.addFile('index.json', Buffer.from(JSON.stringify(index)), { mtime: EPOCH });
 }
-
-export { fsyncDir };

@@ -23,9 +23,7 @@ import { listVolumes } from './listing.js';
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
-export type { VolumeRow };
-
-export interface ParsedMount {
+interface ParsedMount {
   kind: 'bind' | 'volume';
   source: string;          // host path for binds, volume name ('' = anonymous) for volumes
   destination: string;
@@ -33,7 +31,7 @@ export interface ParsedMount {
 }
 
 /** Docker's `-v` grammar: /host:/ctr[:ro|rw], name:/ctr[:opts], /ctr. */
-export function parseBind(spec: string): ParsedMount {
+function parseBind(spec: string): ParsedMount {
   const parts = spec.split(':');
   const bad = (why: string) => invalidArgument(`invalid volume specification: '${spec}'${why ? `: ${why}` : ''}`);
   if (parts.some((p) => p === '') || parts.length > 3) throw bad('');

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { StrataError } from '../base/errors.js';
 import { type Analysis, type Engine, diveExport } from '../engine/index.js';
 
-export interface ExploreOptions {
+interface ExploreOptions {
   engine: Engine;
   /** IMAGE or CONTAINER the page opens on */
   start?: string;
@@ -38,7 +38,7 @@ const TYPES: Record<string, string> = {
  * module whether it runs from dist/src/explore/ or from the one-file bundle
  * in dist/.
  */
-export function pageDir(): string {
+function pageDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const p = path.join(dir, 'src', 'explore', 'page');

@@ -125,9 +125,9 @@ export function formatInspect(items: readonly unknown[]): string {
 // ---------------------------------------------------------------------------
 // ps columns
 
-export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
-export interface ContainerStatusInput {
+interface ContainerStatusInput {
   state: ContainerState;
   exitCode?: number;
   /** Start time; null/undefined/zero time means never started. */

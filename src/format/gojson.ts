@@ -4,7 +4,7 @@ import { GO_MARSHAL_JSON, GoStructView, goTypeInfo, sortedEntries } from './gova
 import { hex } from './strconv.js';
 
 
-export interface GoJsonOptions {
+interface GoJsonOptions {
   /** Escape `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026` (json.Marshal's default). Default false, as the docker CLI's `json` template function and the daemon's API responses do. */
   escapeHTML?: boolean;
   /** Indentation per level (json.MarshalIndent); default: compact. */
@@ -17,7 +17,7 @@ export interface GoJsonOptions {
 const JSON_SAFE = /^[^"\\\u0000-\u001f<>&\u2028\u2029\ud800-\udfff]*$/;
 
 /** A JSON string literal with Go's escaping. */
-export function goJsonString(s: string, escapeHTML = false): string {
+function goJsonString(s: string, escapeHTML = false): string {
   if (JSON_SAFE.test(s)) return '"' + s + '"';
   let out = '"';
   for (let i = 0; i < s.length; i++) {

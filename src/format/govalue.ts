@@ -20,7 +20,7 @@
  * written with sorted keys, as Go writes maps.
  */
 
-export const GO_TYPE: unique symbol = Symbol.for('strata.format.goType');
+const GO_TYPE: unique symbol = Symbol.for('strata.format.goType');
 
 /**
  * A method key: an object with `[GO_MARSHAL_JSON]()` supplies its own JSON
@@ -28,7 +28,7 @@ export const GO_TYPE: unique symbol = Symbol.for('strata.format.goType');
  */
 export const GO_MARSHAL_JSON: unique symbol = Symbol.for('strata.format.marshalJSON');
 
-export interface GoTypeInfo {
+interface GoTypeInfo {
   kind: 'struct' | 'map';
   /** Go type name used in error messages, e.g. `*formatter.imageContext`. */
   name?: string;
@@ -70,7 +70,7 @@ export function goTypeInfo(v: object): GoTypeInfo | undefined {
   return (v as { [GO_TYPE]?: GoTypeInfo })[GO_TYPE];
 }
 
-export type GoKind =
+type GoKind =
   | 'invalid'
   | 'nil'
   | 'bool'
@@ -160,7 +160,7 @@ export function goTypeName(v: unknown): string {
 }
 
 /** Compares strings the way Go does (by UTF-8 bytes). */
-export function compareGoStrings(a: string, b: string): number {
+function compareGoStrings(a: string, b: string): number {
   if (a === b) return 0;
   // UTF-16 order equals UTF-8 byte order except around surrogates.
   const n = Math.min(a.length, b.length);
@@ -193,7 +193,7 @@ export function sortedEntries(v: object): Array<[unknown, unknown]> {
 }
 
 /** Number of elements of a map value. */
-export function mapSize(v: object): number {
+function mapSize(v: object): number {
   return v instanceof Map ? v.size : Object.keys(v).length;
 }
 

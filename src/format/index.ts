@@ -5,18 +5,7 @@
  * No I/O.
  */
 
-export {
-  parseTemplate,
-  renderTemplate,
-  Template,
-  TemplateError,
-  FuncError,
-  type ExecuteResult,
-  type FuncMap,
-  type ParseTemplateOptions,
-  type TemplateFunc,
-} from './template.js';
-export { builtinFuncs, dockerFuncs, headerFuncs, goTitle, htmlEscapeString, jsEscapeString, queryEscape } from './template/funcs.js';
+export { parseTemplate, renderTemplate, TemplateError } from './template.js';
 
 export {
   formatValue,
@@ -26,25 +15,12 @@ export {
   sprintf,
   sprintln,
 } from './gofmt.js';
-export { goJson, goJsonString, type GoJsonOptions } from './gojson.js';
-export { formatFloat, goQuote, goQuoteRune, isGoPrint } from './strconv.js';
-export {
-  GO_MARSHAL_JSON,
-  GO_TYPE,
-  GoStructView,
-  compareGoStrings,
-  goMap,
-  goStruct,
-  goTypeName,
-  isTrue,
-  kindOf,
-  sortedEntries,
-  type GoKind,
-  type GoTypeInfo,
-} from './govalue.js';
+export { goJson } from './gojson.js';
+export { formatFloat, goQuote } from './strconv.js';
+export { GO_MARSHAL_JSON, goMap, goStruct } from './govalue.js';
 
-export { DOCKER_TABLE, TabFlags, TabWriter, tabwrite, type TabWriterOptions } from './tabwriter.js';
-export { charWidthEA, ellipsis, isWide, runeCount, runeWidth, stringWidth } from './width.js';
+export { TabFlags, TabWriter, tabwrite, type TabWriterOptions } from './tabwriter.js';
+export { ellipsis } from './width.js';
 
 export {
   bytesSize,
@@ -59,34 +35,6 @@ export {
   timeAgo,
 } from './units.js';
 
-export {
-  commandColumn,
-  containerCommand,
-  displayablePorts,
-  formatInspect,
-  formatTable,
-  headerLabel,
-  jsonIndent,
-  resolveFormat,
-  statusString,
-  truncateId,
-  type ContainerState,
-  type ContainerStatusInput,
-  type PortSummary,
-  type TableSpec,
-} from './docker-format.js';
+export { commandColumn, containerCommand, displayablePorts, formatInspect, formatTable, headerLabel, jsonIndent, resolveFormat, statusString, truncateId, type PortSummary, type TableSpec } from './docker-format.js';
 
-export {
-  JSONMessageDecoder,
-  JSONMessageError,
-  ProgressRenderer,
-  formatProgress,
-  progressBar,
-  renderJSONMessages,
-  rfc3339NanoFixed,
-  type JSONError,
-  type JSONMessage,
-  type JSONProgress,
-  type ProgressFormatOptions,
-  type ProgressRendererOptions,
-} from './progress.js';
+export { JSONMessageDecoder, JSONMessageError, ProgressRenderer, formatProgress, progressBar, renderJSONMessages, type JSONMessage } from './progress.js';

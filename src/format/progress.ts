@@ -13,7 +13,7 @@
 
 import { humanSize, formatGoDuration } from './units.js';
 
-export interface JSONProgress {
+interface JSONProgress {
   current?: number;
   total?: number;
   /** Unix seconds when the operation started (for the time-left estimate). */
@@ -24,7 +24,7 @@ export interface JSONProgress {
   units?: string;
 }
 
-export interface JSONError {
+interface JSONError {
   code?: number;
   message?: string;
 }
@@ -55,7 +55,7 @@ export class JSONMessageError extends Error {
   }
 }
 
-export interface ProgressFormatOptions {
+interface ProgressFormatOptions {
   /** Terminal width; the bar is shown only when wider than 110 columns. Default 200 (the CLI's fallback). */
   width?: number;
   /** Current time in ms (for the time-left estimate). Default Date.now(). */
@@ -113,7 +113,7 @@ export function progressBar(current: number, total: number, width = 200): string
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** Go layout `2006-01-02T15:04:05.000000000Z07:00` in local time. */
-export function rfc3339NanoFixed(unixNanos: bigint): string {
+function rfc3339NanoFixed(unixNanos: bigint): string {
   const ms = Number(unixNanos / 1_000_000n);
   const d = new Date(ms);
   const offMin = -d.getTimezoneOffset();
@@ -128,7 +128,7 @@ export function rfc3339NanoFixed(unixNanos: bigint): string {
   return `${date}${offMin < 0 ? '-' : '+'}${pad2(Math.floor(a / 60))}:${pad2(a % 60)}`;
 }
 
-export interface ProgressRendererOptions {
+interface ProgressRendererOptions {
   /** Output is a terminal: use cursor movement. */
   isTerminal: boolean;
   /** Receives the output. */

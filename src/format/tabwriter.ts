@@ -47,7 +47,7 @@ export interface TabWriterOptions {
 }
 
 /** The docker CLI's table settings: `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`. */
-export const DOCKER_TABLE: Required<Omit<TabWriterOptions, 'width'>> = {
+const DOCKER_TABLE: Required<Omit<TabWriterOptions, 'width'>> = {
   minwidth: 10,
   tabwidth: 1,
   padding: 3,

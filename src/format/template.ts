@@ -24,8 +24,6 @@ import { builtinFuncs, dockerFuncs, type FuncMap } from './template/funcs.js';
 import { ParseError, parse } from './template/parse.js';
 import type { ListNode } from './template/node.js';
 
-export { FuncError, type FuncMap, type TemplateFunc } from './template/funcs.js';
-
 /** A template error. `message` is what docker prints; `detail` is Go's own text. */
 export class TemplateError extends StrataError {
   readonly detail: string;
@@ -36,18 +34,18 @@ export class TemplateError extends StrataError {
   }
 }
 
-export interface ParseTemplateOptions {
+interface ParseTemplateOptions {
   /** Extra functions (they may also override the builtins or docker's functions). */
   funcs?: FuncMap;
 }
 
-export interface ExecuteResult {
+interface ExecuteResult {
   output: string;
   /** Set when execution stopped early; `output` then holds what was written before. */
   error?: TemplateError;
 }
 
-export class Template {
+class Template {
   private readonly funcs: FuncMap;
 
   /** @internal use parseTemplate */

@@ -129,14 +129,14 @@ function inWideTable(cp: number): boolean {
 }
 
 /** True for East Asian Wide/Fullwidth code points (including emoji presentation). */
-export function isWide(cp: number): boolean {
+function isWide(cp: number): boolean {
   if (cp < 0x1100) return false;
   if (inWideTable(cp)) return true;
   return cp >= 0x2000 && EMOJI_PRESENTATION.test(String.fromCodePoint(cp));
 }
 
 /** Width of one code point in the go-runewidth sense (0, 1 or 2). */
-export function runeWidth(cp: number): number {
+function runeWidth(cp: number): number {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if (cp < 0x300) return 1;
   if (isWide(cp)) return 2;
@@ -147,7 +147,7 @@ export function runeWidth(cp: number): number {
 }
 
 /** Width of one code point as golang.org/x/text/width sees it: 2 for W/F, else 1. */
-export function charWidthEA(cp: number): number {
+function charWidthEA(cp: number): number {
   return isWide(cp) ? 2 : 1;
 }
 

@@ -59,7 +59,7 @@ function orderHistory(h: HistoryEntry): HistoryEntry {
 }
 
 /** Go's json.Marshal escapes <, > and & (HTML-safe) and U+2028/2029. */
-export function goJson(value: unknown): string {
+function goJson(value: unknown): string {
   return JSON.stringify(value)
     .replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
     .replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -143,7 +143,7 @@ function parseKeyValues(kw: string, rest: string): [string, string][] {
 }
 
 /** Normalise an EXPOSE argument like 80, 80/udp, 8000-8001/tcp into port keys. */
-export function exposeKeys(arg: string): string[] {
+function exposeKeys(arg: string): string[] {
   const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(arg);
   if (!m) throw invalidArgument(`Invalid containerPort: ${arg}`);
   const lo = Number(m[1]);
@@ -155,7 +155,7 @@ export function exposeKeys(arg: string): string[] {
   return out;
 }
 
-export const IMPORT_CHANGES = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR'];
+const IMPORT_CHANGES = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR'];
 export const COMMIT_CHANGES = [...IMPORT_CHANGES, 'HEALTHCHECK'];
 
 /**

@@ -42,5 +42,3 @@ export function chainIds(diffIds: readonly string[]): Digest[] {
   return out;
 }
 
-/** The empty tar (1024 zero bytes): Docker's marker for "no layer". */
-export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';

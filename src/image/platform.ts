@@ -24,7 +24,7 @@ function normArch(arch: string, variant: string | undefined): { architecture: st
   }
 }
 
-export function normalizePlatform(p: { os: string; architecture: string; variant?: string }): PlatformSpec {
+function normalizePlatform(p: { os: string; architecture: string; variant?: string }): PlatformSpec {
   return { os: p.os.toLowerCase(), ...normArch(p.architecture, p.variant) };
 }
 

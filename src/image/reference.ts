@@ -12,7 +12,7 @@ export interface Reference {
   digest?: string;       // sha256:<hex>
 }
 
-export const DEFAULT_DOMAIN = 'docker.io';
+const DEFAULT_DOMAIN = 'docker.io';
 const LEGACY_DOMAIN = 'index.docker.io';
 const OFFICIAL_PREFIX = 'library/';
 
@@ -22,7 +22,7 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 const NAME_TOTAL_MAX = 255;
 
-export const ERR_FORMAT = 'invalid reference format';
+const ERR_FORMAT = 'invalid reference format';
 
 function validDomain(d: string): boolean {
   // host[:port] or [ipv6]:port

@@ -23,7 +23,7 @@ export interface Descriptor {
   urls?: string[];
 }
 
-export interface Platform {
+interface Platform {
   architecture: string;
   os: string;
   variant?: string;

@@ -32,7 +32,7 @@ export interface ChunkHasher {
   close(): void;
 }
 
-export interface HasherOptions {
+interface HasherOptions {
   /** bytes hashed inline before a worker is started (default 4 MiB; Infinity = never) */
   threshold?: number;
   maxInflight?: number;

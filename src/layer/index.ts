@@ -6,17 +6,12 @@
  *   readTar(stream) / TarWriter                  low-level reading and writing
  *   compressStream / decompressStream            gzip (node:zlib), zstd (zstd-napi)
  */
-export {
-  type Compression, compressStream, compressionOfMediaType, decompressStream, detectCompression, detectUnsupportedCompression,
-} from './compression.js';
+export { type Compression, compressStream, compressionOfMediaType, decompressStream, detectCompression } from './compression.js';
 export { type UnpackOptions, type UnpackResult, unpackLayer } from './unpack.js';
-export { type PackOptions, type PackResult, packDir } from './pack.js';
-export { TarWriter, type TarEntryOptions } from './tar-writer.js';
-export {
-  type ByteInput, type ReadTarOptions, type SourceInfo, type TarEntry, DEFAULT_MAX_ENTRIES, defaultMaxExpandedBytes, readTar,
-} from './tar-reader.js';
-export { type TarEntryType, type TarHeader } from './tar-header.js';
-export { type MknodFn, type NodeKind, mknodCli } from './mknod.js';
-export { type ChunkHasher, Sha256Hasher } from './hasher.js';
-export { binToUtf8, fsPath, show, toBin } from './paths.js';
-export { getXattr, readXattrs, withXattrPath } from './xattr.js';
+export { type PackOptions, packDir, spliceStaged } from './pack.js';
+export { TarWriter } from './tar-writer.js';
+export { readTar } from './tar-reader.js';
+export { type TarHeader } from './tar-header.js';
+export { mknodCli } from './mknod.js';
+export { binToUtf8, fsPath, toBin } from './paths.js';
+export { getXattr, withXattrPath } from './xattr.js';

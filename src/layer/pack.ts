@@ -11,6 +11,7 @@
  * nanoseconds when not whole seconds), xattrs except trusted.* as binary
  * SCHILY.xattr.* records, hard links to the first name met, never for whiteouts.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -48,9 +49,32 @@ export interface PackOptions {
   end?: boolean;
   /** the kernel door for xattrs (default: linuxSys) */
   sys?: Sys;
+  /**
+   * Regular files of at least minSize bytes are not written into the output
+   * (a file path or fd only): their data goes to a new file under dir (read
+   * once, hashed on the way), the output gets the entry with size 0 in its
+   * place, and the result lists them (`staged`). The digest, size and entry
+   * count are those of the full tar. unpackLayer's `staged` option puts such
+   * files in place by renaming them; `spliceStaged` rebuilds the full tar.
+   */
+  stage?: { dir: string; minSize: number };
 }
 
-export interface PackResult {
+/** A file packDir left out of its output (PackOptions.stage). */
+export interface StagedFile {
+  /** the entry name as written in the tar (latin1 of its bytes) */
+  name: string;
+  /** the file holding the data */
+  path: string;
+  size: number;
+  /** where the size-0 entry starts in the output, and its length */
+  outOffset: number;
+  outLength: number;
+  /** the full tar's header for this entry */
+  header: Buffer;
+}
+
+interface PackResult {
   /** 'sha256:<hex>' of the tar written */
   diffId: string;
   /** bytes written */
@@ -59,6 +83,8 @@ export interface PackResult {
   entries: number;
   /** Docker's layer size: regular-file bytes (each inode once) + symlink target lengths */
   contentSize: number;
+  /** files left out of the output (PackOptions.stage), in tar order */
+  staged: StagedFile[];
 }
 
 const OPEN_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
@@ -89,6 +115,8 @@ class Packer {
   entries = 0;
   contentSize = 0;
   private readonly links = new Map<string, string>();
+  readonly staged: StagedFile[] = [];
+  private stageBuf: Buffer | null = null;
   private readonly overlay: boolean;
   private readonly epoch: number | undefined;
 
@@ -246,6 +274,11 @@ class Packer {
       if (fst.ino !== st.ino || fst.dev !== st.dev) throw new StrataError('failed_precondition', `${show(rel)} changed while packing`);
       const size = Number(st.size);
       meta.size = size;
+      const stage = this.opts.stage;
+      if (stage !== undefined && size >= stage.minSize) {
+        await this.stagedFile(meta, fd, size, rel, stage.dir);
+        return;
+      }
       this.header(meta);
       const sink = this.sink;
       let left = size;
@@ -264,6 +297,40 @@ class Packer {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** A big file: its data goes to a file of its own, the output gets a size-0 entry (see PackOptions.stage). */
+  private async stagedFile(meta: EntryMeta, fd: number, size: number, rel: string, dir: string): Promise<void> {
+    const sink = this.sink;
+    const header = encodeEntry(meta);
+    const empty = encodeEntry({ ...meta, size: 0 });
+    const outLength = empty.length;
+    const outOffset = sink.writeOnly(empty);
+    sink.hashOnly(header);
+    this.entries++;
+    const dest = path.join(dir, String(this.staged.length));
+    const out = fs.openSync(dest, 'wx', 0o600);
+    this.staged.push({ name: rel, path: dest, size, outOffset, outLength, header });
+    try {
+      const buf = this.stageBuf ??= Buffer.allocUnsafe(1 << 20);
+      let left = size;
+      while (left > 0) {
+        const n = fs.readSync(fd, buf, 0, buf.length < left ? buf.length : left, null);
+        if (n === 0) throw new StrataError('failed_precondition', `${show(rel)} shrank while packing`);
+        const piece = buf.subarray(0, n);
+        let o = 0;
+        while (o < n) o += fs.writeSync(out, piece, o, n - o);
+        sink.hashOnly(piece);
+        left -= n;
+        if (sink.needDrain) await sink.drain();
+        if (performance.now() - this.lastYield > YIELD_MS) await this.yieldToEventLoop();
+      }
+    } finally {
+      fs.closeSync(out);
+    }
+    const pad = padding(size);
+    if (pad > 0) sink.hashOnly(Buffer.alloc(pad));
+    this.contentSize += size;
   }
 }
 
@@ -284,6 +351,7 @@ export async function packDir(dir: string, out: string | number | Writable, opts
   } else if (typeof out === 'number') {
     sink = TarSink.toFd(out);
   } else {
+    if (opts.stage) throw invalidArgument('packDir: staging needs a file output');
     sink = TarSink.toStream(out);
   }
   try {
@@ -292,7 +360,7 @@ export async function packDir(dir: string, out: string | number | Writable, opts
     await packer.walk('', root === '/' ? '' : toBin(root));
     sink.zeros(2 * BLOCK);
     await sink.end(opts.end !== false);
-    return { diffId: sink.digest(), size: sink.size, entries: packer.entries, contentSize: packer.contentSize };
+    return { diffId: sink.digest(), size: sink.size, entries: packer.entries, contentSize: packer.contentSize, staged: packer.staged };
   } catch (e) {
     if (typeof out === 'object' && opts.end !== false) out.destroy(e instanceof Error ? e : undefined);
     throw e;
@@ -300,4 +368,52 @@ export async function packDir(dir: string, out: string | number | Writable, opts
     sink.close();
     if (ownFd !== null) fs.closeSync(ownFd);
   }
+}
+
+/**
+ * The full tar of a packDir output whose big files were staged: the output's
+ * bytes with each size-0 entry replaced by the real header, the data (read
+ * from dataOf(file), e.g. where unpackLayer put it) and its padding. Returns
+ * the digest and size of what it wrote to outPath.
+ */
+export function spliceStaged(packedPath: string, staged: readonly StagedFile[], dataOf: (f: StagedFile) => string | Buffer, outPath: string): { diffId: string; size: number } {
+  const h = createHash('sha256');
+  const src = fs.openSync(packedPath, 'r');
+  const out = fs.openSync(outPath, 'wx', 0o644);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let size = 0;
+  const emit = (b: Buffer): void => {
+    h.update(b);
+    let o = 0;
+    while (o < b.length) o += fs.writeSync(out, b, o, b.length - o);
+    size += b.length;
+  };
+  const copy = (fd: number, from: number, len: number, what: string): void => {
+    let pos = from;
+    let left = len;
+    while (left > 0) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, left), pos);
+      if (n === 0) throw new StrataError('internal', `${what} is shorter than expected`);
+      emit(buf.subarray(0, n));
+      pos += n;
+      left -= n;
+    }
+  };
+  try {
+    let at = 0;
+    for (const f of [...staged].sort((a, b) => a.outOffset - b.outOffset)) {
+      copy(src, at, f.outOffset - at, 'the packed tar');
+      emit(f.header);
+      const data = fs.openSync(dataOf(f), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try { copy(data, 0, f.size, show(f.name)); } finally { fs.closeSync(data); }
+      const pad = padding(f.size);
+      if (pad > 0) emit(Buffer.alloc(pad));
+      at = f.outOffset + f.outLength;
+    }
+    copy(src, at, fs.fstatSync(src).size - at, 'the packed tar');
+  } finally {
+    fs.closeSync(src);
+    fs.closeSync(out);
+  }
+  return { diffId: `sha256:${h.digest('hex')}`, size };
 }

@@ -13,12 +13,13 @@ import * as zlib from 'node:zlib';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 
-const deflateRaw = promisify(zlib.deflateRaw) as (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>;
+let deflateRawP: ((buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>) | undefined;
+const deflateRaw = (buf: Buffer, opts: zlib.ZlibOptions): Promise<Buffer> => (deflateRawP ??= promisify(zlib.deflateRaw) as NonNullable<typeof deflateRawP>)(buf, opts);
 
-export const PGZIP_BLOCK = 1 << 20;
+const PGZIP_BLOCK = 1 << 20;
 const DICT = 32 << 10;
 
-export interface PgzipOptions { level?: number; blockSize?: number; parallel?: number; }
+interface PgzipOptions { level?: number; blockSize?: number; parallel?: number; }
 
 export class ParallelGzip extends Transform {
   private level: number;

@@ -9,7 +9,6 @@ import { isUtf8 } from 'node:buffer';
 import { StrataError, corrupt } from '../base/errors.js';
 
 export const BLOCK = 512;
-export const ZERO_BLOCK: Buffer = Buffer.alloc(BLOCK);
 
 /** Largest accepted PAX extended header (local or global). */
 export const MAX_PAX_BYTES = 1024 * 1024;
@@ -20,7 +19,7 @@ export const MAX_NAME_BYTES = 4095;
 
 export type TarEntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
-export const TYPEFLAG: Record<TarEntryType, number> = {
+const TYPEFLAG: Record<TarEntryType, number> = {
   file: 0x30, // '0'
   link: 0x31, // '1'
   symlink: 0x32, // '2'
@@ -31,7 +30,6 @@ export const TYPEFLAG: Record<TarEntryType, number> = {
 };
 
 /** S_IFMT bits Docker (Go's archive/tar) keeps in the mode field. */
-export const S_IFMT = 0o170000;
 export const TYPE_MODE_BITS: Record<TarEntryType, number> = {
   file: 0o100000,
   link: 0o100000,
@@ -83,7 +81,7 @@ export interface SparseSegment {
 }
 
 /** Where a sparse entry's map is, as learned from the headers (internal to the reader). */
-export interface SparsePending {
+interface SparsePending {
   /** the map when the headers held it; null for format 1.0 (the map opens the body) */
   map: SparseSegment[] | null;
   /** old GNU 'S': extension blocks with more map entries follow the header */
@@ -103,7 +101,7 @@ function ascii(buf: Buffer, off: number, len: number): string {
 }
 
 /** bytes of a NUL-terminated field (a copy: headers outlive the chunk they came from) */
-export function fieldBytes(buf: Buffer, off: number, len: number): Buffer {
+function fieldBytes(buf: Buffer, off: number, len: number): Buffer {
   let end = off;
   const max = off + len;
   while (end < max && buf[end] !== 0) end++;
@@ -114,7 +112,7 @@ export function fieldBytes(buf: Buffer, off: number, len: number): Buffer {
  * Numeric header field: octal ASCII (leading spaces / NULs allowed, ended by
  * space or NUL) or base-256 (high bit of the first byte set; 0xff = negative).
  */
-export function parseNumeric(buf: Buffer, off: number, len: number, field: string, allowNegative = false): number {
+function parseNumeric(buf: Buffer, off: number, len: number, field: string, allowNegative = false): number {
   const b0 = buf[off]!;
   if (b0 & 0x80) {
     const negative = b0 === 0xff;
@@ -152,7 +150,7 @@ export function isZeroBlock(b: Buffer, off = 0): boolean {
 }
 
 /** Sum of the header bytes with the checksum field read as spaces: unsigned and signed (old tars). */
-export function headerChecksums(b: Buffer, off = 0): [number, number] {
+function headerChecksums(b: Buffer, off = 0): [number, number] {
   let u = 0;
   let s = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -172,7 +170,7 @@ function unsignedChecksum(b: Buffer): number {
 }
 
 /** The raw ustar/GNU/v7 header fields of one 512-byte block. */
-export interface RawHeader {
+interface RawHeader {
   typeflag: number;
   name: Buffer;
   mode: number;
@@ -289,7 +287,7 @@ function paxDecimal(v: Buffer, key: string): number {
 }
 
 /** PAX time "[-]sec[.frac]" -> whole seconds (floor) + nanoseconds. */
-export function parsePaxTime(v: Buffer, key: string): { sec: number; nsec: number } {
+function parsePaxTime(v: Buffer, key: string): { sec: number; nsec: number } {
   const s = v.toString('latin1');
   const m = /^(-?)([0-9]{1,19})(?:\.([0-9]*))?$/.exec(s);
   if (!m) throw corrupt(`invalid PAX header: bad ${key} value ${JSON.stringify(s.slice(0, 40))}`);

@@ -32,7 +32,7 @@ export function defaultMaxExpandedBytes(): number {
   return 64 * GiB;
 }
 
-export function expansionLimitError(limit: number): StrataError {
+function expansionLimitError(limit: number): StrataError {
   return invalidArgument(`archive expands beyond the limit of ${limit} bytes (set STRATA_MAX_LAYER_BYTES)`);
 }
 
@@ -45,7 +45,7 @@ export interface SourceInfo {
   bytes: number;
 }
 
-export interface SourceOptions {
+interface SourceOptions {
   /** detect and remove gzip/zstd (default true) */
   decompress?: boolean;
   /** fail once more than this many uncompressed bytes arrive */
@@ -153,7 +153,7 @@ export async function* uncompressedChunks(input: ByteInput, info: SourceInfo, op
   }
 }
 
-export interface TarReaderOptions {
+interface TarReaderOptions {
   /** a declared entry size reaching past this many bytes fails early */
   maxBytes?: number;
   /** more real entries than this fail */
@@ -450,7 +450,7 @@ export class TarReader {
 }
 
 /** One entry of readTar(): its header and a way to read or skip its body. */
-export interface TarEntry {
+interface TarEntry {
   header: TarHeader;
   /** the body in pieces (views valid until the next piece is requested) */
   body(): AsyncIterable<Buffer>;
@@ -460,7 +460,7 @@ export interface TarEntry {
   skip(): Promise<void>;
 }
 
-export interface ReadTarOptions extends SourceOptions, TarReaderOptions {
+interface ReadTarOptions extends SourceOptions, TarReaderOptions {
   /** filled in with the detected compression and byte count */
   info?: SourceInfo;
 }

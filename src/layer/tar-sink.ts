@@ -11,7 +11,7 @@ import { finished } from 'node:stream/promises';
 import { StrataError } from '../base/errors.js';
 import { Sha256Hasher } from './hasher.js';
 
-export const SINK_CHUNK = 1024 * 1024;
+const SINK_CHUNK = 1024 * 1024;
 
 export class TarSink {
   buf: Buffer = Buffer.allocUnsafe(SINK_CHUNK);
@@ -82,6 +82,7 @@ export class TarSink {
     if (this.fd !== null) {
       let o = 0;
       while (o < data.length) o += fs.writeSync(this.fd, data, o, data.length - o);
+      this.written += data.length;
     } else {
       // the stream keeps this buffer: start a new one
       if (!this.stream!.write(data)) this.needDrain = true;
@@ -89,6 +90,36 @@ export class TarSink {
     }
     this.off = 0;
   }
+
+  /**
+   * Bytes that are part of the hashed tar but are not written out (a file fd
+   * only): what is buffered is flushed first, so the hash keeps stream order.
+   */
+  hashOnly(b: Buffer): void {
+    if (this.fd === null) throw new StrataError('internal', 'hashOnly needs a file output');
+    this.flush();
+    if (this.error) throw this.error;
+    const w = this.hash.update(b);
+    if (w) {
+      this.hashWait = this.hashWait ? this.hashWait.then(() => w) : w;
+      this.needDrain = true;
+    }
+    this.size += b.length;
+  }
+
+  /** Bytes written out but not part of the hashed tar (a file fd only); returns their offset in the output. */
+  writeOnly(b: Buffer): number {
+    if (this.fd === null) throw new StrataError('internal', 'writeOnly needs a file output');
+    this.flush();
+    const at = this.written;
+    let o = 0;
+    while (o < b.length) o += fs.writeSync(this.fd, b, o, b.length - o);
+    this.written += b.length;
+    return at;
+  }
+
+  /** bytes written to the output so far (differs from size once hashOnly/writeOnly were used) */
+  written = 0;
 
   async drain(): Promise<void> {
     if (this.error) throw this.error;

@@ -8,7 +8,7 @@ import { StrataError, invalidArgument } from '../base/errors.js';
 import { BLOCK, type EntryMeta, type TarEntryType, TYPE_MODE_BITS, encodeEntry, padding } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 
-export interface TarEntryOptions {
+interface TarEntryOptions {
   /** permission bits; default 0644 for files, 0755 for directories, 0777 for symlinks */
   mode?: number;
   /** seconds since the epoch (fractions kept as PAX nanoseconds); default 0 */

@@ -25,6 +25,7 @@ import { Sha256Hasher } from './hasher.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 import type { MknodFn, NodeKind } from './mknod.js';
 import { cleanName, fsPath, show, toBin } from './paths.js';
+import type { StagedFile } from './pack.js';
 import { MAX_NAME_BYTES, type TarHeader } from './tar-header.js';
 import { type ByteInput, type SourceInfo, TarReader, defaultMaxExpandedBytes, DEFAULT_MAX_ENTRIES, uncompressedChunks } from './tar-reader.js';
 import { EOPNOTSUPP, EPERM, setXattr, withXattrPath, xattrErrno } from './xattr.js';
@@ -54,6 +55,12 @@ export interface UnpackOptions {
   sys?: Sys;
   /** creates device nodes and FIFOs instead of `sys.mknod` (a counting wrapper, say) */
   mknod?: MknodFn;
+  /**
+   * Files packDir staged (PackOptions.stage): a size-0 file entry of one of
+   * these names is put in place by renaming the staged file (same filesystem),
+   * then gets the entry's owner, mode, xattrs and times as any file does.
+   */
+  staged?: readonly StagedFile[];
 }
 
 export interface UnpackResult {
@@ -119,9 +126,11 @@ class Unpacker {
   private readonly overlay: boolean;
   private readonly follow: boolean;
   private readonly mknod: MknodFn;
+  private readonly staged: Map<string, StagedFile> | null;
   private readonly sys: Sys;
 
   constructor(private readonly rootStr: string, opts: UnpackOptions) {
+    this.staged = opts.staged && opts.staged.length > 0 ? new Map(opts.staged.map((f) => [f.name, f])) : null;
     this.root = toBin(rootStr);
     this.short = new ShortPaths(this.root);
     this.overlay = (opts.mode ?? 'overlay') === 'overlay';
@@ -405,6 +414,20 @@ class Unpacker {
   private async file(target: string, h: TarHeader, reader: TarReader): Promise<void> {
     const p = this.p(target);
     let fd: number;
+    const staged = this.staged !== null && h.size === 0 ? this.staged.get(h.nameBytes.toString('latin1')) : undefined;
+    if (staged !== undefined) {
+      this.staged!.delete(staged.name);
+      this.removeIfExists(target);
+      fs.renameSync(staged.path, p);
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        this.fileMeta(fd, target, h);
+      } finally {
+        fs.closeSync(fd);
+      }
+      this.contentSize += staged.size;
+      return;
+    }
     try {
       fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
     } catch (e) {
@@ -435,15 +458,19 @@ class Unpacker {
           writeAll(fd, piece);
         }
       }
-      fs.fchownSync(fd, h.uid, h.gid);
-      fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
-      this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
-      const t = timeOf(h.mtime, h.mtimeNsec);
-      fs.futimesSync(fd, h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+      this.fileMeta(fd, target, h);
     } finally {
       fs.closeSync(fd);
     }
     this.contentSize += h.size;
+  }
+
+  private fileMeta(fd: number, target: string, h: TarHeader): void {
+    fs.fchownSync(fd, h.uid, h.gid);
+    fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
+    this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
+    const t = timeOf(h.mtime, h.mtimeNsec);
+    fs.futimesSync(fd, h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
   }
 
   private hardlink(name: string, target: string, h: TarHeader): void {

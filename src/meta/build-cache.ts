@@ -7,35 +7,8 @@
  */
 import type { DB } from './db.js';
 
-export const BUILD_CACHE_SCHEMA = `
-  CREATE TABLE build_cache (
-    key         TEXT PRIMARY KEY,        -- sha256:<hex> of the step's inputs
-    parent      TEXT NOT NULL,           -- the previous step's key ('' for a base)
-    description TEXT NOT NULL,           -- the instruction, for builder prune / df
-    config      TEXT NOT NULL,           -- the image config after the step (JSON)
-    diff_ids    TEXT NOT NULL,           -- JSON array, bottom first
-    layer       TEXT,                    -- the layer this step added, NULL when metadata only
-    size        INTEGER NOT NULL,        -- bytes of that layer
-    created     INTEGER NOT NULL,        -- unix ms
-    last_used   INTEGER NOT NULL,        -- unix ms
-    usage_count INTEGER NOT NULL DEFAULT 1,
-    sources     TEXT NOT NULL DEFAULT '[]' -- per history entry: 'Dockerfile:LINE' ('' for the base's)
-  );
-  CREATE TABLE build_cache_layers (
-    key     TEXT NOT NULL REFERENCES build_cache(key) ON DELETE CASCADE,
-    diff_id TEXT NOT NULL,
-    PRIMARY KEY (key, diff_id)
-  );
-  CREATE INDEX build_cache_layers_diff ON build_cache_layers(diff_id);
-  CREATE TABLE image_sources (           -- provenance of a built image's history entries
-    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    idx      INTEGER NOT NULL,           -- index in config.history
-    source   TEXT NOT NULL,              -- 'Dockerfile:3'
-    PRIMARY KEY (image_id, idx)
-  );
-`;
 
-export interface BuildCacheRow {
+interface BuildCacheRow {
   key: string;
   parent: string;
   description: string;

@@ -1,7 +1,7 @@
 /** The `containers` table: one row per container, its state as last reconciled. */
 import type { DB } from './db.js';
 
-export type ContainerStateName = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
+type ContainerStateName = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
 
 export interface ContainerRow {
   id: string;

@@ -1,9 +1,14 @@
 import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
-import { BUILD_CACHE_SCHEMA } from './build-cache.js';
+import BetterSqlite3 from 'better-sqlite3';
 
-// required, not imported: Node's ESM loader would scan the CommonJS package for exports first
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+// Imported (so the CLI bundle carries better-sqlite3's JavaScript, from its code cache) with the
+// addon named directly: the package's own lookup (`bindings`) stats a dozen paths and parses a
+// stack trace to find it.
+const Database = BetterSqlite3;
+let addonPath: string | undefined;
+function nativeBinding(): string {
+  return (addonPath ??= createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node'));
+}
 
 export type DB = BetterSqlite3.Database;
 
@@ -125,7 +130,33 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;  -- the last exit was the kernel's OOM kill
   `,
-  BUILD_CACHE_SCHEMA,
+  `
+  CREATE TABLE build_cache (
+    key         TEXT PRIMARY KEY,        -- sha256:<hex> of the step's inputs
+    parent      TEXT NOT NULL,           -- the previous step's key ('' for a base)
+    description TEXT NOT NULL,           -- the instruction, for builder prune / df
+    config      TEXT NOT NULL,           -- the image config after the step (JSON)
+    diff_ids    TEXT NOT NULL,           -- JSON array, bottom first
+    layer       TEXT,                    -- the layer this step added, NULL when metadata only
+    size        INTEGER NOT NULL,        -- bytes of that layer
+    created     INTEGER NOT NULL,        -- unix ms
+    last_used   INTEGER NOT NULL,        -- unix ms
+    usage_count INTEGER NOT NULL DEFAULT 1,
+    sources     TEXT NOT NULL DEFAULT '[]' -- per history entry: 'Dockerfile:LINE' ('' for the base's)
+  );
+  CREATE TABLE build_cache_layers (
+    key     TEXT NOT NULL REFERENCES build_cache(key) ON DELETE CASCADE,
+    diff_id TEXT NOT NULL,
+    PRIMARY KEY (key, diff_id)
+  );
+  CREATE INDEX build_cache_layers_diff ON build_cache_layers(diff_id);
+  CREATE TABLE image_sources (           -- provenance of a built image's history entries
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,           -- index in config.history
+    source   TEXT NOT NULL,              -- 'Dockerfile:3'
+    PRIMARY KEY (image_id, idx)
+  );
+`,
   `
   CREATE TABLE container_endpoints (     -- the networks a container joins (Docker's EndpointsConfig), created or running
     container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
@@ -143,7 +174,7 @@ const MIGRATIONS: string[] = [
 ];
 
 export function openDb(file: string): DB {
-  const db = new Database(file, { timeout: 30000 });
+  const db = new Database(file, { timeout: 30000, nativeBinding: nativeBinding() });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -1,7 +1,7 @@
 /** The `execs` table: every exec run in a container (for commit provenance). */
 import type { DB } from './db.js';
 
-export interface ExecRow { id: string; containerId: string; created: string; user: string; workdir: string; argv: string[]; env: string[]; tty: boolean; }
+interface ExecRow { id: string; containerId: string; created: string; user: string; workdir: string; argv: string[]; env: string[]; tty: boolean; }
 
 export function insertExec(db: DB, r: ExecRow): void {
   db.prepare('INSERT INTO execs (id, container_id, created, user, workdir, argv, env, tty, running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)')

@@ -1,7 +1,7 @@
 /** The `layers` table (unpacked layers by diff_id), `layer_blobs` (blobs carrying a layer) and the `layer_refs` view. */
 import type { DB } from './db.js';
 
-export interface LayerBlobRow { digest: string; mediaType: string; size: number; }
+interface LayerBlobRow { digest: string; mediaType: string; size: number; }
 
 export function layerExists(db: DB, diffId: string): boolean {
   return db.prepare('SELECT 1 FROM layers WHERE diff_id = ?').get(diffId) !== undefined;

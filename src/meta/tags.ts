@@ -1,7 +1,7 @@
 /** The `tags` table (repo:tag → image) and `repo_digests` (repo@digest → image). */
 import type { DB } from './db.js';
 
-export type RefTable = 'tags' | 'repo_digests';
+type RefTable = 'tags' | 'repo_digests';
 
 export function setTagRow(db: DB, ref: string, imageId: string, created: number): void {
   db.prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')

@@ -14,7 +14,7 @@ import { StrataError } from '../base/errors.js';
 import type { Credentials } from './config.js';
 import { httpRequest, readBody, type HttpResponse } from './http.js';
 
-export interface Challenge {
+interface Challenge {
   scheme: 'bearer' | 'basic' | string;
   params: Record<string, string>;
 }

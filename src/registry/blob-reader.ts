@@ -9,7 +9,7 @@ import { RETRY, backoff, isRetryable, sleep } from './retry.js';
 export interface BlobDescriptor { digest: string; size: number; mediaType?: string; }
 
 /** Where a BlobReader gets its bytes (a repository). */
-export interface BlobSource {
+interface BlobSource {
   /** A response for a blob, from `offset` on (Range). */
   blobResponse(digest: string, offset: number): Promise<HttpResponse>;
 }

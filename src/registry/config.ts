@@ -27,7 +27,7 @@ import { mkdirp, writeFileAtomic } from '../base/fs.js';
 
 export const DOCKER_HUB = 'docker.io';
 /** The key Docker uses for Docker Hub credentials. */
-export const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
 
 export interface Credentials {
   username: string;
@@ -40,7 +40,7 @@ export interface Credentials {
 
 interface AuthFileEntry { auth?: string; username?: string; password?: string; identitytoken?: string; }
 
-export interface ClientConfig {
+interface ClientConfig {
   auths?: Record<string, AuthFileEntry>;
   credsStore?: string;
   credHelpers?: Record<string, string>;
@@ -58,7 +58,7 @@ export function dockerConfigPath(): string {
   return path.join(process.env.DOCKER_CONFIG || path.join(os.homedir(), '.docker'), 'config.json');
 }
 
-export function readConfigFile(file: string): ClientConfig {
+function readConfigFile(file: string): ClientConfig {
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch { return {}; }
   if (text.trim() === '') return {};
@@ -177,14 +177,14 @@ export function dockerHasCredentials(domain: string): boolean {
 
 export type PushCompression = 'none' | 'gzip' | 'zstd';
 
-export interface RegistrySettings {
+interface RegistrySettings {
   insecureRegistries: string[];
   pushCompression: PushCompression;
   /** 0: one monolithic PUT per blob; otherwise PATCH chunks of this many bytes. */
   pushChunkSize: number;
 }
 
-export const DEFAULT_PUSH_COMPRESSION: PushCompression = 'gzip';
+const DEFAULT_PUSH_COMPRESSION: PushCompression = 'gzip';
 
 export function registrySettings(): RegistrySettings {
   const cfg = readConfigFile(strataConfigPath());

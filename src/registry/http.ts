@@ -12,7 +12,7 @@ import * as https from 'node:https';
 import { Readable } from 'node:stream';
 import { StrataError, errnoCode } from '../base/errors.js';
 
-export interface HttpRequest {
+interface HttpRequest {
   method: string;
   url: URL;
   headers?: Record<string, string>;
@@ -35,11 +35,13 @@ export interface HttpResponse {
   body: http.IncomingMessage;
 }
 
-const agents = {
+/** keep-alive agents, made on first use (a command that never talks to a registry loads no TLS) */
+let agentSet: { http: http.Agent; https: https.Agent; httpsInsecure: https.Agent } | undefined;
+const agents = (): NonNullable<typeof agentSet> => (agentSet ??= {
   http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
   https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
   httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
-};
+});
 
 const MAX_REDIRECTS = 10;
 const USER_AGENT = 'strata/0.1.0';
@@ -60,7 +62,7 @@ function goMethod(m: string): string {
 }
 
 /** Go's wording: `Get "https://x/v2/": dial tcp: lookup x: no such host`. */
-export function describeNetError(method: string, url: URL, e: unknown): NetworkError {
+function describeNetError(method: string, url: URL, e: unknown): NetworkError {
   const code = errnoCode(e);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
@@ -109,7 +111,7 @@ function once(req: HttpRequest): Promise<HttpResponse> {
   const url = req.url;
   const isHttps = url.protocol === 'https:';
   const mod = isHttps ? https : http;
-  const agent = isHttps ? (req.insecureTls ? agents.httpsInsecure : agents.https) : agents.http;
+  const agent = isHttps ? (req.insecureTls ? agents().httpsInsecure : agents().https) : agents().http;
   const headers: Record<string, string> = { ...req.headers };
   if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
   else if (req.body && req.contentLength !== undefined) headers['Content-Length'] = String(req.contentLength);

@@ -9,8 +9,6 @@ import { CONFIG_LIMIT, MANIFEST_ACCEPT, MANIFEST_LIMIT, registryError, type Tran
 import { RETRY, backoff, isRetryable, sleep } from './retry.js';
 import { BlobReader, type BlobDescriptor, type BlobReaderOptions } from './blob-reader.js';
 
-export type { BlobDescriptor };
-
 export interface FetchedManifest {
   bytes: Buffer;
   digest: string;
@@ -198,7 +196,7 @@ export class Repository {
 }
 
 /** The manifest media type from Content-Type, else from the document itself. */
-export function manifestMediaType(contentType: string | undefined, bytes: Buffer): string {
+function manifestMediaType(contentType: string | undefined, bytes: Buffer): string {
   const ct = (contentType ?? '').split(';')[0]!.trim();
   if ((MANIFEST_ACCEPT as string[]).includes(ct)) return ct;
   try {

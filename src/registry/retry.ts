@@ -2,7 +2,7 @@
 import { NetworkError } from './http.js';
 import { RegistryError } from './endpoint.js';
 
-export interface RetryPolicy { attempts: number; baseDelayMs: number; }
+interface RetryPolicy { attempts: number; baseDelayMs: number; }
 export const RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250 };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

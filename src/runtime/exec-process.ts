@@ -42,6 +42,12 @@ interface ExecOptions {
   inheritStdio?: boolean;
   /** Bundle directory (default: from `runc state`). */
   bundle?: string;
+  /**
+   * The caller has just seen the container running and not paused (the engine's reconciled
+   * record): `runc state` (~20 ms) runs only when `runc exec` fails, to report that failure
+   * as it would have been reported up front.
+   */
+  checked?: boolean;
 }
 
 export interface ExecHandle {
@@ -194,14 +200,23 @@ async function runcLogError(logFile: string): Promise<string | undefined> {
 export async function execInContainer(runc: Runc, id: string, opts: ExecOptions): Promise<ExecHandle> {
   if (!opts.args?.length) throw new StrataError('invalid_argument', 'No exec command specified');
   let bundle = opts.bundle;
-  const st = await runc.state(id);
-  if (!st) throw new StrataError('not_found', `No such container: ${id}`);
-  if (st.status !== 'running') {
-    throw new StrataError('conflict', st.status === 'paused'
-      ? `Container ${id} is paused, unpause the container before exec`
-      : `Container ${id} is not running`);
+  /** why an exec cannot run in this container now, from `runc state` */
+  const notRunning = async (): Promise<StrataError | undefined> => {
+    const st = await runc.state(id);
+    if (!st) return new StrataError('not_found', `No such container: ${id}`);
+    if (st.status !== 'running') {
+      return new StrataError('conflict', st.status === 'paused'
+        ? `Container ${id} is paused, unpause the container before exec`
+        : `Container ${id} is not running`);
+    }
+    bundle ??= st.bundle;
+    return undefined;
+  };
+  if (!opts.checked || bundle === undefined) {
+    const err = await notRunning();
+    if (err) throw err;
   }
-  bundle ??= st.bundle;
+  if (bundle === undefined) throw new StrataError('internal', `no bundle for container ${id}`);
   const spec = readBundleSpec(bundle);
   const rootfs = path.isAbsolute(spec.root.path) ? spec.root.path : path.join(bundle, spec.root.path);
   // a detached tty would need a console socket and nobody to read it: run it without one
@@ -218,9 +233,13 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     for (const f of [processFile, logFile, pidFile]) fs.rmSync(f, { force: true });
   };
   const globalArgs = [...runc.globalArgs(), '--log', logFile, '--log-format', 'json'];
-  const failure = async (status: number | null): Promise<RuntimeError | undefined> => {
+  const failure = async (status: number | null): Promise<Error | undefined> => {
     if (status !== 255 && status !== 1) return undefined;
     if (fs.existsSync(pidFile)) return undefined; // the process ran: its own status
+    if (opts.checked) {
+      const err = await notRunning();
+      if (err) return err;
+    }
     const msg = await runcLogError(logFile);
     return msg ? runtimeError('exec', id, msg, status) : undefined;
   };
@@ -275,8 +294,9 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     try { pid = Number(fs.readFileSync(pidFile, 'utf8').trim()); } catch { /* failed */ }
     if (status !== 0) {
       const msg = (await runcLogError(logFile)) ?? stderr;
+      const err = opts.checked ? await notRunning() : undefined;
       cleanup();
-      throw runtimeError('exec', id, msg, status);
+      throw err ?? runtimeError('exec', id, msg, status);
     }
     cleanup();
     return { pid, stdin: null, stdout: null, stderr: null, resize: () => {}, kill: (sig) => process.kill(pid, signalNumber(sig ?? 'TERM')), wait: async () => 0 };

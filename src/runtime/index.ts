@@ -2,7 +2,7 @@ export { buildSpec, writeBundle, containerEnv, mergeEnv } from './spec.js';
 export type { BuildSpecOptions, MountOption } from './spec.js';
 export { DEFAULT_CAPABILITIES, capMask, hostCapabilities, resolveCapabilities } from './caps.js';
 export { defaultSeccompProfile, loadSeccompProfile, seccompFromProfile, seccompFromSecurityOpt, DOCKER_DEFAULT_PROFILE } from './seccomp.js';
-export type { SeccompProfile, DockerSeccompProfile } from './seccomp.js';
+export type { SeccompProfile } from './seccomp.js';
 export { resolveUser, resolveUserFrom } from './user.js';
 export { Runc, RuntimeError, runtimeDirFor, runtimeError, cleanRuncMessage, signalNumber } from './runc.js';
 export { startMonitor, runForeground } from './monitor-launch.js';

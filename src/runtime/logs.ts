@@ -93,7 +93,7 @@ function tailOffset(fd: number, size: number, n: number): number {
 }
 
 /** Rotated files of a json-file log (`<log>.1` is the newest), oldest first. */
-export function rotatedLogFiles(file: string): string[] {
+function rotatedLogFiles(file: string): string[] {
   const out: string[] = [];
   for (let i = 1; fs.existsSync(`${file}.${i}`); i++) out.unshift(`${file}.${i}`);
   return out;

@@ -11,14 +11,14 @@ import * as os from 'node:os';
 import { invalidArgument } from '../base/errors.js';
 import DEFAULT_PROFILE_JSON from './seccomp/default.json' with { type: 'json' };
 
-export interface SeccompArg {
+interface SeccompArg {
   index: number;
   value: number;
   valueTwo?: number;
   op: string;
 }
 
-export interface SeccompSyscall {
+interface SeccompSyscall {
   names: string[];
   action: string;
   errnoRet?: number;
@@ -37,7 +37,7 @@ export interface SeccompProfile {
 }
 
 /** A condition of a profile rule. */
-export interface SeccompFilter {
+interface SeccompFilter {
   caps?: string[];
   arches?: string[];
   /** "<kernel>.<major>" */
@@ -45,7 +45,7 @@ export interface SeccompFilter {
 }
 
 /** One rule of a Docker-format profile. */
-export interface ProfileSyscall {
+interface ProfileSyscall {
   name?: string;
   names?: string[];
   action: string;
@@ -57,7 +57,7 @@ export interface ProfileSyscall {
 }
 
 /** A Docker-format seccomp profile (what default.json and `--security-opt seccomp=FILE` hold). */
-export interface DockerSeccompProfile {
+interface DockerSeccompProfile {
   defaultAction?: string;
   defaultErrnoRet?: number;
   architectures?: string[];
@@ -103,7 +103,7 @@ const SCMP_ARCH: Record<string, string> = {
   s390x: 'SCMP_ARCH_S390X',
 };
 
-export function kernelVersion(release: string = os.release()): [number, number] {
+function kernelVersion(release: string = os.release()): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(release);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
@@ -118,7 +118,7 @@ function atLeast(k: [number, number], min: [number, number]): boolean {
   return k[0] > min[0] || (k[0] === min[0] && k[1] >= min[1]);
 }
 
-export interface ProfileContext {
+interface ProfileContext {
   /** the container's bounding capabilities (full CAP_* names) */
   caps: readonly string[];
   /** Node's process.arch (default: this machine's) */

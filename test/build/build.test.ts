@@ -350,3 +350,14 @@ test('two builds of the same steps at once: each step runs once, both get the sa
   assert.equal(a.out, b.out);
   assert.equal(strataOk(root, ['run', '--rm', a.out, 'cat', '/count']), 'run\n');
 });
+
+test('.dockerignore in the build: excluded dirs, ! exceptions inside them, ** patterns', { timeout: 120000 }, (t) => {
+  const root = containerRoot(t);
+  const dir = ctx(t, {
+    Dockerfile: 'FROM busybox\nCOPY . /ctx/\nRUN cd /ctx && find . -type f | sort > /list\n',
+    '.dockerignore': 'build\n!build/keep.txt\n**/*.tmp\nDockerfile\n',
+    'build/out.o': 'o', 'build/keep.txt': 'k', 'src/a.c': 'a', 'src/deep/x.tmp': 'x', 'top.tmp': 't',
+  });
+  buildOk(root, dir, ['-t', 'ignored']);
+  assert.equal(strataOk(root, ['run', '--rm', 'ignored', 'cat', '/list']), './.dockerignore\n./build/keep.txt\n./src/a.c\n');
+});

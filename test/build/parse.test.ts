@@ -8,6 +8,10 @@ import { parseDockerfile, ParseError } from '../../src/build/parser.js';
 import { processWord, processWords, processWordWithMatches } from '../../src/build/shell.js';
 import { IgnoreMatcher, parseIgnoreFile } from '../../src/build/ignore.js';
 import { parseStages } from '../../src/build/instructions.js';
+import { mkdirIn, resolveChown, resolveIn } from '../../src/build/fsops.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const ENV = { PWD: '/home', SHELL: 'bash', KOREAN: '한국어', NULL: '' };
 
@@ -147,4 +151,33 @@ test('.dockerignore: Docker matching with **, ! exceptions, parents and cleaning
   assert.equal(all.matches('src'), false);
   assert.equal(all.matches('src/a.c'), false);
   assert.deepEqual(parseIgnoreFile('./a/../b/\n!/c\n'), ['b', '!c']);
+});
+
+test('COPY paths resolve inside the rootfs: absolute and relative symlinks never lead out', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-rootfs-'));
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-outside-'));
+  try {
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n');
+    fs.writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nstaff:x:50:\n');
+    fs.symlinkSync(outside, path.join(root, 'abs'));           // absolute: resolves under root
+    fs.symlinkSync('../../../..', path.join(root, 'up'));      // climbs: stops at root
+    fs.symlinkSync('etc', path.join(root, 'rel'));
+    assert.equal(resolveIn(root, '/abs/x'), path.join(root, outside, 'x'));
+    assert.equal(resolveIn(root, '/up/etc/passwd'), path.join(root, 'etc/passwd'));
+    assert.equal(resolveIn(root, '/rel/passwd'), path.join(root, 'etc/passwd'));
+    assert.equal(resolveIn(root, '/rel', false), path.join(root, 'rel'));
+    const made = mkdirIn(root, '/abs/new/dir');
+    assert.ok(made.startsWith(root + '/'));
+    assert.deepEqual(fs.readdirSync(outside), []);
+    // --chown: names from the rootfs's files; a user alone takes its primary group
+    assert.deepEqual(resolveChown(root, 'app'), { uid: 1000, gid: 1001 });
+    assert.deepEqual(resolveChown(root, 'app:staff'), { uid: 1000, gid: 50 });
+    assert.deepEqual(resolveChown(root, '7:8'), { uid: 7, gid: 8 });
+    assert.deepEqual(resolveChown(root, '7'), { uid: 7, gid: 7 });
+    assert.throws(() => resolveChown(root, 'nobody'), /no such user: nobody/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+  }
 });

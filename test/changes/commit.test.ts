@@ -8,17 +8,19 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { buildExclude, diffUpper, dockerfileFor, formatNoiseReport, PROVENANCE_LABEL } from '../../src/changes/index.js';
 import { commitContainer, type CommitInput } from '../../src/engine/commit.js';
 import { diffImageContainer, diffImages, imageStack } from '../../src/engine/diff.js';
-import { isRepackable, layerTarFile } from '../../src/engine/layer-tar.js';
+import { REPACK_OPTIONS, isRepackable, layerTarFile, repackDigest } from '../../src/engine/layer-tar.js';
 import { checkStore } from '../../src/engine/system.js';
 import { imageLayers, loadConfig, resolveImage } from '../../src/engine/images.js';
 import { StoreRoot } from '../../src/engine/store-root.js';
 import { importImage, loadArchive, saveImages } from '../../src/engine/transfer.js';
-import { packDir, type TarHeader } from '../../src/layer/index.js';
+import { getXattr, packDir, type TarHeader } from '../../src/layer/index.js';
+import { setXattr } from '../../src/layer/xattr.js';
 import { buildBase, buildInit, describe, mountOverlay, mountStack, rm, shIn, tarHeaders, tempDir, type Mounted } from './helpers.js';
 
 const CID = 'c0ffee'.padEnd(64, '0');
@@ -336,4 +338,57 @@ test('commit: a whiteout not owned by root keeps the tar as the blob (a layer di
   assert.ok(!isRepackable(store, res.diffId!));
   const wh = (await layerTar(res.diffId!)).find((h) => h.name === 'www/.wh.old.html')!;
   assert.equal(wh.uid, 1000);
+});
+
+test('commit: big files are copied into the layer while packing; digest, layer dir and re-pack agree with a plain pack', async () => {
+  const m = mountOverlay(lowers, 'c10');
+  try {
+    shIn(m.merged, [
+      'mkdir -p big/deep && head -c 3145729 /dev/urandom > big/deep/a.bin && chown 12:34 big/deep/a.bin && chmod 4750 big/deep/a.bin',
+      'ln big/deep/a.bin big/hard.bin && head -c 1048576 /dev/urandom > big/exact.bin && head -c 1048575 /dev/urandom > big/under.bin',
+      'touch -d @1600000000 big/exact.bin && rm www/old.html && echo small > small.txt',
+    ].join(' && '));
+    setXattr(path.join(m.merged, 'big/exact.bin'), 'user.note', 'kept');
+    // what the tar must be: the same walk, nothing staged
+    const plain = await packDir(m.upper, new Writable({ write(_c, _e, cb) { cb(); } }), { ...REPACK_OPTIONS });
+    const res = await commitContainer(store, input(m));
+    assert.equal(res.diffId, plain.diffId);
+    assert.equal(res.tarSize, plain.size);
+    assert.equal(res.entries, plain.entries);
+    assert.equal(res.size, plain.contentSize);
+    assert.ok(isRepackable(store, res.diffId!));
+    assert.equal((await repackDigest(store.layerDir(res.diffId!))).diffId, res.diffId);
+    const dir = store.layerDir(res.diffId!);
+    assert.deepEqual(fs.readdirSync(store.layerHome(res.diffId!)).sort(), ['diff', 'repack']);
+    for (const f of ['big/deep/a.bin', 'big/exact.bin', 'big/under.bin', 'small.txt']) {
+      assert.ok(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(m.upper, f))), f);
+    }
+    const a = fs.lstatSync(path.join(dir, 'big/deep/a.bin'));
+    assert.equal(a.mode & 0o7777, 0o4750);
+    assert.deepEqual([a.uid, a.gid, a.nlink], [12, 34, 2]);
+    assert.equal(fs.lstatSync(path.join(dir, 'big/hard.bin')).ino, a.ino);
+    assert.equal(fs.lstatSync(path.join(dir, 'big/exact.bin')).mtimeMs, 1600000000_000);
+    assert.equal(getXattr(path.join(dir, 'big/exact.bin'), 'user.note')?.toString(), 'kept');
+    assert.deepEqual((await layerOf(res.id)).filter((l) => l.startsWith('big/')).length, 6);
+  } finally {
+    m.close();
+  }
+});
+
+test('commit: a big file beside a whiteout not owned by root: the kept blob is the full tar', async (t) => {
+  const up = tempDir('odd-big-upper');
+  t.after(() => rm(up));
+  fs.mkdirSync(path.join(up, 'www'));
+  execFileSync('mknod', [path.join(up, 'www/old.html'), 'c', '0', '0']);
+  fs.lchownSync(path.join(up, 'www/old.html'), 1000, 1000);
+  fs.writeFileSync(path.join(up, 'www/big.bin'), Buffer.alloc(2 << 20, 7));
+  const plain = await packDir(up, new Writable({ write(_c, _e, cb) { cb(); } }), { ...REPACK_OPTIONS });
+  const res = await commitContainer(store, { ...input({ upper: up } as Mounted) });
+  assert.equal(res.diffId, plain.diffId);
+  assert.ok(store.content.has(res.diffId!));
+  assert.equal(store.content.size(res.diffId!), plain.size);
+  assert.equal(`sha256:${createHash('sha256').update(store.content.readBytes(res.diffId!)).digest('hex')}`, res.diffId);
+  const heads = await layerTar(res.diffId!);
+  assert.equal(heads.find((h) => h.name === 'www/big.bin')!.size, 2 << 20);
+  assert.equal(heads.find((h) => h.name === 'www/.wh.old.html')!.uid, 1000);
 });

@@ -94,6 +94,11 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     run('nginxweb', 'nginx', 'echo "<h1>seed</h1>" > /var/www/html/index.html');
     strataOk(root, ['commit', '-m', 'changed page', 'nginxweb', 'nginx:v2']);
   }
+  // a built image: its layers carry the Dockerfile lines that made them
+  const bctx = tempDir(t);
+  fs.writeFileSync(path.join(bctx, 'Dockerfile'), 'FROM busybox\nRUN dd if=/dev/zero of=/big bs=1k count=10\nCOPY hello.txt /hello.txt\nRUN rm /big\n');
+  fs.writeFileSync(path.join(bctx, 'hello.txt'), 'hi\n');
+  strataOk(root, ['build', '-t', 'built:1', bctx]);
   // a running container with a published port
   const port = await freePort();
   strataOk(root, ['run', '-d', '--name', 'web', '-p', `${port}:80`, 'busybox']);
@@ -181,6 +186,17 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
     await page.waitForFunction(() => document.getElementById('viewer-text')?.textContent === '<h1>seed</h1>\n');
     assert.equal(await page.locator('#viewer h1').count(), 0, 'shown as text, not markup');
     await page.locator('#viewer-close').click();
+  });
+
+  await t.test('a built image lists the Dockerfile line of each layer', async () => {
+    await page.goto(`${url}#/image/${encodeURIComponent('built:1')}`);
+    await page.locator('#wasted b').waitFor();
+    const layers = page.locator('.layers button');
+    assert.equal(await layers.count(), 4);
+    assert.equal(await layers.nth(1).locator('.cmd').innerText(), 'RUN dd if=/dev/zero of=/big bs=1k count=10');
+    assert.equal(await layers.nth(2).locator('.cmd').innerText(), 'COPY hello.txt /hello.txt');
+    assert.equal(await layers.nth(3).locator('.cmd').innerText(), 'RUN rm /big');
+    assert.equal(await page.locator('#wasted b').innerText(), '10240');
   });
 
   await t.test('images: sizes, shared layers, and what each image sits on', async () => {

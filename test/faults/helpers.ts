@@ -48,7 +48,7 @@ export async function timeOf(root: string, args: string[]): Promise<number> {
   return r.ms;
 }
 
-export interface Health { problems: string[]; garbage: number; }
+export interface Health { problems: string[]; garbage: number; kinds: string[]; }
 
 /** `system check`: problems (integrity) and the count of reclaimable leftovers. */
 export function health(root: string): Health {
@@ -56,7 +56,8 @@ export function health(root: string): Health {
   const lines = r.stdout.split('\n');
   const problems = lines.filter((l) => /^problem|: .*(missing|does not match|no blob)/.test(l));
   if (r.code !== 0 || !/no problems/.test(r.stdout)) problems.push(`system check exited ${r.code}: ${r.stdout.trim().split('\n').pop()} ${r.stderr.trim()}`);
-  return { problems, garbage: lines.filter((l) => l.startsWith('garbage: ')).length };
+  const garbage = lines.filter((l) => l.startsWith('garbage: '));
+  return { problems, garbage: garbage.length, kinds: garbage.map((l) => l.replace(/^garbage: /, '').replace(/[0-9a-f]{64}/g, '<hex>').replace(/tmp\/\S+/, 'tmp/<entry>')) };
 }
 
 /** Network leftovers naming a container: its netns and iptables rules. */

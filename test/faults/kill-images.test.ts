@@ -31,6 +31,7 @@ async function killLoop(r: string, tally: Tally, args: string[], ref: string, ra
     if (res.killed) tally.kills++; else tally.finished++;
     const h = health(r);
     tally.garbage += h.garbage;
+    if (h.kinds.length) console.log(`leftovers: ${[...new Set(h.kinds)].join('; ')}`);
     tally.problems.push(...h.problems.map((p) => `after ${res.ms.toFixed(0)} ms: ${p}`));
     const listed = strataOk(r, ['images', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').includes(ref);
     if (listed) {

@@ -233,7 +233,8 @@ async function imageView(ref, q, my) {
     }).catch((e) => fill(tree, h('li', { class: 'error', text: e.message })));
     treeKeys(tree, ctx);
   }
-  select(state.layer, false);
+  if (img.layers.length === 0) fill(filesPanel, h('p', { class: 'muted', text: 'This image has no layers.' }));
+  else select(state.layer, false);
   loadWaste(img, wastePanel, my);
 }
 

@@ -37,7 +37,7 @@ class BreakSignal {}
 class ContinueSignal {}
 
 /** An execution error; `message` is Go's full text. */
-export class ExecError extends Error {
+class ExecError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ExecError';
@@ -51,7 +51,7 @@ export interface ExecContext {
   builtinAndOr: { and: boolean; or: boolean };
 }
 
-export class State {
+class State {
   private vars: Array<{ name: string; value: unknown }>;
   private node: Node | null = null;
   out = '';

@@ -39,14 +39,14 @@ function wantAtLeast(name: string, args: unknown[], n: number): void {
 }
 
 /** Checks an argument declared as `string` in Go. */
-export function stringArg(v: unknown, i: number): string {
+function stringArg(v: unknown, i: number): string {
   if (typeof v === 'string') return v;
   if (v === undefined) throw new FuncError('invalid value; expected string', i, 'string');
   throw new FuncError(`wrong type for value; expected string; got ${goTypeName(v)}`, i, 'string');
 }
 
 /** Checks an argument declared as `int` in Go. */
-export function intArg(v: unknown, i: number): number {
+function intArg(v: unknown, i: number): number {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (typeof v === 'bigint') return Number(v);
   if (v === undefined) throw new FuncError('invalid value; expected int', i, 'int');
@@ -215,13 +215,13 @@ function evalArgs(args: unknown[]): string {
   return sprint(args.map((a) => (a === undefined ? '<no value>' : a)));
 }
 
-export function htmlEscapeString(s: string): string {
+function htmlEscapeString(s: string): string {
   return s.replace(/["'&<>\0]/g, (c) =>
     c === '"' ? '&#34;' : c === "'" ? '&#39;' : c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '\ufffd',
   );
 }
 
-export function jsEscapeString(s: string): string {
+function jsEscapeString(s: string): string {
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -258,7 +258,7 @@ export function jsEscapeString(s: string): string {
 }
 
 /** Go's url.QueryEscape. */
-export function queryEscape(s: string): string {
+function queryEscape(s: string): string {
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
     const ch = String.fromCharCode(b);
@@ -282,7 +282,7 @@ function isTitleSeparator(ch: string): boolean {
 }
 
 /** Go's (deprecated) strings.Title: upper-cases the first letter of each word. */
-export function goTitle(s: string): string {
+function goTitle(s: string): string {
   let prev = ' ';
   let out = '';
   for (const ch of s) {

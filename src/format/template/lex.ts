@@ -64,7 +64,7 @@ const KEYWORDS: Record<string, ItemType> = {
 
 const KEYWORD_TYPES = new Set<ItemType>(Object.values(KEYWORDS));
 
-export function isKeyword(t: ItemType): boolean {
+function isKeyword(t: ItemType): boolean {
   return KEYWORD_TYPES.has(t);
 }
 

@@ -1,11 +1,11 @@
 /** The template AST (Go's text/template/parse node.go) and its printed form. */
 
-export interface NodeBase {
+interface NodeBase {
   pos: number;
   line: number;
 }
 
-export interface TextNode extends NodeBase {
+interface TextNode extends NodeBase {
   type: 'text';
   text: string;
 }
@@ -26,22 +26,22 @@ export interface IdentifierNode extends NodeBase {
   type: 'identifier';
   name: string;
 }
-export interface DotNode extends NodeBase {
+interface DotNode extends NodeBase {
   type: 'dot';
 }
-export interface NilNode extends NodeBase {
+interface NilNode extends NodeBase {
   type: 'nil';
 }
-export interface BoolNode extends NodeBase {
+interface BoolNode extends NodeBase {
   type: 'bool';
   value: boolean;
 }
-export interface NumberNode extends NodeBase {
+interface NumberNode extends NodeBase {
   type: 'number';
   text: string;
   value: number | bigint;
 }
-export interface StringNode extends NodeBase {
+interface StringNode extends NodeBase {
   type: 'string';
   quoted: string;
   text: string;
@@ -56,7 +56,7 @@ export interface PipeNode extends NodeBase {
   decl: VariableNode[];
   cmds: CommandNode[];
 }
-export interface ActionNode extends NodeBase {
+interface ActionNode extends NodeBase {
   type: 'action';
   pipe: PipeNode;
 }

@@ -21,7 +21,7 @@ export class ParseError extends Error {
 
 // ---------------------------------------------------------------------------
 
-export interface ParseOptions {
+interface ParseOptions {
   /** Names of functions that may be called (builtins included). */
   hasFunction: (name: string) => boolean;
 }
