@@ -11,7 +11,7 @@ import { filterArgs, matchLabels } from './filters.js';
 import { hostConfigView } from './inspect-shape.js';
 
 /** The keys `ps --filter` and `GET /containers/json` accept (Docker's list). */
-export const CONTAINER_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+const CONTAINER_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 
 /**
  * `ps`: newest first; running only unless `all` (or `last`); `filters` as `key=value`

@@ -9,9 +9,9 @@ import { invalidArgument, StrataError } from '../base/errors.js';
 import type { DB } from '../meta/db.js';
 import { allEndpoints, deleteEndpoint, endpointsOf, putEndpoint, type EndpointRow, type EndpointSettings } from '../meta/container-endpoints.js';
 import type { NetworkManager } from '../network/index.js';
-import type { Containers } from './containers.js';
 import type { Container, NetworkState } from './container-model.js';
 import { emitEvent } from './events.js';
+import type { StoreRoot } from './store-root.js';
 import { ContainerDns } from './dns.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,18 +19,26 @@ import type { EndpointRequest } from './create-spec.js';
 
 export type { EndpointRequest } from './create-spec.js';
 
-export type { EndpointSettings } from '../meta/container-endpoints.js';
+/** What connect/disconnect need of the container engine (not imported: the engine's files import this one). */
+interface EndpointHost {
+  readonly store: StoreRoot;
+  get(ref: string): Container;
+  find(ref: string): Container | undefined;
+  isLive(c: Container): boolean;
+  setNetworkState(id: string, net: NetworkState): void;
+}
+
 
 
 /** The network a NetworkMode names ('' and 'default' are the default bridge). */
-export function primaryNetwork(mode: string): string | undefined {
+function primaryNetwork(mode: string): string | undefined {
   if (!mode || mode === 'default') return 'bridge';
   if (mode.startsWith('container:')) return undefined;
   return mode;
 }
 
 /** Docker's user-defined networks: everything but bridge, host, none and container:. */
-export function isUserDefined(network: string): boolean {
+function isUserDefined(network: string): boolean {
   return !['bridge', 'host', 'none', 'default', ''].includes(network) && !network.startsWith('container:');
 }
 
@@ -90,7 +98,7 @@ export function joinedAliases(c: Container, network: string, settings: EndpointS
 }
 
 /** Docker's EndpointSettings object for inspect and ps. */
-export function endpointView(settings: EndpointSettings | undefined, live: NonNullable<NetworkState['networks']>[string] | undefined, networkId: string): Record<string, unknown> {
+function endpointView(settings: EndpointSettings | undefined, live: NonNullable<NetworkState['networks']>[string] | undefined, networkId: string): Record<string, unknown> {
   return {
     IPAMConfig: settings?.IPAMConfig ?? null,
     Links: settings?.Links ?? null,
@@ -130,7 +138,7 @@ function attachedTo(nm: NetworkManager, id: string, networkId: string): boolean 
  * `network connect`: a running container gets the interface now; a created or stopped one
  * joins at its next start. Aliases are network-scoped, as in Docker.
  */
-export async function connectContainer(engine: Containers, nm: NetworkManager, ref: string, network: string, req: EndpointRequest = {}): Promise<void> {
+export async function connectContainer(engine: EndpointHost, nm: NetworkManager, ref: string, network: string, req: EndpointRequest = {}): Promise<void> {
   const c = engine.get(ref);
   if (network === 'bridge' || network === 'default') await nm.ensureDefault();
   const n = nm.inspect(network);
@@ -159,7 +167,7 @@ export async function connectContainer(engine: Containers, nm: NetworkManager, r
 }
 
 /** `network disconnect [--force]`. */
-export async function disconnectContainer(engine: Containers, nm: NetworkManager, ref: string, network: string, force = false): Promise<void> {
+export async function disconnectContainer(engine: EndpointHost, nm: NetworkManager, ref: string, network: string, force = false): Promise<void> {
   const c = engine.get(ref);
   let name = network;
   let id = '';
@@ -188,7 +196,7 @@ export async function disconnectContainer(engine: Containers, nm: NetworkManager
 }
 
 /** The container's recorded addresses follow the network layer's attachment. */
-function syncState(engine: Containers, nm: NetworkManager, id: string): void {
+function syncState(engine: EndpointHost, nm: NetworkManager, id: string): void {
   const a = nm.get(id);
   const c = engine.get(id);
   if (!a) return;
@@ -206,7 +214,7 @@ function syncState(engine: Containers, nm: NetworkManager, id: string): void {
  * container's resolv.conf (its nameservers are its networks' gateways), rewritten in place
  * since it is bind-mounted.
  */
-async function resolverChanged(engine: Containers, nm: NetworkManager, c: Container): Promise<void> {
+async function resolverChanged(engine: EndpointHost, nm: NetworkManager, c: Container): Promise<void> {
   const dns = new ContainerDns(nm, (id) => engine.find(id)?.name);
   if (!dns.enabled) return;
   try { await dns.sync(); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
@@ -215,6 +223,6 @@ async function resolverChanged(engine: Containers, nm: NetworkManager, c: Contai
   try { fs.writeFileSync(path.join(c.dir, 'resolv.conf'), text); } catch { /* removed meanwhile */ }
 }
 
-function emitNetworkEvent(engine: Containers, networkId: string, name: string, action: string, containerId: string): void {
+function emitNetworkEvent(engine: EndpointHost, networkId: string, name: string, action: string, containerId: string): void {
   emitEvent(engine.store, 'network', action, networkId, { container: containerId, name, type: 'bridge' });
 }

@@ -6,7 +6,7 @@
  */
 import { invalidArgument } from '../base/errors.js';
 
-export type FilterArgs = Map<string, string[]>;
+type FilterArgs = Map<string, string[]>;
 
 /** `key=value` strings as a map, refusing keys not in `accepted`. */
 export function filterArgs(list: readonly string[] | undefined, accepted: readonly string[]): FilterArgs {

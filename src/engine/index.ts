@@ -86,7 +86,7 @@ interface ContainerFiles {
   extract(ref: string, dir: string, input: Readable): Promise<void>;
 }
 
-export interface StatsService {
+interface StatsService {
   /** Docker's stats objects: one a second (`stream`), or one (`stream: false`, `oneShot`). */
   stream(ref: string, opts?: { stream?: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncGenerator<StatsJson>;
   /** One read now, `pre` giving the previous one for CPU deltas. */

@@ -7,11 +7,11 @@
 import type { HostConfig } from './create-spec.js';
 
 /** Paths masked and made read-only in every unprivileged container (runtime/spec.ts applies the same). */
-export const MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
-export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+const MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** Docker's /dev/shm size when none is asked for. */
-export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
 function defaults(privileged: boolean): Record<string, unknown> {
   return {

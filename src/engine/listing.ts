@@ -5,16 +5,15 @@
 import { invalidArgument } from '../base/errors.js';
 import type { NetworkInspect, NetworkManager } from '../network/index.js';
 import { boolFilter, filterArgs, matchAny, matchLabels } from './filters.js';
-import type { VolumeStore } from './volumes.js';
 import type { VolumeRow } from '../meta/volumes.js';
-import type { Containers } from './containers.js';
 import { networksInUse } from '../meta/container-endpoints.js';
+import type { DB } from '../meta/db.js';
 
-export const VOLUME_FILTERS = ['dangling', 'driver', 'label', 'name'] as const;
-export const NETWORK_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
+const VOLUME_FILTERS = ['dangling', 'driver', 'label', 'name'] as const;
+const NETWORK_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
 
 /** `volume ls --filter`: dangling, driver (local), label=k[=v], name (substring). */
-export function listVolumes(vs: VolumeStore, filters: readonly string[] = []): VolumeRow[] {
+export function listVolumes(vs: { list(): VolumeRow[]; users(name: string): string[] }, filters: readonly string[] = []): VolumeRow[] {
   const f = filterArgs(filters, VOLUME_FILTERS);
   const dangling = boolFilter(f, 'dangling');
   return vs.list().filter((v) => {
@@ -26,7 +25,7 @@ export function listVolumes(vs: VolumeStore, filters: readonly string[] = []): V
 }
 
 /** Docker's `type` of a network: `builtin` for bridge, host, none; `custom` for the others. */
-export function networkType(n: { predefined: boolean; name: string }): 'builtin' | 'custom' {
+function networkType(n: { predefined: boolean; name: string }): 'builtin' | 'custom' {
   return n.predefined || n.name === 'host' || n.name === 'none' ? 'builtin' : 'custom';
 }
 
@@ -34,7 +33,7 @@ export function networkType(n: { predefined: boolean; name: string }): 'builtin'
  * `network ls --filter`: dangling (no container configured for it; builtins never),
  * driver, id (prefix), label, name (substring), scope, type (custom|builtin).
  */
-export async function listNetworks(engine: Containers, nm: NetworkManager, filters: readonly string[] = []): Promise<NetworkInspect[]> {
+export async function listNetworks(engine: { readonly store: { readonly db: DB }; all(): { hostConfig: { NetworkMode: string } }[] }, nm: NetworkManager, filters: readonly string[] = []): Promise<NetworkInspect[]> {
   const f = filterArgs(filters, NETWORK_FILTERS);
   for (const t of f.get('type') ?? []) {
     if (t !== 'custom' && t !== 'builtin') throw invalidArgument(`Invalid filter: 'type'='${t}'`);

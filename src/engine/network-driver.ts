@@ -26,7 +26,7 @@ function portSpecs(c: Container): PortSpec[] {
   return out;
 }
 
-export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
+function stateFromAttachment(a: Attachment, mode: string): NetworkState {
   return {
     mode,
     netns: a.netnsPath,

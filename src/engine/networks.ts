@@ -12,7 +12,7 @@ import { listNetworks } from './listing.js';
 import { ContainerDns } from './dns.js';
 import { networksInUse } from '../meta/container-endpoints.js';
 
-export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, EndpointRequest };
+export type { CreateNetworkOptions, EndpointRequest };
 
 export class Networks {
   constructor(private readonly nm: NetworkManager, private readonly containers: Containers) {}

@@ -11,7 +11,7 @@ import type { Container, Containers } from './containers.js';
 import { ZERO_TIME } from '../base/time.js';
 import { bytesSize, humanSizeWithPrecision } from '../format/units.js';
 
-export interface CpuStats {
+interface CpuStats {
   cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
   system_cpu_usage?: number;
   online_cpus?: number;
@@ -50,7 +50,7 @@ function num(file: string): number | undefined {
 }
 
 /** controller -> cgroup directory of a process (v1 hierarchies by controller name; '' for v2). */
-export function cgroupDirs(pid: number): Map<string, string> {
+function cgroupDirs(pid: number): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of (read(`/proc/${pid}/cgroup`) ?? '').split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
@@ -67,7 +67,7 @@ export function cgroupDirs(pid: number): Map<string, string> {
 }
 
 /** The host's CPU time in nanoseconds (/proc/stat's first line; USER_HZ is 100 on Linux). */
-export function systemCpuUsage(): number {
+function systemCpuUsage(): number {
   const line = (read('/proc/stat') ?? '').split('\n')[0] ?? '';
   const f = line.trim().split(/\s+/).slice(1, 8).map(Number);
   return f.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) * 1e7;
@@ -214,7 +214,7 @@ export async function* containerStats(engine: Containers, ref: string, opts: { s
 }
 
 /** The docker CLI's figures for one sample (`docker stats` columns). */
-export interface StatsRow { ID: string; Container: string; Name: string; CPUPerc: string; MemUsage: string; MemPerc: string; NetIO: string; BlockIO: string; PIDs: string }
+interface StatsRow { ID: string; Container: string; Name: string; CPUPerc: string; MemUsage: string; MemPerc: string; NetIO: string; BlockIO: string; PIDs: string }
 
 export function statsRow(s: StatsJson, ref?: string): StatsRow {
   const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;

@@ -15,7 +15,7 @@ import { mkdirp, writeFileAtomic } from '../base/fs.js';
 import { withLock } from './lock.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 
-export const AARDVARK_PATHS = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'];
+const AARDVARK_PATHS = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'];
 
 /** The aardvark-dns binary, if installed. */
 export function findAardvark(): string | undefined {
@@ -23,7 +23,7 @@ export function findAardvark(): string | undefined {
   return AARDVARK_PATHS.find((p) => fs.existsSync(p));
 }
 
-export interface DnsRecord { id: string; ipv4: string[]; names: string[] }
+interface DnsRecord { id: string; ipv4: string[]; names: string[] }
 export interface DnsNetwork { name: string; gateway: string; records: DnsRecord[] }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

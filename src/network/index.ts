@@ -12,4 +12,4 @@ export {
   parsePublish, parsePublishAll, parseExpose, publishAllSpecs, exposedKeys, formatPorts, type PortSpec,
 } from './ports.js';
 export { buildHostsFile, buildResolvConf } from './hosts-files.js';
-export { Aardvark, findAardvark, type DnsNetwork, type DnsRecord } from './aardvark.js';
+export { Aardvark, findAardvark, type DnsNetwork } from './aardvark.js';
