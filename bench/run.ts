@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one line per figure (name value unit, with the floor on this machine and
- * Docker's figure where known). Sections: STRATA_BENCH=side,images,containers,network,api,apiload,runtime,changes,registry,build,explore.
+ * Docker's figure where known). Sections: STRATA_BENCH=side,images,containers,network,api,apiload,runtime,changes,registry,build,explore,dns.
  * Every timed Node process runs with NODE_EXTRA_CA_CERTS unset.
  */
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { runRegistry } from './registry.js';
 import { runSide } from './side.js';
 import { runBuild } from './build.js';
 import { runExplore } from './explore.js';
+import { runDns } from './dns.js';
 import { PROJECT } from './util.js';
 
 function subprocess(file: string): () => Promise<void> {
@@ -37,6 +38,7 @@ const sections: Record<string, () => Promise<void>> = {
   registry: runRegistry,
   build: runBuild,
   explore: runExplore,
+  dns: runDns,
 };
 
 const want = (process.env.STRATA_BENCH ?? 'side,images,containers,network,registry,api,apiload,build,explore').split(',');

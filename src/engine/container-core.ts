@@ -100,7 +100,7 @@ export class ContainerCore {
 
   /** Announce a container event (journal + in-process bus). */
   event(c: Container, action: string, extra: Record<string, string> = {}): void {
-    emitEvent(this.store, 'container', action, c.id, { image: c.row.image_ref, name: c.name, ...extra });
+    emitEvent(this.store, 'container', action, c.id, { ...(c.config.Labels ?? {}), image: c.row.image_ref, name: c.name, ...extra });
   }
 
   setNetworkState(id: string, net: NetworkState): void {

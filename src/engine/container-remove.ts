@@ -55,4 +55,6 @@ export function renameContainer(cs: ContainerCore, ref: string, newName: string)
     cs.update(c.id, { name });
   });
   cs.event({ ...c, name }, 'rename', { oldName: `/${c.name}` });
+  const renamed = cs.network?.renamed;
+  if (renamed && cs.isLive(c)) cs.track(c.id, renamed.call(cs.network, { ...c, name }));
 }

@@ -26,7 +26,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
   const mode = hc.NetworkMode;
   const hostname = cfg.Hostname || c.id.slice(0, 12);
   writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
-  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.() ?? buildResolvConf(readHostResolvConf()));
+  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
   if (cs.network && mode !== 'host' && !mode.startsWith('container:')) {
     net = await cs.network.attach(c);
     cs.update(c.id, { network: JSON.stringify(net) });
