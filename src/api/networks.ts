@@ -1,7 +1,7 @@
 /** `/networks/...`: translations onto the engine's network manager (CNI bridge networks). */
 import { StrataError } from '../base/errors.js';
-import type { CreateNetworkOptions, Networks } from '../engine/index.js';
-import { filterMap, jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
+import type { CreateNetworkOptions, EndpointRequest, Networks } from '../engine/index.js';
+import { jsonBody, parseFilters, sendEmpty, sendJson } from './http.js';
 import type { Ctx, Route } from './route.js';
 
 function manager(ctx: Ctx): Networks {
@@ -10,17 +10,13 @@ function manager(ctx: Ctx): Networks {
 
 async function list(ctx: Ctx): Promise<void> {
   const nm = manager(ctx);
-  await nm.ensureDefault();
-  const f = filterMap(parseFilters(ctx.query.get('filters')));
-  const names = f.get('name');
-  const ids = f.get('id');
-  const rows = nm.list()
-    .filter((n) => !names || names.some((x) => n.name.includes(x)))
-    .filter((n) => !ids || ids.some((x) => n.id.startsWith(x)));
-  sendJson(ctx.res, 200, rows.map((n) => nm.inspect(n.name)));
+  const rows = await nm.query(parseFilters(ctx.query.get('filters')));
+  sendJson(ctx.res, 200, rows.map((n) => nm.json(n)));
 }
 
-function inspect(ctx: Ctx): void {
+/** bridge, host and none exist from the first request, as with Docker. */
+async function inspect(ctx: Ctx): Promise<void> {
+  await manager(ctx).ensureDefault();
   sendJson(ctx.res, 200, manager(ctx).inspect(ctx.params[0]!));
 }
 
@@ -51,11 +47,28 @@ async function prune(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
 }
 
+/** `{"Container": ID, "EndpointConfig": {"Aliases": [...], "IPAMConfig": {"IPv4Address": ...}}}`. */
+async function connect(ctx: Ctx): Promise<void> {
+  const b = await jsonBody<{ Container: string; EndpointConfig: EndpointRequest | null }>(ctx.req);
+  if (!b.Container) throw new StrataError('invalid_argument', 'container is required');
+  await manager(ctx).connect(b.Container, ctx.params[0]!, b.EndpointConfig ?? {});
+  sendEmpty(ctx.res, 200);
+}
+
+async function disconnect(ctx: Ctx): Promise<void> {
+  const b = await jsonBody<{ Container: string; Force: boolean }>(ctx.req);
+  if (!b.Container) throw new StrataError('invalid_argument', 'container is required');
+  await manager(ctx).disconnect(b.Container, ctx.params[0]!, !!b.Force);
+  sendEmpty(ctx.res, 200);
+}
+
 export function networkRoutes(): Route[] {
   return [
     { method: 'GET', re: /^\/networks$/, handler: list },
     { method: 'POST', re: /^\/networks\/create$/, handler: create },
     { method: 'POST', re: /^\/networks\/prune$/, handler: prune },
+    { method: 'POST', re: /^\/networks\/([^/]+)\/connect$/, handler: connect },
+    { method: 'POST', re: /^\/networks\/([^/]+)\/disconnect$/, handler: disconnect },
     { method: 'GET', re: /^\/networks\/([^/]+)$/, handler: inspect },
     { method: 'DELETE', re: /^\/networks\/([^/]+)$/, handler: remove },
   ];

@@ -21,6 +21,8 @@ import { execRoutes } from './exec-routes.js';
 import { volumeRoutes } from './volumes.js';
 import { networkRoutes } from './networks.js';
 import { buildRoutes } from './build-routes.js';
+import { containerExtraRoutes } from './container-extras.js';
+import { authRoutes } from './auth.js';
 
 const VERSION_PREFIX = /^\/v\d+(?:\.\d+)?(?=\/)/;
 
@@ -77,7 +79,7 @@ export class ApiServer implements ServerState {
   constructor(opts: ApiServerOptions) {
     this.deferTimeoutMs = opts.deferTimeoutMs ?? (Number(process.env.STRATA_API_DEFER_TIMEOUT_MS) || 60_000);
     this.engine = opts.engine;
-    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes(), ...networkRoutes(), ...buildRoutes()];
+    this.routes = [...systemRoutes(), ...containerRoutes(), ...execRoutes(), ...imageRoutes(), ...volumeRoutes(), ...networkRoutes(), ...buildRoutes(), ...containerExtraRoutes(), ...authRoutes()];
   }
 
   /** Route a path (version prefix removed) to its handler and captured parameters. */

@@ -1,6 +1,7 @@
 /** `/_ping`, `/version`, `/info`, `/system/df`, `/events`. */
 import * as os from 'node:os';
 import { VERSION } from '../base/version.js';
+import { StrataError } from '../base/errors.js';
 import { toNanos, type EngineEvent } from '../engine/index.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson, parseFilters, filterMap } from './http.js';
 import type { Ctx, Route } from './route.js';
@@ -77,13 +78,23 @@ function eventMessage(e: EngineEvent): Record<string, unknown> {
   return { ...m, Type: e.type, Action: e.action, Actor: { ID: e.id, Attributes: e.attributes }, scope: 'local', time, timeNano: Number(e.timeNano) };
 }
 
+const EVENT_FILTERS = ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume'];
+
+/** Docker's event filters: values of one key OR-ed, keys AND-ed, every label required. */
 function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
   const any = (k: string, test: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(test);
+  const name = e.attributes.name ?? '';
   return any('type', (v) => v === e.type)
     && any('event', (v) => v === e.action || e.action.startsWith(`${v}:`))
-    && any('container', (v) => e.type === 'container' && (e.id.startsWith(v) || e.attributes.name === v))
-    && any('image', (v) => (e.type === 'image' && (e.id === v || e.attributes.name === v)) || (e.type === 'container' && e.attributes.image === v))
-    && any('label', (v) => { const i = v.indexOf('='); return i < 0 ? v in e.attributes : e.attributes[v.slice(0, i)] === v.slice(i + 1); });
+    && any('container', (v) => (e.type === 'container' && (e.id === v || e.id.startsWith(v) || name === v || name === v.replace(/^\//, '')))
+      || (e.type === 'network' && e.attributes.container !== undefined && e.attributes.container.startsWith(v)))
+    && any('image', (v) => (e.type === 'image' && (e.id === v || name === v)) || (e.type === 'container' && e.attributes.image === v))
+    && any('network', (v) => e.type === 'network' && (e.id.startsWith(v) || name === v))
+    && any('volume', (v) => e.type === 'volume' && (e.id === v || name === v))
+    && any('scope', (v) => v === 'local')
+    && any('daemon', () => false) && any('plugin', () => false) && any('node', () => false)
+    && any('service', () => false) && any('secret', () => false) && any('config', () => false)
+    && (f.get('label') ?? []).every((v) => { const i = v.indexOf('='); return i < 0 ? v in e.attributes : e.attributes[v.slice(0, i)] === v.slice(i + 1); });
 }
 
 function timeParam(v: string | null): bigint | undefined {
@@ -98,6 +109,7 @@ function timeParam(v: string | null): bigint | undefined {
 async function events(ctx: Ctx): Promise<void> {
   const events = ctx.engine.events;
   const f = filterMap(parseFilters(ctx.query.get('filters')));
+  for (const k of f.keys()) if (!EVENT_FILTERS.includes(k)) throw new StrataError('invalid_argument', `Invalid filter '${k}'`);
   const since = timeParam(ctx.query.get('since'));
   const until = timeParam(ctx.query.get('until'));
   ctx.res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });

@@ -8,16 +8,7 @@ function volumeView(ctx: Ctx, name: string): Record<string, unknown> {
 }
 
 function list(ctx: Ctx): void {
-  const vs = ctx.engine.volumes;
-  const f = filterMap(parseFilters(ctx.query.get('filters')));
-  let rows = vs.list();
-  const dangling = f.get('dangling')?.[0];
-  if (dangling !== undefined) {
-    const want = ['true', '1'].includes(dangling.toLowerCase());
-    rows = rows.filter((v) => (vs.users(v.name).length === 0) === want);
-  }
-  const names = f.get('name');
-  if (names) rows = rows.filter((v) => names.some((n) => v.name.includes(n)));
+  const rows = ctx.engine.volumes.query(parseFilters(ctx.query.get('filters')));
   sendJson(ctx.res, 200, { Volumes: rows.map((v) => volumeView(ctx, v.name)), Warnings: null });
 }
 

@@ -9,7 +9,7 @@ import { printInspect } from './images.js';
 import { progressTo } from './registry.js';
 
 /** The container use cases of the process's engine. */
-export function containers(): Containers {
+function containers(): Containers {
   return engine().containers;
 }
 

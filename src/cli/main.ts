@@ -7,6 +7,7 @@ import { registerContainerCommands } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
+import { registerStatsCommand } from './stats.js';
 import { registerChangeCommands } from './changes.js';
 import { registerBuildCommands } from './build.js';
 import { registerAnalyzeCommand } from './analyze.js';
@@ -59,6 +60,7 @@ export function buildProgram(parts?: readonly Part[]): Command {
   if (want('network')) registerNetworkCommands(program.command('network').description('Manage networks'));
   if (want('volume')) registerVolumeCommands(program.command('volume').description('Manage volumes'));
   if (want('changes')) registerChangeCommands(program, containerGroup());
+  if (want('containers')) registerStatsCommand(program, containerGroup());
   if (want('build')) registerBuildCommands(program, imageGroup());
   if (system) registerSystemCommands(system);
   if (want('serve')) registerServeCommand(program);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
 import type { CreateNetworkOptions } from '../engine/index.js';
-import { containers } from './containers.js';
 import { collect, engine, out, ExitError } from './util.js';
 import { printRows } from './output.js';
 import { printInspect } from './images.js';
@@ -28,16 +27,18 @@ export function registerNetworkCommands(network: Command): void {
   network.command('ls').alias('list').description('List networks')
     .option('-q, --quiet', 'Only display network IDs').option('--no-trunc', "Do not truncate the output")
     .option('-f, --filter <filter>', 'Provide filter values', collect).option('--format <string>', 'Pretty-print networks using a Go template')
-    .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string }) => {
-      await networks().ensureDefault();
-      const rows = networks().list().map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
+    .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string; filter?: string[] }) => {
+      const rows = (await networks().query(o.filter ?? [])).map((n) => ({ ID: o.trunc === false ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: n.scope, Internal: String(n.internal), CreatedAt: n.created }));
       if (o.quiet) { for (const r of rows) out(r.ID); return; }
       printRows(rows, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', CreatedAt: 'CREATED' }, o.format);
     });
 
   network.command('inspect').description('Display detailed information on one or more networks').argument('<network...>')
     .option('-f, --format <string>', 'Format the output using the given Go template')
-    .action((refs: string[], o: { format?: string }) => printInspect(refs, o.format, (r) => networks().inspect(r)));
+    .action(async (refs: string[], o: { format?: string }) => {
+      await networks().ensureDefault();
+      printInspect(refs, o.format, (r) => networks().inspect(r));
+    });
 
   network.command('rm').alias('remove').description('Remove one or more networks').argument('<network...>')
     .action(async (refs: string[]) => {
@@ -50,18 +51,15 @@ export function registerNetworkCommands(network: Command): void {
 
   network.command('connect').description('Connect a container to a network').argument('<network>').argument('<container>')
     .option('--alias <list>', 'Add network-scoped alias for the container', collect)
-    .action(async (net: string, ref: string, o: { alias?: string[] }) => {
-      const e = containers();
-      const c = e.get(ref);
-      if (c.row.state !== 'running') throw invalidArgument(`container ${c.id} is not running`);
-      await networks().connect(c.id, net, { aliases: o.alias ?? [] });
+    .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
+    .action(async (net: string, ref: string, o: { alias?: string[]; ip?: string }) => {
+      await networks().connect(ref, net, { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) });
     });
 
   network.command('disconnect').description('Disconnect a container from a network').argument('<network>').argument('<container>')
     .option('-f, --force', 'Force the container to disconnect from a network')
-    .action(async (net: string, ref: string) => {
-      const c = containers().get(ref);
-      await networks().disconnect(c.id, net);
+    .action(async (net: string, ref: string, o: { force?: boolean }) => {
+      await networks().disconnect(ref, net, !!o.force);
     });
 
   network.command('prune').description('Remove all unused networks')

@@ -27,6 +27,8 @@ export function addCreateFlags(c: Command): Command {
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
     .option('--network <network>', 'Connect a container to a network', 'default')
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
+    .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
     .option('--privileged', 'Give extended privileges to this container')
     .option('--cap-add <list>', 'Add Linux capabilities', collect)
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
@@ -48,7 +50,7 @@ export interface CreateFlags {
   name?: string; env?: string[]; envFile?: string[]; workdir?: string; user?: string; entrypoint?: string;
   interactive?: boolean; tty?: boolean; rm?: boolean; hostname?: string; volume?: string[]; mount?: string[];
   tmpfs?: string[]; readOnly?: boolean; memory?: string; cpus?: string; pidsLimit?: string; restart: string;
-  network: string; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
+  network: string; networkAlias?: string[]; ip?: string; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
   publish?: string[]; publishAll?: boolean; pull?: string; expose?: string[]; label?: string[]; addHost?: string[]; shmSize?: string; runtime?: string;
   logDriver?: string; logOpt?: string[];
 }
@@ -210,6 +212,9 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     HostConfig: hc,
   };
   if (Object.keys(exposedPorts).length) req.ExposedPorts = exposedPorts;
+  if (f.networkAlias?.length || f.ip) {
+    req.NetworkingConfig = { EndpointsConfig: { [f.network || 'default']: { ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } };
+  }
   if (f.entrypoint !== undefined) req.Entrypoint = f.entrypoint === '' ? [''] : [f.entrypoint];
   if (f.name) (req as CreateRequest & { name?: string }).name = f.name;
   return req;

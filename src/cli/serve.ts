@@ -47,9 +47,9 @@ export function registerServeCommand(program: Command): void {
         await api.close();
         throw e;
       }
-      // as dockerd at startup: containers whose restart policy says so come back
-      const booted = await engine.containers.boot();
-      for (const f of booted.failed) process.stderr.write(`Error: starting ${f.container.name}: ${f.error}\n`);
+      // as dockerd at startup: reconcile with what really runs; containers whose restart policy says so come back
+      const booted = await engine.system.boot();
+      for (const f of booted.failed) process.stderr.write(`Error: starting ${f.name}: ${f.error}\n`);
       let ui: ExploreServer | undefined;
       try {
         if (o.ui || o.uiPort !== undefined) ui = await startExplorer(engine, o.uiPort !== undefined ? { port: o.uiPort } : {});

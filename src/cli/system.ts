@@ -81,13 +81,14 @@ export function registerSystemCommands(system: Command): void {
       await engine().system.reset();
     });
 
-  system.command('boot').description('Start the containers a restart policy brings back after a reboot (always; unless-stopped unless stopped)')
+  system.command('boot').description('Reconcile the store after a restart of the host and start the containers a restart policy brings back (always; unless-stopped unless stopped; on-failure after a failure)')
     .action(async () => {
-      const r = await engine().containers.boot();
+      const r = await engine().system.boot();
       for (const c of r.started) out(c.name);
-      for (const f of r.failed) process.stderr.write(`Error: starting ${f.container.name}: ${f.error}\n`);
+      for (const f of r.failed) process.stderr.write(`Error: starting ${f.name}: ${f.error}\n`);
       if (r.failed.length) throw new ExitError(1);
     });
+
   system.command('check').description("Verify the store: every blob's digest, every layer's presence")
     .option('--repair', 'Remove unreferenced blobs, layer directories and temporary files')
     .action(async (o: { repair?: boolean }) => {

@@ -18,13 +18,9 @@ export function registerVolumeCommands(volume: Command): void {
     .option('-q, --quiet', 'Only display volume names').option('-f, --filter <filter>', 'Provide filter values', collect)
     .option('--format <string>', 'Format output using a custom template')
     .action((o: { quiet?: boolean; filter?: string[]; format?: string }) => {
-      let list = volumes().list();
-      for (const f of o.filter ?? []) {
-        if (f === 'dangling=true') list = list.filter((v) => !volumes().users(v.name).length);
-        else if (f === 'dangling=false') list = list.filter((v) => volumes().users(v.name).length);
-      }
+      const list = volumes().query(o.filter ?? []);
       if (o.quiet) { for (const v of list) out(v.name); return; }
-      printRows(list.map((v) => ({ Driver: 'local', Name: v.name, Mountpoint: volumes().dataDir(v.name), Scope: 'local', Labels: '' })),
+      printRows(list.map((v) => ({ Driver: 'local', Name: v.name, Mountpoint: volumes().dataDir(v.name), Scope: 'local', Labels: Object.entries(JSON.parse(v.labels || '{}') as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(',') })),
         'table {{.Driver}}\t{{.Name}}', { Driver: 'DRIVER', Name: 'VOLUME NAME', Mountpoint: 'MOUNTPOINT', Scope: 'SCOPE', Labels: 'LABELS' }, o.format);
     });
   volume.command('inspect').description('Display detailed information on one or more volumes').argument('<volume...>')

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { invalidArgument, notFound } from '../base/errors.js';
+import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree } from '../base/fs.js';
 import { rfc3339Nano, ZERO_TIME } from '../image/config.js';
 import { mountOverlay, unmount, isMounted, removeShortLink } from '../snapshot/index.js';
@@ -21,7 +21,7 @@ import { Runc, runtimeDirFor, monitorPaths, readExit, readState } from '../runti
 import { linuxSys, type Sys } from '../sys/index.js';
 import {
   allContainers, containerById, containerByName, containersByIdPrefix, containersOfImage, deleteContainer,
-  updateContainer, updateContainerFrom, type ContainerRow,
+  updateContainer, updateContainerFrom, updateContainerWhere, type ContainerRow,
 } from '../meta/containers.js';
 import type { Container, NetworkDriver, NetworkState } from './container-model.js';
 import type { ContainerConfig } from '../image/types.js';
@@ -33,7 +33,7 @@ import { emitEvent } from './events.js';
 import { reconcileFreeze } from './freeze.js';
 
 /** The error of a container whose monitor died without recording an exit (killed, or the host went down). */
-export const MONITOR_DIED = 'the container monitor exited unexpectedly';
+const MONITOR_DIED = 'the container monitor exited unexpectedly';
 
 export class ContainerCore {
   readonly runc: Runc;
@@ -100,7 +100,7 @@ export class ContainerCore {
 
   /** Announce a container event (journal + in-process bus). */
   event(c: Container, action: string, extra: Record<string, string> = {}): void {
-    emitEvent(this.store, 'container', action, c.id, { image: c.row.image_ref, name: c.name, ...extra });
+    emitEvent(this.store, 'container', action, c.id, { ...(c.config.Labels ?? {}), image: c.row.image_ref, name: c.name, ...extra });
   }
 
   setNetworkState(id: string, net: NetworkState): void {
@@ -217,12 +217,40 @@ export class ContainerCore {
     }
     const merged = path.join(c.dir, 'merged');
     if (isMounted(merged, this.sys)) await unmount(merged, this.sys);
-    for (const f of fs.readdirSync(c.dir).filter((n) => n.startsWith('exec-'))) fs.rmSync(path.join(c.dir, f), { force: true });
+    let names: string[] = [];
+    try { names = fs.readdirSync(c.dir); } catch { /* removed meanwhile */ }
+    for (const f of names.filter((n) => n.startsWith('exec-'))) fs.rmSync(path.join(c.dir, f), { force: true });
   }
 
-  /** Release everything and delete the row, the directory and the sockets. */
+  private readonly destroying = new Map<string, Promise<void>>();
+
+  /**
+   * Release everything and delete the row, the directory and the sockets. One remover at a
+   * time: the row's move to `removing` is the claim. Another process that is removing it
+   * makes this a conflict (Docker's "already in progress"); one that died while removing
+   * leaves the work to whoever comes next. Within this process a second call waits for the first.
+   */
   async destroy(c: Container, opts: { volumes?: boolean }): Promise<void> {
-    this.update(c.id, { state: 'removing' });
+    const running = this.destroying.get(c.id);
+    if (running) return running;
+    const p = this.claimAndDestroy(c, opts);
+    this.destroying.set(c.id, p);
+    try { await p; } finally { this.destroying.delete(c.id); }
+  }
+
+  private async claimAndDestroy(c: Container, opts: { volumes?: boolean }): Promise<void> {
+    const me = process.pid;
+    if (!this.updateFrom(c.id, ['created', 'running', 'paused', 'restarting', 'exited', 'dead'], { state: 'removing', remover_pid: me })) {
+      const row = containerById(this.store.db, c.id);
+      if (!row) return; // removed by another process meanwhile
+      if (row.state === 'removing' && row.remover_pid !== me && this.sys.processAlive(row.remover_pid)) {
+        throw conflict(`removal of container ${c.id} is already in progress`);
+      }
+      // the remover is gone (killed mid-way): take the work over, unless another process just did
+      if (!updateContainerWhere(this.store.db, c.id, { state: 'removing', remover_pid: row.remover_pid }, { remover_pid: me })) {
+        throw conflict(`removal of container ${c.id} is already in progress`);
+      }
+    }
     await this.releaseRuntime(c);
     this.volumes.release(c, !!opts.volumes);
     deleteContainer(this.store.db, c.id);

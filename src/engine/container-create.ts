@@ -15,6 +15,8 @@ import { defaultHostConfig, type CreateRequest, type HostConfig } from './create
 import { parseMounts } from './volumes.js';
 import type { StoreRoot } from './store-root.js';
 import { normalizeLogConfig } from './log-config.js';
+import { recordCreateEndpoints } from './endpoints.js';
+import { splitAnonymousBinds } from './inspect-shape.js';
 
 let seqCounter = 0n;
 
@@ -28,7 +30,8 @@ function makeInitLayer(dir: string): void {
   try { fs.symlinkSync('/proc/mounts', path.join(dir, 'etc/mtab')); } catch { /* exists */ }
 }
 
-export function createContainer(cs: ContainerCore, req: CreateRequest, name?: string): Container {
+export function createContainer(cs: ContainerCore, request: CreateRequest, name?: string): Container {
+  let req = request;
   if (!req.Image) throw invalidArgument('no image specified');
   const image = resolveImage(cs.store, req.Image);
   const imgCfg = loadConfig(cs.store, image.id).config;
@@ -39,9 +42,15 @@ export function createContainer(cs: ContainerCore, req: CreateRequest, name?: st
     name = name.replace(/^\//, '');
   }
   const hc: HostConfig = { ...defaultHostConfig(), ...req.HostConfig } as HostConfig;
+  const anon = splitAnonymousBinds(hc.Binds);
+  if (anon.volumes.length) {
+    hc.Binds = anon.binds;
+    req = { ...req, Volumes: { ...(req.Volumes ?? {}), ...Object.fromEntries(anon.volumes.map((v) => [v, {}])) } };
+  }
   parseMounts(hc); // Docker's -v/--mount errors, before anything is made
   hc.LogConfig = normalizeLogConfig(hc.LogConfig);
   cs.network?.validate?.(hc.NetworkMode);
+  for (const n of Object.keys(req.NetworkingConfig?.EndpointsConfig ?? {})) if (n !== hc.NetworkMode && n !== 'default') cs.network?.validate?.(n);
   const cfg = mergeConfig(req, imgCfg, id);
   const dir = path.join(cs.dir, id);
   const created = rfc3339Nano();
@@ -63,6 +72,7 @@ export function createContainer(cs: ContainerCore, req: CreateRequest, name?: st
         name = generateName((n) => containerNamed(db, n) !== undefined);
       }
       insertContainer(db, { id, name: name!, image_id: image.id, image_ref: req.Image, created, config: JSON.stringify(cfg), host_config: JSON.stringify(hc), seq });
+      recordCreateEndpoints(db, id, hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig);
     });
   } catch (e) {
     rmTree(dir);

@@ -29,7 +29,7 @@ interface PathMount { destination: string; source: string; }
  * `followFinal` false the last component is not followed (cp copies a link as a link).
  * `mounts` (volumes, binds) map container paths to their host sources, as the container sees them.
  */
-function resolveInRoot(root: string, p: string, followFinal = true, mounts: PathMount[] = []): string {
+export function resolveInRoot(root: string, p: string, followFinal = true, mounts: PathMount[] = []): string {
   const sorted = [...mounts].sort((a, b) => b.destination.length - a.destination.length);
   const hostPath = (stack: string[]): string => {
     const cp = '/' + stack.join('/');
@@ -66,7 +66,7 @@ function mountTable(engine: Containers, c: Container): PathMount[] {
 }
 
 /** Run fn with the container's rootfs mounted and the container frozen if it runs. */
-async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string) => Promise<T>): Promise<T> {
+export async function withRootfs<T>(engine: Containers, c: Container, fn: (root: string) => Promise<T>): Promise<T> {
   const wasMounted = isMounted(path.join(c.dir, 'merged'), engine.sys);
   const root = await engine.mountRootfs(c);
   const pause = c.row.state === 'running';

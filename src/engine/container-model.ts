@@ -22,14 +22,18 @@ export interface NetworkState {
   mode?: string;
   netns?: string;
   ports?: { HostIp: string; HostPort: string; ContainerPort: string }[];
-  networks?: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; NetworkID?: string; Aliases?: string[] }>;
+  networks?: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; NetworkID?: string; EndpointID?: string; Aliases?: string[] }>;
 }
 
 /** Optional networking, wired in by the network layer (bridge, ports). */
 export interface NetworkDriver {
   attach(c: Container): Promise<NetworkState>;
   detach(c: Container): Promise<void>;
-  resolvConf?(): string;
+  resolvConf?(c?: Container): string;
+  /** A network's ID by name ('' when unknown). */
+  networkId?(name: string): string;
+  /** The container was renamed (name resolution follows). */
+  renamed?(c: Container): Promise<void>;
   /** Throws Docker's error for an unknown network (at create time). */
   validate?(mode: string): void;
 }

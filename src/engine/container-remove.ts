@@ -1,6 +1,6 @@
 /** `rm`, `container prune`, `rename`. */
 import * as path from 'node:path';
-import { conflict, invalidArgument } from '../base/errors.js';
+import { conflict, invalidArgument, StrataError } from '../base/errors.js';
 import { treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
 import { containerNamed } from '../meta/containers.js';
@@ -31,8 +31,14 @@ export async function pruneContainers(cs: ContainerCore): Promise<{ deleted: str
   const out = { deleted: [] as string[], reclaimed: 0 };
   for (const c of cs.all()) {
     if (c.row.state !== 'exited' && c.row.state !== 'created' && c.row.state !== 'dead') continue;
-    out.reclaimed += treeSize(path.join(c.dir, 'upper'));
-    await cs.destroy(c, { volumes: false });
+    const size = treeSize(path.join(c.dir, 'upper'));
+    try {
+      await cs.destroy(c, { volumes: false });
+    } catch (e) {
+      if (e instanceof StrataError && e.code === 'conflict') continue; // another process is removing it
+      throw e;
+    }
+    out.reclaimed += size;
     out.deleted.push(c.id);
   }
   return out;
@@ -49,4 +55,6 @@ export function renameContainer(cs: ContainerCore, ref: string, newName: string)
     cs.update(c.id, { name });
   });
   cs.event({ ...c, name }, 'rename', { oldName: `/${c.name}` });
+  const renamed = cs.network?.renamed;
+  if (renamed && cs.isLive(c)) cs.track(c.id, renamed.call(cs.network, { ...c, name }));
 }

@@ -26,7 +26,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
   const mode = hc.NetworkMode;
   const hostname = cfg.Hostname || c.id.slice(0, 12);
   writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
-  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.() ?? buildResolvConf(readHostResolvConf()));
+  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
   if (cs.network && mode !== 'host' && !mode.startsWith('container:')) {
     net = await cs.network.attach(c);
     cs.update(c.id, { network: JSON.stringify(net) });
@@ -104,7 +104,7 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
       id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
       restart: restartPolicy(c.hostConfig), deferStart: !!opts.deferStart, ...monitorLogOptions(c.hostConfig.LogConfig),
     });
-    cs.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0 });
+    cs.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0, manually_stopped: 0 });
     if (!opts.deferStart) cs.event(c, 'start');
   } catch (e) {
     cs.update(c.id, { error: e instanceof Error ? e.message : String(e) });

@@ -10,6 +10,7 @@ export async function stopContainer(cs: ContainerCore, ref: string, timeout?: nu
   let c = cs.get(ref);
   await cs.settle(c.id);
   if (!cs.isLive(c)) return c;
+  cs.update(c.id, { manually_stopped: 1 });
   await disableRestart(c.paths.socketPath).catch(() => undefined);
   if (c.row.state === 'paused') await cs.runc.resume(c.id).catch(() => undefined);
   const t = timeout ?? c.config.StopTimeout ?? 10;
@@ -39,7 +40,10 @@ export async function killContainer(cs: ContainerCore, ref: string, signal = 'KI
   }
   let sig: number;
   try { sig = signalNumber(signal); } catch { throw invalidArgument(`Invalid signal: ${signal}`); }
-  if (sig === 9 || sig === 15) await disableRestart(c.paths.socketPath).catch(() => undefined);
+  if (sig === 9 || sig === 15) {
+    cs.update(c.id, { manually_stopped: 1 });
+    await disableRestart(c.paths.socketPath).catch(() => undefined);
+  }
   await cs.runc.kill(c.id, String(sig));
   cs.event(c, 'kill', { signal: String(sig) });
   if (sig === 9) await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);

@@ -1,35 +1,38 @@
 /** Docker's JSON views of a container: `ps` filters and summary, ports, mounts, inspect. */
 import * as path from 'node:path';
-import { invalidArgument } from '../base/errors.js';
 import { treeSize } from '../base/fs.js';
 import { volumesOfContainer } from '../meta/volumes.js';
 import { statusString, containerCommand, type PortSummary } from '../format/index.js';
 import type { Container, ContainerSummary } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import { imageLayers, resolveImage } from './images.js';
+import { networksView as endpointsView, prefetchEndpoints } from './endpoints.js';
+import { filterArgs, matchLabels } from './filters.js';
+import { hostConfigView } from './inspect-shape.js';
+
+/** The keys `ps --filter` and `GET /containers/json` accept (Docker's list). */
+const CONTAINER_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 
 /**
  * `ps`: newest first; running only unless `all` (or `last`); `filters` as `key=value`
- * (status, name, id, exited, ancestor, label, before, since).
+ * (engine/filters.ts: values of one key OR-ed, keys AND-ed, every label required).
  */
 export function listContainers(cs: ContainerCore, opts: { all?: boolean; last?: number; filters?: string[] } = {}): Container[] {
   let list = cs.all();
   const n = opts.last !== undefined && opts.last >= 0 ? opts.last : -1;
-  const f = (opts.filters ?? []).map((x) => { const i = x.indexOf('='); return i < 0 ? [x, ''] as const : [x.slice(0, i), x.slice(i + 1)] as const; });
-  const one = (k: string) => f.filter(([key]) => key === k).map(([, v]) => v);
+  const fa = filterArgs(opts.filters, CONTAINER_FILTERS);
+  prefetchEndpoints(cs.store.db, list);
+  const one = (k: string) => fa.get(k) ?? [];
   // Docker: filters on status imply all
   if (!opts.all && n < 0 && !one('status').length && !one('exited').length) list = list.filter((c) => cs.isLive(c));
-  for (const [k, v] of f) {
-    if (k === 'before' || k === 'since') {
+  for (const k of ['before', 'since'] as const) {
+    for (const v of one(k)) {
       const ref = cs.get(v);
       list = list.filter((c) => (k === 'before' ? c.row.seq < ref.row.seq : c.row.seq > ref.row.seq));
-    } else if (!['status', 'name', 'id', 'exited', 'ancestor', 'label'].includes(k)) {
-      throw invalidArgument(`invalid filter '${k}'`);
     }
   }
-  // several values of one key: any may match; different keys: all must match
-  const keys = [...new Set(f.map(([k]) => k))].filter((k) => k !== 'before' && k !== 'since');
-  list = list.filter((c) => keys.every((k) => one(k).some((v) => filterMatch(cs, c, k, v))));
+  const keys = [...fa.keys()].filter((k) => k !== 'before' && k !== 'since' && k !== 'label');
+  list = list.filter((c) => matchLabels(fa, c.config.Labels) && keys.every((k) => one(k).some((v) => filterMatch(cs, c, k, v))));
   if (n >= 0) list = list.slice(0, n);
   return list;
 }
@@ -41,11 +44,13 @@ function filterMatch(cs: ContainerCore, c: Container, k: string, v: string): boo
     case 'id': return c.id.startsWith(v);
     case 'exited': return c.row.state === 'exited' && String(c.row.exit_code) === v;
     case 'ancestor': return imageColumn(cs, c) === v || c.row.image_ref === v || c.row.image_id.includes(v);
-    case 'label': {
-      const j = v.indexOf('=');
-      const labels = c.config.Labels ?? {};
-      return j < 0 ? v in labels : labels[v.slice(0, j)] === v.slice(j + 1);
-    }
+    case 'network': return Object.keys(networksView(cs, c)).some((name) => name === v || (cs.network?.networkId?.(name) || '\0').startsWith(v));
+    case 'volume': return mountsView(cs, c).some((m) => { const x = m as { Name?: string; Source?: string; Destination?: string }; return x.Name === v || x.Source === v || x.Destination === v; });
+    case 'health': return v === 'none';
+    case 'is-task': return v === 'false';
+    case 'isolation': return v === 'default';
+    case 'expose': return Object.keys(c.config.ExposedPorts ?? {}).some((p) => p === v || p === `${v}/tcp`);
+    case 'publish': return (c.network.ports ?? []).some((p) => p.HostPort === v.split('/')[0] && (!v.includes('/') || p.ContainerPort.endsWith(v.slice(v.indexOf('/')))));
     default: return false;
   }
 }
@@ -68,12 +73,9 @@ export function portSummaries(cs: ContainerCore, c: Container): PortSummary[] {
   return out;
 }
 
-/** Docker's per-network endpoint objects (the same in `ps`/list and inspect). */
-function networksView(c: Container): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(c.network.networks ?? {}).map(([k, v]) => [k, {
-    IPAMConfig: null, Links: null, Aliases: v.Aliases ?? null, NetworkID: v.NetworkID ?? '', EndpointID: '', Gateway: v.Gateway,
-    IPAddress: v.IPAddress, IPPrefixLen: v.IPPrefixLen, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: v.MacAddress, DriverOpts: null,
-  }]));
+/** Docker's per-network endpoint objects (the same in `ps`/list and inspect): configured endpoints, with addresses while attached. */
+function networksView(cs: ContainerCore, c: Container): Record<string, Record<string, unknown>> {
+  return endpointsView(cs.store.db, c, (n) => cs.network?.networkId?.(n) ?? '');
 }
 
 /** Docker's container summary (`GET /containers/json`, `ps`). Sizes only with `size`. */
@@ -92,7 +94,7 @@ export function containerSummary(cs: ContainerCore, c: Container, opts: { size?:
     Status: statusString({ state: c.row.state as never, exitCode: c.row.exit_code, startedAt: c.row.started_at, finishedAt: c.row.finished_at }),
     HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
     NetworkSettings: {
-      Networks: networksView(c),
+      Networks: networksView(cs, c),
     },
     Mounts: mountsView(cs, c),
   };
@@ -137,16 +139,16 @@ export function inspectContainer(cs: ContainerCore, ref: string): Record<string,
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: c.hostConfig,
+    HostConfig: hostConfigView(c.hostConfig),
     GraphDriver: { Data: { LowerDir: lower, MergedDir: path.join(c.dir, 'merged'), UpperDir: path.join(c.dir, 'upper'), WorkDir: path.join(c.dir, 'work') }, Name: 'overlay' },
     Mounts: mountsView(cs, c),
     Config: c.config,
     NetworkSettings: {
       Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
       Ports: ports, SandboxKey: c.network.netns ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: '', Gateway: primary?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      EndpointID: primary?.EndpointID ?? '', Gateway: primary?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
       IPAddress: primary?.IPAddress ?? '', IPPrefixLen: primary?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: primary?.MacAddress ?? '',
-      Networks: networksView(c),
+      Networks: networksView(cs, c),
     },
   };
 }

@@ -13,7 +13,7 @@ import { waitExit, readLogs, resize as resizePty, type BuildSpecOptions, type Ex
 import type { PortSummary } from '../format/index.js';
 import { commitContainer, type CommitInput, type CommitResult } from './commit.js';
 import type { Container, ContainerSummary } from './container-model.js';
-import { ContainerCore, MONITOR_DIED } from './container-core.js';
+import { ContainerCore } from './container-core.js';
 import { createContainer } from './container-create.js';
 import { abandonDeferred, prepareBundle, startContainer } from './container-start.js';
 import { killContainer, pauseContainer, stopContainer, unpauseContainer, waitContainer } from './container-stop.js';
@@ -57,28 +57,6 @@ export class Containers extends ContainerCore {
   stop(ref: string, timeout?: number): Promise<Container> { return stopContainer(this, ref, timeout); }
 
   kill(ref: string, signal = 'KILL'): Promise<Container> { return killContainer(this, ref, signal); }
-
-  /**
-   * What dockerd does for restart policies when it starts (`strata serve`, or `strata system
-   * boot` at boot on hosts without a server): containers with `always` that ran before are
-   * started again; `unless-stopped` ones too, unless they were stopped (only a container whose
-   * monitor went down with it, the host, was not).
-   */
-  async boot(): Promise<{ started: Container[]; failed: Array<{ container: Container; error: string }> }> {
-    const res: { started: Container[]; failed: Array<{ container: Container; error: string }> } = { started: [], failed: [] };
-    for (const c of this.all()) {
-      if (c.row.state !== 'exited') continue;
-      const policy = c.hostConfig.RestartPolicy?.Name || 'no';
-      const ranBefore = !!c.row.started_at && !c.row.started_at.startsWith('0001-');
-      if (!(policy === 'always' && ranBefore) && !(policy === 'unless-stopped' && c.row.error === MONITOR_DIED)) continue;
-      try {
-        res.started.push(await this.start(c.id));
-      } catch (e) {
-        res.failed.push({ container: c, error: e instanceof Error ? e.message : String(e) });
-      }
-    }
-    return res;
-  }
 
   async restart(ref: string, timeout?: number): Promise<Container> {
     await this.stop(ref, timeout);
@@ -207,7 +185,13 @@ export class Containers extends ContainerCore {
         try { await this.runc.pause(c.id); } catch (e) { releaseFreeze(c.dir); throw e; }
       };
       input.unpause = async () => {
-        await this.runc.resume(c.id);
+        try {
+          await this.runc.resume(c.id);
+        } catch (e) {
+          // removed (rm -f) or thawed by someone else while frozen: the layer was taken all the same
+          const st = await this.runc.state(c.id).catch(() => undefined);
+          if (st === undefined || (st && st.status === 'paused')) throw e;
+        }
         releaseFreeze(c.dir);
       };
     }

@@ -41,10 +41,18 @@ export interface HostConfig {
   LogConfig?: { Type: string; Config: Record<string, string> };
 }
 
+/** An EndpointConfig as clients send it (create's EndpointsConfig values, network connect's body). */
+export interface EndpointRequest {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  Links?: string[] | null;
+  DriverOpts?: Record<string, string> | null;
+}
+
 export interface CreateRequest extends Partial<ContainerConfig> {
   Image: string;
   HostConfig?: Partial<HostConfig>;
-  NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null }> };
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointRequest | null> | null } | null;
 }
 
 export function defaultHostConfig(): HostConfig {

@@ -219,7 +219,7 @@ export function listImages(store: StoreRoot, opts: ListOptions = {}): ImageListR
       case 'label': { const i = v.indexOf('='); labelFilters.push(i < 0 ? [v, undefined] : [v.slice(0, i), v.slice(i + 1)]); break; }
       case 'before': before = resolveImage(store, v).created; break;
       case 'since': since = resolveImage(store, v).created; break;
-      default: throw invalidArgument(`invalid filter '${k}'`);
+      default: throw invalidArgument(`Invalid filter '${k}'`);
     }
   }
   if (opts.reference) refPatterns.push(opts.reference);

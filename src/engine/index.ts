@@ -35,6 +35,8 @@ import {
   type Analysis, type Comparison, type ContainerOverview, type ImageDetail, type ImageOverview,
 } from './explore.js';
 import type { DirListing, ListOptions as TreeListOptions } from '../changes/index.js';
+import { archiveFromContainer, extractToContainer, statContainerPath, type PathStat } from './archive.js';
+import { containerStats, sampleStats, type StatsJson } from './stats.js';
 
 interface ImageService {
   list(opts?: ListOptions): ImageListRow[];
@@ -77,6 +79,19 @@ interface ContainerFiles {
   export(ref: string, out: Writable): Promise<void>;
   copyFrom(ref: string, src: string, dest: string, out?: Writable): Promise<void>;
   copyTo(ref: string, src: string | Readable, dest: string): Promise<void>;
+  /** Docker's container path stat (`X-Docker-Container-Path-Stat`). */
+  stat(ref: string, p: string): Promise<PathStat>;
+  /** The path as a tar stream (`GET /archive`). */
+  archive(ref: string, p: string, out: Writable): Promise<void>;
+  /** A tar stream extracted into an existing directory (`PUT /archive`). */
+  extract(ref: string, dir: string, input: Readable): Promise<void>;
+}
+
+interface StatsService {
+  /** Docker's stats objects: one a second (`stream`), or one (`stream: false`, `oneShot`). */
+  stream(ref: string, opts?: { stream?: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncGenerator<StatsJson>;
+  /** One read now, `pre` giving the previous one for CPU deltas. */
+  sample(ref: string, pre?: StatsJson): StatsJson;
 }
 
 /** Dockerfile builds (build/ on the engine's services) and the build cache. */
@@ -121,6 +136,7 @@ export interface Engine {
   readonly images: ImageService;
   readonly containers: Containers;
   readonly files: ContainerFiles;
+  readonly stats: StatsService;
   readonly volumes: VolumeStore;
   readonly networks: Networks;
   readonly changes: ChangeService;
@@ -154,7 +170,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     const volumes = new VolumeStore(store, sys);
     const containers = new Containers(store, volumes, sys);
     const nm = networkManager(store, sys);
-    containers.network = new CniDriver(nm);
+    containers.network = new CniDriver(nm, store);
     const networks = new Networks(nm, containers);
     parts = { store, containers, volumes, networks, nm, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
     return parts;
@@ -191,6 +207,13 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     export: (r, out) => exportContainer(w().containers, r, out),
     copyFrom: (r, s, d, out) => copyFromContainer(w().containers, r, s, d, out),
     copyTo: (r, s, d) => copyToContainer(w().containers, r, s, d),
+    stat: (r, p) => statContainerPath(w().containers, r, p),
+    archive: (r, p, out) => archiveFromContainer(w().containers, r, p, out),
+    extract: (r, d, input) => extractToContainer(w().containers, r, d, input),
+  };
+  const stats: StatsService = {
+    stream: (r, o = {}) => containerStats(w().containers, r, o),
+    sample: (r, pre) => sampleStats(w().containers.get(r), pre),
   };
   const build: BuildService = {
     build: (o) => runBuild(new BuildEngine(store(), { network: w().nm }), o),
@@ -221,7 +244,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
   return {
     root,
     sys,
-    images, files, registry, events, build, explore,
+    images, files, stats, registry, events, build, explore,
     get containers() { return w().containers; },
     get volumes() { return w().volumes; },
     get networks() { return w().networks; },
@@ -250,6 +273,9 @@ export type { PullOptions, PushOptions, ImportOptions, EngineEvent };
 export type { CommitOptions } from './change-service.js';
 export type { Credentials } from '../registry/config.js';
 export type { CreateNetworkOptions } from './networks.js';
+export type { EndpointRequest } from './networks.js';
+export type { PathStat, StatsJson };
+export { statsRow, STATS_FORMAT, STATS_HEADERS } from './stats.js';
 export { attach, attachTerminal, waitExit, openAttachSocket, RuntimeError, formatLogEntry, stdcopyFrame, toNanos } from '../runtime/index.js';
 export type { ExecHandle } from '../runtime/index.js';
 export { parsePublishAll } from '../network/index.js';

@@ -1,15 +1,14 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../base/errors.js';
-import { NetworkManager, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
+import { NetworkManager, buildHostsFile, publishAllSpecs, type PortSpec, type Attachment, type NetworkInspect } from '../network/index.js';
 import type { Container, NetworkDriver, NetworkState } from './container-model.js';
 import type { StoreRoot } from './store-root.js';
+import { containerEndpoints, joinedAliases } from './endpoints.js';
+import { ContainerDns } from './dns.js';
+import { containerById } from '../meta/containers.js';
+import { writeFileAtomic } from '../base/fs.js';
 import type { Sys } from '../sys/index.js';
 
-/** Networks of the default bridge kind: `--network default|bridge|NAME`. */
-function networksFor(mode: string): string[] {
-  if (!mode || mode === 'default') return ['bridge'];
-  return [mode];
-}
 
 /** HostConfig.PortBindings (+ -P) as the network layer's port requests. */
 function portSpecs(c: Container): PortSpec[] {
@@ -27,13 +26,13 @@ function portSpecs(c: Container): PortSpec[] {
   return out;
 }
 
-export function stateFromAttachment(a: Attachment, mode: string): NetworkState {
+function stateFromAttachment(a: Attachment, mode: string): NetworkState {
   return {
     mode,
     netns: a.netnsPath,
     ports: a.ports.map((p) => ({ HostIp: p.hostIp, HostPort: String(p.hostPort), ContainerPort: `${p.containerPort}/${p.protocol}` })),
     networks: Object.fromEntries(a.endpoints.map((e) => [e.network, {
-      IPAddress: e.ipAddress, IPPrefixLen: e.prefixLen, Gateway: e.gateway, MacAddress: e.macAddress, NetworkID: e.networkId, Aliases: e.aliases,
+      IPAddress: e.ipAddress, IPPrefixLen: e.prefixLen, Gateway: e.gateway, MacAddress: e.macAddress, NetworkID: e.networkId, EndpointID: e.endpointId, Aliases: e.aliases,
     }])),
   };
 }
@@ -44,25 +43,80 @@ export function networkManager(store: StoreRoot, sys: Sys): NetworkManager {
 
 /** The CNI-backed driver the container engine calls on start and stop. */
 export class CniDriver implements NetworkDriver {
-  constructor(readonly nm: NetworkManager) {}
+  readonly dns: ContainerDns;
 
+  constructor(readonly nm: NetworkManager, readonly store: StoreRoot) {
+    this.dns = new ContainerDns(nm, (id) => containerById(store.db, id)?.name);
+  }
+
+  /**
+   * Join the container's networks in their recorded order: the first with the attachment
+   * (netns, default route, published ports), the others as connections, each with its own
+   * aliases. None left (all disconnected): loopback only.
+   */
   async attach(c: Container): Promise<NetworkState> {
     const mode = c.hostConfig.NetworkMode || 'default';
     const extraHosts = (c.hostConfig.ExtraHosts ?? []).map((e) => {
       const i = e.lastIndexOf(':');
       return { ip: e.slice(i + 1), names: [e.slice(0, i)] };
     });
-    const a = await this.nm.attach(c.id, networksFor(mode), portSpecs(c), {
-      hostname: c.config.Hostname || c.id.slice(0, 12),
+    const eps = containerEndpoints(this.store.db, c);
+    const [first, ...rest] = eps;
+    const hostname = c.config.Hostname || c.id.slice(0, 12);
+    const hostsPath = path.join(c.dir, 'hosts');
+    // with a resolver, /etc/hosts has only the container itself (Docker); without, the network layer lists the peers
+    const a0 = await this.nm.attach(c.id, [first?.network ?? 'none'], portSpecs(c), {
+      hostname,
       name: c.name,
-      hostsPath: path.join(c.dir, 'hosts'),
+      ...(this.dns.enabled ? {} : { hostsPath }),
       extraHosts: extraHosts as never,
+      ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
+      ...(first?.settings.IPAMConfig?.IPv4Address ? { ip: first.settings.IPAMConfig.IPv4Address } : {}),
     });
+    let a = a0;
+    try {
+      for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings), ...(e.settings.IPAMConfig?.IPv4Address ? { ip: e.settings.IPAMConfig.IPv4Address } : {}) });
+      if (rest.length) a = this.nm.get(c.id) ?? a0;
+      if (this.dns.enabled) {
+        writeFileAtomic(hostsPath, buildHostsFile({ hostname, domainname: c.config.Domainname || undefined, ips: a.endpoints.map((e) => e.ipAddress).filter(Boolean), extraHosts: extraHosts as never }));
+        try {
+          await this.dns.sync();
+        } catch {
+          // the resolver cannot run (port 53 of the gateway taken...): the container still
+          // starts, with its peers in /etc/hosts and the host's nameservers
+          writeFileAtomic(hostsPath, this.nm.hostsFile(c.id));
+          if (!c.hostConfig.Dns?.length) writeFileAtomic(path.join(c.dir, 'resolv.conf'), this.nm.resolvConf());
+        }
+      }
+    } catch (e) {
+      await this.nm.detach(c.id).catch(() => undefined);
+      await this.dns.sync().catch(() => undefined);
+      throw e;
+    }
     return stateFromAttachment(a, mode);
+  }
+
+  private ids: { at: number; byName: Map<string, string> } | undefined;
+
+  /** A network's ID by name, from a listing at most a second old (ps of many containers asks once). */
+  networkId(name: string): string {
+    const now = Date.now();
+    let ids = this.ids;
+    const age = ids ? now - ids.at : Infinity;
+    if (!ids || age > 1000 || (age > 50 && !ids.byName.has(name))) {
+      ids = this.ids = { at: now, byName: new Map(this.nm.list().map((n) => [n.name, n.id])) };
+    }
+    return ids.byName.get(name) ?? '';
+  }
+
+  /** After a rename: peers resolve the new name. */
+  async renamed(): Promise<void> {
+    await this.dns.sync().catch(() => undefined);
   }
 
   async detach(c: Container): Promise<void> {
     await this.nm.detach(c.id);
+    await this.dns.sync().catch(() => undefined); // a resolver that cannot run never blocks a stop
   }
 
   validate(mode: string): void {
@@ -71,18 +125,28 @@ export class CniDriver implements NetworkDriver {
     try { this.nm.inspect(mode); } catch { throw notFound(`network ${mode} not found`); }
   }
 
-  resolvConf(): string {
-    return this.nm.resolvConf();
+  /** The container's resolv.conf: the resolver on its user-defined networks, else the host's servers. */
+  resolvConf(c?: Container): string {
+    const nets = c ? containerEndpoints(this.store.db, c).map((e) => e.network) : [];
+    return (c && !c.hostConfig.Dns?.length ? this.dns.resolvConf(nets) : undefined) ?? this.nm.resolvConf(c?.hostConfig.Dns?.length ? { dns: c.hostConfig.Dns } : {});
   }
 }
 
-/** Docker's network inspect shape. */
+/** Docker's network inspect shape (20.10 / API 1.41), including the default bridge's options. */
 export function networkJson(n: NetworkInspect): Record<string, unknown> {
+  const isDefault = n.name === 'bridge';
+  const options: Record<string, string> = isDefault
+    ? {
+      'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      'com.docker.network.bridge.name': n.bridge, 'com.docker.network.driver.mtu': '1500',
+    }
+    : {};
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: n.scope, Driver: n.driver, EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
+    IPAM: { Driver: 'default', Options: isDefault || !n.subnet ? null : {}, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
     Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: Object.fromEntries(Object.entries(n.containers).map(([id, e]) => [id, { Name: e.name, EndpointID: e.endpointId, MacAddress: e.macAddress, IPv4Address: e.ipv4Address, IPv6Address: e.ipv6Address }])),
-    Options: n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}, Labels: n.labels,
+    Options: options, Labels: n.labels ?? {},
   };
 }

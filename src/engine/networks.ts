@@ -1,13 +1,18 @@
 /**
  * Network use cases (`network create|ls|inspect|rm|connect|disconnect|prune`) over the CNI
- * network manager the container engine starts and stops containers with.
+ * network manager the container engine starts and stops containers with. Connections are
+ * recorded per container (engine/endpoints.ts), names are served by the resolver
+ * (engine/dns.ts), listings take Docker's filters (engine/listing.ts).
  */
-import { notFound } from '../base/errors.js';
-import type { NetworkManager, NetworkInfo, CreateNetworkOptions } from '../network/index.js';
-import { networkJson, stateFromAttachment } from './network-driver.js';
+import type { NetworkManager, NetworkInfo, NetworkInspect, CreateNetworkOptions } from '../network/index.js';
+import { networkJson } from './network-driver.js';
 import type { Containers } from './containers.js';
+import { connectContainer, disconnectContainer, type EndpointRequest } from './endpoints.js';
+import { listNetworks } from './listing.js';
+import { ContainerDns } from './dns.js';
+import { networksInUse } from '../meta/container-endpoints.js';
 
-export type { CreateNetworkOptions };
+export type { CreateNetworkOptions, EndpointRequest };
 
 export class Networks {
   constructor(private readonly nm: NetworkManager, private readonly containers: Containers) {}
@@ -19,34 +24,42 @@ export class Networks {
 
   list(): NetworkInfo[] { return this.nm.list(); }
 
+  /** `network ls --filter` / `GET /networks?filters=`: Docker's keys and rules. */
+  query(filters: readonly string[] = []): Promise<NetworkInspect[]> { return listNetworks(this.containers, this.nm, filters); }
+
   /** Docker's network inspect object. */
   inspect(ref: string): Record<string, unknown> { return networkJson(this.nm.inspect(ref)); }
 
+  /** Docker's network object for one listed network. */
+  json(n: NetworkInspect): Record<string, unknown> { return networkJson(n); }
+
   remove(ref: string): Promise<void> { return this.nm.remove(ref); }
 
-  /** Attach a running container to one more network; its recorded addresses follow. */
-  async connect(containerId: string, network: string, opts: { aliases?: string[] } = {}): Promise<void> {
-    await this.nm.connect(containerId, network, { aliases: opts.aliases ?? [] });
-    this.refreshState(containerId);
+  /** `network connect`: at once for a running container, at its next start otherwise; aliases and a fixed IPv4 address per network. */
+  connect(containerRef: string, network: string, req: EndpointRequest = {}): Promise<void> {
+    return connectContainer(this.containers, this.nm, containerRef, network, req);
   }
 
-  async disconnect(containerId: string, network: string): Promise<void> {
-    await this.nm.disconnect(containerId, network);
-    this.refreshState(containerId);
+  /** `network disconnect [--force]`. */
+  disconnect(containerRef: string, network: string, force = false): Promise<void> {
+    return disconnectContainer(this.containers, this.nm, containerRef, network, force);
   }
 
   /** `network prune`: bridge networks no container is configured for (nor attached to). */
   prune(): Promise<string[]> {
-    const used = new Set(this.containers.all().map((c) => c.hostConfig.NetworkMode));
+    const used = new Set([...this.containers.all().map((c) => c.hostConfig.NetworkMode), ...networksInUse(this.containers.store.db)]);
     return this.nm.prune(used);
   }
 
-  /** Remove every network, bridge, rule and netns of this store (`system reset`). */
-  destroy(): Promise<void> { return this.nm.destroy(); }
+  /**
+   * Undo what containers that no longer run left on the host (netns, veths, rules, address
+   * and port bookings), as after a crash or a reboot; `live` are the containers still running.
+   */
+  async sweep(live: Set<string>): Promise<void> { await this.nm.cleanupStale(live); }
 
-  private refreshState(id: string): void {
-    const a = this.nm.get(id);
-    if (!a) throw notFound(`No such container: ${id}`);
-    this.containers.setNetworkState(id, stateFromAttachment(a, this.containers.get(id).hostConfig.NetworkMode));
+  /** Remove every network, bridge, rule, netns and the name resolver of this store (`system reset`). */
+  async destroy(): Promise<void> {
+    await new ContainerDns(this.nm).stop();
+    await this.nm.destroy();
   }
 }

@@ -8,7 +8,8 @@ import { treeSize } from '../base/fs.js';
 import { runtimeDirFor } from '../runtime/index.js';
 import { checkStore, diskUsage, gcUnreferenced, pruneImages, type CheckReport, type DfImage, type PruneResult } from './system.js';
 import { imageSummaries, type ImageSummary } from './images.js';
-import type { Containers, ContainerSummary } from './containers.js';
+import type { Container, Containers, ContainerSummary } from './containers.js';
+import { ZERO_TIME } from '../image/config.js';
 import type { VolumeStore } from './volumes.js';
 import type { Networks } from './networks.js';
 import type { StoreRoot } from './store-root.js';
@@ -39,6 +40,31 @@ interface SystemPruneResult {
   images: PruneResult;
   buildCache: { deleted: string[]; reclaimed: number };
   reclaimed: number;
+}
+
+interface BootResult {
+  /** Containers started again because of their restart policy. */
+  started: { id: string; name: string }[];
+  /** Those whose start failed, with the error (the others were still started). */
+  failed: { id: string; name: string; error: string }[];
+}
+
+/**
+ * Whether dockerd would start a stopped container when it starts: `always`, `unless-stopped`
+ * unless the user stopped it, `on-failure` after a non-zero exit within its retry count
+ * (its RestartManager's rule);
+ * never one that was only created.
+ */
+function restartsAtBoot(c: Container): boolean {
+  if (c.row.state !== 'exited' || !c.row.started_at || c.row.started_at === ZERO_TIME) return false;
+  const p = c.hostConfig.RestartPolicy;
+  switch (p?.Name) {
+    case 'always': return true;
+    case 'unless-stopped': return !c.row.manually_stopped;
+    // as dockerd: a manual stop (exit 137/143) does not keep an on-failure container down
+    case 'on-failure': return c.row.exit_code !== 0 && (!p.MaximumRetryCount || c.row.restart_count < p.MaximumRetryCount);
+    default: return false;
+  }
 }
 
 export class SystemService {
@@ -109,6 +135,30 @@ export class SystemService {
     this.close();
     for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
     fs.rmSync(runtimeDirFor(root, this.store.sys.runDir), { recursive: true, force: true }); // runc state and sockets under /run
+  }
+
+  /**
+   * What a host runs once at boot (`system boot`, and `serve` as it starts): every container
+   * reconciled with what is really running (a reboot leaves rows that say `running`), what
+   * stopped containers left on the host released and swept, then the containers whose
+   * restart policy asks for it started again, as dockerd does when it starts.
+   */
+  async boot(): Promise<BootResult> {
+    const all = this.containers.all();
+    await this.containers.settle();
+    const live = new Set(all.filter((c) => this.containers.isLive(c)).map((c) => c.id));
+    await this.networks.sweep(live);
+    const res: BootResult = { started: [], failed: [] };
+    for (const c of [...all].reverse()) { // oldest first
+      if (!restartsAtBoot(c)) continue;
+      try {
+        await this.containers.start(c.id);
+        res.started.push({ id: c.id, name: c.name });
+      } catch (e) {
+        res.failed.push({ id: c.id, name: c.name, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return res;
   }
 
   /** `system check` (with `repair`: unreferenced blobs, layer dirs and tmp entries removed first). */

@@ -19,6 +19,7 @@ import type { Container, Volumes } from './container-model.js';
 import type { HostConfig, MountSpec } from './create-spec.js';
 import { generateId } from './names.js';
 import type { StoreRoot } from './store-root.js';
+import { listVolumes } from './listing.js';
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -97,6 +98,11 @@ export class VolumeStore implements Volumes {
 
   find(name: string): VolumeRow | undefined {
     return volumeByName(this.store.db, name);
+  }
+
+  /** `volume ls --filter` / `GET /volumes?filters=`: Docker's keys and rules (engine/listing.ts). */
+  query(filters: readonly string[] = []): VolumeRow[] {
+    return listVolumes(this, filters);
   }
 
   list(): VolumeRow[] {

@@ -22,6 +22,10 @@ export interface ContainerRow {
   network: string;
   seq: number;
   oom_killed: number;
+  /** 1 once stop or kill ended it since its last start (Docker's HasBeenManuallyStopped). */
+  manually_stopped: number;
+  /** While `removing`: the process doing it (another one may finish the work once it is gone). */
+  remover_pid: number;
 }
 
 export function containerById(db: DB, id: string): ContainerRow | undefined {
@@ -67,6 +71,15 @@ export function updateContainerFrom(db: DB, id: string, states: string[], fields
   const keys = Object.keys(fields);
   const r = db.prepare(`UPDATE containers SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id AND state IN (${states.map((_, i) => `@s${i}`).join(', ')})`)
     .run({ ...fields, id, ...Object.fromEntries(states.map((v, i) => [`s${i}`, v])) });
+  return r.changes > 0;
+}
+
+/** Update only while the row's columns hold `where`; false when another process got there first. */
+export function updateContainerWhere(db: DB, id: string, where: Partial<ContainerRow>, fields: Partial<ContainerRow>): boolean {
+  const keys = Object.keys(fields);
+  const conds = Object.keys(where);
+  const r = db.prepare(`UPDATE containers SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id${conds.map((k) => ` AND ${k} = @w_${k}`).join('')}`)
+    .run({ ...fields, id, ...Object.fromEntries(conds.map((k) => [`w_${k}`, (where as Record<string, unknown>)[k]])) });
   return r.changes > 0;
 }
 

@@ -157,6 +157,24 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (image_id, idx)
   );
 `,
+  `
+  ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;  -- stopped by stop/kill since its last start (unless-stopped stays down at boot)
+  ALTER TABLE containers ADD COLUMN remover_pid INTEGER NOT NULL DEFAULT 0;       -- the process removing it (state 'removing')
+  `,
+  `
+  CREATE TABLE container_endpoints (     -- the networks a container joins (Docker's EndpointsConfig), created or running
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    network      TEXT NOT NULL,          -- network name as given
+    idx          INTEGER NOT NULL,       -- join order: the first is the primary (default route, published ports)
+    config       TEXT NOT NULL,          -- JSON: Aliases, IPAMConfig, Links, DriverOpts
+    PRIMARY KEY (container_id, network)
+  );
+  INSERT INTO container_endpoints (container_id, network, idx, config)
+    SELECT id, CASE WHEN coalesce(json_extract(host_config, '$.NetworkMode'), '') IN ('', 'default') THEN 'bridge'
+                    ELSE json_extract(host_config, '$.NetworkMode') END,
+           0, '{"Aliases":null,"IPAMConfig":null,"Links":null,"DriverOpts":null}'
+    FROM containers WHERE coalesce(json_extract(host_config, '$.NetworkMode'), '') NOT LIKE 'container:%';
+  `,
 ];
 
 export function openDb(file: string): DB {

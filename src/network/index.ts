@@ -12,3 +12,4 @@ export {
   parsePublish, parsePublishAll, parseExpose, publishAllSpecs, exposedKeys, formatPorts, type PortSpec,
 } from './ports.js';
 export { buildHostsFile, buildResolvConf } from './hosts-files.js';
+export { Aardvark, findAardvark, type DnsNetwork } from './aardvark.js';

@@ -293,6 +293,7 @@ export class NetworkManager {
           network: n.name, networkId: n.id, endpointId: randomBytes(32).toString('hex'), ifName: `eth${i}`,
           cniName: n.cniName, bridge: n.bridge, aliases: [...(opts.aliases ?? [])],
           conflist: this.st.conflist(n, { primary: i === primaryIdx }), state: 'pending',
+          ...(opts.ip && recs.length === 1 ? { ip: this.fixedAddress(n, opts.ip) } : {}),
           portMappings: i === primaryIdx ? mappings : [],
         })),
       };
@@ -314,7 +315,7 @@ export class NetworkManager {
         await addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys });
         this.st.step('loopback', containerId);
         for (const ep of r.endpoints) {
-          const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings } }, { cniPath: this.st.cniPath, sys: this.sys });
+          const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
           ep.state = 'added';
           ep.result = result;
           this.st.writeRecord(r);
@@ -360,8 +361,18 @@ export class NetworkManager {
 
   // ---------------------------------------------------------------- connect / disconnect
 
+  /** A fixed address as host-local takes it (CIDR), checked against the subnet and the reservations (Docker's words). */
+  private fixedAddress(n: NetworkRecord, ip: string): string {
+    const a = parseIPv4(ip);
+    const c = mustParseCidr(n.subnet);
+    if (a === undefined) throw new StrataError('invalid_argument', `invalid IPv4 address: ${ip}`);
+    if (!contains(c, a) || ip === n.gateway) throw new StrataError('invalid_argument', `Invalid address ${ip}: It does not belong to any of this network's subnets`);
+    if (this.st.reservations(n.cniName).some((x) => x.ip === ip)) throw new StrataError('conflict', 'Address already in use');
+    return `${ip}/${c.prefix}`;
+  }
+
   /** `network connect NET CONTAINER` for a container that is attached (running). */
-  async connect(containerId: string, network: string, opts: { aliases?: string[] } = {}): Promise<Endpoint> {
+  async connect(containerId: string, network: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<Endpoint> {
     const n = network === DEFAULT_NETWORK ? (await this.ensureDefault(), this.st.findNetwork(network)) : this.st.findNetwork(network);
     if (PREDEFINED.includes(network) && network !== DEFAULT_NETWORK) {
       throw new StrataError('failed_precondition', 'container cannot be disconnected from host network or connected to host network');
@@ -381,7 +392,7 @@ export class NetworkManager {
       const ep: EndpointRecord = {
         network: n.name, networkId: n.id, endpointId: randomBytes(32).toString('hex'), ifName: `eth${i}`, cniName: n.cniName,
         bridge: n.bridge, aliases: [...(opts.aliases ?? rec.aliases)], conflist: this.st.conflist(n, { primary: !hasPrimary && !n.internal }),
-        state: 'pending', portMappings: [],
+        state: 'pending', portMappings: [], ...(opts.ip ? { ip: this.fixedAddress(n, opts.ip) } : {}),
       };
       rec.endpoints.push(ep);
       this.st.writeRecord(rec);
@@ -390,7 +401,7 @@ export class NetworkManager {
     const ep = r.endpoints.at(-1)!;
     try {
       await this.ensureBridge(n);
-      ep.result = await addNetworkList(ep.conflist, { containerId, netns: netnsPath(this.sys, r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: [] } }, { cniPath: this.st.cniPath, sys: this.sys });
+      ep.result = await addNetworkList(ep.conflist, { containerId, netns: netnsPath(this.sys, r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: [], ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
       ep.state = 'added';
       await withLock(this.sys, this.st.lockFile, () => {
         const cur = this.st.readRecord(containerId);

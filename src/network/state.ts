@@ -43,6 +43,8 @@ export interface EndpointRecord {
   conflist: CniConfList;
   /** pending: ADD started (and may have half-happened); added: ADD returned `result`. */
   state: 'pending' | 'added';
+  /** The address asked for (CIDR), when fixed. */
+  ip?: string;
   result?: CniResult;
   portMappings: PortMapEntry[];
 }
@@ -223,6 +225,8 @@ export class NetworkState {
       ipMasq: !n.internal,
       hairpinMode: true,
       mtu: n.mtu,
+      // a fixed address (`--ip`, EndpointConfig.IPAMConfig) reaches host-local as runtimeConfig.ips
+      capabilities: { ips: true },
       ipam,
     }];
     if (!n.internal) {

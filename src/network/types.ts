@@ -76,6 +76,8 @@ export interface AttachOptions {
   name?: string;
   /** Extra names peers resolve (network-scoped aliases in Docker). */
   aliases?: string[];
+  /** A fixed IPv4 address on the (single) network attached; default: the next free one. */
+  ip?: string;
   /** `--add-host` records for the hosts file. */
   extraHosts?: HostsEntry[];
   /**

@@ -1,0 +1,121 @@
+/**
+ * Name resolution on user-defined networks with aardvark-dns (Debian's `aardvark-dns`,
+ * Podman's resolver): one process per state dir, listening on port 53 of each network's
+ * gateway, with one configuration file per network (first line: the gateway; then one line
+ * per container: `ID IPv4s IPv6s names`). It answers A records for the names of the
+ * networks the asking container is on (so networks stay isolated), every address of a name
+ * several containers share, and forwards other names to the host's resolvers. A rewrite of
+ * the files and a SIGHUP is seen at once; with no file left the process is stopped.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { errnoCode } from '../base/errors.js';
+import { mkdirp, writeFileAtomic } from '../base/fs.js';
+import { withLock } from './lock.js';
+import { linuxSys, type Sys } from '../sys/index.js';
+
+const AARDVARK_PATHS = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns'];
+
+/** The aardvark-dns binary, if installed. */
+export function findAardvark(): string | undefined {
+  if (process.env.STRATA_NO_DNS) return undefined;
+  return AARDVARK_PATHS.find((p) => fs.existsSync(p));
+}
+
+interface DnsRecord { id: string; ipv4: string[]; names: string[] }
+export interface DnsNetwork { name: string; gateway: string; records: DnsRecord[] }
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function fileText(n: DnsNetwork): string {
+  let s = `${n.gateway}\n`;
+  for (const r of n.records) {
+    const names = [...new Set(r.names.filter((x) => NAME_RE.test(x)))];
+    if (!names.length || !r.ipv4.length) continue;
+    s += `${r.id} ${r.ipv4.join(',')}  ${names.join(',')}\n`;
+  }
+  return s;
+}
+
+function alive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try { process.kill(pid, 0); } catch (e) { return errnoCode(e) === 'EPERM'; }
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('aardvark-dns'); } catch { return false; }
+}
+
+export class Aardvark {
+  /** `dir`: this root's configuration directory (only network files and aardvark's pid file go there). */
+  constructor(readonly dir: string, readonly binary: string, readonly port = 53, readonly sys: Sys = linuxSys) {}
+
+  private get pidFile(): string { return path.join(this.dir, 'aardvark.pid'); }
+  private get lockFile(): string { return `${this.dir}.lock`; }
+
+  /** The server's pid, when it runs. */
+  pid(): number | undefined {
+    let pid = 0;
+    try { pid = Number(fs.readFileSync(this.pidFile, 'utf8').trim()); } catch { return undefined; }
+    return alive(pid) ? pid : undefined;
+  }
+
+  /** Make the configuration exactly `nets` (those without records dropped) and have the server see it. */
+  async sync(nets: readonly DnsNetwork[]): Promise<void> {
+    await withLock(this.sys, this.lockFile, async () => {
+      mkdirp(this.dir, 0o700);
+      const wanted = new Map(nets.filter((n) => n.gateway && n.records.length).map((n) => [n.name, fileText(n)]));
+      let changed = false;
+      for (const f of fs.readdirSync(this.dir)) {
+        if (f === 'aardvark.pid' || f.startsWith('.')) continue;
+        if (!wanted.has(f)) { fs.rmSync(path.join(this.dir, f), { force: true }); changed = true; }
+      }
+      for (const [name, text] of wanted) {
+        const file = path.join(this.dir, name);
+        let cur: string | undefined;
+        try { cur = fs.readFileSync(file, 'utf8'); } catch { /* new */ }
+        if (cur === text) continue;
+        writeFileAtomic(file, text);
+        changed = true;
+      }
+      const pid = this.pid();
+      if (wanted.size === 0) {
+        if (pid) await this.kill(pid);
+        return;
+      }
+      if (!pid) await this.start();
+      else if (changed) process.kill(pid, 'SIGHUP');
+    });
+  }
+
+  /** Stop the server and remove its configuration. */
+  async stop(): Promise<void> {
+    await withLock(this.sys, this.lockFile, async () => {
+      const pid = this.pid();
+      if (pid) await this.kill(pid);
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    });
+  }
+
+  private async kill(pid: number): Promise<void> {
+    try { process.kill(pid, 'SIGTERM'); } catch { return; }
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    fs.rmSync(this.pidFile, { force: true });
+  }
+
+  /** aardvark-dns daemonizes itself and writes its pid file once its servers listen. */
+  private async start(): Promise<void> {
+    fs.rmSync(this.pidFile, { force: true });
+    const child = spawn(this.binary, ['--config', this.dir, '-p', String(this.port), 'run'], { stdio: 'ignore', detached: true, cwd: '/' });
+    const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => resolve(code)); child.once('error', () => resolve(-1)); });
+    child.unref();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if (this.pid()) return;
+      if (Date.now() > deadline) throw new Error(`aardvark-dns did not start (config ${this.dir})`);
+      const code = await Promise.race([exited, new Promise<'wait'>((r) => setTimeout(() => r('wait'), 10))]);
+      if (code === 'wait') continue;
+      if (code !== 0 && !this.pid()) throw new Error(`aardvark-dns exited with ${code}`);
+      await new Promise((r) => setTimeout(r, 10)); // the daemon writes its pid file after the parent exits
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Docker's embedded DNS behaviour on user-defined networks (served by aardvark-dns): names,
+ * network aliases and short IDs resolve from peers; a shared alias gives every address; a
+ * container that joins, leaves or connects is seen at once; networks are isolated; the
+ * default bridge has no names. The resolver stops with the root.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { containerRoot, strata, strataOk } from '../helpers.js';
+import { findAardvark } from '../../src/network/index.js';
+
+/** The IPv4 answers of busybox nslookup inside a container ([] for NXDOMAIN). */
+function lookup(root: string, from: string, name: string): string[] {
+  const r = strata(root, ['exec', from, 'nslookup', '-type=a', name]);
+  const answer = r.stdout.split('Non-authoritative answer:')[1] ?? '';
+  return [...answer.matchAll(/Address: (\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!).sort();
+}
+
+function ipOn(root: string, ctr: string, net: string): string {
+  return strataOk(root, ['inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, ctr]).trim();
+}
+
+test('names resolve on user-defined networks as with Docker\'s embedded DNS', { skip: findAardvark() ? false : 'aardvark-dns is not installed', timeout: 180000 }, async (t) => {
+  const root = containerRoot(t);
+  strataOk(root, ['network', 'create', 'front']);
+  strataOk(root, ['network', 'create', 'back']);
+  for (const [name, args] of [['a1', ['--network', 'front', '--network-alias', 'svc']], ['a2', ['--network', 'front', '--network-alias', 'svc']], ['b1', ['--network', 'back']], ['c1', []], ['c2', []]] as const) {
+    strataOk(root, ['run', '-d', '--name', name, ...args, 'busybox', 'sleep', '300']);
+  }
+  const a1 = ipOn(root, 'a1', 'front');
+  const a2 = ipOn(root, 'a2', 'front');
+
+  await t.test('name, alias (every address) and short ID', () => {
+    assert.deepEqual(lookup(root, 'a2', 'a1'), [a1]);
+    assert.deepEqual(lookup(root, 'a1', 'svc'), [a1, a2].sort());
+    const id12 = strataOk(root, ['inspect', '--format', '{{.Id}}', 'a1']).trim().slice(0, 12);
+    assert.deepEqual(lookup(root, 'a2', id12), [a1]);
+    assert.match(strataOk(root, ['exec', 'a2', 'cat', '/etc/resolv.conf']), /^nameserver \d+\.\d+\.\d+\.1$/m);
+    assert.equal(strataOk(root, ['exec', 'a2', 'ping', '-c', '1', '-W', '2', 'a1']).includes(a1), true);
+  });
+
+  await t.test('networks are isolated; the default bridge has no names', () => {
+    assert.deepEqual(lookup(root, 'b1', 'a1'), []);
+    assert.deepEqual(lookup(root, 'a1', 'b1'), []);
+    const r = strata(root, ['exec', 'c1', 'ping', '-c', '1', '-W', '1', 'c2']);
+    assert.notEqual(r.code, 0);
+  });
+
+  await t.test('joins, leaves and connections are seen at once', () => {
+    strataOk(root, ['run', '-d', '--name', 'a3', '--network', 'front', 'busybox', 'sleep', '300']);
+    assert.deepEqual(lookup(root, 'a1', 'a3'), [ipOn(root, 'a3', 'front')]);
+    strataOk(root, ['stop', '-t', '0', 'a3']);
+    assert.deepEqual(lookup(root, 'a1', 'a3'), []);
+    strataOk(root, ['network', 'connect', '--alias', 'db', 'front', 'b1']);
+    const b1 = ipOn(root, 'b1', 'front');
+    assert.deepEqual(lookup(root, 'a1', 'db'), [b1]);
+    assert.deepEqual(lookup(root, 'b1', 'a1'), [a1], 'b1 now resolves through its new network too');
+    strataOk(root, ['network', 'disconnect', 'front', 'b1']);
+    assert.deepEqual(lookup(root, 'a1', 'db'), []);
+    strataOk(root, ['start', 'a3']);
+    assert.deepEqual(lookup(root, 'a1', 'a3'), [ipOn(root, 'a3', 'front')]);
+  });
+
+  await t.test('a rename is seen at once', () => {
+    const ip = ipOn(root, 'a3', 'front');
+    strataOk(root, ['rename', 'a3', 'a3r']);
+    assert.deepEqual(lookup(root, 'a1', 'a3r'), [ip]);
+    assert.deepEqual(lookup(root, 'a1', 'a3'), []);
+    strataOk(root, ['rename', 'a3r', 'a3']);
+  });
+
+  await t.test('the resolver goes with the root', () => {
+    const pidFile = path.join(root, 'network', 'aardvark-dns', 'aardvark.pid');
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    strataOk(root, ['rm', '-f', 'a1', 'a2', 'a3', 'b1', 'c1', 'c2']);
+    strataOk(root, ['system', 'reset', '--force']);
+    let alive = true;
+    try { process.kill(pid, 0); alive = !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'); } catch { alive = false; }
+    assert.equal(alive, false);
+  });
+});
