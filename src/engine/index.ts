@@ -26,7 +26,8 @@ import { pushImage, type PushOptions, type PushResult } from './push.js';
 import { checkLogin, login, loginDomain, logout, serverDisplayName, storedCredentials } from './login.js';
 import { followEvents, lastEventSeq, readEvents, type EngineEvent } from './events.js';
 import { copyFromContainer, copyToContainer, exportContainer } from './container-files.js';
-import { BuildEngine, buildCacheEntries, contextFromStream, pruneBuildCache, releaseContext, type BuildCacheEntry } from './build.js';
+import { BuildEngine } from './build.js';
+import { buildCacheEntries, contextFromStream, pruneBuildCache, releaseContext, type BuildCacheEntry } from './build-cache.js';
 import { build as runBuild } from '../build/builder.js';
 import type { BuildOptions, BuildResult } from '../build/build-state.js';
 import type { NetworkManager } from '../network/index.js';
@@ -268,7 +269,7 @@ export type { CreateRequest, HostConfig, MountSpec, PortBinding } from './create
 export type { ImageListRow, ListOptions } from './images.js';
 export type { BuildOptions } from '../build/build-state.js';
 export { BuildError } from '../build/builder.js';
-export type { BuildCacheEntry } from './build.js';
+export type { BuildCacheEntry } from './build-cache.js';
 export type { PullOptions, PushOptions, ImportOptions, EngineEvent };
 export type { CommitOptions } from './change-service.js';
 export type { Credentials } from '../registry/config.js';

@@ -14,7 +14,7 @@ import type { VolumeStore } from './volumes.js';
 import type { Networks } from './networks.js';
 import type { StoreRoot } from './store-root.js';
 import { countImages } from '../meta/images.js';
-import { buildCacheEntries, pruneBuildCache, type BuildCacheEntry } from './build.js';
+import { buildCacheEntries, pruneBuildCache, type BuildCacheEntry } from './build-cache.js';
 
 interface VolumeUsage { name: string; size: number; refCount: number; view: Record<string, unknown>; }
 
