@@ -253,9 +253,18 @@ export class ContainerCore {
     }
     await this.releaseRuntime(c);
     this.volumes.release(c, !!opts.volumes);
+    // The dir leaves containers/ in one rename before the row goes, so a removal killed at any
+    // point leaves either the row (the next rm takes over) or a trash dir in tmp/ that the
+    // next command's sweep deletes (its owner's pid is dead) - never a dir nothing lists.
+    let trash = path.join(this.store.tmpDir, `${me}-rm-${c.id.slice(0, 12)}`);
+    try { fs.renameSync(c.dir, trash); } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV') trash = c.dir; // containers/ on another filesystem: delete in place
+      else if (code !== 'ENOENT') throw e;
+    }
     deleteContainer(this.store.db, c.id);
     removeShortLink(path.join(this.store.root, 'l'), path.join(c.dir, 'init')); // or l/<short> dangles
-    rmTree(c.dir);
+    rmTree(trash);
     fs.rmSync(c.paths.socketPath, { force: true });
     this.event(c, 'destroy');
   }
