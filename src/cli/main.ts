@@ -23,7 +23,7 @@ const PARTS_OF: Record<string, Part[]> = {
 };
 for (const w of ['images', 'import', 'load', 'save', 'tag', 'rmi', 'history']) PARTS_OF[w] = ['images'];
 for (const w of ['pull', 'push', 'login', 'logout']) PARTS_OF[w] = ['registry'];
-for (const w of ['create', 'run', 'start', 'stop', 'restart', 'kill', 'rm', 'ps', 'logs', 'wait', 'exec', 'top', 'rename', 'pause', 'unpause', 'port', 'cp', 'export']) PARTS_OF[w] = ['containers'];
+for (const w of ['create', 'run', 'start', 'stop', 'restart', 'kill', 'rm', 'ps', 'logs', 'wait', 'exec', 'top', 'rename', 'pause', 'unpause', 'port', 'cp', 'export', 'stats']) PARTS_OF[w] = ['containers'];
 for (const w of ['diff', 'commit']) PARTS_OF[w] = ['changes'];
 
 /** The parts a command line needs: one command's, or all of them (help, an unknown word). */
