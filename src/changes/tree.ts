@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument } from '../base/errors.js';
-import { binToUtf8, fsPath, toBin } from '../layer/index.js';
+import { binToUtf8, fileType, fsPath, toBin } from '../layer/index.js';
 import { classifyNoise, type NoiseKind } from './noise.js';
 import {
   type Found, S_IFMT, childContribs, entryBytes, isDirStat, isOpaque, isWhiteout, lookup, lstatBin, readNames, resolveInStack, rootContribs, subtreeBytes,
@@ -67,15 +67,8 @@ export interface ListOptions {
 const DEFAULT_LIMIT = 1000;
 
 function typeOf(st: fs.BigIntStats): EntryType {
-  switch (Number(st.mode & S_IFMT)) {
-    case 0o040000: return 'dir';
-    case 0o120000: return 'symlink';
-    case 0o020000: return 'char';
-    case 0o060000: return 'block';
-    case 0o010000: return 'fifo';
-    case 0o140000: return 'socket';
-    default: return 'file';
-  }
+  const t = fileType(Number(st.mode));
+  return t === null || t === 'link' ? 'file' : t;
 }
 
 /** A binary string for people: UTF-8 when it is, else with each stray byte as U+FFFD. */

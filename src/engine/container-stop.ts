@@ -54,27 +54,25 @@ export async function pauseContainer(cs: ContainerCore, ref: string): Promise<vo
   const c = cs.get(ref);
   if (c.row.state === 'paused') throw conflict(`Container ${c.id} is already paused`);
   if (c.row.state !== 'running') throw conflict(`Container ${c.id} is not running`);
-  holdFreeze(c.dir, 'pause');
-  try {
-    await cs.runc.pause(c.id);
-    cs.update(c.id, { state: 'paused' });
-  } finally {
-    releaseFreeze(c.dir);
-  }
-  cs.event(c, 'pause');
+  await changeFreezer(cs, c, 'pause');
 }
 
 export async function unpauseContainer(cs: ContainerCore, ref: string): Promise<void> {
   const c = cs.get(ref);
   if (c.row.state !== 'paused') throw conflict(`Container ${c.id} is not paused`);
-  holdFreeze(c.dir, 'unpause');
+  await changeFreezer(cs, c, 'unpause');
+}
+
+/** Freeze or thaw under the freezer mark (a killed process's mark is reconciled by the next command). */
+async function changeFreezer(cs: ContainerCore, c: Container, op: 'pause' | 'unpause'): Promise<void> {
+  holdFreeze(c.dir, op);
   try {
-    await cs.runc.resume(c.id);
-    cs.update(c.id, { state: 'running' });
+    await (op === 'pause' ? cs.runc.pause(c.id) : cs.runc.resume(c.id));
+    cs.update(c.id, { state: op === 'pause' ? 'paused' : 'running' });
   } finally {
     releaseFreeze(c.dir);
   }
-  cs.event(c, 'unpause');
+  cs.event(c, op);
 }
 
 /**

@@ -98,7 +98,8 @@ function devNumbers(rdev: bigint): [number, number] {
   return [Number(major), Number(minor)];
 }
 
-function fileType(mode: number): TarEntryType | 'socket' | null {
+/** The entry type of a stat mode (null for a type a tar cannot hold). */
+export function fileType(mode: number): TarEntryType | 'socket' | null {
   switch (mode & 0o170000) {
     case 0o100000: return 'file';
     case 0o040000: return 'dir';

@@ -18,18 +18,8 @@ import {
   DEFAULT_NETWORK, DEFAULT_STATE_DIR, type Attachment, type Endpoint, type NetworkInfo,
 } from './types.js';
 
-export interface NetworkRecord {
-  id: string;
-  name: string;
-  created: string;
-  subnet: string;
-  gateway: string;
-  internal: boolean;
-  bridge: string;
-  cniName: string;
-  mtu: number;
-  labels: Record<string, string>;
-}
+/** A bridge network as stored: the public shape without what follows from being stored, plus its MTU. */
+export type NetworkRecord = Omit<NetworkInfo, 'driver' | 'scope' | 'predefined'> & { mtu: number };
 
 export interface EndpointRecord {
   network: string;
