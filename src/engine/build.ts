@@ -13,7 +13,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
 import { fsyncDir, mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
@@ -84,7 +83,7 @@ function removeStubs(stubs: readonly string[]): void {
  * exits: runc in the foreground would forward the signal to the container's pid 1, which
  * ignores it, and the step would outlive the build.
  */
-const live = new Map<string, string>(); // container id -> runc root
+const live = new Map<string, Runc>(); // container id -> the runtime driver that runs it
 let handlersInstalled = false;
 
 function installSignalHandlers(): void {
@@ -92,9 +91,10 @@ function installSignalHandlers(): void {
   handlersInstalled = true;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      for (const [id, root] of live) {
-        spawnSync(process.env.STRATA_RUNTIME ?? 'runc', ['--root', root, 'kill', '--all', id, 'KILL'], { stdio: 'ignore' });
-        spawnSync(process.env.STRATA_RUNTIME ?? 'runc', ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+      for (const [id, runc] of live) {
+        for (const args of [['kill', '--all', id, 'KILL'], ['delete', '--force', id]]) {
+          try { runc.sys.runtimeRunSync(runc.binary, [...runc.globalArgs(), ...args]); } catch { /* exiting anyway */ }
+        }
       }
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });
@@ -247,10 +247,10 @@ export class BuildEngine implements BuildBackend {
       stubs = mountStubs(rootfs, spec.mounts.map((m) => m.target));
       mkdirp(this.runc.root, 0o700);
       installSignalHandlers();
-      live.set(id, this.runc.root);
-      const child = spawn(this.runc.binary, [...this.runc.globalArgs(), 'run', '--bundle', home, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', (b: Buffer) => spec.onOutput(b, 'stdout'));
-      child.stderr.on('data', (b: Buffer) => spec.onOutput(b, 'stderr'));
+      live.set(id, this.runc);
+      const child = this.runc.sys.runtimeSpawn(this.runc.binary, [...this.runc.globalArgs(), 'run', '--bundle', home, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (b: Buffer) => spec.onOutput(b, 'stdout'));
+      child.stderr!.on('data', (b: Buffer) => spec.onOutput(b, 'stderr'));
       const code = await new Promise<number>((resolve, reject) => {
         child.on('error', (e) => reject(new StrataError('failed_precondition', `cannot run ${this.runc.binary}: ${e.message}`)));
         child.on('close', (status, signal) => resolve(status ?? 128 + (signal ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[signal] ?? 1) : 0)));

@@ -10,8 +10,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../base/fs.js';
+import { linuxSys, type Sys } from '../sys/index.js';
 
 type FreezeOp = 'commit' | 'copy' | 'pause' | 'unpause';
 
@@ -24,20 +24,9 @@ interface FreezeMarker {
 
 const MARKER = 'freeze.json';
 
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** Record that this process is about to change the freezer of the container in `dir`. */
 export function holdFreeze(dir: string, op: FreezeOp): void {
-  const marker: FreezeMarker = { pid: process.pid, start: startTimeOf(process.pid) ?? '', op };
+  const marker: FreezeMarker = { pid: process.pid, start: linuxSys.processStartTime(process.pid) ?? '', op };
   writeFileAtomic(path.join(dir, MARKER), JSON.stringify(marker) + '\n', 0o600);
 }
 
@@ -47,7 +36,7 @@ export function releaseFreeze(dir: string): void {
 }
 
 /** A marker left by a process that is gone, or null (none, or its owner still works). */
-function staleFreeze(dir: string): FreezeMarker | null {
+function staleFreeze(dir: string, sys: Sys): FreezeMarker | null {
   let text: string;
   try {
     text = fs.readFileSync(path.join(dir, MARKER), 'utf8');
@@ -61,40 +50,43 @@ function staleFreeze(dir: string): FreezeMarker | null {
     return { pid: 0, start: '', op: 'commit' }; // torn by a crash: nobody holds it
   }
   if (m.pid === process.pid) return null;
-  const start = startTimeOf(m.pid);
-  if (start !== undefined && start === m.start) return null;
+  if (sys.processAlive(m.pid, m.start)) return null;
   return m;
 }
 
 /** runc's status of a container ('running', 'paused', ...), asked synchronously; undefined when runc does not know it. */
-function runtimeStatus(runcBinary: string, runcRoot: string, id: string): string | undefined {
+function runtimeStatus(runc: RuntimeRef, id: string): string | undefined {
   try {
-    const out = execFileSync(runcBinary, ['--root', runcRoot, 'state', id], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString();
-    return (JSON.parse(out) as { status?: string }).status;
+    const r = runc.sys.runtimeRunSync(runc.binary, ['--root', runc.root, 'state', id]);
+    return r.code === 0 ? (JSON.parse(r.stdout) as { status?: string }).status : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** Thaw a container synchronously (runc resume). */
-function resumeNow(runcBinary: string, runcRoot: string, id: string): void {
-  execFileSync(runcBinary, ['--root', runcRoot, 'resume', id], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+function resumeNow(runc: RuntimeRef, id: string): void {
+  const r = runc.sys.runtimeRunSync(runc.binary, ['--root', runc.root, 'resume', id]);
+  if (r.code !== 0) throw new Error(`runc resume ${id}: ${r.stderr.trim()}`);
 }
+
+/** What reconciliation needs of the runtime driver. */
+interface RuntimeRef { binary: string; root: string; sys: Sys }
 
 /**
  * Put a container right after a freezer operation was cut short: returns the
  * state the row must say ('running' or 'paused'), or undefined to leave it.
  * The marker is removed once the container and the answer agree.
  */
-export function reconcileFreeze(dir: string, rowState: string, runc: { binary: string; root: string }, id: string): 'running' | 'paused' | undefined {
-  const m = staleFreeze(dir);
+export function reconcileFreeze(dir: string, rowState: string, runc: RuntimeRef, id: string): 'running' | 'paused' | undefined {
+  const m = staleFreeze(dir, runc.sys);
   if (!m) return undefined;
-  const status = runtimeStatus(runc.binary, runc.root, id);
+  const status = runtimeStatus(runc, id);
   let want: 'running' | 'paused' | undefined;
   if (status === 'paused') {
     if (m.op === 'commit' || m.op === 'copy' || (m.op === 'pause' && rowState !== 'paused') || m.op === 'unpause') {
       // a commit's freeze, a pause that never reached the row, an unpause cut short: thaw
-      resumeNow(runc.binary, runc.root, id);
+      resumeNow(runc, id);
       want = 'running';
     } else {
       want = 'paused';

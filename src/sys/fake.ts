@@ -439,7 +439,15 @@ export class FakeSys implements Sys {
   // ---------------------------------------------------------------- processes
 
   async runtimeRun(binary: string, args: readonly string[], opts: RuntimeRunOptions = {}): Promise<ExecResult> {
-    const failed = this.recordExec('runtimeRun', [binary, [...args], opts]);
+    return this.runtimeCall('runtimeRun', binary, args, opts);
+  }
+
+  runtimeRunSync(binary: string, args: readonly string[]): ExecResult {
+    return this.runtimeCall('runtimeRunSync', binary, args, {});
+  }
+
+  private runtimeCall(op: string, binary: string, args: readonly string[], opts: RuntimeRunOptions): ExecResult {
+    const failed = this.recordExec(op, [binary, [...args], opts]);
     if (failed) return failed;
     const { cmd, rest } = runtimeCommand(args);
     const positional = rest.filter((x, i) => !x.startsWith('-') && !['--bundle', '--pid-file', '--console-socket', '--format', '--process'].includes(rest[i - 1] ?? ''));

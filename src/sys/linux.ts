@@ -5,7 +5,7 @@
  * through a shell; xattrs go through @napi-rs/xattr, which acts on a symlink itself
  * (l*xattr semantics). Tools are looked up in PATH with the sbin directories added.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -185,6 +185,12 @@ class LinuxSys implements Sys {
 
   copyTree(src: string, dst: string): void {
     execFileSync('cp', ['-a', `${src}/.`, `${dst}/`]);
+  }
+
+  runtimeRunSync(binary: string, args: readonly string[]): ExecResult {
+    const r = spawnSync(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10_000 });
+    if (r.error && !r.stdout) throw new StrataError('failed_precondition', `cannot run ${binary}: ${r.error.message}`, { cause: r.error });
+    return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
   runtimeRun(binary: string, args: readonly string[], opts: RuntimeRunOptions = {}): Promise<ExecResult> {

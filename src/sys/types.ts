@@ -139,6 +139,8 @@ export interface Sys {
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */
   runtimeRun(binary: string, args: readonly string[], opts?: RuntimeRunOptions): Promise<ExecResult>;
+  /** The same, blocking: for callers that cannot wait (a state read inside a synchronous refresh, a signal handler). */
+  runtimeRunSync(binary: string, args: readonly string[]): ExecResult;
   /** Start the OCI runtime with these stdio; the caller owns the child (`runc exec`). */
   runtimeSpawn(binary: string, args: readonly string[], opts: RuntimeSpawnOptions): ChildProcess;
   /** Start the OCI runtime under a pseudo-terminal (`runc exec --tty`). */
