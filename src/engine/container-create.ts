@@ -1,10 +1,11 @@
 /** `create`: a row, a directory with the init layer and an empty upper dir. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { conflict, invalidArgument } from '../base/errors.js';
+import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree } from '../base/fs.js';
 import { tx } from '../meta/db.js';
 import { containerNamed, insertContainer } from '../meta/containers.js';
+import { imageById } from '../meta/images.js';
 import { orderContainerConfig, rfc3339Nano } from '../image/config.js';
 import type { ContainerConfig } from '../image/types.js';
 import type { Container } from './container-model.js';
@@ -65,6 +66,8 @@ export function createContainer(cs: ContainerCore, request: CreateRequest, name?
       if (!existsInLayers(cs.store, image, cfg.WorkingDir)) mkdirp(wd, 0o755);
     }
     tx(db, () => {
+      // an rmi that ran since the lookup above: the same answer as if it had run before
+      if (!imageById(db, image.id)) throw notFound(`No such image: ${req.Image}`);
       if (name) {
         const other = containerNamed(db, name);
         if (other) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);

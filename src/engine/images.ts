@@ -165,8 +165,13 @@ export function repoDigestsOf(store: StoreRoot, imageId: string): string[] {
 export function tagImage(store: StoreRoot, source: string, target: string): void {
   const ref = parseTaggedReference(target);
   if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
-  const img = resolveImage(store, source);
-  tx(store.db, () => setTag(store, ref, img.id));
+  // resolved inside the write transaction: an rmi racing this tag either ran before (No such
+  // image) or after (it then sees the new tag), never between the lookup and the insert
+  const img = tx(store.db, () => {
+    const row = resolveImage(store, source);
+    setTag(store, ref, row.id);
+    return row;
+  });
   emitEvent(store, 'image', 'tag', img.id, { name: familiarString(ref) });
 }
 
