@@ -104,4 +104,6 @@ export interface BuildBackend {
   hashCacheFile(contextDir: string): string;
   /** Validate a tag before anything runs (throws the reference error). */
   checkTag(tag: string): void;
+  /** The build is over: release what its steps kept for reuse (network namespaces). */
+  finish(): Promise<void>;
 }

@@ -111,6 +111,7 @@ class Builder implements StepHost {
       state = await this.stageState(target.index);
     } finally {
       this.ctx.save();
+      await this.be.finish();
     }
 
     // ---- export

@@ -150,21 +150,22 @@ export class Context {
   /** The checksum of a context path's contents and metadata (not mtimes), ignore rules applied. */
   checksum(rel: string): string {
     const h = createHash('sha256');
-    const walk = (r: string): void => {
-      const abs = path.join(this.dir, r);
-      const st = fs.lstatSync(abs);
+    const walk = (r: string, abs: string, st: fs.Stats): void => {
       h.update(`${r}\0${st.mode.toString(8)}\0`);
       if (st.isSymbolicLink()) h.update(`L${fs.readlinkSync(abs)}\0`);
       else if (st.isFile()) h.update(`F${this.fileHash(abs, st)}\0`);
       else if (st.isDirectory()) {
         for (const n of fs.readdirSync(abs).sort()) {
           const child = r === '.' ? n : `${r}/${n}`;
-          if (this.skip(child, fs.lstatSync(path.join(this.dir, child)).isDirectory())) continue;
-          walk(child);
+          const childAbs = path.join(abs, n);
+          const cst = fs.lstatSync(childAbs);
+          if (this.skip(child, cst.isDirectory())) continue;
+          walk(child, childAbs, cst);
         }
       }
     };
-    walk(rel);
+    const abs = path.join(this.dir, rel);
+    walk(rel, abs, fs.lstatSync(abs));
     return h.digest('hex');
   }
 
@@ -255,36 +256,68 @@ export function mkdirIn(root: string, p: string, owner?: PasswdInfo): string {
   return resolveIn(root, p);
 }
 
-/** Copy a host path (file, link, dir) to a host destination path, recursively. */
+/**
+ * Copy a host path (file, link, dir) to a host destination path, recursively. One lstat per
+ * source entry; inside a directory this copy created, nothing is looked up at the destination.
+ */
 export function copyTree(src: string, dst: string, o: CopyOpts, rel = ''): void {
-  const st = fs.lstatSync(src);
+  copyEntry(src, fs.lstatSync(src), dst, o, rel, false);
+}
+
+function copyEntry(src: string, st: fs.Stats, dst: string, o: CopyOpts, rel: string, fresh: boolean): void {
   if (st.isDirectory()) {
-    let dstSt: fs.Stats | undefined;
-    try { dstSt = fs.lstatSync(dst); } catch { dstSt = undefined; }
-    if (dstSt && !dstSt.isDirectory()) fs.rmSync(dst, { force: true, recursive: true });
-    if (!dstSt || !dstSt.isDirectory()) fs.mkdirSync(dst);
-    for (const n of fs.readdirSync(src).sort()) {
+    let made = fresh;
+    if (!fresh) {
+      const dstSt = fs.lstatSync(dst, { throwIfNoEntry: false });
+      if (dstSt && !dstSt.isDirectory()) fs.rmSync(dst, { force: true, recursive: true });
+      if (!dstSt || !dstSt.isDirectory()) { fs.mkdirSync(dst); made = true; }
+    } else fs.mkdirSync(dst);
+    const names = fs.readdirSync(src).sort();
+    for (const n of names) {
       const r = rel ? `${rel}/${n}` : n;
-      const childSt = fs.lstatSync(path.join(src, n));
+      const childSrc = path.join(src, n);
+      const childSt = fs.lstatSync(childSrc);
       if (o.skip?.(r, childSt.isDirectory())) continue;
-      copyTree(path.join(src, n), path.join(dst, n), o, r);
+      copyEntry(childSrc, childSt, path.join(dst, n), o, r, made);
     }
     applyMeta(dst, st, o, false);
     return;
   }
-  try {
-    const d = fs.lstatSync(dst);
-    if (d.isDirectory()) fs.rmSync(dst, { recursive: true, force: true });
-    else fs.unlinkSync(dst);
-  } catch { /* absent */ }
+  if (!fresh) {
+    const d = fs.lstatSync(dst, { throwIfNoEntry: false });
+    if (d?.isDirectory()) fs.rmSync(dst, { recursive: true, force: true });
+    else if (d) fs.unlinkSync(dst);
+  }
   if (st.isSymbolicLink()) {
     fs.symlinkSync(fs.readlinkSync(src), dst);
     applyMeta(dst, st, o, true);
   } else if (st.isFile()) {
-    fs.copyFileSync(src, dst);
-    applyMeta(dst, st, o, false);
+    copyFile(src, st, dst, o);
   }
   // sockets, fifos, devices: not copied (BuildKit's context transfer drops them)
+}
+
+/** A regular file: small ones read whole and written through one descriptor that also takes the metadata. */
+function copyFile(src: string, st: fs.Stats, dst: string, o: CopyOpts): void {
+  if (st.size > 1 << 20) {
+    fs.copyFileSync(src, dst);
+    applyMeta(dst, st, o, false);
+    return;
+  }
+  const data = fs.readFileSync(src);
+  const fd = fs.openSync(dst, 'wx', 0o600);
+  try {
+    if (data.length) fs.writeSync(fd, data);
+    const uid = o.owner ? o.owner.uid : o.keepOwner ? st.uid : 0;
+    const gid = o.owner ? o.owner.gid : o.keepOwner ? st.gid : 0;
+    fs.fchownSync(fd, uid, gid);
+    // after the chown (which clears set-id bits)
+    fs.fchmodSync(fd, o.chmod !== undefined ? o.chmod : st.mode & 0o7777);
+    const mt = o.epoch !== undefined ? Math.min(st.mtimeMs / 1000, o.epoch) : st.mtimeMs / 1000;
+    fs.futimesSync(fd, mt, mt);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Is the file a tar archive BuildKit would extract (plain, gzip, bzip2, xz)? */

@@ -39,12 +39,15 @@ function makeInit(dir: string): void {
   for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf']) fs.writeFileSync(path.join(dir, f), '', { mode: 0o644 });
 }
 
-function defaultHosts(hostname: string, extra: readonly string[]): string {
+function defaultHosts(hostname: string, extra: readonly string[], ip = '127.0.1.1'): string {
   let s = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
   for (const e of extra) { const i = e.lastIndexOf(':'); if (i > 0) s += `${e.slice(i + 1)}\t${e.slice(0, i)}\n`; }
-  s += `127.0.1.1\t${hostname}\n`;
+  s += `${ip}\t${hostname}\n`;
   return s;
 }
+
+/** A network namespace on the default bridge, kept for the build's RUN steps. */
+interface PooledNetns { id: string; path: string; ip: string; hosts: string }
 
 function hostResolvConf(): string {
   let text = '';
@@ -225,12 +228,12 @@ export class BuildEngine implements BuildBackend {
     writeFileAtomic(files.hosts, defaultHosts(hostname, spec.extraHosts));
     let network: string = spec.network === 'host' ? 'host' : 'new';
     let stubs: string[] = [];
-    let attached = false;
+    let netns: PooledNetns | undefined;
     if (spec.network === 'default' && this.opts.network) {
-      const extraHosts = spec.extraHosts.map((e) => { const i = e.lastIndexOf(':'); return { ip: e.slice(i + 1), names: [e.slice(0, i)] }; });
-      const a = await this.opts.network.attach(id, ['bridge'], [], { hostname, name: `build-${hostname}`, hostsPath: files.hosts, extraHosts: extraHosts as never });
-      attached = true;
-      network = a.netnsPath;
+      netns = await this.takeNetns();
+      network = netns.path;
+      // the step's own hosts file: its hostname on the namespace's address
+      writeFileAtomic(files.hosts, defaultHosts(hostname, spec.extraHosts, netns.ip));
     }
     try {
       const mounts: MountOption[] = spec.mounts.map((m) => {
@@ -260,8 +263,44 @@ export class BuildEngine implements BuildBackend {
       try { await this.runc.delete(id, { force: true }); } catch { /* gone with the process */ }
       live.delete(id);
       removeStubs(stubs);
-      if (attached) await this.opts.network!.detach(id).catch(() => undefined);
+      if (netns) await this.giveBackNetns(netns);
     }
+  }
+
+  /**
+   * RUN steps on the default network share network namespaces: one is attached (CNI ADD)
+   * when no idle one is left, handed back when its step ends, and detached when the build
+   * is over, so a build of N RUN steps pays for one attach, not N (two steps running at
+   * once never share one).
+   */
+  private readonly idleNetns: PooledNetns[] = [];
+
+  private async takeNetns(): Promise<PooledNetns> {
+    const idle = this.idleNetns.pop();
+    if (idle) return idle;
+    const id = generateId();
+    const hosts = path.join(this.scratchRoot, `${process.pid}-netns-${id.slice(0, 12)}.hosts`);
+    const a = await this.opts.network!.attach(id, ['bridge'], [], { hostname: 'buildkitsandbox', name: `build-${id.slice(0, 12)}`, hostsPath: hosts });
+    const ns: PooledNetns = { id, path: a.netnsPath, ip: a.endpoints[0]?.ipAddress ?? '', hosts };
+    return ns;
+  }
+
+  private closing = false;
+
+  private async giveBackNetns(ns: PooledNetns): Promise<void> {
+    if (!this.closing) { this.idleNetns.push(ns); return; }
+    // a step that outlived its build (a failed stage beside it): its namespace goes now
+    await this.dropNetns(ns);
+  }
+
+  private async dropNetns(ns: PooledNetns): Promise<void> {
+    await this.opts.network!.detach(ns.id).catch(() => undefined);
+    fs.rmSync(ns.hosts, { force: true });
+  }
+
+  async finish(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.idleNetns.splice(0).map((ns) => this.dropNetns(ns)));
   }
 
   /** The upper dir as a layer, the way commit makes one. */
