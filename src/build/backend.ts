@@ -94,8 +94,14 @@ export interface BuildBackend {
   /** The step cache. */
   cacheGet(key: string): CacheRecord | undefined;
   cachePut(rec: CacheRecord): void;
-  /** A persistent directory for `RUN --mount=type=cache` (created on first use). */
-  cacheMountDir(id: string): string;
+  /**
+   * A persistent directory for `RUN --mount=type=cache` (created on first use), held until
+   * release(). BuildKit's sharing modes: `shared` uses the one directory at once with anyone;
+   * `locked` waits until no other step (of any build) uses it; `private` takes it when
+   * nobody uses it, else another directory of the same id that nobody uses (a new, empty one
+   * when there is none).
+   */
+  cacheMount(id: string, sharing: 'shared' | 'private' | 'locked'): Promise<{ dir: string; release(): void }>;
   /** Scratch space on the store's filesystem, removed by the caller (or a later sweep). */
   scratch(kind: string): string;
   /** One at a time per key across processes: two builds of one step do not both run it. */

@@ -21,7 +21,7 @@ import { parseDockerfile } from './parser.js';
 import { Progress, type Vertex } from './progress.js';
 import { processWord, processWords, ShellError } from './shell.js';
 import {
-  DEFAULT_PATH, HISTORY_COMMENT, baseError, canonicalTag, cloneState, emptyConfig, envMap, rfc3339, setEnv, sha,
+  DEFAULT_PATH, HISTORY_COMMENT, PROXY_ARGS, baseError, canonicalTag, cloneState, emptyConfig, envMap, rfc3339, setEnv, sha,
   type BuildOptions, type BuildResult, type NoiseEntry, type StageRun, type State, type StepHost,
 } from './build-state.js';
 import { exposeSpec, goQuoteList, healthcheck } from './config-steps.js';
@@ -44,12 +44,18 @@ class Builder implements StepHost {
   private readonly usedArgs = new Set<string>();
   private dockerfileName = 'Dockerfile';
 
-  constructor(readonly be: BuildBackend, readonly o: BuildOptions) {
+  constructor(readonly be: BuildBackend, public o: BuildOptions) {
     this.log = o.log ?? (() => undefined);
     this.progress = new Progress(this.log, !!o.quiet);
   }
 
   async build(): Promise<BuildResult> {
+    // `--build-arg SOURCE_DATE_EPOCH=…` sets the build's epoch, as BuildKit's frontend does
+    const sde = this.o.buildArgs?.SOURCE_DATE_EPOCH;
+    if (sde !== undefined && sde !== '') {
+      if (!/^\d+$/.test(sde)) throw new BuildError(`failed to solve with frontend dockerfile.v0: invalid SOURCE_DATE_EPOCH: ${sde}`);
+      this.o = { ...this.o, epoch: Number(sde) };
+    }
     const o = this.o;
     for (const t of o.tags ?? []) this.be.checkTag(t);
     // ---- the definition
@@ -126,7 +132,21 @@ class Builder implements StepHost {
     v.log(`writing image ${id} done`);
     for (const t of o.tags ?? []) v.log(`naming to ${canonicalTag(t)} done`);
     v.done();
+    this.warnUnusedArgs();
     return { id, steps: this.steps, cached: this.cachedSteps, noise: this.noise };
+  }
+
+  /**
+   * Build args no ARG declared, in the classic builder's words (BuildKit of Docker 20.10 says
+   * nothing): `[Warning] One or more build-args [A B] were not consumed`. The predefined
+   * proxy args, SOURCE_DATE_EPOCH and BUILDKIT_* are never reported.
+   */
+  private warnUnusedArgs(): void {
+    if (this.o.quiet) return;
+    const left = Object.keys(this.o.buildArgs ?? {})
+      .filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.includes(k) && k !== 'SOURCE_DATE_EPOCH' && !k.startsWith('BUILDKIT_'))
+      .sort();
+    if (left.length) this.log(`[Warning] One or more build-args [${left.join(' ')}] were not consumed`);
   }
 
   private readIgnore(): { patterns: string[]; bytes: number } {
@@ -237,7 +257,7 @@ class Builder implements StepHost {
     if (parent) {
       state = cloneState(await this.stageState(parent.index));
     } else if (base === 'scratch') {
-      state = { config: { architecture: 'amd64', os: 'linux', config: emptyConfig(), rootfs: { type: 'layers', diff_ids: [] }, history: [] }, diffIds: [], key: sha(['scratch']), sources: [] };
+      state = { config: { architecture: 'amd64', os: 'linux', config: emptyConfig(), rootfs: { type: 'layers', diff_ids: [] }, history: [] }, diffIds: [], key: sha(['scratch', ...this.epochKey()]), sources: [] };
     } else {
       const img = await this.baseImage(base, stage.platform);
       const v = this.progress.start(`[${label}1/${total}] FROM ${canonicalTag(base)}`);
@@ -253,7 +273,7 @@ class Builder implements StepHost {
       // fields a built image does not carry over
       c.Hostname = ''; c.Domainname = ''; c.Image = ''; c.AttachStdin = false; c.AttachStdout = false; c.AttachStderr = false;
       c.Tty = false; c.OpenStdin = false; c.StdinOnce = false;
-      state = { config: cfg, diffIds: [...img.diffIds], key: sha(['from', img.id]), sources: (cfg.history ?? []).map(() => '') };
+      state = { config: cfg, diffIds: [...img.diffIds], key: sha(['from', img.id, ...this.epochKey()]), sources: (cfg.history ?? []).map(() => '') };
     }
     if (parent) {
       const v = this.progress.start(`[${label}1/${total}] FROM ${parent.name || parent.index}`);
@@ -268,6 +288,9 @@ class Builder implements StepHost {
         let ins: Instruction;
         try {
           const n = parseDockerfile(t).nodes[0]!;
+          // a trigger's provenance is the FROM line that ran it (BuildKit moves its location there)
+          n.startLine = stage.from.node.startLine;
+          n.endLine = stage.from.node.endLine;
           ins = toInstruction(n);
         } catch (e) { throw llbError(`failed to process "${t}": ${(e as Error).message}`); }
         if (ins.kind === 'onbuild' || ins.kind === 'from' || ins.kind === 'maintainer') throw llbError(`${ins.kind.toUpperCase()} isn't allowed as an ONBUILD trigger`);
@@ -280,6 +303,11 @@ class Builder implements StepHost {
       await this.dispatch(run, ins, { trigger: false });
     }
     return run.state;
+  }
+
+  /** A build with an epoch makes other layers and history times: its states are keyed apart. */
+  private epochKey(): number[] {
+    return this.o.epoch !== undefined ? [this.o.epoch] : [];
   }
 
   /** The env a stage's instructions expand with: ARG values, then ENV on top. */
@@ -295,7 +323,7 @@ class Builder implements StepHost {
   }
 
   /** Record a metadata-only step: history entry, no layer; cached like every step. */
-  private async meta(run: StageRun, ins: Instruction, createdBy: string, mutate: (c: ContainerConfig) => void, trigger: boolean): Promise<void> {
+  private async meta(run: StageRun, ins: Instruction, createdBy: string, mutate: (c: ContainerConfig) => void, trigger: boolean, withHistory = true): Promise<void> {
     const key = sha([run.state.key, 'meta', createdBy, ins.kind === 'cmd' || ins.kind === 'entrypoint' ? run.cmdSet : null, trigger]);
     const hit = !this.o.noCache ? this.be.cacheGet(key) : undefined;
     if (hit) {
@@ -306,7 +334,8 @@ class Builder implements StepHost {
     next.key = key;
     next.config.config ??= emptyConfig();
     mutate(next.config.config);
-    if (!trigger) this.history(next, createdBy, false, ins.node.startLine);
+    // ONBUILD triggers write history like any instruction; ONBUILD itself writes none
+    if (withHistory) this.history(next, createdBy, false, ins.node.startLine);
     this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: undefined, size: 0, sources: next.sources });
     run.state = next;
   }
@@ -427,11 +456,9 @@ class Builder implements StepHost {
         return;
       }
       case 'onbuild': {
-        const expr = n.args[0]!.trim();
-        const sub = n.sub!;
-        const text = sub.original.trim().replace(/^\S+/, (w) => w.toUpperCase());
-        await this.meta(run, ins, `ONBUILD ${text}`, (c) => { c.OnBuild = [...(c.OnBuild ?? []), text]; }, opt.trigger);
-        void expr;
+        // the trigger as written (BuildKit keeps the line minus the ONBUILD word), no history entry
+        const text = n.original.replace(/^\s*ONBUILD\s*/i, '').trim();
+        await this.meta(run, ins, `ONBUILD ${text}`, (c) => { c.OnBuild = [...(c.OnBuild ?? []), text]; }, opt.trigger, false);
         return;
       }
       case 'workdir': {
@@ -461,7 +488,7 @@ class Builder implements StepHost {
     if (hit) { run.state = { config: hit.config, diffIds: hit.diffIds, key, sources: hit.sources }; return; }
     const next = cloneState(run.state);
     next.key = key;
-    if (!trigger) this.history(next, createdBy, false, ins.node.startLine);
+    this.history(next, createdBy, false, ins.node.startLine);
     this.be.cachePut({ key, parent: run.state.key, description: createdBy, config: next.config, diffIds: next.diffIds, layer: undefined, size: 0, sources: next.sources });
     run.state = next;
   }
@@ -515,7 +542,7 @@ class Builder implements StepHost {
       if (mutate) mutate(next.config.config);
       if (layer.diffId) next.diffIds.push(layer.diffId);
       next.config.rootfs = { type: 'layers', diff_ids: [...next.diffIds] };
-      if (!trigger) this.history(next, createdBy + (buildkitSuffix ? ' # buildkit' : ''), !!layer.diffId, ins.node.startLine);
+      this.history(next, createdBy + (buildkitSuffix ? ' # buildkit' : ''), !!layer.diffId, ins.node.startLine);
       if (noiseLine !== undefined) {
         for (const l of layer.noise) this.noise.push({ step: noiseLine, line: ins.node.startLine, label: l.label, count: l.count, bytes: l.bytes, paths: l.paths, excluded: l.excluded });
       }

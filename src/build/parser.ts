@@ -18,7 +18,10 @@ import { processWords } from './shell.js';
 
 interface Heredoc {
   name: string;
+  /** the body, leading tabs stripped for `<<-` */
   content: string;
+  /** the body as written (what BuildKit hands the shell when a RUN has several heredocs) */
+  raw: string;
   expand: boolean;
   chomp: boolean;
   fd: number;
@@ -152,6 +155,7 @@ export function parseDockerfile(text: string): ParseResult {
         }
         if (!terminated) throw new ParseError('unterminated heredoc', start);
         h.content = h.chomp ? content.replace(/^\t+/gm, '') : content;
+        h.raw = content;
         node.heredocs.push(h);
       }
       node.endLine = cur;
@@ -175,7 +179,7 @@ function heredocsFromLine(line: string): Heredoc[] {
     if (plain.length !== 1) continue;
     const name = plain[0]!;
     const quotes = (s: string) => (s.match(/['"]/g) ?? []).length;
-    out.push({ name, content: '', expand: quotes(name) === quotes(m[3]), chomp: m[2] === '-', fd: Number(m[1] || 0) });
+    out.push({ name, content: '', raw: '', expand: quotes(name) === quotes(m[3]), chomp: m[2] === '-', fd: Number(m[1] || 0) });
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { baseError, type StageRun, type StepHost } from './build-state.js';
 import { archiveKind, copyTree, mkdirIn, resolveChown, resolveIn } from './fsops.js';
+import { IgnoreMatcher } from './ignore.js';
 import { BuildError, llbError, type Instruction } from './instructions.js';
 export async function copyStep(b: StepHost, run: StageRun, ins: Instruction, pfx: string, env: Map<string, string>, trigger: boolean): Promise<void> {
   const n = ins.node;
@@ -32,6 +33,12 @@ export async function copyStep(b: StepHost, run: StageRun, ins: Instruction, pfx
     if (!/^[0-7]{1,4}$/.test(chmodStr)) throw llbError(`dockerfile parse error line ${n.startLine}: invalid chmod parameter: ${chmodStr}`);
     chmod = parseInt(chmodStr, 8);
   }
+  // Dockerfile 1.7: --parents is refused (one error, never ignored); --exclude is honoured
+  if (ins.flags.parents !== undefined) throw llbError(`dockerfile parse error line ${n.startLine}: ${ins.kind.toUpperCase()} --parents is not supported`);
+  const excludes = ((ins.flags.exclude as string[] | undefined) ?? []).map((e) => x(e));
+  // patterns match below each source, with .dockerignore's rules (the source itself is never excluded)
+  const exclude = excludes.length ? new IgnoreMatcher(excludes) : undefined;
+  const excluded = (r: string, isDir: boolean): boolean => !!exclude && exclude.matches(r) && !(isDir && exclude.mayReinclude(r));
   const checksum = ins.flags.checksum as string | undefined;
   if (checksum && !isAdd) throw llbError(`dockerfile parse error line ${n.startLine}: unknown flag: checksum`);
   const wd = run.state.config.config?.WorkingDir || '/';
@@ -82,7 +89,7 @@ export async function copyStep(b: StepHost, run: StageRun, ins: Instruction, pfx
       fetched.set(s.url, f);
       keySrc.push(['url', s.url, f.digest]);
     }
-    const keyParts = [keySrc, destAbs, chown ?? null, chmod ?? null, !!ins.flags.link, isAdd];
+    const keyParts = [keySrc, destAbs, chown ?? null, chmod ?? null, !!ins.flags.link, isAdd, ...(excludes.length ? [excludes] : [])];
     await b.layerStep(run, ins, pfx, createdBy, keyParts, async (fsroot) => {
       const owner = chown ? resolveChown(fsroot.dir, chown) : undefined;
       const copyOpts = { ...(owner ? { owner } : {}), ...(chmod !== undefined ? { chmod } : {}), ...(b.o.epoch !== undefined ? { epoch: b.o.epoch } : {}) };
@@ -135,7 +142,7 @@ export async function copyStep(b: StepHost, run: StageRun, ins: Instruction, pfx
           if (s.kind === 'ctx') {
             srcHost = path.join(b.ctx.dir, s.rel);
             const base = s.rel;
-            skip = (r, isDir) => b.ctx.skip(base === '.' ? r : `${base}/${r}`, isDir);
+            skip = (r, isDir) => b.ctx.skip(base === '.' ? r : `${base}/${r}`, isDir) || excluded(r, isDir);
           } else {
             const matches = globIn(view!.dir, s.rel);
             if (matches.length === 0) {
@@ -144,10 +151,11 @@ export async function copyStep(b: StepHost, run: StageRun, ins: Instruction, pfx
               throw new BuildError(`failed to compute cache key: "${shownPath}" not found: not found`);
             }
             if (matches.length > 1) {
-              for (const m of matches) copyOne(m, ensureDestDir(), true, { ...copyOpts, keepOwner: !owner }, undefined, isAdd);
+              for (const m of matches) copyOne(m, ensureDestDir(), true, { ...copyOpts, keepOwner: !owner }, exclude ? excluded : undefined, isAdd);
               continue;
             }
             srcHost = matches[0]!;
+            if (exclude) skip = excluded;
           }
           // several sources into a path without a trailing slash: BuildKit writes each to that path (the last one stays)
           copyOne(srcHost, destIsDir ? ensureDestDir() : destPath, destIsDir, { ...copyOpts, keepOwner: s.kind === 'view' && !owner }, skip, isAdd && s.kind === 'ctx', fsroot.dir);

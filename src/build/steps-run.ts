@@ -14,16 +14,19 @@ export async function runStep(b: StepHost, run: StageRun, ins: Instruction, pfx:
   if (n.heredocs.length && !n.json) {
     const cmdline = n.args[0] ?? '';
     const h = n.heredocs[0]!;
-    const content = h.expand ? h.content : h.content;
-    if (n.heredocs.length === 1 && /^\s*\d*<<-?\s*\S+\s*$/.test(cmdline)) {
+    const content = h.content;
+    if (n.heredocs.length === 1 && /^\s*\d*<<-?\s*[^<\s]+\s*$/.test(cmdline)) {
+      // `RUN <<EOF` alone: the body is the script (a file run directly when it starts with #!)
       if (content.startsWith('#!')) {
         heredocFiles = [{ name: 'heredoc', content }];
         args = ['/dev/pipes/heredoc'];
       } else args = [...b.shell(run), content];
     } else {
-      // the heredocs become the command's stdin/files: run the whole script through the shell
+      // BuildKit's rule for anything else (`RUN <<A <<B`, `RUN cmd <<EOF`, several commands):
+      // the line and every body as written, each closed by its terminator, make one shell
+      // script, so the shell itself feeds the heredocs (with its own <<- and quoting rules)
       let script = cmdline;
-      for (const d of n.heredocs) script += `\n${d.content}${d.name}`;
+      for (const d of n.heredocs) script += `\n${d.raw}${d.name}`;
       args = [...b.shell(run), script];
     }
   } else args = n.json ? [...n.args] : [...b.shell(run), n.args[0]!];
@@ -69,10 +72,7 @@ export async function runStep(b: StepHost, run: StageRun, ins: Instruction, pfx:
         args, env: penv, user, cwd, network: network as 'default' | 'none' | 'host', mounts: live, extraHosts: b.o.extraHosts ?? [],
         onOutput: (b) => v.output(b),
       });
-      // `sharing=locked` cache mounts: one user at a time, across builds
-      const locked = mounts.flatMap((m) => (m.lockKey ? [m.lockKey] : []));
-      const withLocks = (i: number): Promise<number> => (i < locked.length ? b.be.lock(locked[i]!, () => withLocks(i + 1)) : go());
-      const code = await withLocks(0);
+      const code = await go();
       if (code !== 0) {
         const err = runFailure(args, code);
         v.error(err.message);
@@ -84,8 +84,8 @@ export async function runStep(b: StepHost, run: StageRun, ins: Instruction, pfx:
   }, undefined, trigger, true, `${n.original.trim().slice(0, 80)}`);
 }
 
-async function parseMounts(b: StepHost, run: StageRun, ins: Instruction, env: Map<string, string>): Promise<{ key: unknown; lockKey?: string; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[]> {
-  const out: { key: unknown; lockKey?: string; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[] = [];
+async function parseMounts(b: StepHost, run: StageRun, ins: Instruction, env: Map<string, string>): Promise<{ key: unknown; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[]> {
+  const out: { key: unknown; make: () => Promise<{ mount: BuildMount; release?: () => Promise<void> }> }[] = [];
   const n = ins.node;
   for (const spec of (ins.flags.mount as string[] | undefined) ?? []) {
     const f: Record<string, string> = {};
@@ -108,12 +108,14 @@ async function parseMounts(b: StepHost, run: StageRun, ins: Instruction, env: Ma
       const id = f.id || tgt;
       const sharing = f.sharing ?? 'shared';
       if (!['shared', 'private', 'locked'].includes(sharing)) throw bad(`unsupported sharing value "${sharing}"`);
-      out.push({ key: ['cache', tgt, id, ro], ...(sharing === 'locked' ? { lockKey: `cache-mount-${id}` } : {}), make: async () => {
-        const dir = b.be.cacheMountDir(id);
+      out.push({ key: ['cache', tgt, id, ro], make: async () => {
+        // held (and for `locked`, waited for) until the step is over
+        const held = await b.be.cacheMount(id, sharing as 'shared' | 'private' | 'locked');
+        const dir = held.dir;
         if (f.uid || f.gid || f.mode) {
           try { fs.chownSync(dir, Number(f.uid ?? 0), Number(f.gid ?? 0)); if (f.mode) fs.chmodSync(dir, parseInt(f.mode, 8)); } catch { /* best effort */ }
         }
-        return { mount: { type: 'cache', target: tgt, source: dir, readonly: ro } };
+        return { mount: { type: 'cache', target: tgt, source: dir, readonly: ro }, release: async () => held.release() };
       } });
     } else if (type === 'bind') {
       const src = f.source ?? f.src ?? '/';

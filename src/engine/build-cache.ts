@@ -4,12 +4,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { StrataError } from '../base/errors.js';
 import { mkdirp, rmTree } from '../base/fs.js';
 import { cacheHoldsLayer, deleteCacheRows, listCacheRows } from '../meta/build-cache.js';
 import { tx } from '../meta/db.js';
+import { unpackLayer } from '../layer/index.js';
 import { deleteLayerFiles, type OrphanLayer } from './images.js';
 import type { StoreRoot } from './store-root.js';
 
@@ -116,9 +117,27 @@ export async function contextFromStream(store: StoreRoot, input: NodeJS.Readable
     fs.rmSync(file);
     return { dir: ctx, dockerfileText: text };
   }
-  const r = spawnSync('tar', ['-x', '-f', file, '-C', ctx, '--delay-directory-restore'], { encoding: 'utf8' });
-  fs.rmSync(file, { force: true });
-  if (r.status !== 0) throw new StrataError('invalid_argument', `failed to read build context: ${(r.stderr || '').trim()}`);
+  // Strata's own tar reader (plain, gzip, zstd), confined to the context dir; bzip2 and xz
+  // (which Docker's daemon also takes) are decompressed by their tools into it
+  const other = head[0] === 0x42 ? 'bzip2' : head[0] === 0xfd ? 'xz' : undefined;
+  let tool: ChildProcess | undefined;
+  let toolErr = '';
+  try {
+    let input: NodeJS.ReadableStream;
+    if (other) {
+      tool = spawn(other, ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      tool.stderr!.on('data', (b: Buffer) => { toolErr += b.toString(); });
+      input = tool.stdout!;
+    } else input = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+    await unpackLayer(input, ctx, { mode: 'plain', sys: store.sys });
+    if (tool && tool.exitCode === null) await new Promise((r) => tool!.once('close', r));
+    if (tool && tool.exitCode !== 0) throw new Error(toolErr.trim() || `${other} exited with ${tool.exitCode}`);
+  } catch (e) {
+    tool?.kill();
+    throw new StrataError('invalid_argument', `failed to read build context: ${(e as Error).message}`);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
   return { dir: ctx };
 }
 

@@ -410,11 +410,46 @@ export class BuildEngine implements BuildBackend {
     });
   }
 
-  cacheMountDir(id: string): string {
-    const dir = path.join(this.store.root, 'build-mounts', createHash('sha256').update(id).digest('hex').slice(0, 32));
-    mkdirp(dir, 0o755);
-    return dir;
+  async cacheMount(id: string, sharing: 'shared' | 'private' | 'locked'): Promise<{ dir: string; release(): void }> {
+    const name = createHash('sha256').update(id).digest('hex').slice(0, 32);
+    const users = path.join(this.store.root, 'build-locks', `mount-${name}`);
+    // one marker file per user of a directory (<dir name>.<pid>.<n>); a dead process's markers do not count
+    const inUse = (dirName: string): boolean => {
+      let names: string[] = [];
+      try { names = fs.readdirSync(users); } catch { return false; }
+      let used = false;
+      for (const m of names) {
+        if (!m.startsWith(`${dirName}.`)) continue;
+        const pid = Number(m.slice(dirName.length + 1).split('.')[0]);
+        if (pid && (pid === process.pid || this.store.sys.processAlive(pid))) used = true;
+        else fs.rmSync(path.join(users, m), { force: true });
+      }
+      return used;
+    };
+    const take = (dirName: string): { dir: string; release(): void } => {
+      mkdirp(users, 0o700);
+      const marker = path.join(users, `${dirName}.${process.pid}.${++this.mountUses}`);
+      fs.writeFileSync(marker, '');
+      const dir = path.join(this.store.root, 'build-mounts', dirName);
+      mkdirp(dir, 0o755);
+      return { dir, release: () => fs.rmSync(marker, { force: true }) };
+    };
+    for (;;) {
+      // the choice and the marker under one lock, so two builds never both see a directory free
+      const got = await this.lock(`mount-${name}`, async () => {
+        if (sharing === 'shared') return take(name);
+        if (sharing === 'locked') return inUse(name) ? undefined : take(name);
+        for (let i = 0; ; i++) {
+          const dirName = i === 0 ? name : `${name}-private-${i}`;
+          if (!inUse(dirName)) return take(dirName);
+        }
+      });
+      if (got) return got;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
+
+  private mountUses = 0;
 
   scratch(kind: string): string {
     return this.makeTemp(kind);

@@ -110,7 +110,6 @@ test('every instruction: config, history and files as BuildKit makes them', { ti
     'VOLUME [/data]',
     'STOPSIGNAL SIGQUIT',
     'HEALTHCHECK &{["CMD-SHELL" "wget -q -O- localhost || exit 1"] "30s" "3s" "0s" \'\\x00\'}',
-    'ONBUILD RUN echo from-trigger > /tmp/trigger',
     'SHELL [/bin/sh -ec]',
     'ENTRYPOINT ["/bin/sh" "-c" "exec \\"$0\\" \\"$@\\""]',
     'CMD ["/bin/sh" "-ec" "cat /app/sub/out.txt"]',
@@ -123,10 +122,17 @@ test('every instruction: config, history and files as BuildKit makes them', { ti
     'cat /app/sub/hello.txt /copied/a.txt /copied/nested/b.txt /exec.txt /tmp/uid /uid-before; stat -c "%u:%g %a" /owned.txt; stat -c "%U" /app']);
   assert.equal(files, 'hello\na\nb\nexec-form\n65534\n0\n65534:65534 600\nroot\n');
 
-  // ONBUILD: the trigger runs in the child, without a history entry of its own
+  // ONBUILD writes no history entry (BuildKit); its trigger runs in the child and writes the
+  // entry any RUN writes, with the stage's shell
   const child = ctx(t, { Dockerfile: 'FROM every\nUSER root\nRUN cat /tmp/trigger\n' });
   buildOk(root, child, ['-t', 'child']);
   assert.equal(inspect(root, 'child').Config.OnBuild, null);
+  assert.deepEqual(history(root, 'child').slice(0, 3).reverse(), [
+    'RUN /bin/sh -ec echo from-trigger > /tmp/trigger # buildkit',
+    'USER root',
+    'RUN /bin/sh -ec cat /tmp/trigger # buildkit',
+  ]);
+  assert.equal(inspect(root, 'child').RootFS.Layers.length, 9 + 2);
   assert.equal(strataOk(root, ['run', '--rm', '--entrypoint', 'cat', 'child', '/tmp/trigger']), 'from-trigger\n');
 });
 
