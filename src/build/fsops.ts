@@ -85,6 +85,8 @@ export class Context {
    */
   private readonly hashes = new Map<string, string>();
   private readonly used = new Map<string, string>();
+  /** a hash was computed this build (else, when every saved one was used, the file stays as it is) */
+  private computed = false;
 
   constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly hashFile?: string) {
     if (hashFile) {
@@ -98,6 +100,7 @@ export class Context {
   /** Keep the hashes this build used for the next one (temp + rename). */
   save(): void {
     if (!this.hashFile || this.used.size === 0) return;
+    if (!this.computed && this.used.size === this.hashes.size) return;
     const tmp = `${this.hashFile}.${process.pid}.tmp`;
     try {
       fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.used)));
@@ -175,6 +178,7 @@ export class Context {
     if (!v) {
       v = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
       this.hashes.set(k, v);
+      this.computed = true;
     }
     this.used.set(k, v);
     return v;
