@@ -6,7 +6,8 @@
  * (/usr/bin/docker, whose BuildKit client is built in) with DOCKER_BUILDKIT=1. Both engines
  * build FROM the same busybox image (`strata save` loaded with `docker load`), so BuildKit
  * resolves it locally and never reaches for a registry. Strata and Docker alternate run by
- * run; one line per figure: `name strata docker ratio` (ms; ratio = strata / docker).
+ * run; one line per figure: `name strata docker ratio` (ms; ratio = strata / docker). A cold
+ * build starts after `sync`, so neither side pays for what the previous one left to write back.
  * STRATA_BENCH_BUILD_FILES sets the context size, BENCH_BUILD_N the runs (default 3).
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import * as path from 'node:path';
 import { busyboxTar } from '../test/helpers.js';
 import { startDocker, type DockerEngine } from './docker.js';
 import { previousFigures, printPair } from './side.js';
-import { CLI, median, strataRun, strataTime, timeCmd, tmpRoot } from './util.js';
+import { CLI, dropCaches, median, strataRun, strataTime, timeCmd, tmpRoot } from './util.js';
 
 const FILES = Number(process.env.STRATA_BENCH_BUILD_FILES ?? '10000');
 const RUNS = Number(process.env.BENCH_BUILD_N ?? '3');
@@ -104,6 +105,8 @@ export async function runBuild(): Promise<void> {
         const order = i % 2 ? [...sides].reverse() : sides;
         for (const [n, s] of order) {
           s.prune();
+          // what the prune and earlier builds left to write back is not the next build's cost
+          dropCaches();
           cold.get(n)!.push(s.build(`bench-${name}`, dir));
           for (let j = 0; j < 2; j++) cached.get(n)!.push(s.build(`bench-${name}`, dir));
         }
