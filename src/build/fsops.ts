@@ -160,7 +160,7 @@ export class Context {
       else if (st.isDirectory()) {
         for (const n of fs.readdirSync(abs).sort()) {
           const child = r === '.' ? n : `${r}/${n}`;
-          const childAbs = path.join(abs, n);
+          const childAbs = `${abs}/${n}`;
           const cst = fs.lstatSync(childAbs);
           if (this.skip(child, cst.isDirectory())) continue;
           walk(child, childAbs, cst);

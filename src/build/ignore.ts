@@ -83,6 +83,7 @@ export class IgnoreMatcher {
 
   /** Is the path (relative, `/`-separated) excluded from the context? */
   matches(rel: string): boolean {
+    if (this.patterns.length === 0) return false;
     const file = path.posix.normalize(rel);
     const parentDirs = path.posix.dirname(file) === '.' ? [] : path.posix.dirname(file).split('/');
     let matched = false;
