@@ -436,6 +436,10 @@ export class FakeSys implements Sys {
     fs.cpSync(src, dst, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
   }
 
+  spreadSubdirs(dir: string): void {
+    this.record('spreadSubdirs', [dir]);
+  }
+
   // ---------------------------------------------------------------- processes
 
   async runtimeRun(binary: string, args: readonly string[], opts: RuntimeRunOptions = {}): Promise<ExecResult> {

@@ -187,6 +187,11 @@ class LinuxSys implements Sys {
     execFileSync('cp', ['-a', `${src}/.`, `${dst}/`]);
   }
 
+  spreadSubdirs(dir: string): void {
+    // FS_IOC_SETFLAGS has no Node binding; chattr (e2fsprogs) sets it. Other filesystems refuse: fine.
+    try { execFileSync('chattr', ['+T', dir], { stdio: 'ignore' }); } catch { /* not ext2/3/4, or no chattr */ }
+  }
+
   runtimeRunSync(binary: string, args: readonly string[]): ExecResult {
     const r = spawnSync(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 10_000 });
     if (r.error && !r.stdout) throw new StrataError('failed_precondition', `cannot run ${binary}: ${r.error.message}`, { cause: r.error });

@@ -135,6 +135,11 @@ export interface Sys {
   lremovexattr(path: string, name: string): void;
   /** `cp -a SRC/. DST/`: a tree with owners, modes, times, xattrs and device nodes (volume copy-up). */
   copyTree(src: string, dst: string): void;
+  /**
+   * Mark a directory so the filesystem spreads the directories made in it over its allocation
+   * groups (ext4's top-directory flag, `chattr +T`); nothing where the filesystem has no such flag.
+   */
+  spreadSubdirs(dir: string): void;
 
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */
