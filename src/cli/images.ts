@@ -12,7 +12,8 @@ function shortId(id: string): string {
 function imageRowView(r: ImageListRow, noTrunc: boolean): Record<string, unknown> {
   return {
     Containers: 'N/A',
-    CreatedAt: goTimeString(new Date(r.created * 1000)),
+    // computed when a format asks for it: a Go time string needs the zone's name
+    get CreatedAt() { return goTimeString(new Date(r.created * 1000)); },
     CreatedSince: since(r.created),
     Digest: r.digest,
     ID: noTrunc ? r.id : shortId(r.id),
