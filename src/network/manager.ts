@@ -312,15 +312,20 @@ export class NetworkManager {
         await createNetns(this.sys, r.netnsName);
         this.st.step('netns', containerId);
         const rt = (ifName: string): CniRuntime => ({ containerId, netns: netnsPath(this.sys, r.netnsName), ifName });
-        await addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys });
-        this.st.step('loopback', containerId);
-        for (const ep of r.endpoints) {
-          const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
-          ep.state = 'added';
-          ep.result = result;
-          this.st.writeRecord(r);
-          this.st.step(`add:${ep.network}`, containerId);
-        }
+        // `lo` and the first network's interface are independent: set up side by side
+        const loopback = addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys })
+          .then(() => this.st.step('loopback', containerId));
+        const endpoints = (async () => {
+          for (const ep of r.endpoints) {
+            const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
+            ep.state = 'added';
+            ep.result = result;
+            this.st.writeRecord(r);
+            this.st.step(`add:${ep.network}`, containerId);
+          }
+        })();
+        const settled = await Promise.allSettled([loopback, endpoints]);
+        for (const x of settled) if (x.status === 'rejected') throw x.reason;
         r.status = 'attached';
         delete r.owner;
         this.st.writeRecord(r);

@@ -21,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  RuntimeSpawnOptions, Sys,
+  RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 
 interface SysCall { op: string; args: unknown[] }
@@ -407,6 +407,14 @@ export class FakeSys implements Sys {
     // an empty regular file stands in for the node, so renames and links work
     fs.writeFileSync(p, '', { flag: 'wx', mode });
     this.nodes.push({ path: p, kind, mode, major, minor });
+  }
+
+  /** Applied to the real file, with Node's microseconds (the model keeps no times of its own). */
+  setTimes(target: string | Buffer | number, atime: Timespec, mtime: Timespec): void {
+    this.record('setTimes', [target, atime, mtime]);
+    const s = (t: Timespec) => (t.nsec === 0 ? t.sec : t.sec + (t.nsec - (t.nsec % 1000) + 500) / 1e9);
+    if (typeof target === 'number') fs.futimesSync(target, s(atime), s(mtime));
+    else fs.lutimesSync(target, s(atime), s(mtime));
   }
 
   lgetxattr(p: string, name: string): Buffer | null {

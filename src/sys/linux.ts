@@ -9,13 +9,15 @@ import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { getAttributeSync, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { parseProcStat } from '../base/proc.js';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  RuntimeSpawnOptions, Sys,
+  RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 import { parseMountInfo } from './mountinfo.js';
 
@@ -67,6 +69,41 @@ function runMountTool(cmd: string, args: string[], cwd?: string): Promise<void> 
 export function xattrErrno(e: unknown): number | undefined {
   const m = /\(os error (\d+)\)/.exec(e instanceof Error ? e.message : String(e));
   return m ? Number(m[1]) : undefined;
+}
+
+/** native/sys.c, built by scripts/build-native.sh: mknod(2) and utimensat(2)/futimens(2). */
+interface SysAddon {
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  utimens(path: string | Buffer | null, fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): void;
+}
+
+let addon: SysAddon | null | undefined;
+
+/** The addon, loaded on first use from native/build/ of this checkout; null when it is not built. */
+function sysAddon(): SysAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  // dist/strata.cjs, dist/src/sys/linux.js or src/sys/linux.ts -> the checkout's root
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = path.join(dir, 'native', 'build', 'strata-sys.node');
+    if (fs.existsSync(candidate)) {
+      const m = { exports: {} as SysAddon };
+      try { process.dlopen(m, candidate); addon = m.exports; } catch { /* another Node's build: the tools instead */ }
+      break;
+    }
+    dir = path.dirname(dir);
+  }
+  return addon;
+}
+
+/**
+ * Seconds as the double Node's utimes calls take (without the addon). libuv keeps only whole
+ * microseconds (it truncates tv_nsec), and a double near 2^31 s is only precise to ~240 ns:
+ * aiming at the middle of the microsecond makes the result exactly the microsecond-truncated time.
+ */
+function utimesSeconds(t: Timespec): number {
+  return t.nsec === 0 ? t.sec : t.sec + (t.nsec - (t.nsec % 1000) + 500) / 1e9;
 }
 
 let mknodBin: string | undefined;
@@ -157,6 +194,18 @@ class LinuxSys implements Sys {
   }
 
   mknod(path: string, kind: NodeKind, mode: number, major: number, minor: number): void {
+    const native = sysAddon();
+    if (native) {
+      const type = kind === 'fifo' ? fs.constants.S_IFIFO : kind === 'char' ? fs.constants.S_IFCHR : fs.constants.S_IFBLK;
+      try {
+        native.mknod(path, type | (mode & 0o7777), kind === 'fifo' ? 0 : major, kind === 'fifo' ? 0 : minor);
+      } catch (e) {
+        throw new StrataError('internal', `mknod ${kind} ${major},${minor} failed: ${(e as Error).message}`, { cause: e });
+      }
+      // mknod(2) applies the umask; the tool's -m does not
+      if ((mode & 0o7777 & process.umask()) !== 0) fs.chmodSync(path, mode & 0o7777);
+      return;
+    }
     const args = ['-m', (mode & 0o7777).toString(8), '--', path, kind === 'fifo' ? 'p' : kind === 'char' ? 'c' : 'b'];
     if (kind !== 'fifo') args.push(String(major), String(minor));
     try {
@@ -165,6 +214,17 @@ class LinuxSys implements Sys {
       const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
       throw new StrataError('internal', `mknod ${kind} ${major},${minor} failed: ${stderr || (e as Error).message}`, { cause: e });
     }
+  }
+
+  setTimes(target: string | Buffer | number, atime: Timespec, mtime: Timespec): void {
+    const native = sysAddon();
+    if (native) {
+      if (typeof target === 'number') native.utimens(null, target, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
+      else native.utimens(target, 0, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
+      return;
+    }
+    if (typeof target === 'number') fs.futimesSync(target, utimesSeconds(atime), utimesSeconds(mtime));
+    else fs.lutimesSync(target, utimesSeconds(atime), utimesSeconds(mtime));
   }
 
   lgetxattr(path: string, name: string): Buffer | null {

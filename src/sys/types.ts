@@ -55,6 +55,9 @@ export interface MountRequest {
 
 export type NodeKind = 'char' | 'block' | 'fifo';
 
+/** A time with nanoseconds, as a tar header or stat(2) gives it. */
+export interface Timespec { sec: number; nsec: number; }
+
 export interface RuntimeRunOptions {
   /** Bytes for the runtime's stdin; otherwise stdin is /dev/null. */
   input?: string | Buffer;
@@ -125,6 +128,12 @@ export interface Sys {
   // ---------------------------------------------------------------- files
   /** Create a device node or FIFO at an ASCII path that does not exist yet (mode: permission bits). */
   mknod(path: string, kind: NodeKind, mode: number, major: number, minor: number): void;
+  /**
+   * Set access and modification times with nanoseconds: utimensat(2) on a path (a symlink
+   * itself, never followed) or futimens(2) on an open fd. Node's utimes keeps microseconds;
+   * so does this where the native addon is not built.
+   */
+  setTimes(target: string | Buffer | number, atime: Timespec, mtime: Timespec): void;
   /** lgetxattr(2): null when the attribute is absent. Throws errors whose message ends in "(os error N)". */
   lgetxattr(path: string, name: string): Buffer | null;
   /** lsetxattr(2). */
