@@ -18,19 +18,31 @@ import type { Sys } from '../sys/index.js';
 interface SavedRule { table: string; chain: string; spec: string; }
 interface SavedTable { chains: string[]; rules: SavedRule[]; }
 
-async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
-  const r = await sys.iptablesSave(table);
-  const out: SavedTable = { chains: [], rules: [] };
-  if (r.code !== 0) return out;
-  for (const line of r.stdout.split('\n')) {
-    if (line.startsWith(':')) out.chains.push(line.slice(1).split(' ')[0]!);
+/** `iptables-save` output by table (`*TABLE` starts one). */
+function parseSave(text: string, first: string): Map<string, SavedTable> {
+  const tables = new Map<string, SavedTable>();
+  let table = first;
+  let out: SavedTable = { chains: [], rules: [] };
+  tables.set(table, out);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      out = tables.get(table) ?? { chains: [], rules: [] };
+      tables.set(table, out);
+    } else if (line.startsWith(':')) out.chains.push(line.slice(1).split(' ')[0]!);
     else if (line.startsWith('-A ')) {
       const rest = line.slice(3);
       const sp = rest.indexOf(' ');
       out.rules.push({ table, chain: rest.slice(0, sp), spec: rest.slice(sp + 1) });
     }
   }
-  return out;
+  return tables;
+}
+
+async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
+  const r = await sys.iptablesSave(table);
+  if (r.code !== 0) return { chains: [], rules: [] };
+  return parseSave(r.stdout, table).get(table) ?? { chains: [], rules: [] };
 }
 
 /** Apply deletions atomically per table; tolerate rules/chains already gone by retrying one by one. */
@@ -117,7 +129,10 @@ export async function sweepForwardRules(sys: Sys, isStaleIp: (ip: string) => boo
  * are fine (a concurrent removal: the rest is deleted one at a time).
  */
 export async function removeContainerRules(sys: Sys, networks: ReadonlySet<string>, containerId: string, ips: ReadonlySet<string>): Promise<void> {
-  const [nat, filter] = await Promise.all([iptablesSave(sys, 'nat'), iptablesSave(sys, 'filter')]);
+  const saved = await sys.iptablesSave();
+  const tables = saved.code === 0 ? parseSave(saved.stdout, '') : new Map<string, SavedTable>();
+  const nat = tables.get('nat') ?? { chains: [], rules: [] };
+  const filter = tables.get('filter') ?? { chains: [], rules: [] };
   const n = natDeletions(nat, (x) => networks.has(x), (c) => c === containerId);
   const f = forwardDeletions(filter, (ip) => ips.has(ip));
   const text = (table: string, rules: SavedRule[], chains: string[]) => rules.length === 0 && chains.length === 0 ? []

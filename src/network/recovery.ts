@@ -46,17 +46,19 @@ function quickDelOk(ep: EndpointRecord): boolean {
  * pair, deleted from its host end (as the bridge plugin deletes it from the container end);
  * host-local's reservations. The plugins cost ~35 processes and most of a `stop`.
  */
-async function quickDel(st: NetworkState, r: AttachmentRecord, eps: EndpointRecord[]): Promise<void> {
+async function quickDel(st: NetworkState, r: AttachmentRecord, eps: EndpointRecord[], withNetns: boolean): Promise<void> {
   const sys = st.sys;
   const id = r.containerId;
   const live = st.liveIps(id);
   const ips = new Set(eps.map((ep) => st.endpointIp(r, ep)).filter((x): x is string => !!x && !live.has(x)));
   const links = new Set(sys.listLinks());
-  const veths = eps.map((ep) => ep.result?.interfaces?.find((i) => !i.sandbox && i.name !== ep.bridge && i.name.startsWith('veth'))?.name)
+  const veths = eps.map((ep) => ep.result?.interfaces?.find((i) => !i.sandbox && i.name !== ep.bridge && /^veth[0-9a-z]+$/.test(i.name))?.name)
     .filter((v): v is string => !!v && links.has(v));
-  // independent kernel objects: the rules and the veths go at the same time
-  // (a veth gone already, or taken with its netns meanwhile, leaves nothing either way)
-  await Promise.all([removeContainerRules(sys, new Set(eps.map((ep) => ep.cniName)), id, ips), ...veths.map((v) => sys.ip(['link', 'delete', v]))]);
+  // One ip process for the veths (and the netns, when every endpoint went this way), beside the
+  // rules: independent kernel objects. A veth gone already, or taken with its netns, leaves
+  // nothing either way; a netns left over is deleted by the caller.
+  const ipCmds = [...veths.map((v) => ['link', 'delete', v]), ...(withNetns && /^[\w.-]+$/.test(r.netnsName) ? [['netns', 'delete', r.netnsName]] : [])];
+  await Promise.all([removeContainerRules(sys, new Set(eps.map((ep) => ep.cniName)), id, ips), ipCmds.length > 0 ? sys.ipBatch(ipCmds) : undefined]);
   for (const ep of eps) st.releaseReservations(ep.cniName, (cid, ifn) => cid === id && ifn === ep.ifName);
 }
 
@@ -70,7 +72,7 @@ export async function teardown(st: NetworkState, r: AttachmentRecord): Promise<v
   const quick = nsExists ? r.endpoints.filter(quickDelOk) : [];
   if (quick.length > 0) {
     try {
-      await quickDel(st, r, quick);
+      await quickDel(st, r, quick, quick.length === r.endpoints.length);
     } catch {
       needSweep = true;
     }

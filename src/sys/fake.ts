@@ -226,6 +226,19 @@ export class FakeSys implements Sys {
     return fail(`fake ip: unsupported ${args.join(' ')}`);
   }
 
+  /** Each command as `ip` would run it, in order; code 1 when any failed (`-force`). */
+  async ipBatch(commands: readonly (readonly string[])[]): Promise<ExecResult> {
+    const failed = this.recordExec('ipBatch', [commands.map((c) => [...c])]);
+    if (failed) return failed;
+    let code = 0;
+    let stderr = '';
+    for (const c of commands) {
+      const r = await this.ip(c);
+      if (r.code !== 0) { code = 1; stderr += r.stderr; }
+    }
+    return { code, stdout: '', stderr };
+  }
+
   listLinks(): string[] {
     return [...this.links.keys()];
   }
@@ -252,12 +265,15 @@ export class FakeSys implements Sys {
     return [...(this.tables.get(table)?.rules ?? [])];
   }
 
-  async iptablesSave(table: string): Promise<ExecResult> {
+  async iptablesSave(table?: string): Promise<ExecResult> {
     const failed = this.recordExec('iptablesSave', [table]);
     if (failed) return failed;
-    const t = this.table(table);
-    const lines = [`*${table}`, ...t.chains.map((c) => `:${c} - [0:0]`), ...t.rules.map((r) => `-A ${r}`), 'COMMIT', ''];
-    return ok(lines.join('\n'));
+    const one = (name: string) => {
+      const t = this.table(name);
+      return [`*${name}`, ...t.chains.map((c) => `:${c} - [0:0]`), ...t.rules.map((r) => `-A ${r}`), 'COMMIT'];
+    };
+    const names = table ? [table] : [...this.tables.keys()];
+    return ok([...names.flatMap(one), ''].join('\n'));
   }
 
   async iptablesRestore(text: string): Promise<ExecResult> {

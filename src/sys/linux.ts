@@ -150,6 +150,11 @@ class LinuxSys implements Sys {
     return runProgram('ip', args);
   }
 
+  ipBatch(commands: readonly (readonly string[])[]): Promise<ExecResult> {
+    for (const c of commands) for (const a of c) if (a === '' || /[\s"'\\#]/.test(a)) throw new StrataError('invalid_argument', `ip batch: unusable argument ${JSON.stringify(a)}`);
+    return runProgram('ip', ['-force', '-batch', '-'], { input: commands.map((c) => c.join(' ')).join('\n') + '\n' });
+  }
+
   listLinks(): string[] {
     return readDir('/sys/class/net');
   }
@@ -158,8 +163,8 @@ class LinuxSys implements Sys {
     return readDir(`${this.runDir}/netns`);
   }
 
-  iptablesSave(table: string): Promise<ExecResult> {
-    return runProgram('iptables-save', ['-t', table]);
+  iptablesSave(table?: string): Promise<ExecResult> {
+    return runProgram('iptables-save', table ? ['-t', table] : []);
   }
 
   iptablesRestore(rules: string): Promise<ExecResult> {

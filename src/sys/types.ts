@@ -108,12 +108,17 @@ export interface Sys {
   // ---------------------------------------------------------------- network
   /** ip(8) with these arguments (link, addr, route, netns). Never rejects on a non-zero exit. */
   ip(args: readonly string[]): Promise<ExecResult>;
+  /**
+   * Several ip(8) commands in one process (`ip -force -batch -`: each runs even when one
+   * before it failed; the exit code is non-zero when any did). Arguments contain no blanks.
+   */
+  ipBatch(commands: readonly (readonly string[])[]): Promise<ExecResult>;
   /** Network interfaces of the host (/sys/class/net). */
   listLinks(): string[];
   /** Named network namespaces (/run/netns). */
   listNetns(): string[];
-  /** `iptables-save -t TABLE`. */
-  iptablesSave(table: string): Promise<ExecResult>;
+  /** `iptables-save -t TABLE`; every table without one. */
+  iptablesSave(table?: string): Promise<ExecResult>;
   /** `iptables-restore -w --noflush` with these rules on stdin. */
   iptablesRestore(rules: string): Promise<ExecResult>;
   /** Run a CNI plugin binary (the CNI exec protocol). */
