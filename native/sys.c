@@ -7,11 +7,13 @@
  *                                              utimensat(2) on path without following a
  *                                              symlink, or futimens(2) on fd when path is
  *                                              null: nanoseconds (libuv keeps microseconds)
+ *   mount(source, target, fstype, flags, data) mount(2) ('' data: none)
+ *   umount(target, flags)                      umount2(2) (flags: MNT_DETACH = 2)
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
  * Built by scripts/build-native.sh with Node's headers; when it is absent the door spawns
- * coreutils' mknod and uses Node's utimes instead.
+ * coreutils' mknod, mount(8) and umount(8) and uses Node's utimes instead.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <node_api.h>
@@ -40,6 +43,8 @@ static const char *errno_name(int e) {
     case EBADF: return "EBADF";
     case EDQUOT: return "EDQUOT";
     case EIO: return "EIO";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
     default: return "EUNKNOWN";
   }
 }
@@ -129,11 +134,46 @@ static napi_value js_utimens(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) { napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)"); return NULL; }
+  uint32_t flags;
+  CHECK(napi_get_value_uint32(env, argv[3], &flags));
+  char *source = path_arg(env, argv[0]);
+  if (!source) return NULL;
+  char *target = path_arg(env, argv[1]);
+  char *fstype = target ? path_arg(env, argv[2]) : NULL;
+  char *data = fstype ? path_arg(env, argv[4]) : NULL;
+  if (data && mount(source, target, fstype, flags, data[0] ? data : NULL) != 0) throw_errno(env, errno, "mount", target);
+  free(source); free(target); free(fstype); free(data);
+  return NULL;
+}
+
+static napi_value js_umount(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) { napi_throw_type_error(env, NULL, "umount(target, flags)"); return NULL; }
+  uint32_t flags;
+  CHECK(napi_get_value_uint32(env, argv[1], &flags));
+  char *target = path_arg(env, argv[0]);
+  if (!target) return NULL;
+  if (umount2(target, (int)flags) != 0) throw_errno(env, errno, "umount", target);
+  free(target);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &f);
   napi_set_named_property(env, exports, "mknod", f);
   napi_create_function(env, "utimens", NAPI_AUTO_LENGTH, js_utimens, NULL, &f);
   napi_set_named_property(env, exports, "utimens", f);
+  napi_create_function(env, "mount", NAPI_AUTO_LENGTH, js_mount, NULL, &f);
+  napi_set_named_property(env, exports, "mount", f);
+  napi_create_function(env, "umount", NAPI_AUTO_LENGTH, js_umount, NULL, &f);
+  napi_set_named_property(env, exports, "umount", f);
   return exports;
 }

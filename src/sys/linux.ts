@@ -75,6 +75,25 @@ export function xattrErrno(e: unknown): number | undefined {
 interface SysAddon {
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   utimens(path: string | Buffer | null, fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): void;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount(target: string, flags: number): void;
+}
+
+const MS_RDONLY = 1;
+const MS_BIND = 4096;
+const MNT_DETACH = 2;
+/** overlay's mount data must fit in one page with its NUL */
+const MOUNT_DATA_MAX = 4095;
+
+/** Overlay options whose lowerdir/upperdir/workdir are relative to `cwd`, made absolute (mount(2) has no cwd of its own). */
+function absoluteOverlayData(data: string, cwd: string): string {
+  return data.split(',').map((opt) => {
+    const eq = opt.indexOf('=');
+    if (eq < 0) return opt;
+    const key = opt.slice(0, eq);
+    if (key !== 'lowerdir' && key !== 'upperdir' && key !== 'workdir') return opt;
+    return `${key}=${opt.slice(eq + 1).split(':').map((d) => (d.startsWith('/') ? d : path.join(cwd, d))).join(':')}`;
+  }).join(',');
 }
 
 let addon: SysAddon | null | undefined;
@@ -129,6 +148,24 @@ class LinuxSys implements Sys {
   readonly runDir = '/run';
 
   async mount(req: MountRequest): Promise<void> {
+    const native = sysAddon();
+    // mount(2) in-process when the options can be given with absolute paths within a page
+    // (mount(8) in `cwd` otherwise: its relative lowerdirs are what keep long stacks in a page)
+    const data = req.data && req.cwd && req.type === 'overlay' ? absoluteOverlayData(req.data, req.cwd) : req.data ?? '';
+    if (native && Buffer.byteLength(data) <= MOUNT_DATA_MAX && !/[,:\\]/.test(req.cwd ?? '')) {
+      try {
+        if (req.type === 'bind') {
+          native.mount(req.source, req.target, '', MS_BIND, '');
+          // a read-only bind is a remount of the bind (what mount(8) does for `--bind -r`)
+          if (req.readonly) native.mount('none', req.target, '', MS_BIND | MS_RDONLY | 32 /* MS_REMOUNT */, '');
+        } else {
+          native.mount(req.source, req.target, req.type, req.readonly ? MS_RDONLY : 0, data);
+        }
+      } catch (e) {
+        throw Object.assign(new Error(`mount: ${req.target}: ${(e as Error).message}`), { exitCode: 32 });
+      }
+      return;
+    }
     const args = req.type === 'bind'
       ? ['--bind', req.source]
       : ['-t', req.type, req.source];
@@ -139,6 +176,19 @@ class LinuxSys implements Sys {
   }
 
   async unmount(target: string, opts: { detach?: boolean } = {}): Promise<void> {
+    const native = sysAddon();
+    if (native) {
+      try {
+        native.umount(target, opts.detach ? MNT_DETACH : 0);
+      } catch (e) {
+        // umount(8)'s words, which callers read ("not mounted", "no mount point", "busy")
+        const code = errnoCode(e);
+        const msg = code === 'EINVAL' ? `umount: ${target}: not mounted.` : code === 'ENOENT' ? `umount: ${target}: no mount point specified.`
+          : code === 'EBUSY' ? `umount: ${target}: target is busy.` : `umount: ${target}: ${(e as Error).message}`;
+        throw Object.assign(new Error(msg), { exitCode: 32 });
+      }
+      return;
+    }
     await runMountTool('umount', opts.detach ? ['-l', target] : [target]);
   }
 

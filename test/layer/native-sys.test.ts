@@ -75,3 +75,39 @@ test('unpack keeps the nanoseconds of a PAX mtime (files, directories, symlinks,
   assert.equal(ns('d/p'), 1700000003444444444n);
   assert.ok(fs.lstatSync(path.join(dir, 'd/p')).isFIFO());
 });
+
+test('mount and unmount: tmpfs and overlay with cwd-relative lowerdirs; umount(8)\'s words for errors', async (t) => {
+  const dir = tempDir('mount');
+  const target = path.join(dir, 'mnt');
+  fs.mkdirSync(target);
+  t.after(async () => {
+    await linuxSys.unmount(target, { detach: true }).catch(() => undefined);
+    rm(dir);
+  });
+  const mounted = () => linuxSys.readMountInfo().filter((m) => m.mountPoint === target);
+  await linuxSys.mount({ type: 'tmpfs', source: 'tmpfs', target, data: 'size=1m,mode=0750' });
+  assert.equal(mounted()[0]?.fsType, 'tmpfs');
+  assert.equal(fs.statSync(target).mode & 0o7777, 0o750);
+  await linuxSys.unmount(target);
+  assert.equal(mounted().length, 0);
+  await assert.rejects(linuxSys.unmount(target), /not mounted/);
+  await assert.rejects(linuxSys.unmount(path.join(dir, 'absent')), /no mount point|not mounted|No such file/);
+  // an overlay whose lowerdirs are relative to cwd (the short links under the store root)
+  for (const d of ['l1', 'l2', 'up', 'work']) fs.mkdirSync(path.join(dir, d));
+  fs.writeFileSync(path.join(dir, 'l1', 'a'), 'from l1');
+  fs.writeFileSync(path.join(dir, 'l2', 'b'), 'from l2');
+  await linuxSys.mount({ type: 'overlay', source: 'overlay', target, cwd: dir, data: `lowerdir=l1:l2,upperdir=${dir}/up,workdir=${dir}/work` });
+  assert.equal(fs.readFileSync(path.join(target, 'a'), 'utf8'), 'from l1');
+  assert.equal(fs.readFileSync(path.join(target, 'b'), 'utf8'), 'from l2');
+  fs.writeFileSync(path.join(target, 'c'), 'new');
+  assert.equal(fs.readFileSync(path.join(dir, 'up', 'c'), 'utf8'), 'new');
+  const fd = fs.openSync(path.join(target, 'a'), 'r');
+  try {
+    // busy: an open file inside; the lazy detach still takes it away
+    await linuxSys.unmount(target, { detach: true });
+  } finally {
+    fs.closeSync(fd);
+  }
+  assert.equal(mounted().length, 0);
+  await assert.rejects(linuxSys.mount({ type: 'overlay', source: 'overlay', target, cwd: dir, data: 'lowerdir=nosuch' }), /mount/);
+});
