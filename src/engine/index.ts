@@ -171,7 +171,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     const volumes = new VolumeStore(store, sys);
     const containers = new Containers(store, volumes, sys);
     const nm = networkManager(store, sys);
-    containers.network = new CniDriver(nm, store);
+    containers.network = new CniDriver(nm, store, containers);
     const networks = new Networks(nm, containers);
     parts = { store, containers, volumes, networks, nm, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
     return parts;
