@@ -37,7 +37,7 @@ export function parseLink(val: string): { name: string; alias: string } {
 }
 
 /** Legacy links apply when the container's primary network is the default bridge. */
-export function usesLegacyLinks(mode: string | undefined): boolean {
+function usesLegacyLinks(mode: string | undefined): boolean {
   return !mode || mode === 'default' || mode === 'bridge';
 }
 
@@ -76,7 +76,7 @@ function sortedPorts(exposed: Record<string, unknown> | null | undefined): Expos
 }
 
 /** The legacy environment of one link (Docker's links package order). */
-export function linkEnv(linkName: string, ip: string, env: readonly string[] | null | undefined, exposed: Record<string, unknown> | null | undefined): string[] {
+function linkEnv(linkName: string, ip: string, env: readonly string[] | null | undefined, exposed: Record<string, unknown> | null | undefined): string[] {
   const alias = path.posix.basename(linkName).toUpperCase().replace(/-/g, '_');
   const ports = sortedPorts(exposed);
   const out: string[] = [];
@@ -112,7 +112,7 @@ export function linkEnv(linkName: string, ip: string, env: readonly string[] | n
   return out;
 }
 
-export interface LegacyLinks { env: string[]; hosts: HostsRecord[] }
+interface LegacyLinks { env: string[]; hosts: HostsRecord[] }
 
 /**
  * At start on the default bridge: every target must run and be on the bridge. Returns the
