@@ -33,7 +33,7 @@ export class ContainerDns {
         const ep = this.nm.get(id)?.endpoints.find((x) => x.networkId === n.id);
         return { id, ipv4: e.ipv4Address ? [e.ipv4Address.split('/')[0]!] : [], names: [this.nameOf(id) ?? e.name, ...(ep?.aliases ?? []), id.slice(0, 12)] };
       });
-      out.push({ name: n.name, gateway: n.gateway, records });
+      out.push({ name: n.name, gateway: n.gateway, bridge: n.bridge, records });
     }
     return out;
   }

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { containerRoot, strata, strataOk } from '../helpers.js';
+import { createHash } from 'node:crypto';
+import { containerRoot, sh, strata, strataOk } from '../helpers.js';
 import { findAardvark } from '../../src/network/index.js';
 
 /** The IPv4 answers of busybox nslookup inside a container ([] for NXDOMAIN). */
@@ -30,6 +31,7 @@ test('names resolve on user-defined networks as with Docker\'s embedded DNS', { 
     strataOk(root, ['run', '-d', '--name', name, ...args, 'busybox', 'sleep', '300']);
   }
   const a1 = ipOn(root, 'a1', 'front');
+  const tag = createHash('sha256').update(path.join(root, 'network', 'aardvark-dns')).digest('hex').slice(0, 8); // names this root's rules
   const a2 = ipOn(root, 'a2', 'front');
 
   await t.test('name, alias (every address) and short ID', () => {
@@ -46,6 +48,20 @@ test('names resolve on user-defined networks as with Docker\'s embedded DNS', { 
     assert.deepEqual(lookup(root, 'a1', 'b1'), []);
     const r = strata(root, ['exec', 'c1', 'ping', '-c', '1', '-W', '1', 'c2']);
     assert.notEqual(r.code, 0);
+  });
+
+  await t.test("another network's gateway answers nothing", () => {
+    const gw = (net: string) => strataOk(root, ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', net]).trim();
+    const ask = (from: string, name: string, server: string) => strata(root, ['exec', from, 'nslookup', '-type=a', name, server]);
+    // its own gateway answers
+    assert.match(ask('b1', 'b1', gw('back')).stdout, /Address: \d+\.\d+\.\d+\.\d+$/m);
+    // front's containers asking back's gateway directly: refused, no names of back
+    const r = ask('a1', 'b1', gw('back'));
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stdout, new RegExp(ipOn(root, 'b1', 'back').replace(/\./g, '\\.')));
+    assert.notEqual(ask('c1', 'a1', gw('front')).code, 0, 'nor from the default bridge');
+    const rules = sh('iptables-save -t filter').split('\n').filter((l) => l.includes(`strata-dns ${tag} `));
+    assert.equal(rules.length, 4, 'one REJECT per network and protocol');
   });
 
   await t.test('joins, leaves and connections are seen at once', () => {
@@ -79,5 +95,6 @@ test('names resolve on user-defined networks as with Docker\'s embedded DNS', { 
     let alive = true;
     try { process.kill(pid, 0); alive = !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'); } catch { alive = false; }
     assert.equal(alive, false);
+    assert.deepEqual(sh('iptables-save -t filter').split('\n').filter((l) => l.includes(`strata-dns ${tag}`)), [], 'the scope rules go with it');
   });
 });
