@@ -65,8 +65,8 @@ export function registerNetworkCommands(network: Command): void {
 
   network.command('prune').description('Remove all unused networks')
     .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
-    .action(async () => {
-      const removed = await networks().prune();
+    .action(async (o: { filter?: string[] }) => {
+      const removed = await networks().prune(o.filter ?? []);
       if (removed.length) { out('Deleted Networks:'); for (const r of removed) out(r); }
     });
 }
