@@ -65,7 +65,7 @@ function goDurationMs(v: string): number | undefined {
  * `1h30m`), Unix seconds (`1700000000`, `1700000000.5`), or an RFC 3339 date or time (local
  * time when it has no zone). Milliseconds since the epoch.
  */
-export function parseTimestamp(v: string, now = Date.now()): number {
+function parseTimestamp(v: string, now = Date.now()): number {
   const fail = () => invalidArgument(`failed to parse value as time or duration: "${v}"`);
   const d = v !== '0' ? goDurationMs(v) : undefined;
   if (d !== undefined) return now - d;
@@ -84,7 +84,7 @@ export function parseTimestamp(v: string, now = Date.now()): number {
 }
 
 /** What a prune removes, by Docker's prune filters (`label`, `label!`, `until`, `dangling`). */
-export interface PruneFilter {
+interface PruneFilter {
   /** Only objects created before this (ms since the epoch). */
   until?: number;
   /** `dangling=false` given (image prune: every unused image, as `-a`). */
