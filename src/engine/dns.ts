@@ -40,7 +40,8 @@ export class ContainerDns {
 
   /** Bring the server in line with the attachments. */
   async sync(): Promise<void> {
-    if (this.server) await this.server.sync(this.records());
+    // the records are read under the server's lock (see Aardvark.sync)
+    if (this.server) await this.server.sync(() => this.records());
   }
 
   async stop(): Promise<void> {

@@ -66,9 +66,15 @@ export class Aardvark {
     return alive(this.sys, pid) ? pid : undefined;
   }
 
-  /** Make the configuration exactly `nets` (those without records dropped) and have the server see it. */
-  async sync(nets: readonly DnsNetwork[]): Promise<void> {
+  /**
+   * Make the configuration exactly `nets` (those without records dropped) and have the server
+   * see it. Given as a function, the records are read under the lock: of two syncs racing
+   * (two containers of a network removed at once), the one that runs last writes what holds
+   * last, never what the other one read before the first wrote.
+   */
+  async sync(records: readonly DnsNetwork[] | (() => readonly DnsNetwork[])): Promise<void> {
     await withLock(this.sys, this.lockFile, async () => {
+      const nets = typeof records === 'function' ? records() : records;
       mkdirp(this.dir, 0o700);
       const wanted = new Map(nets.filter((n) => n.gateway && n.records.length).map((n) => [n.name, fileText(n)]));
       let changed = false;
