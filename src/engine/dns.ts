@@ -38,10 +38,10 @@ export class ContainerDns {
     return out;
   }
 
-  /** Bring the server in line with the attachments. */
-  async sync(): Promise<void> {
+  /** Bring the server in line with the attachments; `then` runs under the server's lock after it. */
+  async sync(then?: () => void): Promise<void> {
     // the records are read under the server's lock (see Aardvark.sync)
-    if (this.server) await this.server.sync(() => this.records());
+    if (this.server) await this.server.sync(() => this.records(), then);
   }
 
   async stop(): Promise<void> {

@@ -221,8 +221,7 @@ function syncState(engine: EndpointHost, nm: NetworkManager, id: string): void {
 async function resolverChanged(engine: EndpointHost, nm: NetworkManager, c: Container): Promise<void> {
   const dns = new ContainerDns(nm, (id) => engine.find(id)?.name);
   if (!dns.enabled) return;
-  try { await dns.sync(); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
-  engine.network?.refreshLinks?.();
+  try { await dns.sync(() => engine.network?.refreshLinks?.()); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
   if (c.hostConfig.Dns?.length) return;
   const text = dns.resolvConf(endpointsOf(engine.store.db, c.id).map((e) => e.network)) ?? nm.resolvConf();
   try { fs.writeFileSync(path.join(c.dir, 'resolv.conf'), text); } catch { /* removed meanwhile */ }

@@ -169,10 +169,13 @@ export function currentLinkHosts(c: Container, endpoints: readonly { network: st
   return out;
 }
 
-/** Inspect's HostConfig.Links: `/target:/me/alias` with the current names (Docker). */
+/**
+ * Inspect's HostConfig.Links: the legacy links as `/target:/me/alias` with the current names
+ * (Docker rebuilds them from its link graph; on a user-defined network there are none).
+ */
 export function inspectLinks(c: Container, lookup: Pick<LinkLookup, 'find'>): string[] | null {
   const links = c.hostConfig.Links ?? [];
-  if (!links.length) return null;
+  if (!links.length || !usesLegacyLinks(c.hostConfig.NetworkMode)) return null;
   return links.map((l) => {
     try {
       const { name, alias } = parseLink(l);

@@ -91,7 +91,8 @@ export class CniDriver implements NetworkDriver {
   /**
    * Link targets come, go and change address: rewrite, in place (it is bind-mounted), the
    * /etc/hosts of every attached container that has links. Only with the resolver (without
-   * it the network layer owns the hosts files, and links are written once at attach).
+   * it the network layer owns the hosts files, and links are written once at attach); run
+   * under the resolver's lock (`dns.sync(then)`), so the last change is written last.
    */
   refreshLinks(): void {
     if (!this.dns.enabled || !this.lookup) return;
@@ -143,8 +144,7 @@ export class CniDriver implements NetworkDriver {
       if (this.dns.enabled) {
         writeFileAtomic(hostsPath, this.hostsText(c, a.endpoints.map((e) => e.ipAddress).filter(Boolean)));
         try {
-          await this.dns.sync();
-          this.refreshLinks();
+          await this.dns.sync(() => this.refreshLinks());
         } catch {
           // the resolver cannot run (port 53 of the gateway taken...): the container still
           // starts, with its peers in /etc/hosts and the host's nameservers
@@ -175,14 +175,12 @@ export class CniDriver implements NetworkDriver {
 
   /** After a rename: peers resolve the new name. */
   async renamed(): Promise<void> {
-    await this.dns.sync().catch(() => undefined);
-    this.refreshLinks();
+    await this.dns.sync(() => this.refreshLinks()).catch(() => undefined);
   }
 
   async detach(c: Container): Promise<void> {
     await this.nm.detach(c.id);
-    await this.dns.sync().catch(() => undefined); // a resolver that cannot run never blocks a stop
-    this.refreshLinks();
+    await this.dns.sync(() => this.refreshLinks()).catch(() => undefined); // a resolver that cannot run never blocks a stop
   }
 
   validate(mode: string): void {

@@ -70,36 +70,40 @@ export class Aardvark {
    * Make the configuration exactly `nets` (those without records dropped) and have the server
    * see it. Given as a function, the records are read under the lock: of two syncs racing
    * (two containers of a network removed at once), the one that runs last writes what holds
-   * last, never what the other one read before the first wrote.
+   * last, never what the other one read before the first wrote. `then` runs under the lock
+   * too (the engine rewrites the hosts records of links there, for the same reason).
    */
-  async sync(records: readonly DnsNetwork[] | (() => readonly DnsNetwork[])): Promise<void> {
+  async sync(records: readonly DnsNetwork[] | (() => readonly DnsNetwork[]), then?: () => void): Promise<void> {
     await withLock(this.sys, this.lockFile, async () => {
-      const nets = typeof records === 'function' ? records() : records;
-      mkdirp(this.dir, 0o700);
-      const wanted = new Map(nets.filter((n) => n.gateway && n.records.length).map((n) => [n.name, fileText(n)]));
-      let changed = false;
-      for (const f of fs.readdirSync(this.dir)) {
-        if (f === 'aardvark.pid' || f.startsWith('.')) continue;
-        if (!wanted.has(f)) { fs.rmSync(path.join(this.dir, f), { force: true }); changed = true; }
-      }
-      for (const [name, text] of wanted) {
-        const file = path.join(this.dir, name);
-        let cur: string | undefined;
-        try { cur = fs.readFileSync(file, 'utf8'); } catch { /* new */ }
-        if (cur === text) continue;
-        writeFileAtomic(file, text);
-        changed = true;
-      }
-      const pid = this.pid();
-      // before the server answers on a new gateway, only its own bridge may ask it
-      await syncDnsScopeRules(this.sys, this.tag, nets.filter((n) => wanted.has(n.name) && n.bridge).map((n) => ({ gateway: n.gateway, bridge: n.bridge! })), this.port);
-      if (wanted.size === 0) {
-        if (pid) await this.kill(pid);
-        return;
-      }
-      if (!pid) await this.start();
-      else if (changed) this.sys.signal(pid, 'SIGHUP');
+      try { await this.syncLocked(typeof records === 'function' ? records() : records); } finally { then?.(); }
     });
+  }
+
+  private async syncLocked(nets: readonly DnsNetwork[]): Promise<void> {
+    mkdirp(this.dir, 0o700);
+    const wanted = new Map(nets.filter((n) => n.gateway && n.records.length).map((n) => [n.name, fileText(n)]));
+    let changed = false;
+    for (const f of fs.readdirSync(this.dir)) {
+      if (f === 'aardvark.pid' || f.startsWith('.')) continue;
+      if (!wanted.has(f)) { fs.rmSync(path.join(this.dir, f), { force: true }); changed = true; }
+    }
+    for (const [name, text] of wanted) {
+      const file = path.join(this.dir, name);
+      let cur: string | undefined;
+      try { cur = fs.readFileSync(file, 'utf8'); } catch { /* new */ }
+      if (cur === text) continue;
+      writeFileAtomic(file, text);
+      changed = true;
+    }
+    const pid = this.pid();
+    // before the server answers on a new gateway, only its own bridge may ask it
+    await syncDnsScopeRules(this.sys, this.tag, nets.filter((n) => wanted.has(n.name) && n.bridge).map((n) => ({ gateway: n.gateway, bridge: n.bridge! })), this.port);
+    if (wanted.size === 0) {
+      if (pid) await this.kill(pid);
+      return;
+    }
+    if (!pid) await this.start();
+    else if (changed) this.sys.signal(pid, 'SIGHUP');
   }
 
   /** Stop the server and remove its configuration. */
