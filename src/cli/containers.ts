@@ -321,8 +321,8 @@ export function registerContainerCommands(program: Command, container: Command):
 
   container.command('prune').description('Remove all stopped containers')
     .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
-    .action(async () => {
-      const r = await containers().prune();
+    .action(async (o: { filter?: string[] }) => {
+      const r = await containers().prune(o.filter ?? []);
       if (r.deleted.length) { out('Deleted Containers:'); for (const d of r.deleted) out(d); out(''); }
       out(`Total reclaimed space: ${size3(r.reclaimed)}`);
     });

@@ -165,8 +165,8 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('-a, --all', 'Remove all unused images, not just dangling ones')
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--filter <filter>', 'Provide filter values', collect)
-    .action((o: { all?: boolean }) => {
-      const res = engine().images.prune({ all: !!o.all });
+    .action((o: { all?: boolean; filter?: string[] }) => {
+      const res = engine().images.prune({ all: !!o.all, filters: o.filter ?? [] });
       if (res.untagged.length || res.deleted.length) out('Deleted Images:');
       for (const u of res.untagged) out(`untagged: ${u}`);
       for (const d of res.deleted) out(`deleted: ${d}`);

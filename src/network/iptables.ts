@@ -175,3 +175,41 @@ export async function claimedHostPorts(sys: Sys): Promise<ClaimedPort[]> {
   return out;
 }
 
+
+/** One network whose resolver answers only containers on its own bridge. */
+interface DnsScope { gateway: string; bridge: string }
+
+const DNS_COMMENT_RE = /--comment "?strata-dns (\S+) (\S+) ([^"\s]+)"?/;
+
+/**
+ * The resolver listens on each network's gateway address, and the host routes a container's
+ * packet to any of its own addresses: a container on network A could ask network B's
+ * gateway about B's containers. One REJECT rule per network and protocol in the filter
+ * INPUT chain refuses DNS to the gateway from anywhere but its own bridge (the host's own
+ * queries, from local addresses, stay allowed). `tag` names this root's rules (in their
+ * comment); the rules become exactly `scopes` (none: all of this root's go).
+ */
+export async function syncDnsScopeRules(sys: Sys, tag: string, scopes: readonly DnsScope[], port = 53): Promise<void> {
+  const filter = await iptablesSave(sys, 'filter');
+  const comment = (s: DnsScope) => `strata-dns ${tag} ${s.gateway} ${s.bridge}`;
+  const wanted = new Map<string, DnsScope>();
+  for (const s of scopes) for (const proto of ['udp', 'tcp']) wanted.set(`${proto} ${comment(s)}`, s);
+  const dels: SavedRule[] = [];
+  for (const r of filter.rules) {
+    if (r.chain !== 'INPUT') continue;
+    const m = DNS_COMMENT_RE.exec(r.spec);
+    if (!m || m[1] !== tag) continue;
+    const proto = / -p (udp|tcp) /.exec(` ${r.spec} `)?.[1] ?? '';
+    const key = `${proto} strata-dns ${m[1]} ${m[2]} ${m[3]}`;
+    if (wanted.has(key) && / --dport (\d+) /.exec(` ${r.spec} `)?.[1] === String(port)) wanted.delete(key); // in place already
+    else dels.push(r);
+  }
+  await applyDeletions(sys, 'filter', dels, []);
+  if (!wanted.size) return;
+  const adds = [...wanted.entries()].map(([key, s]) => {
+    const proto = key.split(' ')[0]!;
+    return `-I INPUT 1 -d ${s.gateway}/32 ! -i ${s.bridge} -p ${proto} -m ${proto} --dport ${port} -m addrtype ! --src-type LOCAL -m comment --comment "${comment(s)}" -j REJECT`;
+  });
+  const r = await sys.iptablesRestore(['*filter', ...adds, 'COMMIT', ''].join('\n'));
+  if (r.code !== 0) throw new Error(`iptables-restore: ${r.stderr.trim()}`);
+}

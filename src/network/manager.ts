@@ -227,14 +227,15 @@ export class NetworkManager {
   /**
    * `network prune`: remove user-defined networks not in `inUse` (the engine passes the
    * names of networks any container, running or not, refers to) and with no attachment.
-   * Returns the removed names, sorted.
+   * Returns the removed names, sorted. `select`: only networks it accepts (prune filters).
    */
-  async prune(inUse: Set<string>): Promise<string[]> {
+  async prune(inUse: Set<string>, select: (n: NetworkInfo) => boolean = () => true): Promise<string[]> {
     return withLock(this.sys, this.st.lockFile, async () => {
       const attached = new Set(this.st.readRecords().flatMap((r) => r.endpoints.map((e) => e.networkId)));
       const removed: string[] = [];
       for (const n of this.st.readNetworks()) {
         if (n.name === DEFAULT_NETWORK || inUse.has(n.name) || inUse.has(n.id) || attached.has(n.id)) continue;
+        if (!select(this.st.toInfo(n))) continue;
         await this.dropNetwork(n);
         removed.push(n.name);
       }

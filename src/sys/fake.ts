@@ -617,6 +617,19 @@ export class FakeSys implements Sys {
     return `${deferred ? 'created' : 'ok'} ${m.pid} ${m.monitorPid}\n`;
   }
 
+  /** A daemon without a process: a live pid that exits 0 at once, as a self-forking daemon's parent. */
+  spawnDaemon(binary: string, args: readonly string[]): { pid: number; exited: Promise<number | null> } {
+    this.record('spawnDaemon', [binary, [...args]]);
+    return { pid: this.spawnPid(), exited: Promise.resolve(0) };
+  }
+
+  signal(pid: number, signal: 'SIGHUP' | 'SIGTERM' | 'SIGKILL'): boolean {
+    this.record('signal', [pid, signal]);
+    if (!this.pids.has(pid)) return false;
+    if (signal !== 'SIGHUP') this.pids.delete(pid);
+    return true;
+  }
+
   async ps(args: readonly string[]): Promise<string> {
     this.record('ps', [[...args]]);
     const lines = ['UID          PID    PPID  C STIME TTY          TIME CMD'];

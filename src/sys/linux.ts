@@ -355,6 +355,21 @@ class LinuxSys implements Sys {
     return line;
   }
 
+  spawnDaemon(binary: string, args: readonly string[]): { pid: number; exited: Promise<number | null> } {
+    const child = spawn(binary, [...args], { stdio: 'ignore', detached: true, cwd: '/' });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.once('error', () => resolve(-1));
+    });
+    child.unref();
+    return { pid: child.pid ?? 0, exited };
+  }
+
+  signal(pid: number, signal: 'SIGHUP' | 'SIGTERM' | 'SIGKILL'): boolean {
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try { process.kill(pid, signal); return true; } catch { return false; }
+  }
+
   ps(args: readonly string[]): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       const child = spawn('ps', args, { stdio: ['ignore', 'pipe', 'pipe'] });

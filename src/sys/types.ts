@@ -165,6 +165,15 @@ export interface Sys {
    * `created ...`, `err STATUS MESSAGE`); '' when it wrote nothing.
    */
   launchMonitor(binary: string, args: readonly string[]): Promise<string>;
+  /**
+   * Start a helper daemon (aardvark-dns) detached from this process: stdio ignored, cwd `/`,
+   * its own process group. `exited` resolves with the exit code of the started process (a
+   * daemon that forks itself exits 0 once its child runs), null when a signal ended it, -1
+   * when it could not be started.
+   */
+  spawnDaemon(binary: string, args: readonly string[]): { pid: number; exited: Promise<number | null> };
+  /** kill(2) a helper daemon (SIGHUP: reload; SIGTERM, SIGKILL: stop); false when there is no such process. */
+  signal(pid: number, signal: 'SIGHUP' | 'SIGTERM' | 'SIGKILL'): boolean;
   /** ps(1) with these arguments (`docker top`); rejects with ps's message on a non-zero exit. */
   ps(args: readonly string[]): Promise<string>;
   /**
