@@ -454,6 +454,7 @@ export class BuildEngine implements BuildBackend {
   }
 
   private mountUses = 0;
+  private lockSeq = 0;
 
   scratch(kind: string): string {
     return this.makeTemp(kind);
@@ -471,16 +472,25 @@ export class BuildEngine implements BuildBackend {
     const dir = path.join(this.store.root, 'build-locks');
     mkdirp(dir, 0o700);
     const file = path.join(dir, key.replace(/[^a-zA-Z0-9]/g, '_'));
-    for (;;) {
-      try {
-        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const owner = Number(fs.readFileSync(file, 'utf8') || 0);
-        if (!owner || !this.store.sys.processAlive(owner)) { fs.rmSync(file, { force: true }); continue; }
-        await new Promise((r) => setTimeout(r, 50));
+    // the lock file appears with its owner's pid already in it (written aside, then linked
+    // into place), so a reader never takes a lock being created for an abandoned one
+    const aside = `${file}.${process.pid}.${++this.lockSeq}`;
+    fs.writeFileSync(aside, String(process.pid));
+    try {
+      for (;;) {
+        try {
+          fs.linkSync(aside, file);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          let owner = 0;
+          try { owner = Number(fs.readFileSync(file, 'utf8') || 0); } catch { continue; /* released meanwhile */ }
+          if (!owner || !this.store.sys.processAlive(owner)) { fs.rmSync(file, { force: true }); continue; }
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
+    } finally {
+      fs.rmSync(aside, { force: true });
     }
     try {
       return await fn();
