@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { CLI, strata } from '../helpers.js';
+import { CLI, containerRoot, strata, strataOk } from '../helpers.js';
+import { strataAsyncOk } from '../registry/helpers.js';
 
 /** mulberry32: small, seedable, good enough to spread kill moments. */
 export function prng(seed: number): () => number {
@@ -79,4 +80,12 @@ export class Tally {
   line(): string {
     return `faults ${this.op}: ${this.kills} killed, ${this.finished} finished before the kill, ${this.problems.length} problems, ${this.garbage} reclaimable leftovers seen`;
   }
+}
+
+/** An image of two layers (busybox and 8 MB of random data with a marker) pushed to `ref`. */
+export async function seedImage(t: { after(fn: () => void | Promise<void>): void }, ref: string, env: Record<string, string>): Promise<void> {
+  const seed = containerRoot(t);
+  strataOk(seed, ['run', '--name', 'seed', '--network', 'none', 'busybox', 'sh', '-c', 'dd if=/dev/urandom of=/data bs=1M count=8 2>/dev/null; echo marker > /marker']);
+  strataOk(seed, ['commit', 'seed', ref]);
+  await strataAsyncOk(seed, ['push', ref], { env });
 }
