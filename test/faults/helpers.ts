@@ -5,7 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { deriveRootTag } from '../../src/network/index.js';
 import { CLI, containerRoot, strata, strataOk } from '../helpers.js';
 import { strataAsyncOk } from '../registry/helpers.js';
 
@@ -88,4 +90,23 @@ export async function seedImage(t: { after(fn: () => void | Promise<void>): void
   strataOk(seed, ['run', '--name', 'seed', '--network', 'none', 'busybox', 'sh', '-c', 'dd if=/dev/urandom of=/data bs=1M count=8 2>/dev/null; echo marker > /marker']);
   strataOk(seed, ['commit', 'seed', ref]);
   await strataAsyncOk(seed, ['push', ref], { env });
+}
+
+export interface Host { links: string[]; netns: string[]; rules: string[]; }
+
+/** This root's links (bridges), netns and iptables rules: the ones carrying its tag. */
+export function hostState(root: string): Host {
+  const tag = deriveRootTag(path.join(root, 'network'));
+  const links = execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((l) => l.startsWith(`st${tag}`));
+  const netns = execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter((l) => l.startsWith(`st${tag}`));
+  const rules = execFileSync('iptables-save').toString().split('\n').filter((l) => l.includes(`strata-${tag}.`) || l.includes(`st${tag}`));
+  return { links, netns, rules };
+}
+
+/** system check after a kill, added to the tally. */
+export function record(tally: Tally, r: string, what: string): void {
+  const h = health(r);
+  tally.garbage += h.garbage;
+  if (h.kinds.length) console.log(`leftovers: ${[...new Set(h.kinds)].join('; ')}`);
+  tally.problems.push(...h.problems.map((p) => `${what}: ${p}`));
 }
