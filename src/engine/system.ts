@@ -9,6 +9,7 @@ import type { StoreRoot } from './store-root.js';
 import { allImageIds, allImageLayers, allManifestDigests, imageLayerPresence, parentImageIds } from '../meta/images.js';
 import { tagsOfImageAsRecorded } from '../meta/tags.js';
 import { allLayerBlobDigests, allLayerIds, blobsOfLayer, layerRefs, layerSizes } from '../meta/layers.js';
+import { allVolumes } from '../meta/volumes.js';
 
 export interface DfImage {
   id: string; repository: string; tag: string; created: number;
@@ -113,9 +114,16 @@ export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: str
       rmTree(path.join(store.layersDir, name));
       out.layers.push(name);
     }
+    for (const name of orphanVolumeDirs(store)) rmTree(path.join(store.root, 'volumes', name));
   });
   store.sweepTmp();
   return out;
+}
+
+/** Directories under volumes/ with no volume row (left by a run of an older version killed mid-removal). */
+function orphanVolumeDirs(store: StoreRoot): string[] {
+  const rows = new Set(allVolumes(store.db).map((v) => v.name));
+  return safeReaddir(path.join(store.root, 'volumes')).filter((n) => !rows.has(n));
 }
 
 function referencedBlobs(store: StoreRoot): Set<string> {
@@ -166,5 +174,6 @@ export async function checkStore(store: StoreRoot): Promise<CheckReport> {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
     if (pid !== process.pid && !store.sys.processAlive(pid)) garbage.push(`tmp/${name}: left by an interrupted run`);
   }
+  for (const name of orphanVolumeDirs(store)) garbage.push(`volume dir ${name}: not referenced`);
   return { problems, garbage, blobs: blobs.length, layers: layers.length, images: images.length };
 }

@@ -110,3 +110,20 @@ export function record(tally: Tally, r: string, what: string): void {
   if (h.kinds.length) console.log(`leftovers: ${[...new Set(h.kinds)].join('; ')}`);
   tally.problems.push(...h.problems.map((p) => `${what}: ${p}`));
 }
+
+/** A volume with 300 small files in 30 directories, written from the host (fast). */
+export function fillVolume(r: string, name: string): void {
+  const data = strataOk(r, ['volume', 'inspect', '--format', '{{.Mountpoint}}', name]).trim();
+  for (let d = 0; d < 30; d++) {
+    fs.mkdirSync(path.join(data, `d${d}`));
+    for (let f = 0; f < 10; f++) fs.writeFileSync(path.join(data, `d${d}`, `f${f}`), `${name} ${d} ${f}\n`);
+  }
+}
+
+export const volumes = (r: string): string[] => strataOk(r, ['volume', 'ls', '-q']).split('\n').filter(Boolean);
+
+/** A listed volume is whole enough to use: a container mounts it and counts its files. */
+export function usableVolume(r: string, name: string): string | undefined {
+  const run = strata(r, ['run', '--rm', '--network', 'none', '-v', `${name}:/v`, 'busybox', 'sh', '-c', 'find /v -type f | wc -l']);
+  return run.code === 0 ? undefined : `listed but not usable: ${run.stderr.trim()}`;
+}
