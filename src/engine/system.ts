@@ -58,6 +58,7 @@ export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?
   const res: PruneResult = { deleted: [], untagged: [], reclaimed: 0 };
   const inUse = opts.imageInUse ?? (() => false);
   const orphans: OrphanLayer[] = [];
+  const manifests: string[] = [];
   for (;;) {
     const rows = listImages(store, opts.all ? { all: true } : { filters: ['dangling=true'] });
     const parents = parentImageIds(store.db);
@@ -66,13 +67,13 @@ export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?
     tx(store.db, () => {
       for (const id of victims) {
         for (const t of tagsOfImageAsRecorded(store.db, id)) res.untagged.push(t);
-        orphans.push(...deleteImageRows(store, id));
+        orphans.push(...deleteImageRows(store, id, manifests));
         res.deleted.push(id);
       }
     });
     if (!opts.all) break;
   }
-  for (const id of res.deleted) deleteImageFiles(store, id);
+  for (const id of res.deleted) deleteImageFiles(store, id, manifests);
   for (const o of orphans) {
     const sz = layerDirBytes(store, o.diffId);
     res.reclaimed += sz;
