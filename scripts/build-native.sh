@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
 # Build the native helpers into native/build/. Needs gcc (Debian: build-essential).
+#  - strata-monitor: the per-container monitor (native/monitor.c)
+#  - strata-sys.node: mknod(2) and nanosecond utimensat(2) for the kernel door (native/sys.c), a
+#    Node-API addon built against Node's own headers (include/node beside the node binary, as
+#    every Node install has, or /usr/include/node); without them it is skipped and the door
+#    spawns coreutils' mknod and keeps Node's microsecond utimes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p native/build
@@ -12,3 +17,19 @@ if [ ! -x "$out" ] || [ native/monitor.c -nt "$out" ] || [ "${FORCE:-}" = 1 ]; t
   mv "$out.tmp" "$out"
 fi
 echo "$out"
+addon=native/build/strata-sys.node
+node_bin=$(readlink -f "$(command -v node)")
+inc=
+for d in "$(dirname "$(dirname "$node_bin")")/include/node" /usr/include/node /usr/local/include/node; do
+  if [ -f "$d/node_api.h" ]; then inc=$d; break; fi
+done
+if [ -z "$inc" ]; then
+  echo "build-native: Node's headers (node_api.h) not found: $addon not built (mknod is spawned instead)" >&2
+  rm -f "$addon"
+elif [ ! -f "$addon" ] || [ native/sys.c -nt "$addon" ] || [ "${FORCE:-}" = 1 ]; then
+  $CC $CFLAGS -fPIC -shared -I"$inc" -o "$addon.tmp" native/sys.c
+  strip "$addon.tmp" 2>/dev/null || true
+  mv "$addon.tmp" "$addon"
+fi
+[ -f "$addon" ] && echo "$addon"
+exit 0

@@ -7,7 +7,7 @@
  */
 import { StrataError } from '../base/errors.js';
 import { BuildError, type BuildOptions } from '../engine/index.js';
-import { commonHeaders, qbool, sendJson } from './http.js';
+import { commonHeaders, parseFilters, qbool, sendJson } from './http.js';
 import type { Ctx, Route } from './route.js';
 
 function jsonParam(q: URLSearchParams, name: string): Record<string, string | null> {
@@ -81,19 +81,7 @@ async function build(ctx: Ctx): Promise<void> {
 
 function prune(ctx: Ctx): void {
   ctx.req.resume();
-  let keepMs: number | undefined;
-  const filters = ctx.query.get('filters');
-  if (filters) {
-    const f = JSON.parse(filters) as Record<string, string[] | Record<string, boolean>>;
-    const until = f.until;
-    const v = Array.isArray(until) ? until[0] : until ? Object.keys(until)[0] : undefined;
-    if (v) {
-      const m = /^(\d+)(s|m|h)$/.exec(v);
-      if (!m) throw new StrataError('invalid_argument', `invalid filter 'until=${v}'`);
-      keepMs = Number(m[1]) * ({ s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[m[2]!]!;
-    }
-  }
-  const r = ctx.engine.build.prune(keepMs !== undefined ? { keepMs } : {});
+  const r = ctx.engine.build.prune({ filters: parseFilters(ctx.query.get('filters')) });
   sendJson(ctx.res, 200, { CachesDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
 }
 

@@ -166,7 +166,7 @@ async function resize(ctx: Ctx): Promise<void> {
 }
 
 async function prune(ctx: Ctx): Promise<void> {
-  const r = await ctx.engine.containers.prune();
+  const r = await ctx.engine.containers.prune(parseFilters(ctx.query.get('filters')));
   sendJson(ctx.res, 200, { ContainersDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 

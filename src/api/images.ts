@@ -1,7 +1,7 @@
 /** `/images/...`, `/commit`: translations onto engine/images, engine/transfer and engine/system. */
 import type * as http from 'node:http';
 import { StrataError } from '../base/errors.js';
-import { commonHeaders, errorStatus, filterMap, finish, lazyBody, parseFilters, qbool, sendError, sendJson } from './http.js';
+import { commonHeaders, errorStatus, finish, lazyBody, parseFilters, qbool, sendError, sendJson } from './http.js';
 import type { Credentials, ImportOptions, PullOptions, PushOptions } from '../engine/index.js';
 import type { Ctx, Route } from './route.js';
 
@@ -38,10 +38,7 @@ function remove(ctx: Ctx): void {
 }
 
 function prune(ctx: Ctx): void {
-  const f = filterMap(parseFilters(ctx.query.get('filters')));
-  const dangling = f.get('dangling')?.[0];
-  const all = dangling !== undefined && ['false', '0'].includes(dangling.toLowerCase());
-  const r = ctx.engine.images.prune({ all });
+  const r = ctx.engine.images.prune({ filters: parseFilters(ctx.query.get('filters')) });
   const deleted = [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))];
   sendJson(ctx.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: r.reclaimed });
 }

@@ -43,7 +43,7 @@ async function remove(ctx: Ctx): Promise<void> {
 }
 
 async function prune(ctx: Ctx): Promise<void> {
-  const removed = await manager(ctx).prune();
+  const removed = await manager(ctx).prune(parseFilters(ctx.query.get('filters')));
   sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
 }
 

@@ -1,5 +1,5 @@
 /** `/volumes/...`: translations onto the engine's VolumeStore. */
-import { jsonBody, filterMap, parseFilters, qbool, sendEmpty, sendJson } from './http.js';
+import { jsonBody, parseFilters, qbool, sendEmpty, sendJson } from './http.js';
 import type { Ctx, Route } from './route.js';
 
 /** Docker's volume object. */
@@ -30,9 +30,10 @@ function remove(ctx: Ctx): void {
 }
 
 function prune(ctx: Ctx): void {
-  const f = filterMap(parseFilters(ctx.query.get('filters')));
-  const all = f.get('all')?.some((v) => ['true', '1'].includes(v.toLowerCase())) ?? false;
-  const r = ctx.engine.volumes.prune(all);
+  // API 1.41 (Docker 20.10) prunes every unused volume; from 1.42 on, anonymous ones unless `all=true`
+  const v = /^\/v(\d+)\.(\d+)\//.exec(ctx.req.url ?? '');
+  const before142 = !v || Number(v[1]) < 1 || (Number(v[1]) === 1 && Number(v[2]) < 42);
+  const r = ctx.engine.volumes.prune(before142, parseFilters(ctx.query.get('filters')));
   sendJson(ctx.res, 200, { VolumesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 

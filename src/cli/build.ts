@@ -164,14 +164,8 @@ export function registerBuildCommands(program: Command, image: Command): void {
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--filter <filter>', "Provide filter values (e.g. 'until=24h')", collect)
     .action(async (o: { all?: boolean; force?: boolean; filter?: string[] }) => {
-      let keepMs: number | undefined;
-      for (const f of o.filter ?? []) {
-        const m = /^until=(\d+)(s|m|h)$/.exec(f);
-        if (!m) throw new StrataError('invalid_argument', `invalid filter '${f}'`);
-        keepMs = Number(m[1]) * ({ s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[m[2]!]!;
-      }
       if (!o.force && !(await confirm(o.all ? 'WARNING! This will remove all build cache.\nAre you sure you want to continue?' : 'WARNING! This will remove all dangling build cache.\nAre you sure you want to continue?'))) return;
-      const r = engine().build.prune(keepMs !== undefined ? { keepMs } : {});
+      const r = engine().build.prune({ filters: o.filter ?? [] });
       if (r.deleted.length) {
         out('Deleted build cache objects:');
         for (const d of r.deleted) out(d);

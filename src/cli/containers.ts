@@ -24,7 +24,8 @@ function psView(e: Containers, c: Container, noTrunc: boolean): Record<string, u
   const s = e.summary(c);
   return {
     Command: commandColumn(s.Command, noTrunc),
-    CreatedAt: goTimeString(new Date(s.Created * 1000)),
+    // computed when a format asks for it: a Go time string needs the zone's name
+    get CreatedAt() { return goTimeString(new Date(s.Created * 1000)); },
     ID: noTrunc ? c.id : c.id.slice(0, 12),
     Image: s.Image,
     Labels: Object.entries(s.Labels).map(([k, v]) => `${k}=${v}`).join(','),
@@ -320,8 +321,8 @@ export function registerContainerCommands(program: Command, container: Command):
 
   container.command('prune').description('Remove all stopped containers')
     .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
-    .action(async () => {
-      const r = await containers().prune();
+    .action(async (o: { filter?: string[] }) => {
+      const r = await containers().prune(o.filter ?? []);
       if (r.deleted.length) { out('Deleted Containers:'); for (const d of r.deleted) out(d); out(''); }
       out(`Total reclaimed space: ${size3(r.reclaimed)}`);
     });

@@ -12,7 +12,8 @@ function shortId(id: string): string {
 function imageRowView(r: ImageListRow, noTrunc: boolean): Record<string, unknown> {
   return {
     Containers: 'N/A',
-    CreatedAt: goTimeString(new Date(r.created * 1000)),
+    // computed when a format asks for it: a Go time string needs the zone's name
+    get CreatedAt() { return goTimeString(new Date(r.created * 1000)); },
     CreatedSince: since(r.created),
     Digest: r.digest,
     ID: noTrunc ? r.id : shortId(r.id),
@@ -164,8 +165,8 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('-a, --all', 'Remove all unused images, not just dangling ones')
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--filter <filter>', 'Provide filter values', collect)
-    .action((o: { all?: boolean }) => {
-      const res = engine().images.prune({ all: !!o.all });
+    .action((o: { all?: boolean; filter?: string[] }) => {
+      const res = engine().images.prune({ all: !!o.all, filters: o.filter ?? [] });
       if (res.untagged.length || res.deleted.length) out('Deleted Images:');
       for (const u of res.untagged) out(`untagged: ${u}`);
       for (const d of res.deleted) out(`deleted: ${d}`);

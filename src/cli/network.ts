@@ -52,8 +52,9 @@ export function registerNetworkCommands(network: Command): void {
   network.command('connect').description('Connect a container to a network').argument('<network>').argument('<container>')
     .option('--alias <list>', 'Add network-scoped alias for the container', collect)
     .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
-    .action(async (net: string, ref: string, o: { alias?: string[]; ip?: string }) => {
-      await networks().connect(ref, net, { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) });
+    .option('--link <list>', 'Add link to another container', collect)
+    .action(async (net: string, ref: string, o: { alias?: string[]; ip?: string; link?: string[] }) => {
+      await networks().connect(ref, net, { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}), ...(o.link?.length ? { Links: o.link } : {}) });
     });
 
   network.command('disconnect').description('Disconnect a container from a network').argument('<network>').argument('<container>')
@@ -64,8 +65,8 @@ export function registerNetworkCommands(network: Command): void {
 
   network.command('prune').description('Remove all unused networks')
     .option('-f, --force', 'Do not prompt for confirmation').option('--filter <filter>', 'Provide filter values', collect)
-    .action(async () => {
-      const removed = await networks().prune();
+    .action(async (o: { filter?: string[] }) => {
+      const removed = await networks().prune(o.filter ?? []);
       if (removed.length) { out('Deleted Networks:'); for (const r of removed) out(r); }
     });
 }

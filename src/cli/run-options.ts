@@ -40,6 +40,7 @@ export function addCreateFlags(c: Command): Command {
     .option('--expose <list>', 'Expose a port or a range of ports', collect)
     .option('-l, --label <list>', 'Set meta data on a container', collect)
     .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
+    .option('--link <list>', 'Add link to another container', collect)
     .option('--shm-size <bytes>', 'Size of /dev/shm')
     .option('--runtime <string>', 'Runtime to use for this container')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
@@ -51,7 +52,7 @@ export interface CreateFlags {
   interactive?: boolean; tty?: boolean; rm?: boolean; hostname?: string; volume?: string[]; mount?: string[];
   tmpfs?: string[]; readOnly?: boolean; memory?: string; cpus?: string; pidsLimit?: string; restart: string;
   network: string; networkAlias?: string[]; ip?: string; privileged?: boolean; capAdd?: string[]; capDrop?: string[]; securityOpt?: string[];
-  publish?: string[]; publishAll?: boolean; pull?: string; expose?: string[]; label?: string[]; addHost?: string[]; shmSize?: string; runtime?: string;
+  publish?: string[]; publishAll?: boolean; pull?: string; expose?: string[]; label?: string[]; addHost?: string[]; link?: string[]; shmSize?: string; runtime?: string;
   logDriver?: string; logOpt?: string[];
 }
 
@@ -121,6 +122,7 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     Binds: f.volume?.length ? f.volume : null,
     ExtraHosts: f.addHost ?? null,
   };
+  if (f.link?.length) hc.Links = f.link;
   if (f.runtime) hc.Runtime = f.runtime;
   if (f.logDriver !== undefined || f.logOpt?.length) {
     const config: Record<string, string> = {};
@@ -212,8 +214,11 @@ export function toCreateRequest(image: string, cmd: string[], f: CreateFlags): C
     HostConfig: hc,
   };
   if (Object.keys(exposedPorts).length) req.ExposedPorts = exposedPorts;
-  if (f.networkAlias?.length || f.ip) {
-    req.NetworkingConfig = { EndpointsConfig: { [f.network || 'default']: { ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } };
+  // on a user-defined network, links are the endpoint's (as the docker CLI sends them)
+  const userNet = !['', 'default', 'bridge', 'host', 'none'].includes(f.network || '') && !(f.network ?? '').startsWith('container:');
+  const epLinks = userNet && f.link?.length ? f.link : undefined;
+  if (f.networkAlias?.length || f.ip || epLinks) {
+    req.NetworkingConfig = { EndpointsConfig: { [f.network || 'default']: { ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}), ...(epLinks ? { Links: epLinks } : {}) } } };
   }
   if (f.entrypoint !== undefined) req.Entrypoint = f.entrypoint === '' ? [''] : [f.entrypoint];
   if (f.name) (req as CreateRequest & { name?: string }).name = f.name;

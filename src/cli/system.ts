@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { engine, out, ExitError } from './util.js';
+import { collect, engine, out, ExitError } from './util.js';
 import { printRows, since, size3, size4 } from './output.js';
 import * as readline from 'node:readline/promises';
 import type { BuildCacheEntry } from '../engine/index.js';
@@ -45,17 +45,19 @@ export function registerSystemCommands(system: Command): void {
     .option('-a, --all', 'Remove all unused images not just dangling ones')
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--volumes', 'Prune volumes')
-    .action(async (o: { all?: boolean; force?: boolean; volumes?: boolean }) => {
+    .option('--filter <filter>', "Provide filter values (e.g. 'label=<key>=<value>')", collect)
+    .action(async (o: { all?: boolean; force?: boolean; volumes?: boolean; filter?: string[] }) => {
       if (!o.force) {
-        const what = ['all stopped containers', ...(o.volumes ? ['all volumes not used by at least one container'] : []), o.all ? 'all images without at least one container associated to them' : 'all dangling images', 'unused data left by interrupted operations'];
+        const what = ['all stopped containers', 'all networks not used by at least one container', ...(o.volumes ? ['all volumes not used by at least one container'] : []), o.all ? 'all images without at least one container associated to them' : 'all dangling images', 'unused data left by interrupted operations'];
         process.stdout.write(`WARNING! This will remove:\n${what.map((w) => `  - ${w}`).join('\n')}\n\nAre you sure you want to continue? [y/N] `);
         const rl = readline.createInterface({ input: process.stdin });
         const answer = await rl.question('');
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
-      const r = await engine().system.prune({ all: !!o.all, volumes: !!o.volumes });
+      const r = await engine().system.prune({ all: !!o.all, volumes: !!o.volumes, filters: o.filter ?? [] });
       if (r.containers.deleted.length) { out('Deleted Containers:'); for (const d of r.containers.deleted) out(d); out(''); }
+      if (r.networks.length) { out('Deleted Networks:'); for (const d of r.networks) out(d); out(''); }
       if (r.volumes?.deleted.length) { out('Deleted Volumes:'); for (const d of r.volumes.deleted) out(d); out(''); }
       const res = r.images;
       if (res.untagged.length || res.deleted.length) {

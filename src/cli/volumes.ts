@@ -38,8 +38,8 @@ export function registerVolumeCommands(volume: Command): void {
   volume.command('prune').description('Remove unused local volumes')
     .option('-a, --all', 'Remove all unused volumes, not just anonymous ones').option('-f, --force', 'Do not prompt for confirmation')
     .option('--filter <filter>', 'Provide filter values', collect)
-    .action((o: { all?: boolean }) => {
-      const r = volumes().prune(!!o.all);
+    .action((o: { all?: boolean; filter?: string[] }) => {
+      const r = volumes().prune(!!o.all, o.filter ?? []);
       if (r.deleted.length) { out('Deleted Volumes:'); for (const d of r.deleted) out(d); out(''); }
       out(`Total reclaimed space: ${size3(r.reclaimed)}`);
     });

@@ -210,13 +210,17 @@ export class ContainerCore {
     if (!readExit(c.paths.exitFile)) {
       try { await this.runc.delete(c.id, { force: true }); } catch { /* never created, or already gone */ }
     }
-    if (this.network && c.hostConfig.NetworkMode !== 'host') {
-      // idempotent, and also undoes a half-made attachment (a failed start)
-      await this.network.detach(c);
-      if (c.network.netns) this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
-    }
     const merged = path.join(c.dir, 'merged');
-    if (isMounted(merged, this.sys)) await unmount(merged, this.sys);
+    // the network and the root filesystem are released side by side (nothing runs in either now)
+    await Promise.all([
+      (async () => {
+        if (!this.network || c.hostConfig.NetworkMode === 'host') return;
+        // idempotent, and also undoes a half-made attachment (a failed start)
+        await this.network.detach(c);
+        if (c.network.netns) this.update(c.id, { network: JSON.stringify({ mode: c.network.mode }) });
+      })(),
+      (async () => { if (isMounted(merged, this.sys)) await unmount(merged, this.sys); })(),
+    ]);
     let names: string[] = [];
     try { names = fs.readdirSync(c.dir); } catch { /* removed meanwhile */ }
     for (const f of names.filter((n) => n.startsWith('exec-'))) fs.rmSync(path.join(c.dir, f), { force: true });

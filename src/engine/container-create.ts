@@ -12,6 +12,7 @@ import type { Container } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import { imageLayers, loadConfig, resolveImage, type ImageRow } from './images.js';
 import { generateId, generateName, VALID_NAME } from './names.js';
+import { checkLinks, parseLink } from './links.js';
 import { defaultHostConfig, type CreateRequest, type HostConfig } from './create-spec.js';
 import { parseMounts } from './volumes.js';
 import type { StoreRoot } from './store-root.js';
@@ -52,6 +53,8 @@ export function createContainer(cs: ContainerCore, request: CreateRequest, name?
   hc.LogConfig = normalizeLogConfig(hc.LogConfig);
   cs.network?.validate?.(hc.NetworkMode);
   for (const n of Object.keys(req.NetworkingConfig?.EndpointsConfig ?? {})) if (n !== hc.NetworkMode && n !== 'default') cs.network?.validate?.(n);
+  checkLinks(hc, cs);
+  for (const ep of Object.values(req.NetworkingConfig?.EndpointsConfig ?? {})) for (const l of ep?.Links ?? []) parseLink(l);
   const cfg = mergeConfig(req, imgCfg, id);
   const dir = path.join(cs.dir, id);
   const created = rfc3339Nano();

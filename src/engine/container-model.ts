@@ -36,6 +36,10 @@ export interface NetworkDriver {
   renamed?(c: Container): Promise<void>;
   /** Throws Docker's error for an unknown network (at create time). */
   validate?(mode: string): void;
+  /** The legacy link environment at start (throws Docker's errors for targets that do not run). */
+  linkEnv?(c: Container): string[];
+  /** Rewrite the /etc/hosts of running containers with links (targets moved). */
+  refreshLinks?(): void;
 }
 
 export interface Volumes {

@@ -1,4 +1,5 @@
 /** `rm`, `container prune`, `rename`. */
+import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import * as path from 'node:path';
 import { conflict, invalidArgument, StrataError } from '../base/errors.js';
 import { treeSize } from '../base/fs.js';
@@ -27,10 +28,13 @@ export async function removeContainer(cs: ContainerCore, ref: string, opts: { fo
   if (still) await cs.destroy(still, opts);
 }
 
-export async function pruneContainers(cs: ContainerCore): Promise<{ deleted: string[]; reclaimed: number }> {
+/** `container prune [--filter label=…|label!=…|until=…]`: stopped containers. */
+export async function pruneContainers(cs: ContainerCore, filters?: readonly string[]): Promise<{ deleted: string[]; reclaimed: number }> {
+  const pf = pruneFilter(filters, PRUNE_FILTERS.containers);
   const out = { deleted: [] as string[], reclaimed: 0 };
   for (const c of cs.all()) {
     if (c.row.state !== 'exited' && c.row.state !== 'created' && c.row.state !== 'dead') continue;
+    if (!pf.labels(c.config.Labels) || !pf.before(c.row.created)) continue;
     const size = treeSize(path.join(c.dir, 'upper'));
     try {
       await cs.destroy(c, { volumes: false });

@@ -27,6 +27,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
   const hostname = cfg.Hostname || c.id.slice(0, 12);
   writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
   writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
+  const linkEnv = cs.network?.linkEnv?.(c) ?? []; // before the attach: a target that does not run fails the start
   if (cs.network && mode !== 'host' && !mode.startsWith('container:')) {
     net = await cs.network.attach(c);
     cs.update(c.id, { network: JSON.stringify(net) });
@@ -49,7 +50,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
     id: c.id,
     rootfs,
     args,
-    env: cfg.Env ?? [],
+    env: [...linkEnv, ...(cfg.Env ?? [])], // the container's own variables win over the links'
     cwd: cfg.WorkingDir || '/',
     hostname,
     tty: cfg.Tty,

@@ -1,4 +1,5 @@
 /** Docker's JSON views of a container: `ps` filters and summary, ports, mounts, inspect. */
+import { inspectLinks } from './links.js';
 import * as path from 'node:path';
 import { treeSize } from '../base/fs.js';
 import { volumesOfContainer } from '../meta/volumes.js';
@@ -139,7 +140,7 @@ export function inspectContainer(cs: ContainerCore, ref: string): Record<string,
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: hostConfigView(c.hostConfig),
+    HostConfig: { ...hostConfigView(c.hostConfig), Links: inspectLinks(c, cs) },
     GraphDriver: { Data: { LowerDir: lower, MergedDir: path.join(c.dir, 'merged'), UpperDir: path.join(c.dir, 'upper'), WorkDir: path.join(c.dir, 'work') }, Name: 'overlay' },
     Mounts: mountsView(cs, c),
     Config: c.config,

@@ -72,7 +72,7 @@ export class Containers extends ContainerCore {
 
   remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> { return removeContainer(this, ref, opts); }
 
-  prune(): Promise<{ deleted: string[]; reclaimed: number }> { return pruneContainers(this); }
+  prune(filters?: readonly string[]): Promise<{ deleted: string[]; reclaimed: number }> { return pruneContainers(this, filters); }
 
   rename(ref: string, newName: string): void { renameContainer(this, ref, newName); }
 

@@ -38,6 +38,8 @@ export interface HostConfig {
   Init?: boolean | null;
   ExtraHosts?: string[] | null;
   Dns?: string[];
+  /** `--link name:alias` (legacy links, default bridge only). */
+  Links?: string[] | null;
   LogConfig?: { Type: string; Config: Record<string, string> };
 }
 

@@ -33,14 +33,15 @@ export class ContainerDns {
         const ep = this.nm.get(id)?.endpoints.find((x) => x.networkId === n.id);
         return { id, ipv4: e.ipv4Address ? [e.ipv4Address.split('/')[0]!] : [], names: [this.nameOf(id) ?? e.name, ...(ep?.aliases ?? []), id.slice(0, 12)] };
       });
-      out.push({ name: n.name, gateway: n.gateway, records });
+      out.push({ name: n.name, gateway: n.gateway, bridge: n.bridge, records });
     }
     return out;
   }
 
-  /** Bring the server in line with the attachments. */
-  async sync(): Promise<void> {
-    if (this.server) await this.server.sync(this.records());
+  /** Bring the server in line with the attachments; `then` runs under the server's lock after it. */
+  async sync(then?: () => void): Promise<void> {
+    // the records are read under the server's lock (see Aardvark.sync)
+    if (this.server) await this.server.sync(() => this.records(), then);
   }
 
   async stop(): Promise<void> {

@@ -16,6 +16,7 @@ import { ContainerDns } from './dns.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EndpointRequest } from './create-spec.js';
+import { parseLink } from './links.js';
 
 export type { EndpointRequest } from './create-spec.js';
 
@@ -26,6 +27,7 @@ interface EndpointHost {
   find(ref: string): Container | undefined;
   isLive(c: Container): boolean;
   setNetworkState(id: string, net: NetworkState): void;
+  readonly network?: { refreshLinks?(): void };
 }
 
 
@@ -149,6 +151,8 @@ export async function connectContainer(engine: EndpointHost, nm: NetworkManager,
   }
   if (mode.startsWith('container:')) throw new StrataError('failed_precondition', 'container sharing network namespace with another container or host cannot be connected to any other network');
   const settings = settingsOf(req, n.name);
+  if (settings.Links?.length && !isUserDefined(n.name)) throw invalidArgument('links are only supported for user-defined networks');
+  for (const l of settings.Links ?? []) parseLink(l);
   const db = engine.store.db;
   if (containerEndpoints(db, c).some((e) => e.network === n.name || e.network === n.id)) {
     throw new StrataError('failed_precondition', `endpoint with name ${c.name} already exists in network ${n.name}`);
@@ -216,7 +220,7 @@ function syncState(engine: EndpointHost, nm: NetworkManager, id: string): void {
 async function resolverChanged(engine: EndpointHost, nm: NetworkManager, c: Container): Promise<void> {
   const dns = new ContainerDns(nm, (id) => engine.find(id)?.name);
   if (!dns.enabled) return;
-  try { await dns.sync(); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
+  try { await dns.sync(() => engine.network?.refreshLinks?.()); } catch { return; } // no resolver: the attach's fallback (hosts file) stays
   if (c.hostConfig.Dns?.length) return;
   const text = dns.resolvConf(endpointsOf(engine.store.db, c.id).map((e) => e.network)) ?? nm.resolvConf();
   try { fs.writeFileSync(path.join(c.dir, 'resolv.conf'), text); } catch { /* removed meanwhile */ }

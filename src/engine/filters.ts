@@ -48,3 +48,88 @@ export function boolFilter(f: FilterArgs, key: string): boolean | undefined {
   if (!['true', 'false', '1', '0'].includes(v)) throw invalidArgument(`Invalid filter '${key}=${vals[vals.length - 1]}'`);
   return v === 'true' || v === '1';
 }
+
+/** Go's time.ParseDuration units, in milliseconds. */
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+
+function goDurationMs(v: string): number | undefined {
+  const m = /^([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(v);
+  if (!m) return undefined;
+  let ms = 0;
+  for (const part of m[2]!.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ms += Number(part[1]) * DURATION_UNITS[part[2]!]!;
+  return m[1] === '-' ? -ms : ms;
+}
+
+/**
+ * Docker's `until`/`since` values (GetTimestamp): a Go duration before `now` (`10m`,
+ * `1h30m`), Unix seconds (`1700000000`, `1700000000.5`), or an RFC 3339 date or time (local
+ * time when it has no zone). Milliseconds since the epoch.
+ */
+function parseTimestamp(v: string, now = Date.now()): number {
+  const fail = () => invalidArgument(`failed to parse value as time or duration: "${v}"`);
+  const d = v !== '0' ? goDurationMs(v) : undefined;
+  if (d !== undefined) return now - d;
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  if (!v.includes('-')) throw fail();
+  const zoned = /[zZ+]/.test(v) || (v.match(/-/g) ?? []).length === 3;
+  let s = v;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) s += 'T00:00:00';
+  else if (/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(s)) s += ':00:00';
+  else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(s)) s += ':00';
+  else if (zoned && /^\d{4}-\d{2}-\d{2}[-+]\d{2}:\d{2}$/.test(s)) s = `${s.slice(0, 10)}T00:00:00${s.slice(10)}`;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([zZ]|[-+]\d{2}:\d{2})?$/.test(s)) throw fail();
+  const t = Date.parse(s); // no zone: local time, as Docker's ParseInLocation
+  if (Number.isNaN(t)) throw fail();
+  return t;
+}
+
+/** What a prune removes, by Docker's prune filters (`label`, `label!`, `until`, `dangling`). */
+interface PruneFilter {
+  /** Only objects created before this (ms since the epoch). */
+  until?: number;
+  /** `dangling=false` given (image prune: every unused image, as `-a`). */
+  dangling?: boolean;
+  /** The object's labels pass `label` (all of them) and `label!` (not all of them, Docker's rule). */
+  labels(labels: Record<string, string> | null | undefined): boolean;
+  /** The object (created at `created`, ms or RFC 3339) passes `until`. */
+  before(created: number | string): boolean;
+}
+
+/** Docker's accepted prune filter keys per object type (20.10; volumes also take 23.0's `all`). */
+export const PRUNE_FILTERS = {
+  containers: ['label', 'label!', 'until'],
+  images: ['dangling', 'label', 'label!', 'until'],
+  volumes: ['label', 'label!', 'all'],
+  networks: ['label', 'label!', 'until'],
+  build: ['until', 'unused-for'],
+} as const;
+
+/** Prune filters as a predicate, refusing keys not in `accepted` (`Invalid filter 'k'`). */
+export function pruneFilter(list: readonly string[] | undefined, accepted: readonly string[], now = Date.now()): PruneFilter {
+  const f = filterArgs(list, accepted);
+  const untils = [...(f.get('until') ?? []), ...(f.get('unused-for') ?? [])];
+  if (untils.length > 1) throw invalidArgument('more than one until filter specified');
+  const until = untils.length ? parseTimestamp(untils[0]!, now) : undefined;
+  const dangling = boolFilter(f, 'dangling');
+  const has = (labels: Record<string, string>, v: string) => {
+    const i = v.indexOf('=');
+    if (i < 0) return Object.prototype.hasOwnProperty.call(labels, v);
+    return Object.prototype.hasOwnProperty.call(labels, v.slice(0, i)) && labels[v.slice(0, i)] === v.slice(i + 1);
+  };
+  return {
+    ...(until !== undefined ? { until } : {}),
+    ...(dangling !== undefined ? { dangling } : {}),
+    labels(labels) {
+      const l = labels ?? {};
+      if (!(f.get('label') ?? []).every((v) => has(l, v))) return false;
+      const not = f.get('label!');
+      // Docker: excluded only when every label! value matches
+      return !(not?.length && not.every((v) => has(l, v)));
+    },
+    before(created) {
+      if (until === undefined) return true;
+      const t = typeof created === 'number' ? created : Date.parse(created);
+      return !(t > until);
+    },
+  };
+}

@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { StrataError } from '../base/errors.js';
+import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 import { StoreRoot, defaultRoot } from './store-root.js';
 import { Containers } from './containers.js';
@@ -53,7 +54,7 @@ interface ImageService {
   load(input: Readable): Promise<LoadResult>;
   save(names: string[], out: Writable, format?: 'docker' | 'oci'): Promise<void>;
   /** Dangling images (unused ones with `all`); images containers use are kept. */
-  prune(opts?: { all?: boolean }): PruneResult;
+  prune(opts?: { all?: boolean; filters?: readonly string[] }): PruneResult;
 }
 
 interface RegistryService {
@@ -102,8 +103,8 @@ interface BuildService {
   contextFromStream(input: NodeJS.ReadableStream): Promise<{ dir: string; dockerfileText?: string }>;
   releaseContext(dir: string): void;
   cache(): BuildCacheEntry[];
-  /** `builder prune`: cache rows (older than keepMs when given), then the layers nothing lists. */
-  prune(opts?: { keepMs?: number }): { deleted: string[]; reclaimed: number };
+  /** `builder prune [--filter until=…]`: cache rows (created before `until`), then the layers nothing lists. */
+  prune(opts?: { filters?: readonly string[] }): { deleted: string[]; reclaimed: number };
 }
 
 /** What the explorer and `image analyze` read (nothing here writes). */
@@ -158,6 +159,13 @@ export interface Engine {
  * The engine over the store at `root` (default `$STRATA_ROOT` or /var/lib/strata). The store
  * is opened on first use, so a command that needs none (login, logout) never creates one.
  */
+/** `until` of a build cache prune as the age to keep (ms); no filter: everything goes. */
+function buildKeep(filters: readonly string[] | undefined): { keepMs?: number } {
+  const now = Date.now();
+  const pf = pruneFilter(filters, PRUNE_FILTERS.build, now);
+  return pf.until !== undefined ? { keepMs: Math.max(0, now - pf.until) } : {};
+}
+
 export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
   const root = opts.root ?? defaultRoot();
   const sys = opts.sys ?? linuxSys;
@@ -171,7 +179,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     const volumes = new VolumeStore(store, sys);
     const containers = new Containers(store, volumes, sys);
     const nm = networkManager(store, sys);
-    containers.network = new CniDriver(nm, store);
+    containers.network = new CniDriver(nm, store, containers);
     const networks = new Networks(nm, containers);
     parts = { store, containers, volumes, networks, nm, changes: new ChangeService(store, containers), system: new SystemService(store, containers, volumes, networks, close) };
     return parts;
@@ -190,7 +198,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     import: (i, o) => importImage(store(), i, o),
     load: (i) => loadArchive(store(), i),
     save: (n, out, f) => saveImages(store(), n, out, f),
-    prune: (o = {}) => pruneImages(store(), { all: !!o.all, imageInUse: (id) => using(id).length > 0 }),
+    prune: (o = {}) => pruneImages(store(), { all: !!o.all, imageInUse: (id) => using(id).length > 0, ...(o.filters ? { filters: o.filters } : {}) }),
   };
   const registry: RegistryService = {
     pull: (n, o) => pullImage(store(), n, o),
@@ -221,7 +229,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     contextFromStream: (i) => contextFromStream(store(), i),
     releaseContext,
     cache: () => buildCacheEntries(store()),
-    prune: (o = {}) => pruneBuildCache(store(), { all: true, ...o }),
+    prune: (o = {}) => pruneBuildCache(store(), { all: true, ...buildKeep(o.filters) }),
   };
   const explore: ExploreService = {
     images: () => imagesOverview(store()),

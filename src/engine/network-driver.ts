@@ -4,6 +4,8 @@ import { NetworkManager, buildHostsFile, publishAllSpecs, type PortSpec, type At
 import type { Container, NetworkDriver, NetworkState } from './container-model.js';
 import type { StoreRoot } from './store-root.js';
 import { containerEndpoints, joinedAliases } from './endpoints.js';
+import { currentLinkHosts, legacyLinks, type HostsRecord, type LinkLookup } from './links.js';
+import * as fs from 'node:fs';
 import { ContainerDns } from './dns.js';
 import { containerById } from '../meta/containers.js';
 import { writeFileAtomic } from '../base/fs.js';
@@ -41,12 +43,76 @@ export function networkManager(store: StoreRoot, sys: Sys): NetworkManager {
   return new NetworkManager(path.join(store.root, 'network'), { sys });
 }
 
+/** `--add-host name:ip` values as hosts records. */
+function addHosts(c: Container): HostsRecord[] {
+  return (c.hostConfig.ExtraHosts ?? []).map((e) => {
+    const i = e.lastIndexOf(':');
+    return { ip: e.slice(i + 1), names: [e.slice(0, i)] };
+  });
+}
+
 /** The CNI-backed driver the container engine calls on start and stop. */
 export class CniDriver implements NetworkDriver {
   readonly dns: ContainerDns;
 
-  constructor(readonly nm: NetworkManager, readonly store: StoreRoot) {
+  constructor(readonly nm: NetworkManager, readonly store: StoreRoot, readonly lookup?: LinkLookup) {
     this.dns = new ContainerDns(nm, (id) => containerById(store.db, id)?.name);
+  }
+
+  /** The legacy link environment (checks that every target runs on the bridge: Docker's errors). */
+  linkEnv(c: Container): string[] {
+    return this.lookup ? legacyLinks(c, this.lookup).env : [];
+  }
+
+  /** The address a container has on a network, found by its name or one of its aliases there. */
+  private addressOn(network: string, ref: string): string | undefined {
+    let info: NetworkInspect;
+    try { info = this.nm.inspect(network); } catch { return undefined; }
+    for (const [id, e] of Object.entries(info.containers)) {
+      const name = this.lookup?.find(id)?.name ?? e.name;
+      const aliases = this.nm.get(id)?.endpoints.find((x) => x.networkId === info.id)?.aliases ?? [];
+      if (name === ref || aliases.includes(ref) || id === ref) return e.ipv4Address.split('/')[0];
+    }
+    return undefined;
+  }
+
+  /** /etc/hosts records of a container's links, as they stand now. */
+  private linkHosts(c: Container): HostsRecord[] {
+    if (!this.lookup) return [];
+    const eps = containerEndpoints(this.store.db, c).map((e) => ({ network: e.network, links: e.settings.Links ?? [] }));
+    const bridgeAddress = (t: Container) => this.nm.get(t.id)?.endpoints.find((e) => e.network === 'bridge')?.ipAddress || undefined;
+    return currentLinkHosts(c, eps, this.lookup, (n, r) => this.addressOn(n, r), bridgeAddress);
+  }
+
+  private hostsText(c: Container, ips: string[]): string {
+    return buildHostsFile({ hostname: c.config.Hostname || c.id.slice(0, 12), domainname: c.config.Domainname || undefined, ips, extraHosts: [...addHosts(c), ...this.linkHosts(c)] as never });
+  }
+
+  /**
+   * Link targets come, go and change address: rewrite, in place (it is bind-mounted), the
+   * /etc/hosts of every attached container that has links. Only with the resolver (without
+   * it the network layer owns the hosts files, and links are written once at attach); run
+   * under the resolver's lock (`dns.sync(then)`), so the last change is written last.
+   */
+  refreshLinks(): void {
+    if (!this.dns.enabled || !this.lookup) return;
+    const ids = new Set<string>();
+    for (const n of this.nm.list()) {
+      try { for (const id of Object.keys(this.nm.inspect(n.name).containers)) ids.add(id); } catch { /* removed meanwhile */ }
+    }
+    for (const id of ids) {
+      const c = this.lookup.find(id);
+      if (!c || !this.lookup.isLive(c)) continue;
+      const eps = containerEndpoints(this.store.db, c);
+      if (!c.hostConfig.Links?.length && !eps.some((e) => e.settings.Links?.length)) continue;
+      const a = this.nm.get(id);
+      if (!a) continue;
+      const file = path.join(c.dir, 'hosts');
+      const text = this.hostsText(c, a.endpoints.map((e) => e.ipAddress).filter(Boolean));
+      try {
+        if (fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text);
+      } catch { /* removed meanwhile */ }
+    }
   }
 
   /**
@@ -56,10 +122,8 @@ export class CniDriver implements NetworkDriver {
    */
   async attach(c: Container): Promise<NetworkState> {
     const mode = c.hostConfig.NetworkMode || 'default';
-    const extraHosts = (c.hostConfig.ExtraHosts ?? []).map((e) => {
-      const i = e.lastIndexOf(':');
-      return { ip: e.slice(i + 1), names: [e.slice(0, i)] };
-    });
+    // --add-host records, then the links' (Docker's order)
+    const extraHosts = [...addHosts(c), ...this.linkHosts(c)];
     const eps = containerEndpoints(this.store.db, c);
     const [first, ...rest] = eps;
     const hostname = c.config.Hostname || c.id.slice(0, 12);
@@ -78,9 +142,9 @@ export class CniDriver implements NetworkDriver {
       for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings), ...(e.settings.IPAMConfig?.IPv4Address ? { ip: e.settings.IPAMConfig.IPv4Address } : {}) });
       if (rest.length) a = this.nm.get(c.id) ?? a0;
       if (this.dns.enabled) {
-        writeFileAtomic(hostsPath, buildHostsFile({ hostname, domainname: c.config.Domainname || undefined, ips: a.endpoints.map((e) => e.ipAddress).filter(Boolean), extraHosts: extraHosts as never }));
+        writeFileAtomic(hostsPath, this.hostsText(c, a.endpoints.map((e) => e.ipAddress).filter(Boolean)));
         try {
-          await this.dns.sync();
+          await this.dns.sync(() => this.refreshLinks());
         } catch {
           // the resolver cannot run (port 53 of the gateway taken...): the container still
           // starts, with its peers in /etc/hosts and the host's nameservers
@@ -111,12 +175,12 @@ export class CniDriver implements NetworkDriver {
 
   /** After a rename: peers resolve the new name. */
   async renamed(): Promise<void> {
-    await this.dns.sync().catch(() => undefined);
+    await this.dns.sync(() => this.refreshLinks()).catch(() => undefined);
   }
 
   async detach(c: Container): Promise<void> {
     await this.nm.detach(c.id);
-    await this.dns.sync().catch(() => undefined); // a resolver that cannot run never blocks a stop
+    await this.dns.sync(() => this.refreshLinks()).catch(() => undefined); // a resolver that cannot run never blocks a stop
   }
 
   validate(mode: string): void {

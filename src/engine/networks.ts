@@ -4,6 +4,7 @@
  * recorded per container (engine/endpoints.ts), names are served by the resolver
  * (engine/dns.ts), listings take Docker's filters (engine/listing.ts).
  */
+import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import type { NetworkManager, NetworkInfo, NetworkInspect, CreateNetworkOptions } from '../network/index.js';
 import { networkJson } from './network-driver.js';
 import type { Containers } from './containers.js';
@@ -45,10 +46,11 @@ export class Networks {
     return disconnectContainer(this.containers, this.nm, containerRef, network, force);
   }
 
-  /** `network prune`: bridge networks no container is configured for (nor attached to). */
-  prune(): Promise<string[]> {
+  /** `network prune [--filter label=…|label!=…|until=…]`: bridge networks no container is configured for (nor attached to). */
+  prune(filters?: readonly string[]): Promise<string[]> {
+    const pf = pruneFilter(filters, PRUNE_FILTERS.networks);
     const used = new Set([...this.containers.all().map((c) => c.hostConfig.NetworkMode), ...networksInUse(this.containers.store.db)]);
-    return this.nm.prune(used);
+    return this.nm.prune(used, (n) => pf.labels(n.labels) && pf.before(n.created));
   }
 
   /**

@@ -2,6 +2,7 @@
  * `system df`, `system prune`, `system reset`, `system check` and `info`: one implementation
  * for every door (the CLI prints it as Docker's CLI does, the API answers Docker's JSON).
  */
+import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { treeSize } from '../base/fs.js';
@@ -36,6 +37,7 @@ interface SystemDf {
 
 interface SystemPruneResult {
   containers: { deleted: string[]; reclaimed: number };
+  networks: string[];
   volumes?: { deleted: string[]; reclaimed: number };
   images: PruneResult;
   buildCache: { deleted: string[]; reclaimed: number };
@@ -104,18 +106,30 @@ export class SystemService {
    * 20.10's `system prune --volumes`, then dangling images (unused ones with `all`) and what
    * interrupted operations left.
    */
-  async prune(opts: { all?: boolean; volumes?: boolean } = {}): Promise<SystemPruneResult> {
-    const containers = await this.containers.prune();
-    const res: SystemPruneResult = { containers, images: { deleted: [], untagged: [], reclaimed: 0 }, buildCache: { deleted: [], reclaimed: 0 }, reclaimed: containers.reclaimed };
+  async prune(opts: { all?: boolean; volumes?: boolean; filters?: readonly string[] } = {}): Promise<SystemPruneResult> {
+    // the filters go to every prune, as the docker CLI sends them: each one's unknown keys
+    // are refused before anything is removed (volumes take no `until`: Docker's error)
+    const filters = opts.filters ?? [];
+    const now = Date.now();
+    pruneFilter(filters, PRUNE_FILTERS.containers, now);
+    if (opts.volumes) pruneFilter(filters, PRUNE_FILTERS.volumes, now);
+    const labelled = filters.some((f) => f.startsWith('label'));
+    const until = pruneFilter(filters, PRUNE_FILTERS.containers, now).until;
+    const containers = await this.containers.prune(filters);
+    const res: SystemPruneResult = { containers, networks: [], images: { deleted: [], untagged: [], reclaimed: 0 }, buildCache: { deleted: [], reclaimed: 0 }, reclaimed: containers.reclaimed };
+    res.networks = await this.networks.prune(filters);
     if (opts.volumes) {
-      res.volumes = this.volumes.prune(true);
+      res.volumes = this.volumes.prune(true, filters);
       res.reclaimed += res.volumes.reclaimed;
     }
-    res.images = pruneImages(this.store, { all: !!opts.all, imageInUse: (id) => this.containers.usingImage(id).length > 0 });
+    res.images = pruneImages(this.store, { all: !!opts.all, imageInUse: (id) => this.containers.usingImage(id).length > 0, filters });
     res.reclaimed += res.images.reclaimed;
-    // then the build cache (Docker 20.10's system prune removes the unused build cache)
-    res.buildCache = pruneBuildCache(this.store, { all: true });
-    res.reclaimed += res.buildCache.reclaimed;
+    // then the build cache (Docker 20.10's system prune removes the unused build cache);
+    // cache records carry no labels, so a label filter matches none of them
+    if (!labelled) {
+      res.buildCache = pruneBuildCache(this.store, { all: true, ...(until !== undefined ? { keepMs: Math.max(0, now - until) } : {}) });
+      res.reclaimed += res.buildCache.reclaimed;
+    }
     return res;
   }
 

@@ -1,3 +1,4 @@
+import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tx } from '../meta/db.js';
@@ -54,7 +55,10 @@ export interface PruneResult { deleted: string[]; untagged: string[]; reclaimed:
  * Remove dangling images (all unused ones with `all`), then what no row refers to:
  * orphan blobs, orphan layer dirs, stale tmp entries.
  */
-export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?: (id: string) => boolean } = {}): PruneResult {
+export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?: (id: string) => boolean; filters?: readonly string[] } = {}): PruneResult {
+  const pf = pruneFilter(opts.filters, PRUNE_FILTERS.images);
+  // dangling=false: every unused image, as -a (Docker)
+  if (pf.dangling === false) opts = { ...opts, all: true };
   const res: PruneResult = { deleted: [], untagged: [], reclaimed: 0 };
   const inUse = opts.imageInUse ?? (() => false);
   const orphans: OrphanLayer[] = [];
@@ -62,7 +66,7 @@ export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?
   for (;;) {
     const rows = listImages(store, opts.all ? { all: true } : { filters: ['dangling=true'] });
     const parents = parentImageIds(store.db);
-    const victims = [...new Set(rows.filter((r) => !inUse(r.id) && !parents.has(r.id) && (opts.all || r.repository === '<none>')).map((r) => r.id))];
+    const victims = [...new Set(rows.filter((r) => !inUse(r.id) && !parents.has(r.id) && (opts.all || r.repository === '<none>') && pf.labels(r.labels) && pf.before(r.created * 1000)).map((r) => r.id))];
     if (victims.length === 0) break;
     tx(store.db, () => {
       for (const id of victims) {

@@ -3,6 +3,7 @@
  * (`-v /host:/path`) and `--mount`. A volume is `volumes/<name>/_data`; its contents never
  * enter the container's upper dir, so never `diff` or `commit` (as in Docker).
  */
+import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -168,10 +169,15 @@ export class VolumeStore implements Volumes {
   }
 
   /** Volumes no container refers to (anonymous ones only unless `all`). */
-  prune(all = false): { deleted: string[]; reclaimed: number } {
+  prune(all = false, filters?: readonly string[]): { deleted: string[]; reclaimed: number } {
+    const pf = pruneFilter(filters, PRUNE_FILTERS.volumes);
+    // the `all` filter (API 1.42) decides when given
+    const allFilter = (filters ?? []).filter((f) => f.startsWith('all='));
+    if (allFilter.length) all = allFilter.some((f) => ['true', '1'].includes(f.slice(4).toLowerCase()));
     const out = { deleted: [] as string[], reclaimed: 0 };
     for (const v of this.list()) {
       if (!all && !v.anonymous) continue;
+      if (!pf.labels(JSON.parse(v.labels) as Record<string, string>)) continue;
       if (this.users(v.name).length) continue;
       out.reclaimed += treeSize(path.join(this.dir, v.name));
       this.remove(v.name);

@@ -21,9 +21,15 @@ import { canBackquote, formatFloat, goQuote, goQuoteRune, hex, isGoPrint } from 
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+let zoneFormat: Intl.DateTimeFormat | undefined;
+
 function zoneName(date: Date): string {
+  // Making an Intl.DateTimeFormat loads ICU's zone data (~40 ms, most of a `ps`): the host's
+  // zone is UTC on most servers, which Date's own text names without it.
+  if (date.toString().endsWith(' (Coordinated Universal Time)')) return 'UTC';
   try {
-    const parts = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(date);
+    zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+    const parts = zoneFormat.formatToParts(date);
     const tz = parts.find((p) => p.type === 'timeZoneName')?.value;
     if (tz && /^[A-Z]{2,5}$/.test(tz)) return tz;
   } catch {

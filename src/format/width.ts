@@ -156,6 +156,10 @@ let segmenter: Intl.Segmenter | undefined;
 
 // eslint-disable-next-line no-control-regex
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
+// Latin-1 and Latin Extended (below the combining marks at U+0300) and the general punctuation of
+// width 1 (dashes, quotes, the ellipsis `ps` truncates with): text the Segmenter is not needed for
+// eslint-disable-next-line no-control-regex
+const ONE_RUNE_CLUSTERS = /^[\x00-\u02ff\u2010-\u2027\u2030-\u205e]*$/;
 
 /**
  * Display width of a string as go-runewidth's StringWidth computes it: each
@@ -164,6 +168,14 @@ const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
 export function stringWidth(s: string): number {
   if (ASCII_PRINTABLE.test(s)) return s.length;
   let width = 0;
+  if (ONE_RUNE_CLUSTERS.test(s)) {
+    // no rune here joins a cluster with a wider one: the clusters' widths are the runes' widths
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      width += c >= 0x2010 ? 1 : runeWidth(c);
+    }
+    return width;
+  }
   segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   for (const { segment } of segmenter.segment(s)) {
     for (const ch of segment) {

@@ -22,7 +22,7 @@ import { StrataError, errnoCode, invalidArgument } from '../base/errors.js';
 import { ShortPaths, rmTree } from '../base/fs.js';
 import type { Compression } from './compression.js';
 import { Sha256Hasher } from './hasher.js';
-import { linuxSys, type Sys } from '../sys/index.js';
+import { linuxSys, type Sys, type Timespec } from '../sys/index.js';
 import type { MknodFn, NodeKind } from './mknod.js';
 import { cleanName, fsPath, show, toBin } from './paths.js';
 import type { StagedFile } from './pack.js';
@@ -97,14 +97,10 @@ function writeAll(fd: number, b: Buffer): void {
   while (o < b.length) o += fs.writeSync(fd, b, o, b.length - o);
 }
 
-/**
- * Seconds as the double Node's utimes calls take. libuv keeps only whole
- * microseconds (it truncates tv_nsec), and a double near 2^31 s is only
- * precise to ~240 ns: aiming at the middle of the microsecond makes the result
- * exactly the microsecond-truncated time. Sub-microsecond digits are lost.
- */
-function timeOf(sec: number, nsec: number): number {
-  return nsec === 0 ? sec : sec + (nsec - (nsec % 1000) + 500) / 1e9;
+/** The entry's access time (its mtime when the header has none) and modification time. */
+function timesOf(h: TarHeader): [Timespec, Timespec] {
+  const m = { sec: h.mtime, nsec: h.mtimeNsec };
+  return [h.atime ? { sec: h.atime.sec, nsec: h.atime.nsec } : m, m];
 }
 
 class Unpacker {
@@ -114,7 +110,7 @@ class Unpacker {
   /** lexical parent (relative) -> verified real directory (relative); '' is the root */
   private dirs = new Map<string, string>([['', '']]);
   /** directories whose times are applied at the end (deepest first) */
-  private dirTimes = new Map<string, [number, number]>();
+  private dirTimes = new Map<string, [Timespec, Timespec]>();
   /** an existing whiteout node new whiteouts are hard-linked to */
   private whiteoutTemplate: string | null = null;
   private tmpCounter = 0;
@@ -379,8 +375,7 @@ class Unpacker {
         fs.symlinkSync(fsPath(h.linknameBytes.toString('latin1')), this.p(target));
         fs.lchownSync(this.p(target), h.uid, h.gid);
         this.setXattrs(target, h, false, true);
-        const t = timeOf(h.mtime, h.mtimeNsec);
-        fs.lutimesSync(this.p(target), h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+        this.sys.setTimes(this.p(target), ...timesOf(h));
         this.contentSize += h.linknameBytes.length;
         return;
       }
@@ -395,8 +390,7 @@ class Unpacker {
         fs.lchownSync(this.p(target), h.uid, h.gid);
         fs.chmodSync(this.p(target), h.mode); // after chown, which clears setuid/setgid
         this.setXattrs(target, h, false, false);
-        const t = timeOf(h.mtime, h.mtimeNsec);
-        fs.lutimesSync(this.p(target), h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+        this.sys.setTimes(this.p(target), ...timesOf(h));
         return;
       }
     }
@@ -407,8 +401,7 @@ class Unpacker {
     fs.lchownSync(p, h.uid, h.gid);
     fs.chmodSync(p, h.mode);
     this.setXattrs(rel, h, true, false);
-    const t = timeOf(h.mtime, h.mtimeNsec);
-    this.dirTimes.set(rel, [h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t]);
+    this.dirTimes.set(rel, timesOf(h));
   }
 
   private async file(target: string, h: TarHeader, reader: TarReader): Promise<void> {
@@ -469,8 +462,7 @@ class Unpacker {
     fs.fchownSync(fd, h.uid, h.gid);
     fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
     this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
-    const t = timeOf(h.mtime, h.mtimeNsec);
-    fs.futimesSync(fd, h.atime ? timeOf(h.atime.sec, h.atime.nsec) : t, t);
+    this.sys.setTimes(fd, ...timesOf(h));
   }
 
   private hardlink(name: string, target: string, h: TarHeader): void {
@@ -503,7 +495,7 @@ class Unpacker {
     list.sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [rel, [at, mt]] of list) {
       try {
-        fs.lutimesSync(this.p(rel), at, mt);
+        this.sys.setTimes(this.p(rel), at, mt);
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') throw e;
       }

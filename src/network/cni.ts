@@ -95,11 +95,26 @@ async function execPlugin(
   }
 }
 
+/**
+ * Chained plugins whose ADD result is their prevResult, unchanged (portmap 1.x and firewall 1.x
+ * print the result they were given), and that touch different tables (nat, filter): consecutive
+ * ones run side by side on the same prevResult, which is what each would get in turn.
+ */
+const PASS_THROUGH = new Set(['portmap', 'firewall']);
+
 /** ADD the whole list; returns the final result (what DEL and CHECK get as prevResult). */
 export async function addNetworkList(list: CniConfList, rt: CniRuntime, opts: CniOptions = {}): Promise<CniResult> {
   let prev: CniResult | undefined;
-  for (const plugin of list.plugins) {
-    prev = await execPlugin('ADD', plugin.type, pluginConfig(list, plugin, rt, prev), rt, opts);
+  const plugins = list.plugins;
+  for (let i = 0; i < plugins.length;) {
+    let j = i + 1;
+    if (prev && PASS_THROUGH.has(plugins[i]!.type)) while (j < plugins.length && PASS_THROUGH.has(plugins[j]!.type)) j++;
+    const given: CniResult | undefined = prev;
+    // all settle before the first error is thrown: a roll-back never races a plugin still adding
+    const results = await Promise.allSettled(plugins.slice(i, j).map((p) => execPlugin('ADD', p.type, pluginConfig(list, p, rt, given), rt, opts)));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    prev = (results.at(-1) as PromiseFulfilledResult<CniResult | undefined>).value;
+    i = j;
   }
   if (!prev) throw new CniError(list.plugins.at(-1)?.type ?? '?', 'ADD', 999, 'no result');
   return prev;

@@ -1,6 +1,7 @@
 /**
- * Reading and sweeping the iptables rules the CNI plugins leave. The plugins add and
- * remove their own rules; this file exists for what they cannot do:
+ * Reading and sweeping the iptables rules the CNI plugins leave. The plugins add their own
+ * rules; a container's teardown removes them here in one `iptables-restore`
+ * (`removeContainerRules`, see recovery.ts), and this file also does what the plugins cannot:
  *  - find host ports that any CNI portmap on this host has already claimed (portmap does
  *    not bind the port, so a bind test alone does not see them);
  *  - remove rules a DEL could not (the bridge plugin finds the container's addresses for
@@ -17,19 +18,31 @@ import type { Sys } from '../sys/index.js';
 interface SavedRule { table: string; chain: string; spec: string; }
 interface SavedTable { chains: string[]; rules: SavedRule[]; }
 
-async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
-  const r = await sys.iptablesSave(table);
-  const out: SavedTable = { chains: [], rules: [] };
-  if (r.code !== 0) return out;
-  for (const line of r.stdout.split('\n')) {
-    if (line.startsWith(':')) out.chains.push(line.slice(1).split(' ')[0]!);
+/** `iptables-save` output by table (`*TABLE` starts one). */
+function parseSave(text: string, first: string): Map<string, SavedTable> {
+  const tables = new Map<string, SavedTable>();
+  let table = first;
+  let out: SavedTable = { chains: [], rules: [] };
+  tables.set(table, out);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      out = tables.get(table) ?? { chains: [], rules: [] };
+      tables.set(table, out);
+    } else if (line.startsWith(':')) out.chains.push(line.slice(1).split(' ')[0]!);
     else if (line.startsWith('-A ')) {
       const rest = line.slice(3);
       const sp = rest.indexOf(' ');
       out.rules.push({ table, chain: rest.slice(0, sp), spec: rest.slice(sp + 1) });
     }
   }
-  return out;
+  return tables;
+}
+
+async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
+  const r = await sys.iptablesSave(table);
+  if (r.code !== 0) return { chains: [], rules: [] };
+  return parseSave(r.stdout, table).get(table) ?? { chains: [], rules: [] };
 }
 
 /** Apply deletions atomically per table; tolerate rules/chains already gone by retrying one by one. */
@@ -60,13 +73,8 @@ function jumpTarget(spec: string): string | undefined {
   return m?.[1];
 }
 
-/**
- * Remove nat rules whose comment names a network for which `isOurs(network)` holds and a
- * container for which `isStale(containerId)` holds, with the per-container chains they jump
- * to (CNI-xxxx of the bridge plugin's masquerade, CNI-DN-xxxx of portmap).
- */
-export async function sweepNat(sys: Sys, isOurs: (network: string) => boolean, isStale: (containerId: string) => boolean): Promise<number> {
-  const nat = await iptablesSave(sys, 'nat');
+/** The nat rules (and per-container chains they jump to) owned by matching networks and containers. */
+function natDeletions(nat: SavedTable, isOurs: (network: string) => boolean, isStale: (containerId: string) => boolean): { ruleDeletes: SavedRule[]; chainDeletes: string[] } {
   const dels: SavedRule[] = [];
   const chains = new Set<string>();
   for (const r of nat.rules) {
@@ -82,20 +90,59 @@ export async function sweepNat(sys: Sys, isOurs: (network: string) => boolean, i
   // hash-named per-container chains); keep such a chain.
   const stillReferenced = new Set(nat.rules.filter((r) => !dels.includes(r)).map((r) => jumpTarget(r.spec)).filter((t): t is string => !!t));
   const chainDeletes = [...chains].filter((c) => nat.chains.includes(c) && !stillReferenced.has(c));
+  return { ruleDeletes, chainDeletes };
+}
+
+/** The firewall plugin's CNI-FORWARD accept rules for matching addresses. */
+function forwardDeletions(filter: SavedTable, isStaleIp: (ip: string) => boolean): SavedRule[] {
+  return filter.rules.filter((r) => {
+    if (r.chain !== 'CNI-FORWARD') return false;
+    const m = /^-[sd] (\d+\.\d+\.\d+\.\d+)\/32 /.exec(r.spec);
+    return !!m && isStaleIp(m[1]!);
+  });
+}
+
+/**
+ * Remove nat rules whose comment names a network for which `isOurs(network)` holds and a
+ * container for which `isStale(containerId)` holds, with the per-container chains they jump
+ * to (CNI-xxxx of the bridge plugin's masquerade, CNI-DN-xxxx of portmap).
+ */
+export async function sweepNat(sys: Sys, isOurs: (network: string) => boolean, isStale: (containerId: string) => boolean): Promise<number> {
+  const { ruleDeletes, chainDeletes } = natDeletions(await iptablesSave(sys, 'nat'), isOurs, isStale);
   await applyDeletions(sys, 'nat', ruleDeletes, chainDeletes);
   return ruleDeletes.length + chainDeletes.length;
 }
 
 /** Remove the firewall plugin's CNI-FORWARD accept rules for these container addresses. */
 export async function sweepForwardRules(sys: Sys, isStaleIp: (ip: string) => boolean): Promise<number> {
-  const filter = await iptablesSave(sys, 'filter');
-  const dels = filter.rules.filter((r) => {
-    if (r.chain !== 'CNI-FORWARD') return false;
-    const m = /^-[sd] (\d+\.\d+\.\d+\.\d+)\/32 /.exec(r.spec);
-    return !!m && isStaleIp(m[1]!);
-  });
+  const dels = forwardDeletions(await iptablesSave(sys, 'filter'), isStaleIp);
   await applyDeletions(sys, 'filter', dels, []);
   return dels.length;
+}
+
+/**
+ * What CNI DEL of bridge (masquerade), portmap and firewall removes from iptables for one
+ * container, in one `iptables-restore` for both tables instead of the ~30 iptables processes the
+ * three plugins run (their IPv6 passes and chain re-creations are no-ops for an IPv4-only
+ * container): the nat rules naming one of `networks` and `containerId` in their comment, the
+ * per-container chains they jump to, and the CNI-FORWARD rules of `ips`. Rules already gone
+ * are fine (a concurrent removal: the rest is deleted one at a time).
+ */
+export async function removeContainerRules(sys: Sys, networks: ReadonlySet<string>, containerId: string, ips: ReadonlySet<string>): Promise<void> {
+  const saved = await sys.iptablesSave();
+  const tables = saved.code === 0 ? parseSave(saved.stdout, '') : new Map<string, SavedTable>();
+  const nat = tables.get('nat') ?? { chains: [], rules: [] };
+  const filter = tables.get('filter') ?? { chains: [], rules: [] };
+  const n = natDeletions(nat, (x) => networks.has(x), (c) => c === containerId);
+  const f = forwardDeletions(filter, (ip) => ips.has(ip));
+  const text = (table: string, rules: SavedRule[], chains: string[]) => rules.length === 0 && chains.length === 0 ? []
+    : [`*${table}`, ...rules.map((r) => `-D ${r.chain} ${r.spec}`), ...chains.flatMap((c) => [`-F ${c}`, `-X ${c}`]), 'COMMIT'];
+  const lines = [...text('nat', n.ruleDeletes, n.chainDeletes), ...text('filter', f, [])];
+  if (lines.length === 0) return;
+  const r = await sys.iptablesRestore([...lines, ''].join('\n'));
+  if (r.code === 0) return;
+  await applyDeletions(sys, 'nat', n.ruleDeletes, n.chainDeletes);
+  await applyDeletions(sys, 'filter', f, []);
 }
 
 /** Remove the `same-bridge` isolation rules of one bridge. */
@@ -128,3 +175,41 @@ export async function claimedHostPorts(sys: Sys): Promise<ClaimedPort[]> {
   return out;
 }
 
+
+/** One network whose resolver answers only containers on its own bridge. */
+interface DnsScope { gateway: string; bridge: string }
+
+const DNS_COMMENT_RE = /--comment "?strata-dns (\S+) (\S+) ([^"\s]+)"?/;
+
+/**
+ * The resolver listens on each network's gateway address, and the host routes a container's
+ * packet to any of its own addresses: a container on network A could ask network B's
+ * gateway about B's containers. One REJECT rule per network and protocol in the filter
+ * INPUT chain refuses DNS to the gateway from anywhere but its own bridge (the host's own
+ * queries, from local addresses, stay allowed). `tag` names this root's rules (in their
+ * comment); the rules become exactly `scopes` (none: all of this root's go).
+ */
+export async function syncDnsScopeRules(sys: Sys, tag: string, scopes: readonly DnsScope[], port = 53): Promise<void> {
+  const filter = await iptablesSave(sys, 'filter');
+  const comment = (s: DnsScope) => `strata-dns ${tag} ${s.gateway} ${s.bridge}`;
+  const wanted = new Map<string, DnsScope>();
+  for (const s of scopes) for (const proto of ['udp', 'tcp']) wanted.set(`${proto} ${comment(s)}`, s);
+  const dels: SavedRule[] = [];
+  for (const r of filter.rules) {
+    if (r.chain !== 'INPUT') continue;
+    const m = DNS_COMMENT_RE.exec(r.spec);
+    if (!m || m[1] !== tag) continue;
+    const proto = / -p (udp|tcp) /.exec(` ${r.spec} `)?.[1] ?? '';
+    const key = `${proto} strata-dns ${m[1]} ${m[2]} ${m[3]}`;
+    if (wanted.has(key) && / --dport (\d+) /.exec(` ${r.spec} `)?.[1] === String(port)) wanted.delete(key); // in place already
+    else dels.push(r);
+  }
+  await applyDeletions(sys, 'filter', dels, []);
+  if (!wanted.size) return;
+  const adds = [...wanted.entries()].map(([key, s]) => {
+    const proto = key.split(' ')[0]!;
+    return `-I INPUT 1 -d ${s.gateway}/32 ! -i ${s.bridge} -p ${proto} -m ${proto} --dport ${port} -m addrtype ! --src-type LOCAL -m comment --comment "${comment(s)}" -j REJECT`;
+  });
+  const r = await sys.iptablesRestore(['*filter', ...adds, 'COMMIT', ''].join('\n'));
+  if (r.code !== 0) throw new Error(`iptables-restore: ${r.stderr.trim()}`);
+}

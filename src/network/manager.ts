@@ -227,14 +227,15 @@ export class NetworkManager {
   /**
    * `network prune`: remove user-defined networks not in `inUse` (the engine passes the
    * names of networks any container, running or not, refers to) and with no attachment.
-   * Returns the removed names, sorted.
+   * Returns the removed names, sorted. `select`: only networks it accepts (prune filters).
    */
-  async prune(inUse: Set<string>): Promise<string[]> {
+  async prune(inUse: Set<string>, select: (n: NetworkInfo) => boolean = () => true): Promise<string[]> {
     return withLock(this.sys, this.st.lockFile, async () => {
       const attached = new Set(this.st.readRecords().flatMap((r) => r.endpoints.map((e) => e.networkId)));
       const removed: string[] = [];
       for (const n of this.st.readNetworks()) {
         if (n.name === DEFAULT_NETWORK || inUse.has(n.name) || inUse.has(n.id) || attached.has(n.id)) continue;
+        if (!select(this.st.toInfo(n))) continue;
         await this.dropNetwork(n);
         removed.push(n.name);
       }
@@ -312,15 +313,20 @@ export class NetworkManager {
         await createNetns(this.sys, r.netnsName);
         this.st.step('netns', containerId);
         const rt = (ifName: string): CniRuntime => ({ containerId, netns: netnsPath(this.sys, r.netnsName), ifName });
-        await addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys });
-        this.st.step('loopback', containerId);
-        for (const ep of r.endpoints) {
-          const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
-          ep.state = 'added';
-          ep.result = result;
-          this.st.writeRecord(r);
-          this.st.step(`add:${ep.network}`, containerId);
-        }
+        // `lo` and the first network's interface are independent: set up side by side
+        const loopback = addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys })
+          .then(() => this.st.step('loopback', containerId));
+        const endpoints = (async () => {
+          for (const ep of r.endpoints) {
+            const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
+            ep.state = 'added';
+            ep.result = result;
+            this.st.writeRecord(r);
+            this.st.step(`add:${ep.network}`, containerId);
+          }
+        })();
+        const settled = await Promise.allSettled([loopback, endpoints]);
+        for (const x of settled) if (x.status === 'rejected') throw x.reason;
         r.status = 'attached';
         delete r.owner;
         this.st.writeRecord(r);

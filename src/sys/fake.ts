@@ -21,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  RuntimeSpawnOptions, Sys,
+  RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 
 interface SysCall { op: string; args: unknown[] }
@@ -226,6 +226,19 @@ export class FakeSys implements Sys {
     return fail(`fake ip: unsupported ${args.join(' ')}`);
   }
 
+  /** Each command as `ip` would run it, in order; code 1 when any failed (`-force`). */
+  async ipBatch(commands: readonly (readonly string[])[]): Promise<ExecResult> {
+    const failed = this.recordExec('ipBatch', [commands.map((c) => [...c])]);
+    if (failed) return failed;
+    let code = 0;
+    let stderr = '';
+    for (const c of commands) {
+      const r = await this.ip(c);
+      if (r.code !== 0) { code = 1; stderr += r.stderr; }
+    }
+    return { code, stdout: '', stderr };
+  }
+
   listLinks(): string[] {
     return [...this.links.keys()];
   }
@@ -252,12 +265,15 @@ export class FakeSys implements Sys {
     return [...(this.tables.get(table)?.rules ?? [])];
   }
 
-  async iptablesSave(table: string): Promise<ExecResult> {
+  async iptablesSave(table?: string): Promise<ExecResult> {
     const failed = this.recordExec('iptablesSave', [table]);
     if (failed) return failed;
-    const t = this.table(table);
-    const lines = [`*${table}`, ...t.chains.map((c) => `:${c} - [0:0]`), ...t.rules.map((r) => `-A ${r}`), 'COMMIT', ''];
-    return ok(lines.join('\n'));
+    const one = (name: string) => {
+      const t = this.table(name);
+      return [`*${name}`, ...t.chains.map((c) => `:${c} - [0:0]`), ...t.rules.map((r) => `-A ${r}`), 'COMMIT'];
+    };
+    const names = table ? [table] : [...this.tables.keys()];
+    return ok([...names.flatMap(one), ''].join('\n'));
   }
 
   async iptablesRestore(text: string): Promise<ExecResult> {
@@ -407,6 +423,14 @@ export class FakeSys implements Sys {
     // an empty regular file stands in for the node, so renames and links work
     fs.writeFileSync(p, '', { flag: 'wx', mode });
     this.nodes.push({ path: p, kind, mode, major, minor });
+  }
+
+  /** Applied to the real file, with Node's microseconds (the model keeps no times of its own). */
+  setTimes(target: string | Buffer | number, atime: Timespec, mtime: Timespec): void {
+    this.record('setTimes', [target, atime, mtime]);
+    const s = (t: Timespec) => (t.nsec === 0 ? t.sec : t.sec + (t.nsec - (t.nsec % 1000) + 500) / 1e9);
+    if (typeof target === 'number') fs.futimesSync(target, s(atime), s(mtime));
+    else fs.lutimesSync(target, s(atime), s(mtime));
   }
 
   lgetxattr(p: string, name: string): Buffer | null {
@@ -591,6 +615,19 @@ export class FakeSys implements Sys {
     await new Promise<void>((resolve) => m.server!.listen(m.socketPath, () => resolve()));
     m.server.unref();
     return `${deferred ? 'created' : 'ok'} ${m.pid} ${m.monitorPid}\n`;
+  }
+
+  /** A daemon without a process: a live pid that exits 0 at once, as a self-forking daemon's parent. */
+  spawnDaemon(binary: string, args: readonly string[]): { pid: number; exited: Promise<number | null> } {
+    this.record('spawnDaemon', [binary, [...args]]);
+    return { pid: this.spawnPid(), exited: Promise.resolve(0) };
+  }
+
+  signal(pid: number, signal: 'SIGHUP' | 'SIGTERM' | 'SIGKILL'): boolean {
+    this.record('signal', [pid, signal]);
+    if (!this.pids.has(pid)) return false;
+    if (signal !== 'SIGHUP') this.pids.delete(pid);
+    return true;
   }
 
   async ps(args: readonly string[]): Promise<string> {

@@ -9,13 +9,15 @@ import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { getAttributeSync, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { parseProcStat } from '../base/proc.js';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  RuntimeSpawnOptions, Sys,
+  RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 import { parseMountInfo } from './mountinfo.js';
 
@@ -69,6 +71,60 @@ export function xattrErrno(e: unknown): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** native/sys.c, built by scripts/build-native.sh: mknod(2) and utimensat(2)/futimens(2). */
+interface SysAddon {
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  utimens(path: string | Buffer | null, fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): void;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount(target: string, flags: number): void;
+}
+
+const MS_RDONLY = 1;
+const MS_BIND = 4096;
+const MNT_DETACH = 2;
+/** overlay's mount data must fit in one page with its NUL */
+const MOUNT_DATA_MAX = 4095;
+
+/** Overlay options whose lowerdir/upperdir/workdir are relative to `cwd`, made absolute (mount(2) has no cwd of its own). */
+function absoluteOverlayData(data: string, cwd: string): string {
+  return data.split(',').map((opt) => {
+    const eq = opt.indexOf('=');
+    if (eq < 0) return opt;
+    const key = opt.slice(0, eq);
+    if (key !== 'lowerdir' && key !== 'upperdir' && key !== 'workdir') return opt;
+    return `${key}=${opt.slice(eq + 1).split(':').map((d) => (d.startsWith('/') ? d : path.join(cwd, d))).join(':')}`;
+  }).join(',');
+}
+
+let addon: SysAddon | null | undefined;
+
+/** The addon, loaded on first use from native/build/ of this checkout; null when it is not built. */
+function sysAddon(): SysAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  // dist/strata.cjs, dist/src/sys/linux.js or src/sys/linux.ts -> the checkout's root
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = path.join(dir, 'native', 'build', 'strata-sys.node');
+    if (fs.existsSync(candidate)) {
+      const m = { exports: {} as SysAddon };
+      try { process.dlopen(m, candidate); addon = m.exports; } catch { /* another Node's build: the tools instead */ }
+      break;
+    }
+    dir = path.dirname(dir);
+  }
+  return addon;
+}
+
+/**
+ * Seconds as the double Node's utimes calls take (without the addon). libuv keeps only whole
+ * microseconds (it truncates tv_nsec), and a double near 2^31 s is only precise to ~240 ns:
+ * aiming at the middle of the microsecond makes the result exactly the microsecond-truncated time.
+ */
+function utimesSeconds(t: Timespec): number {
+  return t.nsec === 0 ? t.sec : t.sec + (t.nsec - (t.nsec % 1000) + 500) / 1e9;
+}
+
 let mknodBin: string | undefined;
 
 /** coreutils' mknod by absolute path (never through PATH, and never a binary from an image). */
@@ -92,6 +148,24 @@ class LinuxSys implements Sys {
   readonly runDir = '/run';
 
   async mount(req: MountRequest): Promise<void> {
+    const native = sysAddon();
+    // mount(2) in-process when the options can be given with absolute paths within a page
+    // (mount(8) in `cwd` otherwise: its relative lowerdirs are what keep long stacks in a page)
+    const data = req.data && req.cwd && req.type === 'overlay' ? absoluteOverlayData(req.data, req.cwd) : req.data ?? '';
+    if (native && Buffer.byteLength(data) <= MOUNT_DATA_MAX && !/[,:\\]/.test(req.cwd ?? '')) {
+      try {
+        if (req.type === 'bind') {
+          native.mount(req.source, req.target, '', MS_BIND, '');
+          // a read-only bind is a remount of the bind (what mount(8) does for `--bind -r`)
+          if (req.readonly) native.mount('none', req.target, '', MS_BIND | MS_RDONLY | 32 /* MS_REMOUNT */, '');
+        } else {
+          native.mount(req.source, req.target, req.type, req.readonly ? MS_RDONLY : 0, data);
+        }
+      } catch (e) {
+        throw Object.assign(new Error(`mount: ${req.target}: ${(e as Error).message}`), { exitCode: 32 });
+      }
+      return;
+    }
     const args = req.type === 'bind'
       ? ['--bind', req.source]
       : ['-t', req.type, req.source];
@@ -102,6 +176,19 @@ class LinuxSys implements Sys {
   }
 
   async unmount(target: string, opts: { detach?: boolean } = {}): Promise<void> {
+    const native = sysAddon();
+    if (native) {
+      try {
+        native.umount(target, opts.detach ? MNT_DETACH : 0);
+      } catch (e) {
+        // umount(8)'s words, which callers read ("not mounted", "no mount point", "busy")
+        const code = errnoCode(e);
+        const msg = code === 'EINVAL' ? `umount: ${target}: not mounted.` : code === 'ENOENT' ? `umount: ${target}: no mount point specified.`
+          : code === 'EBUSY' ? `umount: ${target}: target is busy.` : `umount: ${target}: ${(e as Error).message}`;
+        throw Object.assign(new Error(msg), { exitCode: 32 });
+      }
+      return;
+    }
     await runMountTool('umount', opts.detach ? ['-l', target] : [target]);
   }
 
@@ -113,6 +200,11 @@ class LinuxSys implements Sys {
     return runProgram('ip', args);
   }
 
+  ipBatch(commands: readonly (readonly string[])[]): Promise<ExecResult> {
+    for (const c of commands) for (const a of c) if (a === '' || /[\s"'\\#]/.test(a)) throw new StrataError('invalid_argument', `ip batch: unusable argument ${JSON.stringify(a)}`);
+    return runProgram('ip', ['-force', '-batch', '-'], { input: commands.map((c) => c.join(' ')).join('\n') + '\n' });
+  }
+
   listLinks(): string[] {
     return readDir('/sys/class/net');
   }
@@ -121,8 +213,8 @@ class LinuxSys implements Sys {
     return readDir(`${this.runDir}/netns`);
   }
 
-  iptablesSave(table: string): Promise<ExecResult> {
-    return runProgram('iptables-save', ['-t', table]);
+  iptablesSave(table?: string): Promise<ExecResult> {
+    return runProgram('iptables-save', table ? ['-t', table] : []);
   }
 
   iptablesRestore(rules: string): Promise<ExecResult> {
@@ -157,6 +249,18 @@ class LinuxSys implements Sys {
   }
 
   mknod(path: string, kind: NodeKind, mode: number, major: number, minor: number): void {
+    const native = sysAddon();
+    if (native) {
+      const type = kind === 'fifo' ? fs.constants.S_IFIFO : kind === 'char' ? fs.constants.S_IFCHR : fs.constants.S_IFBLK;
+      try {
+        native.mknod(path, type | (mode & 0o7777), kind === 'fifo' ? 0 : major, kind === 'fifo' ? 0 : minor);
+      } catch (e) {
+        throw new StrataError('internal', `mknod ${kind} ${major},${minor} failed: ${(e as Error).message}`, { cause: e });
+      }
+      // mknod(2) applies the umask; the tool's -m does not
+      if ((mode & 0o7777 & process.umask()) !== 0) fs.chmodSync(path, mode & 0o7777);
+      return;
+    }
     const args = ['-m', (mode & 0o7777).toString(8), '--', path, kind === 'fifo' ? 'p' : kind === 'char' ? 'c' : 'b'];
     if (kind !== 'fifo') args.push(String(major), String(minor));
     try {
@@ -165,6 +269,17 @@ class LinuxSys implements Sys {
       const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
       throw new StrataError('internal', `mknod ${kind} ${major},${minor} failed: ${stderr || (e as Error).message}`, { cause: e });
     }
+  }
+
+  setTimes(target: string | Buffer | number, atime: Timespec, mtime: Timespec): void {
+    const native = sysAddon();
+    if (native) {
+      if (typeof target === 'number') native.utimens(null, target, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
+      else native.utimens(target, 0, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
+      return;
+    }
+    if (typeof target === 'number') fs.futimesSync(target, utimesSeconds(atime), utimesSeconds(mtime));
+    else fs.lutimesSync(target, utimesSeconds(atime), utimesSeconds(mtime));
   }
 
   lgetxattr(path: string, name: string): Buffer | null {
@@ -238,6 +353,21 @@ class LinuxSys implements Sys {
     ]);
     child.unref();
     return line;
+  }
+
+  spawnDaemon(binary: string, args: readonly string[]): { pid: number; exited: Promise<number | null> } {
+    const child = spawn(binary, [...args], { stdio: 'ignore', detached: true, cwd: '/' });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.once('error', () => resolve(-1));
+    });
+    child.unref();
+    return { pid: child.pid ?? 0, exited };
+  }
+
+  signal(pid: number, signal: 'SIGHUP' | 'SIGTERM' | 'SIGKILL'): boolean {
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try { process.kill(pid, signal); return true; } catch { return false; }
   }
 
   ps(args: readonly string[]): Promise<string> {

@@ -55,6 +55,9 @@ export interface MountRequest {
 
 export type NodeKind = 'char' | 'block' | 'fifo';
 
+/** A time with nanoseconds, as a tar header or stat(2) gives it. */
+export interface Timespec { sec: number; nsec: number; }
+
 export interface RuntimeRunOptions {
   /** Bytes for the runtime's stdin; otherwise stdin is /dev/null. */
   input?: string | Buffer;
@@ -105,12 +108,17 @@ export interface Sys {
   // ---------------------------------------------------------------- network
   /** ip(8) with these arguments (link, addr, route, netns). Never rejects on a non-zero exit. */
   ip(args: readonly string[]): Promise<ExecResult>;
+  /**
+   * Several ip(8) commands in one process (`ip -force -batch -`: each runs even when one
+   * before it failed; the exit code is non-zero when any did). Arguments contain no blanks.
+   */
+  ipBatch(commands: readonly (readonly string[])[]): Promise<ExecResult>;
   /** Network interfaces of the host (/sys/class/net). */
   listLinks(): string[];
   /** Named network namespaces (/run/netns). */
   listNetns(): string[];
-  /** `iptables-save -t TABLE`. */
-  iptablesSave(table: string): Promise<ExecResult>;
+  /** `iptables-save -t TABLE`; every table without one. */
+  iptablesSave(table?: string): Promise<ExecResult>;
   /** `iptables-restore -w --noflush` with these rules on stdin. */
   iptablesRestore(rules: string): Promise<ExecResult>;
   /** Run a CNI plugin binary (the CNI exec protocol). */
@@ -125,6 +133,12 @@ export interface Sys {
   // ---------------------------------------------------------------- files
   /** Create a device node or FIFO at an ASCII path that does not exist yet (mode: permission bits). */
   mknod(path: string, kind: NodeKind, mode: number, major: number, minor: number): void;
+  /**
+   * Set access and modification times with nanoseconds: utimensat(2) on a path (a symlink
+   * itself, never followed) or futimens(2) on an open fd. Node's utimes keeps microseconds;
+   * so does this where the native addon is not built.
+   */
+  setTimes(target: string | Buffer | number, atime: Timespec, mtime: Timespec): void;
   /** lgetxattr(2): null when the attribute is absent. Throws errors whose message ends in "(os error N)". */
   lgetxattr(path: string, name: string): Buffer | null;
   /** lsetxattr(2). */
@@ -151,6 +165,15 @@ export interface Sys {
    * `created ...`, `err STATUS MESSAGE`); '' when it wrote nothing.
    */
   launchMonitor(binary: string, args: readonly string[]): Promise<string>;
+  /**
+   * Start a helper daemon (aardvark-dns) detached from this process: stdio ignored, cwd `/`,
+   * its own process group. `exited` resolves with the exit code of the started process (a
+   * daemon that forks itself exits 0 once its child runs), null when a signal ended it, -1
+   * when it could not be started.
+   */
+  spawnDaemon(binary: string, args: readonly string[]): { pid: number; exited: Promise<number | null> };
+  /** kill(2) a helper daemon (SIGHUP: reload; SIGTERM, SIGKILL: stop); false when there is no such process. */
+  signal(pid: number, signal: 'SIGHUP' | 'SIGTERM' | 'SIGKILL'): boolean;
   /** ps(1) with these arguments (`docker top`); rejects with ps's message on a non-zero exit. */
   ps(args: readonly string[]): Promise<string>;
   /**

@@ -1,8 +1,9 @@
 /**
  * Debian's docker-compose 1.29 (on the Docker SDK for Python) against `strata serve`: a web
  * service with a published port and a named volume, a client that reaches it by service
- * name on a custom network; up -d, ps, logs, exec, stop, start, scale, down -v, and nothing
- * of the project left behind (containers, networks, volumes, bridges, netns).
+ * name (and by a `links:` alias only it resolves) on a custom network; up -d, ps, logs, exec,
+ * stop, start, scale, down -v, and nothing of the project left behind (containers, networks,
+ * volumes, bridges, netns).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,6 +60,7 @@ services:
     command: ["sh", "-c", "while true; do wget -q -O - http://web/ && echo got-web; sleep 1; done"]
     networks: [appnet]
     depends_on: [web]
+    links: ["web:www"]
 volumes:
   webdata: {}
 networks:
@@ -92,6 +94,11 @@ networks:
     const r = compose(s, dir, ['exec', '-T', 'web', 'cat', '/data/index.html']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^[0-9a-f]{12}\n$/);
+    // compose's links: the alias resolves for the linking service only
+    const viaLink = compose(s, dir, ['exec', '-T', 'client', 'wget', '-q', '-O', '-', 'http://www/']);
+    assert.equal(viaLink.code, 0, viaLink.stderr);
+    assert.equal(viaLink.stdout, r.stdout);
+    assert.notEqual(compose(s, dir, ['exec', '-T', 'web', 'ping', '-c', '1', '-W', '1', 'www']).code, 0);
   });
 
   await t.test('stop and start keep the project working', async () => {

@@ -38,9 +38,30 @@ test('attach: netns, loopback then bridge/portmap/firewall ADD; detach undoes it
   assert.ok(!sys.listNetns().includes(a.netnsName));
   assert.equal(nm.get(ID(1)), undefined);
   assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8080')));
+  assert.ok(!sys.rules('nat').some((r) => r.includes(ID(1))), 'no rule names the container');
+  assert.ok(!sys.rules('filter').some((r) => r.includes('10.99.0.2/32')), 'the forward accept is gone');
+  // a completed ADD is undone in-process: one iptables-restore for both tables, no plugin run
   const dels = sys.callsOf('cniExec').map(([req]) => (req as { env: Record<string, string> }).env.CNI_COMMAND).filter((c) => c === 'DEL');
-  assert.equal(dels.length, 3, 'bridge, portmap and firewall DEL');
+  assert.equal(dels.length, 0, 'no plugin DEL');
+  assert.equal(sys.callsOf('iptablesRestore').length, 1);
+  const ipam = path.join(nm.stateDir, 'ipam');
+  assert.deepEqual(fs.readdirSync(ipam, { recursive: true }).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(String(f))), [], 'the address is released');
   await nm.detach(ID(1)); // idempotent
+});
+
+test('detach: a published UDP port, or a netns already gone, is undone by the plugins\' DEL', async (t) => {
+  const { sys, nm } = setup(t);
+  await nm.attach(ID(1), ['bridge'], parsePublish('5353:53/udp'));
+  await nm.attach(ID(2), ['bridge'], []);
+  await nm.detach(ID(1));
+  const dels = () => sys.callsOf('cniExec').map(([req]) => `${path.basename((req as { plugin: string }).plugin)} ${(req as { env: Record<string, string> }).env.CNI_COMMAND}`).filter((c) => c.endsWith(' DEL'));
+  assert.deepEqual(dels(), ['firewall DEL', 'portmap DEL', 'bridge DEL']);
+  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 5353')));
+  const ns2 = nm.get(ID(2))!.netnsName;
+  await sys.ip(['netns', 'delete', ns2]);
+  await nm.detach(ID(2));
+  assert.equal(dels().length, 6, 'the plugins ran (their DEL tolerates the missing netns)');
+  assert.ok(!sys.rules('filter').some((r) => r.includes('10.99.0.3/32')), 'and the sweep removed the forward accept');
 });
 
 test('host ports: a booked port is refused with Docker message, and free again after detach', async (t) => {

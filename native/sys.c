@@ -1,0 +1,179 @@
+/*
+ * strata-sys.node: the system calls Node 20 lacks, for the kernel door (src/sys/linux.ts).
+ *
+ *   mknod(path, mode, major, minor)            mknod(2); mode carries the type (S_IFCHR,
+ *                                              S_IFBLK, S_IFIFO) and the permission bits
+ *   utimens(path | null, fd, aSec, aNsec, mSec, mNsec)
+ *                                              utimensat(2) on path without following a
+ *                                              symlink, or futimens(2) on fd when path is
+ *                                              null: nanoseconds (libuv keeps microseconds)
+ *   mount(source, target, fstype, flags, data) mount(2) ('' data: none)
+ *   umount(target, flags)                      umount2(2) (flags: MNT_DETACH = 2)
+ *
+ * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
+ * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
+ * Built by scripts/build-native.sh with Node's headers; when it is absent the door spawns
+ * coreutils' mknod, mount(8) and umount(8) and uses Node's utimes instead.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <node_api.h>
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "strata-sys: bad arguments"); return NULL; } } while (0)
+
+static const char *errno_name(int e) {
+  switch (e) {
+    case EEXIST: return "EEXIST";
+    case ENOENT: return "ENOENT";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOTDIR: return "ENOTDIR";
+    case EINVAL: return "EINVAL";
+    case ENOSPC: return "ENOSPC";
+    case EROFS: return "EROFS";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EBADF: return "EBADF";
+    case EDQUOT: return "EDQUOT";
+    case EIO: return "EIO";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
+    default: return "EUNKNOWN";
+  }
+}
+
+static void throw_errno(napi_env env, int e, const char *syscall, const char *path) {
+  char msg[512];
+  const char *code = errno_name(e);
+  if (path) snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, strerror(e), syscall, path);
+  else snprintf(msg, sizeof msg, "%s: %s, %s", code, strerror(e), syscall);
+  napi_value m, err, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &err);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, err, "code", v);
+  napi_create_int32(env, -e, &v);
+  napi_set_named_property(env, err, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, err, "syscall", v);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, err, "path", v);
+  }
+  napi_throw(env, err);
+}
+
+/* A string or Buffer argument as a NUL-terminated path (malloc'd; NULL and a thrown error on failure). */
+static char *path_arg(napi_env env, napi_value v) {
+  bool isbuf = false;
+  napi_is_buffer(env, v, &isbuf);
+  if (isbuf) {
+    void *data;
+    size_t len;
+    if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) return NULL;
+    if (memchr(data, 0, len)) { napi_throw_type_error(env, NULL, "path contains a NUL byte"); return NULL; }
+    char *p = malloc(len + 1);
+    if (!p) return NULL;
+    memcpy(p, data, len);
+    p[len] = 0;
+    return p;
+  }
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) { napi_throw_type_error(env, NULL, "path must be a string or Buffer"); return NULL; }
+  char *p = malloc(len + 1);
+  if (!p) return NULL;
+  napi_get_value_string_utf8(env, v, p, len + 1, &len);
+  if (strlen(p) != len) { free(p); napi_throw_type_error(env, NULL, "path contains a NUL byte"); return NULL; }
+  return p;
+}
+
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) { napi_throw_type_error(env, NULL, "mknod(path, mode, major, minor)"); return NULL; }
+  uint32_t mode, major, minor;
+  CHECK(napi_get_value_uint32(env, argv[1], &mode));
+  CHECK(napi_get_value_uint32(env, argv[2], &major));
+  CHECK(napi_get_value_uint32(env, argv[3], &minor));
+  char *path = path_arg(env, argv[0]);
+  if (!path) return NULL;
+  if (mknod(path, (mode_t)mode, makedev(major, minor)) != 0) throw_errno(env, errno, "mknod", path);
+  free(path);
+  return NULL;
+}
+
+static napi_value js_utimens(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) { napi_throw_type_error(env, NULL, "utimens(path | null, fd, aSec, aNsec, mSec, mNsec)"); return NULL; }
+  int64_t v[4];
+  for (int i = 0; i < 4; i++) CHECK(napi_get_value_int64(env, argv[2 + i], &v[i]));
+  if (v[1] < 0 || v[1] > 999999999 || v[3] < 0 || v[3] > 999999999) { napi_throw_range_error(env, NULL, "nanoseconds out of range"); return NULL; }
+  struct timespec ts[2] = { { .tv_sec = v[0], .tv_nsec = v[1] }, { .tv_sec = v[2], .tv_nsec = v[3] } };
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[0], &t));
+  if (t == napi_null || t == napi_undefined) {
+    int32_t fd;
+    CHECK(napi_get_value_int32(env, argv[1], &fd));
+    if (futimens(fd, ts) != 0) throw_errno(env, errno, "futime", NULL);
+    return NULL;
+  }
+  char *path = path_arg(env, argv[0]);
+  if (!path) return NULL;
+  if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0) throw_errno(env, errno, "lutime", path);
+  free(path);
+  return NULL;
+}
+
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) { napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)"); return NULL; }
+  uint32_t flags;
+  CHECK(napi_get_value_uint32(env, argv[3], &flags));
+  char *source = path_arg(env, argv[0]);
+  if (!source) return NULL;
+  char *target = path_arg(env, argv[1]);
+  char *fstype = target ? path_arg(env, argv[2]) : NULL;
+  char *data = fstype ? path_arg(env, argv[4]) : NULL;
+  if (data && mount(source, target, fstype, flags, data[0] ? data : NULL) != 0) throw_errno(env, errno, "mount", target);
+  free(source); free(target); free(fstype); free(data);
+  return NULL;
+}
+
+static napi_value js_umount(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) { napi_throw_type_error(env, NULL, "umount(target, flags)"); return NULL; }
+  uint32_t flags;
+  CHECK(napi_get_value_uint32(env, argv[1], &flags));
+  char *target = path_arg(env, argv[0]);
+  if (!target) return NULL;
+  if (umount2(target, (int)flags) != 0) throw_errno(env, errno, "umount", target);
+  free(target);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value f;
+  napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &f);
+  napi_set_named_property(env, exports, "mknod", f);
+  napi_create_function(env, "utimens", NAPI_AUTO_LENGTH, js_utimens, NULL, &f);
+  napi_set_named_property(env, exports, "utimens", f);
+  napi_create_function(env, "mount", NAPI_AUTO_LENGTH, js_mount, NULL, &f);
+  napi_set_named_property(env, exports, "mount", f);
+  napi_create_function(env, "umount", NAPI_AUTO_LENGTH, js_umount, NULL, &f);
+  napi_set_named_property(env, exports, "umount", f);
+  return exports;
+}

@@ -1,0 +1,113 @@
+/**
+ * The kernel door's mknod and nanosecond times (native/sys.c through linuxSys, as root): device
+ * nodes and FIFOs with their numbers and modes, times with nanoseconds on a path, an fd and a
+ * symlink itself, and an unpacked layer keeping a PAX mtime's nanoseconds.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { unpackLayer } from '../../src/layer/index.js';
+import { linuxSys } from '../../src/sys/index.js';
+import { craftTar, rm, streamOf, tempDir } from './helpers.js';
+
+const built = fs.existsSync(path.join(import.meta.dirname, '..', '..', '..', 'native', 'build', 'strata-sys.node'));
+
+test('mknod: char, block and FIFO nodes with their numbers and exact modes; an existing path is refused', (t) => {
+  const dir = tempDir('mknod');
+  t.after(() => rm(dir));
+  const old = process.umask(0o022);
+  t.after(() => process.umask(old));
+  linuxSys.mknod(path.join(dir, 'null'), 'char', 0o666, 1, 3);
+  linuxSys.mknod(path.join(dir, 'loop'), 'block', 0o660, 7, 200);
+  linuxSys.mknod(path.join(dir, 'pipe'), 'fifo', 0o622, 0, 0);
+  const c = fs.lstatSync(path.join(dir, 'null'));
+  assert.ok(c.isCharacterDevice());
+  assert.equal(c.rdev, (1 << 8) | 3);
+  assert.equal(c.mode & 0o7777, 0o666, 'the umask does not apply');
+  const b = fs.lstatSync(path.join(dir, 'loop'));
+  assert.ok(b.isBlockDevice());
+  assert.equal(b.rdev, (7 << 8) | 200);
+  const p = fs.lstatSync(path.join(dir, 'pipe'));
+  assert.ok(p.isFIFO());
+  assert.equal(p.mode & 0o7777, 0o622);
+  assert.throws(() => linuxSys.mknod(path.join(dir, 'pipe'), 'fifo', 0o600, 0, 0), /mknod fifo 0,0 failed: .*(EEXIST|exists)/);
+});
+
+test('setTimes: nanoseconds on a path, an open file and a symlink itself', { skip: !built && 'native/build/strata-sys.node is not built' }, (t) => {
+  const dir = tempDir('times');
+  t.after(() => rm(dir));
+  const f = path.join(dir, 'f');
+  fs.writeFileSync(f, 'x');
+  fs.symlinkSync('f', path.join(dir, 'l'));
+  linuxSys.setTimes(f, { sec: 1700000000, nsec: 123456789 }, { sec: 1600000000, nsec: 987654321 });
+  let st = fs.statSync(f, { bigint: true });
+  assert.equal(st.atimeNs, 1700000000123456789n);
+  assert.equal(st.mtimeNs, 1600000000987654321n);
+  const fd = fs.openSync(f, 'r+');
+  try {
+    linuxSys.setTimes(fd, { sec: 5, nsec: 1 }, { sec: 6, nsec: 999999999 });
+  } finally {
+    fs.closeSync(fd);
+  }
+  st = fs.statSync(f, { bigint: true });
+  assert.equal(st.mtimeNs, 6999999999n);
+  linuxSys.setTimes(Buffer.from(path.join(dir, 'l')), { sec: 7, nsec: 7 }, { sec: 8, nsec: 8 });
+  assert.equal(fs.lstatSync(path.join(dir, 'l'), { bigint: true }).mtimeNs, 8000000008n, 'the link itself');
+  assert.equal(fs.statSync(f, { bigint: true }).mtimeNs, 6999999999n, 'its target untouched');
+  assert.throws(() => linuxSys.setTimes(path.join(dir, 'absent'), { sec: 1, nsec: 0 }, { sec: 1, nsec: 0 }), { code: 'ENOENT' });
+});
+
+test('unpack keeps the nanoseconds of a PAX mtime (files, directories, symlinks, nodes)', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
+  const dir = tempDir('unpack-ns');
+  t.after(() => rm(dir));
+  const tar = craftTar([
+    { name: 'd/', type: '5', mode: 0o755, pax: [['mtime', '1700000000.111111111']] },
+    { name: 'd/f', data: 'hello', pax: [['mtime', '1700000001.222222222']] },
+    { name: 'd/l', type: '2', linkname: 'f', pax: [['mtime', '1700000002.333333333']] },
+    { name: 'd/p', type: '6', mode: 0o600, pax: [['mtime', '1700000003.444444444']] },
+  ]);
+  await unpackLayer(streamOf(tar), dir);
+  const ns = (p: string) => fs.lstatSync(path.join(dir, p), { bigint: true }).mtimeNs;
+  assert.equal(ns('d'), 1700000000111111111n);
+  assert.equal(ns('d/f'), 1700000001222222222n);
+  assert.equal(ns('d/l'), 1700000002333333333n);
+  assert.equal(ns('d/p'), 1700000003444444444n);
+  assert.ok(fs.lstatSync(path.join(dir, 'd/p')).isFIFO());
+});
+
+test('mount and unmount: tmpfs and overlay with cwd-relative lowerdirs; umount(8)\'s words for errors', async (t) => {
+  const dir = tempDir('mount');
+  const target = path.join(dir, 'mnt');
+  fs.mkdirSync(target);
+  t.after(async () => {
+    await linuxSys.unmount(target, { detach: true }).catch(() => undefined);
+    rm(dir);
+  });
+  const mounted = () => linuxSys.readMountInfo().filter((m) => m.mountPoint === target);
+  await linuxSys.mount({ type: 'tmpfs', source: 'tmpfs', target, data: 'size=1m,mode=0750' });
+  assert.equal(mounted()[0]?.fsType, 'tmpfs');
+  assert.equal(fs.statSync(target).mode & 0o7777, 0o750);
+  await linuxSys.unmount(target);
+  assert.equal(mounted().length, 0);
+  await assert.rejects(linuxSys.unmount(target), /not mounted/);
+  await assert.rejects(linuxSys.unmount(path.join(dir, 'absent')), /no mount point|not mounted|No such file/);
+  // an overlay whose lowerdirs are relative to cwd (the short links under the store root)
+  for (const d of ['l1', 'l2', 'up', 'work']) fs.mkdirSync(path.join(dir, d));
+  fs.writeFileSync(path.join(dir, 'l1', 'a'), 'from l1');
+  fs.writeFileSync(path.join(dir, 'l2', 'b'), 'from l2');
+  await linuxSys.mount({ type: 'overlay', source: 'overlay', target, cwd: dir, data: `lowerdir=l1:l2,upperdir=${dir}/up,workdir=${dir}/work` });
+  assert.equal(fs.readFileSync(path.join(target, 'a'), 'utf8'), 'from l1');
+  assert.equal(fs.readFileSync(path.join(target, 'b'), 'utf8'), 'from l2');
+  fs.writeFileSync(path.join(target, 'c'), 'new');
+  assert.equal(fs.readFileSync(path.join(dir, 'up', 'c'), 'utf8'), 'new');
+  const fd = fs.openSync(path.join(target, 'a'), 'r');
+  try {
+    // busy: an open file inside; the lazy detach still takes it away
+    await linuxSys.unmount(target, { detach: true });
+  } finally {
+    fs.closeSync(fd);
+  }
+  assert.equal(mounted().length, 0);
+  await assert.rejects(linuxSys.mount({ type: 'overlay', source: 'overlay', target, cwd: dir, data: 'lowerdir=nosuch' }), /mount/);
+});
