@@ -4,7 +4,7 @@
  */
 import type * as http from 'node:http';
 import { Writable } from 'node:stream';
-import { StrataError, errnoCode, type ErrorCode } from '../base/errors.js';
+import { StrataError, diskFullMessage, errnoCode, type ErrorCode } from '../base/errors.js';
 import { VERSION } from '../base/version.js';
 
 export const API_VERSION = '1.41';
@@ -26,6 +26,9 @@ const STATUS: Record<ErrorCode, number> = {
 
 /** The one mapping from an error to Docker's status code and message. */
 export function errorStatus(e: unknown): { status: number; message: string } {
+  // a full disk reads as Docker's (and the CLI's) line, whatever the layer that hit it
+  const full = diskFullMessage(e, process.env.STRATA_ROOT || '/var/lib/strata');
+  if (full) return { status: 500, message: full };
   if (e instanceof StrataError) return { status: STATUS[e.code] ?? 500, message: e.message };
   const code = errnoCode(e);
   if (code === 'ENOENT') return { status: 404, message: (e as Error).message };

@@ -37,3 +37,25 @@ export function isStrataError(e: unknown, code?: ErrorCode): e is StrataError {
 export function errnoCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
+
+/** A full disk (or quota) anywhere in the cause chain. */
+function diskFull(e: unknown): NodeJS.ErrnoException | undefined {
+  for (let x = e, depth = 0; x && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = errnoCode(x);
+    if (code === 'ENOSPC' || code === 'EDQUOT') return x as NodeJS.ErrnoException;
+    if (x instanceof Error && /\bENOSPC\b|no space left on device/i.test(x.message) && !(x as { cause?: unknown }).cause) {
+      return Object.assign(new Error(x.message), { code: 'ENOSPC' });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Docker's words for a full disk, the same for the CLI and the API: `write <path>: no space
+ * left on device` (`root`, the store, when the failing call named no file).
+ */
+export function diskFullMessage(e: unknown, root: string): string | undefined {
+  const full = diskFull(e);
+  if (!full) return undefined;
+  return `${full.syscall ?? 'write'} ${full.path ?? root}: ${full.code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device'}`;
+}

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { tempNameFor, fsyncDir } from '../base/fs.js';
-import { StrataError, errnoCode } from '../base/errors.js';
+import { StrataError, diskFullMessage, errnoCode } from '../base/errors.js';
 import { openEngine, type Engine } from '../engine/index.js';
 
 
@@ -28,8 +28,8 @@ export async function closeEngine(): Promise<void> {
 
 /** The one line a failure prints on stderr. */
 export function errorLine(e: unknown): string {
-  const full = diskFull(e);
-  if (full) return `Error: ${full.syscall ?? 'write'} ${full.path ?? storeRootPath()}: ${full.code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device'}`;
+  const full = diskFullMessage(e, storeRootPath());
+  if (full) return `Error: ${full}`;
   if (e instanceof StrataError) return `Error: ${e.message}`;
   const code = errnoCode(e);
   if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
@@ -38,18 +38,6 @@ export function errorLine(e: unknown): string {
     return `Error: open ${err.path ?? ''}: ${what}`;
   }
   return `Error: ${(e as Error)?.message ?? String(e)}`;
-}
-
-/** A full disk (or quota) anywhere in the cause chain. */
-function diskFull(e: unknown): NodeJS.ErrnoException | undefined {
-  for (let x = e, depth = 0; x && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
-    const code = errnoCode(x);
-    if (code === 'ENOSPC' || code === 'EDQUOT') return x as NodeJS.ErrnoException;
-    if (x instanceof Error && /\bENOSPC\b|no space left on device/i.test(x.message) && !(x as { cause?: unknown }).cause) {
-      return Object.assign(new Error(x.message), { code: 'ENOSPC' });
-    }
-  }
-  return undefined;
 }
 
 function storeRootPath(): string {

@@ -33,6 +33,9 @@ import { REPACK_MARKER, REPACK_OPTIONS } from './layer-tar.js';
 import { ensureImage } from './pull.js';
 import type { StoreRoot } from './store-root.js';
 
+/** In a step's home: the ID of its RUN container (for the sweep of a build that was killed). */
+const CONTAINER_ID = 'container-id';
+
 /** The init layer: mount points a container needs, kept out of every step's upper dir. */
 function makeInit(dir: string): void {
   for (const d of ['dev', 'proc', 'sys', 'etc']) mkdirp(path.join(dir, d));
@@ -127,7 +130,12 @@ export class BuildEngine implements BuildBackend {
 
   private swept?: Promise<void>;
 
-  /** Remove what dead builds left: their mounts first, then their dirs. */
+  /**
+   * Remove what dead builds left: a RUN step's container (runc in the foreground outlives a
+   * builder killed with SIGKILL) and its network attachment, then the mounts, then the dirs.
+   * Every build runs it before its first step (resolveImage), so a build that is cached
+   * throughout sweeps too.
+   */
   private async sweep(): Promise<void> {
     // ext4 allocates a new directory's inodes near its parent's; after a prune freed thousands
     // of inodes there (a layer dir is a renamed upper dir from here), every create scans
@@ -143,6 +151,12 @@ export class BuildEngine implements BuildBackend {
     const mounts = this.store.sys.readMountInfo().map((m) => m.mountPoint);
     for (const n of dead) {
       const home = path.join(this.scratchRoot, n);
+      let id = '';
+      try { id = fs.readFileSync(path.join(home, CONTAINER_ID), 'utf8').trim(); } catch { /* no RUN step began here */ }
+      if (/^[0-9a-f]{64}$/.test(id)) {
+        await this.runc.delete(id, { force: true }).catch(() => undefined);
+        await this.opts.network?.detach(id).catch(() => undefined);
+      }
       for (const m of mounts.filter((p) => p.startsWith(home + '/')).sort((a, b) => b.length - a.length)) {
         await this.store.sys.unmount(m, { detach: true }).catch(() => undefined);
       }
@@ -157,6 +171,7 @@ export class BuildEngine implements BuildBackend {
   }
 
   async resolveImage(name: string, o: { pull: boolean; platform?: string; log?: (line: string) => void }): Promise<BaseImage> {
+    await (this.swept ??= this.sweep());
     const ensure: Parameters<typeof ensureImage>[2] = { pull: o.pull ? 'always' : 'missing', log: o.log ?? (() => undefined) };
     if (o.platform) ensure.platform = o.platform;
     const id = await ensureImage(this.store, name, ensure);
@@ -225,6 +240,8 @@ export class BuildEngine implements BuildBackend {
   /** A container for one RUN step: runc in the foreground, output piped back. */
   private async runContainer(home: string, rootfs: string, spec: RunSpec): Promise<number> {
     const id = generateId();
+    // named before anything of it exists, so a sweep after a kill can find its container and netns
+    writeFileAtomic(path.join(home, CONTAINER_ID), `${id}\n`);
     const hostname = id.slice(0, 12);
     const files = { hosts: path.join(home, 'hosts'), hostname: path.join(home, 'hostname'), resolv: path.join(home, 'resolv.conf') };
     writeFileAtomic(files.hostname, `${hostname}\n`);

@@ -190,10 +190,9 @@ export async function disconnectContainer(engine: EndpointHost, nm: NetworkManag
     if (force) return;
     throw new StrataError('failed_precondition', `container ${c.id} is not connected to network ${name}`);
   }
-  if (attached) {
-    await nm.disconnect(c.id, name);
-    syncState(engine, nm, c.id);
-  }
+  if (attached) await nm.disconnect(c.id, name);
+  // also when a disconnect killed after the network layer's part left the recorded addresses behind
+  if (attached || engine.isLive(c)) syncState(engine, nm, c.id);
   deleteEndpoint(db, c.id, name);
   if (attached) await resolverChanged(engine, nm, c);
   if (id) emitNetworkEvent(engine, id, name, 'disconnect', c.id);

@@ -8,7 +8,7 @@ import type { ImageConfig } from '../image/types.js';
 import { tx } from '../meta/db.js';
 import type { StoreRoot } from './store-root.js';
 import { emitEvent } from './events.js';
-import { addImageManifest, allImages, type ImageRow, deleteImage, hasChildImages, imageById, imageExists, imagesByIdPrefix, insertImage, layerInUse, layersOfImage, parentImageIds, setLastTagTime } from '../meta/images.js';
+import { addImageManifest, allImages, allManifestDigests, manifestsOfImage, type ImageRow, deleteImage, hasChildImages, imageById, imageExists, imagesByIdPrefix, insertImage, layerInUse, layersOfImage, parentImageIds, setLastTagTime } from '../meta/images.js';
 import { allRefs, deleteRef, imageOfRef, refsOfImage, setRepoDigest, setTagRow } from '../meta/tags.js';
 import { addLayerBlob, blobsOfLayer, deleteLayer, insertLayer, layerExists } from '../meta/layers.js';
 import { removeShortLink } from '../snapshot/index.js';
@@ -331,6 +331,7 @@ export function removeImage(store: StoreRoot, input: string, opts: { force?: boo
   const res: RemoveResult = { untagged: [], deleted: [] };
   const db = store.db;
   let layersToDelete: OrphanLayer[] = [];
+  const manifests: string[] = [];
   tx(db, () => {
     const img = resolveImage(store, input);
     const short = img.id.slice(7, 19);
@@ -384,19 +385,19 @@ export function removeImage(store: StoreRoot, input: string, opts: { force?: boo
     }
     for (const t of tags) { untag(store, t, 'tags'); res.untagged.push(familiarString(parseReference(t))); }
     for (const d of digests) { untag(store, d, 'repo_digests'); res.untagged.push(familiarString(parseReference(d))); }
-    layersToDelete = deleteImageRows(store, img.id);
+    layersToDelete = deleteImageRows(store, img.id, manifests);
     res.deleted.push(img.id);
     // Docker then removes untagged parents that nothing else needs (unless --no-prune)
     let parent = img.parent;
     while (parent && !opts.noPrune) {
       const p = imageById(db, parent);
       if (!p || tagsOf(store, p.id).length || repoDigestsOf(store, p.id).length || hasChildren(store, p.id) || (opts.containersUsing?.(p.id).length ?? 0)) break;
-      layersToDelete.push(...deleteImageRows(store, p.id));
+      layersToDelete.push(...deleteImageRows(store, p.id, manifests));
       res.deleted.push(p.id);
       parent = p.parent;
     }
   });
-  for (const id of [...res.deleted]) deleteImageFiles(store, id);
+  for (const id of [...res.deleted]) deleteImageFiles(store, id, manifests);
   for (const l of layersToDelete) { deleteLayerFiles(store, l); res.deleted.push(l.diffId); }
   for (const u of res.untagged) emitEvent(store, 'image', 'untag', u, { name: u });
   for (const d of res.deleted) if (!d.startsWith('sha256:') || !layersToDelete.some((l) => l.diffId === d)) emitEvent(store, 'image', 'delete', d, { name: d });
@@ -421,8 +422,9 @@ export interface OrphanLayer { diffId: string; blobs: string[]; }
  * Delete an image's rows; returns the layers no image references any more (their rows deleted
  * too). The config blob (`id`) stays until the caller's transaction committed: deleteImageFiles.
  */
-export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
+export function deleteImageRows(store: StoreRoot, id: string, manifests: string[] = []): OrphanLayer[] {
   const db = store.db;
+  manifests.push(...manifestsOfImage(db, id).map((m) => m.digest));
   const layers = deleteImage(db, id);
   const orphaned: OrphanLayer[] = [];
   for (const d of layers) {
@@ -435,9 +437,16 @@ export function deleteImageRows(store: StoreRoot, id: string): OrphanLayer[] {
 }
 
 
-/** Remove a deleted image's config blob (after the transaction that forgot it); configs are never shared (same bytes = same ID). */
-export function deleteImageFiles(store: StoreRoot, imageId: string): void {
+/**
+ * Remove a deleted image's config blob (after the transaction that forgot it; configs are
+ * never shared: same bytes, same ID) and the manifests recorded for it (pull, load, push)
+ * that no other image records.
+ */
+export function deleteImageFiles(store: StoreRoot, imageId: string, manifests: readonly string[] = []): void {
   store.content.delete(imageId);
+  if (manifests.length === 0) return;
+  const kept = new Set(allManifestDigests(store.db));
+  for (const m of manifests) if (!kept.has(m)) store.content.delete(m);
 }
 
 /** Remove a layer's directory and its blobs (after the transaction that forgot them). */

@@ -10,6 +10,7 @@ import type { StoreRoot } from './store-root.js';
 import { allImageIds, allImageLayers, allManifestDigests, imageLayerPresence, parentImageIds } from '../meta/images.js';
 import { tagsOfImageAsRecorded } from '../meta/tags.js';
 import { allLayerBlobDigests, allLayerIds, blobsOfLayer, layerRefs, layerSizes } from '../meta/layers.js';
+import { allVolumes } from '../meta/volumes.js';
 
 export interface DfImage {
   id: string; repository: string; tag: string; created: number;
@@ -61,6 +62,7 @@ export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?
   const res: PruneResult = { deleted: [], untagged: [], reclaimed: 0 };
   const inUse = opts.imageInUse ?? (() => false);
   const orphans: OrphanLayer[] = [];
+  const manifests: string[] = [];
   for (;;) {
     const rows = listImages(store, opts.all ? { all: true } : { filters: ['dangling=true'] });
     const parents = parentImageIds(store.db);
@@ -69,13 +71,13 @@ export function pruneImages(store: StoreRoot, opts: { all?: boolean; imageInUse?
     tx(store.db, () => {
       for (const id of victims) {
         for (const t of tagsOfImageAsRecorded(store.db, id)) res.untagged.push(t);
-        orphans.push(...deleteImageRows(store, id));
+        orphans.push(...deleteImageRows(store, id, manifests));
         res.deleted.push(id);
       }
     });
     if (!opts.all) break;
   }
-  for (const id of res.deleted) deleteImageFiles(store, id);
+  for (const id of res.deleted) deleteImageFiles(store, id, manifests);
   for (const o of orphans) {
     const sz = layerDirBytes(store, o.diffId);
     res.reclaimed += sz;
@@ -117,9 +119,16 @@ export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: str
       rmTree(path.join(store.layersDir, name));
       out.layers.push(name);
     }
+    for (const name of orphanVolumeDirs(store)) rmTree(path.join(store.root, 'volumes', name));
   });
   store.sweepTmp();
   return out;
+}
+
+/** Directories under volumes/ with no volume row (left by a run of an older version killed mid-removal). */
+function orphanVolumeDirs(store: StoreRoot): string[] {
+  const rows = new Set(allVolumes(store.db).map((v) => v.name));
+  return safeReaddir(path.join(store.root, 'volumes')).filter((n) => !rows.has(n));
 }
 
 function referencedBlobs(store: StoreRoot): Set<string> {
@@ -170,5 +179,6 @@ export async function checkStore(store: StoreRoot): Promise<CheckReport> {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
     if (pid !== process.pid && !store.sys.processAlive(pid)) garbage.push(`tmp/${name}: left by an interrupted run`);
   }
+  for (const name of orphanVolumeDirs(store)) garbage.push(`volume dir ${name}: not referenced`);
   return { problems, garbage, blobs: blobs.length, layers: layers.length, images: images.length };
 }

@@ -6,6 +6,7 @@
 import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree, treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
@@ -89,12 +90,18 @@ export class VolumeStore implements Volumes {
   create(name?: string, opts: { labels?: Record<string, string>; anonymous?: boolean } = {}): VolumeRow {
     const n = name || generateId();
     if (!VOLUME_NAME.test(n)) throw invalidArgument(`create ${n}: "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
-    const existing = this.find(n);
-    if (existing) return existing;
-    mkdirp(this.dataDir(n), 0o755);
-    const row: VolumeRow = { name: n, created: rfc3339Nano(), labels: JSON.stringify(opts.labels ?? {}), anonymous: opts.anonymous ? 1 : 0 };
-    insertVolume(this.store.db, row);
-    return this.find(n)!;
+    let stale: string | undefined;
+    const row = tx(this.store.db, () => {
+      const existing = this.find(n);
+      if (existing) return existing;
+      // a directory with no row was left by a run killed mid-way: a new volume starts empty
+      if (fs.existsSync(path.join(this.dir, n))) stale = this.toTrash(n);
+      mkdirp(this.dataDir(n), 0o755);
+      insertVolume(this.store.db, { name: n, created: rfc3339Nano(), labels: JSON.stringify(opts.labels ?? {}), anonymous: opts.anonymous ? 1 : 0 });
+      return this.find(n)!;
+    });
+    if (stale) rmTree(stale);
+    return row;
   }
 
   find(name: string): VolumeRow | undefined {
@@ -115,12 +122,50 @@ export class VolumeStore implements Volumes {
   }
 
   remove(name: string, force = false): void {
-    const v = this.find(name);
-    if (!v) { if (force) return; throw notFound(`get ${name}: no such volume`); }
-    const users = this.users(name);
-    if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    const trash = tx(this.store.db, () => {
+      const v = this.find(name);
+      if (!v) { if (force) return undefined; throw notFound(`get ${name}: no such volume`); }
+      const users = this.users(name);
+      if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+      return this.unlink(name);
+    });
+    if (trash) rmTree(trash);
+    this.sweepTrash();
+  }
+
+  /**
+   * Inside the caller's transaction: the row goes and the directory leaves volumes/ in one
+   * rename, so a removal killed at any point leaves the volume whole or a trash dir in tmp/
+   * (reclaimed by `system prune` and the next volume removal) - never a half-deleted
+   * directory under a name a new volume would take over. Returns what to delete.
+   */
+  private unlink(name: string): string | undefined {
     deleteVolume(this.store.db, name);
-    rmTree(path.join(this.dir, name));
+    return this.toTrash(name);
+  }
+
+  private toTrash(name: string): string | undefined {
+    const dir = path.join(this.dir, name);
+    const trash = path.join(this.store.tmpDir, `${process.pid}-trash-vol-${randomBytes(6).toString('hex')}`);
+    try {
+      fs.renameSync(dir, trash);
+      return trash;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EXDEV') return dir; // volumes/ on another filesystem: delete in place
+      throw e;
+    }
+  }
+
+  /** Trash of volume removals whose process was killed before it deleted it. */
+  private sweepTrash(): void {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.store.tmpDir); } catch { return; }
+    for (const n of names) {
+      const m = /^(\d+)-trash-vol-/.exec(n);
+      if (m && Number(m[1]) !== process.pid && !this.sys.processAlive(Number(m[1]))) rmTree(path.join(this.store.tmpDir, n));
+    }
   }
 
   /** Volumes no container refers to (anonymous ones only unless `all`). */
@@ -160,6 +205,7 @@ export class VolumeStore implements Volumes {
         continue;
       }
       const name = this.volumeFor(c, m);
+      mkdirp(this.dataDir(name), 0o755); // a removal killed between its rename and its commit left the row alone
       out.push({ source: this.dataDir(name), destination: m.destination, options: ['rbind', m.readOnly ? 'ro' : 'rw'] });
     }
     // new volumes start with the image's content at the mount point (Docker's copy-up)
@@ -195,9 +241,14 @@ export class VolumeStore implements Volumes {
     });
   }
 
+  /** The container's volume rows go; with `removeAnonymous` its anonymous volumes too, in the same transaction. */
   release(c: Container, removeAnonymous: boolean): void {
-    const rows = releaseContainerVolumes(this.store.db, c.id);
-    if (!removeAnonymous) return;
-    for (const r of rows) if (r.anonymous && !this.users(r.name).length) this.remove(r.name, true);
+    const trash = tx(this.store.db, () => {
+      const rows = releaseContainerVolumes(this.store.db, c.id);
+      if (!removeAnonymous) return [];
+      return rows.filter((r) => r.anonymous && !this.users(r.name).length).map((r) => this.unlink(r.name)).filter((t): t is string => !!t);
+    });
+    for (const t of trash) rmTree(t);
+    if (trash.length) this.sweepTrash();
   }
 }

@@ -1,19 +1,35 @@
 /**
  * A full disk: the store on a small loop-mounted ext4 filled to a few MB free.
- * import, load, commit and cp into a container each fail with one clear
- * `no space left on device` line and leave nothing half-made (system check
- * clean, nothing listed, tmp/ empty); once space is freed the same command
- * succeeds. A chatty container with --log-opt max-size/max-file cannot fill
- * the disk.
+ * import, load, pull (from a local docker-registry), commit and cp into a
+ * container each fail with one clear `no space left on device` line and leave
+ * nothing half-made (system check clean, nothing listed, tmp/ empty); once
+ * space is freed the same command succeeds. Through the Engine API a full disk
+ * reads the same (POST /images/create). A chatty container with --log-opt
+ * max-size/max-file cannot fill the disk.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { before, after, describe, test } from 'node:test';
-import { busyboxTar, strata, strataOk, type RunResult } from '../helpers.js';
+import { busyboxTar, strata, strataOk, tempRoot, type RunResult } from '../helpers.js';
+import { serve } from '../api/helpers.js';
+import { clientEnv, registryAvailable, startRegistry, strataAsync, strataAsyncOk } from '../registry/helpers.js';
 import { health } from './helpers.js';
+
+/** A POST over the API's unix socket: status and body. */
+function post(sock: string, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: sock, method: 'POST', path: p }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const NGINX = '/var/cache/strata/base/nginx.tar';
 const MB = 1024 * 1024;
@@ -89,6 +105,46 @@ describe('full disk (loop-mounted ext4)', { skip: fs.existsSync(NGINX) ? false :
     expectClean('after the load');
     strataOk(root, ['rmi', 'ng:1']);
     cases.push('load');
+  });
+
+  test('pull from a registry, by the CLI and through the API', { skip: registryAvailable() ? false : 'docker-registry is not installed' }, async (t) => {
+    const reg = await startRegistry();
+    t.after(() => reg.stop());
+    const env = clientEnv(work);
+    const ref = `${reg.addr}/big/nginx:1`;
+    // an image bigger than the free space, pushed from a root on the ordinary disk
+    const seed = tempRoot(t, 'strata-fulldisk-seed-');
+    strataOk(seed, ['import', NGINX, ref], { env });
+    await strataAsyncOk(seed, ['push', '-q', ref], { env });
+    const listed = (): boolean => strataOk(root, ['images', '--format', '{{.Repository}}']).includes('big/nginx');
+
+    fill();
+    // the CLI (async: the registry runs beside this process, but nothing here serves it)
+    expectFull(await strataAsync(root, ['pull', '-q', ref], { env }), 'pull');
+    assert.ok(!listed(), 'nothing listed after the failed pull');
+    expectClean('after the failed pull');
+
+    // the API: the same words, Docker's, not Node's
+    const s = await serve(root, { importBusybox: false });
+    t.after(() => s.stop());
+    const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
+    const res = await post(s.sock, `/images/create?fromImage=${encodeURIComponent(repo)}&tag=${tag}`);
+    let message: string | undefined;
+    if (res.status === 200) {
+      const last = res.body.trim().split('\n').map((l) => JSON.parse(l) as { errorDetail?: { message: string } }).pop();
+      message = last?.errorDetail?.message;
+    } else message = (JSON.parse(res.body) as { message: string }).message;
+    assert.match(message ?? res.body, /^\w+ \/\S+: no space left on device$/, `POST /images/create on a full disk: ${res.status} ${res.body}`);
+    await s.stop();
+    assert.ok(!listed(), 'nothing listed after the failed API pull');
+    expectClean('after the failed API pull');
+
+    unfill();
+    await strataAsyncOk(root, ['pull', '-q', ref], { env });
+    assert.ok(listed());
+    expectClean('after the pull');
+    strataOk(root, ['rmi', ref]);
+    cases.push('pull', 'pull through the API');
   });
 
   test('commit and cp into a container', () => {

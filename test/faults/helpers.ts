@@ -5,8 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CLI, strata } from '../helpers.js';
+import { deriveRootTag } from '../../src/network/index.js';
+import { CLI, containerRoot, strata, strataOk } from '../helpers.js';
+import { strataAsyncOk } from '../registry/helpers.js';
 
 /** mulberry32: small, seedable, good enough to spread kill moments. */
 export function prng(seed: number): () => number {
@@ -79,4 +82,48 @@ export class Tally {
   line(): string {
     return `faults ${this.op}: ${this.kills} killed, ${this.finished} finished before the kill, ${this.problems.length} problems, ${this.garbage} reclaimable leftovers seen`;
   }
+}
+
+/** An image of two layers (busybox and 8 MB of random data with a marker) pushed to `ref`. */
+export async function seedImage(t: { after(fn: () => void | Promise<void>): void }, ref: string, env: Record<string, string>): Promise<void> {
+  const seed = containerRoot(t);
+  strataOk(seed, ['run', '--name', 'seed', '--network', 'none', 'busybox', 'sh', '-c', 'dd if=/dev/urandom of=/data bs=1M count=8 2>/dev/null; echo marker > /marker']);
+  strataOk(seed, ['commit', 'seed', ref]);
+  await strataAsyncOk(seed, ['push', ref], { env });
+}
+
+export interface Host { links: string[]; netns: string[]; rules: string[]; }
+
+/** This root's links (bridges), netns and iptables rules: the ones carrying its tag. */
+export function hostState(root: string): Host {
+  const tag = deriveRootTag(path.join(root, 'network'));
+  const links = execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((l) => l.startsWith(`st${tag}`));
+  const netns = execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter((l) => l.startsWith(`st${tag}`));
+  const rules = execFileSync('iptables-save').toString().split('\n').filter((l) => l.includes(`strata-${tag}.`) || l.includes(`st${tag}`));
+  return { links, netns, rules };
+}
+
+/** system check after a kill, added to the tally. */
+export function record(tally: Tally, r: string, what: string): void {
+  const h = health(r);
+  tally.garbage += h.garbage;
+  if (h.kinds.length) console.log(`leftovers: ${[...new Set(h.kinds)].join('; ')}`);
+  tally.problems.push(...h.problems.map((p) => `${what}: ${p}`));
+}
+
+/** A volume with 300 small files in 30 directories, written from the host (fast). */
+export function fillVolume(r: string, name: string): void {
+  const data = strataOk(r, ['volume', 'inspect', '--format', '{{.Mountpoint}}', name]).trim();
+  for (let d = 0; d < 30; d++) {
+    fs.mkdirSync(path.join(data, `d${d}`));
+    for (let f = 0; f < 10; f++) fs.writeFileSync(path.join(data, `d${d}`, `f${f}`), `${name} ${d} ${f}\n`);
+  }
+}
+
+export const volumes = (r: string): string[] => strataOk(r, ['volume', 'ls', '-q']).split('\n').filter(Boolean);
+
+/** A listed volume is whole enough to use: a container mounts it and counts its files. */
+export function usableVolume(r: string, name: string): string | undefined {
+  const run = strata(r, ['run', '--rm', '--network', 'none', '-v', `${name}:/v`, 'busybox', 'sh', '-c', 'find /v -type f | wc -l']);
+  return run.code === 0 ? undefined : `listed but not usable: ${run.stderr.trim()}`;
 }
