@@ -151,6 +151,9 @@ export class BuildEngine implements BuildBackend {
     const mounts = this.store.sys.readMountInfo().map((m) => m.mountPoint);
     for (const n of dead) {
       const home = path.join(this.scratchRoot, n);
+      // a network namespace a dead build kept for its RUN steps: named by its attachment's ID
+      const pooled = /^\d+-netns-([0-9a-f]{64})\.hosts$/.exec(n)?.[1];
+      if (pooled) await this.opts.network?.detach(pooled).catch(() => undefined);
       let id = '';
       try { id = fs.readFileSync(path.join(home, CONTAINER_ID), 'utf8').trim(); } catch { /* no RUN step began here */ }
       if (/^[0-9a-f]{64}$/.test(id)) {
@@ -300,8 +303,16 @@ export class BuildEngine implements BuildBackend {
     const idle = this.idleNetns.pop();
     if (idle) return idle;
     const id = generateId();
-    const hosts = path.join(this.scratchRoot, `${process.pid}-netns-${id.slice(0, 12)}.hosts`);
-    const a = await this.opts.network!.attach(id, ['bridge'], [], { hostname: 'buildkitsandbox', name: `build-${id.slice(0, 12)}`, hostsPath: hosts });
+    // the hosts file names the attachment before it exists: a sweep after a kill detaches it
+    const hosts = path.join(this.scratchRoot, `${process.pid}-netns-${id}.hosts`);
+    writeFileAtomic(hosts, '');
+    let a: Awaited<ReturnType<NetworkManager['attach']>>;
+    try {
+      a = await this.opts.network!.attach(id, ['bridge'], [], { hostname: 'buildkitsandbox', name: `build-${id.slice(0, 12)}`, hostsPath: hosts });
+    } catch (e) {
+      fs.rmSync(hosts, { force: true });
+      throw e;
+    }
     const ns: PooledNetns = { id, path: a.netnsPath, ip: a.endpoints[0]?.ipAddress ?? '', hosts };
     return ns;
   }
