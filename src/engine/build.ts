@@ -30,6 +30,7 @@ import { isMounted, mountOverlay, unmount } from '../snapshot/index.js';
 import { generateId } from './names.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS } from './layer-tar.js';
+import { takeCacheMount, withStepLock } from './build-locks.js';
 import { ensureImage } from './pull.js';
 import type { StoreRoot } from './store-root.js';
 
@@ -442,91 +443,16 @@ export class BuildEngine implements BuildBackend {
     });
   }
 
-  async cacheMount(id: string, sharing: 'shared' | 'private' | 'locked'): Promise<{ dir: string; release(): void }> {
-    const name = createHash('sha256').update(id).digest('hex').slice(0, 32);
-    const users = path.join(this.store.root, 'build-locks', `mount-${name}`);
-    // one marker file per user of a directory (<dir name>.<pid>.<n>); a dead process's markers do not count
-    const inUse = (dirName: string): boolean => {
-      let names: string[] = [];
-      try { names = fs.readdirSync(users); } catch { return false; }
-      let used = false;
-      for (const m of names) {
-        if (!m.startsWith(`${dirName}.`)) continue;
-        const pid = Number(m.slice(dirName.length + 1).split('.')[0]);
-        if (pid && (pid === process.pid || this.store.sys.processAlive(pid))) used = true;
-        else fs.rmSync(path.join(users, m), { force: true });
-      }
-      return used;
-    };
-    const take = (dirName: string): { dir: string; release(): void } => {
-      mkdirp(users, 0o700);
-      const marker = path.join(users, `${dirName}.${process.pid}.${++this.mountUses}`);
-      fs.writeFileSync(marker, '');
-      const dir = path.join(this.store.root, 'build-mounts', dirName);
-      mkdirp(dir, 0o755);
-      return { dir, release: () => fs.rmSync(marker, { force: true }) };
-    };
-    for (;;) {
-      // the choice and the marker under one lock, so two builds never both see a directory free
-      const got = await this.lock(`mount-${name}`, async () => {
-        if (sharing === 'shared') return take(name);
-        if (sharing === 'locked') return inUse(name) ? undefined : take(name);
-        for (let i = 0; ; i++) {
-          const dirName = i === 0 ? name : `${name}-private-${i}`;
-          if (!inUse(dirName)) return take(dirName);
-        }
-      });
-      if (got) return got;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  cacheMount(id: string, sharing: 'shared' | 'private' | 'locked'): Promise<{ dir: string; release(): void }> {
+    return takeCacheMount(this.store, id, sharing, (k, fn) => this.lock(k, fn));
   }
-
-  private mountUses = 0;
-  private lockSeq = 0;
 
   scratch(kind: string): string {
     return this.makeTemp(kind);
   }
 
-  async lock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    // in this process: chain on the key
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => { release = r; });
-    const chained = prev.then(() => mine);
-    this.locks.set(key, chained);
-    await prev;
-    // across processes: an exclusive lock file, stale when its owner is gone
-    const dir = path.join(this.store.root, 'build-locks');
-    mkdirp(dir, 0o700);
-    const file = path.join(dir, key.replace(/[^a-zA-Z0-9]/g, '_'));
-    // the lock file appears with its owner's pid already in it (written aside, then linked
-    // into place), so a reader never takes a lock being created for an abandoned one
-    const aside = `${file}.${process.pid}.${++this.lockSeq}`;
-    fs.writeFileSync(aside, String(process.pid));
-    try {
-      for (;;) {
-        try {
-          fs.linkSync(aside, file);
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-          let owner = 0;
-          try { owner = Number(fs.readFileSync(file, 'utf8') || 0); } catch { continue; /* released meanwhile */ }
-          if (!owner || !this.store.sys.processAlive(owner)) { fs.rmSync(file, { force: true }); continue; }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    } finally {
-      fs.rmSync(aside, { force: true });
-    }
-    try {
-      return await fn();
-    } finally {
-      fs.rmSync(file, { force: true });
-      release();
-      if (this.locks.get(key) === chained) this.locks.delete(key);
-    }
+  lock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return withStepLock(this.store, this.locks, key, fn);
   }
 
   hashCacheFile(contextDir: string): string {
