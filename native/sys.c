@@ -9,6 +9,9 @@
  *                                              null: nanoseconds (libuv keeps microseconds)
  *   mount(source, target, fstype, flags, data) mount(2) ('' data: none)
  *   umount(target, flags)                      umount2(2) (flags: MNT_DETACH = 2)
+ *   topdir(path)                               sets ext4's top-directory flag (FS_TOPDIR_FL,
+ *                                              `chattr +T`) on a directory; false where the
+ *                                              filesystem has no such flag
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -17,11 +20,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <unistd.h>
+#include <linux/fs.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <node_api.h>
@@ -165,6 +172,28 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_topdir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) { napi_throw_type_error(env, NULL, "topdir(path)"); return NULL; }
+  char *target = path_arg(env, argv[0]);
+  if (!target) return NULL;
+  int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) { throw_errno(env, errno, "open", target); free(target); return NULL; }
+  int flags = 0;
+  bool done = false;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+    flags |= FS_TOPDIR_FL;
+    done = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  close(fd);
+  free(target);
+  napi_value r;
+  napi_get_boolean(env, done, &r);
+  return r;
+}
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &f);
@@ -175,5 +204,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "mount", f);
   napi_create_function(env, "umount", NAPI_AUTO_LENGTH, js_umount, NULL, &f);
   napi_set_named_property(env, exports, "umount", f);
+  napi_create_function(env, "topdir", NAPI_AUTO_LENGTH, js_topdir, NULL, &f);
+  napi_set_named_property(env, exports, "topdir", f);
   return exports;
 }

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { conflict, invalidArgument, notFound } from '../base/errors.js';
-import { mkdirp, rmTree } from '../base/fs.js';
+import { rmTree } from '../base/fs.js';
 import { rfc3339Nano, ZERO_TIME } from '../image/config.js';
 import { mountOverlay, unmount, isMounted, removeShortLink } from '../snapshot/index.js';
 import { Runc, runtimeDirFor, monitorPaths, readExit, readState } from '../runtime/index.js';
@@ -45,7 +45,7 @@ export class ContainerCore {
     this.runtimeDir = runtimeDirFor(store.root, sys.runDir);
     this.runc = new Runc({ root: path.join(this.runtimeDir, 'runc'), sys });
     this.dir = path.join(store.root, 'containers');
-    mkdirp(this.dir, 0o710);
+    store.makeSpreadDir(this.dir, 0o710);
   }
 
   // ------------------------------------------------------------ lookup

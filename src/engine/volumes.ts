@@ -82,7 +82,7 @@ export class VolumeStore implements Volumes {
   readonly dir: string;
   constructor(readonly store: StoreRoot, readonly sys: Sys = linuxSys) {
     this.dir = path.join(store.root, 'volumes');
-    mkdirp(this.dir, 0o700);
+    store.makeSpreadDir(this.dir, 0o700);
   }
 
   dataDir(name: string): string { return path.join(this.dir, name, '_data'); }

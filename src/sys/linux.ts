@@ -77,6 +77,7 @@ interface SysAddon {
   utimens(path: string | Buffer | null, fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): void;
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount(target: string, flags: number): void;
+  topdir(path: string): boolean;
 }
 
 const MS_RDONLY = 1;
@@ -303,7 +304,13 @@ class LinuxSys implements Sys {
   }
 
   spreadSubdirs(dir: string): void {
-    // FS_IOC_SETFLAGS has no Node binding; chattr (e2fsprogs) sets it. Other filesystems refuse: fine.
+    // FS_IOC_SETFLAGS has no Node binding: the addon's ioctl, else chattr (e2fsprogs). Other
+    // filesystems refuse: fine.
+    const a = sysAddon();
+    if (a?.topdir) {
+      try { a.topdir(dir); } catch { /* gone, or not a directory: nothing to spread */ }
+      return;
+    }
     try { execFileSync('chattr', ['+T', dir], { stdio: 'ignore' }); } catch { /* not ext2/3/4, or no chattr */ }
   }
 
