@@ -12,6 +12,11 @@
  *   topdir(path)                               sets ext4's top-directory flag (FS_TOPDIR_FL,
  *                                              `chattr +T`) on a directory; false where the
  *                                              filesystem has no such flag
+ *   lstatdir(path)                             a directory's entries (not . and ..) with
+ *                                              fstatat(2) of each, not following symlinks:
+ *                                              [names, Float64Array of 7 per entry: mode, size,
+ *                                              mtime s, mtime ns, ctime s, ctime ns, ino]; an
+ *                                              entry gone between readdir and fstatat is left out
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -19,6 +24,7 @@
  * coreutils' mknod, mount(8) and umount(8) and uses Node's utimes instead.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -194,6 +200,68 @@ static napi_value js_topdir(napi_env env, napi_callback_info info) {
   return r;
 }
 
+#define LSTATDIR_FIELDS 7
+
+static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) { napi_throw_type_error(env, NULL, "lstatdir(path)"); return NULL; }
+  char *dir = path_arg(env, argv[0]);
+  if (!dir) return NULL;
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) { throw_errno(env, errno, "scandir", dir); free(dir); return NULL; }
+  DIR *d = fdopendir(dfd);
+  if (!d) { int e = errno; close(dfd); throw_errno(env, e, "scandir", dir); free(dir); return NULL; }
+  napi_value names;
+  napi_create_array(env, &names);
+  size_t cap = 64, n = 0;
+  double *vals = malloc(cap * LSTATDIR_FIELDS * sizeof(double));
+  struct dirent *e;
+  int err = 0;
+  while (vals) {
+    errno = 0;
+    e = readdir(d);
+    if (!e) { err = errno; break; }
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+    struct stat st;
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      err = errno;
+      break;
+    }
+    if (n == cap) {
+      double *more = realloc(vals, cap * 2 * LSTATDIR_FIELDS * sizeof(double));
+      if (!more) { err = ENOMEM; break; }
+      vals = more;
+      cap *= 2;
+    }
+    double *v = vals + n * LSTATDIR_FIELDS;
+    v[0] = st.st_mode; v[1] = (double)st.st_size;
+    v[2] = (double)st.st_mtim.tv_sec; v[3] = (double)st.st_mtim.tv_nsec;
+    v[4] = (double)st.st_ctim.tv_sec; v[5] = (double)st.st_ctim.tv_nsec;
+    v[6] = (double)st.st_ino;
+    napi_value name;
+    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, names, (uint32_t)n, name);
+    n++;
+  }
+  closedir(d);
+  if (!vals) err = ENOMEM;
+  if (err) { free(vals); throw_errno(env, err, "scandir", dir); free(dir); return NULL; }
+  free(dir);
+  napi_value ab, fields, r;
+  void *data;
+  napi_create_arraybuffer(env, n * LSTATDIR_FIELDS * sizeof(double), &data, &ab);
+  if (n) memcpy(data, vals, n * LSTATDIR_FIELDS * sizeof(double));
+  free(vals);
+  napi_create_typedarray(env, napi_float64_array, n * LSTATDIR_FIELDS, ab, 0, &fields);
+  napi_create_array_with_length(env, 2, &r);
+  napi_set_element(env, r, 0, names);
+  napi_set_element(env, r, 1, fields);
+  return r;
+}
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &f);
@@ -206,5 +274,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "umount", f);
   napi_create_function(env, "topdir", NAPI_AUTO_LENGTH, js_topdir, NULL, &f);
   napi_set_named_property(env, exports, "topdir", f);
+  napi_create_function(env, "lstatdir", NAPI_AUTO_LENGTH, js_lstatdir, NULL, &f);
+  napi_set_named_property(env, exports, "lstatdir", f);
   return exports;
 }

@@ -76,7 +76,7 @@ class Builder implements StepHost {
     const ignoreLines = this.readIgnore();
     v2.log(`transferring context: ${ignoreLines.bytes}B done`);
     v2.done();
-    this.ctx = new Context(o.contextDir, new IgnoreMatcher(ignoreLines.patterns), o.persistHashes ? this.be.hashCacheFile(o.contextDir) : undefined);
+    this.ctx = new Context(o.contextDir, new IgnoreMatcher(ignoreLines.patterns), o.persistHashes ? this.be.hashCacheFile(o.contextDir) : undefined, (d) => this.be.lstatDir(d));
     const parsed = parseStages(text);
     this.escape = parsed.escape;
     this.stages = parsed.stages;

@@ -78,6 +78,14 @@ export function resolveUserIds(root: string, user: string): PasswdInfo {
 
 // ------------------------------------------------------------------ the context
 
+/** A directory's entries with 7 lstat fields each (mode, size, mtime s, ns, ctime s, ns, inode); null: none, use readdir + lstat. */
+type DirLister = (dir: string) => { names: string[]; fields: Float64Array } | null;
+
+/** The lstat fields a context walk reads (an fs.Stats has them too). */
+interface EntryStat { mode: number; size: number; mtimeMs: number; ctimeMs: number; ino: number }
+
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fs.constants;
+
 export class Context {
   /**
    * content hashes by path + size + mtime + ctime + inode: a file is read once, and not again
@@ -88,7 +96,7 @@ export class Context {
   /** a hash was computed this build (else, when every saved one was used, the file stays as it is) */
   private computed = false;
 
-  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly hashFile?: string) {
+  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly hashFile?: string, private readonly lister?: DirLister) {
     if (hashFile) {
       try {
         // a flat array [key, hash, key, hash, …]: parsed several times faster than an object of 10,000 keys
@@ -163,12 +171,34 @@ export class Context {
   checksum(rel: string): string {
     const h = createHash('sha256');
     // one update per entry (the same bytes as one per field: the digest is unchanged)
-    const walk = (r: string, abs: string, st: fs.Stats): void => {
-      if (st.isSymbolicLink()) h.update(`${r}\0${st.mode.toString(8)}\0L${fs.readlinkSync(abs)}\0`);
-      else if (st.isFile()) h.update(`${r}\0${st.mode.toString(8)}\0F${this.fileHash(r, abs, st)}\0`);
+    const walk = (r: string, abs: string, st: EntryStat): void => {
+      const type = st.mode & S_IFMT;
+      if (type === S_IFLNK) h.update(`${r}\0${st.mode.toString(8)}\0L${fs.readlinkSync(abs)}\0`);
+      else if (type === S_IFREG) h.update(`${r}\0${st.mode.toString(8)}\0F${this.fileHash(r, abs, st)}\0`);
       else {
         h.update(`${r}\0${st.mode.toString(8)}\0`);
-        if (!st.isDirectory()) return;
+        if (type !== S_IFDIR) return;
+        const listed = this.lister?.(abs);
+        if (listed) {
+          // the names sorted as readdir's are below, each with its fields
+          const { names, fields } = listed;
+          const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+          for (const i of order) {
+            const n = names[i]!;
+            const child = r === '.' ? n : `${r}/${n}`;
+            const o = i * 7;
+            const cst: EntryStat = {
+              mode: fields[o]!, size: fields[o + 1]!,
+              // as Node computes Stats' mtimeMs/ctimeMs, so the saved keys match either way
+              mtimeMs: fields[o + 2]! * 1e3 + fields[o + 3]! / 1e6,
+              ctimeMs: fields[o + 4]! * 1e3 + fields[o + 5]! / 1e6,
+              ino: fields[o + 6]!,
+            };
+            if (this.skip(child, (cst.mode & S_IFMT) === S_IFDIR)) continue;
+            walk(child, `${abs}/${n}`, cst);
+          }
+          return;
+        }
         for (const n of fs.readdirSync(abs).sort()) {
           const child = r === '.' ? n : `${r}/${n}`;
           const childAbs = `${abs}/${n}`;
@@ -184,7 +214,7 @@ export class Context {
   }
 
   /** A file's content hash, keyed by its context-relative path and the stat fields a change moves. */
-  private fileHash(rel: string, abs: string, st: fs.Stats): string {
+  private fileHash(rel: string, abs: string, st: EntryStat): string {
     const k = `${rel}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
     let v = this.hashes.get(k);
     if (!v) {

@@ -455,6 +455,10 @@ export class BuildEngine implements BuildBackend {
     return withStepLock(this.store, this.locks, key, fn);
   }
 
+  lstatDir(dir: string): { names: string[]; fields: Float64Array } | null {
+    return this.store.sys.lstatDir(dir);
+  }
+
   hashCacheFile(contextDir: string): string {
     const dir = path.join(this.store.root, 'build-hashes');
     mkdirp(dir, 0o700);

@@ -21,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  RuntimeSpawnOptions, Sys, Timespec,
+  DirStats, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 
 interface SysCall { op: string; args: unknown[] }
@@ -462,6 +462,12 @@ export class FakeSys implements Sys {
 
   spreadSubdirs(dir: string): void {
     this.record('spreadSubdirs', [dir]);
+  }
+
+  /** The model has no addon: callers take the readdir + lstat path. */
+  lstatDir(dir: string): DirStats | null {
+    this.record('lstatDir', [dir]);
+    return null;
   }
 
   // ---------------------------------------------------------------- processes

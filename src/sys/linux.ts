@@ -17,7 +17,7 @@ import { StrataError, errnoCode } from '../base/errors.js';
 import { parseProcStat } from '../base/proc.js';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  RuntimeSpawnOptions, Sys, Timespec,
+  DirStats, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 import { parseMountInfo } from './mountinfo.js';
 
@@ -78,6 +78,7 @@ interface SysAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount(target: string, flags: number): void;
   topdir(path: string): boolean;
+  lstatdir(path: string): [string[], Float64Array];
 }
 
 const MS_RDONLY = 1;
@@ -301,6 +302,13 @@ class LinuxSys implements Sys {
 
   copyTree(src: string, dst: string): void {
     execFileSync('cp', ['-a', `${src}/.`, `${dst}/`]);
+  }
+
+  lstatDir(dir: string): DirStats | null {
+    const a = sysAddon();
+    if (!a?.lstatdir) return null;
+    const [names, fields] = a.lstatdir(dir);
+    return { names, fields };
   }
 
   spreadSubdirs(dir: string): void {

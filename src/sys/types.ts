@@ -58,6 +58,9 @@ export type NodeKind = 'char' | 'block' | 'fifo';
 /** A time with nanoseconds, as a tar header or stat(2) gives it. */
 export interface Timespec { sec: number; nsec: number; }
 
+/** Sys.lstatDir's answer: entry names in directory order, 7 lstat fields each. */
+export interface DirStats { names: string[]; fields: Float64Array }
+
 export interface RuntimeRunOptions {
   /** Bytes for the runtime's stdin; otherwise stdin is /dev/null. */
   input?: string | Buffer;
@@ -154,6 +157,13 @@ export interface Sys {
    * groups (ext4's top-directory flag, `chattr +T`); nothing where the filesystem has no such flag.
    */
   spreadSubdirs(dir: string): void;
+  /**
+   * A directory's entries (not . and ..) with lstat(2) fields, from one call (readdir and
+   * fstatat(2) in the addon, without a Stats object per entry): `fields` holds 7 numbers per
+   * name (mode, size, mtime s, mtime ns, ctime s, ctime ns, inode). null where the addon is not
+   * built: the caller uses readdir and lstat. Throws as readdir does.
+   */
+  lstatDir(dir: string): DirStats | null;
 
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */
