@@ -1,7 +1,8 @@
 /**
  * The kernel door's mknod and nanosecond times (native/sys.c through linuxSys, as root): device
  * nodes and FIFOs with their numbers and modes, times with nanoseconds on a path, an fd and a
- * symlink itself, and an unpacked layer keeping a PAX mtime's nanoseconds.
+ * symlink itself, a directory listed with its entries' lstat fields, and an unpacked layer
+ * keeping a PAX mtime's nanoseconds.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -56,6 +57,27 @@ test('setTimes: nanoseconds on a path, an open file and a symlink itself', { ski
   assert.equal(fs.lstatSync(path.join(dir, 'l'), { bigint: true }).mtimeNs, 8000000008n, 'the link itself');
   assert.equal(fs.statSync(f, { bigint: true }).mtimeNs, 6999999999n, 'its target untouched');
   assert.throws(() => linuxSys.setTimes(path.join(dir, 'absent'), { sec: 1, nsec: 0 }, { sec: 1, nsec: 0 }), { code: 'ENOENT' });
+});
+
+test('lstatDir: every entry with the fields lstat gives (a symlink itself); a missing directory throws ENOENT', { skip: !built && 'native/build/strata-sys.node is not built' }, (t) => {
+  const dir = tempDir('lstatdir');
+  t.after(() => rm(dir));
+  fs.writeFileSync(path.join(dir, 'f'), 'twelve bytes');
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.symlinkSync('f', path.join(dir, 'link'));
+  linuxSys.setTimes(path.join(dir, 'f'), { sec: 1700000000, nsec: 123456789 }, { sec: 1700000001, nsec: 987654321 });
+  const got = linuxSys.lstatDir(dir);
+  assert.ok(got);
+  assert.deepEqual([...got.names].sort(), ['f', 'link', 'sub']);
+  assert.equal(got.fields.length, 3 * 7);
+  got.names.forEach((n, i) => {
+    const st = fs.lstatSync(path.join(dir, n));
+    const f = [...got.fields.subarray(i * 7, i * 7 + 7)];
+    assert.deepEqual([f[0], f[1], f[2]! * 1e3 + f[3]! / 1e6, f[4]! * 1e3 + f[5]! / 1e6, f[6]], [st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino], n);
+  });
+  const fi = got.names.indexOf('f');
+  assert.deepEqual([got.fields[fi * 7 + 2], got.fields[fi * 7 + 3]], [1700000001, 987654321]);
+  assert.throws(() => linuxSys.lstatDir(path.join(dir, 'gone')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
 });
 
 test('unpack keeps the nanoseconds of a PAX mtime (files, directories, symlinks, nodes)', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
