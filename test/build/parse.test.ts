@@ -181,3 +181,39 @@ test('COPY paths resolve inside the rootfs: absolute and relative symlinks never
     fs.rmSync(outside, { recursive: true, force: true });
   }
 });
+
+test('context checksums: the same with the one-call directory listing and with readdir + lstat; content and mode count, mtimes do not; saved hashes are reused', async (t) => {
+  const { Context } = await import('../../src/build/fsops.js');
+  const { linuxSys } = await import('../../src/sys/index.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-ctx-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'src', 'deep'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'a\n');
+  fs.writeFileSync(path.join(dir, 'src', 'deep', 'b.txt'), 'b\n');
+  fs.writeFileSync(path.join(dir, 'skip.log'), 'x\n');
+  fs.symlinkSync('a.txt', path.join(dir, 'src', 'l'));
+  const hashes = path.join(dir, '..', `${path.basename(dir)}.hashes`);
+  t.after(() => fs.rmSync(hashes, { force: true }));
+  const ignore = new IgnoreMatcher(['*.log']);
+  const sums = (): string[] => {
+    const listed = new Context(dir, ignore, hashes, (d) => linuxSys.lstatDir(d));
+    const plain = new Context(dir, ignore);
+    const r = [listed.checksum('.'), plain.checksum('.'), listed.checksum('src')];
+    listed.save();
+    assert.equal(r[0], r[1]);
+    return r;
+  };
+  const first = sums();
+  assert.deepEqual(sums(), first);
+  fs.writeFileSync(path.join(dir, 'skip.log'), 'changed\n');
+  const later = new Date(Date.now() + 60000);
+  fs.utimesSync(path.join(dir, 'src', 'deep', 'b.txt'), later, later);
+  assert.deepEqual(sums(), first, 'an ignored file and a new mtime change nothing');
+  // a file rewritten with the same size and a saved hash for its old stat: read again
+  fs.writeFileSync(path.join(dir, 'src', 'deep', 'b.txt'), 'B\n');
+  const changed = sums();
+  assert.notEqual(changed[0], first[0]);
+  assert.notEqual(changed[2], first[2]);
+  fs.chmodSync(path.join(dir, 'src', 'a.txt'), 0o600);
+  assert.notEqual(sums()[0], changed[0]);
+});
