@@ -176,6 +176,8 @@ test('attach: live output framed per stream, stdin to the container, close on ex
     { args: sh('echo ready; while read l; do echo got:$l; echo warn:$l >&2; done; echo bye') },
     { openStdin: true },
   );
+  // "ready" is written before anyone attaches: an attach sees only what comes after it
+  await until(async () => (await logs(c)).some((e) => e.log === 'ready\n'), 5000, 'ready in the log');
   const out = collector();
   const err = collector();
   const input = new Readable({ read() {} });
