@@ -6,6 +6,7 @@ import { execInContainer, type ExecHandle } from '../runtime/index.js';
 import type { Container } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import { generateId } from './names.js';
+import { settleLeaving } from './endpoints.js';
 
 /** The container an exec goes into: running, not paused (409 otherwise). */
 export function execTarget(cs: ContainerCore, ref: string): Container {
@@ -17,6 +18,8 @@ export function execTarget(cs: ContainerCore, ref: string): Container {
 
 export async function execIn(cs: ContainerCore, ref: string, opts: { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string }): Promise<ExecHandle & { execId: string }> {
   const c = execTarget(cs, ref);
+  // a disconnect killed earlier is finished before anything runs in the container
+  if (cs.network?.nm) await settleLeaving(cs, cs.network.nm, c.id);
   const execId = opts.execId ?? generateId();
   // execTarget has just reconciled the record with the monitor: runc state only if runc exec fails
   const e: Parameters<typeof execInContainer>[2] = { args: opts.args, tty: !!opts.tty, detach: !!opts.detach, stdin: !!opts.stdin, bundle: c.dir, checked: true };

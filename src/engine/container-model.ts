@@ -5,6 +5,7 @@ import type { PortSummary } from '../format/index.js';
 import type { HostConfig } from './create-spec.js';
 
 import type { ContainerRow } from '../meta/containers.js';
+import type { NetworkManager } from '../network/index.js';
 
 /** The parsed view of a row. */
 export interface Container {
@@ -32,6 +33,10 @@ export interface NetworkDriver {
   resolvConf?(c?: Container): string;
   /** A network's ID by name ('' when unknown). */
   networkId?(name: string): string;
+  /** The networks a container is leaving (a disconnect begun, hidden from every view). */
+  leaving?(id: string): string[];
+  /** The network layer (CNI driver only). */
+  readonly nm?: NetworkManager;
   /** The container was renamed (name resolution follows). */
   renamed?(c: Container): Promise<void>;
   /** Throws Docker's error for an unknown network (at create time). */

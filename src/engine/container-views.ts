@@ -76,7 +76,8 @@ export function portSummaries(cs: ContainerCore, c: Container): PortSummary[] {
 
 /** Docker's per-network endpoint objects (the same in `ps`/list and inspect): configured endpoints, with addresses while attached. */
 function networksView(cs: ContainerCore, c: Container): Record<string, Record<string, unknown>> {
-  return endpointsView(cs.store.db, c, (n) => cs.network?.networkId?.(n) ?? '');
+  const leaving = c.row.state === 'running' || c.row.state === 'paused' ? cs.network?.leaving?.(c.id) ?? [] : [];
+  return endpointsView(cs.store.db, c, (n) => cs.network?.networkId?.(n) ?? '', leaving);
 }
 
 /** Docker's container summary (`GET /containers/json`, `ps`). Sizes only with `size`. */

@@ -6,7 +6,7 @@
  * Inspect shows them for created containers too, with the live addresses once attached.
  */
 import { invalidArgument, StrataError } from '../base/errors.js';
-import type { DB } from '../meta/db.js';
+import { tx, type DB } from '../meta/db.js';
 import { allEndpoints, deleteEndpoint, endpointsOf, putEndpoint, type EndpointRow, type EndpointSettings } from '../meta/container-endpoints.js';
 import type { NetworkManager } from '../network/index.js';
 import type { Container, NetworkState } from './container-model.js';
@@ -122,13 +122,14 @@ function endpointView(settings: EndpointSettings | undefined, live: NonNullable<
  * `NetworkSettings.Networks`: every configured endpoint (a created container shows where it
  * will be), with addresses while attached. `networkId` maps a name to its ID when known.
  */
-export function networksView(db: DB, c: Container, networkId: (name: string) => string = () => ''): Record<string, Record<string, unknown>> {
+export function networksView(db: DB, c: Container, networkId: (name: string) => string = () => '', leaving: readonly string[] = []): Record<string, Record<string, unknown>> {
   const live = c.network.networks ?? {};
   const out: Record<string, Record<string, unknown>> = {};
   // the ID is looked up only where the attachment does not carry it (created and stopped containers)
   const idOf = (name: string, v: { NetworkID?: string } | undefined) => v?.NetworkID || networkId(name);
   for (const e of containerEndpoints(db, c)) out[e.network] = endpointView(e.settings, live[e.network], idOf(e.network, live[e.network]));
   for (const [name, v] of Object.entries(live)) out[name] ??= endpointView(undefined, v, idOf(name, v));
+  for (const n of leaving) delete out[n]; // a disconnect has begun: hidden from its first step
   return out;
 }
 
@@ -154,6 +155,7 @@ export async function connectContainer(engine: EndpointHost, nm: NetworkManager,
   if (settings.Links?.length && !isUserDefined(n.name)) throw invalidArgument('links are only supported for user-defined networks');
   for (const l of settings.Links ?? []) parseLink(l);
   const db = engine.store.db;
+  await settleLeaving(engine, nm, c.id);
   if (containerEndpoints(db, c).some((e) => e.network === n.name || e.network === n.id)) {
     throw new StrataError('failed_precondition', `endpoint with name ${c.name} already exists in network ${n.name}`);
   }
@@ -184,18 +186,45 @@ export async function disconnectContainer(engine: EndpointHost, nm: NetworkManag
   }
   if (name === 'host' || c.hostConfig.NetworkMode === 'host') throw new StrataError('failed_precondition', 'container cannot be disconnected from host network or connected to host network');
   const db = engine.store.db;
+  // a disconnect killed earlier is finished first
+  await settleLeaving(engine, nm, c.id);
   const configured = endpointsOf(db, c.id).some((e) => e.network === name);
   const attached = id !== '' && attachedTo(nm, c.id, id);
   if (!configured && !attached) {
     if (force) return;
     throw new StrataError('failed_precondition', `container ${c.id} is not connected to network ${name}`);
   }
-  if (attached) await nm.disconnect(c.id, name);
-  // also when a disconnect killed after the network layer's part left the recorded addresses behind
-  if (attached || engine.isLive(c)) syncState(engine, nm, c.id);
-  deleteEndpoint(db, c.id, name);
-  if (attached) await resolverChanged(engine, nm, c);
+  if (attached) {
+    // all or nothing as inspect sees it: the intent goes to the network layer's record, then
+    // to the container's row; every view hides the endpoint from the first step on, and the
+    // teardown is finished by this call or by the next command that touches the container
+    await nm.markLeaving(c.id, name);
+    await settleLeaving(engine, nm, c.id);
+  } else {
+    if (engine.isLive(c)) syncState(engine, nm, c.id);
+    deleteEndpoint(db, c.id, name);
+  }
   if (id) emitNetworkEvent(engine, id, name, 'disconnect', c.id);
+}
+
+/**
+ * Finish the disconnects begun on a container (endpoints marked leaving in the network
+ * layer's record): the container's row forgets them, then the network layer tears them down.
+ * Each step is idempotent, so a kill anywhere is finished by the next call.
+ */
+export async function settleLeaving(engine: EndpointHost, nm: NetworkManager, id: string): Promise<void> {
+  const nets = nm.leaving(id);
+  if (nets.length === 0) return;
+  const db = engine.store.db;
+  const c = engine.find(id);
+  if (c) {
+    tx(db, () => {
+      syncState(engine, nm, id);
+      for (const n of nets) deleteEndpoint(db, id, n);
+    });
+  }
+  await nm.finishLeaving(id);
+  if (c) await resolverChanged(engine, nm, c);
 }
 
 /** The container's recorded addresses follow the network layer's attachment. */

@@ -8,6 +8,7 @@ import { currentLinkHosts, legacyLinks, type HostsRecord, type LinkLookup } from
 import * as fs from 'node:fs';
 import { ContainerDns } from './dns.js';
 import { containerById } from '../meta/containers.js';
+import { deleteEndpoint } from '../meta/container-endpoints.js';
 import { writeFileAtomic } from '../base/fs.js';
 import type { Sys } from '../sys/index.js';
 
@@ -178,7 +179,12 @@ export class CniDriver implements NetworkDriver {
     await this.dns.sync(() => this.refreshLinks()).catch(() => undefined);
   }
 
+  /** The networks a container is leaving (a disconnect begun). */
+  leaving(id: string): string[] { return this.nm.leaving(id); }
+
   async detach(c: Container): Promise<void> {
+    // a disconnect begun and killed: the container no longer joins that network at its next start
+    for (const n of this.nm.leaving(c.id)) deleteEndpoint(this.store.db, c.id, n);
     await this.nm.detach(c.id);
     await this.dns.sync(() => this.refreshLinks()).catch(() => undefined); // a resolver that cannot run never blocks a stop
   }

@@ -8,7 +8,7 @@ import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import type { NetworkManager, NetworkInfo, NetworkInspect, CreateNetworkOptions } from '../network/index.js';
 import { networkJson } from './network-driver.js';
 import type { Containers } from './containers.js';
-import { connectContainer, disconnectContainer, type EndpointRequest } from './endpoints.js';
+import { connectContainer, disconnectContainer, settleLeaving, type EndpointRequest } from './endpoints.js';
 import { listNetworks } from './listing.js';
 import { ContainerDns } from './dns.js';
 import { networksInUse } from '../meta/container-endpoints.js';
@@ -34,7 +34,11 @@ export class Networks {
   /** Docker's network object for one listed network. */
   json(n: NetworkInspect): Record<string, unknown> { return networkJson(n); }
 
-  remove(ref: string): Promise<void> { return this.nm.remove(ref); }
+  /** `network rm`: disconnects begun and killed are finished first (they no longer count as endpoints). */
+  async remove(ref: string): Promise<void> {
+    for (const id of this.nm.leavingFrom(ref)) await settleLeaving(this.containers, this.nm, id);
+    return this.nm.remove(ref);
+  }
 
   /** `network connect`: at once for a running container, at its next start otherwise; aliases and a fixed IPv4 address per network. */
   connect(containerRef: string, network: string, req: EndpointRequest = {}): Promise<void> {

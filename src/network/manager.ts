@@ -191,7 +191,7 @@ export class NetworkManager {
     const containers: Record<string, NetworkEndpointInfo> = {};
     for (const r of this.st.readRecords()) {
       for (const ep of r.endpoints) {
-        if (ep.networkId !== n.id) continue;
+        if (ep.networkId !== n.id || ep.state === 'leaving') continue;
         const v = this.st.endpointView(r, ep);
         containers[r.containerId] = {
           name: r.name ?? r.containerId.slice(0, 12), endpointId: ep.endpointId, macAddress: v.macAddress,
@@ -424,38 +424,72 @@ export class NetworkManager {
     return this.st.endpointView(r, ep);
   }
 
-  /** `network disconnect NET CONTAINER`. */
+  /** `network disconnect NET CONTAINER`: the intent first (markLeaving), then the teardown (finishLeaving). */
   async disconnect(containerId: string, network: string): Promise<void> {
+    await this.markLeaving(containerId, network);
+    await this.finishLeaving(containerId);
+  }
+
+  /**
+   * The first step of a disconnect: the endpoint is marked leaving in the record, under the
+   * lock. From then on inspect, network inspect and the container's attachment leave it out;
+   * finishLeaving (of this call or of the next one to touch the container) tears it down.
+   */
+  async markLeaving(containerId: string, network: string): Promise<void> {
     const n = this.st.findNetwork(network);
     if (!n) throw new StrataError('not_found', `network ${network} not found`);
-    const found = await withLock(this.sys, this.st.lockFile, () => {
+    await withLock(this.sys, this.st.lockFile, () => {
       const rec = this.st.readRecord(containerId);
       const ep = rec?.endpoints.find((e) => e.networkId === n.id);
       if (!rec || !ep) throw new StrataError('failed_precondition', `container ${containerId} is not connected to network ${n.name}`);
-      return { rec, ep };
+      if (ep.state === 'leaving') return;
+      ep.state = 'leaving';
+      this.st.writeRecord(rec);
+      this.st.step(`leaving:${n.name}`, containerId);
     });
-    const { rec, ep } = found;
-    const ns = netnsPath(this.sys, rec.netnsName);
-    let sweep = !ep.result;
-    try {
-      await delNetworkList(ep.conflist, { containerId, netns: fs.existsSync(ns) ? ns : '', ifName: ep.ifName, capabilityArgs: { portMappings: ep.portMappings } }, ep.result ?? this.st.synthesizeResult(rec, ep, n), { cniPath: this.st.cniPath, sys: this.sys });
-    } catch {
-      sweep = true;
+  }
+
+  /** The networks a container is leaving (a disconnect begun and not finished). */
+  leaving(containerId: string): string[] {
+    return this.st.readRecord(containerId)?.endpoints.filter((e) => e.state === 'leaving').map((e) => e.network) ?? [];
+  }
+
+  /** The containers leaving a network (by name or id). */
+  leavingFrom(network: string): string[] {
+    const n = this.st.findNetwork(network);
+    if (!n) return [];
+    return this.st.readRecords().filter((r) => r.endpoints.some((e) => e.networkId === n.id && e.state === 'leaving')).map((r) => r.containerId);
+  }
+
+  /** Tear down every leaving endpoint of a container: CNI DEL (or a sweep), then out of the record. Idempotent. */
+  async finishLeaving(containerId: string): Promise<void> {
+    const rec = this.st.readRecord(containerId);
+    const eps = rec?.endpoints.filter((e) => e.state === 'leaving') ?? [];
+    if (!rec || eps.length === 0) return;
+    for (const ep of eps) {
+      const n = this.st.findNetwork(ep.networkId) ?? this.st.findNetwork(ep.network);
+      const ns = netnsPath(this.sys, rec.netnsName);
+      let sweep = !ep.result;
+      try {
+        await delNetworkList(ep.conflist, { containerId, netns: fs.existsSync(ns) ? ns : '', ifName: ep.ifName, capabilityArgs: { portMappings: ep.portMappings } }, ep.result ?? this.st.synthesizeResult(rec, ep, n), { cniPath: this.st.cniPath, sys: this.sys });
+      } catch {
+        sweep = true;
+      }
+      if (sweep) {
+        const ip = this.st.endpointIp(rec, ep);
+        await sweepNat(this.sys, (x) => x === ep.cniName, (c) => c === containerId);
+        if (ip) await sweepForwardRules(this.sys, (x) => x === ip);
+        this.st.releaseReservations(ep.cniName, (c, i) => c === containerId && i === ep.ifName);
+      }
+      await withLock(this.sys, this.st.lockFile, () => {
+        const cur = this.st.readRecord(containerId);
+        if (!cur) return;
+        cur.endpoints = cur.endpoints.filter((e) => e.endpointId !== ep.endpointId);
+        // Ports went with the endpoint that published them.
+        if (ep.portMappings.length > 0) cur.ports = [];
+        this.st.writeRecord(cur);
+      });
     }
-    if (sweep) {
-      const ip = this.st.endpointIp(rec, ep);
-      await sweepNat(this.sys, (x) => x === ep.cniName, (c) => c === containerId);
-      if (ip) await sweepForwardRules(this.sys, (x) => x === ip);
-      this.st.releaseReservations(ep.cniName, (c, i) => c === containerId && i === ep.ifName);
-    }
-    await withLock(this.sys, this.st.lockFile, () => {
-      const cur = this.st.readRecord(containerId);
-      if (!cur) return;
-      cur.endpoints = cur.endpoints.filter((e) => e.endpointId !== ep.endpointId);
-      // Ports went with the endpoint that published them.
-      if (ep.portMappings.length > 0) cur.ports = [];
-      this.st.writeRecord(cur);
-    });
     await this.refreshHosts();
   }
 

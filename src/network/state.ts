@@ -31,8 +31,12 @@ export interface EndpointRecord {
   aliases: string[];
   /** The configuration list as run for ADD: DEL and CHECK get the same. */
   conflist: CniConfList;
-  /** pending: ADD started (and may have half-happened); added: ADD returned `result`. */
-  state: 'pending' | 'added';
+  /**
+   * pending: ADD started (and may have half-happened); added: ADD returned `result`;
+   * leaving: a disconnect has begun (every view hides it; the next command on the container
+   * or the network finishes the teardown).
+   */
+  state: 'pending' | 'added' | 'leaving';
   /** The address asked for (CIDR), when fixed. */
   ip?: string;
   result?: CniResult;
@@ -302,7 +306,7 @@ export class NetworkState {
   toAttachment(r: AttachmentRecord): Attachment {
     return {
       containerId: r.containerId, mode: r.mode, netnsPath: netnsPath(this.sys, r.netnsName), netnsName: r.netnsName,
-      endpoints: r.endpoints.map((ep) => this.endpointView(r, ep)), ports: r.ports.map((p) => ({ ...p })),
+      endpoints: r.endpoints.filter((ep) => ep.state !== 'leaving').map((ep) => this.endpointView(r, ep)), ports: r.ports.map((p) => ({ ...p })),
     };
   }
 

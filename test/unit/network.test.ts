@@ -172,3 +172,27 @@ test('sweeps: leaked nat rules of this root and dead containers go, with their c
   assert.deepEqual(sys.rules('filter'), []);
   assert.ok(!sys.tables.get('nat')!.chains.includes(chain));
 });
+
+test('disconnect: an endpoint marked leaving is hidden from inspect and the attachment, and finishLeaving tears it down', async (t) => {
+  const { nm } = setup(t);
+  await nm.create('side');
+  await nm.attach(ID(1), ['bridge'], []);
+  await nm.connect(ID(1), 'side');
+  assert.deepEqual(Object.keys(nm.inspect('side').containers), [ID(1)]);
+  await nm.markLeaving(ID(1), 'side');
+  await nm.markLeaving(ID(1), 'side'); // a second disconnect after a kill: the same intent
+  assert.deepEqual(nm.leaving(ID(1)), ['side']);
+  assert.deepEqual(nm.leavingFrom('side'), [ID(1)]);
+  assert.deepEqual(Object.keys(nm.inspect('side').containers), [], 'network inspect hides it');
+  assert.deepEqual(nm.get(ID(1))!.endpoints.map((e) => e.network), ['bridge'], 'the attachment hides it');
+  await assert.rejects(nm.remove('side'), /has active endpoints/, 'still there until torn down');
+  const addresses = () => fs.readdirSync(path.join(nm.stateDir, 'ipam', `${nm.cniPrefix}side`)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  assert.equal(addresses().length, 1, 'its address is still booked');
+  await nm.finishLeaving(ID(1));
+  await nm.finishLeaving(ID(1)); // idempotent
+  assert.deepEqual(addresses(), [], 'the address is released');
+  assert.deepEqual(nm.leaving(ID(1)), []);
+  await nm.remove('side');
+  await assert.rejects(nm.markLeaving(ID(1), 'bridge').then(() => nm.markLeaving(ID(1), 'nope')), /not found/);
+  await nm.detach(ID(1));
+});
