@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { strata, strataOk, httpGet, tempRoot, freePort } from '../helpers.js';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { strata, strataOk, httpGet, freePort } from '../helpers.js';
 
 const NGINX_TAR = `${process.env.STRATA_CACHE ?? '/var/cache/strata'}/base/nginx.tar`;
 
@@ -22,8 +24,13 @@ async function until200(url: string): Promise<string> {
 }
 
 test('seed walkthrough on nginx: webserver, change, diff, commit nginx:v2, web2 on a second port', { skip: fs.existsSync(NGINX_TAR) ? false : `no ${NGINX_TAR}: run scripts/make-base-images.sh --tar-only (as .ci/run does)` }, async (t) => {
-  const root = tempRoot(t, 'strata-seed-');
-  t.after(() => { strata(root, ['system', 'reset', '--force']); });
+  // reset before the directory goes (after-hooks run in the order they were added): the
+  // root's bridge, rules and /run/strata-<hash> are released through the root itself
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-seed-'));
+  t.after(() => {
+    strata(root, ['system', 'reset', '--force']);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
   strataOk(root, ['import', '-c', 'CMD ["nginx","-g","daemon off;"]', '-c', 'EXPOSE 80', NGINX_TAR, 'nginx']);
   const [p1, p2] = [await freePort(), await freePort()];
   strataOk(root, ['run', '--name', 'webserver', '-d', '-p', `${p1}:80`, 'nginx']);

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import { linuxSys } from '../../src/sys/index.js';
 import { FakeSys } from '../../src/sys/fake.js';
 import { parseProcStat } from '../../src/base/proc.js';
@@ -41,8 +42,9 @@ test('linuxSys.processAlive: a zombie is dead, a reaped pid is dead', async () =
   assert.equal(linuxSys.processAlive(2 ** 22 + 1), false, 'above pid_max: no such process');
 });
 
-test('FakeSys models live pids with start times', () => {
+test('FakeSys models live pids with start times', (t) => {
   const fake = new FakeSys();
+  t.after(() => fs.rmSync(fake.runDir, { recursive: true, force: true }));
   const pid = fake.spawnPid();
   const start = fake.processStartTime(pid);
   assert.equal(fake.processAlive(pid), true);
