@@ -126,7 +126,9 @@ export class BuildEngine implements BuildBackend {
   constructor(readonly store: StoreRoot, private readonly opts: BuildEngineOptions = {}) {
     this.runc = new Runc({ root: path.join(runtimeDirFor(store.root), 'runc') });
     this.scratchRoot = path.join(store.root, 'build-tmp');
-    mkdirp(this.scratchRoot, 0o700);
+    // a step's upper dir becomes a layer dir by rename: spread step homes over ext4's groups
+    // like the store's other trees (StoreRoot.makeSpreadDir says why)
+    store.makeSpreadDir(this.scratchRoot, 0o700);
   }
 
   private swept?: Promise<void>;
@@ -138,10 +140,6 @@ export class BuildEngine implements BuildBackend {
    * throughout sweeps too.
    */
   private async sweep(): Promise<void> {
-    // ext4 allocates a new directory's inodes near its parent's; after a prune freed thousands
-    // of inodes there (a layer dir is a renamed upper dir from here), every create scans
-    // them as "recently deleted" and a 10,000-file COPY took 3-6x longer. Spread step homes.
-    this.store.sys.spreadSubdirs(this.scratchRoot);
     let names: string[] = [];
     try { names = fs.readdirSync(this.scratchRoot); } catch { return; }
     const dead = names.filter((n) => {

@@ -10,15 +10,8 @@ import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { CLI, containerRoot, strata, strataOk, tempDir } from '../helpers.js';
+import { ctx, twoRootsWithOneBusybox } from './helpers.js';
 
-function ctx(t: { after(fn: () => void): void }, files: Record<string, string>): string {
-  const dir = tempDir(t, 'strata-ctx-');
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), content);
-  }
-  return dir;
-}
 
 function build(root: string, dir: string, args: string[] = [], env: Record<string, string> = {}) {
   return strata(root, ['build', '--progress', 'plain', ...args, dir], { env });
@@ -294,13 +287,7 @@ test('ADD: local archives extracted, URL with --checksum from a local server', {
 
 test('SOURCE_DATE_EPOCH: two clean builds in two roots give the same image ID', { timeout: 180000 }, (t) => {
   const dir = ctx(t, { Dockerfile: 'FROM busybox\nCOPY f /f\nRUN echo built > /built && touch /stamp\nENV X=1\n', f: 'content\n' });
-  // the same base image in both roots (an import's history carries the time of the import)
-  const r1 = containerRoot(t);
-  const r2 = containerRoot(t);
-  const saved = path.join(tempDir(t), 'busybox.tar');
-  strataOk(r1, ['save', '-o', saved, 'busybox']);
-  strataOk(r2, ['rmi', 'busybox']);
-  strataOk(r2, ['load', '-i', saved]);
+  const [r1, r2] = twoRootsWithOneBusybox(t);
   const ids = [r1, r2].map((root) => buildOk(root, dir, [], { SOURCE_DATE_EPOCH: '1700000000' }).id);
   assert.equal(ids[0], ids[1]);
 });

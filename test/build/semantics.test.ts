@@ -10,15 +10,8 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { containerRoot, strata, strataOk, tempDir } from '../helpers.js';
+import { ctx, twoRootsWithOneBusybox } from './helpers.js';
 
-function ctx(t: { after(fn: () => void): void }, files: Record<string, string>): string {
-  const dir = tempDir(t, 'strata-ctx-');
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), content);
-  }
-  return dir;
-}
 
 function buildOk(root: string, dir: string, args: string[] = [], opts: { env?: Record<string, string>; input?: Buffer } = {}): { id: string; log: string } {
   const r = strata(root, ['build', '--progress', 'plain', ...args, dir], opts);
@@ -50,12 +43,7 @@ test('build args no ARG declares: the classic builder\'s warning, the build stil
 
 test('--build-arg SOURCE_DATE_EPOCH: two fresh roots give the same image ID, times clamped', { timeout: 180000 }, (t) => {
   const dir = ctx(t, { Dockerfile: 'FROM busybox\nCOPY f /f\nRUN echo built > /built && touch /stamp\nENV X=1\n', f: 'content\n' });
-  const r1 = containerRoot(t);
-  const r2 = containerRoot(t);
-  const saved = path.join(tempDir(t), 'busybox.tar');
-  strataOk(r1, ['save', '-o', saved, 'busybox']);
-  strataOk(r2, ['rmi', 'busybox']);
-  strataOk(r2, ['load', '-i', saved]);
+  const [r1, r2] = twoRootsWithOneBusybox(t);
   const env = { SOURCE_DATE_EPOCH: '' };
   const ids = [r1, r2].map((root) => buildOk(root, dir, ['-t', 'repro', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000'], { env }).id);
   assert.equal(ids[0], ids[1]);
