@@ -27,13 +27,13 @@ import * as path from 'node:path';
 import { startDocker, type DockerEngine } from './docker.js';
 import { makeBusyboxTar } from './fixtures.js';
 import { floorWrite, makeRootfsTar } from './images.js';
-import { PROJECT, benchEnv, median, tmpRoot } from './util.js';
+import { BIN, PROJECT, benchEnv, median, tmpRoot } from './util.js';
 import { registryAvailable, startRegistry } from '../test/registry/helpers.js';
 
 const N = Number(process.env.BENCH_N ?? 10);
 const HEAVY = Number(process.env.BENCH_HEAVY_N ?? 3);
 const SCALE = Number(process.env.STRATA_BENCH_COMMIT_SCALE ?? 1);
-const STRATA = path.join(PROJECT, 'bin', 'strata');
+const STRATA = BIN;
 const RESULTS = path.join(PROJECT, 'bench', 'RESULTS.md');
 
 interface Engine {

@@ -5,6 +5,19 @@ import { fileURLToPath } from 'node:url';
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = fs.existsSync(path.join(PROJECT, 'dist', 'strata.mjs')) ? path.join(PROJECT, 'dist', 'strata.mjs') : path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
+/**
+ * Node's arguments to run the CLI as bin/strata does: from its V8 startup snapshot when one was
+ * made by this same node binary (scripts/snapshot.cjs), else the bundle.
+ */
+export const CLI_ARGS: string[] = ((): string[] => {
+  const dist = path.join(PROJECT, 'dist');
+  try {
+    if (fs.readFileSync(path.join(dist, 'strata.node'), 'utf8').trim() === process.execPath && fs.existsSync(path.join(dist, 'strata.blob'))) {
+      return ['--snapshot-blob', path.join(dist, 'strata.blob'), path.join(dist, 'strata.cjs')];
+    }
+  } catch { /* no snapshot */ }
+  return [CLI];
+})();
 
 /** Environment for timing Node: NODE_EXTRA_CA_CERTS makes every start ~80 ms slower. */
 export function benchEnv(root: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -21,12 +34,15 @@ export function timeCmd(cmd: string, args: string[], opts: { env?: NodeJS.Proces
   return ms;
 }
 
+/** The command users run (`npm link` puts it on PATH): timed as they start it. */
+export const BIN = path.join(PROJECT, 'bin', 'strata');
+
 export function strataTime(root: string, args: string[], extra: Record<string, string> = {}): number {
-  return timeCmd(process.execPath, [CLI, ...args], { env: benchEnv(root, extra) });
+  return timeCmd(BIN, args, { env: benchEnv(root, extra) });
 }
 
 export function strataRun(root: string, args: string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { env: benchEnv(root), maxBuffer: 1 << 30 }).toString();
+  return execFileSync(process.execPath, [...CLI_ARGS, ...args], { env: benchEnv(root), maxBuffer: 1 << 30 }).toString();
 }
 
 export function median(xs: number[]): number {

@@ -1,11 +1,12 @@
 /**
- * How the CLI starts (scripts/launcher.cjs -> dist/launch.cjs, which bin/strata and dist/strata.mjs run): the bundle runs from the code
+ * How the CLI starts: bin/strata runs node from the V8 startup snapshot of the CLI (dist/strata.blob),
+ * else dist/launch.cjs (scripts/launcher.cjs; dist/strata.mjs runs it too): the bundle runs from the code
  * cache the build made for it; a cache made for other bytes is ignored (the bundle is compiled as
  * usual and every command still works); `--version` and `-v` are answered without the bundle,
  * with the same text as before. A command line builds only its own part of the program.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -84,4 +85,45 @@ test('launcher: a command line builds only its part of the program, and that par
   assert.equal(partsFor(['help', 'ps']), undefined);
   assert.equal(partsFor(['nosuchcommand']), undefined);
   assert.equal(partsFor([]), undefined);
+});
+
+test('launcher: bin/strata starts Node from the startup snapshot the build made, else from the bundle', async (t) => {
+  const root = tempRoot(t);
+  const blob = path.join(DIST, 'strata.blob');
+  assert.ok(fs.existsSync(blob), 'npm run build made dist/strata.blob');
+  assert.equal(fs.readFileSync(path.join(DIST, 'strata.node'), 'utf8').trim(), process.execPath);
+  // a long-running command: its process (bin/strata execs node) was started from the snapshot
+  const sock = path.join(root, 'api.sock');
+  const serve = spawn(path.join(PROJECT, 'bin', 'strata'), ['serve', '-H', `unix://${sock}`], { env: env(root), stdio: 'ignore' });
+  t.after(() => { serve.kill('SIGKILL'); });
+  for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(fs.existsSync(sock), 'serve listens');
+  const argv = fs.readFileSync(`/proc/${serve.pid}/cmdline`, 'utf8').split('\0');
+  assert.equal(argv[0], process.execPath);
+  assert.equal(argv[1], '--snapshot-blob');
+  assert.equal(path.resolve(argv[2]!), blob);
+  // and a command run from it behaves as the bundle's: output, errors, exit codes
+  const snap = strata(root, ['images', '--format', '{{.ID}}']);
+  assert.equal(snap.code, 0, snap.stderr);
+  assert.equal(snap.stdout, '');
+  const bad = spawnSync(path.join(PROJECT, 'bin', 'strata'), ['nosuchcommand'], { env: env(root) });
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr.toString(), /'nosuchcommand' is not a strata command/);
+
+  // a copy of bin/ and dist/ whose snapshot names a node binary that is not there: the bundle runs
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.mkdirSync(path.join(dir, 'dist'));
+  fs.copyFileSync(path.join(PROJECT, 'bin', 'strata'), path.join(dir, 'bin', 'strata'));
+  fs.chmodSync(path.join(dir, 'bin', 'strata'), 0o755);
+  for (const f of ['launch.cjs', 'strata.cjs', 'strata.cjs.cache', 'strata.blob', 'version']) fs.copyFileSync(path.join(DIST, f), path.join(dir, 'dist', f));
+  fs.writeFileSync(path.join(dir, 'dist', 'strata.node'), '/nonexistent/node\n');
+  fs.symlinkSync(path.join(PROJECT, 'node_modules'), path.join(dir, 'node_modules'));
+  // reached through a symlink, as `npm link` installs it
+  const link = path.join(dir, 'strata-link');
+  fs.symlinkSync(path.join(dir, 'bin', 'strata'), link);
+  const r = spawnSync(link, ['system', 'df'], { env: env(root) });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.match(r.stdout.toString(), /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/m);
+  assert.equal(spawnSync(link, ['--version'], { env: env(root) }).stdout.toString(), `${VERSION}\n`);
 });
