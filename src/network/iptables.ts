@@ -13,6 +13,7 @@
  * Edits go through `iptables-restore --noflush`, which takes rule text exactly as
  * `iptables-save` prints it (quoted comments included).
  */
+import { createHash } from 'node:crypto';
 import type { Sys } from '../sys/index.js';
 
 interface SavedRule { table: string; chain: string; spec: string; }
@@ -145,15 +146,6 @@ export async function removeContainerRules(sys: Sys, networks: ReadonlySet<strin
   await applyDeletions(sys, 'filter', f, []);
 }
 
-/** Remove the `same-bridge` isolation rules of one bridge. */
-export async function removeIsolationRules(sys: Sys, bridge: string): Promise<void> {
-  const filter = await iptablesSave(sys, 'filter');
-  const dels = filter.rules.filter((r) =>
-    (r.chain === 'CNI-ISOLATION-STAGE-1' || r.chain === 'CNI-ISOLATION-STAGE-2') &&
-    (r.spec.startsWith(`-i ${bridge} `) || r.spec.startsWith(`-o ${bridge} `)));
-  await applyDeletions(sys, 'filter', dels, []);
-}
-
 interface ClaimedPort { hostIp: string; hostPort: number; protocol: string; }
 
 /**
@@ -212,4 +204,152 @@ export async function syncDnsScopeRules(sys: Sys, tag: string, scopes: readonly 
   });
   const r = await sys.iptablesRestore(['*filter', ...adds, 'COMMIT', ''].join('\n'));
   if (r.code !== 0) throw new Error(`iptables-restore: ${r.stderr.trim()}`);
+}
+
+// ---------------------------------------------------------------- per-network rules
+
+const FIREWALL = 'CNI firewall plugin rules';
+const ISOLATION = 'CNI firewall plugin rules (ingressPolicy: same-bridge)';
+const ADMIN = 'CNI firewall plugin admin overrides';
+
+/** What one bridge network needs in iptables (see ensureNetworkRules). */
+export interface NetworkRules { bridge: string; subnet: string; masquerade: boolean }
+
+/** Rule specs as `iptables-save` prints them, so a saved ruleset tells what is there already. */
+function networkSpecs(n: NetworkRules): { accept: string[]; iso1: string; iso2: string; masq: string } {
+  const b = n.bridge;
+  return {
+    accept: [`-o ${b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`, `-i ${b} -j ACCEPT`],
+    iso1: `-i ${b} ! -o ${b} -m comment --comment "${ISOLATION}" -j CNI-ISOLATION-STAGE-2`,
+    iso2: `-o ${b} -m comment --comment "${ISOLATION}" -j DROP`,
+    masq: `-s ${n.subnet} ! -d 224.0.0.0/4 ! -o ${b} -m comment --comment "strata masquerade ${b}" -j MASQUERADE`,
+  };
+}
+
+/** The iptables-restore lines that add what `saved` lacks of one network's rules ([] when none). */
+function missingNetworkRules(tables: Map<string, SavedTable>, n: NetworkRules): string[] {
+  const filter = tables.get('filter') ?? { chains: [], rules: [] };
+  const nat = tables.get('nat') ?? { chains: [], rules: [] };
+  const has = (t: SavedTable, chain: string, spec: string): boolean => t.rules.some((r) => r.chain === chain && r.spec === spec);
+  const s = networkSpecs(n);
+  const f: string[] = [];
+  for (const c of ['CNI-FORWARD', 'CNI-ADMIN', 'CNI-ISOLATION-STAGE-1', 'CNI-ISOLATION-STAGE-2']) if (!filter.chains.includes(c)) f.push(`-N ${c}`);
+  // FORWARD: the isolation stage first, then the accepts (as the firewall plugin orders them)
+  const fwd = filter.rules.filter((r) => r.chain === 'FORWARD');
+  const isoJump = `-m comment --comment "${ISOLATION}" -j CNI-ISOLATION-STAGE-1`;
+  const fwJump = `-m comment --comment "${FIREWALL}" -j CNI-FORWARD`;
+  const isoAt = fwd.findIndex((r) => r.spec === isoJump);
+  if (!fwd.some((r) => r.spec === fwJump)) f.push(`-I FORWARD ${isoAt >= 0 ? isoAt + 2 : 1} ${fwJump}`);
+  if (isoAt < 0) f.push(`-I FORWARD 1 ${isoJump}`);
+  const adminJump = `-m comment --comment "${ADMIN}" -j CNI-ADMIN`;
+  if (!has(filter, 'CNI-FORWARD', adminJump)) f.push(`-I CNI-FORWARD 1 ${adminJump}`);
+  for (const a of s.accept) if (!has(filter, 'CNI-FORWARD', a)) f.push(`-A CNI-FORWARD ${a}`);
+  const ret = `-m comment --comment "${ISOLATION}" -j RETURN`;
+  for (const c of ['CNI-ISOLATION-STAGE-1', 'CNI-ISOLATION-STAGE-2']) if (!has(filter, c, ret)) f.push(`-A ${c} ${ret}`);
+  if (!has(filter, 'CNI-ISOLATION-STAGE-1', s.iso1)) f.push(`-I CNI-ISOLATION-STAGE-1 1 ${s.iso1}`);
+  if (!has(filter, 'CNI-ISOLATION-STAGE-2', s.iso2)) f.push(`-I CNI-ISOLATION-STAGE-2 1 ${s.iso2}`);
+  const out = f.length ? ['*filter', ...f, 'COMMIT'] : [];
+  if (n.masquerade && !has(nat, 'POSTROUTING', s.masq)) out.push('*nat', `-A POSTROUTING ${s.masq}`, 'COMMIT');
+  return out;
+}
+
+/**
+ * A bridge network's forwarding, isolation and outbound NAT, once per network in one
+ * iptables-restore, where the CNI firewall plugin (forward accepts and `same-bridge`
+ * isolation) and the bridge plugin's ipMasq added rules per container: ~45 iptables processes
+ * per container start, most of its network set-up. The same effect per bridge, as Docker has
+ * it: traffic from the bridge is accepted, to it only when related to a connection (or
+ * DNAT'd by a published port, which the host's own traffic reaches without FORWARD), never
+ * between two bridges; leaving the host it is masqueraded. Idempotent: only what is missing is
+ * added; a chain made meanwhile by someone else makes the restore fail, and it is redone.
+ */
+export async function ensureNetworkRules(sys: Sys, n: NetworkRules): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const saved = await sys.iptablesSave();
+    const lines = missingNetworkRules(saved.code === 0 ? parseSave(saved.stdout, '') : new Map(), n);
+    if (lines.length === 0) return;
+    const r = await sys.iptablesRestore([...lines, ''].join('\n'));
+    if (r.code === 0) return;
+    if (attempt >= 2) throw new Error(`iptables-restore: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
+}
+
+/** Remove one bridge's rules: its isolation, forward accepts and masquerade (and the firewall plugin's isolation rules of it). */
+export async function removeNetworkRules(sys: Sys, bridge: string): Promise<void> {
+  const saved = await sys.iptablesSave();
+  const tables = saved.code === 0 ? parseSave(saved.stdout, '') : new Map<string, SavedTable>();
+  const filter = tables.get('filter') ?? { chains: [], rules: [] };
+  const nat = tables.get('nat') ?? { chains: [], rules: [] };
+  const f = filter.rules.filter((r) =>
+    (r.chain === 'CNI-ISOLATION-STAGE-1' || r.chain === 'CNI-ISOLATION-STAGE-2' || r.chain === 'CNI-FORWARD') &&
+    (r.spec.startsWith(`-i ${bridge} `) || r.spec.startsWith(`-o ${bridge} `)));
+  const masq = nat.rules.filter((r) => r.chain === 'POSTROUTING' && r.spec.includes(`--comment "strata masquerade ${bridge}"`));
+  await applyDeletions(sys, 'filter', f, []);
+  await applyDeletions(sys, 'nat', masq, []);
+}
+
+// ---------------------------------------------------------------- published ports
+
+/** One published TCP port of a container (the portmap plugin's runtime entry). */
+export interface PortmapRule { hostPort: number; containerPort: number; hostIP?: string }
+
+/** portmap's per-container chain name: CNI-DN- and the start of sha512(network + container id), 28 characters. */
+export function portmapChain(network: string, containerId: string): string {
+  return `CNI-DN-${createHash('sha512').update(network + containerId).digest('hex')}`.slice(0, 28);
+}
+
+/** The chains and rules every container's chain hangs from (portmap with snat, mark bit 13). */
+function portmapBase(nat: SavedTable): string[] {
+  const out: string[] = [];
+  const has = (chain: string, spec: string): boolean => nat.rules.some((r) => r.chain === chain && r.spec === spec);
+  for (const c of ['CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-DNAT']) if (!nat.chains.includes(c)) out.push(`-N ${c}`);
+  const mark = '-m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000';
+  if (!has('CNI-HOSTPORT-SETMARK', mark)) out.push(`-A CNI-HOSTPORT-SETMARK ${mark}`);
+  const masq = '-m mark --mark 0x2000/0x2000 -j MASQUERADE';
+  if (!has('CNI-HOSTPORT-MASQ', masq)) out.push(`-A CNI-HOSTPORT-MASQ ${masq}`);
+  const masqJump = '-m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ';
+  if (!has('POSTROUTING', masqJump)) out.push(`-I POSTROUTING 1 ${masqJump}`);
+  const dnatJump = '-m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT';
+  for (const c of ['PREROUTING', 'OUTPUT']) if (!has(c, dnatJump)) out.push(`-A ${c} ${dnatJump}`);
+  return out;
+}
+
+/**
+ * What the portmap plugin (1.1, `snat: true`) adds for a container's published TCP ports, as
+ * the same rules in one iptables-restore instead of its ~19 iptables processes: a chain
+ * CNI-DN-<hash> with, per port, the hairpin and localhost masquerade marks and the DNAT, and
+ * its jump from CNI-HOSTPORT-DNAT commented `dnat name: "NET" id: "CID"` (so the plugin's DEL,
+ * Strata's in-process DEL and every root's search for claimed ports see them as portmap's).
+ * `subnet`: the container's network (CIDR); `known`: the shared chains were seen since boot
+ * (no iptables-save first; if they went meanwhile, the restore fails and is redone with one).
+ */
+export async function addPortmapRules(sys: Sys, o: { network: string; containerId: string; ip: string; subnet: string; ports: PortmapRule[]; known: boolean }): Promise<void> {
+  const chain = portmapChain(o.network, o.containerId);
+  const rules: string[] = [`-N ${chain}`];
+  for (const p of o.ports) {
+    const dst = p.hostIP && p.hostIP !== '0.0.0.0' ? `-d ${p.hostIP}/32 ` : '';
+    const base = `-p tcp -m tcp --dport ${p.hostPort}`;
+    rules.push(`-A ${chain} -s ${o.subnet} ${dst}${base} -j CNI-HOSTPORT-SETMARK`);
+    rules.push(`-A ${chain} -s 127.0.0.1/32 ${dst}${base} -j CNI-HOSTPORT-SETMARK`);
+    rules.push(`-A ${chain} ${dst}${base} -j DNAT --to-destination ${o.ip}:${p.containerPort}`);
+  }
+  const comment = `-m comment --comment "dnat name: \\"${o.network}\\" id: \\"${o.containerId}\\""`;
+  const ports = o.ports.map((p) => p.hostPort);
+  for (let i = 0; i < ports.length; i += 15) rules.push(`-A CNI-HOSTPORT-DNAT -p tcp ${comment} -m multiport --dports ${ports.slice(i, i + 15).join(',')} -j ${chain}`);
+  let base: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    if (!o.known || attempt > 0) {
+      const saved = await sys.iptablesSave('nat');
+      const nat = saved.code === 0 ? parseSave(saved.stdout, 'nat').get('nat') ?? { chains: [], rules: [] } : { chains: [], rules: [] };
+      base = portmapBase(nat);
+      if (nat.chains.includes(chain)) {
+        // a chain of this container left by a crash: made anew, as the plugin's set-up would
+        rules[0] = `-F ${chain}`;
+        base.push(...nat.rules.filter((x) => x.chain === 'CNI-HOSTPORT-DNAT' && jumpTarget(x.spec) === chain).map((x) => `-D ${x.chain} ${x.spec}`));
+      }
+    }
+    const r = await sys.iptablesRestore(['*nat', ...base, ...rules, 'COMMIT', ''].join('\n'));
+    if (r.code === 0) return;
+    if (attempt >= 2) throw new Error(`iptables-restore: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
 }

@@ -37,14 +37,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
-import { rmTree, writeFileAtomic } from '../base/fs.js';
+import { mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type Sys } from '../sys/index.js';
-import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, DEFAULT_CNI_PATH, type CniRuntime } from './cni.js';
+import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
 import type { ResolvConfOptions } from './hosts-files.js';
 import {
   createBridge, createNetns, defaultRouteMtu, deleteLink, deleteNetns, hostResolvConf, hostUsedPrefixes, linkExists, netnsPath,
 } from './host.js';
-import { removeIsolationRules, sweepForwardRules, sweepNat } from './iptables.js';
+import { addPortmapRules, ensureNetworkRules, sweepForwardRules, sweepNat } from './iptables.js';
 import { contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseIPv4, type Cidr } from './ipv4.js';
 import { withLock } from './lock.js';
 import { allocatePorts } from './port-allocator.js';
@@ -171,10 +171,47 @@ export class NetworkManager {
     }));
   }
 
+  /** The network's bridge and its iptables rules (see ensureNetworkRules), made when missing. */
   private async ensureBridge(n: NetworkRecord): Promise<void> {
     const c = mustParseCidr(n.subnet);
-    if (linkExists(this.sys, n.bridge)) return;
-    await createBridge(this.sys, n.bridge, `${n.gateway}/${c.prefix}`, n.mtu);
+    const made = !linkExists(this.sys, n.bridge);
+    if (made) await createBridge(this.sys, n.bridge, `${n.gateway}/${c.prefix}`, n.mtu);
+    // a marker in the run dir says the rules were made since boot (and since the bridge was): no
+    // iptables-save per start
+    const marker = this.st.rulesMarker(n.bridge);
+    if (!made && fs.existsSync(marker)) return;
+    await ensureNetworkRules(this.sys, { bridge: n.bridge, subnet: formatCidr(c), masquerade: !n.internal });
+    // what portmap sets at each ADD: 127.0.0.1:PORT DNAT'd to a container crosses the bridge
+    if (!n.internal) this.sys.writeSysctl(`net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+    mkdirp(path.dirname(marker), 0o700);
+    fs.writeFileSync(marker, '');
+  }
+
+  /**
+   * CNI ADD of one endpoint. For Strata's own list (bridge + host-local, then portmap) with TCP
+   * ports only, portmap's part is done in-process (addPortmapRules: the same rules, one
+   * iptables-restore, no plugin process); anything else runs the plugins as listed.
+   */
+  private async addEndpoint(ep: EndpointRecord, rt: CniRuntime): Promise<CniResult> {
+    const opts = { cniPath: this.st.cniPath, sys: this.sys };
+    const plugins = ep.conflist.plugins;
+    const ports = ep.portMappings;
+    const quick = plugins.length === 2 && plugins[0]!.type === 'bridge' && plugins[1]!.type === 'portmap' &&
+      ports.every((p) => p.protocol === 'tcp') && new Set(ports.map((p) => p.hostPort)).size === ports.length;
+    if (!quick) return addNetworkList(ep.conflist, rt, opts);
+    const result = await addNetworkList({ ...ep.conflist, plugins: [plugins[0]!] }, rt, opts);
+    if (ports.length === 0) return result;
+    const addr = result.ips?.find((i) => i.address.includes('.'))?.address;
+    if (!addr) throw new StrataError('failed_precondition', `network ${ep.network}: no IPv4 address for the published ports`);
+    const marker = this.st.rulesMarker('portmap');
+    await addPortmapRules(this.sys, {
+      network: ep.cniName, containerId: rt.containerId, ip: addr.split('/')[0]!, subnet: formatCidr(mustParseCidr(addr)),
+      ports: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, ...(p.hostIP ? { hostIP: p.hostIP } : {}) })),
+      known: fs.existsSync(marker),
+    });
+    mkdirp(path.dirname(marker), 0o700);
+    fs.writeFileSync(marker, '');
+    return result;
   }
 
   /** `network ls`: bridge, host, none and the user-defined networks, by name. */
@@ -233,7 +270,7 @@ export class NetworkManager {
 
   private async tearDownNetwork(n: NetworkRecord, marker: string): Promise<void> {
     await deleteLink(this.sys, n.bridge);
-    await removeIsolationRules(this.sys, n.bridge);
+    await this.st.dropNetworkRules(n.bridge);
     rmTree(path.join(this.st.ipamDir(), n.cniName));
     fs.rmSync(this.st.conflistFile(n.name), { force: true });
     fs.rmSync(marker, { force: true });
@@ -339,7 +376,7 @@ export class NetworkManager {
           .then(() => this.st.step('loopback', containerId));
         const endpoints = (async () => {
           for (const ep of r.endpoints) {
-            const result = await addNetworkList(ep.conflist, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
+            const result = await this.addEndpoint(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } });
             ep.state = 'added';
             ep.result = result;
             this.st.writeRecord(r);
@@ -428,7 +465,7 @@ export class NetworkManager {
     const ep = r.endpoints.at(-1)!;
     try {
       await this.ensureBridge(n);
-      ep.result = await addNetworkList(ep.conflist, { containerId, netns: netnsPath(this.sys, r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: [], ...(ep.ip ? { ips: [ep.ip] } : {}) } }, { cniPath: this.st.cniPath, sys: this.sys });
+      ep.result = await this.addEndpoint(ep, { containerId, netns: netnsPath(this.sys, r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } });
       ep.state = 'added';
       await withLock(this.sys, this.st.lockFile, () => {
         const cur = this.st.readRecord(containerId);

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { delNetworkList } from './cni.js';
 import { deleteLink, deleteNetns, netnsPath } from './host.js';
-import { removeContainerRules, removeIsolationRules, sweepForwardRules, sweepNat } from './iptables.js';
+import { removeContainerRules, sweepForwardRules, sweepNat } from './iptables.js';
 import { contains, mustParseCidr, parseIPv4 } from './ipv4.js';
 import { withLock } from './lock.js';
 import type { AttachmentRecord, EndpointRecord, NetworkState } from './state.js';
@@ -154,7 +154,7 @@ export async function cleanupStale(st: NetworkState, liveContainerIds: Set<strin
   for (const l of links) {
     if (!st.isOurBridgeName(l) || bridges.has(l)) continue;
     await deleteLink(sys, l);
-    await removeIsolationRules(sys, l);
+    await st.dropNetworkRules(l);
     report.bridges.push(l);
   }
   return report;

@@ -13,6 +13,7 @@ import { CNI_VERSION, type CniConfList, type CniResult } from './cni.js';
 import { netnsPath } from './host.js';
 import { buildHostsFile, type HostsEntry } from './hosts-files.js';
 import { formatCidr, mustParseCidr, parseIPv4 } from './ipv4.js';
+import { removeNetworkRules } from './iptables.js';
 import type { PortBinding } from './ports.js';
 import {
   DEFAULT_NETWORK, DEFAULT_STATE_DIR, type Attachment, type Endpoint, type NetworkInfo,
@@ -108,6 +109,15 @@ export class NetworkState {
     this.sys = opts.sys;
     this.onStep = opts.onStep;
     for (const d of ['networks', 'cni', 'ipam', 'containers']) mkdirp(path.join(this.stateDir, d), 0o700);
+  }
+
+  /** Present while a bridge's iptables rules exist (made since boot: /run is a tmpfs). */
+  rulesMarker(bridge: string): string { return path.join(this.sys.runDir, 'strata', 'netrules', bridge); }
+
+  /** Remove a bridge's iptables rules and their marker. */
+  async dropNetworkRules(bridge: string): Promise<void> {
+    fs.rmSync(this.rulesMarker(bridge), { force: true });
+    await removeNetworkRules(this.sys, bridge);
   }
 
   /** The host-wide lock, under the kernel door's run dir (/run/strata/network.lock). */
@@ -232,7 +242,8 @@ export class NetworkState {
       type: 'bridge',
       bridge: n.bridge,
       isGateway: !n.internal,
-      ipMasq: !n.internal,
+      // outbound NAT is one rule per network (ensureNetworkRules), not a chain per container
+      ipMasq: false,
       hairpinMode: true,
       mtu: n.mtu,
       // a fixed address (`--ip`, EndpointConfig.IPAMConfig) reaches host-local as runtimeConfig.ips
@@ -245,8 +256,9 @@ export class NetworkState {
       // container without Docker's userland proxy.
       plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
     }
-    // ingressPolicy same-bridge: Docker's isolation between bridge networks.
-    plugins.push({ type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' });
+    // Forwarding and Docker's isolation between bridge networks are per network too
+    // (ensureNetworkRules): no firewall plugin. Endpoints attached before keep the list they
+    // were added with (their record holds it), so their DEL removes what their ADD made.
     return { cniVersion: CNI_VERSION, name: n.cniName, plugins };
   }
 

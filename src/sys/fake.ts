@@ -291,11 +291,20 @@ export class FakeSys implements Sys {
         continue;
       }
       if (!cur) return fail('iptables-restore: no table');
-      const m = /^-([ADNFX]) (\S+)(?: (.*))?$/.exec(line);
+      const m = /^-([ADNFXI]) (\S+)(?: (.*))?$/.exec(line);
       if (!m) return fail(`iptables-restore: bad line ${line}`);
       const [, op, chain, spec] = m;
       const rule = `${chain} ${spec ?? ''}`;
       if (op === 'A') { if (!cur.chains.includes(chain!)) cur.chains.push(chain!); cur.rules.push(rule); }
+      if (op === 'I') {
+        // -I CHAIN POS SPEC: before the chain's POS-th rule (after its last when there are fewer)
+        const im = /^(\d+) (.*)$/.exec(spec ?? '');
+        if (!im) return fail(`iptables-restore: bad line ${line}`);
+        if (!cur.chains.includes(chain!)) cur.chains.push(chain!);
+        const own = cur.rules.map((r, i) => [r, i] as const).filter(([r]) => r.startsWith(`${chain} `));
+        const at = own[Number(im[1]) - 1]?.[1] ?? (own.length ? own[own.length - 1]![1] + 1 : cur.rules.length);
+        cur.rules.splice(at, 0, `${chain} ${im[2]}`);
+      }
       if (op === 'D') {
         const i = cur.rules.indexOf(rule);
         if (i < 0) return fail(`iptables-restore: line failed: ${line}`);

@@ -44,12 +44,12 @@ test('killed after CNI ADD: cleanupStale removes netns, rules, address, port boo
   const id = randomId();
   crashAttach(root, id, 'add:bridge', `${port}:80`);
 
-  // What the crash left: a netns with eth0, DNAT and masquerade rules, a reserved address,
+  // What the crash left: a netns with eth0, the DNAT rules, a reserved address,
   // a record still "attaching", and the host-wide lock file of a dead process.
   const ns = root.nm.netnsNameFor(id);
   assert.ok(fs.existsSync(`/run/netns/${ns}`));
   noteVeths(root, id);
-  assert.ok(natRulesOf(id).length >= 3, 'nat rules left by the crash');
+  assert.ok(natRulesOf(id).length >= 1, 'nat rules left by the crash');
   assert.equal(reservationsOf(root, id).length, 1);
   assert.equal(root.nm.get(id)?.ports[0]?.hostPort, port);
   assert.ok(fs.existsSync(GLOBAL_LOCK), 'the dead process still "holds" the host-wide lock');
@@ -96,7 +96,7 @@ test('crash before the ADD result was saved, and the netns lost (reboot): sweeps
   fs.writeFileSync(file, JSON.stringify(rec));
   // ...and as if the host rebooted: /run/netns is empty (the veth goes with the netns).
   execFileSync('ip', ['netns', 'delete', root.nm.netnsNameFor(id)]);
-  assert.ok(natRulesOf(id).length >= 3);
+  assert.ok(natRulesOf(id).length >= 1);
 
   // Unrelated live container of the same root: must survive the sweep.
   const live = randomId();
@@ -107,7 +107,8 @@ test('crash before the ADD result was saved, and the netns lost (reboot): sweeps
   assert.deepEqual(natRulesOf(id), []);
   assert.deepEqual(reservationsOf(root, id), []);
   const fwd = execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' });
-  assert.match(fwd, new RegExp(`-A CNI-FORWARD -s ${liveAtt.endpoints[0]!.ipAddress.replace(/\./g, '\\.')}/32 -j ACCEPT`), 'live container kept its rules');
+  assert.ok(liveAtt.endpoints[0]!.ipAddress, 'the live container has its address');
+  assert.match(fwd, new RegExp(`-A CNI-FORWARD -i ${root.nm.defaultBridge} -j ACCEPT`), 'the network kept its rules');
   assert.ok(root.nm.get(live));
   assert.ok(await canBind('0.0.0.0', port, 'tcp'));
   await root.nm.detach(live);

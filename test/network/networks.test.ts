@@ -148,7 +148,7 @@ test('network create/ls/inspect/rm/prune and their errors', async (t) => {
   assert.equal(nm.inspect('none').driver, 'null');
   const conflist = JSON.parse(fs.readFileSync(path.join(nm.stateDir, 'cni', 'n1.conflist'), 'utf8')) as { name: string; plugins: Array<{ type: string }> };
   assert.equal(conflist.name, `strata-${root.tag}.n1`);
-  assert.deepEqual(conflist.plugins.map((p) => p.type), ['bridge', 'portmap', 'firewall']);
+  assert.deepEqual(conflist.plugins.map((p) => p.type), ['bridge', 'portmap']);
 
   await assert.rejects(nm.create('n1'), { message: 'network with name n1 already exists' });
   await assert.rejects(nm.create('bridge'), { message: 'network with name bridge already exists' });

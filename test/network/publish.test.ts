@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { parsePublish, formatPorts, canBind } from '../../src/network/index.js';
 import { isStrataError } from '../../src/base/errors.js';
 import {
@@ -173,4 +174,57 @@ test('concurrent attaches and detaches in one root get distinct addresses and po
   await Promise.all(ids.map((id) => nm.detach(id)));
   assert.equal(Object.keys(nm.inspect('bridge').containers).length, 0);
   for (const p of ports) assert.ok(await canBind('0.0.0.0', p, 'tcp'));
+});
+
+test('published TCP ports: the rules made in-process are the portmap plugin\'s own, and its CHECK and DEL accept them', async (t) => {
+  const before = snapshot();
+  const root = makeRoot();
+  const subnets: string[] = [];
+  t.after(async () => {
+    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
+    await root.cleanup();
+    assert.deepEqual(leftovers(root, before, snapshot(), subnets), [], 'the test left host state behind');
+  });
+  const { nm } = root;
+  const [p1, p2] = [await pickFreePort(), await pickFreePort()];
+  const a = randomId();
+  const att = await nm.attach(a, ['bridge'], [...parsePublish(`${p1}:80`), ...parsePublish(`127.0.0.1:${p2}:443`)], { name: 'ours' });
+  noteVeths(root, a);
+  const ep = att.endpoints[0]!;
+  const list = JSON.parse(fs.readFileSync(`${nm.stateDir}/containers/${a}.json`, 'utf8')).endpoints[0].conflist as { name: string; cniVersion: string; plugins: Array<Record<string, unknown>> };
+  const portmap = list.plugins.find((p) => p.type === 'portmap')!;
+  const prevResult = JSON.parse(fs.readFileSync(`${nm.stateDir}/containers/${a}.json`, 'utf8')).endpoints[0].result;
+  const mappings = [{ hostPort: p1, containerPort: 80, protocol: 'tcp' }, { hostPort: p2, containerPort: 443, protocol: 'tcp', hostIP: '127.0.0.1' }];
+  // the real plugin, for another container id with the same address and ports
+  const b = randomId();
+  const plugin = (command: string, id: string): { code: number; out: string } => {
+    const conf = { ...portmap, cniVersion: list.cniVersion, name: list.name, prevResult, runtimeConfig: { portMappings: mappings } };
+    const r = spawnSync('/usr/lib/cni/portmap', [], {
+      input: JSON.stringify(conf),
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: att.netnsPath, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', PATH: process.env.PATH },
+    });
+    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+  };
+  const natOf = (id: string): string[] => {
+    const save = execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).split('\n');
+    const chain = save.find((l) => l.includes(`id: \\"${id}\\"`) && l.startsWith('-A CNI-HOSTPORT-DNAT'))?.split(' -j ')[1];
+    assert.ok(chain, `a DNAT jump names ${id}`);
+    return save.filter((l) => l.startsWith('-A ') && l.includes(chain)).map((l) => l.split(chain).join('CHAIN').split(id).join('ID'));
+  };
+  const ours = natOf(a);
+  assert.equal(ours.length, 7, ours.join('\n'));
+  const add = plugin('ADD', b);
+  t.after(() => { plugin('DEL', b); });
+  assert.equal(add.code, 0, add.out);
+  assert.deepEqual(ours.sort(), natOf(b).sort());
+  // portmap's CHECK of our container finds every IPv4 rule it expects (1.1.1 then checks an IPv6
+  // chain even for an IPv4-only container, which its own ADD never makes either)
+  const check = plugin('CHECK', a);
+  assert.ok(check.code === 0 || /could not check ipv6 dnat/.test(check.out), check.out);
+  assert.equal(execFileSync('sysctl', ['-n', `net.ipv4.conf.${nm.inspect('bridge').bridge}.route_localnet`], { encoding: 'utf8' }).trim(), '1');
+  // and the plugin's DEL removes them all (a DEL of an endpoint whose record lost its result)
+  const del = plugin('DEL', a);
+  assert.equal(del.code, 0, del.out);
+  assert.ok(!execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).includes(a));
+  assert.ok(ep.ipAddress);
 });

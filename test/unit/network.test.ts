@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeSys } from '../../src/sys/fake.js';
 import { NetworkManager, parsePublish } from '../../src/network/index.js';
+import { portmapChain } from '../../src/network/iptables.js';
 
 function setup(t: { after(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-unit-net-'));
@@ -20,7 +21,7 @@ function setup(t: { after(fn: () => void): void }) {
 
 const ID = (n: number) => String(n).repeat(64).slice(0, 64);
 
-test('attach: netns, loopback then bridge/portmap/firewall ADD; detach undoes it all', async (t) => {
+test('attach: netns, loopback then bridge ADD, portmap\'s rules in-process, the network\'s rules once; detach undoes it all', async (t) => {
   const { sys, nm } = setup(t);
   const a = await nm.attach(ID(1), ['bridge'], parsePublish('8080:80'));
   assert.equal(a.netnsName, `${nm.netnsPrefix}${ID(1).slice(0, 12)}`);
@@ -29,8 +30,31 @@ test('attach: netns, loopback then bridge/portmap/firewall ADD; detach undoes it
   assert.deepEqual(a.ports, [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
   assert.equal(a.endpoints[0]!.ipAddress, '10.99.0.2');
   const plugins = sys.callsOf('cniExec').map(([req]) => `${path.basename((req as { plugin: string }).plugin)} ${(req as { env: Record<string, string> }).env.CNI_COMMAND}`);
-  assert.deepEqual(plugins, ['loopback ADD', 'bridge ADD', 'portmap ADD', 'firewall ADD']);
+  assert.deepEqual(plugins, ['loopback ADD', 'bridge ADD']);
+  // the rules portmap 1.1 would add (snat on): marks for hairpin and localhost, the DNAT, the jump
+  const chain = portmapChain(`${nm.cniPrefix}bridge`, ID(1));
+  assert.match(chain, /^CNI-DN-[0-9a-f]{21}$/);
+  assert.deepEqual(sys.rules('nat').filter((r) => r.includes(chain)), [
+    `${chain} -s 10.99.0.0/16 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK`,
+    `${chain} -s 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK`,
+    `${chain} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.99.0.2:80`,
+    `CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"${nm.cniPrefix}bridge\\" id: \\"${ID(1)}\\"" -m multiport --dports 8080 -j ${chain}`,
+  ]);
+  assert.equal(sys.sysctls.get(`net/ipv4/conf/${nm.defaultBridge}/route_localnet`), '1');
   assert.ok(sys.links.has(nm.defaultBridge), 'the default bridge exists');
+  // forwarding, isolation and masquerade: per network, in the firewall plugin's chains
+  const br = nm.defaultBridge;
+  assert.deepEqual(sys.rules('filter').filter((r) => r.includes(br)), [
+    `CNI-FORWARD -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    `CNI-FORWARD -i ${br} -j ACCEPT`,
+    `CNI-ISOLATION-STAGE-1 -i ${br} ! -o ${br} -m comment --comment "CNI firewall plugin rules (ingressPolicy: same-bridge)" -j CNI-ISOLATION-STAGE-2`,
+    `CNI-ISOLATION-STAGE-2 -o ${br} -m comment --comment "CNI firewall plugin rules (ingressPolicy: same-bridge)" -j DROP`,
+  ]);
+  assert.ok(sys.rules('nat').includes(`POSTROUTING -s 10.99.0.0/16 ! -d 224.0.0.0/4 ! -o ${br} -m comment --comment "strata masquerade ${br}" -j MASQUERADE`));
+  const restores = sys.callsOf('iptablesRestore').length;
+  await nm.attach(ID(3), ['bridge'], []);
+  assert.equal(sys.callsOf('iptablesRestore').length, restores, 'a second container adds no rule');
+  await nm.detach(ID(3));
   assert.equal(sys.sysctls.get(`net/ipv6/conf/${nm.defaultBridge}/accept_ra`), '0');
   assert.ok(sys.rules('nat').some((r) => r.includes('--dport 8080 -j DNAT')));
 
@@ -39,11 +63,10 @@ test('attach: netns, loopback then bridge/portmap/firewall ADD; detach undoes it
   assert.equal(nm.get(ID(1)), undefined);
   assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8080')));
   assert.ok(!sys.rules('nat').some((r) => r.includes(ID(1))), 'no rule names the container');
-  assert.ok(!sys.rules('filter').some((r) => r.includes('10.99.0.2/32')), 'the forward accept is gone');
   // a completed ADD is undone in-process: one iptables-restore for both tables, no plugin run
   const dels = sys.callsOf('cniExec').map(([req]) => (req as { env: Record<string, string> }).env.CNI_COMMAND).filter((c) => c === 'DEL');
   assert.equal(dels.length, 0, 'no plugin DEL');
-  assert.equal(sys.callsOf('iptablesRestore').length, 1);
+  assert.equal(sys.callsOf('iptablesRestore').length, restores + 1);
   const ipam = path.join(nm.stateDir, 'ipam');
   assert.deepEqual(fs.readdirSync(ipam, { recursive: true }).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(String(f))), [], 'the address is released');
   await nm.detach(ID(1)); // idempotent
@@ -55,13 +78,12 @@ test('detach: a published UDP port, or a netns already gone, is undone by the pl
   await nm.attach(ID(2), ['bridge'], []);
   await nm.detach(ID(1));
   const dels = () => sys.callsOf('cniExec').map(([req]) => `${path.basename((req as { plugin: string }).plugin)} ${(req as { env: Record<string, string> }).env.CNI_COMMAND}`).filter((c) => c.endsWith(' DEL'));
-  assert.deepEqual(dels(), ['firewall DEL', 'portmap DEL', 'bridge DEL']);
+  assert.deepEqual(dels(), ['portmap DEL', 'bridge DEL']);
   assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 5353')));
   const ns2 = nm.get(ID(2))!.netnsName;
   await sys.ip(['netns', 'delete', ns2]);
   await nm.detach(ID(2));
-  assert.equal(dels().length, 6, 'the plugins ran (their DEL tolerates the missing netns)');
-  assert.ok(!sys.rules('filter').some((r) => r.includes('10.99.0.3/32')), 'and the sweep removed the forward accept');
+  assert.equal(dels().length, 4, 'the plugins ran (their DEL tolerates the missing netns)');
 });
 
 test('host ports: a booked port is refused with Docker message, and free again after detach', async (t) => {
@@ -146,15 +168,15 @@ test('the host-wide lock lives under the run dir, and a lock of a dead holder is
 
 test('a plugin error result becomes a CniError, and the attach leaves nothing behind', async (t) => {
   const { sys, nm } = setup(t);
-  sys.cniHandler = (type, command) => type === 'firewall' && command === 'ADD'
+  sys.cniHandler = (type, command) => type === 'bridge' && command === 'ADD'
     ? { code: 1, stdout: JSON.stringify({ code: 7, msg: 'failed to set up chain', details: 'iptables: no chain' }), stderr: '' }
     : undefined;
   await assert.rejects(nm.attach(ID(1), [], parsePublish('8083:80')), {
-    name: 'CniError', message: 'plugin type="firewall" failed (add): failed to set up chain: iptables: no chain',
+    name: 'CniError', message: 'plugin type="bridge" failed (add): failed to set up chain: iptables: no chain',
   });
   assert.equal(nm.get(ID(1)), undefined);
   assert.deepEqual(sys.listNetns(), []);
-  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8083')), 'portmap DEL ran in the roll-back');
+  assert.ok(!sys.rules('nat').some((r) => r.includes('--dport 8083')), 'no DNAT rule left');
 });
 
 test('sweeps: leaked nat rules of this root and dead containers go, with their chains; others stay', async (t) => {
@@ -168,8 +190,8 @@ test('sweeps: leaked nat rules of this root and dead containers go, with their c
   await nm.ensureDefault();
   const report = await nm.cleanupStale(new Set());
   assert.equal(report.rules, 3, 'the jump rule, the chain, and the forward rule');
-  assert.deepEqual(sys.rules('nat'), [`CNI-HOSTPORT-DNAT -m comment --comment "dnat name: \\"other.bridge\\" id: \\"${ID(8)}\\"" -j CNI-DN-bbbbbbbbbbbbbbbbbbbbbbbb`]);
-  assert.deepEqual(sys.rules('filter'), []);
+  assert.deepEqual(sys.rules('nat').filter((r) => !r.includes('strata masquerade')), [`CNI-HOSTPORT-DNAT -m comment --comment "dnat name: \\"other.bridge\\" id: \\"${ID(8)}\\"" -j CNI-DN-bbbbbbbbbbbbbbbbbbbbbbbb`]);
+  assert.deepEqual(sys.rules('filter').filter((r) => r.startsWith('CNI-FORWARD -s')), []);
   assert.ok(!sys.tables.get('nat')!.chains.includes(chain));
 });
 
