@@ -213,7 +213,7 @@ const ISOLATION = 'CNI firewall plugin rules (ingressPolicy: same-bridge)';
 const ADMIN = 'CNI firewall plugin admin overrides';
 
 /** What one bridge network needs in iptables (see ensureNetworkRules). */
-export interface NetworkRules { bridge: string; subnet: string; masquerade: boolean }
+interface NetworkRules { bridge: string; subnet: string; masquerade: boolean }
 
 /** Rule specs as `iptables-save` prints them, so a saved ruleset tells what is there already. */
 function networkSpecs(n: NetworkRules): { accept: string[]; iso1: string; iso2: string; masq: string } {
@@ -291,7 +291,7 @@ export async function removeNetworkRules(sys: Sys, bridge: string): Promise<void
 // ---------------------------------------------------------------- published ports
 
 /** One published TCP port of a container (the portmap plugin's runtime entry). */
-export interface PortmapRule { hostPort: number; containerPort: number; hostIP?: string }
+interface PortmapRule { hostPort: number; containerPort: number; hostIP?: string }
 
 /** portmap's per-container chain name: CNI-DN- and the start of sha512(network + container id), 28 characters. */
 export function portmapChain(network: string, containerId: string): string {
