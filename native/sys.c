@@ -15,8 +15,10 @@
  *   lstatdir(path)                             a directory's entries (not . and ..) with
  *                                              fstatat(2) of each, not following symlinks:
  *                                              [names, Float64Array of 7 per entry: mode, size,
- *                                              mtime s, mtime ns, ctime s, ctime ns, ino]; an
- *                                              entry gone between readdir and fstatat is left out
+ *                                              mtime s, mtime ns, ctime s, ctime ns, ino]; names
+ *                                              is one Buffer, each name followed by a NUL byte (no
+ *                                              JS string per entry); an entry gone between
+ *                                              readdir and fstatat is left out
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -213,10 +215,10 @@ static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
   if (dfd < 0) { throw_errno(env, errno, "scandir", dir); free(dir); return NULL; }
   DIR *d = fdopendir(dfd);
   if (!d) { int e = errno; close(dfd); throw_errno(env, e, "scandir", dir); free(dir); return NULL; }
-  napi_value names;
-  napi_create_array(env, &names);
-  size_t cap = 64, n = 0;
+  size_t cap = 64, n = 0, ncap = 4096, nlen = 0;
   double *vals = malloc(cap * LSTATDIR_FIELDS * sizeof(double));
+  char *nbuf = malloc(ncap);
+  if (!nbuf) { free(vals); vals = NULL; }
   struct dirent *e;
   int err = 0;
   while (vals) {
@@ -241,16 +243,24 @@ static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
     v[2] = (double)st.st_mtim.tv_sec; v[3] = (double)st.st_mtim.tv_nsec;
     v[4] = (double)st.st_ctim.tv_sec; v[5] = (double)st.st_ctim.tv_nsec;
     v[6] = (double)st.st_ino;
-    napi_value name;
-    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
-    napi_set_element(env, names, (uint32_t)n, name);
+    size_t len = strlen(e->d_name) + 1;
+    if (nlen + len > ncap) {
+      char *more = realloc(nbuf, ncap * 2 + len);
+      if (!more) { err = ENOMEM; break; }
+      nbuf = more;
+      ncap = ncap * 2 + len;
+    }
+    memcpy(nbuf + nlen, e->d_name, len);
+    nlen += len;
     n++;
   }
   closedir(d);
   if (!vals) err = ENOMEM;
-  if (err) { free(vals); throw_errno(env, err, "scandir", dir); free(dir); return NULL; }
+  if (err) { free(vals); free(nbuf); throw_errno(env, err, "scandir", dir); free(dir); return NULL; }
   free(dir);
-  napi_value ab, fields, r;
+  napi_value names, ab, fields, r;
+  napi_create_buffer_copy(env, nlen, nlen ? nbuf : "", NULL, &names);
+  free(nbuf);
   void *data;
   napi_create_arraybuffer(env, n * LSTATDIR_FIELDS * sizeof(double), &data, &ab);
   if (n) memcpy(data, vals, n * LSTATDIR_FIELDS * sizeof(double));

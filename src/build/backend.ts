@@ -109,7 +109,7 @@ export interface BuildBackend {
   /** Where content hashes of a context's files persist between builds (keyed by their stat). */
   hashCacheFile(contextDir: string): string;
   /** A context directory's entries with 7 lstat fields each (see fsops.ts DirLister); null: walk with readdir + lstat. */
-  lstatDir(dir: string): { names: string[]; fields: Float64Array } | null;
+  lstatDir(dir: string): { names: Buffer; fields: Float64Array } | null;
   /** Validate a tag before anything runs (throws the reference error). */
   checkTag(tag: string): void;
   /** The build is over: release what its steps kept for reuse (network namespaces). */

@@ -453,7 +453,7 @@ export class BuildEngine implements BuildBackend {
     return withStepLock(this.store, this.locks, key, fn);
   }
 
-  lstatDir(dir: string): { names: string[]; fields: Float64Array } | null {
+  lstatDir(dir: string): { names: Buffer; fields: Float64Array } | null {
     return this.store.sys.lstatDir(dir);
   }
 

@@ -78,7 +78,7 @@ interface SysAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount(target: string, flags: number): void;
   topdir(path: string): boolean;
-  lstatdir(path: string): [string[], Float64Array];
+  lstatdir(path: string): [Buffer, Float64Array];
 }
 
 const MS_RDONLY = 1;
