@@ -83,6 +83,8 @@ export function resolveUserIds(root: string, user: string): PasswdInfo {
  * each (mode, size, mtime s, ns, ctime s, ns, inode); null: none, use readdir + lstat.
  */
 type DirLister = (dir: string) => { names: Buffer; fields: Float64Array } | null;
+/** The same on the thread pool; null: none. */
+type AsyncDirLister = (dir: string) => Promise<{ names: Buffer; fields: Float64Array }> | null;
 
 /** What the walk of one directory leaves for the next build. */
 interface DirRecord {
@@ -129,8 +131,11 @@ export class Context {
   /** something was recomputed: the state is written again */
   private dirty = false;
   private readonly rules: string;
+  /** listings made ahead on the thread pool (`prefetch`), by directory; each used once */
+  private readonly fetched = new Map<string, { names: Buffer; fields: Float64Array }>();
+  private pending: Promise<void>[] = [];
 
-  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly stateFile?: string, private readonly lister?: DirLister) {
+  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly stateFile?: string, private readonly lister?: DirLister, private readonly asyncLister?: AsyncDirLister) {
     this.rules = createHash('sha256').update(JSON.stringify(ignore.lines)).digest('base64');
     if (!stateFile) return;
     try {
@@ -179,6 +184,26 @@ export class Context {
       try { fs.writeSync(fd, text); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
       fs.renameSync(tmp, this.stateFile);
     } catch { fs.rmSync(tmp, { force: true }); }
+  }
+
+  /**
+   * List, on the thread pool, every directory the last build walked, while the build goes on
+   * parsing, resolving its base and looking up the steps before the first COPY: the fstatat of
+   * each file (~2.5 us here, 25 ms of kernel time for 10,000 files) leaves the main thread.
+   * `settled()` waits for them; a listing that failed is made again, synchronously, when walked.
+   */
+  prefetch(): void {
+    if (!this.asyncLister) return;
+    for (const rel of this.saved.keys()) {
+      const p = this.asyncLister(path.join(this.dir, rel));
+      if (!p) return;
+      this.pending.push(p.then((l) => { this.fetched.set(rel, l); }, () => { /* listed again when walked */ }));
+    }
+  }
+
+  /** The listings `prefetch` started are in (call before `checksum`). */
+  async settled(): Promise<void> {
+    if (this.pending.length) await Promise.all(this.pending.splice(0));
   }
 
   private walkedAbove(rel: string): boolean {
@@ -254,7 +279,12 @@ export class Context {
   }
 
   /** A directory's entries: the addon's one call, else readdir + lstat into the same shape. */
-  private list(abs: string): { names: Buffer; fields: Float64Array } {
+  private list(rel: string, abs: string): { names: Buffer; fields: Float64Array } {
+    const ahead = this.fetched.get(rel);
+    if (ahead) {
+      this.fetched.delete(rel);
+      return ahead;
+    }
     const listed = this.lister?.(abs);
     if (listed) return listed;
     const names = fs.readdirSync(abs);
@@ -271,7 +301,7 @@ export class Context {
   private dirDigest(rel: string, abs: string): string {
     const done = this.digests.get(rel);
     if (done !== undefined) return done;
-    const { names, fields } = this.list(abs);
+    const { names, fields } = this.list(rel, abs);
     const sig = createHash('sha256').update(names).update(fields).digest('base64');
     const saved = this.saved.get(rel);
     let rec: DirRecord;

@@ -457,6 +457,10 @@ export class BuildEngine implements BuildBackend {
     return this.store.sys.lstatDir(dir);
   }
 
+  lstatDirAsync(dir: string): Promise<{ names: Buffer; fields: Float64Array }> | null {
+    return this.store.sys.lstatDirAsync(dir);
+  }
+
   hashCacheFile(contextDir: string): string {
     const dir = path.join(this.store.root, 'build-hashes');
     mkdirp(dir, 0o700);

@@ -79,6 +79,7 @@ interface SysAddon {
   umount(target: string, flags: number): void;
   topdir(path: string): boolean;
   lstatdir(path: string): [Buffer, Float64Array];
+  lstatdirAsync?(path: string): Promise<[Buffer, Float64Array]>;
 }
 
 const MS_RDONLY = 1;
@@ -309,6 +310,12 @@ class LinuxSys implements Sys {
     if (!a?.lstatdir) return null;
     const [names, fields] = a.lstatdir(dir);
     return { names, fields };
+  }
+
+  lstatDirAsync(dir: string): Promise<DirStats> | null {
+    const a = sysAddon();
+    if (!a?.lstatdirAsync) return null;
+    return a.lstatdirAsync(dir).then(([names, fields]) => ({ names, fields }));
   }
 
   spreadSubdirs(dir: string): void {

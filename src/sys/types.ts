@@ -167,6 +167,8 @@ export interface Sys {
    * built: the caller uses readdir and lstat. Throws as readdir does.
    */
   lstatDir(dir: string): DirStats | null;
+  /** lstatDir on the thread pool (a build lists the context while it does other work); null where the addon is not built. Rejects as readdir does. */
+  lstatDirAsync(dir: string): Promise<DirStats> | null;
 
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */

@@ -205,6 +205,11 @@ test('context checksums: the same with the one-call directory listing and with r
   };
   const first = sums();
   assert.deepEqual(sums(), first);
+  // the directories listed ahead on the thread pool: the same
+  const ahead = new Context(dir, ignore, hashes, (d) => linuxSys.lstatDir(d), (d) => linuxSys.lstatDirAsync(d));
+  ahead.prefetch();
+  await ahead.settled();
+  assert.equal(ahead.checksum('.'), first[0]);
   fs.writeFileSync(path.join(dir, 'skip.log'), 'changed\n');
   const later = new Date(Date.now() + 60000);
   fs.utimesSync(path.join(dir, 'src', 'deep', 'b.txt'), later, later);

@@ -59,7 +59,7 @@ test('setTimes: nanoseconds on a path, an open file and a symlink itself', { ski
   assert.throws(() => linuxSys.setTimes(path.join(dir, 'absent'), { sec: 1, nsec: 0 }, { sec: 1, nsec: 0 }), { code: 'ENOENT' });
 });
 
-test('lstatDir: every entry with the fields lstat gives (a symlink itself); a missing directory throws ENOENT', { skip: !built && 'native/build/strata-sys.node is not built' }, (t) => {
+test('lstatDir: every entry with the fields lstat gives (a symlink itself); a missing directory throws ENOENT; lstatDirAsync the same from the thread pool', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
   const dir = tempDir('lstatdir');
   t.after(() => rm(dir));
   fs.writeFileSync(path.join(dir, 'f'), 'twelve bytes');
@@ -80,6 +80,11 @@ test('lstatDir: every entry with the fields lstat gives (a symlink itself); a mi
   const fi = names.indexOf('f');
   assert.deepEqual([got.fields[fi * 7 + 2], got.fields[fi * 7 + 3]], [1700000001, 987654321]);
   assert.throws(() => linuxSys.lstatDir(path.join(dir, 'gone')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  const later = await linuxSys.lstatDirAsync(dir);
+  assert.ok(later);
+  assert.deepEqual(later.names, got.names);
+  assert.deepEqual([...later.fields], [...got.fields]);
+  await assert.rejects(linuxSys.lstatDirAsync(path.join(dir, 'gone'))!, (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.syscall === 'scandir');
 });
 
 test('unpack keeps the nanoseconds of a PAX mtime (files, directories, symlinks, nodes)', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
