@@ -526,6 +526,8 @@ class Builder implements StepHost {
     if (fromCache()) return;
     await this.be.lock(key, async () => {
       if (fromCache()) return;
+      // the context may change while this runs: later COPYs list it afresh
+      this.ctx.dropPrefetched();
       const fsroot = await this.be.rootfs(run.state.diffIds);
       let layer: LayerResult;
       try {

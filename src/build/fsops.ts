@@ -86,6 +86,16 @@ type DirLister = (dir: string) => { names: Buffer; fields: Float64Array } | null
 /** The same on the thread pool; null: none. */
 type AsyncDirLister = (dir: string) => Promise<{ names: Buffer; fields: Float64Array }> | null;
 
+/** A directory listing and when it was started (ms since the epoch). */
+interface Listing { names: Buffer; fields: Float64Array; at: number }
+
+/**
+ * An entry changed this close before its listing may change again within the same ctime tick
+ * (the kernel's coarse clock: 4 ms at HZ=250) with nothing in its stat moving: its hash and its
+ * directory's record are not kept for the next build (git's "racily clean" entries).
+ */
+const RACY_MS = 100;
+
 /** What the walk of one directory leaves for the next build. */
 interface DirRecord {
   /**
@@ -132,8 +142,11 @@ export class Context {
   private dirty = false;
   private readonly rules: string;
   /** listings made ahead on the thread pool (`prefetch`), by directory; each used once */
-  private readonly fetched = new Map<string, { names: Buffer; fields: Float64Array }>();
+  private readonly fetched = new Map<string, Listing>();
   private pending: Promise<void>[] = [];
+  /** when the listings were started; none is used once a step ran or a second passed (`dropPrefetched`) */
+  private fetchedAt = 0;
+  private dropped = false;
 
   constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly stateFile?: string, private readonly lister?: DirLister, private readonly asyncLister?: AsyncDirLister) {
     this.rules = createHash('sha256').update(JSON.stringify(ignore.lines)).digest('base64');
@@ -194,16 +207,29 @@ export class Context {
    */
   prefetch(): void {
     if (!this.asyncLister) return;
+    this.fetchedAt = performance.now();
+    const at = Date.now();
     for (const rel of this.saved.keys()) {
       const p = this.asyncLister(path.join(this.dir, rel));
       if (!p) return;
-      this.pending.push(p.then((l) => { this.fetched.set(rel, l); }, () => { /* listed again when walked */ }));
+      this.pending.push(p.then((l) => { if (!this.dropped) this.fetched.set(rel, { ...l, at }); }, () => { /* listed again when walked */ }));
     }
   }
 
   /** The listings `prefetch` started are in (call before `checksum`). */
   async settled(): Promise<void> {
     if (this.pending.length) await Promise.all(this.pending.splice(0));
+    if (this.fetched.size && performance.now() - this.fetchedAt > 1000) this.dropPrefetched();
+  }
+
+  /**
+   * Forget the listings made ahead: files may have changed since, and a COPY must checksum
+   * what it copies (a saved digest for content it did not copy would poison the cache). A
+   * step that runs calls this; so does the first use of listings older than a second.
+   */
+  dropPrefetched(): void {
+    this.dropped = true;
+    this.fetched.clear();
   }
 
   private walkedAbove(rel: string): boolean {
@@ -269,24 +295,26 @@ export class Context {
   /** The checksum of a context path's contents and metadata (not mtimes), ignore rules applied. */
   checksum(rel: string): string {
     const abs = path.join(this.dir, rel);
+    const at = Date.now();
     const st = fs.lstatSync(abs);
     const type = st.mode & S_IFMT;
     let body = '';
     if (type === S_IFDIR) body = `D${this.dirDigest(rel, abs)}`;
-    else if (type === S_IFREG) body = `F${this.looseHash(rel, abs, st)}`;
+    else if (type === S_IFREG) body = `F${this.looseHash(rel, abs, st, at - RACY_MS)}`;
     else if (type === S_IFLNK) body = `L${fs.readlinkSync(abs)}`;
     return createHash('sha256').update(`${rel}\0${st.mode.toString(8)}\0${body}\0`).digest('hex');
   }
 
   /** A directory's entries: the addon's one call, else readdir + lstat into the same shape. */
-  private list(rel: string, abs: string): { names: Buffer; fields: Float64Array } {
+  private list(rel: string, abs: string): Listing {
     const ahead = this.fetched.get(rel);
     if (ahead) {
       this.fetched.delete(rel);
       return ahead;
     }
+    const at = Date.now();
     const listed = this.lister?.(abs);
-    if (listed) return listed;
+    if (listed) return { ...listed, at };
     const names = fs.readdirSync(abs);
     const fields = new Float64Array(names.length * 7);
     names.forEach((n, i) => {
@@ -294,20 +322,20 @@ export class Context {
       fields.set([Number(st.mode), Number(st.size), Number(st.mtimeNs / 1000000000n), Number(st.mtimeNs % 1000000000n),
         Number(st.ctimeNs / 1000000000n), Number(st.ctimeNs % 1000000000n), Number(st.ino)], i * 7);
     });
-    return { names: Buffer.from(names.map((n) => `${n}\0`).join('')), fields };
+    return { names: Buffer.from(names.map((n) => `${n}\0`).join('')), fields, at };
   }
 
   /** A directory's Merkle digest: its own entries', then each subdirectory's. */
   private dirDigest(rel: string, abs: string): string {
     const done = this.digests.get(rel);
     if (done !== undefined) return done;
-    const { names, fields } = this.list(rel, abs);
+    const { names, fields, at } = this.list(rel, abs);
     const sig = createHash('sha256').update(names).update(fields).digest('base64');
     const saved = this.saved.get(rel);
     let rec: DirRecord;
     if (saved && saved.sig === sig) rec = saved;
     else {
-      rec = this.walkDir(rel, abs, names, fields, sig);
+      rec = this.walkDir(rel, abs, names, fields, sig, at - RACY_MS);
       this.dirty = true;
     }
     this.walked.set(rel, rec);
@@ -319,7 +347,7 @@ export class Context {
   }
 
   /** A directory whose listing changed: every entry, sorted; files keep their saved hash while size, times and inode are the same. */
-  private walkDir(rel: string, abs: string, buf: Buffer, fields: Float64Array, sig: string): DirRecord {
+  private walkDir(rel: string, abs: string, buf: Buffer, fields: Float64Array, sig: string, racyAfter: number): DirRecord {
     const names = buf.length ? buf.toString('utf8', 0, buf.length - 1).split('\0') : [];
     const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
     const before = new Map<string, string>();
@@ -337,12 +365,15 @@ export class Context {
       const mode = fields[o]!;
       const type = mode & S_IFMT;
       if (this.skip(rel === '.' ? n : `${rel}/${n}`, type === S_IFDIR)) continue;
+      // as Node computes Stats' mtimeMs/ctimeMs
+      const ctimeMs = fields[o + 4]! * 1e3 + fields[o + 5]! / 1e6;
+      const racy = ctimeMs >= racyAfter;
+      if (racy) sig = '';
       if (type === S_IFREG) {
-        // as Node computes Stats' mtimeMs/ctimeMs
-        const key = `${n}/${fields[o + 1]}/${fields[o + 2]! * 1e3 + fields[o + 3]! / 1e6}/${fields[o + 4]! * 1e3 + fields[o + 5]! / 1e6}/${fields[o + 6]}`;
+        const key = `${n}/${fields[o + 1]}/${fields[o + 2]! * 1e3 + fields[o + 3]! / 1e6}/${ctimeMs}/${fields[o + 6]}`;
         let hash = before.get(key);
         if (!hash) hash = createHash('sha256').update(fs.readFileSync(`${abs}/${n}`)).digest('hex');
-        files += `${key}/${hash}/`;
+        if (!racy) files += `${key}/${hash}/`;
         own.update(`${n}\0${mode.toString(8)}\0F${hash}\0`);
       } else if (type === S_IFLNK) own.update(`${n}\0${mode.toString(8)}\0L${fs.readlinkSync(`${abs}/${n}`)}\0`);
       else if (type === S_IFDIR) {
@@ -354,14 +385,14 @@ export class Context {
   }
 
   /** A file checksummed on its own (COPY of one file): its content hash, reused while its stat is the same. */
-  private looseHash(rel: string, abs: string, st: fs.Stats): string {
+  private looseHash(rel: string, abs: string, st: fs.Stats, racyAfter: number): string {
     const k = `${rel}/${st.size}/${st.mtimeMs}/${st.ctimeMs}/${st.ino}`;
     let v = this.savedLoose.get(k);
     if (!v) {
       v = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
       this.dirty = true;
     }
-    this.loose.set(k, v);
+    if (st.ctimeMs < racyAfter) this.loose.set(k, v);
     return v;
   }
 }
