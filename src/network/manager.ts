@@ -124,6 +124,7 @@ export class NetworkManager {
     // Subnet choice and bridge creation happen under the host-wide lock: another root picking
     // at the same time sees this bridge's route once we release.
     return withLock(this.sys, this.st.globalLock, () => withLock(this.sys, this.st.lockFile, async () => {
+      await this.finishRemovals();
       const existing = readJson<NetworkRecord>(this.st.netFile(name));
       if (existing) {
         if (isDefault) { await this.ensureBridge(existing); return this.st.toInfo(existing); }
@@ -206,6 +207,7 @@ export class NetworkManager {
   async remove(ref: string): Promise<void> {
     if (PREDEFINED.includes(ref)) throw new StrataError('failed_precondition', `${ref} is a pre-defined network and cannot be removed`);
     await withLock(this.sys, this.st.lockFile, async () => {
+      await this.finishRemovals();
       const n = this.st.findNetwork(ref);
       if (!n) throw new StrataError('not_found', `No such network: ${ref}`);
       if (n.name === DEFAULT_NETWORK) throw new StrataError('failed_precondition', `${n.name} is a pre-defined network and cannot be removed`);
@@ -216,12 +218,30 @@ export class NetworkManager {
     });
   }
 
+  /**
+   * Remove a network, intent first: its record is renamed to `<name>.removing` (every view, and
+   * every attach, stops seeing it in that one step), then the bridge, its rules, its address
+   * reservations and its CNI list go, then the marker. A `network rm` killed in between leaves
+   * a network that is gone for users and finished by the next create, rm or prune
+   * (`finishRemovals`), never one that is listed but half torn down. Under the network lock.
+   */
   private async dropNetwork(n: NetworkRecord): Promise<void> {
+    const marker = this.st.removingFile(n.name);
+    fs.renameSync(this.st.netFile(n.name), marker);
+    await this.tearDownNetwork(n, marker);
+  }
+
+  private async tearDownNetwork(n: NetworkRecord, marker: string): Promise<void> {
     await deleteLink(this.sys, n.bridge);
     await removeIsolationRules(this.sys, n.bridge);
     rmTree(path.join(this.st.ipamDir(), n.cniName));
     fs.rmSync(this.st.conflistFile(n.name), { force: true });
-    fs.rmSync(this.st.netFile(n.name), { force: true });
+    fs.rmSync(marker, { force: true });
+  }
+
+  /** Finish the removals a killed `network rm` or prune left (see dropNetwork). Under the network lock. */
+  private async finishRemovals(): Promise<void> {
+    for (const { record, marker } of this.st.readRemovals()) await this.tearDownNetwork(record, marker);
   }
 
   /**
@@ -231,6 +251,7 @@ export class NetworkManager {
    */
   async prune(inUse: Set<string>, select: (n: NetworkInfo) => boolean = () => true): Promise<string[]> {
     return withLock(this.sys, this.st.lockFile, async () => {
+      await this.finishRemovals();
       const attached = new Set(this.st.readRecords().flatMap((r) => r.endpoints.map((e) => e.networkId)));
       const removed: string[] = [];
       for (const n of this.st.readNetworks()) {

@@ -141,6 +141,8 @@ export class NetworkState {
 
   get lockFile(): string { return path.join(this.stateDir, 'lock'); }
   netFile(name: string): string { return path.join(this.stateDir, 'networks', `${name}.json`); }
+  /** A network being removed: its record under this name is hidden from every view (see NetworkManager.dropNetwork). */
+  removingFile(name: string): string { return path.join(this.stateDir, 'networks', `${name}.removing`); }
   conflistFile(name: string): string { return path.join(this.stateDir, 'cni', `${name}.conflist`); }
   ctrFile(id: string): string { return path.join(this.stateDir, 'containers', `${id}.json`); }
   ipamDir(): string { return path.join(this.stateDir, 'ipam'); }
@@ -154,6 +156,20 @@ export class NetworkState {
     return fs.readdirSync(dir).filter((f) => f.endsWith('.json'))
       .map((f) => readJson<NetworkRecord>(path.join(dir, f)))
       .filter((r): r is NetworkRecord => !!r);
+  }
+
+  /** Networks whose removal began and did not finish (a killed `network rm`). */
+  readRemovals(): Array<{ record: NetworkRecord; marker: string }> {
+    const dir = path.join(this.stateDir, 'networks');
+    const out: Array<{ record: NetworkRecord; marker: string }> = [];
+    for (const f of fs.readdirSync(dir)) {
+      if (!f.endsWith('.removing')) continue;
+      const marker = path.join(dir, f);
+      const record = readJson<NetworkRecord>(marker);
+      if (record) out.push({ record, marker });
+      else fs.rmSync(marker, { force: true });
+    }
+    return out;
   }
 
   readRecords(): AttachmentRecord[] {

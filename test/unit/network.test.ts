@@ -196,3 +196,25 @@ test('disconnect: an endpoint marked leaving is hidden from inspect and the atta
   await assert.rejects(nm.markLeaving(ID(1), 'bridge').then(() => nm.markLeaving(ID(1), 'nope')), /not found/);
   await nm.detach(ID(1));
 });
+
+test('networks: a removal cut short after its first step is hidden everywhere and finished by the next create or rm', async (t) => {
+  const { dir, sys, nm } = setup(t);
+  const n = await nm.create('front', { subnet: '10.50.0.0/24' });
+  sys.addRule('filter', 'CNI-ISOLATION-STAGE-1', `-i ${n.bridge} ! -o ${n.bridge} -j CNI-ISOLATION-STAGE-2`);
+  // what a `network rm` killed right after its first step leaves: the record renamed, the rest as it was
+  const rec = path.join(dir, 'network', 'networks', 'front.json');
+  fs.renameSync(rec, rec.replace(/\.json$/, '.removing'));
+  assert.ok(!nm.list().some((x) => x.name === 'front'));
+  await assert.rejects(nm.attach(ID(1), ['front'], []), /network front not found/);
+  await assert.rejects(nm.remove('front'), /No such network: front/);
+  assert.ok(!sys.links.has(n.bridge), 'the rm that found nothing finished the old removal');
+  assert.ok(!sys.rules('filter').some((r) => r.includes(n.bridge)));
+  assert.ok(!fs.existsSync(rec.replace(/\.json$/, '.removing')));
+  // and a create of the same name and subnet after another cut-short removal
+  const again = await nm.create('front', { subnet: '10.50.0.0/24' });
+  fs.renameSync(rec, rec.replace(/\.json$/, '.removing'));
+  const third = await nm.create('front', { subnet: '10.50.0.0/24' });
+  if (third.bridge !== again.bridge) assert.ok(!sys.links.has(again.bridge), 'the old bridge went first');
+  assert.ok(sys.links.has(third.bridge));
+  assert.equal(nm.list().filter((x) => x.name === 'front').length, 1);
+});
