@@ -130,7 +130,7 @@ export class Context {
   /** the saved records, by context-relative directory (sig '' when the ignore rules changed: never reused) */
   private readonly saved = new Map<string, DirRecord>();
   /** the saved state after its first line: file hashes by directory, parsed on the first directory that changed */
-  private savedRest?: Buffer;
+  private restAt = -1;
   private savedFiles?: Map<string, string>;
   /** content hashes of files checksummed on their own (COPY file), `rel/size/mtimeMs/ctimeMs/ino` -> hash */
   private readonly savedLoose = new Map<string, string>();
@@ -154,10 +154,9 @@ export class Context {
     try {
       // line 1 (read every build): {"v":2,"rules":…,"d":[rel, sig, own, subs, …],"l":[key, hash, …]};
       // line 2 (read when a directory changed): [rel, files, …]
-      // the second line stays bytes until needed (decoding 1.2 MB for 10,000 files: ~4 ms)
-      const text = fs.readFileSync(stateFile);
-      const nl = text.indexOf(10);
-      const head = JSON.parse(text.toString('utf8', 0, nl < 0 ? text.length : nl)) as { v?: unknown; rules?: unknown; d?: unknown; l?: unknown };
+      // only the first line is read here (0.1 ms; the whole file, 1.2 MB for 10,000 files: 1.5 ms)
+      const text = readLine(stateFile);
+      const head = JSON.parse(text.toString('utf8')) as { v?: unknown; rules?: unknown; d?: unknown; l?: unknown };
       if (head?.v !== 2 || !Array.isArray(head.d) || !Array.isArray(head.l)) return;
       const same = head.rules === this.rules;
       const d = head.d as unknown[];
@@ -168,7 +167,7 @@ export class Context {
       }
       const l = head.l as unknown[];
       for (let i = 0; i + 1 < l.length; i += 2) if (typeof l[i] === 'string' && typeof l[i + 1] === 'string') this.savedLoose.set(l[i] as string, l[i + 1] as string);
-      if (nl >= 0) this.savedRest = text.subarray(nl + 1);
+      this.restAt = text.length + 1;
     } catch { this.saved.clear(); this.savedLoose.clear(); /* none yet, or unreadable: start afresh */ }
   }
 
@@ -243,7 +242,10 @@ export class Context {
     if (this.savedFiles) return this.savedFiles;
     this.savedFiles = new Map();
     try {
-      const rest = JSON.parse(this.savedRest?.toString('utf8') || '[]') as unknown;
+      // read again: should another build have replaced the file meanwhile, its hashes are as good
+      // (each is keyed by the file's name, size, times and inode), or the line is cut at the wrong
+      // place and fails to parse (the files are read again)
+      const rest = this.restAt < 0 ? [] : JSON.parse(fs.readFileSync(this.stateFile!).subarray(this.restAt).toString('utf8')) as unknown;
       const f = Array.isArray(rest) ? rest as unknown[] : [];
       for (let i = 0; i + 1 < f.length; i += 2) if (typeof f[i] === 'string' && typeof f[i + 1] === 'string') this.savedFiles.set(f[i] as string, f[i + 1] as string);
     } catch { /* unreadable: every file is read again */ }
@@ -395,6 +397,26 @@ export class Context {
     if (st.ctimeMs < racyAfter) this.loose.set(k, v);
     return v;
   }
+}
+
+/** A file's first line (without the newline), or all of it when it has none. */
+function readLine(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const b = Buffer.allocUnsafe(65536);
+      const n = fs.readSync(fd, b, 0, b.length, size);
+      const nl = b.subarray(0, n).indexOf(10);
+      if (nl >= 0 || n === 0) {
+        parts.push(b.subarray(0, nl >= 0 ? nl : n));
+        return Buffer.concat(parts);
+      }
+      parts.push(b.subarray(0, n));
+      size += n;
+    }
+  } finally { fs.closeSync(fd); }
 }
 
 function isSymlink(p: string): boolean {
