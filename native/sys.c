@@ -15,8 +15,11 @@
  *   lstatdir(path)                             a directory's entries (not . and ..) with
  *                                              fstatat(2) of each, not following symlinks:
  *                                              [names, Float64Array of 7 per entry: mode, size,
- *                                              mtime s, mtime ns, ctime s, ctime ns, ino]; an
- *                                              entry gone between readdir and fstatat is left out
+ *                                              mtime s, mtime ns, ctime s, ctime ns, ino]; names
+ *                                              is one Buffer, each name followed by a NUL byte (no
+ *                                              JS string per entry); an entry gone between
+ *                                              readdir and fstatat is left out
+ *   lstatdirAsync(path)                        the same on libuv's thread pool: a promise
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -202,24 +205,22 @@ static napi_value js_topdir(napi_env env, napi_callback_info info) {
 
 #define LSTATDIR_FIELDS 7
 
-static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) { napi_throw_type_error(env, NULL, "lstatdir(path)"); return NULL; }
-  char *dir = path_arg(env, argv[0]);
-  if (!dir) return NULL;
+/* A directory listing in C memory: no JS call, so it can run on a worker thread. */
+struct listing { double *vals; size_t n; char *names; size_t nlen; };
+
+/* readdir + fstatat of every entry; 0, or an errno (and nothing allocated). */
+static int list_dir(const char *dir, struct listing *out) {
+  memset(out, 0, sizeof *out);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) { throw_errno(env, errno, "scandir", dir); free(dir); return NULL; }
+  if (dfd < 0) return errno;
   DIR *d = fdopendir(dfd);
-  if (!d) { int e = errno; close(dfd); throw_errno(env, e, "scandir", dir); free(dir); return NULL; }
-  napi_value names;
-  napi_create_array(env, &names);
-  size_t cap = 64, n = 0;
+  if (!d) { int e = errno; close(dfd); return e; }
+  size_t cap = 64, n = 0, ncap = 4096, nlen = 0;
   double *vals = malloc(cap * LSTATDIR_FIELDS * sizeof(double));
+  char *nbuf = malloc(ncap);
+  int err = (vals && nbuf) ? 0 : ENOMEM;
   struct dirent *e;
-  int err = 0;
-  while (vals) {
+  while (!err) {
     errno = 0;
     e = readdir(d);
     if (!e) { err = errno; break; }
@@ -241,25 +242,91 @@ static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
     v[2] = (double)st.st_mtim.tv_sec; v[3] = (double)st.st_mtim.tv_nsec;
     v[4] = (double)st.st_ctim.tv_sec; v[5] = (double)st.st_ctim.tv_nsec;
     v[6] = (double)st.st_ino;
-    napi_value name;
-    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
-    napi_set_element(env, names, (uint32_t)n, name);
+    size_t len = strlen(e->d_name) + 1;
+    if (nlen + len > ncap) {
+      char *more = realloc(nbuf, ncap * 2 + len);
+      if (!more) { err = ENOMEM; break; }
+      nbuf = more;
+      ncap = ncap * 2 + len;
+    }
+    memcpy(nbuf + nlen, e->d_name, len);
+    nlen += len;
     n++;
   }
   closedir(d);
-  if (!vals) err = ENOMEM;
-  if (err) { free(vals); throw_errno(env, err, "scandir", dir); free(dir); return NULL; }
-  free(dir);
-  napi_value ab, fields, r;
+  if (err) { free(vals); free(nbuf); return err; }
+  out->vals = vals; out->n = n; out->names = nbuf; out->nlen = nlen;
+  return 0;
+}
+
+/* [names Buffer, Float64Array]; frees the listing. */
+static napi_value listing_value(napi_env env, struct listing *l) {
+  napi_value names, ab, fields, r;
+  napi_create_buffer_copy(env, l->nlen, l->nlen ? l->names : "", NULL, &names);
   void *data;
-  napi_create_arraybuffer(env, n * LSTATDIR_FIELDS * sizeof(double), &data, &ab);
-  if (n) memcpy(data, vals, n * LSTATDIR_FIELDS * sizeof(double));
-  free(vals);
-  napi_create_typedarray(env, napi_float64_array, n * LSTATDIR_FIELDS, ab, 0, &fields);
+  napi_create_arraybuffer(env, l->n * LSTATDIR_FIELDS * sizeof(double), &data, &ab);
+  if (l->n) memcpy(data, l->vals, l->n * LSTATDIR_FIELDS * sizeof(double));
+  free(l->vals);
+  free(l->names);
+  napi_create_typedarray(env, napi_float64_array, l->n * LSTATDIR_FIELDS, ab, 0, &fields);
   napi_create_array_with_length(env, 2, &r);
   napi_set_element(env, r, 0, names);
   napi_set_element(env, r, 1, fields);
   return r;
+}
+
+static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) { napi_throw_type_error(env, NULL, "lstatdir(path)"); return NULL; }
+  char *dir = path_arg(env, argv[0]);
+  if (!dir) return NULL;
+  struct listing l;
+  int err = list_dir(dir, &l);
+  if (err) { throw_errno(env, err, "scandir", dir); free(dir); return NULL; }
+  free(dir);
+  return listing_value(env, &l);
+}
+
+struct lstatdir_job { napi_async_work work; napi_deferred deferred; char *dir; int err; struct listing l; };
+
+static void lstatdir_execute(napi_env env, void *data) {
+  (void)env;
+  struct lstatdir_job *j = data;
+  j->err = list_dir(j->dir, &j->l);
+}
+
+static void lstatdir_complete(napi_env env, napi_status status, void *data) {
+  struct lstatdir_job *j = data;
+  if (status != napi_ok && !j->err) j->err = ECANCELED;
+  if (j->err) {
+    throw_errno(env, j->err, "scandir", j->dir);
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+    napi_reject_deferred(env, j->deferred, e);
+  } else napi_resolve_deferred(env, j->deferred, listing_value(env, &j->l));
+  napi_delete_async_work(env, j->work);
+  free(j->dir);
+  free(j);
+}
+
+/* lstatdir on libuv's thread pool: a promise of the same answer. */
+static napi_value js_lstatdir_async(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) { napi_throw_type_error(env, NULL, "lstatdirAsync(path)"); return NULL; }
+  struct lstatdir_job *j = calloc(1, sizeof *j);
+  if (!j) { throw_errno(env, ENOMEM, "scandir", NULL); return NULL; }
+  j->dir = path_arg(env, argv[0]);
+  if (!j->dir) { free(j); return NULL; }
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "strata:lstatdir", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, lstatdir_execute, lstatdir_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
 }
 
 NAPI_MODULE_INIT() {
@@ -276,5 +343,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "topdir", f);
   napi_create_function(env, "lstatdir", NAPI_AUTO_LENGTH, js_lstatdir, NULL, &f);
   napi_set_named_property(env, exports, "lstatdir", f);
+  napi_create_function(env, "lstatdirAsync", NAPI_AUTO_LENGTH, js_lstatdir_async, NULL, &f);
+  napi_set_named_property(env, exports, "lstatdirAsync", f);
   return exports;
 }

@@ -76,7 +76,8 @@ class Builder implements StepHost {
     const ignoreLines = this.readIgnore();
     v2.log(`transferring context: ${ignoreLines.bytes}B done`);
     v2.done();
-    this.ctx = new Context(o.contextDir, new IgnoreMatcher(ignoreLines.patterns), o.persistHashes ? this.be.hashCacheFile(o.contextDir) : undefined, (d) => this.be.lstatDir(d));
+    this.ctx = new Context(o.contextDir, new IgnoreMatcher(ignoreLines.patterns), o.persistHashes ? this.be.hashCacheFile(o.contextDir) : undefined, (d) => this.be.lstatDir(d), (d) => this.be.lstatDirAsync(d));
+    this.ctx.prefetch();
     const parsed = parseStages(text);
     this.escape = parsed.escape;
     this.stages = parsed.stages;
@@ -525,6 +526,8 @@ class Builder implements StepHost {
     if (fromCache()) return;
     await this.be.lock(key, async () => {
       if (fromCache()) return;
+      // the context may change while this runs: later COPYs list it afresh
+      this.ctx.dropPrefetched();
       const fsroot = await this.be.rootfs(run.state.diffIds);
       let layer: LayerResult;
       try {

@@ -78,51 +78,178 @@ export function resolveUserIds(root: string, user: string): PasswdInfo {
 
 // ------------------------------------------------------------------ the context
 
-/** A directory's entries with 7 lstat fields each (mode, size, mtime s, ns, ctime s, ns, inode); null: none, use readdir + lstat. */
-type DirLister = (dir: string) => { names: string[]; fields: Float64Array } | null;
+/**
+ * A directory's entries (names in one Buffer, each followed by a NUL byte) with 7 lstat fields
+ * each (mode, size, mtime s, ns, ctime s, ns, inode); null: none, use readdir + lstat.
+ */
+type DirLister = (dir: string) => { names: Buffer; fields: Float64Array } | null;
+/** The same on the thread pool; null: none. */
+type AsyncDirLister = (dir: string) => Promise<{ names: Buffer; fields: Float64Array }> | null;
 
-/** The lstat fields a context walk reads (an fs.Stats has them too). */
-interface EntryStat { mode: number; size: number; mtimeMs: number; ctimeMs: number; ino: number }
+/** A directory listing and when it was started (ms since the epoch). */
+interface Listing { names: Buffer; fields: Float64Array; at: number }
+
+/**
+ * An entry changed this close before its listing may change again within the same ctime tick
+ * (the kernel's coarse clock: 4 ms at HZ=250) with nothing in its stat moving: its hash and its
+ * directory's record are not kept for the next build (git's "racily clean" entries).
+ */
+const RACY_MS = 100;
+
+/** What the walk of one directory leaves for the next build. */
+interface DirRecord {
+  /**
+   * the listing's signature: sha256 of the names and all 7 fields of every entry, in directory
+   * order. While it is the same (and the ignore rules are), `own` and `subs` are too: a file's
+   * content does not change without its ctime (or inode) changing.
+   */
+  sig: string;
+  /** sha256 of the directory's own entries, sorted: name, mode, and a file's content hash, a link's target; a subdirectory by name and mode */
+  own: string;
+  /** the subdirectories walked (not ignored), sorted */
+  subs: string[];
+  /** content hashes of its files, `name/size/mtimeMs/ctimeMs/ino/hash/` each (no name holds a `/`); undefined: the saved ones still hold */
+  files?: string;
+}
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fs.constants;
 
+/**
+ * The context of a build: what COPY and ADD read, with `.dockerignore` applied.
+ *
+ * A directory's checksum is a Merkle digest: its own entries (`DirRecord.own`) and then each
+ * subdirectory's digest. Only names, modes, contents and link targets enter it (never mtimes,
+ * inodes or the context's path), so two machines with the same files agree. Between builds the
+ * walk persists (`stateFile`, per context): a directory whose listing (names + lstat fields, one
+ * hash over the addon's buffers) and ignore rules are unchanged reuses its saved `own` digest
+ * without a string, a Stats or a file read per entry; a changed one is walked entry by entry, its
+ * unchanged files still taking their saved content hashes. A cached rebuild of 10,000 files in
+ * 20 directories thus hashes 21 listings instead of keying and looking up 10,000 files.
+ */
 export class Context {
-  /**
-   * content hashes by path + size + mtime + ctime + inode: a file is read once, and not again
-   * in later builds while its stat is the same (the map persists in `hashFile`)
-   */
-  private readonly hashes = new Map<string, string>();
-  private readonly used = new Map<string, string>();
-  /** a hash was computed this build (else, when every saved one was used, the file stays as it is) */
-  private computed = false;
+  /** the saved records, by context-relative directory (sig '' when the ignore rules changed: never reused) */
+  private readonly saved = new Map<string, DirRecord>();
+  /** the saved state after its first line: file hashes by directory, parsed on the first directory that changed */
+  private restAt = -1;
+  private savedFiles?: Map<string, string>;
+  /** content hashes of files checksummed on their own (COPY file), `rel/size/mtimeMs/ctimeMs/ino` -> hash */
+  private readonly savedLoose = new Map<string, string>();
+  /** this build's records */
+  private readonly walked = new Map<string, DirRecord>();
+  private readonly loose = new Map<string, string>();
+  private readonly digests = new Map<string, string>();
+  /** something was recomputed: the state is written again */
+  private dirty = false;
+  private readonly rules: string;
+  /** listings made ahead on the thread pool (`prefetch`), by directory; each used once */
+  private readonly fetched = new Map<string, Listing>();
+  private pending: Promise<void>[] = [];
+  /** when the listings were started; none is used once a step ran or a second passed (`dropPrefetched`) */
+  private fetchedAt = 0;
+  private dropped = false;
 
-  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly hashFile?: string, private readonly lister?: DirLister) {
-    if (hashFile) {
-      try {
-        // a flat array [key, hash, key, hash, …]: parsed several times faster than an object of 10,000 keys
-        const saved = JSON.parse(fs.readFileSync(hashFile, 'utf8')) as unknown;
-        if (Array.isArray(saved)) {
-          for (let i = 0; i + 1 < saved.length; i += 2) {
-            const k = saved[i] as unknown;
-            const v = saved[i + 1] as unknown;
-            if (typeof k === 'string' && typeof v === 'string') this.hashes.set(k, v);
-          }
-        }
-      } catch { /* none yet, or unreadable: start afresh */ }
+  constructor(readonly dir: string, readonly ignore: IgnoreMatcher, private readonly stateFile?: string, private readonly lister?: DirLister, private readonly asyncLister?: AsyncDirLister) {
+    this.rules = createHash('sha256').update(JSON.stringify(ignore.lines)).digest('base64');
+    if (!stateFile) return;
+    try {
+      // line 1 (read every build): {"v":2,"rules":…,"d":[rel, sig, own, subs, …],"l":[key, hash, …]};
+      // line 2 (read when a directory changed): [rel, files, …]
+      // only the first line is read here (0.1 ms; the whole file, 1.2 MB for 10,000 files: 1.5 ms)
+      const text = readLine(stateFile);
+      const head = JSON.parse(text.toString('utf8')) as { v?: unknown; rules?: unknown; d?: unknown; l?: unknown };
+      if (head?.v !== 2 || !Array.isArray(head.d) || !Array.isArray(head.l)) return;
+      const same = head.rules === this.rules;
+      const d = head.d as unknown[];
+      for (let i = 0; i + 3 < d.length; i += 4) {
+        const [rel, sig, own, subs] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+        if (typeof rel !== 'string' || typeof sig !== 'string' || typeof own !== 'string' || typeof subs !== 'string') throw new Error('bad record');
+        this.saved.set(rel, { sig: same ? sig : '', own, subs: subs === '' ? [] : subs.split('/') });
+      }
+      const l = head.l as unknown[];
+      for (let i = 0; i + 1 < l.length; i += 2) if (typeof l[i] === 'string' && typeof l[i + 1] === 'string') this.savedLoose.set(l[i] as string, l[i + 1] as string);
+      this.restAt = text.length + 1;
+    } catch { this.saved.clear(); this.savedLoose.clear(); /* none yet, or unreadable: start afresh */ }
+  }
+
+  /** Keep this build's walk for the next one (temp + fsync + rename); nothing when all of it was reused. */
+  save(): void {
+    if (!this.stateFile || !this.dirty) return;
+    const files = this.loadFiles();
+    const d: string[] = [];
+    const f: string[] = [];
+    for (const [rel, r] of this.walked) {
+      d.push(rel, r.sig, r.own, r.subs.join('/'));
+      f.push(rel, r.files ?? files.get(rel) ?? '');
+    }
+    // records of directories not walked this time, unless a walk above them found them gone or ignored
+    for (const [rel, r] of this.saved) {
+      if (this.walked.has(rel) || this.walkedAbove(rel)) continue;
+      d.push(rel, r.sig, r.own, r.subs.join('/'));
+      f.push(rel, files.get(rel) ?? '');
+    }
+    const l: string[] = [];
+    for (const [k, v] of this.loose) l.push(k, v);
+    const text = `${JSON.stringify({ v: 2, rules: this.rules, d, l })}\n${JSON.stringify(f)}\n`;
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    try {
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try { fs.writeSync(fd, text); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+      fs.renameSync(tmp, this.stateFile);
+    } catch { fs.rmSync(tmp, { force: true }); }
+  }
+
+  /**
+   * List, on the thread pool, every directory the last build walked, while the build goes on
+   * parsing, resolving its base and looking up the steps before the first COPY: the fstatat of
+   * each file (~2.5 us here, 25 ms of kernel time for 10,000 files) leaves the main thread.
+   * `settled()` waits for them; a listing that failed is made again, synchronously, when walked.
+   */
+  prefetch(): void {
+    if (!this.asyncLister) return;
+    this.fetchedAt = performance.now();
+    const at = Date.now();
+    for (const rel of this.saved.keys()) {
+      const p = this.asyncLister(path.join(this.dir, rel));
+      if (!p) return;
+      this.pending.push(p.then((l) => { if (!this.dropped) this.fetched.set(rel, { ...l, at }); }, () => { /* listed again when walked */ }));
     }
   }
 
-  /** Keep the hashes this build used for the next one (temp + rename). */
-  save(): void {
-    if (!this.hashFile || this.used.size === 0) return;
-    if (!this.computed && this.used.size === this.hashes.size) return;
-    const tmp = `${this.hashFile}.${process.pid}.tmp`;
+  /** The listings `prefetch` started are in (call before `checksum`). */
+  async settled(): Promise<void> {
+    if (this.pending.length) await Promise.all(this.pending.splice(0));
+    if (this.fetched.size && performance.now() - this.fetchedAt > 1000) this.dropPrefetched();
+  }
+
+  /**
+   * Forget the listings made ahead: files may have changed since, and a COPY must checksum
+   * what it copies (a saved digest for content it did not copy would poison the cache). A
+   * step that runs calls this; so does the first use of listings older than a second.
+   */
+  dropPrefetched(): void {
+    this.dropped = true;
+    this.fetched.clear();
+  }
+
+  private walkedAbove(rel: string): boolean {
+    if (rel === '.') return false;
+    for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) if (this.walked.has(rel.slice(0, i))) return true;
+    return this.walked.has('.');
+  }
+
+  /** The saved file hashes, by directory (parsed once, on first need). */
+  private loadFiles(): Map<string, string> {
+    if (this.savedFiles) return this.savedFiles;
+    this.savedFiles = new Map();
     try {
-      const flat: string[] = [];
-      for (const [k, v] of this.used) flat.push(k, v);
-      fs.writeFileSync(tmp, JSON.stringify(flat));
-      fs.renameSync(tmp, this.hashFile);
-    } catch { fs.rmSync(tmp, { force: true }); }
+      // read again: should another build have replaced the file meanwhile, its hashes are as good
+      // (each is keyed by the file's name, size, times and inode), or the line is cut at the wrong
+      // place and fails to parse (the files are read again)
+      const rest = this.restAt < 0 ? [] : JSON.parse(fs.readFileSync(this.stateFile!).subarray(this.restAt).toString('utf8')) as unknown;
+      const f = Array.isArray(rest) ? rest as unknown[] : [];
+      for (let i = 0; i + 1 < f.length; i += 2) if (typeof f[i] === 'string' && typeof f[i + 1] === 'string') this.savedFiles.set(f[i] as string, f[i + 1] as string);
+    } catch { /* unreadable: every file is read again */ }
+    return this.savedFiles;
   }
 
   /** Is this context-relative path excluded? */
@@ -169,62 +296,127 @@ export class Context {
 
   /** The checksum of a context path's contents and metadata (not mtimes), ignore rules applied. */
   checksum(rel: string): string {
-    const h = createHash('sha256');
-    // one update per entry (the same bytes as one per field: the digest is unchanged)
-    const walk = (r: string, abs: string, st: EntryStat): void => {
-      const type = st.mode & S_IFMT;
-      if (type === S_IFLNK) h.update(`${r}\0${st.mode.toString(8)}\0L${fs.readlinkSync(abs)}\0`);
-      else if (type === S_IFREG) h.update(`${r}\0${st.mode.toString(8)}\0F${this.fileHash(r, abs, st)}\0`);
-      else {
-        h.update(`${r}\0${st.mode.toString(8)}\0`);
-        if (type !== S_IFDIR) return;
-        const listed = this.lister?.(abs);
-        if (listed) {
-          // the names sorted as readdir's are below, each with its fields
-          const { names, fields } = listed;
-          const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
-          for (const i of order) {
-            const n = names[i]!;
-            const child = r === '.' ? n : `${r}/${n}`;
-            const o = i * 7;
-            const cst: EntryStat = {
-              mode: fields[o]!, size: fields[o + 1]!,
-              // as Node computes Stats' mtimeMs/ctimeMs, so the saved keys match either way
-              mtimeMs: fields[o + 2]! * 1e3 + fields[o + 3]! / 1e6,
-              ctimeMs: fields[o + 4]! * 1e3 + fields[o + 5]! / 1e6,
-              ino: fields[o + 6]!,
-            };
-            if (this.skip(child, (cst.mode & S_IFMT) === S_IFDIR)) continue;
-            walk(child, `${abs}/${n}`, cst);
-          }
-          return;
-        }
-        for (const n of fs.readdirSync(abs).sort()) {
-          const child = r === '.' ? n : `${r}/${n}`;
-          const childAbs = `${abs}/${n}`;
-          const cst = fs.lstatSync(childAbs);
-          if (this.skip(child, cst.isDirectory())) continue;
-          walk(child, childAbs, cst);
-        }
-      }
-    };
     const abs = path.join(this.dir, rel);
-    walk(rel, abs, fs.lstatSync(abs));
-    return h.digest('hex');
+    const at = Date.now();
+    const st = fs.lstatSync(abs);
+    const type = st.mode & S_IFMT;
+    let body = '';
+    if (type === S_IFDIR) body = `D${this.dirDigest(rel, abs)}`;
+    else if (type === S_IFREG) body = `F${this.looseHash(rel, abs, st, at - RACY_MS)}`;
+    else if (type === S_IFLNK) body = `L${fs.readlinkSync(abs)}`;
+    return createHash('sha256').update(`${rel}\0${st.mode.toString(8)}\0${body}\0`).digest('hex');
   }
 
-  /** A file's content hash, keyed by its context-relative path and the stat fields a change moves. */
-  private fileHash(rel: string, abs: string, st: EntryStat): string {
-    const k = `${rel}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.ino}`;
-    let v = this.hashes.get(k);
+  /** A directory's entries: the addon's one call, else readdir + lstat into the same shape. */
+  private list(rel: string, abs: string): Listing {
+    const ahead = this.fetched.get(rel);
+    if (ahead) {
+      this.fetched.delete(rel);
+      return ahead;
+    }
+    const at = Date.now();
+    const listed = this.lister?.(abs);
+    if (listed) return { ...listed, at };
+    const names = fs.readdirSync(abs);
+    const fields = new Float64Array(names.length * 7);
+    names.forEach((n, i) => {
+      const st = fs.lstatSync(`${abs}/${n}`, { bigint: true });
+      fields.set([Number(st.mode), Number(st.size), Number(st.mtimeNs / 1000000000n), Number(st.mtimeNs % 1000000000n),
+        Number(st.ctimeNs / 1000000000n), Number(st.ctimeNs % 1000000000n), Number(st.ino)], i * 7);
+    });
+    return { names: Buffer.from(names.map((n) => `${n}\0`).join('')), fields, at };
+  }
+
+  /** A directory's Merkle digest: its own entries', then each subdirectory's. */
+  private dirDigest(rel: string, abs: string): string {
+    const done = this.digests.get(rel);
+    if (done !== undefined) return done;
+    const { names, fields, at } = this.list(rel, abs);
+    const sig = createHash('sha256').update(names).update(fields).digest('base64');
+    const saved = this.saved.get(rel);
+    let rec: DirRecord;
+    if (saved && saved.sig === sig) rec = saved;
+    else {
+      rec = this.walkDir(rel, abs, names, fields, sig, at - RACY_MS);
+      this.dirty = true;
+    }
+    this.walked.set(rel, rec);
+    const h = createHash('sha256').update(rec.own);
+    for (const n of rec.subs) h.update(`${n}\0${this.dirDigest(rel === '.' ? n : `${rel}/${n}`, `${abs}/${n}`)}\0`);
+    const digest = h.digest('hex');
+    this.digests.set(rel, digest);
+    return digest;
+  }
+
+  /** A directory whose listing changed: every entry, sorted; files keep their saved hash while size, times and inode are the same. */
+  private walkDir(rel: string, abs: string, buf: Buffer, fields: Float64Array, sig: string, racyAfter: number): DirRecord {
+    const names = buf.length ? buf.toString('utf8', 0, buf.length - 1).split('\0') : [];
+    const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+    const before = new Map<string, string>();
+    const blob = this.loadFiles().get(rel);
+    if (blob) {
+      const p = blob.split('/');
+      for (let i = 0; i + 5 < p.length; i += 6) before.set(`${p[i]}/${p[i + 1]}/${p[i + 2]}/${p[i + 3]}/${p[i + 4]}`, p[i + 5]!);
+    }
+    const own = createHash('sha256');
+    const subs: string[] = [];
+    let files = '';
+    for (const i of order) {
+      const n = names[i]!;
+      const o = i * 7;
+      const mode = fields[o]!;
+      const type = mode & S_IFMT;
+      if (this.skip(rel === '.' ? n : `${rel}/${n}`, type === S_IFDIR)) continue;
+      // as Node computes Stats' mtimeMs/ctimeMs
+      const ctimeMs = fields[o + 4]! * 1e3 + fields[o + 5]! / 1e6;
+      const racy = ctimeMs >= racyAfter;
+      if (racy) sig = '';
+      if (type === S_IFREG) {
+        const key = `${n}/${fields[o + 1]}/${fields[o + 2]! * 1e3 + fields[o + 3]! / 1e6}/${ctimeMs}/${fields[o + 6]}`;
+        let hash = before.get(key);
+        if (!hash) hash = createHash('sha256').update(fs.readFileSync(`${abs}/${n}`)).digest('hex');
+        if (!racy) files += `${key}/${hash}/`;
+        own.update(`${n}\0${mode.toString(8)}\0F${hash}\0`);
+      } else if (type === S_IFLNK) own.update(`${n}\0${mode.toString(8)}\0L${fs.readlinkSync(`${abs}/${n}`)}\0`);
+      else if (type === S_IFDIR) {
+        own.update(`${n}\0${mode.toString(8)}\0D\0`);
+        subs.push(n);
+      } else own.update(`${n}\0${mode.toString(8)}\0\0`);
+    }
+    return { sig, own: own.digest('hex'), subs, files };
+  }
+
+  /** A file checksummed on its own (COPY of one file): its content hash, reused while its stat is the same. */
+  private looseHash(rel: string, abs: string, st: fs.Stats, racyAfter: number): string {
+    const k = `${rel}/${st.size}/${st.mtimeMs}/${st.ctimeMs}/${st.ino}`;
+    let v = this.savedLoose.get(k);
     if (!v) {
       v = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
-      this.hashes.set(k, v);
-      this.computed = true;
+      this.dirty = true;
     }
-    this.used.set(k, v);
+    if (st.ctimeMs < racyAfter) this.loose.set(k, v);
     return v;
   }
+}
+
+/** A file's first line (without the newline), or all of it when it has none. */
+function readLine(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const b = Buffer.allocUnsafe(65536);
+      const n = fs.readSync(fd, b, 0, b.length, size);
+      const nl = b.subarray(0, n).indexOf(10);
+      if (nl >= 0 || n === 0) {
+        parts.push(b.subarray(0, nl >= 0 ? nl : n));
+        return Buffer.concat(parts);
+      }
+      parts.push(b.subarray(0, n));
+      size += n;
+    }
+  } finally { fs.closeSync(fd); }
 }
 
 function isSymlink(p: string): boolean {

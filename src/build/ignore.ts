@@ -70,7 +70,8 @@ export class IgnoreMatcher {
   private readonly patterns: Pattern[];
   readonly hasExclusions: boolean;
 
-  constructor(lines: readonly string[]) {
+  /** the patterns as given (a context's saved walk is reused only under the same ones) */
+  constructor(readonly lines: readonly string[]) {
     this.patterns = lines.map((l) => {
       const exclusion = l.startsWith('!');
       const text = exclusion ? l.slice(1) : l;

@@ -65,6 +65,7 @@ export async function copyStep(b: StepHost, run: StageRun, ins: Instruction, pfx
   for (const s of srcs) {
     if (isAdd && /^https?:\/\//.test(s)) { sources.push({ kind: 'url', url: s }); continue; }
     if (fromState) { sources.push({ kind: 'view', rel: s }); keySrc.push(['path', s]); continue; }
+    await b.ctx.settled();
     const { rels, wildcard } = b.ctx.expand(s);
     if (rels.length === 0 && !wildcard) {
       const shownPath = '/' + path.posix.normalize('/' + s).slice(1).replace(/\/$/, '');

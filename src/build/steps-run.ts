@@ -137,6 +137,7 @@ async function parseMounts(b: StepHost, run: StageRun, ins: Instruction, env: Ma
         const rel = path.posix.normalize('/' + src).slice(1) || '.';
         const abs = path.join(b.ctx.dir, rel);
         if (!fs.existsSync(abs)) throw new BuildError(`failed to compute cache key: "/${rel === '.' ? '' : rel}" not found: not found`);
+        await b.ctx.settled();
         const sum = b.ctx.checksum(rel);
         out.push({ key: ['bind-ctx', tgt, rel, sum, ro], make: async () => {
           // a copy of the (filtered) context path, so the step cannot change the user's files

@@ -453,8 +453,12 @@ export class BuildEngine implements BuildBackend {
     return withStepLock(this.store, this.locks, key, fn);
   }
 
-  lstatDir(dir: string): { names: string[]; fields: Float64Array } | null {
+  lstatDir(dir: string): { names: Buffer; fields: Float64Array } | null {
     return this.store.sys.lstatDir(dir);
+  }
+
+  lstatDirAsync(dir: string): Promise<{ names: Buffer; fields: Float64Array }> | null {
+    return this.store.sys.lstatDirAsync(dir);
   }
 
   hashCacheFile(contextDir: string): string {

@@ -479,6 +479,11 @@ export class FakeSys implements Sys {
     return null;
   }
 
+  lstatDirAsync(dir: string): Promise<DirStats> | null {
+    this.record('lstatDirAsync', [dir]);
+    return null;
+  }
+
   // ---------------------------------------------------------------- processes
 
   async runtimeRun(binary: string, args: readonly string[], opts: RuntimeRunOptions = {}): Promise<ExecResult> {

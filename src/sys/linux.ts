@@ -78,7 +78,8 @@ interface SysAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount(target: string, flags: number): void;
   topdir(path: string): boolean;
-  lstatdir(path: string): [string[], Float64Array];
+  lstatdir(path: string): [Buffer, Float64Array];
+  lstatdirAsync?(path: string): Promise<[Buffer, Float64Array]>;
 }
 
 const MS_RDONLY = 1;
@@ -309,6 +310,12 @@ class LinuxSys implements Sys {
     if (!a?.lstatdir) return null;
     const [names, fields] = a.lstatdir(dir);
     return { names, fields };
+  }
+
+  lstatDirAsync(dir: string): Promise<DirStats> | null {
+    const a = sysAddon();
+    if (!a?.lstatdirAsync) return null;
+    return a.lstatdirAsync(dir).then(([names, fields]) => ({ names, fields }));
   }
 
   spreadSubdirs(dir: string): void {

@@ -58,8 +58,11 @@ export type NodeKind = 'char' | 'block' | 'fifo';
 /** A time with nanoseconds, as a tar header or stat(2) gives it. */
 export interface Timespec { sec: number; nsec: number; }
 
-/** Sys.lstatDir's answer: entry names in directory order, 7 lstat fields each. */
-export interface DirStats { names: string[]; fields: Float64Array }
+/**
+ * Sys.lstatDir's answer: entry names in directory order, each followed by a NUL byte, in one
+ * Buffer (no string per entry: a cached build hashes a listing whole), 7 lstat fields each.
+ */
+export interface DirStats { names: Buffer; fields: Float64Array }
 
 export interface RuntimeRunOptions {
   /** Bytes for the runtime's stdin; otherwise stdin is /dev/null. */
@@ -164,6 +167,8 @@ export interface Sys {
    * built: the caller uses readdir and lstat. Throws as readdir does.
    */
   lstatDir(dir: string): DirStats | null;
+  /** lstatDir on the thread pool (a build lists the context while it does other work); null where the addon is not built. Rejects as readdir does. */
+  lstatDirAsync(dir: string): Promise<DirStats> | null;
 
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */

@@ -205,6 +205,19 @@ test('context checksums: the same with the one-call directory listing and with r
   };
   const first = sums();
   assert.deepEqual(sums(), first);
+  // the directories listed ahead on the thread pool: the same
+  const ahead = new Context(dir, ignore, hashes, (d) => linuxSys.lstatDir(d), (d) => linuxSys.lstatDirAsync(d));
+  ahead.prefetch();
+  await ahead.settled();
+  assert.equal(ahead.checksum('.'), first[0]);
+  // made ahead, then dropped (a step ran meanwhile): the checksum sees what changed since
+  const stale = new Context(dir, ignore, hashes, (d) => linuxSys.lstatDir(d), (d) => linuxSys.lstatDirAsync(d));
+  stale.prefetch();
+  await stale.settled();
+  fs.writeFileSync(path.join(dir, 'src', 'deep', 'b.txt'), 'b, longer\n');
+  stale.dropPrefetched();
+  assert.notEqual(stale.checksum('.'), first[0]);
+  fs.writeFileSync(path.join(dir, 'src', 'deep', 'b.txt'), 'b\n');
   fs.writeFileSync(path.join(dir, 'skip.log'), 'changed\n');
   const later = new Date(Date.now() + 60000);
   fs.utimesSync(path.join(dir, 'src', 'deep', 'b.txt'), later, later);

@@ -59,7 +59,7 @@ test('setTimes: nanoseconds on a path, an open file and a symlink itself', { ski
   assert.throws(() => linuxSys.setTimes(path.join(dir, 'absent'), { sec: 1, nsec: 0 }, { sec: 1, nsec: 0 }), { code: 'ENOENT' });
 });
 
-test('lstatDir: every entry with the fields lstat gives (a symlink itself); a missing directory throws ENOENT', { skip: !built && 'native/build/strata-sys.node is not built' }, (t) => {
+test('lstatDir: every entry with the fields lstat gives (a symlink itself); a missing directory throws ENOENT; lstatDirAsync the same from the thread pool', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
   const dir = tempDir('lstatdir');
   t.after(() => rm(dir));
   fs.writeFileSync(path.join(dir, 'f'), 'twelve bytes');
@@ -68,16 +68,23 @@ test('lstatDir: every entry with the fields lstat gives (a symlink itself); a mi
   linuxSys.setTimes(path.join(dir, 'f'), { sec: 1700000000, nsec: 123456789 }, { sec: 1700000001, nsec: 987654321 });
   const got = linuxSys.lstatDir(dir);
   assert.ok(got);
-  assert.deepEqual([...got.names].sort(), ['f', 'link', 'sub']);
+  assert.equal(got.names[got.names.length - 1], 0, 'each name NUL-terminated');
+  const names = got.names.toString().slice(0, -1).split('\0');
+  assert.deepEqual([...names].sort(), ['f', 'link', 'sub']);
   assert.equal(got.fields.length, 3 * 7);
-  got.names.forEach((n, i) => {
+  names.forEach((n, i) => {
     const st = fs.lstatSync(path.join(dir, n));
     const f = [...got.fields.subarray(i * 7, i * 7 + 7)];
     assert.deepEqual([f[0], f[1], f[2]! * 1e3 + f[3]! / 1e6, f[4]! * 1e3 + f[5]! / 1e6, f[6]], [st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino], n);
   });
-  const fi = got.names.indexOf('f');
+  const fi = names.indexOf('f');
   assert.deepEqual([got.fields[fi * 7 + 2], got.fields[fi * 7 + 3]], [1700000001, 987654321]);
   assert.throws(() => linuxSys.lstatDir(path.join(dir, 'gone')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  const later = await linuxSys.lstatDirAsync(dir);
+  assert.ok(later);
+  assert.deepEqual(later.names, got.names);
+  assert.deepEqual([...later.fields], [...got.fields]);
+  await assert.rejects(linuxSys.lstatDirAsync(path.join(dir, 'gone'))!, (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.syscall === 'scandir');
 });
 
 test('unpack keeps the nanoseconds of a PAX mtime (files, directories, symlinks, nodes)', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
