@@ -114,7 +114,7 @@ export class Aardvark {
    * half-way leaves the full check to the next one.
    */
   private async syncRules(scopes: Array<{ gateway: string; bridge: string }>): Promise<void> {
-    const none = path.join(this.dir, '.no-scope-rules');
+    const none = `${this.dir}.no-scope-rules`; // beside the resolver's dir (emptied when it stops), as the lock
     if (scopes.length === 0 && fs.existsSync(none)) return;
     if (scopes.length > 0) fs.rmSync(none, { force: true });
     await syncDnsScopeRules(this.sys, this.tag, scopes, this.port);
