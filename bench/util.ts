@@ -4,20 +4,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = fs.existsSync(path.join(PROJECT, 'dist', 'strata.mjs')) ? path.join(PROJECT, 'dist', 'strata.mjs') : path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
-/**
- * Node's arguments to run the CLI as bin/strata does: from its V8 startup snapshot when one was
- * made by this same node binary (scripts/snapshot.cjs), else the bundle.
- */
-export const CLI_ARGS: string[] = ((): string[] => {
-  const dist = path.join(PROJECT, 'dist');
-  try {
-    if (fs.readFileSync(path.join(dist, 'strata.node'), 'utf8').trim() === process.execPath && fs.existsSync(path.join(dist, 'strata.blob'))) {
-      return ['--snapshot-blob', path.join(dist, 'strata.blob'), path.join(dist, 'strata.cjs')];
-    }
-  } catch { /* no snapshot */ }
-  return [CLI];
-})();
+// the CLI as the tests run it: from its startup snapshot when the build made one
+import { CLI, CLI_ARGS } from '../test/helpers.js';
+export { CLI, CLI_ARGS };
 
 /** Environment for timing Node: NODE_EXTRA_CA_CERTS makes every start ~80 ms slower. */
 export function benchEnv(root: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {

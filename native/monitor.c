@@ -13,7 +13,8 @@
  *     resize the pty, start a deferred container, disable restarts, ask status;
  *   - when the container's init exits (it is reparented to us once runc create
  *     has exited), the exit code and finish time go to an exit file, written
- *     atomically, after `runc delete` has cleaned the runtime state;
+ *     atomically, after `runc delete` has cleaned the runtime state (state.json
+ *     says "exited" just before that delete);
  *   - restart policies (no, always, unless-stopped, on-failure[:N]) with
  *     Docker's back-off: 100 ms, doubling, reset after 10 s of running, max 1 min.
  *
@@ -27,6 +28,8 @@
  *   resize ROWS COLS\n   reply "ok\n" (stored until a pty exists)
  *   start\n          (with --defer-start) reply "ok PID\n" or "err CODE MSG\n"
  *   norestart\n      no restart after the next exit; ends a back-off wait.
+ *   kill SIG [norestart]\n   signal the container's init (runc kill without runc);
+ *                    reply "ok\n", or "err 1 ..." when it is not running.
  *   status\n         reply one JSON line.
  *
  * Sync pipe (--sync-fd, to the starter): one line, "ok PID MONITORPID\n" once
@@ -891,6 +894,28 @@ static void handle_command(struct client *c, char *line) {
       write_exit();
       state = ST_DONE;
     }
+  } else if (strcmp(cmd, "kill") == 0) {
+    /* kill SIG [norestart]: what `runc kill` does for the init process (the monitor is its
+     * parent, so the pid cannot have been reused), without spawning runc (~25 ms, half of it
+     * CPU); `norestart` first, as `docker stop` wants, in the same round trip. */
+    const char *sg = strtok(NULL, " \t\r"), *fl = strtok(NULL, " \t\r");
+    int sig = sg ? atoi(sg) : 0;
+    if (sig <= 0 || sig >= 65) {
+      client_reply(c, "err 1 bad signal\n");
+    } else {
+      if (fl && strcmp(fl, "norestart") == 0) no_restart = 1;
+      if ((state == ST_RUNNING || state == ST_CREATED) && cpid > 0) {
+        client_reply(c, kill(cpid, sig) == 0 ? "ok\n" : "err 1 container is not running\n");
+      } else {
+        if (no_restart && state == ST_BACKOFF) {
+          write_state("exited");
+          write_exit();
+          state = ST_DONE;
+        }
+        client_reply(c, "err 1 container is not running\n");
+      }
+    }
+    c->closing = 1;
   } else if (strcmp(cmd, "status") == 0) {
     char buf[512];
     snprintf(buf, sizeof buf,
@@ -938,6 +963,13 @@ static void finish_run(void) {
   log_flush();
   close_stdio();
   if (read_oom_kills() > 0) oom_killed = 1;
+  int restart = restart_wanted();
+  if (!restart) {
+    /* Done for good: say so in state.json before `runc delete` (~25 ms), so that a waiting
+     * stop/rm can release the network and the rootfs meanwhile; exit.json still comes after. */
+    now_str(finished_at, sizeof finished_at);
+    write_state("exited");
+  }
   runc("delete", "-f", opt.id, NULL, NULL, NULL);
   now_str(finished_at, sizeof finished_at);
   cpid = 0;
@@ -948,7 +980,7 @@ static void finish_run(void) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   long long ran_ms = (now.tv_sec - started_ts.tv_sec) * 1000LL + (now.tv_nsec - started_ts.tv_nsec) / 1000000;
-  if (restart_wanted()) {
+  if (restart) {
     if (ran_ms >= 10000) backoff_ms = 0;
     backoff_ms = backoff_ms == 0 ? 100 : backoff_ms * 2;
     if (backoff_ms > 60000) backoff_ms = 60000;

@@ -16,7 +16,7 @@ const bundle = path.join(dist, 'strata.cjs');
 const entry = path.join(dist, 'snapshot-entry.cjs');
 const blob = path.join(dist, 'strata.blob');
 const nodeFile = path.join(dist, 'strata.node');
-for (const f of [blob, nodeFile]) fs.rmSync(f, { force: true });
+for (const f of [blob, nodeFile, path.join(dist, 'strata.node-ref')]) fs.rmSync(f, { force: true });
 
 // node:module (not yet verified in snapshots by Node 20) loaded once a command runs, not before
 const source = fs.readFileSync(bundle, 'utf8').replace("'node:module', ", '');
@@ -51,3 +51,9 @@ if (r.status !== 0 || !fs.existsSync(tmp)) {
 }
 fs.renameSync(tmp, blob);
 fs.writeFileSync(nodeFile, process.execPath + '\n');
+// A hard link to that binary: bin/strata starts from the blob only while the node it runs is
+// this very file (a Node upgrade puts a new file in its place, which a stale blob would make
+// fail at start). Where no link can be made (another filesystem), bin/strata compares mtimes.
+const ref = path.join(dist, 'strata.node-ref');
+fs.rmSync(ref, { force: true });
+try { fs.linkSync(fs.realpathSync(process.execPath), ref); } catch { /* mtimes then */ }

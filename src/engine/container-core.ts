@@ -165,8 +165,9 @@ export class ContainerCore {
     const next = this.view(row);
     if (row.state === 'exited') {
       // release the rootfs, network and runc state; `settle()` waits for it before the next step
+      const done = this.isReleased(c);
       this.track(c.id, (async () => {
-        await this.releaseRuntime(next);
+        if (!done) await this.releaseRuntime(next);
         if (next.hostConfig.AutoRemove) await this.destroy(next, { volumes: true });
       })());
     }
@@ -204,10 +205,14 @@ export class ContainerCore {
     return merged;
   }
 
-  /** Unmount, release the network and runc state (after the container stopped for good). */
-  async releaseRuntime(c: Container): Promise<void> {
+  /**
+   * Unmount, release the network and runc state (after the container stopped for good).
+   * `monitorDeletes`: the monitor has said the container stopped and is deleting the runc
+   * state itself (stop and rm release side by side with that, then wait for exit.json).
+   */
+  async releaseRuntime(c: Container, opts: { monitorDeletes?: boolean } = {}): Promise<void> {
     // the monitor deletes the runc state before it writes exit.json: only a monitor that died leaves it
-    if (!readExit(c.paths.exitFile)) {
+    if (!opts.monitorDeletes && !readExit(c.paths.exitFile)) {
       try { await this.runc.delete(c.id, { force: true }); } catch { /* never created, or already gone */ }
     }
     const merged = path.join(c.dir, 'merged');
@@ -224,6 +229,23 @@ export class ContainerCore {
     let names: string[] = [];
     try { names = fs.readdirSync(c.dir); } catch { /* removed meanwhile */ }
     for (const f of names.filter((n) => n.startsWith('exec-'))) fs.rmSync(path.join(c.dir, f), { force: true });
+  }
+
+  /** Container runs (by monitor pid) this process has released in full after their exit record. */
+  private readonly released = new Map<string, number>();
+
+  /**
+   * The run of `c` that just ended was released by this process (stop or rm -f, beside the
+   * monitor's runc delete): a refresh or a removal need not go over it again (~3 ms each).
+   * Keyed by the run's monitor, which has ended for good: a container started again has
+   * another one, and is released again after its next exit.
+   */
+  markReleased(c: Container): void {
+    this.released.set(c.id, c.row.monitor_pid);
+  }
+
+  private isReleased(c: Container): boolean {
+    return this.released.get(c.id) === c.row.monitor_pid;
   }
 
   private readonly destroying = new Map<string, Promise<void>>();
@@ -255,7 +277,8 @@ export class ContainerCore {
         throw conflict(`removal of container ${c.id} is already in progress`);
       }
     }
-    await this.releaseRuntime(c);
+    if (!this.isReleased(c)) await this.releaseRuntime(c);
+    this.released.delete(c.id);
     this.volumes.release(c, !!opts.volumes);
     // The dir leaves containers/ in one rename before the row goes, so a removal killed at any
     // point leaves either the row (the next rm takes over) or a trash dir in tmp/ that the

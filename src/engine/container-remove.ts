@@ -5,7 +5,7 @@ import { conflict, invalidArgument, StrataError } from '../base/errors.js';
 import { treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
 import { containerNamed } from '../meta/containers.js';
-import { waitExit, disableRestart } from '../runtime/index.js';
+import { killForRemoval } from './container-stop.js';
 import type { ContainerCore } from './container-core.js';
 import { VALID_NAME } from './names.js';
 
@@ -15,10 +15,7 @@ export async function removeContainer(cs: ContainerCore, ref: string, opts: { fo
   if (!cs.find(c.id)) return; // auto-removed meanwhile
   if (cs.isLive(c)) {
     if (!opts.force) throw conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
-    await disableRestart(c.paths.socketPath).catch(() => undefined);
-    if (c.row.state === 'paused') await cs.runc.resume(c.id).catch(() => undefined);
-    try { await cs.runc.kill(c.id, 'KILL', { all: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
+    await killForRemoval(cs, c);
   }
   const after = cs.find(c.id);
   if (!after) return;

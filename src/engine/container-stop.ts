@@ -1,36 +1,87 @@
 /** `stop`, `kill`, `pause`, `unpause`, `wait`. */
 import { conflict, invalidArgument, notFound, StrataError } from '../base/errors.js';
-import { waitExit, disableRestart, signalNumber } from '../runtime/index.js';
+import { waitExit, waitStopped, disableRestart, signalInit, signalNumber } from '../runtime/index.js';
 import type { Container } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import { holdFreeze, releaseFreeze } from './freeze.js';
 
-/** SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds. */
+/**
+ * SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds. Once the monitor
+ * says the container stopped (state.json, just before its `runc delete`), the network and the
+ * rootfs are released side by side with that delete; stop returns after exit.json.
+ */
 export async function stopContainer(cs: ContainerCore, ref: string, timeout?: number): Promise<Container> {
   let c = cs.get(ref);
   await cs.settle(c.id);
   if (!cs.isLive(c)) return c;
   cs.update(c.id, { manually_stopped: 1 });
-  await disableRestart(c.paths.socketPath).catch(() => undefined);
-  if (c.row.state === 'paused') await cs.runc.resume(c.id).catch(() => undefined);
+  if (c.row.state === 'paused') {
+    await disableRestart(c.paths.socketPath).catch(() => undefined);
+    await cs.runc.resume(c.id).catch(() => undefined);
+  }
   const t = timeout ?? c.config.StopTimeout ?? 10;
-  const sig = c.config.StopSignal || 'TERM';
-  try { await cs.runc.kill(c.id, sig.replace(/^SIG/, '')); } catch { /* already gone */ }
+  // an unknown StopSignal: runc refuses it, then the timeout's SIGKILL
+  await signalContainer(cs, c, (c.config.StopSignal || 'TERM').replace(/^SIG/, ''), { norestart: true });
+  cs.network?.nm?.prefetchRules(c.id);
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), Math.max(0, t) * 1000);
+  const waitOpts = { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 };
+  let stopped: boolean;
   try {
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, signal: ac.signal, intervalMs: 20 });
+    await waitStopped(c.paths.exitFile, c.paths.stateFile, { ...waitOpts, signal: ac.signal });
+    stopped = true;
   } catch {
-    try { await cs.runc.kill(c.id, 'KILL', { all: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
+    await signalContainer(cs, c, 'KILL', { norestart: true, all: true });
+    stopped = await waitStopped(c.paths.exitFile, c.paths.stateFile, waitOpts).then(() => true, () => false);
   } finally {
     clearTimeout(timer);
   }
+  const recorded = stopped && await releaseWhileMonitorEnds(cs, c);
   c = cs.get(c.id);
   await cs.settle(c.id);
-  await cs.releaseRuntime(c).catch(() => undefined);
+  // no exit record (the monitor died): what is left, runc's state included
+  if (!recorded) await cs.releaseRuntime(c).catch(() => undefined);
   cs.event(c, 'stop');
   return c;
+}
+
+/**
+ * Signal the container's init through its monitor; through `runc kill` when no monitor
+ * answers (one killed -9 leaves the container running) or it predates the `kill` command.
+ * `all` (runc kill --all) matters only there: the monitor's SIGKILL goes to the init of the
+ * container's own pid namespace, and the kernel kills the rest of the namespace with it.
+ */
+async function signalContainer(cs: ContainerCore, c: Container, sig: string, opts: { norestart?: boolean; all?: boolean } = {}): Promise<void> {
+  let num: number | undefined;
+  try { num = signalNumber(sig); } catch { /* runc's refusal below */ }
+  const r = num === undefined ? 'unsupported' : await signalInit(c.paths.socketPath, num, { norestart: !!opts.norestart });
+  if (r !== 'unsupported') return;
+  if (opts.norestart) await disableRestart(c.paths.socketPath).catch(() => undefined);
+  try { await cs.runc.kill(c.id, String(sig), { all: !!opts.all }); } catch { /* already gone */ }
+}
+
+/** rm -f: SIGKILL (no restart), then the same release as stop. */
+export async function killForRemoval(cs: ContainerCore, c: Container): Promise<void> {
+  if (c.row.state === 'paused') {
+    await disableRestart(c.paths.socketPath).catch(() => undefined);
+    await cs.runc.resume(c.id).catch(() => undefined);
+  }
+  await signalContainer(cs, c, 'KILL', { norestart: true, all: true });
+  cs.network?.nm?.prefetchRules(c.id);
+  const stopped = await waitStopped(c.paths.exitFile, c.paths.stateFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).then(() => true, () => false);
+  if (stopped) await releaseWhileMonitorEnds(cs, c);
+}
+
+/**
+ * The container has stopped: release its network and rootfs while its monitor deletes the
+ * runc state (a `runc delete`, 25-35 ms here, that came first), then wait for exit.json.
+ * False when the monitor ended without one.
+ */
+async function releaseWhileMonitorEnds(cs: ContainerCore, c: Container): Promise<boolean> {
+  const early = cs.releaseRuntime(c, { monitorDeletes: true }).then(() => true, () => false);
+  const recorded = await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).then(() => true, () => false);
+  if (await early && recorded) cs.markReleased(c);
+  return recorded;
 }
 
 export async function killContainer(cs: ContainerCore, ref: string, signal = 'KILL'): Promise<Container> {

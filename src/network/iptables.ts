@@ -14,7 +14,7 @@
  * `iptables-save` prints it (quoted comments included).
  */
 import { createHash } from 'node:crypto';
-import type { Sys } from '../sys/index.js';
+import type { ExecResult, Sys } from '../sys/index.js';
 
 interface SavedRule { table: string; chain: string; spec: string; }
 interface SavedTable { chains: string[]; rules: SavedRule[]; }
@@ -127,10 +127,12 @@ export async function sweepForwardRules(sys: Sys, isStaleIp: (ip: string) => boo
  * three plugins run (their IPv6 passes and chain re-creations are no-ops for an IPv4-only
  * container): the nat rules naming one of `networks` and `containerId` in their comment, the
  * per-container chains they jump to, and the CNI-FORWARD rules of `ips`. Rules already gone
- * are fine (a concurrent removal: the rest is deleted one at a time).
+ * are fine (a concurrent removal: the rest is deleted one at a time). `prefetched`: an
+ * `iptables-save` taken while the container was stopping (its rules stay as they are until
+ * its endpoints change, which the caller checks).
  */
-export async function removeContainerRules(sys: Sys, networks: ReadonlySet<string>, containerId: string, ips: ReadonlySet<string>): Promise<void> {
-  const saved = await sys.iptablesSave();
+export async function removeContainerRules(sys: Sys, networks: ReadonlySet<string>, containerId: string, ips: ReadonlySet<string>, prefetched?: Promise<ExecResult>): Promise<void> {
+  const saved = await (prefetched ?? sys.iptablesSave());
   const tables = saved.code === 0 ? parseSave(saved.stdout, '') : new Map<string, SavedTable>();
   const nat = tables.get('nat') ?? { chains: [], rules: [] };
   const filter = tables.get('filter') ?? { chains: [], rules: [] };

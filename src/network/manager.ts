@@ -38,7 +38,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
 import { mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
-import { linuxSys, type Sys } from '../sys/index.js';
+import { linuxSys, type ExecResult, type Sys } from '../sys/index.js';
 import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
 import type { ResolvConfOptions } from './hosts-files.js';
 import {
@@ -49,7 +49,7 @@ import { contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps
 import { withLock } from './lock.js';
 import { allocatePorts } from './port-allocator.js';
 import type { PortSpec } from './ports.js';
-import { cleanupStale, teardown } from './recovery.js';
+import { cleanupStale, endpointsKey, teardown } from './recovery.js';
 import {
   ID_RE, NAME_RE, NetworkState, PREDEFINED, readJson,
   type AttachmentRecord, type EndpointRecord, type NetworkRecord, type PortMapEntry,
@@ -406,6 +406,8 @@ export class NetworkManager {
    * files updated. Idempotent: an unknown container or one half torn down is fine.
    */
   async detach(containerId: string): Promise<void> {
+    const prefetched = this.prefetched.get(containerId);
+    this.prefetched.delete(containerId);
     const rec = await withLock(this.sys, this.st.lockFile, () => {
       const r = this.st.readRecord(containerId);
       if (!r) return undefined;
@@ -419,8 +421,23 @@ export class NetworkManager {
       if (ID_RE.test(containerId)) await deleteNetns(this.sys, this.st.netnsNameFor(containerId)).catch(() => {});
       return;
     }
-    await teardown(this.st, rec);
+    await teardown(this.st, rec, prefetched);
     await this.refreshHosts();
+  }
+
+  private readonly prefetched = new Map<string, { key: string; saved: Promise<ExecResult> }>();
+
+  /**
+   * A container is stopping (signalled, not gone yet): read the iptables rules its `detach`
+   * will remove now, beside the wait (~10 ms of a stop). The detach uses this reading only if
+   * the container's endpoints are still those of now; it is the next `detach` of this
+   * container in this process that uses it.
+   */
+  prefetchRules(containerId: string): void {
+    const r = this.st.readRecord(containerId);
+    if (!r || r.status !== 'attached' || r.endpoints.length === 0) return;
+    const saved = this.sys.iptablesSave().catch((e: unknown) => ({ code: 1, stdout: '', stderr: String(e) }));
+    this.prefetched.set(containerId, { key: endpointsKey(r), saved });
   }
 
   // ---------------------------------------------------------------- connect / disconnect

@@ -13,6 +13,7 @@ import { contains, mustParseCidr, parseIPv4 } from './ipv4.js';
 import { withLock } from './lock.js';
 import type { AttachmentRecord, EndpointRecord, NetworkState } from './state.js';
 import type { CleanupReport } from './types.js';
+import type { ExecResult } from '../sys/index.js';
 
 /** Is the process recorded as working on an attachment ("pid starttime") still running? */
 function ownerAlive(st: NetworkState, owner: string | undefined): boolean {
@@ -46,7 +47,7 @@ function quickDelOk(ep: EndpointRecord): boolean {
  * pair, deleted from its host end (as the bridge plugin deletes it from the container end);
  * host-local's reservations. The plugins cost ~35 processes and most of a `stop`.
  */
-async function quickDel(st: NetworkState, r: AttachmentRecord, eps: EndpointRecord[], withNetns: boolean): Promise<void> {
+async function quickDel(st: NetworkState, r: AttachmentRecord, eps: EndpointRecord[], withNetns: boolean, saved?: Promise<ExecResult>): Promise<void> {
   const sys = st.sys;
   const id = r.containerId;
   const live = st.liveIps(id);
@@ -58,12 +59,20 @@ async function quickDel(st: NetworkState, r: AttachmentRecord, eps: EndpointReco
   // rules: independent kernel objects. A veth gone already, or taken with its netns, leaves
   // nothing either way; a netns left over is deleted by the caller.
   const ipCmds = [...veths.map((v) => ['link', 'delete', v]), ...(withNetns && /^[\w.-]+$/.test(r.netnsName) ? [['netns', 'delete', r.netnsName]] : [])];
-  await Promise.all([removeContainerRules(sys, new Set(eps.map((ep) => ep.cniName)), id, ips), ipCmds.length > 0 ? sys.ipBatch(ipCmds) : undefined]);
+  await Promise.all([removeContainerRules(sys, new Set(eps.map((ep) => ep.cniName)), id, ips, saved), ipCmds.length > 0 ? sys.ipBatch(ipCmds) : undefined]);
   for (const ep of eps) st.releaseReservations(ep.cniName, (cid, ifn) => cid === id && ifn === ep.ifName);
 }
 
+/**
+ * What `teardown` can use of an `iptables-save` taken earlier (`saved`): only while the
+ * endpoints are those it was taken for (`endpointsKey`), as their rules are then unchanged.
+ */
+export function endpointsKey(r: AttachmentRecord): string {
+  return r.endpoints.map((ep) => `${ep.endpointId}:${ep.state}`).join(' ');
+}
+
 /** DEL + netns delete + sweeps + record removal. Never throws for what is already gone. */
-export async function teardown(st: NetworkState, r: AttachmentRecord): Promise<void> {
+export async function teardown(st: NetworkState, r: AttachmentRecord, prefetched?: { key: string; saved: Promise<ExecResult> }): Promise<void> {
   const sys = st.sys;
   const ns = netnsPath(sys, r.netnsName);
   const nsExists = fs.existsSync(ns);
@@ -72,7 +81,7 @@ export async function teardown(st: NetworkState, r: AttachmentRecord): Promise<v
   const quick = nsExists ? r.endpoints.filter(quickDelOk) : [];
   if (quick.length > 0) {
     try {
-      await quickDel(st, r, quick, quick.length === r.endpoints.length);
+      await quickDel(st, r, quick, quick.length === r.endpoints.length, prefetched?.key === endpointsKey(r) ? prefetched.saved : undefined);
     } catch {
       needSweep = true;
     }

@@ -1,6 +1,6 @@
 /**
  * Commands to a running monitor over its control socket (one line out, one reply back):
- * start (a container created with deferStart), resize, norestart, status.
+ * start (a container created with deferStart), resize, norestart, kill, status.
  */
 import * as net from 'node:net';
 import { StrataError, errnoCode } from '../base/errors.js';
@@ -59,6 +59,24 @@ export async function resize(socketPath: string, rows: number, cols: number): Pr
 /** No restart after the next exit (`docker stop`); ends a pending restart back-off. */
 export async function disableRestart(socketPath: string): Promise<void> {
   checkOk(await monitorCommand(socketPath, 'norestart'));
+}
+
+/**
+ * Signal the container's init through its monitor (its parent: the pid cannot have been
+ * reused), `norestart` first when asked: one socket round trip where `disableRestart` and
+ * `runc kill` took a round trip and a runc process (~25 ms, ~15 ms of CPU). `not-running`:
+ * the monitor knows it has exited. `unsupported`: no monitor answers (killed: the container
+ * may still run) or it predates the command: the caller falls back to `runc kill`.
+ */
+export async function signalInit(socketPath: string, signal: number, opts: { norestart?: boolean } = {}): Promise<'ok' | 'not-running' | 'unsupported'> {
+  let reply: string;
+  try {
+    reply = (await monitorCommand(socketPath, `kill ${signal}${opts.norestart ? ' norestart' : ''}`)).trim();
+  } catch {
+    return 'unsupported';
+  }
+  if (reply === 'ok') return 'ok';
+  return /not running/.test(reply) ? 'not-running' : 'unsupported';
 }
 
 interface MonitorStatus {

@@ -92,7 +92,22 @@ export function readState(file: string): MonitorState | null {
  * Wait for the exit file. Rejects with `unavailable` if the monitor dies
  * without writing it (killed -9), so a caller never waits forever.
  */
-export async function waitExit(exitFile: string, opts: { monitorPid?: number; signal?: AbortSignal; intervalMs?: number; sys?: Sys } = {}): Promise<ExitInfo> {
+export function waitExit(exitFile: string, opts: { monitorPid?: number; signal?: AbortSignal; intervalMs?: number; sys?: Sys } = {}): Promise<ExitInfo> {
+  return waitFor(exitFile, () => readExit(exitFile) ?? undefined, opts);
+}
+
+/**
+ * Until the container has stopped for good: its monitor's state.json says `exited` (written
+ * just before the monitor's `runc delete`, ~25 ms ahead of exit.json) or exit.json is there.
+ * What runs in the container is gone then: its network and rootfs can be released while the
+ * monitor finishes. Rejects like `waitExit`.
+ */
+export async function waitStopped(exitFile: string, stateFile: string, opts: { monitorPid?: number; signal?: AbortSignal; intervalMs?: number; sys?: Sys } = {}): Promise<void> {
+  await waitFor(exitFile, () => (readExit(exitFile) || readState(stateFile)?.status === 'exited' ? true : undefined), opts);
+}
+
+/** Poll `check` on every change in the exit file's directory (inotify) and every `intervalMs`. */
+async function waitFor<T>(exitFile: string, check: () => T | undefined, opts: { monitorPid?: number; signal?: AbortSignal; intervalMs?: number; sys?: Sys }): Promise<T> {
   const sys = opts.sys ?? linuxSys;
   const interval = opts.intervalMs ?? 50;
   let watcher: fs.FSWatcher | undefined;
@@ -104,12 +119,12 @@ export async function waitExit(exitFile: string, opts: { monitorPid?: number; si
   }
   try {
     for (;;) {
-      const info = readExit(exitFile);
-      if (info) return info;
+      const info = check();
+      if (info !== undefined) return info;
       if (opts.signal?.aborted) throw new StrataError('unavailable', 'wait aborted');
       if (opts.monitorPid && !sys.processAlive(opts.monitorPid)) {
-        const again = readExit(exitFile);
-        if (again) return again;
+        const again = check();
+        if (again !== undefined) return again;
         throw new StrataError('unavailable', 'monitor exited without recording an exit code');
       }
       await new Promise<void>((resolve) => {

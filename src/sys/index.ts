@@ -3,5 +3,5 @@
  * the real implementation in linux.ts, the recording fake (for tests) in fake.ts; README.md
  * lists the whole privileged surface.
  */
-export type { MountInfo, MountRequest, NodeKind, Sys, Timespec } from './types.js';
+export type { ExecResult, MountInfo, MountRequest, NodeKind, Sys, Timespec } from './types.js';
 export { linuxSys, sbinPath, xattrErrno } from './linux.js';

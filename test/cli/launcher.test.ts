@@ -126,4 +126,22 @@ test('launcher: bin/strata starts Node from the startup snapshot the build made,
   assert.equal(r.status, 0, r.stderr.toString());
   assert.match(r.stdout.toString(), /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/m);
   assert.equal(spawnSync(link, ['--version'], { env: env(root) }).stdout.toString(), `${VERSION}\n`);
+  // the right node named, but another file in its place since (a Node upgrade): the bundle runs
+  fs.writeFileSync(path.join(dir, 'dist', 'strata.node'), `${process.execPath}\n`);
+  fs.writeFileSync(path.join(dir, 'dist', 'other-file'), '');
+  fs.linkSync(path.join(dir, 'dist', 'other-file'), path.join(dir, 'dist', 'strata.node-ref'));
+  const traced = spawnSync('sh', ['-x', path.join(dir, 'bin', 'strata'), 'images', '-q'], { env: env(root) });
+  assert.equal(traced.status, 0, traced.stderr.toString());
+  assert.match(traced.stderr.toString(), /exec node \S+\/launch\.cjs images -q/);
+  // and the very binary: the snapshot
+  fs.rmSync(path.join(dir, 'dist', 'strata.node-ref'));
+  try {
+    fs.linkSync(fs.realpathSync(process.execPath), path.join(dir, 'dist', 'strata.node-ref'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EXDEV') return; // node on another filesystem than the temp dir
+    throw e;
+  }
+  const snap2 = spawnSync('sh', ['-x', path.join(dir, 'bin', 'strata'), 'images', '-q'], { env: env(root) });
+  assert.equal(snap2.status, 0, snap2.stderr.toString());
+  assert.match(snap2.stderr.toString(), /exec \S+ --snapshot-blob \S+strata\.blob/);
 });

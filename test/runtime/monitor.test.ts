@@ -17,6 +17,8 @@ import {
   readLogs,
   attach,
   disableRestart,
+  signalInit,
+  waitStopped,
   monitorStatus,
   formatLogEntry,
   type BuildSpecOptions,
@@ -145,6 +147,36 @@ test('signals: PID 1 without a handler ignores TERM (then KILL: 137); TERM to al
   await fx.runc.kill(d.c.id, 'TERM');
   assert.equal((await waitExit(d.c.paths.exitFile, { monitorPid: d.monitorPid })).exitCode, 0);
   assert.deepEqual((await logs(d.c)).map((e) => e.log), ['bye\n']);
+});
+
+test('kill through the monitor: norestart + the signal in one command; stopped is said before exit.json', async () => {
+  const { c, monitorPid } = await detached({ args: sh('trap "echo bye; exit 3" TERM; while :; do sleep 0.05; done') }, { restart: 'always' });
+  await until(async () => (await fx.runc.ps(c.id)).length === 2, 5000, 'loop started');
+  assert.equal(await signalInit(c.paths.socketPath, 0), 'unsupported', 'a bad signal number is refused');
+  assert.equal(await signalInit(c.paths.socketPath, 28), 'ok'); // SIGWINCH: not fatal
+  assert.equal(readState(c.paths.stateFile)?.status, 'running');
+  assert.equal(await signalInit(c.paths.socketPath, 15, { norestart: true }), 'ok');
+  // state.json says exited (with the code) at the latest when exit.json appears: never after it
+  await waitStopped(c.paths.exitFile, c.paths.stateFile, { monitorPid });
+  const st = readState(c.paths.stateFile)!;
+  assert.equal(st.status, 'exited');
+  assert.equal(st.exitCode, 3);
+  const exit = await waitExit(c.paths.exitFile, { monitorPid });
+  assert.equal(exit.exitCode, 3);
+  assert.equal(exit.restartCount, 0, 'norestart came with the signal');
+  assert.deepEqual((await logs(c)).map((e) => e.log), ['bye\n']);
+  assert.equal(await fx.runc.state(c.id), null, 'runc state deleted by the monitor');
+  // no monitor any more: the caller falls back to runc
+  await until(() => !linuxSys.processAlive(monitorPid), 5000, 'monitor exit');
+  assert.equal(await signalInit(c.paths.socketPath, 9), 'unsupported');
+  // a container in its restart back-off: norestart ends it, nothing to signal
+  const d = await detached({ args: sh('exit 1') }, { restart: 'always' });
+  await until(() => readState(d.c.paths.stateFile)?.status === 'restarting', 10000, 'back-off');
+  // 'ok' when it had just been restarted (then killed, and not restarted again)
+  assert.ok(['not-running', 'ok'].includes(await signalInit(d.c.paths.socketPath, 9, { norestart: true })));
+  const last = await waitExit(d.c.paths.exitFile, { monitorPid: d.monitorPid });
+  assert.ok([1, 137].includes(last.exitCode), `exit ${last.exitCode}`);
+  await until(() => !linuxSys.processAlive(d.monitorPid), 5000, 'monitor exit');
 });
 
 test('restart policy on-failure:2 restarts twice with back-off, then records the last exit', async () => {

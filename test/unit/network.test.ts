@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeSys } from '../../src/sys/fake.js';
-import { NetworkManager, parsePublish } from '../../src/network/index.js';
+import { Aardvark, NetworkManager, parsePublish } from '../../src/network/index.js';
 import { portmapChain } from '../../src/network/iptables.js';
+import { createHash } from 'node:crypto';
 
 function setup(t: { after(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-unit-net-'));
@@ -217,6 +218,55 @@ test('disconnect: an endpoint marked leaving is hidden from inspect and the atta
   await nm.remove('side');
   await assert.rejects(nm.markLeaving(ID(1), 'bridge').then(() => nm.markLeaving(ID(1), 'nope')), /not found/);
   await nm.detach(ID(1));
+});
+
+test('DNS scope rules: read once while none are wanted, then not again until some were added', async (t) => {
+  const { dir, sys } = setup(t);
+  const conf = path.join(dir, 'aardvark-dns');
+  const dns = new Aardvark(conf, '/nonexistent/aardvark-dns', 53, sys);
+  const tag = createHash('sha256').update(path.resolve(conf)).digest('hex').slice(0, 8);
+  // a rule this root left (a version without the marker, or a sync killed half-way)
+  await sys.iptablesRestore(`*filter\n-A INPUT -d 10.9.0.1/32 ! -i br9 -p udp -m udp --dport 53 -m addrtype ! --src-type LOCAL -m comment --comment "strata-dns ${tag} 10.9.0.1 br9" -j REJECT\nCOMMIT\n`);
+  const saves = () => sys.callsOf('iptablesSave').length;
+  await dns.sync([]);
+  assert.equal(saves(), 1);
+  assert.deepEqual(sys.rules('filter'), [], 'the leftover rule is gone');
+  await dns.sync([]);
+  await dns.sync(() => []);
+  assert.equal(saves(), 1, 'nothing to read while none can exist');
+  // a network with records: its rules go in (the marker first), and the next empty sync reads them
+  const net = { name: 'n1', gateway: '10.9.0.1', bridge: 'br9', records: [{ id: 'a'.repeat(64), ipv4: ['10.9.0.2'], names: ['web'] }] };
+  await assert.rejects(dns.sync([net]), /aardvark-dns/); // no daemon here: the rules come first
+  assert.equal(sys.rules('filter').filter((r) => r.includes(`strata-dns ${tag}`)).length, 2);
+  await dns.sync([]);
+  assert.deepEqual(sys.rules('filter'), []);
+  const n = saves();
+  await dns.sync([]);
+  assert.equal(saves(), n);
+});
+
+test('detach after prefetchRules: the early iptables-save is used while the endpoints are those it was taken for', async (t) => {
+  const { sys, nm } = setup(t);
+  await nm.attach(ID(1), ['bridge'], parsePublish('8080:80'));
+  const saves = () => sys.callsOf('iptablesSave').length;
+  const before = saves();
+  nm.prefetchRules(ID(1));
+  assert.equal(saves(), before + 1);
+  await nm.detach(ID(1));
+  assert.equal(saves(), before + 1, 'no second reading');
+  assert.ok(!sys.rules('nat').some((r) => r.includes(ID(1))), 'no rule names the container');
+  assert.ok(!sys.rules('filter').some((r) => r.includes('10.99.0.2/32')));
+
+  // endpoints changed after the reading (a network connected meanwhile): it is read again
+  await nm.create('other');
+  await nm.attach(ID(2), ['bridge'], parsePublish('8081:80'));
+  nm.prefetchRules(ID(2));
+  await nm.connect(ID(2), 'other');
+  const n = saves();
+  await nm.detach(ID(2));
+  assert.equal(saves(), n + 1, 'read again at the detach');
+  assert.ok(!sys.rules('nat').some((r) => r.includes(ID(2))), 'the rules of both endpoints are gone');
+  assert.equal(nm.get(ID(2)), undefined);
 });
 
 test('networks: a removal cut short after its first step is hidden everywhere and finished by the next create or rm', async (t) => {
