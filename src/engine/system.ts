@@ -95,7 +95,8 @@ function layerDirBytes(store: StoreRoot, diffId: string): number {
   try { return fs.statSync(store.content.pathOf(diffId)).size; } catch { return 0; }
 }
 
-const BLOB_GRACE_MS = Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
+/** Blobs younger than this stay (a pull or build may be about to reference them); read when used, not at load (the CLI starts from a heap snapshot). */
+const blobGraceMs = (): number => Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
 
 /** Blobs and layer dirs that no row refers to (left by a crash), checked under the write lock. */
 export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: string[]; reclaimed: number } {
@@ -108,7 +109,7 @@ export function gcUnreferenced(store: StoreRoot): { blobs: string[]; layers: str
       let st: fs.Stats;
       try { st = fs.statSync(store.content.pathOf(d)); } catch { continue; }
       // a blob written in the last minutes may belong to an import whose transaction is still to come
-      if (now - st.mtimeMs < BLOB_GRACE_MS) continue;
+      if (now - st.mtimeMs < blobGraceMs()) continue;
       out.reclaimed += st.size;
       store.content.delete(d);
       out.blobs.push(d);
