@@ -15,7 +15,13 @@ import { invalidArgument } from '../base/errors.js';
 export type Compression = 'none' | 'gzip' | 'zstd';
 
 /** Output chunk size of the decompressors (zlib's default of 16 KiB costs extra per-chunk work). */
-const DECOMPRESS_CHUNK = 128 * 1024;
+const DECOMPRESS_CHUNK = 1 << 20;
+/**
+ * Output the decompressor may hold unread: inflate runs on libuv's thread pool, and with the
+ * default 16 KiB it stopped after each chunk until the (synchronous) unpacker came back for
+ * it, so inflating and unpacking took turns instead of overlapping.
+ */
+const DECOMPRESS_AHEAD = 4 << 20;
 
 /** Compression of a stream, from its first bytes (at least 4 are needed to see zstd). */
 export function detectCompression(head: Uint8Array): Compression {
@@ -51,7 +57,8 @@ export function decompressStream(kind: Compression): Transform {
     case 'none':
       return new PassThrough();
     case 'gzip':
-      return zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK });
+      // zlib hands its options on to Transform (the stream options are not in ZlibOptions' type)
+      return zlib.createGunzip({ chunkSize: DECOMPRESS_CHUNK, readableHighWaterMark: DECOMPRESS_AHEAD, writableHighWaterMark: 1 << 20 } as zlib.ZlibOptions);
     case 'zstd':
       return new (loadZstd().DecompressStream)();
     default:

@@ -124,6 +124,12 @@ class Unpacker {
   private readonly mknod: MknodFn;
   private readonly staged: Map<string, StagedFile> | null;
   private readonly sys: Sys;
+  /**
+   * Whether open(2)'s mode can be a file's final mode: in layer dirs (overlay mode), which
+   * are new directories of the store (no default ACL replacing the umask).
+   */
+  private readonly createExact: boolean;
+  private readonly umask: number;
 
   constructor(private readonly rootStr: string, opts: UnpackOptions) {
     this.staged = opts.staged && opts.staged.length > 0 ? new Map(opts.staged.map((f) => [f.name, f])) : null;
@@ -131,6 +137,8 @@ class Unpacker {
     this.short = new ShortPaths(this.root);
     this.overlay = (opts.mode ?? 'overlay') === 'overlay';
     this.follow = opts.symlinkParents === 'resolve-in-root';
+    this.createExact = this.overlay;
+    this.umask = process.umask();
     const sys = (this.sys = opts.sys ?? linuxSys);
     this.mknod = opts.mknod ?? ((p, kind, mode, major, minor) => sys.mknod(p, kind, mode, major, minor));
   }
@@ -421,12 +429,17 @@ class Unpacker {
       this.contentSize += staged.size;
       return;
     }
+    // created with its final mode where open(2) gives exactly that (no special bits, none the
+    // umask clears): one fchmod fewer per file (3,350 in the nginx layer)
+    const mode = h.mode & 0o7777;
+    const exact = this.createExact && (mode & ~0o777) === 0 && (mode & this.umask) === 0;
+    const createMode = exact ? mode : 0o600;
     try {
-      fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
+      fd = fs.openSync(p, OPEN_NEW_FILE, createMode);
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') throw e;
       this.removeIfExists(target);
-      fd = fs.openSync(p, OPEN_NEW_FILE, 0o600);
+      fd = fs.openSync(p, OPEN_NEW_FILE, createMode);
     }
     try {
       if (h.sparse) {
@@ -451,16 +464,16 @@ class Unpacker {
           writeAll(fd, piece);
         }
       }
-      this.fileMeta(fd, target, h);
+      this.fileMeta(fd, target, h, exact);
     } finally {
       fs.closeSync(fd);
     }
     this.contentSize += h.size;
   }
 
-  private fileMeta(fd: number, target: string, h: TarHeader): void {
+  private fileMeta(fd: number, target: string, h: TarHeader, modeSet = false): void {
     fs.fchownSync(fd, h.uid, h.gid);
-    fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
+    if (!modeSet) fs.fchmodSync(fd, h.mode); // after chown, which clears setuid/setgid
     this.setXattrs(target, h, false, false); // after chown and writes, which clear security.capability
     this.sys.setTimes(fd, ...timesOf(h));
   }
