@@ -14,7 +14,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLI_ARGS, benchEnv, printFigure, strataRun, tmpRoot, type Figure } from './util.js';
+import { CLI, benchEnv, printFigure, strataRun, tmpRoot, type Figure } from './util.js';
 
 export interface LoadOptions {
   sock: string;
@@ -142,7 +142,7 @@ export function processUsage(pid: number): { rssKiB: number; fds: number } {
 /** `strata serve` on `<root>/api.sock` (the root must hold `busybox`). */
 export async function startServer(root: string): Promise<{ proc: ChildProcess; sock: string; stop(): Promise<void> }> {
   const sock = path.join(root, 'api.sock');
-  const proc = spawn(process.execPath, [...CLI_ARGS, 'serve', '-H', `unix://${sock}`], { env: benchEnv(root), stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'serve', '-H', `unix://${sock}`], { env: benchEnv(root), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; i < 300 && !/listening on/.test(err) && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));

@@ -14,7 +14,7 @@ import { Containers } from '../src/engine/containers.js';
 import { VolumeStore } from '../src/engine/volumes.js';
 import { importImage } from '../src/engine/transfer.js';
 import { busyboxTar } from '../test/helpers.js';
-import { CLI_ARGS, benchEnv, median, printFigure, strataRun, tmpRoot, type Figure } from './util.js';
+import { CLI, benchEnv, median, printFigure, strataRun, tmpRoot, type Figure } from './util.js';
 
 const DOCKER = '/usr/local/bin/docker';
 
@@ -40,7 +40,7 @@ async function hammer(sock: string, p: string, ms: number, concurrency = 4): Pro
 }
 
 async function serve(root: string, sock: string): Promise<() => Promise<void>> {
-  const p = spawn(process.execPath, [...CLI_ARGS, 'serve', '-H', `unix://${sock}`], { env: benchEnv(root), stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, 'serve', '-H', `unix://${sock}`], { env: benchEnv(root), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; i < 300 && !/listening on/.test(err); i++) await new Promise((r) => setTimeout(r, 50));
@@ -89,7 +89,7 @@ export async function benchApi(): Promise<Figure[]> {
       const cli: number[] = [];
       for (let i = 0; i < 3; i++) {
         const t0 = process.hrtime.bigint();
-        const r = spawnSync(process.execPath, [...CLI_ARGS, 'run', '-d', '--name', `cli${i}`, 'busybox', 'sleep', '300'], { env: benchEnv(root) });
+        const r = spawnSync(process.execPath, [CLI, 'run', '-d', '--name', `cli${i}`, 'busybox', 'sleep', '300'], { env: benchEnv(root) });
         cli.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (r.status !== 0) throw new Error(`strata run -d failed: ${r.stderr}`);
         spawnSync(DOCKER, ['rm', '-f', `cli${i}`], { env });

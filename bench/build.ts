@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { busyboxTar } from '../test/helpers.js';
 import { startDocker, type DockerEngine } from './docker.js';
 import { previousFigures, printPair } from './side.js';
-import { CLI_ARGS, dropCaches, median, strataRun, strataTime, timeCmd, tmpRoot } from './util.js';
+import { CLI, dropCaches, median, strataRun, strataTime, timeCmd, tmpRoot } from './util.js';
 
 const FILES = Number(process.env.STRATA_BENCH_BUILD_FILES ?? '10000');
 const RUNS = Number(process.env.BENCH_BUILD_N ?? '3');
@@ -117,7 +117,7 @@ export async function runBuild(): Promise<void> {
     }
   } finally {
     if (docker) await docker.stop();
-    spawnSync(process.execPath, [...CLI_ARGS, 'system', 'reset', '--force'], { env: { ...process.env, STRATA_ROOT: root }, stdio: 'ignore' });
+    spawnSync(process.execPath, [CLI, 'system', 'reset', '--force'], { env: { ...process.env, STRATA_ROOT: root }, stdio: 'ignore' });
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
   }

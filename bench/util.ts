@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-// the CLI as the tests run it: from its startup snapshot when the build made one
-import { CLI, CLI_ARGS } from '../test/helpers.js';
-export { CLI, CLI_ARGS };
+// the CLI entry the tests run
+import { CLI } from '../test/helpers.js';
+export { CLI };
 
 /** Environment for timing Node: NODE_EXTRA_CA_CERTS makes every start ~80 ms slower. */
 export function benchEnv(root: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -31,7 +31,7 @@ export function strataTime(root: string, args: string[], extra: Record<string, s
 }
 
 export function strataRun(root: string, args: string[]): string {
-  return execFileSync(process.execPath, [...CLI_ARGS, ...args], { env: benchEnv(root), maxBuffer: 1 << 30 }).toString();
+  return execFileSync(process.execPath, [CLI, ...args], { env: benchEnv(root), maxBuffer: 1 << 30 }).toString();
 }
 
 export function median(xs: number[]): number {

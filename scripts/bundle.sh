@@ -28,7 +28,5 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 env -u NODE_EXTRA_CA_CERTS STRATA_BUILD_CODE_CACHE=1 STRATA_ROOT="$scratch/root" STRATA_CONFIG="$scratch/config.json" \
   node dist/launch.cjs --help > /dev/null
-# the V8 startup snapshot bin/strata starts from (scripts/snapshot.cjs), and the version its
-# `--version` prints without starting Node
-env -u NODE_EXTRA_CA_CERTS node scripts/snapshot.cjs dist
+# the version bin/strata's `--version` prints without starting Node
 printf '%s\n' "$version" > dist/version.tmp && mv dist/version.tmp dist/version

@@ -8,19 +8,6 @@ import * as net from 'node:net';
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The CLI as users run it: the bundle when built, else the module tree. */
 export const CLI = fs.existsSync(path.join(PROJECT, 'dist', 'strata.mjs')) ? path.join(PROJECT, 'dist', 'strata.mjs') : path.join(PROJECT, 'dist', 'src', 'bin', 'strata.js');
-/**
- * Node's arguments to run the CLI as bin/strata does: from its V8 startup snapshot when one was
- * made by this same node binary (scripts/snapshot.cjs), else the bundle.
- */
-export const CLI_ARGS: string[] = ((): string[] => {
-  const dist = path.join(PROJECT, 'dist');
-  try {
-    if (fs.readFileSync(path.join(dist, 'strata.node'), 'utf8').trim() === process.execPath && fs.existsSync(path.join(dist, 'strata.blob'))) {
-      return ['--snapshot-blob', path.join(dist, 'strata.blob'), path.join(dist, 'strata.cjs')];
-    }
-  } catch { /* no snapshot */ }
-  return [CLI];
-})();
 
 interface Ctx { after(fn: () => void | Promise<void>): void; }
 
@@ -41,7 +28,7 @@ export interface RunResult { code: number; stdout: string; stderr: string; }
 export function strata(root: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): RunResult {
   const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root, ...opts.env };
   delete env.NODE_EXTRA_CA_CERTS;
-  const r: SpawnSyncReturns<Buffer> = spawnSync(process.execPath, [...CLI_ARGS, ...args], {
+  const r: SpawnSyncReturns<Buffer> = spawnSync(process.execPath, [CLI, ...args], {
     env, input: opts.input, cwd: opts.cwd ?? PROJECT, maxBuffer: 1 << 30,
   });
   return { code: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };

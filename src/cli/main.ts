@@ -108,10 +108,9 @@ function usageLine(e: CommanderError, argv: string[]): string {
   return `${e.message.replace(/^error: /, '')}\n${see}`;
 }
 
-/** Runs one command line; `prebuilt` is the whole program, made before (the startup snapshot). */
-export async function main(argv: string[], prebuilt?: Command): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   // only the command's own part of the program: building all of it costs more than most commands
-  const program = prebuilt ?? buildProgram(partsFor(argv));
+  const program = buildProgram(partsFor(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

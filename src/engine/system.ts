@@ -95,7 +95,7 @@ function layerDirBytes(store: StoreRoot, diffId: string): number {
   try { return fs.statSync(store.content.pathOf(diffId)).size; } catch { return 0; }
 }
 
-/** Blobs younger than this stay (a pull or build may be about to reference them); read when used, not at load (the CLI starts from a heap snapshot). */
+/** Blobs younger than this stay (a pull or build may be about to reference them); read when used. */
 const blobGraceMs = (): number => Number(process.env.STRATA_GC_GRACE_MS ?? 5 * 60 * 1000);
 
 /** Blobs and layer dirs that no row refers to (left by a crash), checked under the write lock. */

@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
  * ~1.2 GB/s and hashing inline is cheaper than handing the bytes to a worker, whose copy and
  * postMessage of each chunk cost the main thread more than the hash itself (a pull of an
  * 89 MB layer: ~110 ms of postMessage plus GC, against ~75 ms to hash it inline).
- * Read when first needed, not at load: the CLI starts from a heap snapshot made at build time.
+ * Read when first needed (a cpuinfo read per process that hashes, none for the others).
  */
 let hwSha: boolean | undefined;
 function hardwareSha256(): boolean {

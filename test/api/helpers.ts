@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { CLI_ARGS, PROJECT, busyboxTar, strata, strataOk, type RunResult } from '../helpers.js';
+import { CLI, PROJECT, busyboxTar, strata, strataOk, type RunResult } from '../helpers.js';
 import { freePort } from '../helpers.js';
 
 export const DOCKER = '/usr/local/bin/docker';
@@ -29,7 +29,7 @@ export async function serve(root: string, opts: { importBusybox?: boolean; args?
   // a per-test client config: no real registry credentials are read
   const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root, STRATA_CONFIG: path.join(root, 'strata-config.json') };
   delete env.NODE_EXTRA_CA_CERTS;
-  const proc = spawn(process.execPath, [...CLI_ARGS, 'serve', '-H', `unix://${sock}`, ...(opts.args ?? [])], { env, cwd: PROJECT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'serve', '-H', `unix://${sock}`, ...(opts.args ?? [])], { env, cwd: PROJECT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const deadline = Date.now() + 15000;

@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tempRoot, strataOk, busyboxTar, CLI_ARGS } from '../helpers.js';
+import { tempRoot, strataOk, busyboxTar, CLI } from '../helpers.js';
 import { apiRoot } from './helpers.js';
 import { openEngine } from '../../src/engine/index.js';
 import { ApiServer } from '../../src/api/server.js';
@@ -236,7 +236,7 @@ test('strata serve refuses non-loopback TCP and warns on loopback', { timeout: 3
   const root = tempRoot(t, 'strata-api-tcp-');
   const env = { ...process.env, STRATA_ROOT: root } as Record<string, string>;
   delete env.NODE_EXTRA_CA_CERTS;
-  const r = spawnSync(process.execPath, [...CLI_ARGS, 'serve', '-H', 'tcp://0.0.0.0:0'], { env, timeout: 20000 });
+  const r = spawnSync(process.execPath, [CLI, 'serve', '-H', 'tcp://0.0.0.0:0'], { env, timeout: 20000 });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr.toString(), /refusing to listen on tcp:\/\/0\.0\.0\.0:0: not a loopback address.*--allow-remote/s);
   const opened = openEngine({ root });
@@ -247,7 +247,7 @@ test('strata serve refuses non-loopback TCP and warns on loopback', { timeout: 3
   await api.close();
   opened.close();
   const child = await import('node:child_process');
-  const p = child.spawn(process.execPath, [...CLI_ARGS, 'serve', '-H', 'tcp://127.0.0.1:0', '-H', `unix://${path.join(root, 's.sock')}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = child.spawn(process.execPath, [CLI, 'serve', '-H', 'tcp://127.0.0.1:0', '-H', `unix://${path.join(root, 's.sock')}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; i < 200 && !/listening on/.test(err); i++) await new Promise((r) => setTimeout(r, 50));

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { CLI_ARGS, containerRoot, strata, strataOk, tempDir } from '../helpers.js';
+import { CLI, containerRoot, strata, strataOk, tempDir } from '../helpers.js';
 import { ctx, twoRootsWithOneBusybox } from './helpers.js';
 
 
@@ -332,7 +332,7 @@ test('two builds of the same steps at once: each step runs once, both get the sa
   const run = () => new Promise<{ code: number; out: string }>((resolve) => {
     const env = { ...process.env, STRATA_ROOT: root } as Record<string, string>;
     delete env.NODE_EXTRA_CA_CERTS;
-    const p = spawn(process.execPath, [...CLI_ARGS, 'build', '-q', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'build', '-q', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.on('close', (code) => resolve({ code: code ?? -1, out: out.trim() }));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { containerRoot, strata, strataOk, mountsUnder, CLI_ARGS, PROJECT } from '../helpers.js';
+import { containerRoot, strata, strataOk, mountsUnder, CLI, PROJECT } from '../helpers.js';
 
 describe('containers on runc + overlay', () => {
   let root: string;
@@ -152,7 +152,7 @@ describe('containers on runc + overlay', () => {
     strataOk(root, ['cp', path.join(work, 'evil'), 'vols:/escape/tmp/']);
     assert.ok(!fs.existsSync('/tmp/evil'), 'copy stayed inside the container');
     assert.equal(strataOk(root, ['exec', 'vols', 'cat', '/tmp/evil']), 'x');
-    const tarList = execFileSync('sh', ['-c', `${[process.execPath, ...CLI_ARGS].join(" ")} export vols | tar t`], { env: { ...process.env, STRATA_ROOT: root }, cwd: PROJECT }).toString();
+    const tarList = execFileSync('sh', ['-c', `node ${CLI} export vols | tar t`], { env: { ...process.env, STRATA_ROOT: root }, cwd: PROJECT }).toString();
     assert.match(tarList, /^www\/l$/m);
     assert.doesNotMatch(tarList, /^data\/f$/m);
     strataOk(root, ['rm', '-f', '-v', 'vols']);

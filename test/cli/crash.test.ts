@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { busyboxTar, CLI_ARGS, strataOk, tempRoot, tempDir } from '../helpers.js';
+import { busyboxTar, CLI, strataOk, tempRoot, tempDir } from '../helpers.js';
 
 function runAndKill(root: string, args: string[], afterMs: number): Promise<number | null> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = { ...process.env, STRATA_ROOT: root };
     delete env.NODE_EXTRA_CA_CERTS;
-    const child = spawn(process.execPath, [...CLI_ARGS, ...args], { env, stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
     child.on('exit', (code) => { clearTimeout(timer); resolve(code); });
   });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { CLI_ARGS, containerRoot, sh, strata, strataOk } from '../helpers.js';
+import { CLI, containerRoot, sh, strata, strataOk } from '../helpers.js';
 import { findAardvark } from '../../src/network/index.js';
 
 /** The IPv4 answers of busybox nslookup inside a container ([] for NXDOMAIN). */
@@ -93,7 +93,7 @@ test('names resolve on user-defined networks as with Docker\'s embedded DNS', { 
     const parallel = (args: (n: string) => string[]) => Promise.all(names.map((n) => new Promise<number>((resolve) => {
       const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root };
       delete env.NODE_EXTRA_CA_CERTS;
-      spawn(process.execPath, [...CLI_ARGS, ...args(n)], { env, stdio: 'ignore' }).on('exit', (code) => resolve(code ?? -1));
+      spawn(process.execPath, [CLI, ...args(n)], { env, stdio: 'ignore' }).on('exit', (code) => resolve(code ?? -1));
     })));
     // a race: a few rounds (before the records were read under the lock, one in three left a stale one)
     for (let round = 0; round < 4; round++) {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { CLI_ARGS, containerRoot, strata, strataOk } from '../helpers.js';
+import { CLI, containerRoot, strata, strataOk } from '../helpers.js';
 
 const PAD = 'x'.repeat(40);
 
@@ -60,7 +60,7 @@ test('logs --follow goes on across rotations', async (t) => {
   const root = containerRoot(t);
   strataOk(root, ['run', '-d', '--name', 'slow', '--log-opt', 'max-size=600', '--log-opt', 'max-file=20', 'busybox',
     'sh', '-c', `sleep 1; i=0; while [ $i -lt 120 ]; do echo line-$i-${PAD}; i=$((i+1)); sleep 0.01; done`]);
-  const child = spawn(process.execPath, [...CLI_ARGS, 'logs', '-f', 'slow'], { env: { ...process.env, STRATA_ROOT: root } });
+  const child = spawn(process.execPath, [CLI, 'logs', '-f', 'slow'], { env: { ...process.env, STRATA_ROOT: root } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise((r) => child.on('exit', r));

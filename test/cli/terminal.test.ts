@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { containerRoot, strataOk, CLI_ARGS, PROJECT } from '../helpers.js';
+import { containerRoot, strataOk, CLI, PROJECT } from '../helpers.js';
 
 type Pty = { onData(cb: (d: string) => void): void; onExit(cb: (e: { exitCode: number }) => void): void; write(d: string): void; resize(c: number, r: number): void; kill(): void };
 
@@ -11,7 +11,7 @@ async function spawnPty(root: string, args: string[]): Promise<{ pty: Pty; outpu
   const nodePty = await import('@lydell/node-pty');
   const env = { ...process.env, STRATA_ROOT: root } as Record<string, string>;
   delete env.NODE_EXTRA_CA_CERTS;
-  const pty = nodePty.spawn(process.execPath, [...CLI_ARGS, ...args], { name: 'xterm', cols: 80, rows: 24, cwd: PROJECT, env }) as unknown as Pty;
+  const pty = nodePty.spawn(process.execPath, [CLI, ...args], { name: 'xterm', cols: 80, rows: 24, cwd: PROJECT, env }) as unknown as Pty;
   let buf = '';
   pty.onData((d) => { buf += d; });
   const exited = new Promise<number>((resolve) => pty.onExit((e) => resolve(e.exitCode)));

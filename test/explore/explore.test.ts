@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { CLI_ARGS, PROJECT, containerRoot, freePort, strataOk, tempDir } from '../helpers.js';
+import { CLI, PROJECT, containerRoot, freePort, strataOk, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const NGINX_TAR = `${process.env.STRATA_CACHE ?? '/var/cache/strata'}/base/nginx.tar`;
@@ -24,7 +24,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 function startServer(root: string, args: string[], from: 'stdout' | 'stderr' = 'stdout'): Promise<{ url: string; child: ChildProcess }> {
   const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root };
   delete env.NODE_EXTRA_CA_CERTS;
-  const child = spawn(process.execPath, [...CLI_ARGS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let buf = '';
     const stream = from === 'stdout' ? child.stdout! : child.stderr!;

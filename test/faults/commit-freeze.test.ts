@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { Runc, runtimeDirFor } from '../../src/runtime/index.js';
-import { CLI_ARGS, containerRoot, strata, strataOk } from '../helpers.js';
+import { CLI, containerRoot, strata, strataOk } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,7 +21,7 @@ test('kill -9 of a commit while the container is frozen: the freeze is released,
   const runc = new Runc({ root: path.join(runtimeDirFor(root), 'runc') });
   const marker = path.join(root, 'containers', id, 'freeze.json');
 
-  const child = spawn(process.execPath, [...CLI_ARGS, 'commit', 'web', 'snap:1'], { env: { ...process.env, STRATA_ROOT: root }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [CLI, 'commit', 'web', 'snap:1'], { env: { ...process.env, STRATA_ROOT: root }, stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
   // wait until it holds the freeze: its marker is written and runc reports the container paused
   const deadline = Date.now() + 30_000;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { deriveRootTag } from '../../src/network/index.js';
-import { CLI_ARGS, containerRoot, strata, strataOk } from '../helpers.js';
+import { CLI, containerRoot, strata, strataOk } from '../helpers.js';
 import { strataAsyncOk } from '../registry/helpers.js';
 
 /** mulberry32: small, seedable, good enough to spread kill moments. */
@@ -35,7 +35,7 @@ export interface KillResult { killed: boolean; code: number | null; ms: number; 
 /** Run the CLI and SIGKILL it after `delayMs` (unless it finished first). */
 export function runAndKill(root: string, args: string[], delayMs: number, env: Record<string, string> = {}): Promise<KillResult> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...CLI_ARGS, ...args], { env: { ...process.env, STRATA_ROOT: root, ...env } as NodeJS.ProcessEnv, stdio: 'ignore' });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, STRATA_ROOT: root, ...env } as NodeJS.ProcessEnv, stdio: 'ignore' });
   let killed = false;
   const timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, delayMs);
   return new Promise((resolve) => child.on('exit', (code, signal) => {

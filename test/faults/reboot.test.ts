@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { Runc, runtimeDirFor } from '../../src/runtime/index.js';
-import { CLI_ARGS, containerRoot, mountsUnder, strataOk } from '../helpers.js';
+import { CLI, containerRoot, mountsUnder, strataOk } from '../helpers.js';
 import { health, networkLeftovers } from './helpers.js';
 
 function pidsOfMonitors(runDir: string): number[] {
@@ -114,7 +114,7 @@ test('strata serve starts the restart-policy containers when it starts, as docke
   const plain = strataOk(root, ['run', '-d', '--name', 'plain', '--network', 'none', 'busybox', 'sleep', '1000']).trim();
   await reboot(root, [always, plain]);
   const sock = path.join(root, 'api.sock');
-  const serve = spawn(process.execPath, [...CLI_ARGS, 'serve', '-H', `unix://${sock}`], { env: { ...process.env, STRATA_ROOT: root }, stdio: 'ignore' });
+  const serve = spawn(process.execPath, [CLI, 'serve', '-H', `unix://${sock}`], { env: { ...process.env, STRATA_ROOT: root }, stdio: 'ignore' });
   const exited = new Promise((r) => serve.on('exit', r));
   t.after(async () => { serve.kill('SIGTERM'); await exited; });
   for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { CLI_ARGS, PROJECT, type RunResult } from '../helpers.js';
+import { CLI, PROJECT, type RunResult } from '../helpers.js';
 import { freePort } from '../helpers.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
@@ -85,7 +85,7 @@ export function strataAsync(root: string, args: string[], opts: { input?: string
   const env: Record<string, string> = { ...process.env as Record<string, string>, STRATA_ROOT: root, ...opts.env };
   delete env.NODE_EXTRA_CA_CERTS;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI_ARGS, ...args], { env, cwd: PROJECT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env, cwd: PROJECT, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
