@@ -87,6 +87,14 @@ static void throw_errno(napi_env env, int e, const char *syscall, const char *pa
 }
 
 /* A string or Buffer argument as a NUL-terminated path (malloc'd; NULL and a thrown error on failure). */
+/* The call's first n arguments into argv; false, with a TypeError naming `usage`, when fewer were given. */
+static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) { napi_throw_error(env, NULL, "strata-sys: bad arguments"); return false; }
+  if (argc < n) { napi_throw_type_error(env, NULL, usage); return false; }
+  return true;
+}
+
 static char *path_arg(napi_env env, napi_value v) {
   bool isbuf = false;
   napi_is_buffer(env, v, &isbuf);
@@ -111,10 +119,8 @@ static char *path_arg(napi_env env, napi_value v) {
 }
 
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) { napi_throw_type_error(env, NULL, "mknod(path, mode, major, minor)"); return NULL; }
+  if (!get_args(env, info, 4, argv, "mknod(path, mode, major, minor)")) return NULL;
   uint32_t mode, major, minor;
   CHECK(napi_get_value_uint32(env, argv[1], &mode));
   CHECK(napi_get_value_uint32(env, argv[2], &major));
@@ -127,10 +133,8 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_utimens(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) { napi_throw_type_error(env, NULL, "utimens(path | null, fd, aSec, aNsec, mSec, mNsec)"); return NULL; }
+  if (!get_args(env, info, 6, argv, "utimens(path | null, fd, aSec, aNsec, mSec, mNsec)")) return NULL;
   int64_t v[4];
   for (int i = 0; i < 4; i++) CHECK(napi_get_value_int64(env, argv[2 + i], &v[i]));
   if (v[1] < 0 || v[1] > 999999999 || v[3] < 0 || v[3] > 999999999) { napi_throw_range_error(env, NULL, "nanoseconds out of range"); return NULL; }
@@ -151,10 +155,8 @@ static napi_value js_utimens(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) { napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)"); return NULL; }
+  if (!get_args(env, info, 5, argv, "mount(source, target, fstype, flags, data)")) return NULL;
   uint32_t flags;
   CHECK(napi_get_value_uint32(env, argv[3], &flags));
   char *source = path_arg(env, argv[0]);
@@ -168,10 +170,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_umount(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) { napi_throw_type_error(env, NULL, "umount(target, flags)"); return NULL; }
+  if (!get_args(env, info, 2, argv, "umount(target, flags)")) return NULL;
   uint32_t flags;
   CHECK(napi_get_value_uint32(env, argv[1], &flags));
   char *target = path_arg(env, argv[0]);
@@ -182,10 +182,8 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_topdir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) { napi_throw_type_error(env, NULL, "topdir(path)"); return NULL; }
+  if (!get_args(env, info, 1, argv, "topdir(path)")) return NULL;
   char *target = path_arg(env, argv[0]);
   if (!target) return NULL;
   int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -276,10 +274,8 @@ static napi_value listing_value(napi_env env, struct listing *l) {
 }
 
 static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) { napi_throw_type_error(env, NULL, "lstatdir(path)"); return NULL; }
+  if (!get_args(env, info, 1, argv, "lstatdir(path)")) return NULL;
   char *dir = path_arg(env, argv[0]);
   if (!dir) return NULL;
   struct listing l;
@@ -313,10 +309,8 @@ static void lstatdir_complete(napi_env env, napi_status status, void *data) {
 
 /* lstatdir on libuv's thread pool: a promise of the same answer. */
 static napi_value js_lstatdir_async(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) { napi_throw_type_error(env, NULL, "lstatdirAsync(path)"); return NULL; }
+  if (!get_args(env, info, 1, argv, "lstatdirAsync(path)")) return NULL;
   struct lstatdir_job *j = calloc(1, sizeof *j);
   if (!j) { throw_errno(env, ENOMEM, "scandir", NULL); return NULL; }
   j->dir = path_arg(env, argv[0]);

@@ -9,6 +9,9 @@
  * upper dir into one layer, exactly as `commit` does for containers.
  */
 import type { ImageConfig } from '../image/types.js';
+import type { DirListing } from './fsops.js';
+
+export type { DirListing };
 
 export interface BaseImage {
   id: string;
@@ -109,9 +112,9 @@ export interface BuildBackend {
   /** Where content hashes of a context's files persist between builds (keyed by their stat). */
   hashCacheFile(contextDir: string): string;
   /** A context directory's entries with 7 lstat fields each (see fsops.ts DirLister); null: walk with readdir + lstat. */
-  lstatDir(dir: string): { names: Buffer; fields: Float64Array } | null;
+  lstatDir(dir: string): DirListing | null;
   /** The same on the thread pool; null: only the synchronous one. */
-  lstatDirAsync(dir: string): Promise<{ names: Buffer; fields: Float64Array }> | null;
+  lstatDirAsync(dir: string): Promise<DirListing> | null;
   /** Validate a tag before anything runs (throws the reference error). */
   checkTag(tag: string): void;
   /** The build is over: release what its steps kept for reuse (network namespaces). */

@@ -80,14 +80,16 @@ export function resolveUserIds(root: string, user: string): PasswdInfo {
 
 /**
  * A directory's entries (names in one Buffer, each followed by a NUL byte) with 7 lstat fields
- * each (mode, size, mtime s, ns, ctime s, ns, inode); null: none, use readdir + lstat.
+ * each (mode, size, mtime s, ns, ctime s, ns, inode).
  */
-type DirLister = (dir: string) => { names: Buffer; fields: Float64Array } | null;
+export interface DirListing { names: Buffer; fields: Float64Array }
+/** A listing of a directory; null: none, use readdir + lstat. */
+type DirLister = (dir: string) => DirListing | null;
 /** The same on the thread pool; null: none. */
-type AsyncDirLister = (dir: string) => Promise<{ names: Buffer; fields: Float64Array }> | null;
+type AsyncDirLister = (dir: string) => Promise<DirListing> | null;
 
 /** A directory listing and when it was started (ms since the epoch). */
-interface Listing { names: Buffer; fields: Float64Array; at: number }
+interface Listing extends DirListing { at: number }
 
 /**
  * An entry changed this close before its listing may change again within the same ctime tick

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
 import { fsyncDir, mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
-import type { BaseImage, BuildBackend, CacheRecord, LayerResult, ReadView, Rootfs, RunSpec } from '../build/backend.js';
+import type { BaseImage, BuildBackend, CacheRecord, DirListing, LayerResult, ReadView, Rootfs, RunSpec } from '../build/backend.js';
 import { type ExcludeFn, NoiseCollector, classifyNoise } from '../changes/index.js';
 import { serializeImageConfig } from '../image/config.js';
 import { parseTaggedReference } from '../image/reference.js';
@@ -453,11 +453,11 @@ export class BuildEngine implements BuildBackend {
     return withStepLock(this.store, this.locks, key, fn);
   }
 
-  lstatDir(dir: string): { names: Buffer; fields: Float64Array } | null {
+  lstatDir(dir: string): DirListing | null {
     return this.store.sys.lstatDir(dir);
   }
 
-  lstatDirAsync(dir: string): Promise<{ names: Buffer; fields: Float64Array }> | null {
+  lstatDirAsync(dir: string): Promise<DirListing> | null {
     return this.store.sys.lstatDirAsync(dir);
   }
 

@@ -15,17 +15,14 @@ export async function stopContainer(cs: ContainerCore, ref: string, timeout?: nu
   await cs.settle(c.id);
   if (!cs.isLive(c)) return c;
   cs.update(c.id, { manually_stopped: 1 });
-  if (c.row.state === 'paused') {
-    await disableRestart(c.paths.socketPath).catch(() => undefined);
-    await cs.runc.resume(c.id).catch(() => undefined);
-  }
+  await resumeIfPaused(cs, c);
   const t = timeout ?? c.config.StopTimeout ?? 10;
   // an unknown StopSignal: runc refuses it, then the timeout's SIGKILL
   await signalContainer(cs, c, (c.config.StopSignal || 'TERM').replace(/^SIG/, ''), { norestart: true });
   cs.network?.nm?.prefetchRules(c.id);
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), Math.max(0, t) * 1000);
-  const waitOpts = { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 };
+  const waitOpts = exitWait(cs, c);
   let stopped: boolean;
   try {
     await waitStopped(c.paths.exitFile, c.paths.stateFile, { ...waitOpts, signal: ac.signal });
@@ -60,15 +57,24 @@ async function signalContainer(cs: ContainerCore, c: Container, sig: string, opt
   try { await cs.runc.kill(c.id, String(sig), { all: !!opts.all }); } catch { /* already gone */ }
 }
 
+/** A paused container cannot take a signal: no restart, then thawed (stop and rm -f). */
+async function resumeIfPaused(cs: ContainerCore, c: Container): Promise<void> {
+  if (c.row.state !== 'paused') return;
+  await disableRestart(c.paths.socketPath).catch(() => undefined);
+  await cs.runc.resume(c.id).catch(() => undefined);
+}
+
+/** How stop and rm -f wait on the container's monitor. */
+function exitWait(cs: ContainerCore, c: Container): { monitorPid: number; sys: ContainerCore['sys']; intervalMs: number } {
+  return { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 };
+}
+
 /** rm -f: SIGKILL (no restart), then the same release as stop. */
 export async function killForRemoval(cs: ContainerCore, c: Container): Promise<void> {
-  if (c.row.state === 'paused') {
-    await disableRestart(c.paths.socketPath).catch(() => undefined);
-    await cs.runc.resume(c.id).catch(() => undefined);
-  }
+  await resumeIfPaused(cs, c);
   await signalContainer(cs, c, 'KILL', { norestart: true, all: true });
   cs.network?.nm?.prefetchRules(c.id);
-  const stopped = await waitStopped(c.paths.exitFile, c.paths.stateFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).then(() => true, () => false);
+  const stopped = await waitStopped(c.paths.exitFile, c.paths.stateFile, exitWait(cs, c)).then(() => true, () => false);
   if (stopped) await releaseWhileMonitorEnds(cs, c);
 }
 
@@ -79,7 +85,7 @@ export async function killForRemoval(cs: ContainerCore, c: Container): Promise<v
  */
 async function releaseWhileMonitorEnds(cs: ContainerCore, c: Container): Promise<boolean> {
   const early = cs.releaseRuntime(c, { monitorDeletes: true }).then(() => true, () => false);
-  const recorded = await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).then(() => true, () => false);
+  const recorded = await waitExit(c.paths.exitFile, exitWait(cs, c)).then(() => true, () => false);
   if (await early && recorded) cs.markReleased(c);
   return recorded;
 }

@@ -40,10 +40,38 @@ function parseSave(text: string, first: string): Map<string, SavedTable> {
   return tables;
 }
 
+const NO_TABLE: SavedTable = { chains: [], rules: [] };
+
+/** The tables of one `iptables-save` (of `table` only, when given), by name; empty ones when it failed. */
+async function savedTables(sys: Sys, table?: string, prefetched?: Promise<ExecResult>): Promise<(name: string) => SavedTable> {
+  const r = await (prefetched ?? sys.iptablesSave(table));
+  const tables = r.code === 0 ? parseSave(r.stdout, table ?? '') : new Map<string, SavedTable>();
+  return (name) => tables.get(name) ?? NO_TABLE;
+}
+
+/**
+ * iptables-restore of `lines(tables)` ([] when nothing is missing), `tables` from a fresh
+ * `iptables-save` (of `table` only, when given), or undefined on the first try when
+ * `trustFirst` (no save). A refused restore (a chain made or gone meanwhile) is redone from a
+ * new save, three tries in all.
+ */
+async function restoreMissing(sys: Sys, table: string | undefined, lines: (tables?: (name: string) => SavedTable) => string[], trustFirst = false): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const text = lines(trustFirst && attempt === 0 ? undefined : await savedTables(sys, table));
+    if (text.length === 0) return;
+    const r = await sys.iptablesRestore([...text, ''].join('\n'));
+    if (r.code === 0) return;
+    if (attempt >= 2) throw new Error(`iptables-restore: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
+}
+
+/** Is this rule (as iptables-save prints it) in the chain? */
+function hasRule(t: SavedTable, chain: string, spec: string): boolean {
+  return t.rules.some((r) => r.chain === chain && r.spec === spec);
+}
+
 async function iptablesSave(sys: Sys, table: string): Promise<SavedTable> {
-  const r = await sys.iptablesSave(table);
-  if (r.code !== 0) return { chains: [], rules: [] };
-  return parseSave(r.stdout, table).get(table) ?? { chains: [], rules: [] };
+  return (await savedTables(sys, table))(table);
 }
 
 /** Apply deletions atomically per table; tolerate rules/chains already gone by retrying one by one. */
@@ -132,10 +160,9 @@ export async function sweepForwardRules(sys: Sys, isStaleIp: (ip: string) => boo
  * its endpoints change, which the caller checks).
  */
 export async function removeContainerRules(sys: Sys, networks: ReadonlySet<string>, containerId: string, ips: ReadonlySet<string>, prefetched?: Promise<ExecResult>): Promise<void> {
-  const saved = await (prefetched ?? sys.iptablesSave());
-  const tables = saved.code === 0 ? parseSave(saved.stdout, '') : new Map<string, SavedTable>();
-  const nat = tables.get('nat') ?? { chains: [], rules: [] };
-  const filter = tables.get('filter') ?? { chains: [], rules: [] };
+  const tables = await savedTables(sys, undefined, prefetched);
+  const nat = tables('nat');
+  const filter = tables('filter');
   const n = natDeletions(nat, (x) => networks.has(x), (c) => c === containerId);
   const f = forwardDeletions(filter, (ip) => ips.has(ip));
   const text = (table: string, rules: SavedRule[], chains: string[]) => rules.length === 0 && chains.length === 0 ? []
@@ -229,10 +256,9 @@ function networkSpecs(n: NetworkRules): { accept: string[]; iso1: string; iso2: 
 }
 
 /** The iptables-restore lines that add what `saved` lacks of one network's rules ([] when none). */
-function missingNetworkRules(tables: Map<string, SavedTable>, n: NetworkRules): string[] {
-  const filter = tables.get('filter') ?? { chains: [], rules: [] };
-  const nat = tables.get('nat') ?? { chains: [], rules: [] };
-  const has = (t: SavedTable, chain: string, spec: string): boolean => t.rules.some((r) => r.chain === chain && r.spec === spec);
+function missingNetworkRules(tables: (name: string) => SavedTable, n: NetworkRules): string[] {
+  const filter = tables('filter');
+  const nat = tables('nat');
   const s = networkSpecs(n);
   const f: string[] = [];
   for (const c of ['CNI-FORWARD', 'CNI-ADMIN', 'CNI-ISOLATION-STAGE-1', 'CNI-ISOLATION-STAGE-2']) if (!filter.chains.includes(c)) f.push(`-N ${c}`);
@@ -244,14 +270,14 @@ function missingNetworkRules(tables: Map<string, SavedTable>, n: NetworkRules): 
   if (!fwd.some((r) => r.spec === fwJump)) f.push(`-I FORWARD ${isoAt >= 0 ? isoAt + 2 : 1} ${fwJump}`);
   if (isoAt < 0) f.push(`-I FORWARD 1 ${isoJump}`);
   const adminJump = `-m comment --comment "${ADMIN}" -j CNI-ADMIN`;
-  if (!has(filter, 'CNI-FORWARD', adminJump)) f.push(`-I CNI-FORWARD 1 ${adminJump}`);
-  for (const a of s.accept) if (!has(filter, 'CNI-FORWARD', a)) f.push(`-A CNI-FORWARD ${a}`);
+  if (!hasRule(filter, 'CNI-FORWARD', adminJump)) f.push(`-I CNI-FORWARD 1 ${adminJump}`);
+  for (const a of s.accept) if (!hasRule(filter, 'CNI-FORWARD', a)) f.push(`-A CNI-FORWARD ${a}`);
   const ret = `-m comment --comment "${ISOLATION}" -j RETURN`;
-  for (const c of ['CNI-ISOLATION-STAGE-1', 'CNI-ISOLATION-STAGE-2']) if (!has(filter, c, ret)) f.push(`-A ${c} ${ret}`);
-  if (!has(filter, 'CNI-ISOLATION-STAGE-1', s.iso1)) f.push(`-I CNI-ISOLATION-STAGE-1 1 ${s.iso1}`);
-  if (!has(filter, 'CNI-ISOLATION-STAGE-2', s.iso2)) f.push(`-I CNI-ISOLATION-STAGE-2 1 ${s.iso2}`);
+  for (const c of ['CNI-ISOLATION-STAGE-1', 'CNI-ISOLATION-STAGE-2']) if (!hasRule(filter, c, ret)) f.push(`-A ${c} ${ret}`);
+  if (!hasRule(filter, 'CNI-ISOLATION-STAGE-1', s.iso1)) f.push(`-I CNI-ISOLATION-STAGE-1 1 ${s.iso1}`);
+  if (!hasRule(filter, 'CNI-ISOLATION-STAGE-2', s.iso2)) f.push(`-I CNI-ISOLATION-STAGE-2 1 ${s.iso2}`);
   const out = f.length ? ['*filter', ...f, 'COMMIT'] : [];
-  if (n.masquerade && !has(nat, 'POSTROUTING', s.masq)) out.push('*nat', `-A POSTROUTING ${s.masq}`, 'COMMIT');
+  if (n.masquerade && !hasRule(nat, 'POSTROUTING', s.masq)) out.push('*nat', `-A POSTROUTING ${s.masq}`, 'COMMIT');
   return out;
 }
 
@@ -266,22 +292,14 @@ function missingNetworkRules(tables: Map<string, SavedTable>, n: NetworkRules): 
  * added; a chain made meanwhile by someone else makes the restore fail, and it is redone.
  */
 export async function ensureNetworkRules(sys: Sys, n: NetworkRules): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const saved = await sys.iptablesSave();
-    const lines = missingNetworkRules(saved.code === 0 ? parseSave(saved.stdout, '') : new Map(), n);
-    if (lines.length === 0) return;
-    const r = await sys.iptablesRestore([...lines, ''].join('\n'));
-    if (r.code === 0) return;
-    if (attempt >= 2) throw new Error(`iptables-restore: ${r.stderr.trim() || `exit ${r.code}`}`);
-  }
+  await restoreMissing(sys, undefined, (tables) => missingNetworkRules(tables!, n));
 }
 
 /** Remove one bridge's rules: its isolation, forward accepts and masquerade (and the firewall plugin's isolation rules of it). */
 export async function removeNetworkRules(sys: Sys, bridge: string): Promise<void> {
-  const saved = await sys.iptablesSave();
-  const tables = saved.code === 0 ? parseSave(saved.stdout, '') : new Map<string, SavedTable>();
-  const filter = tables.get('filter') ?? { chains: [], rules: [] };
-  const nat = tables.get('nat') ?? { chains: [], rules: [] };
+  const tables = await savedTables(sys);
+  const filter = tables('filter');
+  const nat = tables('nat');
   const f = filter.rules.filter((r) =>
     (r.chain === 'CNI-ISOLATION-STAGE-1' || r.chain === 'CNI-ISOLATION-STAGE-2' || r.chain === 'CNI-FORWARD') &&
     (r.spec.startsWith(`-i ${bridge} `) || r.spec.startsWith(`-o ${bridge} `)));
@@ -303,7 +321,7 @@ export function portmapChain(network: string, containerId: string): string {
 /** The chains and rules every container's chain hangs from (portmap with snat, mark bit 13). */
 function portmapBase(nat: SavedTable): string[] {
   const out: string[] = [];
-  const has = (chain: string, spec: string): boolean => nat.rules.some((r) => r.chain === chain && r.spec === spec);
+  const has = (chain: string, spec: string): boolean => hasRule(nat, chain, spec);
   for (const c of ['CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-DNAT']) if (!nat.chains.includes(c)) out.push(`-N ${c}`);
   const mark = '-m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000';
   if (!has('CNI-HOSTPORT-SETMARK', mark)) out.push(`-A CNI-HOSTPORT-SETMARK ${mark}`);
@@ -338,20 +356,13 @@ export async function addPortmapRules(sys: Sys, o: { network: string; containerI
   const comment = `-m comment --comment "dnat name: \\"${o.network}\\" id: \\"${o.containerId}\\""`;
   const ports = o.ports.map((p) => p.hostPort);
   for (let i = 0; i < ports.length; i += 15) rules.push(`-A CNI-HOSTPORT-DNAT -p tcp ${comment} -m multiport --dports ${ports.slice(i, i + 15).join(',')} -j ${chain}`);
-  let base: string[] = [];
-  for (let attempt = 0; ; attempt++) {
-    if (!o.known || attempt > 0) {
-      const saved = await sys.iptablesSave('nat');
-      const nat = saved.code === 0 ? parseSave(saved.stdout, 'nat').get('nat') ?? { chains: [], rules: [] } : { chains: [], rules: [] };
-      base = portmapBase(nat);
-      if (nat.chains.includes(chain)) {
-        // a chain of this container left by a crash: made anew, as the plugin's set-up would
-        rules[0] = `-F ${chain}`;
-        base.push(...nat.rules.filter((x) => x.chain === 'CNI-HOSTPORT-DNAT' && jumpTarget(x.spec) === chain).map((x) => `-D ${x.chain} ${x.spec}`));
-      }
-    }
-    const r = await sys.iptablesRestore(['*nat', ...base, ...rules, 'COMMIT', ''].join('\n'));
-    if (r.code === 0) return;
-    if (attempt >= 2) throw new Error(`iptables-restore: ${r.stderr.trim() || `exit ${r.code}`}`);
-  }
+  await restoreMissing(sys, 'nat', (tables) => {
+    if (!tables) return ['*nat', ...rules, 'COMMIT'];
+    const nat = tables('nat');
+    const base = portmapBase(nat);
+    if (!nat.chains.includes(chain)) return ['*nat', ...base, ...rules, 'COMMIT'];
+    // a chain of this container left by a crash: made anew, as the plugin's set-up would
+    const stale = nat.rules.filter((x) => x.chain === 'CNI-HOSTPORT-DNAT' && jumpTarget(x.spec) === chain).map((x) => `-D ${x.chain} ${x.spec}`);
+    return ['*nat', ...base, ...stale, `-F ${chain}`, ...rules.slice(1), 'COMMIT'];
+  }, o.known);
 }

@@ -37,7 +37,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
-import { mkdirp, rmTree, writeFileAtomic } from '../base/fs.js';
+import { rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type ExecResult, type Sys } from '../sys/index.js';
 import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
 import type { ResolvConfOptions } from './hosts-files.js';
@@ -176,15 +176,12 @@ export class NetworkManager {
     const c = mustParseCidr(n.subnet);
     const made = !linkExists(this.sys, n.bridge);
     if (made) await createBridge(this.sys, n.bridge, `${n.gateway}/${c.prefix}`, n.mtu);
-    // a marker in the run dir says the rules were made since boot (and since the bridge was): no
-    // iptables-save per start
-    const marker = this.st.rulesMarker(n.bridge);
-    if (!made && fs.existsSync(marker)) return;
+    // made since boot (and since the bridge was): no iptables-save per start
+    if (!made && this.st.rulesMade(n.bridge)) return;
     await ensureNetworkRules(this.sys, { bridge: n.bridge, subnet: formatCidr(c), masquerade: !n.internal });
     // what portmap sets at each ADD: 127.0.0.1:PORT DNAT'd to a container crosses the bridge
     if (!n.internal) this.sys.writeSysctl(`net/ipv4/conf/${n.bridge}/route_localnet`, '1');
-    mkdirp(path.dirname(marker), 0o700);
-    fs.writeFileSync(marker, '');
+    this.st.markRulesMade(n.bridge);
   }
 
   /**
@@ -203,14 +200,13 @@ export class NetworkManager {
     if (ports.length === 0) return result;
     const addr = result.ips?.find((i) => i.address.includes('.'))?.address;
     if (!addr) throw new StrataError('failed_precondition', `network ${ep.network}: no IPv4 address for the published ports`);
-    const marker = this.st.rulesMarker('portmap');
+    const known = this.st.rulesMade('portmap');
     await addPortmapRules(this.sys, {
       network: ep.cniName, containerId: rt.containerId, ip: addr.split('/')[0]!, subnet: formatCidr(mustParseCidr(addr)),
       ports: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, ...(p.hostIP ? { hostIP: p.hostIP } : {}) })),
-      known: fs.existsSync(marker),
+      known,
     });
-    mkdirp(path.dirname(marker), 0o700);
-    fs.writeFileSync(marker, '');
+    if (!known) this.st.markRulesMade('portmap');
     return result;
   }
 

@@ -111,8 +111,18 @@ export class NetworkState {
     for (const d of ['networks', 'cni', 'ipam', 'containers']) mkdirp(path.join(this.stateDir, d), 0o700);
   }
 
-  /** Present while a bridge's iptables rules exist (made since boot: /run is a tmpfs). */
-  rulesMarker(bridge: string): string { return path.join(this.sys.runDir, 'strata', 'netrules', bridge); }
+  /**
+   * Markers in the run dir (a tmpfs: gone at boot) that rules were made since boot: a bridge's
+   * (by its name) or portmap's shared chains ('portmap', no bridge's name): no iptables-save per
+   * container start while they are there.
+   */
+  private rulesMarker(name: string): string { return path.join(this.sys.runDir, 'strata', 'netrules', name); }
+  rulesMade(name: string): boolean { return fs.existsSync(this.rulesMarker(name)); }
+  markRulesMade(name: string): void {
+    const marker = this.rulesMarker(name);
+    mkdirp(path.dirname(marker), 0o700);
+    fs.writeFileSync(marker, '');
+  }
 
   /** Remove a bridge's iptables rules and their marker. */
   async dropNetworkRules(bridge: string): Promise<void> {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { spawnSync, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { NetworkManager, parsePublish, canBind, GLOBAL_LOCK } from '../../src/network/index.js';
-import { makeRoot, randomId, snapshot, leftovers, pickFreePort, noteVeths, type TestRoot } from './helpers.js';
+import { cleanRoot, randomId, pickFreePort, noteVeths, type TestRoot } from './helpers.js';
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'crash-attach.js');
 
@@ -25,14 +25,7 @@ function reservationsOf(root: TestRoot, id: string): string[] {
 }
 
 async function withRoot(t: { after: (fn: () => Promise<void>) => void }): Promise<{ root: TestRoot; subnets: string[] }> {
-  const before = snapshot();
-  const root = makeRoot();
-  const subnets: string[] = [];
-  t.after(async () => {
-    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
-    await root.cleanup();
-    assert.deepEqual(leftovers(root, before, snapshot(), subnets), []);
-  });
+  const { root, subnets } = cleanRoot(t);
   // The default network exists before the crash, as it would on a used root.
   subnets.push((await root.nm.ensureDefault()).subnet);
   return { root, subnets };

@@ -4,6 +4,7 @@
  * or to container addresses of the test's own networks, and host snapshots that tell
  * whether a test left anything of its own behind.
  */
+import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -190,4 +191,20 @@ export function hostAddress(): string | undefined {
     if (a) return a;
   }
   return undefined;
+}
+
+/**
+ * A test root whose teardown removes it and then checks the host holds nothing of it (netns,
+ * links, rules, subnets): `subnets` lists the subnets the test used beyond the root's own.
+ */
+export function cleanRoot(t: { after: (fn: () => Promise<void>) => void }): { root: TestRoot; subnets: string[] } {
+  const before = snapshot();
+  const root = makeRoot();
+  const subnets: string[] = [];
+  t.after(async () => {
+    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
+    await root.cleanup();
+    assert.deepEqual(leftovers(root, before, snapshot(), subnets), [], 'the test left host state behind');
+  });
+  return { root, subnets };
 }

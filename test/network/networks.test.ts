@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  makeRoot, randomId, snapshot, leftovers, startHttpd, stopProcess, pageDir, execInNetns, noteVeths, httpGet,
+  cleanRoot, makeRoot, randomId, snapshot, leftovers, startHttpd, stopProcess, pageDir, execInNetns, noteVeths, httpGet,
 } from './helpers.js';
 
 /**
@@ -117,14 +117,7 @@ test('user-defined network: peers reach each other by address and by name', asyn
 });
 
 test('network create/ls/inspect/rm/prune and their errors', async (t) => {
-  const before = snapshot();
-  const root = makeRoot();
-  const subnets: string[] = [];
-  t.after(async () => {
-    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
-    await root.cleanup();
-    assert.deepEqual(leftovers(root, before, snapshot(), subnets), []);
-  });
+  const { root, subnets } = cleanRoot(t);
   const { nm } = root;
   const def = await nm.ensureDefault();
   subnets.push(def.subnet);

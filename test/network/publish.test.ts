@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { parsePublish, formatPorts, canBind } from '../../src/network/index.js';
 import { isStrataError } from '../../src/base/errors.js';
 import {
-  makeRoot, randomId, snapshot, leftovers, startHttpd, stopProcess, httpGet, pageDir, pickFreePort, hostAddress, noteVeths,
+  cleanRoot, makeRoot, randomId, snapshot, leftovers, startHttpd, stopProcess, httpGet, pageDir, pickFreePort, hostAddress, noteVeths,
 } from './helpers.js';
 
 test('two containers publish port 80 on different host ports; detach frees the port', async (t) => {
@@ -154,14 +154,7 @@ test('-p CONTAINERPORT picks a free host port; 127.0.0.1 binding; host listener 
 });
 
 test('concurrent attaches and detaches in one root get distinct addresses and ports', async (t) => {
-  const before = snapshot();
-  const root = makeRoot();
-  const subnets: string[] = [];
-  t.after(async () => {
-    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
-    await root.cleanup();
-    assert.deepEqual(leftovers(root, before, snapshot(), subnets), []);
-  });
+  const { root } = cleanRoot(t);
   const { nm } = root;
   const ids = Array.from({ length: 6 }, () => randomId());
   const atts = await Promise.all(ids.map((id) => nm.attach(id, ['bridge'], parsePublish('80'))));
@@ -177,14 +170,7 @@ test('concurrent attaches and detaches in one root get distinct addresses and po
 });
 
 test('published TCP ports: the rules made in-process are the portmap plugin\'s own, and its CHECK and DEL accept them', async (t) => {
-  const before = snapshot();
-  const root = makeRoot();
-  const subnets: string[] = [];
-  t.after(async () => {
-    subnets.push(...root.nm.list().map((n) => n.subnet).filter((s) => s));
-    await root.cleanup();
-    assert.deepEqual(leftovers(root, before, snapshot(), subnets), [], 'the test left host state behind');
-  });
+  const { root } = cleanRoot(t);
   const { nm } = root;
   const [p1, p2] = [await pickFreePort(), await pickFreePort()];
   const a = randomId();
