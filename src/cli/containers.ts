@@ -3,7 +3,7 @@ import { invalidArgument, StrataError } from '../base/errors.js';
 import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry, type Container, type Containers } from '../engine/index.js';
 import { commandColumn, displayablePorts, parseDuration } from '../format/index.js';
 import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
-import { engine, out, collect, ExitError, writeFileAtomicStream } from './util.js';
+import { engine, out, writeOut, collect, ExitError, writeFileAtomicStream } from './util.js';
 import { printRows, since, size3, goTimeString } from './output.js';
 import { printInspect } from './images.js';
 import { progressTo } from './registry.js';
@@ -222,7 +222,7 @@ export function registerContainerCommands(program: Command, container: Command):
         if (o.until) opts.until = timeArg(o.until);
         for await (const entry of containers().logs(ref, opts)) {
           const line = formatLogEntry(entry, { timestamps: !!o.timestamps });
-          (entry.stream === 'stderr' ? process.stderr : process.stdout).write(line);
+          writeOut(line, entry.stream === 'stderr' ? 2 : 1);
         }
       });
   }

@@ -107,3 +107,38 @@ test('launcher: bin/strata runs the bundle, also through a symlink as `npm link`
   assert.equal(traced2.status, 0, traced2.stderr.toString());
   assert.match(traced2.stderr.toString(), /exec node \S+\/launch\.cjs images -q/);
 });
+
+test('launcher: a common command writes its own cache after its first successful run, and uses it', (t) => {
+  const dir = tempDir(t);
+  const root = tempRoot(t);
+  for (const f of ['launch.cjs', 'strata.cjs', 'strata.cjs.cache']) fs.copyFileSync(path.join(DIST, f), path.join(dir, f));
+  fs.symlinkSync(path.join(PROJECT, 'node_modules'), path.join(dir, 'node_modules'));
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(dir, 'launch.cjs'), ...args], { env: env(root) });
+  const caches = path.join(dir, 'strata.cjs.caches');
+  // a failing run writes nothing, nor does a command outside the common ones
+  assert.equal(run('inspect', 'nosuch').status, 1);
+  assert.equal(run('system', 'df').status, 0);
+  assert.equal(fs.existsSync(caches), false);
+  const first = run('images', '-q');
+  assert.equal(first.status, 0, first.stderr.toString());
+  assert.deepEqual(fs.readdirSync(caches), ['images']);
+  const own = fs.readFileSync(path.join(caches, 'images'));
+  const st = fs.statSync(path.join(dir, 'strata.cjs'), { bigint: true });
+  assert.equal(own.subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
+  const source = fs.readFileSync(path.join(dir, 'strata.cjs'), 'utf8');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: path.join(dir, 'strata.cjs'), cachedData: own.subarray(64) });
+  assert.equal(script.cachedDataRejected, false);
+  // the next run uses it and leaves it as it is
+  const mtime = fs.statSync(path.join(caches, 'images')).mtimeMs;
+  assert.equal(run('images', '-q').status, 0);
+  assert.equal(fs.statSync(path.join(caches, 'images')).mtimeMs, mtime);
+  // `image ls` has its own; a cache for other bytes is replaced
+  assert.equal(run('image', 'ls', '-q').status, 0);
+  assert.deepEqual(fs.readdirSync(caches).sort(), ['image.ls', 'images']);
+  fs.writeFileSync(path.join(caches, 'images'), Buffer.alloc(200, 1));
+  const again = run('images', '--format', '{{.ID}}');
+  assert.equal(again.status, 0, again.stderr.toString());
+  assert.equal(again.stdout.toString(), '');
+  assert.equal(fs.readFileSync(path.join(caches, 'images')).subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
+  assert.deepEqual(fs.readdirSync(caches).sort(), ['image.ls', 'images']); // no temp file left
+});
