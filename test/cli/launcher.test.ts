@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { Script } from 'node:vm';
 import type { Command } from 'commander';
 import { VERSION } from '../../src/base/version.js';
-import { buildProgram, partsFor } from '../../src/cli/main.js';
+import { buildProgram, containerWordFor, partsFor } from '../../src/cli/main.js';
 import { PROJECT, strata, tempDir, tempRoot } from '../helpers.js';
 
 const DIST = path.join(PROJECT, 'dist');
@@ -75,12 +75,27 @@ test('launcher: a command line builds only its part of the program, and that par
     if (w === 'help') continue;
     const parts = partsFor([w, '--help']);
     assert.ok(parts, `no part for ${w}`);
-    const lazy = buildProgram(parts);
+    const lazy = buildProgram(parts, containerWordFor([w, '--help']));
     assert.ok(lazy.commands.length < full.commands.length, w);
     const mine = lazy.commands.find((c) => c.name() === w);
     assert.ok(mine, `${w} is missing from its part`);
     assert.equal(described(mine), described(full.commands.find((c) => c.name() === w)!), w);
   }
+  // under `container`: one subcommand's line builds that subcommand alone, as the full program has it
+  const group = full.commands.find((c) => c.name() === 'container')!;
+  for (const sub of group.commands) {
+    const only = containerWordFor(['container', sub.name()]);
+    const mine = buildProgram(partsFor(['container', sub.name()]), only).commands.find((c) => c.name() === 'container')!;
+    const found = mine.commands.find((c) => c.name() === sub.name());
+    assert.ok(found, `container ${sub.name()} is missing from its part`);
+    assert.equal(described(found), described(sub), `container ${sub.name()}`);
+    assert.ok(mine.commands.length < group.commands.length || group.commands.length === 1);
+  }
+  assert.equal(containerWordFor(['container', '--help']), undefined);
+  assert.equal(containerWordFor(['container', 'help', 'ls']), undefined);
+  assert.deepEqual(containerWordFor(['container', 'list']), { sub: 'list' });
+  assert.ok(buildProgram(partsFor(['container', 'list']), { sub: 'list' }).commands.find((c) => c.name() === 'container')!.commands.some((c) => c.name() === 'ls'));
+  assert.equal(containerWordFor(['constructor']), undefined);
   assert.equal(partsFor(['--help']), undefined);
   assert.equal(partsFor(['help', 'ps']), undefined);
   assert.equal(partsFor(['nosuchcommand']), undefined);
