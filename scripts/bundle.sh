@@ -19,6 +19,11 @@ npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --targe
 mods='"node:[a-z_/]*"\|"@napi-rs\/xattr"\|"zstd-napi"\|"@lydell\/node-pty"'
 sed -i -e "s/__toESM(require(\($mods\)), *1)/__strataNs(\1)/g" -e "s/\brequire(\($mods\))/__strataNs(\1)/g" dist/strata.cjs
 { tr '\n' ' ' < scripts/lazy-builtins.js; echo; cat dist/strata.cjs; } > dist/strata.cjs.tmp && mv dist/strata.cjs.tmp dist/strata.cjs
+# the launcher reads the bundle as latin1 (quicker than UTF-8): it must be ASCII
+if LC_ALL=C grep -n -m3 -P '[^\x00-\x7F]' dist/strata.cjs >&2; then
+  echo "bundle.sh: dist/strata.cjs has non-ASCII characters (above); write them as \\u escapes" >&2
+  exit 1
+fi
 version=$(sed -n "s/^export const VERSION = '\(.*\)';$/\1/p" src/base/version.ts)
 sed "s/@VERSION@/${version}/" scripts/launcher.cjs > dist/launch.cjs.tmp && mv dist/launch.cjs.tmp dist/launch.cjs
 printf '%s\n' "// Runs the CLI: see launch.cjs." "import { createRequire } from 'node:module';" "createRequire(import.meta.url)('./launch.cjs');" > dist/strata.mjs

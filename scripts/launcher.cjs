@@ -20,7 +20,6 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write('@VERSION@\n');
 } else {
   const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
-  const { createRequire } = require('node:module');
   const { join } = require('node:path');
   const { Script } = require('node:vm');
   const file = join(__dirname, 'strata.cjs');
@@ -29,7 +28,8 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   const ownFile = COMMON.has(word) ? join(__dirname, 'strata.cjs.caches', word) : undefined;
   const fd = openSync(file, 'r');
   const st = fstatSync(fd, { bigint: true });
-  const source = readFileSync(fd, 'utf8');
+  // latin1: the bundle is ASCII (bundle.sh checks), and a one-byte copy is ~3 ms quicker than UTF-8 decoding 800 KB
+  const source = readFileSync(fd, 'latin1');
   closeSync(fd);
   const stamp = Buffer.alloc(64);
   stamp.write(`${st.size}:${st.mtimeNs}:${st.ino}`);
@@ -72,5 +72,6 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
       } catch { /* read-only dist/: the shared cache serves */ }
     });
   }
-  run.call(bundle.exports, bundle.exports, createRequire(file), bundle, file, __dirname);
+  // this file's own require: the bundle is in the same directory, so it resolves the same (node:module not loaded)
+  run.call(bundle.exports, bundle.exports, require, bundle, file, __dirname);
 }

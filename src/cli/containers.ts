@@ -385,7 +385,7 @@ async function runExec(ref: string, cmd: string[], o: { detach?: boolean; env?: 
 
 function timeArg(s: string): string | number | Date {
   if (/^\d+(\.\d+)?$/.test(s)) return new Date(Number(s) * 1000);
-  if (/^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)/.test(s)) return new Date(Date.now() - parseDuration(s));
+  if (/^\d+(\.\d+)?(ns|us|\u00b5s|ms|s|m|h)/.test(s)) return new Date(Date.now() - parseDuration(s));
   return s;
 }
 

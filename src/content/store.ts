@@ -5,6 +5,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { corrupt, notFound } from '../base/errors.js';
 import { fsyncDir, mkdirp } from '../base/fs.js';
 import { hexOf, isDigestHex, type Digest } from '../image/digest.js';
+import { definedOnUse } from '../base/lazy.js';
 
 /**
  * Content-addressed blob store: blobs/sha256/<hex>.
@@ -64,7 +65,7 @@ export class ContentStore {
   openRead(digest: string): Readable {
     const p = this.pathOf(digest);
     if (!this.has(digest)) throw notFound(`blob ${digest} not found`);
-    return fs.createReadStream(p, { highWaterMark: 1 << 20 }).pipe(new VerifyStream(digest));
+    return fs.createReadStream(p, { highWaterMark: 1 << 20 }).pipe(new (verifyStreamClass())(digest));
   }
 
   /** Verify a blob on disk (for `system check`). */
@@ -174,15 +175,16 @@ export class Ingest {
 }
 
 /** Pass-through that fails at the end when the digest differs. */
-class VerifyStream extends Transform {
-  private h = createHash('sha256');
-  constructor(private expected: string) { super(); }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.h.update(chunk);
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    const got = `sha256:${this.h.digest('hex')}`;
-    cb(got === this.expected ? null : corrupt(`blob ${this.expected} is corrupt (content hashes to ${got})`));
-  }
-}
+const verifyStreamClass = definedOnUse(() =>
+  class VerifyStream extends Transform {
+    private h = createHash('sha256');
+    constructor(private expected: string) { super(); }
+    override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+      this.h.update(chunk);
+      cb(null, chunk);
+    }
+    override _flush(cb: TransformCallback): void {
+      const got = `sha256:${this.h.digest('hex')}`;
+      cb(got === this.expected ? null : corrupt(`blob ${this.expected} is corrupt (content hashes to ${got})`));
+    }
+  });

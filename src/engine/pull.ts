@@ -14,7 +14,7 @@ import { hostPlatform, matchPlatform, parsePlatform, platformString, selectManif
 import { canonicalString, familiarName, familiarString, parseReference, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Descriptor, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import { BlobReader, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
+import { type BlobReader, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
 import { commitImage, parseConfig, resolveImage, type StagedLayer } from './images.js';
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { StoreRoot } from './store-root.js';

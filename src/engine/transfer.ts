@@ -18,6 +18,7 @@ import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
 import { hostPlatform, selectManifest } from '../image/platform.js';
 import { blobsOfLayer, layerExists, layerSizes } from '../meta/layers.js';
+import { definedOnUse } from '../base/lazy.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
 const LIMITS = {
@@ -42,30 +43,31 @@ function maxExpandedBytes(): number | undefined {
  * an ingest the ingest's own hash is the one used (sha256 is the main thread's biggest cost
  * on a pull: hashing the same bytes twice cost a third of it).
  */
-class HashTap extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  /** A plain (uncompressed) tar: its digest is the diff_id the unpacker computes, so nothing here hashes it. */
-  plain = false;
-  private first = true;
-  constructor(private sink?: (chunk: Buffer) => void, private ingest?: Ingest, private detectPlain = false) { super({ highWaterMark: 1 << 20 }); }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    try {
-      if (this.first && this.detectPlain) {
-        this.first = false;
-        if (detectCompression(chunk) === 'none') {
-          this.plain = true;
-          this.ingest?.hashElsewhere();
+const hashTapClass = definedOnUse(() =>
+  class HashTap extends Transform {
+    readonly hash = createHash('sha256');
+    bytes = 0;
+    /** A plain (uncompressed) tar: its digest is the diff_id the unpacker computes, so nothing here hashes it. */
+    plain = false;
+    private first = true;
+    constructor(private sink?: (chunk: Buffer) => void, private ingest?: Ingest, private detectPlain = false) { super({ highWaterMark: 1 << 20 }); }
+    override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+      try {
+        if (this.first && this.detectPlain) {
+          this.first = false;
+          if (detectCompression(chunk) === 'none') {
+            this.plain = true;
+            this.ingest?.hashElsewhere();
+          }
         }
-      }
-      if (!this.ingest && !this.plain) this.hash.update(chunk);
-      this.bytes += chunk.length;
-      this.sink?.(chunk);
-      cb(null, chunk);
-    } catch (e) { cb(e as Error); }
-  }
-  digest(): string { return this.ingest ? this.ingest.peekDigest() : `sha256:${this.hash.digest('hex')}`; }
-}
+        if (!this.ingest && !this.plain) this.hash.update(chunk);
+        this.bytes += chunk.length;
+        this.sink?.(chunk);
+        cb(null, chunk);
+      } catch (e) { cb(e as Error); }
+    }
+    digest(): string { return this.ingest ? this.ingest.peekDigest() : `sha256:${this.hash.digest('hex')}`; }
+  });
 
 /**
  * Unpack one layer stream into a staging dir and keep its blob in the content store.
@@ -77,7 +79,7 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
   fs.mkdirSync(diffDir, { mode: 0o755 });
   // a file already in tmp/ (load) becomes the blob by rename once verified: no second copy
   const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest();
-  const tap = new HashTap(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
+  const tap = new (hashTapClass())(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
   try {
     const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes(), sys: store.sys });
     const [res] = await Promise.all([unpacking, pipeline(input, tap).catch((e) => { tap.destroy(e); throw e; })]);
@@ -372,7 +374,7 @@ async function uncompressedLayerFile(store: StoreRoot, diffId: string, scratch: 
   const out = path.join(scratch, hexOf(diffId) + '.tar');
   const { decompressStream } = await import('../layer/index.js');
   const kind: Compression = compressionOfMediaType(b.mediaType) === 'zstd' ? 'zstd' : 'gzip';
-  const h = new HashTap();
+  const h = new (hashTapClass())();
   await pipeline(store.content.openRead(b.digest), decompressStream(kind), h, fs.createWriteStream(out));
   if (h.digest() !== diffId) throw corrupt(`layer ${diffId} decompresses to ${h.digest()}`);
   return out;

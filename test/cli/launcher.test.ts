@@ -42,6 +42,7 @@ test('launcher: the build made a code cache V8 accepts for this bundle', () => {
   const st = fs.statSync(file, { bigint: true });
   assert.equal(cache.subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
   const source = fs.readFileSync(file, 'utf8');
+  assert.match(source, /^[\x00-\x7f]*$/, 'the launcher reads the bundle as latin1: it must be ASCII');
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData: cache.subarray(64) });
   assert.equal(script.cachedDataRejected, false);
 });
