@@ -238,8 +238,10 @@ async function downloadLayer(store: StoreRoot, repo: Repository, desc: Descripto
     emit(statusMsg(id, 'Pull complete'));
     return layer;
   } catch (e) {
-    // the reader's own failure (network, size) is the real cause
-    if (reader.errored) throw reader.errored;
+    // the reader's own failure (network, size) is the real cause; not an abort that came from
+    // the unpacker failing first (a full disk: the unpacker's writes fail before the blob's,
+    // which go on in the background)
+    if (reader.errored && reader.errored.name !== 'AbortError') throw reader.errored;
     const m = /^digest mismatch for layer: expected \S+, got (\S+)$/.exec((e as Error).message ?? '');
     if (m) throw corrupt(`filesystem layer verification failed for digest ${desc.digest}: digest mismatch (content hashes to ${m[1]})`);
     // the unpacker refused the bytes: were they the blob's bytes at all? (fetches the rest to tell)

@@ -62,8 +62,13 @@ const hashTapClass = definedOnUse(() =>
         }
         if (!this.ingest && !this.plain) this.hash.update(chunk);
         this.bytes += chunk.length;
+        // a background ingest: its first failed write stops the stream (as a failing write did
+        // when it was synchronous), and when it falls behind the stream waits for it
+        if (this.ingest?.error) return cb(this.ingest.error);
         this.sink?.(chunk);
-        cb(null, chunk);
+        const behind = this.ingest?.drained();
+        if (behind) void behind.then(() => (this.ingest?.error ? cb(this.ingest.error) : cb(null, chunk)));
+        else cb(null, chunk);
       } catch (e) { cb(e as Error); }
     }
     digest(): string { return this.ingest ? this.ingest.peekDigest() : `sha256:${this.hash.digest('hex')}`; }
@@ -78,7 +83,9 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
   const diffDir = path.join(home, 'diff');
   fs.mkdirSync(diffDir, { mode: 0o755 });
   // a file already in tmp/ (load) becomes the blob by rename once verified: no second copy
-  const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest();
+  // the blob is written on the thread pool while this thread unpacks (import: ~250 ms of 1 s were
+  // the blob's writes and fsync on the main thread)
+  const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest({ background: true });
   const tap = new (hashTapClass())(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
   try {
     const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes(), sys: store.sys });
@@ -90,7 +97,7 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
     if (expect.diffId && res.diffId !== expect.diffId) throw corrupt(`layer diff_id mismatch: expected ${expect.diffId}, got ${res.diffId}`);
     let blob: StagedLayer['blob'];
     if (ingest) {
-      const d = ingest.commit(digest);
+      const d = await ingest.finish(digest);
       blob = { digest: d, mediaType: COMPRESSION_MEDIA[res.compression], size: tap.bytes };
     } else if (expect.adoptFile) {
       store.content.adopt(expect.adoptFile, digest);
@@ -100,7 +107,7 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
     if (blob) staged.blob = blob;
     return staged;
   } catch (e) {
-    ingest?.abort();
+    await ingest?.abortAsync();
     rmTree(home);
     throw e;
   }
