@@ -84,16 +84,18 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
 
 /** The network attach, with `create` run as soon as the netns exists (see prepareBundle). */
 async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Container, create?: () => Promise<void>): Promise<void> {
-  let netnsMade: (made: boolean) => void = () => undefined;
-  const netnsReady = new Promise<boolean>((resolve) => { netnsMade = resolve; });
-  const attaching = network.attach(c, { onNetns: () => netnsMade(true) }).then((net) => {
+  let creating: Promise<void> | undefined;
+  // called in the attach's own turn: the monitor (and runc create, the longest step) is spawned
+  // before the CNI plugins are; an attach that fails before its netns exists never calls it
+  const onNetns = (): void => {
+    creating = create?.();
+    creating?.catch(() => undefined); // awaited below, once the attach is done: not unhandled meanwhile
+  };
+  const [attached] = await Promise.allSettled([network.attach(c, { onNetns }).then((net) => {
     if (net.netns !== network.netnsPath(c)) throw new StrataError('internal', `network: netns ${net.netns ?? '(none)'} is not the spec's`);
     cs.update(c.id, { network: JSON.stringify(net) });
-  });
-  // an attach that fails before its netns exists leaves nothing to create the container in
-  attaching.then(() => netnsMade(true), () => netnsMade(false));
-  const creating = netnsReady.then((made) => (made ? create?.() : undefined));
-  const [attached, created] = await Promise.allSettled([attaching, creating]);
+  })]);
+  const [created] = await Promise.allSettled([creating]);
   if (attached.status === 'rejected') throw attached.reason;
   if (created.status === 'rejected') throw created.reason;
 }
