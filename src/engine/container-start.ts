@@ -16,16 +16,16 @@ import type { HostConfig } from './create-spec.js';
 import { monitorLogOptions } from './log-config.js';
 
 /**
- * Build the bundle and the spec, and join the container's networks. With `create` (which makes
- * the container under its monitor, created but not started), the container is created as soon
- * as its netns exists, beside the rest of the attach: the CNI plugins, the port rules, the
- * resolver and /etc/hosts (run -d -p: ~60 ms of CNI and ~100 ms of runc create, one after the
- * other before). The caller starts it only once this resolves, so its process never runs
- * before its network, /etc/hosts and resolv.conf are final. Rejects with the attach's error
- * first; `create` may have run even then (the caller undoes it).
+ * Build the bundle and the spec, and join the container's networks. The attach begins first
+ * and the root filesystem and the bundle are made beside it; with `create` (which makes the
+ * container under its monitor, created but not started), the container is created as soon as
+ * its netns and its bundle exist, beside the rest of the attach: the CNI plugins, the port
+ * rules, the resolver and /etc/hosts (run -d -p: ~60 ms of CNI and ~100 ms of runc create, one
+ * after the other before). The caller starts it only once this resolves, so its process never
+ * runs before its network, /etc/hosts and resolv.conf are final. On a failure this resolves
+ * only once the attach has settled; `create` may have run even then (the caller undoes both).
  */
 export async function prepareBundle(cs: ContainerCore, c: Container, create?: () => Promise<void>): Promise<{ spec: BuildSpecOptions }> {
-  const rootfs = await cs.mountRootfs(c);
   const cfg = c.config;
   const hc = c.hostConfig;
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])].filter((a, i) => !(i === 0 && a === '' && (cfg.Entrypoint?.length ?? 0) === 1));
@@ -39,6 +39,35 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
   // Docker's default; an attached container's own is written over it, in place, by the attach
   // (the file exists before the container is created: it is bind-mounted)
   writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
+  if (!network) {
+    const spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: mode === 'host' ? 'host' : 'new' });
+    await create?.();
+    return { spec };
+  }
+  // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms)
+  let bundled: (ok: boolean) => void = () => undefined;
+  const bundleWritten = new Promise<boolean>((resolve) => { bundled = resolve; });
+  const attaching = attachBeside(cs, network, c, create && (async () => { if (await bundleWritten) await create(); }));
+  attaching.catch(() => undefined); // awaited below, after the bundle
+  let spec: BuildSpecOptions;
+  try {
+    spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c) });
+    bundled(true);
+  } catch (e) {
+    bundled(false);
+    await attaching.catch(() => undefined); // settled before the caller undoes it
+    throw e;
+  }
+  await attaching;
+  return { spec };
+}
+
+/** Mount the root filesystem and write the OCI bundle (config.json). */
+async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[]; linkEnv: string[]; hostname: string; network: string }): Promise<BuildSpecOptions> {
+  const rootfs = await cs.mountRootfs(c);
+  const cfg = c.config;
+  const hc = c.hostConfig;
+  const { args, linkEnv, hostname } = run;
   const imgVolumes = Object.keys(cfg.Volumes ?? {});
   const mounts: MountOption[] = cs.volumes.mountsFor(c, imgVolumes);
   for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
@@ -68,7 +97,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
     hostsFile: path.join(c.dir, 'hosts'),
     hostnameFile: path.join(c.dir, 'hostname'),
     resolvConfFile: path.join(c.dir, 'resolv.conf'),
-    network: mode === 'host' ? 'host' : network ? network.netnsPath(c) : 'new',
+    network: run.network,
   };
   if (cfg.User) spec.user = cfg.User;
   if (hc.Memory) spec.memory = hc.Memory;
@@ -77,9 +106,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
   if (hc.ShmSize) spec.shmSize = hc.ShmSize;
   spec.seccomp = seccompFromSecurityOpt(hc.SecurityOpt);
   writeBundle(c.dir, buildSpec(spec));
-  if (network) await attachBeside(cs, network, c, create);
-  else await create?.();
-  return { spec };
+  return spec;
 }
 
 /** The network attach, with `create` run as soon as the netns exists (see prepareBundle). */
