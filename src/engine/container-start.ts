@@ -47,11 +47,15 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
   // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms)
   let bundled: (ok: boolean) => void = () => undefined;
   const bundleWritten = new Promise<boolean>((resolve) => { bundled = resolve; });
-  const attaching = attachBeside(cs, network, c, create && (async () => { if (await bundleWritten) await create(); }));
+  let written = false;
+  // a bundle written already: the create is spawned at once, in the attach's turn (see attachBeside)
+  const createInBundle = create && (() => (written ? create() : bundleWritten.then((ok) => (ok ? create() : undefined))));
+  const attaching = attachBeside(cs, network, c, createInBundle);
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
     spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c) });
+    written = true;
     bundled(true);
   } catch (e) {
     bundled(false);
