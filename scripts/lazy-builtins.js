@@ -1,5 +1,5 @@
 var __strataNsCache = {};
-var __strataEager = new Set(['node:fs', 'node:path', 'node:url', 'node:module', 'node:events', 'node:buffer', 'node:util', 'node:process']);
+var __strataEager = new Set(['node:fs', 'node:path', 'node:url', 'node:events', 'node:buffer', 'node:util', 'node:process']);
 function __strataNs(id) {
   var ns = __strataNsCache[id];
   if (ns) return ns;

@@ -3,7 +3,7 @@ import { invalidArgument, StrataError } from '../base/errors.js';
 import { attach, attachTerminal, waitExit, RuntimeError, formatLogEntry, type Container, type Containers } from '../engine/index.js';
 import { commandColumn, displayablePorts, parseDuration } from '../format/index.js';
 import { addCreateFlags, toCreateRequest, type CreateFlags } from './run-options.js';
-import { engine, out, collect, ExitError, writeFileAtomicStream } from './util.js';
+import { engine, out, writeOut, collect, ExitError, writeFileAtomicStream } from './util.js';
 import { printRows, since, size3, goTimeString } from './output.js';
 import { printInspect } from './images.js';
 import { progressTo } from './registry.js';
@@ -90,8 +90,20 @@ function runError(e: unknown): never {
   throw e;
 }
 
-export function registerContainerCommands(program: Command, container: Command): void {
-  const both = (name: string, desc: string, sub = name): Command[] => [program.command(name).description(desc), container.command(sub).description(desc)];
+/** One command word of a command line: at the root (`ps`) or under `container` (`ls`). */
+export interface CommandWord { root?: string; sub?: string }
+
+/**
+ * The container commands, at the root and under `container`; with `only`, just that word's
+ * (run and create alone define ~120 options: a `ps` need not build them).
+ */
+export function registerContainerCommands(program: Command, container: Command, only?: CommandWord): void {
+  const atRoot = (name: string): boolean => !only || only.root === name;
+  const under = (...names: string[]): boolean => !only || (only.sub !== undefined && names.includes(only.sub));
+  const both = (name: string, desc: string, sub = name): Command[] => [
+    ...(atRoot(name) ? [program.command(name).description(desc)] : []),
+    ...(under(sub) ? [container.command(sub).description(desc)] : []),
+  ];
 
   for (const c of both('create', 'Create a new container')) {
     addCreateFlags(c).argument('<image>').argument('[command...]').passThroughOptions()
@@ -187,7 +199,10 @@ export function registerContainerCommands(program: Command, container: Command):
       });
   }
 
-  for (const c of [program.command('ps').description('List containers'), container.command('ls').alias('list').description('List containers')]) {
+  for (const c of [
+    ...(atRoot('ps') ? [program.command('ps').description('List containers')] : []),
+    ...(under('ls', 'list') ? [container.command('ls').alias('list').description('List containers')] : []),
+  ]) {
     c.option('-a, --all', 'Show all containers (default shows just running)')
       .option('-q, --quiet', 'Only display container IDs')
       .option('-l, --latest', 'Show the latest created container (includes all states)')
@@ -222,7 +237,7 @@ export function registerContainerCommands(program: Command, container: Command):
         if (o.until) opts.until = timeArg(o.until);
         for await (const entry of containers().logs(ref, opts)) {
           const line = formatLogEntry(entry, { timestamps: !!o.timestamps });
-          (entry.stream === 'stderr' ? process.stderr : process.stdout).write(line);
+          writeOut(line, entry.stream === 'stderr' ? 2 : 1);
         }
       });
   }
@@ -370,7 +385,7 @@ async function runExec(ref: string, cmd: string[], o: { detach?: boolean; env?: 
 
 function timeArg(s: string): string | number | Date {
   if (/^\d+(\.\d+)?$/.test(s)) return new Date(Number(s) * 1000);
-  if (/^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)/.test(s)) return new Date(Date.now() - parseDuration(s));
+  if (/^\d+(\.\d+)?(ns|us|\u00b5s|ms|s|m|h)/.test(s)) return new Date(Date.now() - parseDuration(s));
   return s;
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { invalidArgument } from '../base/errors.js';
 import type { ImageListRow, ListOptions, ImportOptions } from '../engine/index.js';
-import { engine, openInput, collect, out, ExitError, writeFileAtomicStream } from './util.js';
+import { engine, openInput, collect, out, writeOut, ExitError, writeFileAtomicStream } from './util.js';
 import { printRows, since, size3, execTemplate, inspectJson, ellipsis, goTimeString } from './output.js';
 
 function shortId(id: string): string {
@@ -185,7 +185,7 @@ export function printInspect(names: string[], format: string | undefined, lookup
   if (format) {
     for (const f of found) out(execTemplate(format, f));
   } else if (found.length || !failed) {
-    process.stdout.write(inspectJson(found));
+    writeOut(inspectJson(found));
   }
   if (failed) throw new ExitError(1);
 }

@@ -3,7 +3,7 @@ import { registerImageCommands, printInspect } from './images.js';
 import { registerSystemCommands } from './system.js';
 import { registerRegistryCommands } from './registry.js';
 import { closeEngine, engine, errorLine, ExitError, out } from './util.js';
-import { registerContainerCommands } from './containers.js';
+import { registerContainerCommands, type CommandWord } from './containers.js';
 import { registerNetworkCommands } from './network.js';
 import { registerServeCommand } from './serve.js';
 import { registerVolumeCommands } from './volumes.js';
@@ -32,7 +32,14 @@ export function partsFor(argv: readonly string[]): Part[] | undefined {
   return w !== undefined && Object.hasOwn(PARTS_OF, w) ? PARTS_OF[w] : undefined;
 }
 
-export function buildProgram(parts?: readonly Part[]): Command {
+/** The container command a command line names, when it names one (`ps`, `container ls`). */
+export function containerWordFor(argv: readonly string[]): CommandWord | undefined {
+  const [w, sub] = argv;
+  if (w === 'container') return sub && !sub.startsWith('-') && sub !== 'help' ? { sub } : undefined;
+  return w !== undefined && Object.hasOwn(PARTS_OF, w) && PARTS_OF[w][0] === 'containers' ? { root: w } : undefined;
+}
+
+export function buildProgram(parts?: readonly Part[], only?: CommandWord): Command {
   const program = new Command('strata');
   program
     .description('A Docker-compatible container engine: content-addressed layers, overlayfs, runc')
@@ -56,7 +63,7 @@ export function buildProgram(parts?: readonly Part[]): Command {
   if (want('images')) registerImageCommands(program, imageGroup());
   if (want('registry')) registerRegistryCommands(program, imageGroup());
   if (want('analyze')) registerAnalyzeCommand(imageGroup());
-  if (want('containers')) registerContainerCommands(program, containerGroup());
+  if (want('containers')) registerContainerCommands(program, containerGroup(), only);
   if (want('network')) registerNetworkCommands(program.command('network').description('Manage networks'));
   if (want('volume')) registerVolumeCommands(program.command('volume').description('Manage volumes'));
   if (want('changes')) registerChangeCommands(program, containerGroup());
@@ -110,7 +117,7 @@ function usageLine(e: CommanderError, argv: string[]): string {
 
 export async function main(argv: string[]): Promise<number> {
   // only the command's own part of the program: building all of it costs more than most commands
-  const program = buildProgram(partsFor(argv));
+  const program = buildProgram(partsFor(argv), containerWordFor(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -1,6 +1,7 @@
 /**
  * The CLI's bridge to format/: Docker's table, template, size and time rules.
  */
+import { writeOut } from './util.js';
 import { parseTemplate, humanSizeWithPrecision, humanSize, createdSince, formatTable, formatInspect, ellipsis, goTimeString } from '../format/index.js';
 
 export const size3 = (n: number): string => humanSizeWithPrecision(n, 3);
@@ -19,7 +20,7 @@ export function printRows(rows: object[], defaultFormat: string, headers: Record
   const spec: Parameters<typeof formatTable>[1] = { defaultFormat, headers };
   if (userFormat) spec.format = userFormat;
   const text = formatTable(rows, spec);
-  if (text) process.stdout.write(text);
+  if (text) writeOut(text);
 }
 
 export function execTemplate(tpl: string, data: unknown): string {

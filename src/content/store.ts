@@ -5,6 +5,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { corrupt, notFound } from '../base/errors.js';
 import { fsyncDir, mkdirp } from '../base/fs.js';
 import { hexOf, isDigestHex, type Digest } from '../image/digest.js';
+import { definedOnUse } from '../base/lazy.js';
 
 /**
  * Content-addressed blob store: blobs/sha256/<hex>.
@@ -31,9 +32,13 @@ export class ContentStore {
     try { return fs.statSync(this.pathOf(digest)).size; } catch { throw notFound(`blob ${digest} not found`); }
   }
 
-  /** Start an ingest. Write chunks, then commit() with the expected digest (if known). */
-  ingest(): Ingest {
-    return new Ingest(this);
+  /**
+   * Start an ingest. Write chunks, then commit() with the expected digest (if known). A
+   * `background` ingest writes on the thread pool while the caller goes on (an unpacker on the
+   * main thread); it ends with finish() or abortAsync().
+   */
+  ingest(opts: { background?: boolean } = {}): Ingest {
+    return new Ingest(this, opts.background === true);
   }
 
   /** Store a small buffer (manifest, config). Returns its digest. */
@@ -64,7 +69,7 @@ export class ContentStore {
   openRead(digest: string): Readable {
     const p = this.pathOf(digest);
     if (!this.has(digest)) throw notFound(`blob ${digest} not found`);
-    return fs.createReadStream(p, { highWaterMark: 1 << 20 }).pipe(new VerifyStream(digest));
+    return fs.createReadStream(p, { highWaterMark: 1 << 20 }).pipe(new (verifyStreamClass())(digest));
   }
 
   /** Verify a blob on disk (for `system check`). */
@@ -105,14 +110,22 @@ export class ContentStore {
   }
 }
 
+/** Bytes a background ingest may hold before its producer waits (drained()). */
+const BACKLOG = 8 << 20;
+
 export class Ingest {
   private fd: number;
   readonly tmpPath: string;
   private hash: Hash = createHash('sha256');
   private done = false;
   written = 0;
+  /** background writes: the chain of pending writes, the bytes in it, the first failure */
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private failure: Error | undefined;
+  private waiters: (() => void)[] = [];
 
-  constructor(private store: ContentStore) {
+  constructor(private store: ContentStore, private readonly background = false) {
     this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
     this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
   }
@@ -126,9 +139,59 @@ export class Ingest {
 
   write(chunk: Uint8Array): void {
     if (!this.external) this.hash.update(chunk);
+    this.written += chunk.length;
+    if (this.background) {
+      // in order, one at a time; the caller must not change the chunk afterwards
+      this.queued += chunk.length;
+      const settle = (e?: unknown): void => {
+        if (e) this.failure ??= e as Error;
+        this.queued -= chunk.length;
+        if (this.queued <= BACKLOG || this.failure) for (const w of this.waiters.splice(0)) w();
+      };
+      this.queue = this.queue.then(() => (this.failure ? undefined : writeAllAsync(this.fd, chunk))).then(() => settle(), settle);
+      return;
+    }
     let off = 0;
     while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
-    this.written += chunk.length;
+  }
+
+  /** The first background write that failed (ENOSPC...): the producer stops with it. */
+  get error(): Error | undefined {
+    return this.background ? this.failure : undefined;
+  }
+
+  /** For a producer: a promise while a background ingest holds more than BACKLOG bytes. */
+  drained(): Promise<void> | undefined {
+    if (!this.background || this.queued <= BACKLOG) return undefined;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /**
+   * commit() for a background ingest: waits for its writes, then fsyncs on the thread pool.
+   * A failed write is reported here; nothing is left under any name.
+   */
+  async finish(expected?: string, expectedSize?: number): Promise<Digest> {
+    await this.queue;
+    if (this.failure) {
+      this.abort();
+      throw this.failure;
+    }
+    if (!this.done) {
+      try {
+        await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (e) => (e ? reject(e) : resolve())));
+      } catch (e) {
+        this.abort();
+        throw e;
+      }
+    }
+    return this.commit(expected, expectedSize, true);
+  }
+
+  /** abort() once the background writes are over (none of them touches a closed descriptor). */
+  async abortAsync(): Promise<void> {
+    this.failure ??= new Error('aborted');
+    await this.queue;
+    this.abort();
   }
 
   /** The digest of what was written so far (the ingest goes on). */
@@ -137,8 +200,9 @@ export class Ingest {
   }
 
   /** Verify (when expected is given), fsync, rename into place. Returns the digest. */
-  commit(expected?: string, expectedSize?: number): Digest {
+  commit(expected?: string, expectedSize?: number, synced = false): Digest {
     if (this.done) throw new Error('ingest already finished');
+    if (this.background && !synced) throw new Error('a background ingest ends with finish()');
     if (this.external && expected === undefined) throw new Error('an ingest hashed elsewhere needs its digest');
     const digest = (this.external ? expected : `sha256:${this.hash.digest('hex')}`) as Digest;
     try {
@@ -148,7 +212,7 @@ export class Ingest {
       if (expected !== undefined && expected !== digest) {
         throw corrupt(`digest mismatch: expected ${expected}, got ${digest}`);
       }
-      fs.fsyncSync(this.fd);
+      if (!synced) fs.fsyncSync(this.fd);
       fs.closeSync(this.fd);
       this.done = true;
       const final = this.store.pathOf(digest);
@@ -165,6 +229,7 @@ export class Ingest {
   }
 
   abort(): void {
+    if (this.background && this.queued > 0) throw new Error('a background ingest with writes pending ends with abortAsync()');
     if (!this.done) {
       this.done = true;
       try { fs.closeSync(this.fd); } catch { /* already closed */ }
@@ -173,16 +238,30 @@ export class Ingest {
   }
 }
 
-/** Pass-through that fails at the end when the digest differs. */
-class VerifyStream extends Transform {
-  private h = createHash('sha256');
-  constructor(private expected: string) { super(); }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.h.update(chunk);
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    const got = `sha256:${this.h.digest('hex')}`;
-    cb(got === this.expected ? null : corrupt(`blob ${this.expected} is corrupt (content hashes to ${got})`));
-  }
+function writeAllAsync(fd: number, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (off: number): void => {
+      fs.write(fd, chunk, off, chunk.length - off, null, (e, n) => {
+        if (e) reject(e);
+        else if (off + n < chunk.length) from(off + n);
+        else resolve();
+      });
+    };
+    from(0);
+  });
 }
+
+/** Pass-through that fails at the end when the digest differs. */
+const verifyStreamClass = definedOnUse(() =>
+  class VerifyStream extends Transform {
+    private h = createHash('sha256');
+    constructor(private expected: string) { super(); }
+    override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+      this.h.update(chunk);
+      cb(null, chunk);
+    }
+    override _flush(cb: TransformCallback): void {
+      const got = `sha256:${this.h.digest('hex')}`;
+      cb(got === this.expected ? null : corrupt(`blob ${this.expected} is corrupt (content hashes to ${got})`));
+    }
+  });

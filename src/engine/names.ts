@@ -1,4 +1,5 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { urandom } from '../base/random.js';
 
 // Generated container names are `adjective_surname`, as Docker's are; the surnames are
 // people who shaped computing and science.
@@ -50,7 +51,7 @@ export function generateName(taken: (name: string) => boolean): string {
 /** 64 hex; never all digits, so a short ID cannot be mistaken for a number (as Docker). */
 export function generateId(): string {
   for (;;) {
-    const id = randomBytes(32).toString('hex');
+    const id = urandom(32).toString('hex');
     if (/[a-f]/.test(id.slice(0, 12))) return id;
   }
 }

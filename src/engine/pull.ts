@@ -14,7 +14,7 @@ import { hostPlatform, matchPlatform, parsePlatform, platformString, selectManif
 import { canonicalString, familiarName, familiarString, parseReference, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Descriptor, type Index, type Manifest } from '../image/types.js';
 import { tx } from '../meta/db.js';
-import { BlobReader, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
+import { type BlobReader, RegistryClient, RegistryError, type Credentials, type FetchedManifest, type Repository } from '../registry/index.js';
 import { commitImage, parseConfig, resolveImage, type StagedLayer } from './images.js';
 import { recordBlobSources, runLimited, shortId, statusMsg, throttled, type ProgressFn } from './registry-meta.js';
 import type { StoreRoot } from './store-root.js';
@@ -238,8 +238,10 @@ async function downloadLayer(store: StoreRoot, repo: Repository, desc: Descripto
     emit(statusMsg(id, 'Pull complete'));
     return layer;
   } catch (e) {
-    // the reader's own failure (network, size) is the real cause
-    if (reader.errored) throw reader.errored;
+    // the reader's own failure (network, size) is the real cause; not an abort that came from
+    // the unpacker failing first (a full disk: the unpacker's writes fail before the blob's,
+    // which go on in the background)
+    if (reader.errored && reader.errored.name !== 'AbortError') throw reader.errored;
     const m = /^digest mismatch for layer: expected \S+, got (\S+)$/.exec((e as Error).message ?? '');
     if (m) throw corrupt(`filesystem layer verification failed for digest ${desc.digest}: digest mismatch (content hashes to ${m[1]})`);
     // the unpacker refused the bytes: were they the blob's bytes at all? (fetches the rest to tell)

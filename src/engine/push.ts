@@ -26,10 +26,10 @@ import { StrataError, corrupt, invalidArgument, isStrataError } from '../base/er
 import { canonicalString, familiarName, parseTaggedReference, type Reference } from '../image/reference.js';
 import { MediaType, type Manifest } from '../image/types.js';
 import { compressStream, compressionOfMediaType, type Compression } from '../layer/index.js';
-import { ParallelGzip } from '../layer/pgzip.js';
+import { parallelGzipClass } from '../layer/pgzip.js';
 import { tx } from '../meta/db.js';
 import {
-  Counter, RETRY, RegistryError, backoff, isRetryable, registrySettings, repoScope, sleep,
+  counterClass, RETRY, RegistryError, backoff, isRetryable, registrySettings, repoScope, sleep,
   type BlobDescriptor, type Credentials, type PushCompression, type Repository,
 } from '../registry/index.js';
 import { clientFor } from './pull.js';
@@ -42,6 +42,7 @@ import { emitEvent } from './events.js';
 import { addImageManifest, manifestsOfImage } from '../meta/images.js';
 import { setRepoDigest, tagRow, tagsWithPrefix } from '../meta/tags.js';
 import { addLayerBlob, blobsOfLayer } from '../meta/layers.js';
+import { definedOnUse } from '../base/lazy.js';
 
 export interface PushOptions {
   /** Push every local tag of the repository. */
@@ -313,23 +314,24 @@ function deferred(open: () => Promise<Readable>): Readable {
 }
 
 function counted(src: Readable, progress: (n: number) => void, base: number): Readable {
-  const c = new Counter((n) => progress(base + n));
+  const c = new (counterClass())((n) => progress(base + n));
   src.on('error', (e) => c.destroy(e));
   return src.pipe(c);
 }
 
 /** Tee a stream into a local ingest (the compressed blob is kept for the next push; its hash gives the digest). */
-class Keep extends Transform {
-  bytes = 0;
-  constructor(private ingest: ReturnType<StoreRoot['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.bytes += chunk.length;
-      this.ingest.write(chunk);
-      cb(null, chunk);
-    } catch (e) { cb(e as Error); }
-  }
-}
+const keepClass = definedOnUse(() =>
+  class Keep extends Transform {
+    bytes = 0;
+    constructor(private ingest: ReturnType<StoreRoot['content']['ingest']>) { super({ highWaterMark: 1 << 20 }); }
+    override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+      try {
+        this.bytes += chunk.length;
+        this.ingest.write(chunk);
+        cb(null, chunk);
+      } catch (e) { cb(e as Error); }
+    }
+  });
 
 /**
  * Compress an uncompressed layer while uploading it (one PATCH of unknown length, then PUT
@@ -342,10 +344,10 @@ async function compressAndPush(store: StoreRoot, files: BlobFiles, repo: Reposit
     let body: Transform | undefined;
     try {
       location = await startPlain(repo);
-      const keep = new Keep(ingest);
+      const keep = new (keepClass())(ingest);
       const src = counted(await files.open(source.digest), progress, 0);
       body = new Transform({ transform(c: Buffer, _e, cb) { cb(null, c); } });
-      const compressor = kind === 'gzip' ? new ParallelGzip({ level: GZIP_PUSH_LEVEL }) : compressStream(kind);
+      const compressor = kind === 'gzip' ? new (parallelGzipClass())({ level: GZIP_PUSH_LEVEL }) : compressStream(kind);
       const producing = pipeline(src, compressor, keep, body);
       const patched = repo.patchStream(location, body);
       await Promise.all([producing, patched]);

@@ -18,6 +18,7 @@ import { emitEvent } from './events.js';
 import type { Ingest } from '../content/store.js';
 import { hostPlatform, selectManifest } from '../image/platform.js';
 import { blobsOfLayer, layerExists, layerSizes } from '../meta/layers.js';
+import { definedOnUse } from '../base/lazy.js';
 
 /** Caps applied before anything is unpacked (hostile archives). */
 const LIMITS = {
@@ -42,30 +43,36 @@ function maxExpandedBytes(): number | undefined {
  * an ingest the ingest's own hash is the one used (sha256 is the main thread's biggest cost
  * on a pull: hashing the same bytes twice cost a third of it).
  */
-class HashTap extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  /** A plain (uncompressed) tar: its digest is the diff_id the unpacker computes, so nothing here hashes it. */
-  plain = false;
-  private first = true;
-  constructor(private sink?: (chunk: Buffer) => void, private ingest?: Ingest, private detectPlain = false) { super({ highWaterMark: 1 << 20 }); }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    try {
-      if (this.first && this.detectPlain) {
-        this.first = false;
-        if (detectCompression(chunk) === 'none') {
-          this.plain = true;
-          this.ingest?.hashElsewhere();
+const hashTapClass = definedOnUse(() =>
+  class HashTap extends Transform {
+    readonly hash = createHash('sha256');
+    bytes = 0;
+    /** A plain (uncompressed) tar: its digest is the diff_id the unpacker computes, so nothing here hashes it. */
+    plain = false;
+    private first = true;
+    constructor(private sink?: (chunk: Buffer) => void, private ingest?: Ingest, private detectPlain = false) { super({ highWaterMark: 1 << 20 }); }
+    override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+      try {
+        if (this.first && this.detectPlain) {
+          this.first = false;
+          if (detectCompression(chunk) === 'none') {
+            this.plain = true;
+            this.ingest?.hashElsewhere();
+          }
         }
-      }
-      if (!this.ingest && !this.plain) this.hash.update(chunk);
-      this.bytes += chunk.length;
-      this.sink?.(chunk);
-      cb(null, chunk);
-    } catch (e) { cb(e as Error); }
-  }
-  digest(): string { return this.ingest ? this.ingest.peekDigest() : `sha256:${this.hash.digest('hex')}`; }
-}
+        if (!this.ingest && !this.plain) this.hash.update(chunk);
+        this.bytes += chunk.length;
+        // a background ingest: its first failed write stops the stream (as a failing write did
+        // when it was synchronous), and when it falls behind the stream waits for it
+        if (this.ingest?.error) return cb(this.ingest.error);
+        this.sink?.(chunk);
+        const behind = this.ingest?.drained();
+        if (behind) void behind.then(() => (this.ingest?.error ? cb(this.ingest.error) : cb(null, chunk)));
+        else cb(null, chunk);
+      } catch (e) { cb(e as Error); }
+    }
+    digest(): string { return this.ingest ? this.ingest.peekDigest() : `sha256:${this.hash.digest('hex')}`; }
+  });
 
 /**
  * Unpack one layer stream into a staging dir and keep its blob in the content store.
@@ -76,8 +83,10 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
   const diffDir = path.join(home, 'diff');
   fs.mkdirSync(diffDir, { mode: 0o755 });
   // a file already in tmp/ (load) becomes the blob by rename once verified: no second copy
-  const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest();
-  const tap = new HashTap(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
+  // the blob is written on the thread pool while this thread unpacks (import: ~250 ms of 1 s were
+  // the blob's writes and fsync on the main thread)
+  const ingest = expect.keepBlob === false || expect.adoptFile ? undefined : store.content.ingest({ background: true });
+  const tap = new (hashTapClass())(ingest ? (c) => ingest.write(c) : undefined, ingest, true);
   try {
     const unpacking = unpackLayer(tap, diffDir, { mode: 'overlay', maxExpandedBytes: maxExpandedBytes(), sys: store.sys });
     const [res] = await Promise.all([unpacking, pipeline(input, tap).catch((e) => { tap.destroy(e); throw e; })]);
@@ -88,7 +97,7 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
     if (expect.diffId && res.diffId !== expect.diffId) throw corrupt(`layer diff_id mismatch: expected ${expect.diffId}, got ${res.diffId}`);
     let blob: StagedLayer['blob'];
     if (ingest) {
-      const d = ingest.commit(digest);
+      const d = await ingest.finish(digest);
       blob = { digest: d, mediaType: COMPRESSION_MEDIA[res.compression], size: tap.bytes };
     } else if (expect.adoptFile) {
       store.content.adopt(expect.adoptFile, digest);
@@ -98,7 +107,7 @@ export async function stageLayer(store: StoreRoot, input: Readable, expect: { di
     if (blob) staged.blob = blob;
     return staged;
   } catch (e) {
-    ingest?.abort();
+    await ingest?.abortAsync();
     rmTree(home);
     throw e;
   }
@@ -372,7 +381,7 @@ async function uncompressedLayerFile(store: StoreRoot, diffId: string, scratch: 
   const out = path.join(scratch, hexOf(diffId) + '.tar');
   const { decompressStream } = await import('../layer/index.js');
   const kind: Compression = compressionOfMediaType(b.mediaType) === 'zstd' ? 'zstd' : 'gzip';
-  const h = new HashTap();
+  const h = new (hashTapClass())();
   await pipeline(store.content.openRead(b.digest), decompressStream(kind), h, fs.createWriteStream(out));
   if (h.digest() !== diffId) throw corrupt(`layer ${diffId} decompresses to ${h.digest()}`);
   return out;

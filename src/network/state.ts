@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { StrataError, errnoCode } from '../base/errors.js';
+import { sha256Hex } from '../base/sha256.js';
 import { mkdirp, writeFileAtomic } from '../base/fs.js';
 import type { Sys } from '../sys/index.js';
 import { CNI_VERSION, type CniConfList, type CniResult } from './cni.js';
@@ -81,7 +82,7 @@ export function readJson<T>(file: string): T | undefined {
 export function deriveRootTag(stateDir: string): string {
   const abs = path.resolve(stateDir);
   if (abs === DEFAULT_STATE_DIR) return '';
-  return createHash('sha256').update(abs).digest('hex').slice(0, 6);
+  return sha256Hex(abs).slice(0, 6); // not node:crypto: every container command derives this
 }
 
 interface NetworkStateOptions {

@@ -7,7 +7,7 @@ import { mergeScopes, repoScope } from './auth.js';
 import { discard, readBody, type HttpResponse } from './http.js';
 import { CONFIG_LIMIT, MANIFEST_ACCEPT, MANIFEST_LIMIT, registryError, type Transport } from './endpoint.js';
 import { RETRY, backoff, isRetryable, sleep } from './retry.js';
-import { BlobReader, type BlobDescriptor, type BlobReaderOptions } from './blob-reader.js';
+import { blobReaderClass, type BlobReader, type BlobDescriptor, type BlobReaderOptions } from './blob-reader.js';
 
 export interface FetchedManifest {
   bytes: Buffer;
@@ -93,7 +93,7 @@ export class Repository {
 
   /** A resuming stream of a blob, verified unless the consumer verifies (`verify: false`). */
   openBlob(desc: BlobDescriptor, opts: BlobReaderOptions = {}): BlobReader {
-    return new BlobReader(this, desc, opts);
+    return new (blobReaderClass())(this, desc, opts);
   }
 
   /**

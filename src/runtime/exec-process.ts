@@ -13,8 +13,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable, type Readable } from 'node:stream';
+import { urandom } from '../base/random.js';
 import { StrataError } from '../base/errors.js';
 import { Runc, RuntimeError, runtimeError, signalNumber } from './runc.js';
 import { readBundleSpec, mergeEnv, type OciSpec, type OciProcess } from './spec.js';
@@ -224,7 +224,7 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const found = lookPathInContainer(spec, rootfs, proc.args[0]!, proc.env, proc.cwd);
   if (found === 'notfound' || found === 'denied') throw lookupError(proc.args[0]!, found);
 
-  const tag = randomBytes(6).toString('hex');
+  const tag = urandom(6).toString('hex');
   const processFile = path.join(bundle, `exec-${tag}.json`);
   const logFile = path.join(bundle, `exec-${tag}.log`);
   const pidFile = path.join(bundle, `exec-${tag}.pid`);

@@ -7,10 +7,10 @@
  * Every Strata root gets its own runtime state dir, `/run/strata-<hash>/runc`,
  * so two roots (tests, users) never see each other's containers.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
+import { sha256Hex } from '../base/sha256.js';
 import { mkdirp } from '../base/fs.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 
@@ -36,7 +36,7 @@ interface ContainerState {
 
 /** `/run/strata-<12 hex of sha256(realpath of root)>`: per-root runtime dir (sockets, runc state). */
 export function runtimeDirFor(strataRoot: string, runDir = '/run'): string {
-  const h = createHash('sha256').update(path.resolve(strataRoot)).digest('hex').slice(0, 12);
+  const h = sha256Hex(path.resolve(strataRoot)).slice(0, 12);
   return `${runDir}/strata-${h}`;
 }
 

@@ -71,7 +71,7 @@ interface DockerSeccompProfile {
 /** Docker's default profile, as shipped. */
 export const DOCKER_DEFAULT_PROFILE: DockerSeccompProfile = DEFAULT_PROFILE_JSON as DockerSeccompProfile;
 
-/** Node's process.arch -> the native name the profile's `arches` use (libseccomp's). */
+/** Node's process.arch -> the native name the profile's `arches` use (libseccomp's); ppc64 by endianness. */
 const NATIVE_ARCH: Record<string, string> = {
   x64: 'amd64',
   ia32: 'x86',
@@ -81,7 +81,7 @@ const NATIVE_ARCH: Record<string, string> = {
   mips: 'mips',
   mipsel: 'mipsel',
   ppc: 'ppc',
-  ppc64: os.endianness() === 'LE' ? 'ppc64le' : 'ppc64',
+  ppc64: 'ppc64',
   riscv64: 'riscv64',
   s390: 's390',
   s390x: 's390x',
@@ -138,7 +138,9 @@ export function seccompFromProfile(profile: DockerSeccompProfile, ctx: ProfileCo
   if ((profile.architectures?.length ?? 0) > 0 && (profile.archMap?.length ?? 0) > 0) {
     throw invalidArgument("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'");
   }
-  const native = NATIVE_ARCH[ctx.arch ?? process.arch] ?? ctx.arch ?? process.arch;
+  const arch = ctx.arch ?? process.arch;
+  // os.endianness() only here: every command loads this module, few need `os`
+  const native = arch === 'ppc64' && os.endianness() === 'LE' ? 'ppc64le' : NATIVE_ARCH[arch] ?? arch;
   const kernel = ctx.kernel ?? kernelVersion();
   const out: SeccompProfile = { defaultAction: profile.defaultAction, syscalls: [] };
   if (profile.defaultErrnoRet !== undefined) out.defaultErrnoRet = profile.defaultErrnoRet;

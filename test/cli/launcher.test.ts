@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { Script } from 'node:vm';
 import type { Command } from 'commander';
 import { VERSION } from '../../src/base/version.js';
-import { buildProgram, partsFor } from '../../src/cli/main.js';
+import { buildProgram, containerWordFor, partsFor } from '../../src/cli/main.js';
 import { PROJECT, strata, tempDir, tempRoot } from '../helpers.js';
 
 const DIST = path.join(PROJECT, 'dist');
@@ -42,6 +42,7 @@ test('launcher: the build made a code cache V8 accepts for this bundle', () => {
   const st = fs.statSync(file, { bigint: true });
   assert.equal(cache.subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
   const source = fs.readFileSync(file, 'utf8');
+  assert.match(source, /^[\x00-\x7f]*$/, 'the launcher reads the bundle as latin1: it must be ASCII');
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData: cache.subarray(64) });
   assert.equal(script.cachedDataRejected, false);
 });
@@ -75,12 +76,27 @@ test('launcher: a command line builds only its part of the program, and that par
     if (w === 'help') continue;
     const parts = partsFor([w, '--help']);
     assert.ok(parts, `no part for ${w}`);
-    const lazy = buildProgram(parts);
+    const lazy = buildProgram(parts, containerWordFor([w, '--help']));
     assert.ok(lazy.commands.length < full.commands.length, w);
     const mine = lazy.commands.find((c) => c.name() === w);
     assert.ok(mine, `${w} is missing from its part`);
     assert.equal(described(mine), described(full.commands.find((c) => c.name() === w)!), w);
   }
+  // under `container`: one subcommand's line builds that subcommand alone, as the full program has it
+  const group = full.commands.find((c) => c.name() === 'container')!;
+  for (const sub of group.commands) {
+    const only = containerWordFor(['container', sub.name()]);
+    const mine = buildProgram(partsFor(['container', sub.name()]), only).commands.find((c) => c.name() === 'container')!;
+    const found = mine.commands.find((c) => c.name() === sub.name());
+    assert.ok(found, `container ${sub.name()} is missing from its part`);
+    assert.equal(described(found), described(sub), `container ${sub.name()}`);
+    assert.ok(mine.commands.length < group.commands.length || group.commands.length === 1);
+  }
+  assert.equal(containerWordFor(['container', '--help']), undefined);
+  assert.equal(containerWordFor(['container', 'help', 'ls']), undefined);
+  assert.deepEqual(containerWordFor(['container', 'list']), { sub: 'list' });
+  assert.ok(buildProgram(partsFor(['container', 'list']), { sub: 'list' }).commands.find((c) => c.name() === 'container')!.commands.some((c) => c.name() === 'ls'));
+  assert.equal(containerWordFor(['constructor']), undefined);
   assert.equal(partsFor(['--help']), undefined);
   assert.equal(partsFor(['help', 'ps']), undefined);
   assert.equal(partsFor(['nosuchcommand']), undefined);
@@ -106,4 +122,39 @@ test('launcher: bin/strata runs the bundle, also through a symlink as `npm link`
   const traced2 = spawnSync('sh', ['-x', link, 'images', '-q'], { env: env(root) });
   assert.equal(traced2.status, 0, traced2.stderr.toString());
   assert.match(traced2.stderr.toString(), /exec node \S+\/launch\.cjs images -q/);
+});
+
+test('launcher: a common command writes its own cache after its first successful run, and uses it', (t) => {
+  const dir = tempDir(t);
+  const root = tempRoot(t);
+  for (const f of ['launch.cjs', 'strata.cjs', 'strata.cjs.cache']) fs.copyFileSync(path.join(DIST, f), path.join(dir, f));
+  fs.symlinkSync(path.join(PROJECT, 'node_modules'), path.join(dir, 'node_modules'));
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(dir, 'launch.cjs'), ...args], { env: env(root) });
+  const caches = path.join(dir, 'strata.cjs.caches');
+  // a failing run writes nothing, nor does a command outside the common ones
+  assert.equal(run('inspect', 'nosuch').status, 1);
+  assert.equal(run('system', 'df').status, 0);
+  assert.equal(fs.existsSync(caches), false);
+  const first = run('images', '-q');
+  assert.equal(first.status, 0, first.stderr.toString());
+  assert.deepEqual(fs.readdirSync(caches), ['images']);
+  const own = fs.readFileSync(path.join(caches, 'images'));
+  const st = fs.statSync(path.join(dir, 'strata.cjs'), { bigint: true });
+  assert.equal(own.subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
+  const source = fs.readFileSync(path.join(dir, 'strata.cjs'), 'utf8');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: path.join(dir, 'strata.cjs'), cachedData: own.subarray(64) });
+  assert.equal(script.cachedDataRejected, false);
+  // the next run uses it and leaves it as it is
+  const mtime = fs.statSync(path.join(caches, 'images')).mtimeMs;
+  assert.equal(run('images', '-q').status, 0);
+  assert.equal(fs.statSync(path.join(caches, 'images')).mtimeMs, mtime);
+  // `image ls` has its own; a cache for other bytes is replaced
+  assert.equal(run('image', 'ls', '-q').status, 0);
+  assert.deepEqual(fs.readdirSync(caches).sort(), ['image.ls', 'images']);
+  fs.writeFileSync(path.join(caches, 'images'), Buffer.alloc(200, 1));
+  const again = run('images', '--format', '{{.ID}}');
+  assert.equal(again.status, 0, again.stderr.toString());
+  assert.equal(again.stdout.toString(), '');
+  assert.equal(fs.readFileSync(path.join(caches, 'images')).subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
+  assert.deepEqual(fs.readdirSync(caches).sort(), ['image.ls', 'images']); // no temp file left
 });
