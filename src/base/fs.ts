@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { errnoCode } from './errors.js';
+import { urandom } from './random.js';
 
 /**
  * Paths at least this long are reached through a directory descriptor
@@ -19,7 +19,7 @@ export function fsyncDir(dir: string): void {
 
 /** A unique temp name beside `target` (same filesystem, so rename is atomic). */
 export function tempNameFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${urandom(4).toString('hex')}.tmp`);
 }
 
 /** temp in the same dir -> write -> fsync -> rename -> fsync dir. */

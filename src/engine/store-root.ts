@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { mkdirp, rmTree } from '../base/fs.js';
 import { ContentStore } from '../content/store.js';
 import { openDb, type DB } from '../meta/db.js';
 import { hexOf } from '../image/digest.js';
 import { linuxSys, type Sys } from '../sys/index.js';
+import { urandom } from '../base/random.js';
 
 export function defaultRoot(): string {
   return process.env.STRATA_ROOT || '/var/lib/strata';
@@ -65,7 +65,7 @@ export class StoreRoot {
 
   /** A fresh staging dir in tmp/, named with our pid so a later sweep knows whether its owner lives. */
   makeTemp(kind: string): string {
-    const p = path.join(this.tmpDir, `${process.pid}-${kind}-${randomBytes(6).toString('hex')}`);
+    const p = path.join(this.tmpDir, `${process.pid}-${kind}-${urandom(6).toString('hex')}`);
     fs.mkdirSync(p, { mode: 0o700 });
     return p;
   }

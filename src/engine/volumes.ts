@@ -6,7 +6,6 @@
 import { PRUNE_FILTERS, pruneFilter } from './filters.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { mkdirp, rmTree, treeSize } from '../base/fs.js';
 import { tx } from '../meta/db.js';
@@ -22,6 +21,7 @@ import type { HostConfig, MountSpec } from './create-spec.js';
 import { generateId } from './names.js';
 import type { StoreRoot } from './store-root.js';
 import { listVolumes } from './listing.js';
+import { urandom } from '../base/random.js';
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -146,7 +146,7 @@ export class VolumeStore implements Volumes {
 
   private toTrash(name: string): string | undefined {
     const dir = path.join(this.dir, name);
-    const trash = path.join(this.store.tmpDir, `${process.pid}-trash-vol-${randomBytes(6).toString('hex')}`);
+    const trash = path.join(this.store.tmpDir, `${process.pid}-trash-vol-${urandom(6).toString('hex')}`);
     try {
       fs.renameSync(dir, trash);
       return trash;

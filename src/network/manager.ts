@@ -35,7 +35,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { StrataError } from '../base/errors.js';
 import { rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type ExecResult, type Sys } from '../sys/index.js';
@@ -50,6 +49,7 @@ import { withLock } from './lock.js';
 import { allocatePorts } from './port-allocator.js';
 import type { PortSpec } from './ports.js';
 import { cleanupStale, endpointsKey, teardown } from './recovery.js';
+import { urandom } from '../base/random.js';
 import {
   ID_RE, NAME_RE, NetworkState, PREDEFINED, readJson,
   type AttachmentRecord, type EndpointRecord, type NetworkRecord, type PortMapEntry,
@@ -146,11 +146,11 @@ export class NetworkManager {
         subnet = free;
       }
       const gw = gateway ?? subnet.base + 1;
-      let id = randomBytes(32).toString('hex');
+      let id = urandom(32).toString('hex');
       let bridge = isDefault ? this.st.defaultBridge : this.st.userBridgeName(id);
       const links = new Set(this.sys.listLinks());
       for (let i = 0; !isDefault && links.has(bridge) && i < 100; i++) {
-        id = randomBytes(32).toString('hex');
+        id = urandom(32).toString('hex');
         bridge = this.st.userBridgeName(id);
       }
       const rec: NetworkRecord = {
@@ -347,7 +347,7 @@ export class NetworkManager {
         aliases: [...(opts.aliases ?? [])], extraHosts: [...(opts.extraHosts ?? [])], hostsPath: opts.hostsPath,
         ports: bindings, created: new Date().toISOString(),
         endpoints: recs.map((n, i) => ({
-          network: n.name, networkId: n.id, endpointId: randomBytes(32).toString('hex'), ifName: `eth${i}`,
+          network: n.name, networkId: n.id, endpointId: urandom(32).toString('hex'), ifName: `eth${i}`,
           cniName: n.cniName, bridge: n.bridge, aliases: [...(opts.aliases ?? [])],
           conflist: this.st.conflist(n, { primary: i === primaryIdx }), state: 'pending',
           ...(opts.ip && recs.length === 1 ? { ip: this.fixedAddress(n, opts.ip) } : {}),
@@ -470,7 +470,7 @@ export class NetworkManager {
       while (used.has(`eth${i}`)) i++;
       const hasPrimary = rec.endpoints.some((e) => (e.conflist.plugins[0]?.ipam as { routes?: unknown } | undefined)?.routes);
       const ep: EndpointRecord = {
-        network: n.name, networkId: n.id, endpointId: randomBytes(32).toString('hex'), ifName: `eth${i}`, cniName: n.cniName,
+        network: n.name, networkId: n.id, endpointId: urandom(32).toString('hex'), ifName: `eth${i}`, cniName: n.cniName,
         bridge: n.bridge, aliases: [...(opts.aliases ?? rec.aliases)], conflist: this.st.conflist(n, { primary: !hasPrimary && !n.internal }),
         state: 'pending', portMappings: [], ...(opts.ip ? { ip: this.fixedAddress(n, opts.ip) } : {}),
       };

@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { sha256Hex } from '../base/sha256.js';
 import { mkdirp, writeFileAtomic } from '../base/fs.js';
@@ -212,7 +211,7 @@ export class NetworkState {
 
   predefinedInfo(name: 'host' | 'none'): NetworkInfo {
     return {
-      id: createHash('sha256').update(`strata-network/${this.rootTag}/${name}`).digest('hex'),
+      id: sha256Hex(`strata-network/${this.rootTag}/${name}`), // not node:crypto: stop and rm list the networks
       name, driver: name === 'host' ? 'host' : 'null', scope: 'local', created: new Date(0).toISOString(),
       subnet: '', gateway: '', internal: false, bridge: '', cniName: '', labels: {}, predefined: true,
     };
