@@ -20,8 +20,10 @@ import { monitorLogOptions } from './log-config.js';
  * and the root filesystem and the bundle are made beside it; with `create` (which makes the
  * container under its monitor, created but not started), the container is created as soon as
  * its netns and its bundle exist, beside the rest of the attach: the CNI plugins, the port
- * rules, the resolver and /etc/hosts (run -d -p: ~60 ms of CNI and ~100 ms of runc create, one
- * after the other before). The caller starts it only once this resolves, so its process never
+ * rules, the resolver and /etc/hosts (run -d -p on this 2-core host: netns to attach done ~45 ms,
+ * runc create ~60 ms, one after the other before; mount + config.json ~15 ms before both). Measured
+ * to the first HTTP 200: medians 217 -> 188 ms, 227 -> 204, 283 -> 241 (30 alternating runs each).
+ * The caller starts it only once this resolves, so its process never
  * runs before its network, /etc/hosts and resolv.conf are final. On a failure this resolves
  * only once the attach has settled; `create` may have run even then (the caller undoes both).
  */
