@@ -28,7 +28,10 @@ export interface NetworkState {
 
 /** Optional networking, wired in by the network layer (bridge, ports). */
 export interface NetworkDriver {
-  attach(c: Container): Promise<NetworkState>;
+  /** `onNetns`: called once the container's netns exists, while its interfaces are being made. */
+  attach(c: Container, opts?: { onNetns?: (netnsPath: string) => void }): Promise<NetworkState>;
+  /** Where the netns `attach` makes will be (a path known before it exists). */
+  netnsPath(c: Container): string;
   detach(c: Container): Promise<void>;
   resolvConf?(c?: Container): string;
   /** A network's ID by name ('' when unknown). */

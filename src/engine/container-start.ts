@@ -1,7 +1,7 @@
 /** `start` (also deferred for an attached client) and the bundle it runs from. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { conflict, invalidArgument, notFound } from '../base/errors.js';
+import { StrataError, conflict, invalidArgument, notFound } from '../base/errors.js';
 import { writeFileAtomic } from '../base/fs.js';
 import { rfc3339Nano } from '../image/config.js';
 import { buildResolvConf } from '../network/index.js';
@@ -10,30 +10,70 @@ import {
   type BuildSpecOptions, type MountOption,
   seccompFromSecurityOpt,
 } from '../runtime/index.js';
-import type { Container, NetworkState } from './container-model.js';
+import type { Container, NetworkDriver } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
 import type { HostConfig } from './create-spec.js';
 import { monitorLogOptions } from './log-config.js';
 
-/** Build the bundle and the spec; returns what the monitor needs. */
-export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ spec: BuildSpecOptions }> {
-  const rootfs = await cs.mountRootfs(c);
+/**
+ * Build the bundle and the spec, and join the container's networks. The attach begins first
+ * and the root filesystem and the bundle are made beside it; with `create` (which makes the
+ * container under its monitor, created but not started), the container is created as soon as
+ * its netns and its bundle exist, beside the rest of the attach: the CNI plugins, the port
+ * rules, the resolver and /etc/hosts (run -d -p on this 2-core host: netns to attach done ~45 ms,
+ * runc create ~60 ms, one after the other before; mount + config.json ~15 ms before both). Measured
+ * to the first HTTP 200: medians 217 -> 188 ms, 227 -> 204, 283 -> 241 (30 alternating runs each).
+ * The caller starts it only once this resolves, so its process never
+ * runs before its network, /etc/hosts and resolv.conf are final. On a failure this resolves
+ * only once the attach has settled; `create` may have run even then (the caller undoes both).
+ */
+export async function prepareBundle(cs: ContainerCore, c: Container, create?: () => Promise<void>): Promise<{ spec: BuildSpecOptions }> {
   const cfg = c.config;
   const hc = c.hostConfig;
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])].filter((a, i) => !(i === 0 && a === '' && (cfg.Entrypoint?.length ?? 0) === 1));
   if (!args.length) throw invalidArgument('No command specified');
-  let net: NetworkState = { mode: hc.NetworkMode };
   const mode = hc.NetworkMode;
   const hostname = cfg.Hostname || c.id.slice(0, 12);
   writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
   writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
   const linkEnv = cs.network?.linkEnv?.(c) ?? []; // before the attach: a target that does not run fails the start
-  if (cs.network && mode !== 'host' && !mode.startsWith('container:')) {
-    net = await cs.network.attach(c);
-    cs.update(c.id, { network: JSON.stringify(net) });
+  const network = cs.network && mode !== 'host' && !mode.startsWith('container:') ? cs.network : undefined;
+  // Docker's default; an attached container's own is written over it, in place, by the attach
+  // (the file exists before the container is created: it is bind-mounted)
+  writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
+  if (!network) {
+    const spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: mode === 'host' ? 'host' : 'new' });
+    await create?.();
+    return { spec };
   }
-  // the network layer keeps /etc/hosts of attached containers (peers by name); others get Docker's default
-  if (!net.netns) writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
+  // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms)
+  let bundled: (ok: boolean) => void = () => undefined;
+  const bundleWritten = new Promise<boolean>((resolve) => { bundled = resolve; });
+  let written = false;
+  // a bundle written already: the create is spawned at once, in the attach's turn (see attachBeside)
+  const createInBundle = create && (() => (written ? create() : bundleWritten.then((ok) => (ok ? create() : undefined))));
+  const attaching = attachBeside(cs, network, c, createInBundle);
+  attaching.catch(() => undefined); // awaited below, after the bundle
+  let spec: BuildSpecOptions;
+  try {
+    spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c) });
+    written = true;
+    bundled(true);
+  } catch (e) {
+    bundled(false);
+    await attaching.catch(() => undefined); // settled before the caller undoes it
+    throw e;
+  }
+  await attaching;
+  return { spec };
+}
+
+/** Mount the root filesystem and write the OCI bundle (config.json). */
+async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[]; linkEnv: string[]; hostname: string; network: string }): Promise<BuildSpecOptions> {
+  const rootfs = await cs.mountRootfs(c);
+  const cfg = c.config;
+  const hc = c.hostConfig;
+  const { args, linkEnv, hostname } = run;
   const imgVolumes = Object.keys(cfg.Volumes ?? {});
   const mounts: MountOption[] = cs.volumes.mountsFor(c, imgVolumes);
   for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
@@ -63,7 +103,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
     hostsFile: path.join(c.dir, 'hosts'),
     hostnameFile: path.join(c.dir, 'hostname'),
     resolvConfFile: path.join(c.dir, 'resolv.conf'),
-    network: mode === 'host' ? 'host' : net.netns ?? 'new',
+    network: run.network,
   };
   if (cfg.User) spec.user = cfg.User;
   if (hc.Memory) spec.memory = hc.Memory;
@@ -72,7 +112,25 @@ export async function prepareBundle(cs: ContainerCore, c: Container): Promise<{ 
   if (hc.ShmSize) spec.shmSize = hc.ShmSize;
   spec.seccomp = seccompFromSecurityOpt(hc.SecurityOpt);
   writeBundle(c.dir, buildSpec(spec));
-  return { spec };
+  return spec;
+}
+
+/** The network attach, with `create` run as soon as the netns exists (see prepareBundle). */
+async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Container, create?: () => Promise<void>): Promise<void> {
+  let creating: Promise<void> | undefined;
+  // called in the attach's own turn: the monitor (and runc create, the longest step) is spawned
+  // before the CNI plugins are; an attach that fails before its netns exists never calls it
+  const onNetns = (): void => {
+    creating = create?.();
+    creating?.catch(() => undefined); // awaited below, once the attach is done: not unhandled meanwhile
+  };
+  const [attached] = await Promise.allSettled([network.attach(c, { onNetns }).then((net) => {
+    if (net.netns !== network.netnsPath(c)) throw new StrataError('internal', `network: netns ${net.netns ?? '(none)'} is not the spec's`);
+    cs.update(c.id, { network: JSON.stringify(net) });
+  })]);
+  const [created] = await Promise.allSettled([creating]);
+  if (attached.status === 'rejected') throw attached.reason;
+  if (created.status === 'rejected') throw created.reason;
 }
 
 function restartPolicy(hc: HostConfig): string {
@@ -98,21 +156,45 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
   if (c.row.state === 'paused') throw conflict(`cannot start a paused container, try unpause instead`);
   // what a previous run left (a created container has nothing: a failed start releases itself)
   if (c.row.state !== 'created') await cs.releaseRuntime(c).catch(() => undefined);
+  // the container is created under its monitor beside the network attach, and started (by the
+  // monitor, on its socket) once both are done: see prepareBundle
+  let created: { pid: number; monitorPid: number } | undefined;
+  let started = false;
   try {
-    await prepareBundle(cs, c);
-    c = cs.get(c.id);
-    const started = await startMonitor({
-      id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
-      restart: restartPolicy(c.hostConfig), deferStart: !!opts.deferStart, ...monitorLogOptions(c.hostConfig.LogConfig),
+    await prepareBundle(cs, c, async () => {
+      created = await startMonitor({
+        id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
+        restart: restartPolicy(c.hostConfig), deferStart: true, ...monitorLogOptions(c.hostConfig.LogConfig),
+      });
     });
-    cs.update(c.id, { state: 'running', pid: started.pid, monitor_pid: started.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0, manually_stopped: 0 });
+    c = cs.get(c.id);
+    const monitor = created!;
+    let pid = monitor.pid;
+    if (!opts.deferStart) {
+      started = true; // from here a failure is the run's own (the monitor records its exit)
+      pid = (await startDeferred(c.paths.socketPath)).pid;
+    }
+    cs.update(c.id, { state: 'running', pid, monitor_pid: monitor.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0, manually_stopped: 0 });
     if (!opts.deferStart) cs.event(c, 'start');
   } catch (e) {
     cs.update(c.id, { error: e instanceof Error ? e.message : String(e) });
+    if (created) await undoCreated(cs, cs.get(c.id), created.monitorPid, !started);
     await cs.releaseRuntime(cs.get(c.id)).catch(() => undefined);
     throw e;
   }
   return cs.get(c.id);
+}
+
+/**
+ * A container created under its monitor that will not run (its network failed, or its start):
+ * no restart, the runc container deleted, the monitor gone. `forget`: it never started, so its
+ * exit is no run of the container and its state files go (as if it had never been created).
+ */
+async function undoCreated(cs: ContainerCore, c: Container, monitorPid: number, forget: boolean): Promise<void> {
+  await disableRestart(c.paths.socketPath).catch(() => undefined);
+  try { await cs.runc.delete(c.id, { force: true }); } catch { /* gone */ }
+  await waitExit(c.paths.exitFile, { monitorPid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
+  if (forget) for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
 }
 
 /**
@@ -127,10 +209,7 @@ export async function abandonDeferred(cs: ContainerCore, ref: string): Promise<v
   if (!cs.updateFrom(c.id, ['running'], { state: 'created', pid: 0, monitor_pid: 0, exit_code: 0, error: '', started_at: c.row.started_at, finished_at: c.row.finished_at })) return;
   // tracked: a start that comes meanwhile waits for this (settle)
   cs.track(c.id, (async () => {
-    await disableRestart(c.paths.socketPath).catch(() => undefined);
-    try { await cs.runc.delete(c.id, { force: true }); } catch { /* gone */ }
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid, sys: cs.sys, intervalMs: 20 }).catch(() => undefined);
-    for (const f of [c.paths.exitFile, c.paths.stateFile]) fs.rmSync(f, { force: true });
+    await undoCreated(cs, c, c.row.monitor_pid, true);
     await cs.releaseRuntime(c);
   })());
   await cs.settle(c.id);

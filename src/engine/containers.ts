@@ -36,7 +36,7 @@ export class Containers extends ContainerCore {
 
   create(req: CreateRequest, name?: string): Container { return createContainer(this, req, name); }
 
-  /** Build the bundle and the spec; returns what the monitor needs. */
+  /** Build the bundle and the spec and join the networks (nothing is created in the runtime). */
   prepare(c: Container): Promise<{ spec: BuildSpecOptions }> { return prepareBundle(this, c); }
 
   /**

@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import { ContainerDns } from './dns.js';
 import { containerById } from '../meta/containers.js';
 import { deleteEndpoint } from '../meta/container-endpoints.js';
-import { writeFileAtomic } from '../base/fs.js';
 import type { Sys } from '../sys/index.js';
 
 
@@ -121,7 +120,7 @@ export class CniDriver implements NetworkDriver {
    * (netns, default route, published ports), the others as connections, each with its own
    * aliases. None left (all disconnected): loopback only.
    */
-  async attach(c: Container): Promise<NetworkState> {
+  async attach(c: Container, opts: { onNetns?: (netnsPath: string) => void } = {}): Promise<NetworkState> {
     const mode = c.hostConfig.NetworkMode || 'default';
     // --add-host records, then the links' (Docker's order)
     const extraHosts = [...addHosts(c), ...this.linkHosts(c)];
@@ -135,6 +134,7 @@ export class CniDriver implements NetworkDriver {
       name: c.name,
       ...(this.dns.enabled ? {} : { hostsPath }),
       extraHosts: extraHosts as never,
+      ...(opts.onNetns ? { onNetns: opts.onNetns } : {}),
       ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
       ...(first?.settings.IPAMConfig?.IPv4Address ? { ip: first.settings.IPAMConfig.IPv4Address } : {}),
     });
@@ -142,15 +142,18 @@ export class CniDriver implements NetworkDriver {
     try {
       for (const e of rest) await this.nm.connect(c.id, e.network, { aliases: joinedAliases(c, e.network, e.settings), ...(e.settings.IPAMConfig?.IPv4Address ? { ip: e.settings.IPAMConfig.IPv4Address } : {}) });
       if (rest.length) a = this.nm.get(c.id) ?? a0;
+      // in place (same inode), not by rename: the container may be created already (runc
+      // create runs beside the attach, see startContainer), with these files bind-mounted;
+      // it is started only once the attach is done, so nothing in it reads them meanwhile
       if (this.dns.enabled) {
-        writeFileAtomic(hostsPath, this.hostsText(c, a.endpoints.map((e) => e.ipAddress).filter(Boolean)));
+        fs.writeFileSync(hostsPath, this.hostsText(c, a.endpoints.map((e) => e.ipAddress).filter(Boolean)));
         try {
           await this.dns.sync(() => this.refreshLinks());
         } catch {
           // the resolver cannot run (port 53 of the gateway taken...): the container still
           // starts, with its peers in /etc/hosts and the host's nameservers
-          writeFileAtomic(hostsPath, this.nm.hostsFile(c.id));
-          if (!c.hostConfig.Dns?.length) writeFileAtomic(path.join(c.dir, 'resolv.conf'), this.nm.resolvConf());
+          fs.writeFileSync(hostsPath, this.nm.hostsFile(c.id));
+          if (!c.hostConfig.Dns?.length) fs.writeFileSync(path.join(c.dir, 'resolv.conf'), this.nm.resolvConf());
         }
       }
     } catch (e) {
@@ -178,6 +181,9 @@ export class CniDriver implements NetworkDriver {
   async renamed(): Promise<void> {
     await this.dns.sync(() => this.refreshLinks()).catch(() => undefined);
   }
+
+  /** The path of the netns `attach` makes for the container (known before it exists). */
+  netnsPath(c: Container): string { return this.nm.netnsPathFor(c.id); }
 
   /** The networks a container is leaving (a disconnect begun). */
   leaving(id: string): string[] { return this.nm.leaving(id); }

@@ -84,6 +84,8 @@ export class NetworkManager {
   /** Name of the default network's bridge. */
   get defaultBridge(): string { return this.st.defaultBridge; }
   netnsNameFor(containerId: string): string { return this.st.netnsNameFor(containerId); }
+  /** Where the container's netns will be once `attach` has made it (known before it exists). */
+  netnsPathFor(containerId: string): string { return netnsPath(this.sys, this.st.netnsNameFor(containerId)); }
 
   // ---------------------------------------------------------------- networks
 
@@ -366,6 +368,7 @@ export class NetworkManager {
         await deleteNetns(this.sys, r.netnsName); // a leftover of a crash with this id
         await createNetns(this.sys, r.netnsName);
         this.st.step('netns', containerId);
+        opts.onNetns?.(netnsPath(this.sys, r.netnsName));
         const rt = (ifName: string): CniRuntime => ({ containerId, netns: netnsPath(this.sys, r.netnsName), ifName });
         // `lo` and the first network's interface are independent: set up side by side
         const loopback = addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys })

@@ -85,6 +85,11 @@ export interface AttachOptions {
    * and rewritten in place (same inode) whenever peers join or leave.
    */
   hostsPath?: string;
+  /**
+   * Called once the container's netns exists (before its interfaces are made), so that the
+   * runtime can create the container in it while CNI sets it up; see NetworkManager.netnsPathFor.
+   */
+  onNetns?: (netnsPath: string) => void;
 }
 
 export interface NetworkManagerOptions {
