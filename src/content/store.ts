@@ -184,7 +184,7 @@ export class Ingest {
         throw e;
       }
     }
-    return this.commit(expected, expectedSize, true);
+    return this.seal(expected, expectedSize, false);
   }
 
   /** abort() once the background writes are over (none of them touches a closed descriptor). */
@@ -200,9 +200,14 @@ export class Ingest {
   }
 
   /** Verify (when expected is given), fsync, rename into place. Returns the digest. */
-  commit(expected?: string, expectedSize?: number, synced = false): Digest {
+  commit(expected?: string, expectedSize?: number): Digest {
+    if (this.background) throw new Error('a background ingest ends with finish()');
+    return this.seal(expected, expectedSize, true);
+  }
+
+  /** Verify, fsync unless finish() did, close and rename into place. */
+  private seal(expected: string | undefined, expectedSize: number | undefined, fsync: boolean): Digest {
     if (this.done) throw new Error('ingest already finished');
-    if (this.background && !synced) throw new Error('a background ingest ends with finish()');
     if (this.external && expected === undefined) throw new Error('an ingest hashed elsewhere needs its digest');
     const digest = (this.external ? expected : `sha256:${this.hash.digest('hex')}`) as Digest;
     try {
@@ -212,7 +217,7 @@ export class Ingest {
       if (expected !== undefined && expected !== digest) {
         throw corrupt(`digest mismatch: expected ${expected}, got ${digest}`);
       }
-      if (!synced) fs.fsyncSync(this.fd);
+      if (fsync) fs.fsyncSync(this.fd);
       fs.closeSync(this.fd);
       this.done = true;
       const final = this.store.pathOf(digest);

@@ -46,21 +46,20 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
     await create?.();
     return { spec };
   }
-  // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms)
-  let bundled: (ok: boolean) => void = () => undefined;
-  const bundleWritten = new Promise<boolean>((resolve) => { bundled = resolve; });
+  // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms);
+  // `writing` is set before the attach reaches its netns (that takes at least one await)
+  let writing: Promise<BuildSpecOptions> | undefined;
   let written = false;
   // a bundle written already: the create is spawned at once, in the attach's turn (see attachBeside)
-  const createInBundle = create && (() => (written ? create() : bundleWritten.then((ok) => (ok ? create() : undefined))));
+  const createInBundle = create && (() => (written ? create() : writing!.then(create, () => undefined)));
   const attaching = attachBeside(cs, network, c, createInBundle);
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
-    spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c) });
+    writing = writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c) });
+    spec = await writing;
     written = true;
-    bundled(true);
   } catch (e) {
-    bundled(false);
     await attaching.catch(() => undefined); // settled before the caller undoes it
     throw e;
   }

@@ -8,19 +8,28 @@ import BetterSqlite3 from 'better-sqlite3';
 // addon named directly: the package's own lookup (`bindings`) stats a dozen paths and parses a
 // stack trace to find it.
 const Database = BetterSqlite3;
-let addonPath: string | undefined;
+const ADDON = 'better-sqlite3/build/Release/better_sqlite3.node';
 let addon: object | undefined;
-const ADDON = 'node_modules/better-sqlite3/build/Release/better_sqlite3.node';
-function nativeBinding(): string {
-  // the node_modules directories Node would search, nearest first, without its resolver: loading
-  // node:module and resolving cost ~1 ms of a ~50 ms `ps`
-  if (addonPath) return addonPath;
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, ADDON);
-    if (fs.existsSync(candidate)) return (addonPath = candidate);
-    if (path.dirname(dir) === dir) break;
+/**
+ * The addon, found in the node_modules directories Node would search (nearest first) and loaded
+ * with process.dlopen: Node's resolver (node:module) and require's realpath cost ~1 ms of a
+ * ~50 ms `ps`. Node's own resolution is the fallback.
+ */
+function loadAddon(): object {
+  if (!addon) {
+    const m = { exports: {} };
+    process.dlopen(m, addonFile());
+    addon = m.exports;
   }
-  return (addonPath = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node'));
+  return addon;
+}
+
+function addonFile(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', ADDON);
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return createRequire(import.meta.url).resolve(ADDON);
+  }
 }
 
 export type DB = BetterSqlite3.Database;
@@ -190,19 +199,9 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
-/** The addon, loaded with process.dlopen: through require, resolving and realpath-ing the path cost ~1 ms. */
-function loadAddon(): object {
-  if (!addon) {
-    const m = { exports: {} };
-    process.dlopen(m, nativeBinding());
-    addon = m.exports;
-  }
-  return addon;
-}
-
 export function openDb(file: string): DB {
   const db = new Database(file, { timeout: 30000, nativeBinding: loadAddon() as never });
-  // one statement string: four db.pragma() calls prepared four statements (~1 ms of a `ps`)
+  // connection settings (WAL persists in the file once set)
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;');
   migrate(db);
   cacheStatements(db);
