@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the native helpers into native/build/. Needs gcc (Debian: build-essential).
 #  - strata-monitor: the per-container monitor (native/monitor.c)
+#  - strata-exec: a process run in a running container, as runc exec runs it (native/exec.c)
 #  - strata-sys.node: mknod(2) and nanosecond utimensat(2) for the kernel door (native/sys.c), a
 #    Node-API addon built against Node's own headers (include/node beside the node binary, as
 #    every Node install has, or /usr/include/node); without them it is skipped and the door
@@ -13,6 +14,14 @@ CFLAGS=${CFLAGS:-"-Os -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 out=native/build/strata-monitor
 if [ ! -x "$out" ] || [ native/monitor.c -nt "$out" ] || [ "${FORCE:-}" = 1 ]; then
   $CC $CFLAGS -o "$out.tmp" native/monitor.c
+  strip "$out.tmp" 2>/dev/null || true
+  mv "$out.tmp" "$out"
+fi
+echo "$out"
+# strata-exec: `exec` without runc (native/exec.c); libseccomp's runtime library comes with runc
+out=native/build/strata-exec
+if [ ! -x "$out" ] || [ native/exec.c -nt "$out" ] || [ "${FORCE:-}" = 1 ]; then
+  $CC $CFLAGS -o "$out.tmp" native/exec.c -l:libseccomp.so.2
   strip "$out.tmp" 2>/dev/null || true
   mv "$out.tmp" "$out"
 fi

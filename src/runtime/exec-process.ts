@@ -1,7 +1,8 @@
 /**
  * `docker exec`: run another process in a running container with `runc exec`.
  *
- * - without a tty, stdio are plain pipes (or inherited);
+ * - without a tty, stdio are plain pipes (or inherited), and the process is started by
+ *   strata-exec instead of runc when exec-native.ts says it can be;
  * - with a tty, `runc exec --tty` runs under a pseudo-terminal from
  *   @lydell/node-pty: runc allocates the container's pty itself and copies
  *   between it and ours, and our resizes reach it as SIGWINCH (measured);
@@ -20,6 +21,8 @@ import { Runc, RuntimeError, runtimeError, signalNumber } from './runc.js';
 import { readBundleSpec, mergeEnv, type OciSpec, type OciProcess } from './spec.js';
 import { resolveUser, resolveGroups } from './user.js';
 import { hostCapabilities } from './caps.js';
+import { nativeExecConfig } from './exec-native.js';
+import { nativeBinary } from '../base/native.js';
 
 interface ExecOptions {
   args: string[];
@@ -225,10 +228,12 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   if (found === 'notfound' || found === 'denied') throw lookupError(proc.args[0]!, found);
 
   const tag = urandom(6).toString('hex');
-  const processFile = path.join(bundle, `exec-${tag}.json`);
   const logFile = path.join(bundle, `exec-${tag}.log`);
   const pidFile = path.join(bundle, `exec-${tag}.pid`);
-  fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
+  // a foreground exec without a tty runs through strata-exec when it can (exec-native.ts)
+  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc.root, id, spec, rootfs, proc, { log: logFile, pid: pidFile });
+  const processFile = path.join(bundle, native ? `exec-${tag}.conf` : `exec-${tag}.json`);
+  fs.writeFileSync(processFile, native ?? JSON.stringify(proc), { mode: 0o600 });
   const cleanup = () => {
     for (const f of [processFile, logFile, pidFile]) fs.rmSync(f, { force: true });
   };
@@ -305,9 +310,9 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const stdio = opts.inheritStdio
     ? [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] as const
     : [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as const;
-  const child = sys.runtimeSpawn(runc.binary, [...globalArgs, 'exec', '--process', processFile, '--pid-file', pidFile, id], {
-    stdio: [...stdio],
-  });
+  const child = native
+    ? sys.runtimeSpawn(nativeBinary('strata-exec')!, [processFile], { stdio: [...stdio] })
+    : sys.runtimeSpawn(runc.binary, [...globalArgs, 'exec', '--process', processFile, '--pid-file', pidFile, id], { stdio: [...stdio] });
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (e) => {
       cleanup();

@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { StrataError } from '../base/errors.js';
 import { mkdirp } from '../base/fs.js';
+import { nativeBinary } from '../base/native.js';
 import { attach, attachTerminal, type AttachSession } from './attach.js';
 import { startContainer } from './monitor-control.js';
 import { SOCKET_PATH_MAX, waitExit, type ExitInfo, type MonitorPaths } from './monitor-files.js';
@@ -56,13 +56,8 @@ const RESTART_RE = /^(no|always|unless-stopped|on-failure(:\d+)?)$/;
 /** Path of the compiled monitor. */
 function monitorBinaryPath(): string {
   if (process.env.STRATA_MONITOR) return process.env.STRATA_MONITOR;
-  // dist/src/runtime/monitor-launch.js or src/runtime/monitor-launch.ts -> repo root
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, 'native', 'build', 'strata-monitor');
-    if (fs.existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
+  const file = nativeBinary('strata-monitor');
+  if (file) return file;
   throw new StrataError('failed_precondition', 'strata-monitor is not built: run scripts/build-native.sh');
 }
 

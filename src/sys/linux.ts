@@ -11,10 +11,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { getAttributeSync, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { StrataError, errnoCode } from '../base/errors.js';
 import { parseProcStat } from '../base/proc.js';
+import { nativeBinary } from '../base/native.js';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
   DirStats, RuntimeSpawnOptions, Sys, Timespec,
@@ -105,16 +105,10 @@ let addon: SysAddon | null | undefined;
 function sysAddon(): SysAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  // dist/strata.cjs, dist/src/sys/linux.js or src/sys/linux.ts -> the checkout's root
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const candidate = path.join(dir, 'native', 'build', 'strata-sys.node');
-    if (fs.existsSync(candidate)) {
-      const m = { exports: {} as SysAddon };
-      try { process.dlopen(m, candidate); addon = m.exports; } catch { /* another Node's build: the tools instead */ }
-      break;
-    }
-    dir = path.dirname(dir);
+  const file = nativeBinary('strata-sys.node');
+  if (file) {
+    const m = { exports: {} as SysAddon };
+    try { process.dlopen(m, file); addon = m.exports; } catch { /* another Node's build: the tools instead */ }
   }
   return addon;
 }
