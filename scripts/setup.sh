@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(runc containernetworking-plugins iptables iproute2 busybox-static debootstrap docker-registry skopeo umoci wrk gcc libc6-dev tar zstd util-linux procps chromium docker-compose python3-docker aardvark-dns bzip2 xz-utils e2fsprogs)
+PKGS=(runc libseccomp2 containernetworking-plugins iptables iproute2 busybox-static debootstrap docker-registry skopeo umoci wrk gcc libc6-dev tar zstd util-linux procps chromium docker-compose python3-docker aardvark-dns bzip2 xz-utils e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { sha256Hex } from '../base/sha256.js';
 import { capMask } from './caps.js';
 import type { OciProcess, OciSpec } from './spec.js';
 import { resolveUser } from './user.js';
@@ -67,6 +68,8 @@ function readState(runcRoot: string, id: string): RuncState | undefined {
 interface NativeExecFiles {
   log: string;
   pid: string;
+  /** the container's own directory (the bundle), where the compiled seccomp program is kept */
+  cacheDir: string;
 }
 
 /**
@@ -74,6 +77,8 @@ interface NativeExecFiles {
  * when it must go through runc.
  */
 export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, rootfs: string, proc: OciProcess, files: NativeExecFiles): Buffer | undefined {
+  const kv: string[] = [];
+  const put = (k: string, v: string | number) => kv.push(k, String(v));
   if (process.env.STRATA_EXEC_RUNTIME === 'runc' || !nativeBinary('strata-exec')) return undefined;
   const caps = proc.capabilities ?? {};
   const all = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient].flatMap((c) => c ?? []);
@@ -84,8 +89,6 @@ export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, ro
   const st = readState(runcRoot, id);
   if (!st?.init_process_pid || st.init_process_start === undefined || !st.cgroup_paths || !st.config?.namespaces) return undefined;
 
-  const kv: string[] = [];
-  const put = (k: string, v: string | number) => kv.push(k, String(v));
   put('id', id);
   put('pid', st.init_process_pid);
   put('start', st.init_process_start);
@@ -113,6 +116,7 @@ export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, ro
   }
   const sc = spec.linux.seccomp;
   if (sc) {
+    const first = kv.length;
     if (sc.flags?.length || sc.listenerPath) return undefined;
     const def = seccompAction(sc.defaultAction, sc.defaultErrnoRet);
     if (def === undefined || !archesSupported(sc.architectures ?? [])) return undefined;
@@ -128,6 +132,8 @@ export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, ro
         put('sc_arg', `${a.index} ${op} ${BigInt.asUintN(64, BigInt(a.value))} ${BigInt.asUintN(64, BigInt(a.valueTwo ?? 0))}`);
       }
     }
+    // the compiled program is kept beside the bundle, under a name that changes with the rules
+    put('sc_cache', path.join(files.cacheDir, `seccomp-${sha256Hex(kv.slice(first).join('\0')).slice(0, 16)}.bpf`));
   }
   put('cwd', proc.cwd);
   // runc sets HOME from the container's passwd entry of the user when the environment has none

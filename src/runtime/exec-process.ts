@@ -231,7 +231,7 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const logFile = path.join(bundle, `exec-${tag}.log`);
   const pidFile = path.join(bundle, `exec-${tag}.pid`);
   // a foreground exec without a tty runs through strata-exec when it can (exec-native.ts)
-  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc.root, id, spec, rootfs, proc, { log: logFile, pid: pidFile });
+  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc.root, id, spec, rootfs, proc, { log: logFile, pid: pidFile, cacheDir: bundle });
   const processFile = path.join(bundle, native ? `exec-${tag}.conf` : `exec-${tag}.json`);
   fs.writeFileSync(processFile, native ?? JSON.stringify(proc), { mode: 0o600 });
   const cleanup = () => {

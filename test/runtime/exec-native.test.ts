@@ -120,7 +120,7 @@ function goesNative(c: { id: string; dir: string }, opts: { privileged?: boolean
   const spec = readBundleSpec(c.dir);
   const caps = opts.privileged ? ['CAP_SYS_PTRACE'] : spec.process.capabilities?.bounding ?? [];
   const proc = { ...spec.process, capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] } };
-  return nativeExecConfig(fx.runc.root, c.id, spec, path.join(c.dir, spec.root.path), proc, { log: '/dev/null', pid: '/dev/null' }) !== undefined;
+  return nativeExecConfig(fx.runc.root, c.id, spec, path.join(c.dir, spec.root.path), proc, { log: '/dev/null', pid: '/dev/null', cacheDir: c.dir }) !== undefined;
 }
 
 test('strata-exec sets up the process exactly as runc exec does, container by container', { timeout: 120000 }, async (t) => {
@@ -172,6 +172,9 @@ test('strata-exec sets up the process exactly as runc exec does, container by co
         assert.equal(f.status, 0, f.stderr);
         return f.stdout;
       };
+      // compiled once, by the first exec, and loaded from the bundle since (as for this sleep)
+      const kept = fs.readdirSync(r.c.dir).filter((f) => /^seccomp-[0-9a-f]{16}\.bpf$/.test(f));
+      assert.equal(kept.length, 1, `${k.name}: the compiled program kept beside the bundle`);
       const installed = splitStub(filterOf(sleeper));
       const runcs = splitStub(filterOf(r.pid));
       assert.ok(installed.filter.length > 3, `${k.name}: a filter is installed`);
@@ -208,6 +211,14 @@ test('strata-exec: signals reach the process, failures read as runc\'s, a recycl
   assert.equal(viaNative, viaRunc);
   assert.match(String(viaNative), /chdir to cwd \("\/nope"\) set in config\.json failed: no such file or directory/);
   assert.deepEqual(fs.readdirSync(r.c.dir).filter((f) => f.startsWith('exec-')), [], 'no exec-* file left in the bundle');
+  // a kept program that is not whole is compiled again and replaced
+  const kept = path.join(r.c.dir, fs.readdirSync(r.c.dir).find((f) => f.startsWith('seccomp-'))!);
+  const whole = fs.readFileSync(kept);
+  fs.writeFileSync(kept, whole.subarray(0, 13));
+  const again = await execVia('native', r.c.id, { args: ['sh', '-c', 'grep Seccomp: /proc/self/status'] });
+  assert.equal(again.out, 'Seccomp:\t2\n');
+  assert.deepEqual(fs.readFileSync(kept), whole);
+  assert.deepEqual(fs.readdirSync(r.c.dir).filter((f) => f.includes('.tmp')), []);
 
   // a configuration naming a process whose start time is not the recorded one: nothing runs
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'strata-exec-'));
