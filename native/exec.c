@@ -184,7 +184,8 @@ struct conf {
   const char *pidfile;
   /* seccomp */
   int seccomp;
-  const char *sc_cache; /* the program compiled from these rules by an earlier exec, or where to keep it */
+  const char *sc_file; /* the compiled program, kept by the first exec after a start */
+  int sc_rules;        /* the rules came too (the file was not there) */
   uint32_t sc_default;
   const char *sc_arch[8];
   int narch;
@@ -201,7 +202,7 @@ static void parse(struct conf *c, char *buf, size_t len) {
   pairs = pairs / 2 + 1;
   c->cgroups = calloc(pairs, sizeof *c->cgroups);
   c->groups = calloc(pairs, sizeof *c->groups);
-  c->env = calloc(pairs + 1, sizeof *c->env);
+  c->env = calloc(pairs + 2, sizeof *c->env); /* room for HOME */
   c->argv = calloc(pairs + 1, sizeof *c->argv);
   c->rules = calloc(pairs, sizeof *c->rules);
   if (!c->cgroups || !c->groups || !c->env || !c->argv || !c->rules) fail("strata-exec: out of memory");
@@ -246,8 +247,8 @@ static void parse(struct conf *c, char *buf, size_t len) {
     else if (!strcmp(k, "arg")) c->argv[c->nargv++] = v;
     else if (!strcmp(k, "log")) log_file = v;
     else if (!strcmp(k, "pidfile")) c->pidfile = v;
-    else if (!strcmp(k, "sc_default")) { c->seccomp = 1; c->sc_default = (uint32_t)strtoul(v, NULL, 16); }
-    else if (!strcmp(k, "sc_cache")) c->sc_cache = v;
+    else if (!strcmp(k, "sc_default")) { c->seccomp = c->sc_rules = 1; c->sc_default = (uint32_t)strtoul(v, NULL, 16); }
+    else if (!strcmp(k, "sc_file")) { c->seccomp = 1; c->sc_file = v; }
     else if (!strcmp(k, "sc_arch")) { if (c->narch < 8) c->sc_arch[c->narch++] = v; }
     else if (!strcmp(k, "sc_flags")) c->sc_flags = (unsigned)strtoul(v, NULL, 10);
     else if (!strcmp(k, "sc_rule")) {
@@ -421,9 +422,8 @@ static void compile_seccomp(struct conf *c) {
   filter.filter = prog;
 }
 
-/* the program an earlier exec of this container compiled from the same rules (the file's
- * name holds a hash of them, and it is only ever renamed into place whole); 0 when there is
- * none */
+/* the program an earlier exec compiled from the same config.json (the file is named after
+ * it, and only ever renamed into place whole); 0 when there is none */
 static int read_compiled(const char *file) {
   int fd = open(file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -550,6 +550,42 @@ static const char *look_path(struct conf *c, const char *file) {
   return NULL;
 }
 
+/* runc: with no HOME (or an empty one) in the environment, the user's home directory from the
+ * container's /etc/passwd, or "/" */
+static void set_home(struct conf *c) {
+  int at = -1;
+  for (int i = 0; i < c->nenv; i++)
+    if (!strncmp(c->env[i], "HOME=", 5)) {
+      if (c->env[i][5]) return;
+      at = i;
+    }
+  static char home[4200];
+  snprintf(home, sizeof home, "HOME=/");
+  FILE *f = fopen("/etc/passwd", "re");
+  if (f) {
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+      char *field[7] = {0}, *p = line, *save = NULL;
+      line[strcspn(line, "\n")] = 0;
+      int n = 0;
+      for (char *t = strsep(&p, ":"); t && n < 7; t = strsep(&p, ":")) field[n++] = t;
+      (void)save;
+      if (n < 6 || !field[2][0]) continue;
+      char *end;
+      unsigned long uid = strtoul(field[2], &end, 10);
+      if (*end || uid != c->uid) continue;
+      if (field[5][0]) snprintf(home, sizeof home, "HOME=%s", field[5]);
+      break;
+    }
+    fclose(f);
+  }
+  if (at >= 0) c->env[at] = home;
+  else {
+    c->env[c->nenv++] = home;
+    c->env[c->nenv] = NULL;
+  }
+}
+
 static const char *const NS_NAMES[] = { "ipc", "uts", "net", "cgroup", "mnt" };
 
 static void run_child(struct conf *c, int nsfd[], const int nsorder[], int nns) {
@@ -570,6 +606,7 @@ static void run_child(struct conf *c, int nsfd[], const int nsorder[], int nns) 
   }
   for (int i = 0; i < nns; i++)
     if (setns(nsfd[i], 0) < 0) child_fail(PREFIX "failed to join the %s namespace: %s", NS_NAMES[nsorder[i]], errstr(errno));
+  set_home(c);
   /* everything needed from the host is open or done; keep only stdio and the error pipe */
   if (err_fd > 3) syscall(SYS_close_range, 3, err_fd - 1, 0);
   syscall(SYS_close_range, err_fd + 1, ~0U, 0);
@@ -680,10 +717,11 @@ int main(int argc, char **argv) {
   memset(&c, 0, sizeof c);
   parse(&c, buf, len);
   if (!print_only && (c.pid <= 0 || !c.start || c.nargv == 0)) fail("strata-exec: incomplete configuration in %s", conf_file);
-  /* libseccomp takes ~15 ms over Docker's profile: once per container and profile */
-  if (c.seccomp && !(c.sc_cache && !print_only && read_compiled(c.sc_cache))) {
+  /* libseccomp takes ~12 ms over Docker's profile: once per start of the container */
+  if (c.seccomp && !(c.sc_file && !print_only && read_compiled(c.sc_file))) {
+    if (!c.sc_rules) fail(PREFIX "the compiled seccomp program %s is gone", c.sc_file);
     compile_seccomp(&c);
-    if (c.sc_cache && !print_only) save_compiled(c.sc_cache);
+    if (c.sc_file && !print_only) save_compiled(c.sc_file);
   }
   if (print_only) {
     if (c.seccomp) print_filter(filter.filter, filter.len);

@@ -20,6 +20,14 @@
  *                                              JS string per entry); an entry gone between
  *                                              readdir and fstatat is left out
  *   lstatdirAsync(path)                        the same on libuv's thread pool: a promise
+ *   spawnInherit(file, args, stdinNull)        posix_spawn(3) of file with argv args (args[0]
+ *                                              included), this process's environment and
+ *                                              stdio (stdin on /dev/null when asked), no other
+ *                                              fd, every signal at its default and none
+ *                                              blocked: the pid. ~0.5 ms, where
+ *                                              child_process's first spawn costs 12-17 ms here
+ *   waitAsync(pid)                             waitpid(2) on libuv's thread pool: a promise of
+ *                                              [exit code, signal] (one of them null)
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -37,7 +45,11 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <unistd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <linux/fs.h>
+extern char **environ;
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <node_api.h>
@@ -323,6 +335,103 @@ static napi_value js_lstatdir_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "spawnInherit(file, args, stdinNull)")) return NULL;
+  char *file = path_arg(env, argv[0]);
+  if (!file) return NULL;
+  uint32_t n = 0;
+  bool stdin_null = false;
+  napi_get_array_length(env, argv[1], &n);
+  napi_get_value_bool(env, argv[2], &stdin_null);
+  char **args = calloc((size_t)n + 1, sizeof *args);
+  napi_value result = NULL;
+  if (!args) { throw_errno(env, ENOMEM, "posix_spawn", file); free(file); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_get_element(env, argv[1], i, &v);
+    if (!(args[i] = path_arg(env, v))) goto out;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&at);
+  /* Node keeps its stdio close-on-exec: a dup2 onto itself clears the flag in the child */
+  if (stdin_null) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  else posix_spawn_file_actions_adddup2(&fa, 0, 0);
+  posix_spawn_file_actions_adddup2(&fa, 1, 1);
+  posix_spawn_file_actions_adddup2(&fa, 2, 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid;
+  int e = posix_spawn(&pid, file, &fa, &at, args, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (e) throw_errno(env, e, "posix_spawn", file);
+  else napi_create_int32(env, pid, &result);
+out:
+  for (uint32_t i = 0; i < n; i++) free(args[i]);
+  free(args);
+  free(file);
+  return result;
+}
+
+struct wait_job {
+  napi_async_work work;
+  napi_deferred deferred;
+  pid_t pid;
+  int status, err;
+};
+
+static void wait_execute(napi_env env, void *data) {
+  struct wait_job *j = data;
+  while (waitpid(j->pid, &j->status, 0) < 0) {
+    if (errno != EINTR) { j->err = errno; break; }
+  }
+}
+
+static void wait_complete(napi_env env, napi_status st, void *data) {
+  struct wait_job *j = data;
+  if (j->err) {
+    throw_errno(env, j->err, "waitpid", NULL);
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+    napi_reject_deferred(env, j->deferred, e);
+  } else {
+    napi_value out, code, sig, nul;
+    napi_get_null(env, &nul);
+    napi_create_array_with_length(env, 2, &out);
+    if (WIFEXITED(j->status)) napi_create_int32(env, WEXITSTATUS(j->status), &code);
+    else code = nul;
+    if (WIFSIGNALED(j->status)) napi_create_int32(env, WTERMSIG(j->status), &sig);
+    else sig = nul;
+    napi_set_element(env, out, 0, code);
+    napi_set_element(env, out, 1, sig);
+    napi_resolve_deferred(env, j->deferred, out);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value js_wait_async(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "waitAsync(pid)")) return NULL;
+  struct wait_job *j = calloc(1, sizeof *j);
+  if (!j) { throw_errno(env, ENOMEM, "waitpid", NULL); return NULL; }
+  napi_get_value_int32(env, argv[0], &j->pid);
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "strata:waitpid", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, wait_execute, wait_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &f);
@@ -339,5 +448,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "lstatdir", f);
   napi_create_function(env, "lstatdirAsync", NAPI_AUTO_LENGTH, js_lstatdir_async, NULL, &f);
   napi_set_named_property(env, exports, "lstatdirAsync", f);
+  napi_create_function(env, "spawnInherit", NAPI_AUTO_LENGTH, js_spawn_inherit, NULL, &f);
+  napi_set_named_property(env, exports, "spawnInherit", f);
+  napi_create_function(env, "waitAsync", NAPI_AUTO_LENGTH, js_wait_async, NULL, &f);
+  napi_set_named_property(env, exports, "waitAsync", f);
   return exports;
 }

@@ -14,10 +14,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sha256Hex } from '../base/sha256.js';
 import { capMask } from './caps.js';
 import type { OciProcess, OciSpec } from './spec.js';
-import { resolveUser } from './user.js';
 import { nativeBinary } from '../base/native.js';
 
 /** The part of runc's state.json (libcontainer's State) an exec needs. */
@@ -65,10 +63,33 @@ function readState(runcRoot: string, id: string): RuncState | undefined {
   }
 }
 
+/** Bumped when the rules strata-exec gets for a profile change: programs kept before are not used. */
+const PROGRAM_FORMAT = 1;
+
+/** The profile's rules as strata-exec takes them; false for a profile left to runc. */
+function seccompRules(sc: NonNullable<OciSpec['linux']['seccomp']>, put: (k: string, v: string | number) => void): boolean {
+  if (sc.flags?.length || sc.listenerPath) return false;
+  const def = seccompAction(sc.defaultAction, sc.defaultErrnoRet);
+  if (def === undefined || !archesSupported(sc.architectures ?? [])) return false;
+  put('sc_default', def.toString(16));
+  for (const a of sc.architectures ?? []) put('sc_arch', a.replace(/^SCMP_ARCH_/, '').toLowerCase());
+  for (const rule of sc.syscalls) {
+    const act = seccompAction(rule.action, rule.errnoRet);
+    if (act === undefined || (rule.args?.length ?? 0) > 6) return false;
+    put('sc_rule', `${act.toString(16)} ${rule.names.join(' ')}`);
+    for (const a of rule.args ?? []) {
+      const op = OPS[a.op];
+      if (op === undefined) return false;
+      put('sc_arg', `${a.index} ${op} ${BigInt.asUintN(64, BigInt(a.value))} ${BigInt.asUintN(64, BigInt(a.valueTwo ?? 0))}`);
+    }
+  }
+  return true;
+}
+
 interface NativeExecFiles {
   log: string;
   pid: string;
-  /** the container's own directory (the bundle), where the compiled seccomp program is kept */
+  /** the bundle (config.json's directory), where the compiled seccomp program is kept */
   cacheDir: string;
 }
 
@@ -76,7 +97,7 @@ interface NativeExecFiles {
  * strata-exec's configuration for this exec (NUL-separated key/value pairs), or undefined
  * when it must go through runc.
  */
-export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, rootfs: string, proc: OciProcess, files: NativeExecFiles): Buffer | undefined {
+export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, proc: OciProcess, files: NativeExecFiles): Buffer | undefined {
   const kv: string[] = [];
   const put = (k: string, v: string | number) => kv.push(k, String(v));
   if (process.env.STRATA_EXEC_RUNTIME === 'runc' || !nativeBinary('strata-exec')) return undefined;
@@ -84,8 +105,8 @@ export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, ro
   const all = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient].flatMap((c) => c ?? []);
   if (all.includes('CAP_SYS_PTRACE')) return undefined;
   const ext = spec.process as OciProcess & { selinuxLabel?: string };
-  const linux = spec.linux as OciSpec['linux'] & { personality?: unknown };
-  if (ext.selinuxLabel || linux.personality !== undefined) return undefined;
+  const linux = spec.linux as OciSpec['linux'] & { personality?: unknown } | undefined;
+  if (ext.selinuxLabel || linux?.personality !== undefined) return undefined;
   const st = readState(runcRoot, id);
   if (!st?.init_process_pid || st.init_process_start === undefined || !st.cgroup_paths || !st.config?.namespaces) return undefined;
 
@@ -114,31 +135,24 @@ export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, ro
     if (n < 0) return undefined;
     put('rlimit', `${n} ${BigInt.asUintN(64, BigInt(r.soft))} ${BigInt.asUintN(64, BigInt(r.hard))}`);
   }
-  const sc = spec.linux.seccomp;
+  const sc = linux?.seccomp;
   if (sc) {
-    const first = kv.length;
-    if (sc.flags?.length || sc.listenerPath) return undefined;
-    const def = seccompAction(sc.defaultAction, sc.defaultErrnoRet);
-    if (def === undefined || !archesSupported(sc.architectures ?? [])) return undefined;
-    put('sc_default', def.toString(16));
-    for (const a of sc.architectures ?? []) put('sc_arch', a.replace(/^SCMP_ARCH_/, '').toLowerCase());
-    for (const rule of sc.syscalls) {
-      const act = seccompAction(rule.action, rule.errnoRet);
-      if (act === undefined || (rule.args?.length ?? 0) > 6) return undefined;
-      put('sc_rule', `${act.toString(16)} ${rule.names.join(' ')}`);
-      for (const a of rule.args ?? []) {
-        const op = OPS[a.op];
-        if (op === undefined) return undefined;
-        put('sc_arg', `${a.index} ${op} ${BigInt.asUintN(64, BigInt(a.value))} ${BigInt.asUintN(64, BigInt(a.valueTwo ?? 0))}`);
-      }
+    // compiled by the first exec after a start (which rewrites config.json) and kept beside
+    // config.json, named after it: later execs send no rules
+    let made: fs.BigIntStats;
+    try { made = fs.statSync(path.join(files.cacheDir, 'config.json'), { bigint: true }); } catch { return undefined; }
+    const name = `seccomp-${PROGRAM_FORMAT}-${made.ino}-${made.mtimeNs}-${made.size}.bpf`;
+    const file = path.join(files.cacheDir, name);
+    put('sc_file', file);
+    const kept = fs.statSync(file, { throwIfNoEntry: false });
+    if (!kept || kept.size === 0 || kept.size % 8 !== 0) { // (8 bytes per instruction)
+      if (!seccompRules(sc, put)) return undefined;
+      for (const f of fs.readdirSync(files.cacheDir)) if (f.startsWith('seccomp-') && f !== name) fs.rmSync(path.join(files.cacheDir, f), { force: true });
     }
-    // the compiled program is kept beside the bundle, under a name that changes with the rules
-    put('sc_cache', path.join(files.cacheDir, `seccomp-${sha256Hex(kv.slice(first).join('\0')).slice(0, 16)}.bpf`));
   }
   put('cwd', proc.cwd);
-  // runc sets HOME from the container's passwd entry of the user when the environment has none
-  const env = proc.env.some((e) => e.startsWith('HOME=')) ? proc.env : [...proc.env, `HOME=${resolveUser(rootfs, String(proc.user.uid)).home}`];
-  for (const e of env) put('env', e);
+  // (strata-exec sets HOME from the container's /etc/passwd when the environment has none, as runc does)
+  for (const e of proc.env) put('env', e);
   for (const a of proc.args) put('arg', a);
   put('log', files.log);
   put('pidfile', files.pid);

@@ -231,7 +231,7 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const logFile = path.join(bundle, `exec-${tag}.log`);
   const pidFile = path.join(bundle, `exec-${tag}.pid`);
   // a foreground exec without a tty runs through strata-exec when it can (exec-native.ts)
-  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc.root, id, spec, rootfs, proc, { log: logFile, pid: pidFile, cacheDir: bundle });
+  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc.root, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle });
   const processFile = path.join(bundle, native ? `exec-${tag}.conf` : `exec-${tag}.json`);
   fs.writeFileSync(processFile, native ?? JSON.stringify(proc), { mode: 0o600 });
   const cleanup = () => {
@@ -307,6 +307,25 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     return { pid, stdin: null, stdout: null, stderr: null, resize: () => {}, kill: (sig) => process.kill(pid, signalNumber(sig ?? 'TERM')), wait: async () => 0 };
   }
 
+  // the CLI's exec: strata-exec on the CLI's own stdio, started without child_process
+  const inherited = native && opts.inheritStdio ? sys.spawnInherit(nativeBinary('strata-exec')!, [processFile], { stdin: !!opts.stdin }) : null;
+  if (inherited) {
+    const exited = inherited.exited.then(async ({ code, signal }) => {
+      const err = await failure(code);
+      cleanup();
+      if (err) throw err;
+      return code ?? 128 + (signal ?? 0);
+    });
+    return {
+      pid: inherited.pid,
+      stdin: null,
+      stdout: null,
+      stderr: null,
+      resize: () => {},
+      kill: (sig) => process.kill(inherited.pid, signalNumber(sig ?? 'TERM')),
+      wait: () => exited,
+    };
+  }
   const stdio = opts.inheritStdio
     ? [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] as const
     : [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as const;

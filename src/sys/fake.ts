@@ -582,6 +582,11 @@ export class FakeSys implements Sys {
     return spawn(process.execPath, ['-e', `process.exit(${this.execExitCode})`], { stdio: opts.stdio });
   }
 
+  spawnInherit(binary: string, args: readonly string[], opts: { stdin: boolean }): null {
+    this.record('spawnInherit', [binary, [...args], opts]);
+    return null; // as without the addon: the caller spawns through runtimeSpawn
+  }
+
   async runtimeSpawnPty(binary: string, args: readonly string[], opts: PtySpawnOptions): Promise<PtyProcess> {
     this.record('runtimeSpawnPty', [binary, [...args], opts]);
     const exitCode = this.execExitCode;

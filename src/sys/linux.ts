@@ -16,7 +16,7 @@ import { StrataError, errnoCode } from '../base/errors.js';
 import { parseProcStat } from '../base/proc.js';
 import { nativeBinary } from '../base/native.js';
 import type {
-  CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
+  CniExecRequest, ExecResult, InheritedChild, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
   DirStats, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 import { parseMountInfo } from './mountinfo.js';
@@ -80,6 +80,8 @@ interface SysAddon {
   topdir(path: string): boolean;
   lstatdir(path: string): [Buffer, Float64Array];
   lstatdirAsync?(path: string): Promise<[Buffer, Float64Array]>;
+  spawnInherit?(file: string, args: readonly string[], stdinNull: boolean): number;
+  waitAsync?(pid: number): Promise<[number | null, number | null]>;
 }
 
 const MS_RDONLY = 1;
@@ -344,6 +346,13 @@ class LinuxSys implements Sys {
 
   runtimeSpawn(binary: string, args: readonly string[], opts: RuntimeSpawnOptions) {
     return spawn(binary, args, { stdio: opts.stdio });
+  }
+
+  spawnInherit(binary: string, args: readonly string[], opts: { stdin: boolean }): InheritedChild | null {
+    const a = sysAddon();
+    if (!a?.spawnInherit || !a.waitAsync) return null;
+    const pid = a.spawnInherit(binary, [binary, ...args], !opts.stdin);
+    return { pid, exited: a.waitAsync(pid).then(([code, signal]) => ({ code, signal })) };
   }
 
   async runtimeSpawnPty(binary: string, args: readonly string[], opts: PtySpawnOptions): Promise<PtyProcess> {

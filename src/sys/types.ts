@@ -73,6 +73,13 @@ export interface RuntimeSpawnOptions {
   stdio: StdioOptions;
 }
 
+/** A process started on this process's stdio (Sys.spawnInherit). */
+export interface InheritedChild {
+  pid: number;
+  /** Resolves once it exited: its exit code, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: number | null }>;
+}
+
 /** A process under a pseudo-terminal (runc exec --tty). */
 export interface PtyProcess {
   readonly pid: number;
@@ -177,6 +184,12 @@ export interface Sys {
   runtimeRunSync(binary: string, args: readonly string[]): ExecResult;
   /** Start the OCI runtime with these stdio; the caller owns the child (`runc exec`). */
   runtimeSpawn(binary: string, args: readonly string[], opts: RuntimeSpawnOptions): ChildProcess;
+  /**
+   * Start a helper on this process's own stdio (stdin on /dev/null unless `stdin`), without
+   * child_process (posix_spawn through the addon: its first spawn costs 12-17 ms here): the
+   * CLI's `exec`. Null where the addon is not built.
+   */
+  spawnInherit(binary: string, args: readonly string[], opts: { stdin: boolean }): InheritedChild | null;
   /** Start the OCI runtime under a pseudo-terminal (`runc exec --tty`). */
   runtimeSpawnPty(binary: string, args: readonly string[], opts: PtySpawnOptions): Promise<PtyProcess>;
   /**

@@ -11,6 +11,19 @@ describe('containers on runc + overlay', () => {
   before(() => { root = containerRoot(ctx); });
   after(() => { for (const h of ctx.hooks.reverse()) h(); });
 
+  test('exec on the CLI\'s own stdio: stdin only with -i, stdout and stderr apart, the exit status, 128+N for a signal', () => {
+    strataOk(root, ['run', '-d', '--name', 'io', 'busybox', 'sleep', '1000']);
+    assert.equal(strataOk(root, ['exec', '-i', 'io', 'cat'], { input: 'piped\n' }), 'piped\n');
+    assert.equal(strataOk(root, ['exec', 'io', 'cat'], { input: 'not read\n' }), '', 'without -i, stdin is /dev/null');
+    const r = strata(root, ['exec', '-e', 'X=1', 'io', 'sh', '-c', 'echo out $X; echo err >&2; exit 3']);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out 1\n', 'err\n']);
+    assert.equal(strata(root, ['exec', 'io', 'sh', '-c', 'kill -9 $$']).code, 137);
+    const bad = strata(root, ['exec', '-w', '/nope', 'io', 'true']);
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stderr, 'Error: OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd ("/nope") set in config.json failed: no such file or directory: unknown\n');
+    strataOk(root, ['rm', '-f', 'io']);
+  });
+
   test('the seed loop: run -d, exec writes a file, stop, start: the file stays; rm -f leaves nothing', () => {
     const id = strataOk(root, ['run', '-d', '--name', 'web', 'busybox']).trim();
     assert.match(id, /^[a-f0-9]{64}$/);
