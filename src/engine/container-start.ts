@@ -132,6 +132,11 @@ async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Contai
   if (created.status === 'rejected') throw created.reason;
 }
 
+/** What a start killed before it recorded the container as running leaves (two stats). */
+function startLeftovers(cs: ContainerCore, c: Container): boolean {
+  return fs.existsSync(path.join(cs.runc.root, c.id)) || cs.network?.nm?.get(c.id) !== undefined;
+}
+
 function restartPolicy(hc: HostConfig): string {
   const p = hc.RestartPolicy?.Name || 'no';
   return p === 'on-failure' && hc.RestartPolicy.MaximumRetryCount ? `on-failure:${hc.RestartPolicy.MaximumRetryCount}` : p;
@@ -153,8 +158,10 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
   }
   if (c.row.state === 'running' || c.row.state === 'restarting') return c;
   if (c.row.state === 'paused') throw conflict(`cannot start a paused container, try unpause instead`);
-  // what a previous run left (a created container has nothing: a failed start releases itself)
-  if (c.row.state !== 'created') await cs.releaseRuntime(c).catch(() => undefined);
+  // what a previous run left; a created container has nothing, unless a start of it was killed
+  // midway (a failed start releases itself): a network attachment or a container created
+  // under a monitor that was never started
+  if (c.row.state !== 'created' || startLeftovers(cs, c)) await cs.releaseRuntime(c).catch(() => undefined);
   // the container is created under its monitor beside the network attach, and started (by the
   // monitor, on its socket) once both are done: see prepareBundle
   let created: { pid: number; monitorPid: number } | undefined;
