@@ -24,6 +24,17 @@ describe('containers on runc + overlay', () => {
     strataOk(root, ['rm', '-f', 'io']);
   });
 
+  test('a container that ended leaves no cgroup and no runtime state', () => {
+    const cgroupsOf = (id: string) => fs.readdirSync('/sys/fs/cgroup').filter((h) => fs.existsSync(path.join('/sys/fs/cgroup', h, 'strata', id)));
+    const runcState = (id: string) => fs.readdirSync('/run').filter((d) => d.startsWith('strata-')).some((d) => fs.existsSync(path.join('/run', d, 'runc', id)));
+    const id = strataOk(root, ['run', '-d', '--name', 'ends', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']).trim();
+    assert.ok(cgroupsOf(id).length > 0, 'running: in its cgroups');
+    strataOk(root, ['stop', 'ends']);
+    assert.deepEqual(cgroupsOf(id), [], 'stopped: its cgroups are gone');
+    assert.equal(runcState(id), false, 'stopped: runc\'s state is gone');
+    strataOk(root, ['rm', 'ends']);
+  });
+
   test('the seed loop: run -d, exec writes a file, stop, start: the file stays; rm -f leaves nothing', () => {
     const id = strataOk(root, ['run', '-d', '--name', 'web', 'busybox']).trim();
     assert.match(id, /^[a-f0-9]{64}$/);

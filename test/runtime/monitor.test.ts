@@ -79,6 +79,22 @@ test('a detached container outlives the process that started it; its exit is rec
   assert.equal(await fx.runc.state(c.id), null, 'runc state deleted by the monitor');
 });
 
+test('the monitor removes the runtime state itself once the init ended; when a process outlived it (host pid namespace), runc delete -f kills it', async () => {
+  const cgroupsOf = (id: string) => fs.readdirSync('/sys/fs/cgroup').filter((h) => fs.existsSync(path.join('/sys/fs/cgroup', h, 'strata', id)));
+  const alone = await detached({ args: sh('sleep 0.2') });
+  assert.ok(cgroupsOf(alone.c.id).length > 0);
+  await waitExit(alone.c.paths.exitFile, { monitorPid: alone.monitorPid });
+  assert.deepEqual(cgroupsOf(alone.c.id), []);
+  assert.equal(fs.existsSync(path.join(fx.runc.root, alone.c.id)), false);
+  // the init exits while its child, in the host's pid namespace, runs on in the cgroup
+  const shared = await detached({ args: sh('sleep 1234 & sleep 0.3'), pidMode: 'host' });
+  await waitExit(shared.c.paths.exitFile, { monitorPid: shared.monitorPid });
+  assert.deepEqual(cgroupsOf(shared.c.id), []);
+  assert.equal(fs.existsSync(path.join(fx.runc.root, shared.c.id)), false);
+  const outlived = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 1234');
+  assert.deepEqual(outlived, [], 'the process that outlived its init was killed');
+});
+
 test('an exited container starts again at once under a new monitor (docker start), logs append', async () => {
   const c = await fx.container();
   c.writeSpec({ args: sh('echo run') });
