@@ -13,8 +13,9 @@
  *     resize the pty, start a deferred container, disable restarts, ask status;
  *   - when the container's init exits (it is reparented to us once runc create
  *     has exited), the exit code and finish time go to an exit file, written
- *     atomically, after `runc delete` has cleaned the runtime state (state.json
- *     says "exited" just before that delete);
+ *     atomically, after the runtime state is cleaned (runc delete's work, done
+ *     here without runc when nothing is left in the cgroups; state.json says
+ *     "exited" just before);
  *   - restart policies (no, always, unless-stopped, on-failure[:N]) with
  *     Docker's back-off: 100 ms, doubling, reset after 10 s of running, max 1 min.
  *
