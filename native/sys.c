@@ -297,7 +297,28 @@ static napi_value js_lstatdir(napi_env env, napi_callback_info info) {
   return listing_value(env, &l);
 }
 
-struct lstatdir_job { napi_async_work work; napi_deferred deferred; char *dir; int err; struct listing l; };
+/* settle a promise with the error throw_errno would throw */
+static void reject_errno(napi_env env, napi_deferred deferred, int err, const char *syscall, const char *path) {
+  throw_errno(env, err, syscall, path);
+  napi_value e;
+  napi_get_and_clear_last_exception(env, &e);
+  napi_reject_deferred(env, deferred, e);
+}
+
+/* a job on libuv's thread pool settling a promise: its work and deferred come first */
+struct job { napi_async_work work; napi_deferred deferred; };
+
+static napi_value queue_job(napi_env env, const char *name, napi_async_execute_callback execute,
+                            napi_async_complete_callback complete, struct job *j) {
+  napi_value promise, n;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n);
+  napi_create_async_work(env, NULL, n, execute, complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+struct lstatdir_job { struct job job; char *dir; int err; struct listing l; };
 
 static void lstatdir_execute(napi_env env, void *data) {
   (void)env;
@@ -308,13 +329,9 @@ static void lstatdir_execute(napi_env env, void *data) {
 static void lstatdir_complete(napi_env env, napi_status status, void *data) {
   struct lstatdir_job *j = data;
   if (status != napi_ok && !j->err) j->err = ECANCELED;
-  if (j->err) {
-    throw_errno(env, j->err, "scandir", j->dir);
-    napi_value e;
-    napi_get_and_clear_last_exception(env, &e);
-    napi_reject_deferred(env, j->deferred, e);
-  } else napi_resolve_deferred(env, j->deferred, listing_value(env, &j->l));
-  napi_delete_async_work(env, j->work);
+  if (j->err) reject_errno(env, j->job.deferred, j->err, "scandir", j->dir);
+  else napi_resolve_deferred(env, j->job.deferred, listing_value(env, &j->l));
+  napi_delete_async_work(env, j->job.work);
   free(j->dir);
   free(j);
 }
@@ -327,12 +344,7 @@ static napi_value js_lstatdir_async(napi_env env, napi_callback_info info) {
   if (!j) { throw_errno(env, ENOMEM, "scandir", NULL); return NULL; }
   j->dir = path_arg(env, argv[0]);
   if (!j->dir) { free(j); return NULL; }
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "strata:lstatdir", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, lstatdir_execute, lstatdir_complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return queue_job(env, "strata:lstatdir", lstatdir_execute, lstatdir_complete, &j->job);
 }
 
 static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
@@ -382,8 +394,7 @@ out:
 }
 
 struct wait_job {
-  napi_async_work work;
-  napi_deferred deferred;
+  struct job job;
   pid_t pid;
   int status, err;
 };
@@ -395,14 +406,11 @@ static void wait_execute(napi_env env, void *data) {
   }
 }
 
-static void wait_complete(napi_env env, napi_status st, void *data) {
+static void wait_complete(napi_env env, napi_status status, void *data) {
   struct wait_job *j = data;
-  if (j->err) {
-    throw_errno(env, j->err, "waitpid", NULL);
-    napi_value e;
-    napi_get_and_clear_last_exception(env, &e);
-    napi_reject_deferred(env, j->deferred, e);
-  } else {
+  if (status != napi_ok && !j->err) j->err = ECANCELED;
+  if (j->err) reject_errno(env, j->job.deferred, j->err, "waitpid", NULL);
+  else {
     napi_value out, code, sig, nul;
     napi_get_null(env, &nul);
     napi_create_array_with_length(env, 2, &out);
@@ -412,9 +420,9 @@ static void wait_complete(napi_env env, napi_status st, void *data) {
     else sig = nul;
     napi_set_element(env, out, 0, code);
     napi_set_element(env, out, 1, sig);
-    napi_resolve_deferred(env, j->deferred, out);
+    napi_resolve_deferred(env, j->job.deferred, out);
   }
-  napi_delete_async_work(env, j->work);
+  napi_delete_async_work(env, j->job.work);
   free(j);
 }
 
@@ -424,12 +432,7 @@ static napi_value js_wait_async(napi_env env, napi_callback_info info) {
   struct wait_job *j = calloc(1, sizeof *j);
   if (!j) { throw_errno(env, ENOMEM, "waitpid", NULL); return NULL; }
   napi_get_value_int32(env, argv[0], &j->pid);
-  napi_value promise, name;
-  napi_create_promise(env, &j->deferred, &promise);
-  napi_create_string_utf8(env, "strata:waitpid", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, wait_execute, wait_complete, j, &j->work);
-  napi_queue_async_work(env, j->work);
-  return promise;
+  return queue_job(env, "strata:waitpid", wait_execute, wait_complete, &j->job);
 }
 
 NAPI_MODULE_INIT() {

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Fixture, ensureMonitorBuilt, collector, until, repoRoot } from './fixture.js';
-import { startMonitor, waitExit, execInContainer, type BuildSpecOptions } from '../../src/runtime/index.js';
+import { Fixture, ensureMonitorBuilt, collector, execOutput, until, repoRoot } from './fixture.js';
+import { execInContainer, type BuildSpecOptions } from '../../src/runtime/index.js';
 import { nativeExecConfig } from '../../src/runtime/exec-native.js';
 import { readBundleSpec } from '../../src/runtime/spec.js';
 
@@ -30,16 +30,7 @@ after(async () => {
   assert.deepEqual(await fx.runc.list().catch(() => []), []);
 });
 
-async function running(spec: Omit<BuildSpecOptions, 'rootfs'>) {
-  const c = await fx.container();
-  c.writeSpec(spec);
-  const started = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc });
-  const stop = async () => {
-    await fx.runc.kill(c.id, 'KILL').catch(() => undefined);
-    await waitExit(c.paths.exitFile, { monitorPid: started.monitorPid });
-  };
-  return { c, ...started, stop };
-}
+const running = (spec: Omit<BuildSpecOptions, 'rootfs'> = { args: ['sleep', '1000'] }) => fx.running(spec);
 
 type Opts = Parameters<typeof execInContainer>[2];
 
@@ -48,13 +39,7 @@ async function execVia(via: 'runc' | 'native', id: string, opts: Opts) {
   if (via === 'runc') process.env.STRATA_EXEC_RUNTIME = 'runc';
   else delete process.env.STRATA_EXEC_RUNTIME;
   try {
-    const h = await execInContainer(fx.runc, id, opts);
-    const out = collector();
-    const err = collector();
-    h.stdout?.pipe(out.stream);
-    h.stderr?.pipe(err.stream);
-    const code = await h.wait();
-    return { code, out: out.text(), err: err.text() };
+    return await execOutput(await execInContainer(fx.runc, id, opts));
   } finally {
     delete process.env.STRATA_EXEC_RUNTIME;
   }

@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Fixture, ensureMonitorBuilt, collector, until, repoRoot } from './fixture.js';
-import { startMonitor, waitExit, execInContainer, RuntimeError, type BuildSpecOptions } from '../../src/runtime/index.js';
+import { Fixture, ensureMonitorBuilt, collector, execOutput, until, repoRoot } from './fixture.js';
+import { execInContainer, RuntimeError, type BuildSpecOptions } from '../../src/runtime/index.js';
 
 let fx: Fixture;
 before(() => {
@@ -18,25 +18,9 @@ after(async () => {
   assert.deepEqual(await fx.runc.list().catch(() => []), []);
 });
 
-async function running(spec: Omit<BuildSpecOptions, 'rootfs'> = { args: ['sleep', '1000'] }) {
-  const c = await fx.container();
-  c.writeSpec(spec);
-  const started = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc });
-  const stop = async () => {
-    await fx.runc.kill(c.id, 'KILL').catch(() => undefined);
-    await waitExit(c.paths.exitFile, { monitorPid: started.monitorPid });
-  };
-  return { c, ...started, stop };
-}
+const running = (spec: Omit<BuildSpecOptions, 'rootfs'> = { args: ['sleep', '1000'] }) => fx.running(spec);
 
-async function output(h: Awaited<ReturnType<typeof execInContainer>>) {
-  const out = collector();
-  const err = collector();
-  h.stdout?.pipe(out.stream);
-  h.stderr?.pipe(err.stream);
-  const code = await h.wait();
-  return { code, out: out.text(), err: err.text() };
-}
+const output = execOutput;
 
 test('exec: env, cwd, user, exit code; the container\'s env is kept', async (t) => {
   const r = await running({ args: ['sleep', '1000'], env: ['BASE=1'] });

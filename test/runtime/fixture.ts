@@ -19,7 +19,10 @@ import {
   monitorPaths,
   runtimeDirFor,
   readState,
+  startMonitor,
+  waitExit,
   type BuildSpecOptions,
+  type ExecHandle,
   type MonitorPaths,
 } from '../../src/runtime/index.js';
 import { linuxSys } from '../../src/sys/index.js';
@@ -106,6 +109,18 @@ export class Fixture {
     return c;
   }
 
+  /** A container running `spec` under its monitor; `stop()` kills it and waits for the exit record. */
+  async running(spec: Omit<BuildSpecOptions, 'rootfs'>) {
+    const c = await this.container();
+    c.writeSpec(spec);
+    const started = await startMonitor({ ...c.paths, id: c.id, runtime: this.runc });
+    const stop = async () => {
+      await this.runc.kill(c.id, 'KILL').catch(() => undefined);
+      await waitExit(c.paths.exitFile, { monitorPid: started.monitorPid });
+    };
+    return { c, ...started, stop };
+  }
+
   /** Kill monitors, delete runc state, unmount, remove everything. */
   async cleanup(): Promise<void> {
     for (const c of this.containers) {
@@ -124,6 +139,16 @@ export class Fixture {
     fs.rmSync(this.root, { recursive: true, force: true });
     fs.rmSync(this.runtimeDir, { recursive: true, force: true });
   }
+}
+
+/** An exec's stdout, stderr and exit code. */
+export async function execOutput(h: ExecHandle): Promise<{ code: number; out: string; err: string }> {
+  const out = collector();
+  const err = collector();
+  h.stdout?.pipe(out.stream);
+  h.stderr?.pipe(err.stream);
+  const code = await h.wait();
+  return { code, out: out.text(), err: err.text() };
 }
 
 /** Wait until `fn` returns a truthy value (polling), or fail after `ms`. */
