@@ -28,14 +28,18 @@
  *                                              child_process's first spawn costs 12-17 ms here
  *   waitAsync(pid)                             waitpid(2) on libuv's thread pool: a promise of
  *                                              [exit code, signal] (one of them null)
- *   run(file, args, env, input, timeoutMs)     a program to completion on the thread pool:
+ *   run(file, args, env, input, timeoutMs, fd3)
+ *                                              a program to completion on the thread pool:
  *                                              posix_spawn(3) of file (a path) with argv args,
  *                                              envp env (an array of KEY=VALUE, or null: this
  *                                              process's), input (a Buffer or null: /dev/null)
  *                                              on stdin, stdout and stderr collected, SIGKILL
  *                                              after timeoutMs (0: none): a promise of [code,
  *                                              signal, stdout, stderr]. ~2 ms a program where
- *                                              child_process takes ~5 (and ~17 for the first)
+ *                                              child_process takes ~5 (and ~17 for the first).
+ *                                              fd3: a daemon's start instead (a session of its
+ *                                              own, stdio on /dev/null): "stdout" is what it
+ *                                              writes on fd 3 until every copy of fd 3 closes
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -469,6 +473,7 @@ struct run_job {
   char *input;
   size_t input_len;
   long long timeout_ms;
+  bool fd3;
   int err, status;
   struct buf out, errb;
 };
@@ -493,15 +498,22 @@ static void run_execute(napi_env env, void *data) {
   posix_spawnattr_init(&at);
   if (j->input) posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (j->fd3) {
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  } else {
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  }
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&at, &all);
   posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (j->fd3 ? POSIX_SPAWN_SETSID : 0));
   pid_t pid;
   int e = posix_spawn(&pid, j->file, &fa, &at, j->argv, j->envp ? j->envp : environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -615,8 +627,8 @@ static bool strv_arg(napi_env env, napi_value v, char ***out) {
 }
 
 static napi_value js_run(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv, "run(file, args, env, input, timeoutMs)")) return NULL;
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv, "run(file, args, env, input, timeoutMs, fd3)")) return NULL;
   struct run_job *j = calloc(1, sizeof *j);
   if (!j) { throw_errno(env, ENOMEM, "posix_spawn", NULL); return NULL; }
   j->file = path_arg(env, argv[0]);
@@ -635,6 +647,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   double t = 0;
   napi_get_value_double(env, argv[4], &t);
   j->timeout_ms = (long long)t;
+  napi_get_value_bool(env, argv[5], &j->fd3);
   return queue_job(env, "strata:run", run_execute, run_complete, &j->job);
 fail:
   free(j->file);

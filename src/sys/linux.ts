@@ -52,13 +52,13 @@ function lookPath(file: string, pathVar: string): string | null {
  * A program to completion through the addon (posix_spawn on the thread pool: ~2 ms a program
  * where child_process takes ~5, and ~17 for the first of a process); null without it.
  */
-function runNative(file: string, args: readonly string[], env: NodeJS.ProcessEnv | null, input: string | Buffer | undefined, timeoutMs: number): Promise<ExecResult> | null {
+function runNative(file: string, args: readonly string[], env: NodeJS.ProcessEnv | null, input: string | Buffer | undefined, timeoutMs: number, fd3 = false): Promise<ExecResult> | null {
   const a = sysAddon();
   if (!a?.run) return null;
   const exe = lookPath(file, env?.PATH ?? process.env.PATH ?? '');
   if (!exe) return Promise.reject(Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2, syscall: `spawn ${file}`, path: file }));
   const envp = env ? Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`) : null;
-  return a.run(exe, [file, ...args], envp, input === undefined ? null : typeof input === 'string' ? Buffer.from(input) : input, timeoutMs)
+  return a.run(exe, [file, ...args], envp, input === undefined ? null : typeof input === 'string' ? Buffer.from(input) : input, timeoutMs, fd3)
     .then(([code, signal, stdout, stderr]) => ({ code: code ?? (signal ? 128 : 1), stdout: stdout.toString(), stderr: stderr.toString() }));
 }
 
@@ -114,7 +114,7 @@ interface SysAddon {
   lstatdirAsync?(path: string): Promise<[Buffer, Float64Array]>;
   spawnInherit?(file: string, args: readonly string[], stdinNull: boolean): number;
   waitAsync?(pid: number): Promise<[number | null, number | null]>;
-  run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number): Promise<[number | null, number | null, Buffer, Buffer]>;
+  run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
 }
 
 const MS_RDONLY = 1;
@@ -404,6 +404,9 @@ class LinuxSys implements Sys {
   }
 
   async launchMonitor(binary: string, args: readonly string[]): Promise<string> {
+    // through the addon: spawned in a session of its own, its fd 3 read until the daemon closes it
+    const native = runNative(binary, args, null, undefined, 0, true);
+    if (native) return native.then((r) => r.stdout, (e: Error) => { throw new StrataError('failed_precondition', `cannot start monitor ${binary}: ${e.message}`); });
     const child = spawn(binary, args, { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
     const sync = child.stdio[3] as Readable;
     let line = '';
