@@ -1,8 +1,9 @@
 /**
  * The kernel door's mknod and nanosecond times (native/sys.c through linuxSys, as root): device
  * nodes and FIFOs with their numbers and modes, times with nanoseconds on a path, an fd and a
- * symlink itself, a directory listed with its entries' lstat fields, and an unpacked layer
- * keeping a PAX mtime's nanoseconds.
+ * symlink itself, a directory listed with its entries' lstat fields, an unpacked layer
+ * keeping a PAX mtime's nanoseconds, and programs run through its posix_spawn (input, output,
+ * status, environment, timeout, a daemon's fd 3).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -139,4 +140,33 @@ test('mount and unmount: tmpfs and overlay with cwd-relative lowerdirs; umount(8
   }
   assert.equal(mounted().length, 0);
   await assert.rejects(linuxSys.mount({ type: 'overlay', source: 'overlay', target, cwd: dir, data: 'lowerdir=nosuch' }), /mount/);
+});
+
+test('programs through the addon: stdin in and stdout out by the megabyte, stderr apart, the status, only the given environment, a timeout, a missing program', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
+  const dir = tempDir('run');
+  t.after(() => rm(dir));
+  const big = 'x'.repeat(5 << 20);
+  const r = await linuxSys.runtimeRun('sh', ['-c', 'cat; echo err >&2; exit 3'], { input: big });
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout.length, big.length);
+  assert.equal(r.stderr, 'err\n');
+  // a plugin's run: its environment only (PATH included), its config on stdin
+  const plugin = path.join(dir, 'plugin');
+  fs.writeFileSync(plugin, '#!/bin/sh\necho "$CNI_COMMAND $HOME"; cat\n', { mode: 0o755 });
+  const cni = await linuxSys.cniExec({ plugin, env: { CNI_COMMAND: 'ADD', PATH: '/usr/bin:/bin' }, stdin: '{"cniVersion":"1.0.0"}' });
+  assert.deepEqual(cni, { code: 0, stdout: 'ADD \n{"cniVersion":"1.0.0"}', stderr: '' });
+  const slow = path.join(dir, 'slow');
+  fs.writeFileSync(slow, '#!/bin/sh\nexec sleep 5\n', { mode: 0o755 });
+  const t0 = Date.now();
+  const killed = await linuxSys.cniExec({ plugin: slow, env: {}, stdin: '', timeoutMs: 200 });
+  assert.equal(killed.code, 128, 'killed at its timeout');
+  assert.ok(Date.now() - t0 < 3000);
+  await assert.rejects(linuxSys.runtimeRun(path.join(dir, 'nosuch'), []), /cannot run .*nosuch/);
+});
+
+test('a daemon through the addon: in a session of its own, what it writes on fd 3 until every copy of fd 3 is closed', { skip: !built && 'native/build/strata-sys.node is not built' }, async () => {
+  const line = await linuxSys.launchMonitor('/bin/sh', ['-c', 'set -- $(cat /proc/$$/stat); echo "pid $1 session $6" >&3; (sleep 0.3; echo later >&3) &']);
+  const m = /^pid (\d+) session (\d+)\nlater\n$/.exec(line);
+  assert.ok(m, line);
+  assert.equal(m[1], m[2], 'its own session');
 });
