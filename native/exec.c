@@ -152,7 +152,8 @@ static void child_fail(const char *fmt, ...) {
 
 struct rule {
   uint32_t action;
-  char *names; /* space-separated */
+  char *names; /* nnames names, each ending in a NUL */
+  int nnames;
   struct scmp_arg_cmp args[6];
   unsigned nargs;
 };
@@ -256,6 +257,9 @@ static void parse(struct conf *c, char *buf, size_t len) {
       char *sp = strchr(v, ' ');
       r->action = (uint32_t)strtoul(v, NULL, 16);
       r->names = sp ? sp + 1 : v + strlen(v);
+      if (*r->names) r->nnames = 1;
+      for (char *q = r->names; *q; q++)
+        if (*q == ' ') { *q = 0; r->nnames++; }
     } else if (!strcmp(k, "sc_arg")) {
       if (c->nrules == 0) fail("strata-exec: sc_arg before sc_rule");
       struct rule *r = &c->rules[c->nrules - 1];
@@ -294,13 +298,11 @@ struct native_arch {
 static int64_t max_syscall(struct conf *c, uint32_t arch) {
   int64_t max = -1;
   for (int i = 0; i < c->nrules; i++) {
-    char *names = strdup(c->rules[i].names), *save = NULL;
-    if (!names) fail("strata-exec: out of memory");
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
+    const char *name = c->rules[i].names;
+    for (int k = 0; k < c->rules[i].nnames; k++, name += strlen(name) + 1) {
       int nr = seccomp_syscall_resolve_name_arch(arch, name);
       if (nr >= 0 && nr > max) max = nr;
     }
-    free(names);
   }
   return max;
 }
@@ -389,9 +391,8 @@ static void compile_seccomp(struct conf *c) {
     for (unsigned x = 0; x < r->nargs; x++)
       for (unsigned y = x + 1; y < r->nargs; y++)
         if (r->args[x].arg == r->args[y].arg) same_arg = 1;
-    char *names = strdup(r->names), *save = NULL;
-    if (!names) fail("strata-exec: out of memory");
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
+    const char *name = r->names;
+    for (int k = 0; k < r->nnames; k++, name += strlen(name) + 1) {
       int nr = seccomp_syscall_resolve_name(name);
       if (nr == NR_SCMP_ERROR) continue;
       int rc = 0;
@@ -400,7 +401,6 @@ static void compile_seccomp(struct conf *c) {
         for (unsigned x = 0; x < r->nargs && rc >= 0; x++) rc = seccomp_rule_add_array(ctx, r->action, nr, 1, &r->args[x]);
       if (rc < 0) fail(PREFIX "error adding seccomp filter rule for syscall %s: %s", name, errstr(-rc));
     }
-    free(names);
   }
   int fd = memfd_create("strata-seccomp", MFD_CLOEXEC);
   if (fd < 0) fail(PREFIX "memfd_create: %s", errstr(errno));
@@ -565,11 +565,10 @@ static void set_home(struct conf *c) {
   if (f) {
     char line[4096];
     while (fgets(line, sizeof line, f)) {
-      char *field[7] = {0}, *p = line, *save = NULL;
+      char *field[7] = {0}, *p = line;
       line[strcspn(line, "\n")] = 0;
       int n = 0;
       for (char *t = strsep(&p, ":"); t && n < 7; t = strsep(&p, ":")) field[n++] = t;
-      (void)save;
       if (n < 6 || !field[2][0]) continue;
       char *end;
       unsigned long uid = strtoul(field[2], &end, 10);

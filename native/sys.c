@@ -361,50 +361,88 @@ static napi_value js_lstatdir_async(napi_env env, napi_callback_info info) {
   return queue_job(env, "strata:lstatdir", lstatdir_execute, lstatdir_complete, &j->job);
 }
 
-static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv, "spawnInherit(file, args, stdinNull)")) return NULL;
-  char *file = path_arg(env, argv[0]);
-  if (!file) return NULL;
-  uint32_t n = 0;
-  bool stdin_null = false;
-  napi_get_array_length(env, argv[1], &n);
-  napi_get_value_bool(env, argv[2], &stdin_null);
-  char **args = calloc((size_t)n + 1, sizeof *args);
-  napi_value result = NULL;
-  if (!args) { throw_errno(env, ENOMEM, "posix_spawn", file); free(file); return NULL; }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    napi_get_element(env, argv[1], i, &v);
-    if (!(args[i] = path_arg(env, v))) goto out;
-  }
+/*
+ * posix_spawn of file with fds[0..2] as its stdio (-1: /dev/null) and, when fds[3] >= 0, as its
+ * fd 3; no other fd; every signal at its default and none blocked; a session of its own when
+ * asked. Node keeps its own stdio close-on-exec: a dup2 onto itself clears the flag. 0 or an errno.
+ */
+static int spawn_with(pid_t *pid, const char *file, char **argv, char **envp, const int fds[4], bool setsid) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&at);
-  /* Node keeps its stdio close-on-exec: a dup2 onto itself clears the flag in the child */
-  if (stdin_null) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  else posix_spawn_file_actions_adddup2(&fa, 0, 0);
-  posix_spawn_file_actions_adddup2(&fa, 1, 1);
-  posix_spawn_file_actions_adddup2(&fa, 2, 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] < 0) posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+    else posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+  }
+  if (fds[3] >= 0) posix_spawn_file_actions_adddup2(&fa, fds[3], 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, fds[3] >= 0 ? 4 : 3);
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&at, &all);
   posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid;
-  int e = posix_spawn(&pid, file, &fa, &at, args, environ);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (setsid ? POSIX_SPAWN_SETSID : 0));
+  int e = posix_spawn(pid, file, &fa, &at, argv, envp ? envp : environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  if (e) throw_errno(env, e, "posix_spawn", file);
-  else napi_create_int32(env, pid, &result);
-out:
-  for (uint32_t i = 0; i < n; i++) free(args[i]);
-  free(args);
+  return e;
+}
+
+static void free_strv(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+/* a string array as a NULL-terminated vector (NULL for a JS null) */
+static bool strv_arg(napi_env env, napi_value v, char ***out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  *out = NULL;
+  if (t == napi_null || t == napi_undefined) return true;
+  uint32_t n = 0;
+  napi_get_array_length(env, v, &n);
+  char **strv = calloc((size_t)n + 1, sizeof *strv);
+  if (!strv) { throw_errno(env, ENOMEM, "posix_spawn", NULL); return false; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (!(strv[i] = path_arg(env, e))) { free_strv(strv); return false; }
+  }
+  *out = strv;
+  return true;
+}
+
+static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "spawnInherit(file, args, stdinNull)")) return NULL;
+  bool stdin_null = false;
+  napi_get_value_bool(env, argv[2], &stdin_null);
+  char *file = path_arg(env, argv[0]);
+  char **args = NULL;
+  napi_value result = NULL;
+  if (file && strv_arg(env, argv[1], &args) && args) {
+    const int fds[4] = {stdin_null ? -1 : 0, 1, 2, -1};
+    pid_t pid;
+    int e = spawn_with(&pid, file, args, NULL, fds, false);
+    if (e) throw_errno(env, e, "posix_spawn", file);
+    else napi_create_int32(env, pid, &result);
+  }
+  free_strv(args);
   free(file);
   return result;
+}
+
+/* a waitpid status as elements 0 and 1 of arr: [exit code, signal], one of them null */
+static void set_status(napi_env env, napi_value arr, int status) {
+  napi_value code, sig;
+  napi_get_null(env, &code);
+  napi_get_null(env, &sig);
+  if (WIFEXITED(status)) napi_create_int32(env, WEXITSTATUS(status), &code);
+  if (WIFSIGNALED(status)) napi_create_int32(env, WTERMSIG(status), &sig);
+  napi_set_element(env, arr, 0, code);
+  napi_set_element(env, arr, 1, sig);
 }
 
 struct wait_job {
@@ -425,15 +463,9 @@ static void wait_complete(napi_env env, napi_status status, void *data) {
   if (status != napi_ok && !j->err) j->err = ECANCELED;
   if (j->err) reject_errno(env, j->job.deferred, j->err, "waitpid", NULL);
   else {
-    napi_value out, code, sig, nul;
-    napi_get_null(env, &nul);
+    napi_value out;
     napi_create_array_with_length(env, 2, &out);
-    if (WIFEXITED(j->status)) napi_create_int32(env, WEXITSTATUS(j->status), &code);
-    else code = nul;
-    if (WIFSIGNALED(j->status)) napi_create_int32(env, WTERMSIG(j->status), &sig);
-    else sig = nul;
-    napi_set_element(env, out, 0, code);
-    napi_set_element(env, out, 1, sig);
+    set_status(env, out, j->status);
     napi_resolve_deferred(env, j->job.deferred, out);
   }
   napi_delete_async_work(env, j->job.work);
@@ -492,32 +524,10 @@ static void run_execute(napi_env env, void *data) {
     j->err = errno;
     goto close_all;
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&at);
-  if (j->input) posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (j->fd3) {
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-  } else {
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  }
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&at, &all);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (j->fd3 ? POSIX_SPAWN_SETSID : 0));
+  /* a daemon (fd3): stdio on /dev/null, the pipe on its fd 3 */
+  const int fds[4] = {j->input ? in[0] : -1, j->fd3 ? -1 : out[1], j->fd3 ? -1 : errp[1], j->fd3 ? out[1] : -1};
   pid_t pid;
-  int e = posix_spawn(&pid, j->file, &fa, &at, j->argv, j->envp ? j->envp : environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
+  int e = spawn_with(&pid, j->file, j->argv, j->envp, fds, j->fd3);
   if (e) { j->err = e; goto close_all; }
   if (in[0] >= 0) { close(in[0]); in[0] = -1; }
   close(out[1]);
@@ -571,33 +581,7 @@ close_all:
   }
 }
 
-static void free_strv(char **v) {
-  if (!v) return;
-  for (char **p = v; *p; p++) free(*p);
-  free(v);
-}
-
-static void run_complete(napi_env env, napi_status status, void *data) {
-  struct run_job *j = data;
-  if (status != napi_ok && !j->err) j->err = ECANCELED;
-  if (j->err) reject_errno(env, j->job.deferred, j->err, "posix_spawn", j->file);
-  else {
-    napi_value res, code, sig, out, errv, nul;
-    napi_get_null(env, &nul);
-    napi_create_array_with_length(env, 4, &res);
-    if (WIFEXITED(j->status)) napi_create_int32(env, WEXITSTATUS(j->status), &code);
-    else code = nul;
-    if (WIFSIGNALED(j->status)) napi_create_int32(env, WTERMSIG(j->status), &sig);
-    else sig = nul;
-    napi_create_buffer_copy(env, j->out.len, j->out.len ? j->out.p : "", NULL, &out);
-    napi_create_buffer_copy(env, j->errb.len, j->errb.len ? j->errb.p : "", NULL, &errv);
-    napi_set_element(env, res, 0, code);
-    napi_set_element(env, res, 1, sig);
-    napi_set_element(env, res, 2, out);
-    napi_set_element(env, res, 3, errv);
-    napi_resolve_deferred(env, j->job.deferred, res);
-  }
-  napi_delete_async_work(env, j->job.work);
+static void free_run_job(struct run_job *j) {
   free(j->file);
   free_strv(j->argv);
   free_strv(j->envp);
@@ -607,23 +591,22 @@ static void run_complete(napi_env env, napi_status status, void *data) {
   free(j);
 }
 
-/* a string array as a NULL-terminated vector (NULL for a JS null) */
-static bool strv_arg(napi_env env, napi_value v, char ***out) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  *out = NULL;
-  if (t == napi_null || t == napi_undefined) return true;
-  uint32_t n = 0;
-  napi_get_array_length(env, v, &n);
-  char **strv = calloc((size_t)n + 1, sizeof *strv);
-  if (!strv) { throw_errno(env, ENOMEM, "posix_spawn", NULL); return false; }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value e;
-    napi_get_element(env, v, i, &e);
-    if (!(strv[i] = path_arg(env, e))) { free_strv(strv); return false; }
+static void run_complete(napi_env env, napi_status status, void *data) {
+  struct run_job *j = data;
+  if (status != napi_ok && !j->err) j->err = ECANCELED;
+  if (j->err) reject_errno(env, j->job.deferred, j->err, "posix_spawn", j->file);
+  else {
+    napi_value res, out, errv;
+    napi_create_array_with_length(env, 4, &res);
+    set_status(env, res, j->status);
+    napi_create_buffer_copy(env, j->out.len, j->out.len ? j->out.p : "", NULL, &out);
+    napi_create_buffer_copy(env, j->errb.len, j->errb.len ? j->errb.p : "", NULL, &errv);
+    napi_set_element(env, res, 2, out);
+    napi_set_element(env, res, 3, errv);
+    napi_resolve_deferred(env, j->job.deferred, res);
   }
-  *out = strv;
-  return true;
+  napi_delete_async_work(env, j->job.work);
+  free_run_job(j);
 }
 
 static napi_value js_run(napi_env env, napi_callback_info info) {
@@ -650,11 +633,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[5], &j->fd3);
   return queue_job(env, "strata:run", run_execute, run_complete, &j->job);
 fail:
-  free(j->file);
-  free_strv(j->argv);
-  free_strv(j->envp);
-  free(j->input);
-  free(j);
+  free_run_job(j);
   return NULL;
 }
 

@@ -134,7 +134,7 @@ async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Contai
 
 /** What a start killed before it recorded the container as running leaves (two stats). */
 function startLeftovers(cs: ContainerCore, c: Container): boolean {
-  return fs.existsSync(path.join(cs.runc.root, c.id)) || cs.network?.nm?.get(c.id) !== undefined;
+  return fs.existsSync(cs.runc.stateDir(c.id)) || cs.network?.nm?.get(c.id) !== undefined;
 }
 
 function restartPolicy(hc: HostConfig): string {

@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { capMask } from './caps.js';
+import type { Runc } from './runc.js';
 import type { OciProcess, OciSpec } from './spec.js';
 import { nativeBinary } from '../base/native.js';
 
@@ -23,7 +24,6 @@ interface RuncState {
   init_process_pid?: number;
   init_process_start?: number | string;
   cgroup_paths?: Record<string, string>;
-  namespace_paths?: Record<string, string>;
   config?: { namespaces?: { type: string; path?: string }[] };
 }
 
@@ -55,9 +55,9 @@ function archesSupported(arches: readonly string[]): boolean {
   return !arches.includes('SCMP_ARCH_X32') || arches.includes('SCMP_ARCH_X86_64');
 }
 
-function readState(runcRoot: string, id: string): RuncState | undefined {
+function readState(runc: Runc, id: string): RuncState | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(runcRoot, id, 'state.json'), 'utf8')) as RuncState;
+    return JSON.parse(fs.readFileSync(path.join(runc.stateDir(id), 'state.json'), 'utf8')) as RuncState;
   } catch {
     return undefined;
   }
@@ -94,20 +94,21 @@ interface NativeExecFiles {
 }
 
 /**
- * strata-exec's configuration for this exec (NUL-separated key/value pairs), or undefined
- * when it must go through runc.
+ * strata-exec and its configuration for this exec (NUL-separated key/value pairs), or
+ * undefined when it must go through runc.
  */
-export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, proc: OciProcess, files: NativeExecFiles): Buffer | undefined {
+export function nativeExecConfig(runc: Runc, id: string, spec: OciSpec, proc: OciProcess, files: NativeExecFiles): { binary: string; conf: Buffer } | undefined {
   const kv: string[] = [];
   const put = (k: string, v: string | number) => kv.push(k, String(v));
-  if (process.env.STRATA_EXEC_RUNTIME === 'runc' || !nativeBinary('strata-exec')) return undefined;
+  const binary = nativeBinary('strata-exec');
+  if (process.env.STRATA_EXEC_RUNTIME === 'runc' || !binary) return undefined;
   const caps = proc.capabilities ?? {};
   const all = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient].flatMap((c) => c ?? []);
   if (all.includes('CAP_SYS_PTRACE')) return undefined;
   const ext = spec.process as OciProcess & { selinuxLabel?: string };
   const linux = spec.linux as OciSpec['linux'] & { personality?: unknown } | undefined;
   if (ext.selinuxLabel || linux?.personality !== undefined) return undefined;
-  const st = readState(runcRoot, id);
+  const st = readState(runc, id);
   if (!st?.init_process_pid || st.init_process_start === undefined || !st.cgroup_paths || !st.config?.namespaces) return undefined;
 
   put('id', id);
@@ -157,5 +158,5 @@ export function nativeExecConfig(runcRoot: string, id: string, spec: OciSpec, pr
   put('log', files.log);
   put('pidfile', files.pid);
   if (kv.some((s) => s.includes('\0'))) return undefined;
-  return Buffer.from(kv.join('\0') + '\0');
+  return { binary, conf: Buffer.from(kv.join('\0') + '\0') };
 }

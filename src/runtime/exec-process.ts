@@ -22,7 +22,6 @@ import { readBundleSpec, mergeEnv, type OciSpec, type OciProcess } from './spec.
 import { resolveUser, resolveGroups } from './user.js';
 import { hostCapabilities } from './caps.js';
 import { nativeExecConfig } from './exec-native.js';
-import { nativeBinary } from '../base/native.js';
 
 interface ExecOptions {
   args: string[];
@@ -231,9 +230,9 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const logFile = path.join(bundle, `exec-${tag}.log`);
   const pidFile = path.join(bundle, `exec-${tag}.pid`);
   // a foreground exec without a tty runs through strata-exec when it can (exec-native.ts)
-  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc.root, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle });
+  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle });
   const processFile = path.join(bundle, native ? `exec-${tag}.conf` : `exec-${tag}.json`);
-  fs.writeFileSync(processFile, native ?? JSON.stringify(proc), { mode: 0o600 });
+  fs.writeFileSync(processFile, native?.conf ?? JSON.stringify(proc), { mode: 0o600 });
   const cleanup = () => {
     for (const f of [processFile, logFile, pidFile]) fs.rmSync(f, { force: true });
   };
@@ -247,6 +246,13 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     }
     const msg = await runcLogError(logFile);
     return msg ? runtimeError('exec', id, msg, status) : undefined;
+  };
+  /** A foreground exec has ended: its status (128+N for a signal), or why it could not run. */
+  const settle = async (code: number | null, signal: number): Promise<number> => {
+    const err = await failure(code);
+    cleanup();
+    if (err) throw err;
+    return code ?? 128 + signal;
   };
 
   const sys = runc.sys;
@@ -308,14 +314,9 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   }
 
   // the CLI's exec: strata-exec on the CLI's own stdio, started without child_process
-  const inherited = native && opts.inheritStdio ? sys.spawnInherit(nativeBinary('strata-exec')!, [processFile], { stdin: !!opts.stdin }) : null;
+  const inherited = native && opts.inheritStdio ? sys.spawnInherit(native.binary, [processFile], { stdin: !!opts.stdin }) : null;
   if (inherited) {
-    const exited = inherited.exited.then(async ({ code, signal }) => {
-      const err = await failure(code);
-      cleanup();
-      if (err) throw err;
-      return code ?? 128 + (signal ?? 0);
-    });
+    const exited = inherited.exited.then(({ code, signal }) => settle(code, signal ?? 0));
     return {
       pid: inherited.pid,
       stdin: null,
@@ -330,20 +331,14 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     ? [opts.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] as const
     : [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as const;
   const child = native
-    ? sys.runtimeSpawn(nativeBinary('strata-exec')!, [processFile], { stdio: [...stdio] })
+    ? sys.runtimeSpawn(native.binary, [processFile], { stdio: [...stdio] })
     : sys.runtimeSpawn(runc.binary, [...globalArgs, 'exec', '--process', processFile, '--pid-file', pidFile, id], { stdio: [...stdio] });
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (e) => {
       cleanup();
       reject(e);
     });
-    child.on('close', (code, signal) => {
-      void failure(code).then((err) => {
-        cleanup();
-        if (err) reject(err);
-        else resolve(code ?? 128 + (signal ? signalNumber(signal) : 0));
-      });
-    });
+    child.on('close', (code, signal) => settle(code, signal ? signalNumber(signal) : 0).then(resolve, reject));
   });
   return {
     pid: child.pid ?? 0,

@@ -129,6 +129,14 @@ export class Runc {
     this.root = opts.root ?? path.join(runtimeDirFor(opts.strataRoot ?? defaultStrataRoot(), this.sys.runDir), 'runc');
   }
 
+  /**
+   * The runtime's own directory for a container (`state.json` in it), there from `create` to
+   * `delete`: read without running the runtime (exec, a start that was killed midway).
+   */
+  stateDir(id: string): string {
+    return path.join(this.root, id);
+  }
+
   /** Global arguments (before the subcommand). */
   globalArgs(): string[] {
     return ['--root', this.root];

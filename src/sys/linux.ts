@@ -157,19 +157,11 @@ function utimesSeconds(t: Timespec): number {
   return t.nsec === 0 ? t.sec : t.sec + (t.nsec - (t.nsec % 1000) + 500) / 1e9;
 }
 
-let mknodBin: string | undefined;
-
 /** coreutils' mknod by absolute path (never through PATH, and never a binary from an image). */
 function findMknod(): string {
-  if (mknodBin) return mknodBin;
-  for (const p of ['/usr/bin/mknod', '/bin/mknod']) {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      mknodBin = p;
-      return p;
-    } catch { /* try the next */ }
-  }
-  throw new StrataError('unavailable', 'cannot create device nodes: /usr/bin/mknod (coreutils) is missing');
+  const bin = lookPath('mknod', '/usr/bin:/bin');
+  if (!bin) throw new StrataError('unavailable', 'cannot create device nodes: /usr/bin/mknod (coreutils) is missing');
+  return bin;
 }
 
 function readDir(dir: string): string[] {
@@ -365,15 +357,16 @@ class LinuxSys implements Sys {
   }
 
   runtimeRun(binary: string, args: readonly string[], opts: RuntimeRunOptions = {}): Promise<ExecResult> {
+    const cannot = (e: Error) => new StrataError('failed_precondition', `cannot run ${binary}: ${e.message}`, { cause: e });
     const native = runNative(binary, args, null, opts.input, 0);
-    if (native) return native.catch((e: Error) => { throw new StrataError('failed_precondition', `cannot run ${binary}: ${e.message}`, { cause: e }); });
+    if (native) return native.catch((e: Error) => { throw cannot(e); });
     return new Promise((resolve, reject) => {
       const child = spawn(binary, args, { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', (e) => reject(new StrataError('failed_precondition', `cannot run ${binary}: ${e.message}`, { cause: e })));
+      child.on('error', (e) => reject(cannot(e)));
       child.on('close', (status, signal) => resolve({ code: status ?? (signal ? 128 : 1), stdout, stderr }));
       if (opts.input !== undefined) child.stdin?.end(opts.input);
     });

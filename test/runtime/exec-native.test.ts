@@ -105,7 +105,7 @@ function goesNative(c: { id: string; dir: string }, opts: { privileged?: boolean
   const spec = readBundleSpec(c.dir);
   const caps = opts.privileged ? ['CAP_SYS_PTRACE'] : spec.process.capabilities?.bounding ?? [];
   const proc = { ...spec.process, capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] } };
-  return nativeExecConfig(fx.runc.root, c.id, spec, proc, { log: '/dev/null', pid: '/dev/null', cacheDir: c.dir }) !== undefined;
+  return nativeExecConfig(fx.runc, c.id, spec, proc, { log: '/dev/null', pid: '/dev/null', cacheDir: c.dir }) !== undefined;
 }
 
 test('strata-exec sets up the process exactly as runc exec does, container by container', { timeout: 120000 }, async (t) => {
