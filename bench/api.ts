@@ -57,7 +57,7 @@ export async function benchApi(): Promise<Figure[]> {
     const store = new StoreRoot(root);
     await importImage(store, fs.createReadStream(busyboxTar()), { reference: 'busybox' });
     const engine = new Containers(store, new VolumeStore(store));
-    for (let i = 0; i < 100; i++) engine.create({ Image: 'busybox', Cmd: ['sleep', '300'] }, `bench${i}`);
+    for (let i = 0; i < 100; i++) await engine.create({ Image: 'busybox', Cmd: ['sleep', '300'] }, `bench${i}`);
     const tinyDir = path.join(root, 'tiny');
     fs.mkdirSync(tinyDir);
     fs.writeFileSync(path.join(tinyDir, 'hello'), 'hi\n');

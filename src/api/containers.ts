@@ -12,7 +12,7 @@ async function create(ctx: Ctx): Promise<void> {
   delete body.name; // dockerode repeats its options in the body; the name is the query's
   if (!body.Image) throw new StrataError('invalid_argument', 'Config cannot be empty in order to create a container');
   const name = ctx.query.get('name') ?? undefined;
-  const c = ctx.engine.containers.create(body as CreateRequest, name);
+  const c = await ctx.engine.containers.create(body as CreateRequest, name);
   sendJson(ctx.res, 201, { Id: c.id, Warnings: [] });
 }
 

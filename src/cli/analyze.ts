@@ -87,8 +87,9 @@ export function registerAnalyzeCommand(image: Command): void {
     .option('--lowest-efficiency <ratio>', 'Fail when the efficiency is below this (0..1, or "disabled"; default 0.9)')
     .option('--highest-wasted-bytes <size>', 'Fail when more bytes than this are wasted (e.g. 20MB, or "disabled"; the default)')
     .option('--highest-user-wasted-percent <ratio>', 'Fail when wasted bytes / bytes above the first layer exceed this (0..1, or "disabled"; default 0.1)')
-    .action((ref: string, o: AnalyzeFlags) => {
+    .action(async (ref: string, o: AnalyzeFlags) => {
       if (o.format !== undefined && o.format !== 'json') throw invalidArgument(`unknown format ${o.format}: use json`);
+      await engine().explore.ready([ref]);
       const a = engine().explore.analyze(ref);
       let gate: GateResult | undefined;
       if (o.ci) {

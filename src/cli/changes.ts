@@ -11,8 +11,8 @@ export function registerChangeCommands(program: Command, container: Command): vo
       .argument('<container|image>').argument('[container|image]')
       .option('--summary', 'Counts and bytes per kind of change, and the noise a commit would capture')
       .option('--format <format>', 'json for machine-readable output')
-      .action((a: string, b: string | undefined, o: { summary?: boolean; format?: string }) => {
-        const { changes, newerDir: newer } = engine().changes.diff(a, b);
+      .action(async (a: string, b: string | undefined, o: { summary?: boolean; format?: string }) => {
+        const { changes, newerDir: newer } = await engine().changes.diff(a, b);
         if (o.format === 'json') { out(goJson(newer ? changesToJson(changes, newer) : changes.map((c) => ({ Kind: c.kind, Path: c.path })))); return; }
         if (o.format) throw invalidArgument(`unknown format ${o.format}: use json`);
         if (o.summary) {

@@ -110,7 +110,7 @@ export function registerContainerCommands(program: Command, container: Command, 
       .action(async (image: string, cmd: string[], f: CreateFlags) => {
         try {
           await pullIfMissing(image, f.pull);
-          const ct = containers().create(toCreateRequest(image, cmd, f), f.name);
+          const ct = await containers().create(toCreateRequest(image, cmd, f), f.name);
           out(ct.id);
         } catch (e) { runError(e); }
       });
@@ -125,7 +125,7 @@ export function registerContainerCommands(program: Command, container: Command, 
         try {
           const req = toCreateRequest(image, cmd, f);
           await pullIfMissing(image, f.pull);
-          ct = e.create(req, f.name);
+          ct = await e.create(req, f.name);
         } catch (err) { runError(err); }
         if (f.detach) {
           try {

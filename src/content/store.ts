@@ -113,6 +113,14 @@ export class ContentStore {
 /** Bytes a background ingest may hold before its producer waits (drained()). */
 const BACKLOG = 8 << 20;
 
+/**
+ * A background ingest starts the disk writing every this many bytes (fdatasync on another
+ * thread while the writes go on), so that the fsync that ends it waits for the last stretch
+ * only: the page cache would otherwise hold the whole blob until then (a 246 MB import here:
+ * ~300 ms of writeback after the last write).
+ */
+const FLUSH_EVERY = 32 << 20;
+
 export class Ingest {
   private fd: number;
   readonly tmpPath: string;
@@ -124,6 +132,9 @@ export class Ingest {
   private queued = 0;
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
+  /** background writes done since the last early flush started, and that flush */
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
 
   constructor(private store: ContentStore, private readonly background = false) {
     this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
@@ -145,6 +156,7 @@ export class Ingest {
       this.queued += chunk.length;
       const settle = (e?: unknown): void => {
         if (e) this.failure ??= e as Error;
+        else if ((this.unflushed += chunk.length) >= FLUSH_EVERY && !this.flushing) this.flushEarly();
         this.queued -= chunk.length;
         if (this.queued <= BACKLOG || this.failure) for (const w of this.waiters.splice(0)) w();
       };
@@ -153,6 +165,11 @@ export class Ingest {
     }
     let off = 0;
     while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
+  }
+
+  private flushEarly(): void {
+    this.unflushed = 0;
+    this.flushing = new Promise<void>((resolve) => fs.fdatasync(this.fd, () => { this.flushing = undefined; resolve(); }));
   }
 
   /** The first background write that failed (ENOSPC...): the producer stops with it. */
@@ -172,6 +189,7 @@ export class Ingest {
    */
   async finish(expected?: string, expectedSize?: number): Promise<Digest> {
     await this.queue;
+    await this.flushing; // its errors are the fsync's below
     if (this.failure) {
       this.abort();
       throw this.failure;
@@ -191,6 +209,7 @@ export class Ingest {
   async abortAsync(): Promise<void> {
     this.failure ??= new Error('aborted');
     await this.queue;
+    await this.flushing;
     this.abort();
   }
 

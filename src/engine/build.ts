@@ -33,6 +33,7 @@ import { REPACK_MARKER, REPACK_OPTIONS } from './layer-tar.js';
 import { takeCacheMount, withStepLock } from './build-locks.js';
 import { ensureImage } from './pull.js';
 import type { StoreRoot } from './store-root.js';
+import { ensureLayerDirs } from './layer-dirs.js';
 
 /** In a step's home: the ID of its RUN container (for the sweep of a build that was killed). */
 const CONTAINER_ID = 'container-id';
@@ -186,6 +187,7 @@ export class BuildEngine implements BuildBackend {
 
   async rootfs(diffIds: readonly string[]): Promise<Rootfs> {
     await (this.swept ??= this.sweep());
+    await ensureLayerDirs(this.store, diffIds);
     const home = this.makeTemp('build');
     const dirs = { upper: path.join(home, 'upper'), work: path.join(home, 'work'), merged: path.join(home, 'merged'), init: path.join(home, 'init') };
     for (const d of Object.values(dirs)) mkdirp(d, 0o755);

@@ -4,6 +4,7 @@ import { invalidArgument, StrataError } from '../base/errors.js';
 import { dockerfileFor, type Change } from '../changes/index.js';
 import { diffImageContainer, diffImages } from './diff.js';
 import { resolveImage } from './images.js';
+import { ensureImageDirs } from './layer-dirs.js';
 import type { Containers } from './containers.js';
 import type { StoreRoot } from './store-root.js';
 import type { CommitResult } from './commit.js';
@@ -34,7 +35,7 @@ export class ChangeService {
   }
 
   /** `diff CONTAINER`, `diff IMAGE IMAGE`, `diff IMAGE CONTAINER`. */
-  diff(a: string, b?: string): DiffResult {
+  async diff(a: string, b?: string): Promise<DiffResult> {
     const e = this.containers;
     if (b === undefined) {
       const d = e.diff(e.get(a).id);
@@ -43,6 +44,8 @@ export class ChangeService {
     const x = this.side(a);
     const y = this.side(b);
     if (x.kind === 'container') throw invalidArgument('the first argument of a two-way diff must be an image');
+    await ensureImageDirs(this.store, x.id);
+    if (y.kind === 'image') await ensureImageDirs(this.store, y.id);
     if (y.kind === 'image') return { changes: diffImages(this.store, x.id, y.id), newerDir: '', single: false };
     const ct = e.get(y.id);
     const upperDir = path.join(ct.dir, 'upper');

@@ -23,6 +23,8 @@ import { containerSummary, imageColumn, inspectContainer, listContainers, portSu
 import { generateId } from './names.js';
 import type { CreateRequest } from './create-spec.js';
 import { holdFreeze, releaseFreeze } from './freeze.js';
+import { resolveImage } from './images.js';
+import { ensureImageDirs } from './layer-dirs.js';
 
 export type { Container, ContainerSummary } from './container-model.js';
 
@@ -34,7 +36,13 @@ export class Containers extends ContainerCore {
     this.runc.kill(id, signal).catch(() => undefined);
   }
 
-  create(req: CreateRequest, name?: string): Container { return createContainer(this, req, name); }
+  /** Create a container (its image's layer dirs are made first when they are not yet: layer-dirs.ts). */
+  async create(req: CreateRequest, name?: string): Promise<Container> {
+    let imageId: string | undefined;
+    try { imageId = req.Image ? resolveImage(this.store, req.Image).id : undefined; } catch { /* createContainer says why */ }
+    if (imageId) await ensureImageDirs(this.store, imageId);
+    return createContainer(this, req, name);
+  }
 
   /** Build the bundle and the spec and join the networks (nothing is created in the runtime). */
   prepare(c: Container): Promise<{ spec: BuildSpecOptions }> { return prepareBundle(this, c); }

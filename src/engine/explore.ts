@@ -15,6 +15,7 @@ import { familiarString, parseReference } from '../image/reference.js';
 import type { Containers } from './containers.js';
 import { diffImageContainer, diffImages } from './diff.js';
 import { type ImageRow, imageLayers, listImages, loadConfig, resolveImage, tagsOf } from './images.js';
+import { ensureImageDirs } from './layer-dirs.js';
 import type { StoreRoot as Store } from './store-root.js';
 
 export interface ImageOverview {
@@ -293,6 +294,15 @@ export function containersOverview(containers: Containers): ContainerOverview[] 
     const ports = s.Ports.map((p) => (p.PublicPort ? `${p.IP ?? '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`));
     return { id: c.id, name: c.name, image: s.Image, imageId: c.row.image_id, state: c.row.state, status: s.Status, ports, pendingBytes, pendingChanges };
   });
+}
+
+/** Make the layer dirs of the images these names resolve to (a container: its image). */
+export async function readyTargets(store: Store, containers: Containers | undefined, names: readonly string[]): Promise<void> {
+  for (const n of names) {
+    let t: { kind: 'image' | 'container'; id: string };
+    try { t = resolveTarget(store, containers, n); } catch { continue; }
+    await ensureImageDirs(store, t.kind === 'image' ? t.id : containers!.get(t.id).row.image_id);
+  }
 }
 
 /** Resolve IMAGE|CONTAINER as the explorer's start page takes it. */

@@ -23,7 +23,7 @@ export interface LayerRecord {
 
 /** A layer unpacked into a staging dir (or already present), with the blob that carries it. */
 export interface StagedLayer extends LayerRecord {
-  stagedHome?: string;                       // tmp dir containing diff/, renamed to layers/<hex> on commit
+  stagedHome?: string;                       // tmp dir containing diff/ (or only the repack marker), renamed to layers/<hex> on commit
   blob?: { digest: string; mediaType: string; size: number };
 }
 
@@ -81,10 +81,11 @@ export function commitImage(store: StoreRoot, img: NewImage): Digest {
       if (layerExists(db, l.diffId)) {
         if (l.stagedHome) leftovers.push(l.stagedHome);
       } else {
-        if (!l.stagedHome) throw conflict(`layer ${l.diffId} was removed while the image was being written; try again`);
+        const packed = l.blob !== undefined && store.content.has(l.blob.digest); // unpacked when first needed (layer-dirs.ts)
+        if (!l.stagedHome && !packed) throw conflict(`layer ${l.diffId} was removed while the image was being written; try again`);
         const home = store.layerHome(l.diffId);
         rmTree(home); // an orphan from a crash between rename and commit
-        fs.renameSync(l.stagedHome, home);
+        if (l.stagedHome) fs.renameSync(l.stagedHome, home);
         insertLayer(db, l.diffId, l.size, l.tarSize, now);
       }
       if (l.blob && store.content.has(l.blob.digest)) addLayerBlob(db, l.blob.digest, l.diffId, l.blob.mediaType, l.blob.size);

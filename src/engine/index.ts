@@ -33,7 +33,7 @@ import { build as runBuild } from '../build/builder.js';
 import type { BuildOptions, BuildResult } from '../build/build-state.js';
 import type { NetworkManager } from '../network/index.js';
 import {
-  analyzeImage, compare, containersOverview, imageDetail, imagesOverview, layerDirSizes, layerFileText, layerTree, resolveTarget,
+  analyzeImage, compare, containersOverview, imageDetail, imagesOverview, layerDirSizes, layerFileText, layerTree, readyTargets, resolveTarget,
   type Analysis, type Comparison, type ContainerOverview, type ImageDetail, type ImageOverview,
 } from './explore.js';
 import type { DirListing, ListOptions as TreeListOptions } from '../changes/index.js';
@@ -127,6 +127,8 @@ interface ExploreService {
   containers(): ContainerOverview[];
   /** IMAGE|CONTAINER as the explorer's start takes it */
   resolveTarget(name: string): { kind: 'image' | 'container'; id: string };
+  /** make the layer dirs of these images (or containers' images) that are not made yet; unknown names are left to the call that follows */
+  ready(names: readonly string[]): Promise<void>;
 }
 
 type InspectType = 'container' | 'image' | 'network' | 'volume';
@@ -241,6 +243,7 @@ export function openEngine(opts: { root?: string; sys?: Sys } = {}): Engine {
     compare: (a, b) => compare(store(), w().containers, a, b),
     containers: () => containersOverview(w().containers),
     resolveTarget: (n) => resolveTarget(store(), w().containers, n),
+    ready: (names) => readyTargets(store(), w().containers, names),
   };
   const lookups: Record<InspectType, (n: string) => unknown> = {
     container: (n) => w().containers.inspect(n),

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { corrupt, invalidArgument, notFound, StrataError } from '../base/errors.js';
 import { rmTree } from '../base/fs.js';
-import { unpackLayer, TarWriter, compressionOfMediaType, detectCompression, type Compression } from '../layer/index.js';
+import { scanLayer, unpackLayer, TarWriter, compressionOfMediaType, detectCompression, type Compression } from '../layer/index.js';
 import { applyChanges, emptyContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
 import { chainIds, DIGEST_HEX, hexOf, isDigest, sha256 } from '../image/digest.js';
 import { canonicalString, familiarString, parseTaggedReference, repoAndTag, type Reference } from '../image/reference.js';
@@ -74,11 +74,55 @@ const hashTapClass = definedOnUse(() =>
     digest(): string { return this.ingest ? this.ingest.peekDigest() : `sha256:${this.hash.digest('hex')}`; }
   });
 
+interface LayerExpectations {
+  digest?: string;
+  diffId?: string;
+  size?: number;
+  keepBlob?: boolean;
+  adoptFile?: string;
+  /** false: keep only the blob, the layer dir is made when first needed (layer-dirs.ts) */
+  unpack?: boolean;
+}
+
+/** The blob of a layer read to its end and checked (scanLayer), nothing unpacked. */
+async function storeLayerBlob(store: StoreRoot, input: Readable, expect: LayerExpectations): Promise<StagedLayer> {
+  const ingest = store.content.ingest({ background: true });
+  const seen = { bytes: 0, plain: false };
+  // the input's chunks go to the blob (written on the thread pool) on their way to the scan
+  async function* tee(): AsyncGenerator<Buffer> {
+    for await (const c of input as AsyncIterable<Buffer>) {
+      if (seen.bytes === 0 && c.length > 0 && detectCompression(c) === 'none') {
+        seen.plain = true;
+        ingest.hashElsewhere(); // the scan's diff_id is the blob's digest
+      }
+      if (ingest.error) throw ingest.error;
+      ingest.write(c);
+      seen.bytes += c.length;
+      const behind = ingest.drained();
+      if (behind) await behind;
+      yield c;
+    }
+  }
+  try {
+    const res = await scanLayer(tee(), { mode: 'overlay', maxExpandedBytes: maxExpandedBytes() });
+    if (expect.size !== undefined && seen.bytes !== expect.size) throw corrupt(`layer ${expect.digest ?? ''} size mismatch: expected ${expect.size}, got ${seen.bytes}`);
+    const digest = seen.plain ? res.diffId : ingest.peekDigest();
+    if (expect.digest && expect.digest !== digest) throw corrupt(`digest mismatch for layer: expected ${expect.digest}, got ${digest}`);
+    if (expect.diffId && res.diffId !== expect.diffId) throw corrupt(`layer diff_id mismatch: expected ${expect.diffId}, got ${res.diffId}`);
+    const d = await ingest.finish(digest);
+    return { diffId: res.diffId, size: res.contentSize, tarSize: res.tarSize, blob: { digest: d, mediaType: COMPRESSION_MEDIA[res.compression], size: seen.bytes } };
+  } catch (e) {
+    await ingest.abortAsync();
+    throw e;
+  }
+}
+
 /**
  * Unpack one layer stream into a staging dir and keep its blob in the content store.
  * `expectedDigest` (blob digest) and `expectedDiffId` are verified; on any failure nothing stays.
  */
-export async function stageLayer(store: StoreRoot, input: Readable, expect: { digest?: string; diffId?: string; size?: number; keepBlob?: boolean; adoptFile?: string }): Promise<StagedLayer> {
+export async function stageLayer(store: StoreRoot, input: Readable, expect: LayerExpectations): Promise<StagedLayer> {
+  if (expect.keepBlob !== false && !expect.adoptFile && expect.unpack === false) return storeLayerBlob(store, input, expect);
   const home = store.makeTemp('layer');
   const diffDir = path.join(home, 'diff');
   fs.mkdirSync(diffDir, { mode: 0o755 });
@@ -125,7 +169,7 @@ export async function importImage(store: StoreRoot, input: Readable, opts: Impor
   const ref = opts.reference ? parseTaggedReference(opts.reference) : undefined;
   if (ref?.digest) throw invalidArgument('import reference cannot contain a digest');
   const config = applyChanges(emptyContainerConfig(), opts.changes ?? []);
-  const layer = await stageLayer(store, input, {});
+  const layer = await stageLayer(store, input, { unpack: false });
   try {
     const created = rfc3339Nano();
     const cfg: ImageConfig = {

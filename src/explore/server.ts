@@ -118,15 +118,24 @@ export class ExploreServer {
       }
       if (url.pathname === '/favicon.ico') { res.writeHead(204, SECURITY_HEADERS); res.end(); return; }
       if (url.pathname.startsWith('/api/')) {
-        this.json(res, 200, this.api(url.pathname.slice(5), url.searchParams), head);
+        const q = url.searchParams;
+        const names = ['ref', 'a', 'b'].map((k) => q.get(k)).filter((v): v is string => v !== null && v !== '');
+        // an image's layer dirs are made when first read (layer-dirs.ts)
+        const ready = names.length ? this.opts.engine.explore.ready(names) : undefined;
+        if (!ready) { this.json(res, 200, this.api(url.pathname.slice(5), q), head); return; }
+        ready.then(() => this.json(res, 200, this.api(url.pathname.slice(5), q), head)).catch((e: unknown) => this.fail(res, e, head));
         return;
       }
       this.json(res, 404, { message: 'page not found' }, head);
     } catch (e) {
-      const code = e instanceof StrataError ? e.code : '';
-      const status = code === 'not_found' ? 404 : code === 'invalid_argument' ? 400 : 500;
-      this.json(res, status, { message: (e as Error).message }, head);
+      this.fail(res, e, head);
     }
+  }
+
+  private fail(res: http.ServerResponse, e: unknown, head: boolean): void {
+    const code = e instanceof StrataError ? e.code : '';
+    const status = code === 'not_found' ? 404 : code === 'invalid_argument' ? 400 : 500;
+    this.json(res, status, { message: (e as Error).message }, head);
   }
 
   private analysis(ref: string): Analysis {

@@ -323,18 +323,11 @@ class Unpacker {
     this.whiteoutTemplate = rel;
   }
 
-  private checkOwner(h: TarHeader, name: string): void {
-    // uid/gid -1 would make chown a no-op (Docker then silently leaves root ownership)
-    if (h.uid > 0xfffffffe || h.gid > 0xfffffffe || h.uid < 0 || h.gid < 0) {
-      throw invalidArgument(`invalid owner ${h.uid}:${h.gid} for ${show(name)}`);
-    }
-  }
-
   async apply(h: TarHeader, reader: TarReader): Promise<void> {
     const name = h.nameBytes.toString('latin1');
     if (name.length > MAX_NAME_BYTES) throw invalidArgument(`name too long (${name.length} bytes): ${show(name)}`);
     const rel = cleanName(name);
-    this.checkOwner(h, name);
+    checkOwner(h, name);
     if (rel === '') {
       if (h.type !== 'dir') throw invalidArgument(`cannot replace the destination root with ${show(name)}`);
       this.dirMeta('', h);
@@ -516,6 +509,13 @@ class Unpacker {
   }
 }
 
+function checkOwner(h: TarHeader, name: string): void {
+  // uid/gid -1 would make chown a no-op (Docker then silently leaves root ownership)
+  if (h.uid > 0xfffffffe || h.gid > 0xfffffffe || h.uid < 0 || h.gid < 0) {
+    throw invalidArgument(`invalid owner ${h.uid}:${h.gid} for ${show(name)}`);
+  }
+}
+
 function wrapEntryError(e: unknown, h: TarHeader): unknown {
   if (e instanceof StrataError) return e;
   const code = errnoCode(e);
@@ -525,6 +525,70 @@ function wrapEntryError(e: unknown, h: TarHeader): unknown {
   if (code === 'ELOOP') return invalidArgument(`cannot extract ${name}: too many levels of symbolic links`);
   if (code === 'ENOTDIR') return invalidArgument(`cannot extract ${name}: a parent is not a directory`);
   return new StrataError('internal', `cannot extract ${name}: ${msg}`, { cause: e });
+}
+
+/** What scanLayer learns of a layer without unpacking it. */
+type ScanResult = Omit<UnpackResult, 'warnings'>;
+
+/**
+ * Read a layer to its end as unpackLayer would, without writing a file: its diff_id and sizes,
+ * and every check that needs only the archive (the input's integrity and limits, names that
+ * climb out, owners, the root, whiteout and symlink forms). What needs the files themselves (a
+ * symlink among an entry's parents, a hard link's target) is checked when it is unpacked.
+ */
+export async function scanLayer(input: ByteInput, opts: Pick<UnpackOptions, 'maxExpandedBytes' | 'maxEntries' | 'mode'> = {}): Promise<ScanResult> {
+  const maxBytes = opts.maxExpandedBytes ?? defaultMaxExpandedBytes();
+  const hash = new Sha256Hasher();
+  const info: SourceInfo = { compression: 'none', bytes: 0 };
+  const reader = new TarReader(uncompressedChunks(input, info, { maxBytes, hash }), {
+    maxBytes,
+    maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
+  });
+  const overlay = (opts.mode ?? 'overlay') === 'overlay';
+  let contentSize = 0;
+  let diffId: string;
+  try {
+    for (;;) {
+      const h = await reader.next();
+      if (h === null) break;
+      try {
+        const name = h.nameBytes.toString('latin1');
+        if (name.length > MAX_NAME_BYTES) throw invalidArgument(`name too long (${name.length} bytes): ${show(name)}`);
+        const rel = cleanName(name);
+        checkOwner(h, name);
+        if (rel === '') {
+          if (h.type !== 'dir') throw invalidArgument(`cannot replace the destination root with ${show(name)}`);
+          continue;
+        }
+        const base = rel.slice(rel.lastIndexOf('/') + 1);
+        if (overlay && base.startsWith('.wh.')) {
+          const victim = base.slice(4);
+          if (!base.startsWith('.wh..wh.') && (victim === '' || victim === '.' || victim === '..')) throw invalidArgument(`invalid whiteout ${show(name)}`);
+          continue;
+        }
+        if (h.type === 'file') contentSize += h.size;
+        else if (h.type === 'symlink') {
+          if (h.linknameBytes.length === 0) throw invalidArgument(`invalid symlink ${show(name)}: empty target`);
+          contentSize += h.linknameBytes.length;
+        } else if (h.type === 'link') {
+          const link = h.linknameBytes.toString('latin1');
+          const linkRel = cleanName(link);
+          if (linkRel === '') throw invalidArgument(`invalid hard link ${show(name)} -> ${show(link)}: the target is the root`);
+          if (overlay && linkRel.slice(linkRel.lastIndexOf('/') + 1).startsWith('.wh.')) throw invalidArgument(`invalid hard link ${show(name)} -> ${show(link)}: the target is a whiteout`);
+        }
+      } catch (e) {
+        throw wrapEntryError(e, h);
+      }
+    }
+    await reader.drain();
+    diffId = await hash.digest();
+  } catch (e) {
+    await reader.close();
+    throw e;
+  } finally {
+    hash.close();
+  }
+  return { diffId, tarSize: info.bytes, compression: info.compression, contentSize, entries: reader.entries };
 }
 
 /**

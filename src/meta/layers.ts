@@ -43,3 +43,7 @@ export function blobsOfLayer(db: DB, diffId: string, order: 'size' | 'recorded')
 export function allLayerBlobDigests(db: DB): string[] {
   return (db.prepare('SELECT digest FROM layer_blobs').all() as { digest: string }[]).map((r) => r.digest);
 }
+
+export function deleteLayerBlob(db: DB, diffId: string, digest: string): void {
+  db.prepare('DELETE FROM layer_blobs WHERE diff_id = ? AND digest = ?').run(diffId, digest);
+}

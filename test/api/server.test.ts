@@ -195,7 +195,7 @@ test('API server in-process', { timeout: 120000 }, async (t) => {
   });
 
   await t.test('a client that leaves a followed log releases the log file', async () => {
-    const c = engine.create({ Image: 'busybox', Cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'], HostConfig: { NetworkMode: 'none' } });
+    const c = await engine.create({ Image: 'busybox', Cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'], HostConfig: { NetworkMode: 'none' } });
     await engine.start(c.id);
     const logFd = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === c.paths.logPath; } catch { return false; } }).length;
     const req = http.request({ socketPath: sock, method: 'GET', path: `/containers/${c.id}/logs?stdout=1&follow=1` });

@@ -19,6 +19,7 @@ import { checkStore } from '../../src/engine/system.js';
 import { imageLayers, loadConfig, resolveImage } from '../../src/engine/images.js';
 import { StoreRoot } from '../../src/engine/store-root.js';
 import { importImage, loadArchive, saveImages } from '../../src/engine/transfer.js';
+import { ensureImageDirs } from '../../src/engine/layer-dirs.js';
 import { getXattr, packDir, type TarHeader } from '../../src/layer/index.js';
 import { setXattr } from '../../src/layer/xattr.js';
 import { buildBase, buildInit, describe, mountOverlay, mountStack, rm, shIn, tarHeaders, tempDir, type Mounted } from './helpers.js';
@@ -39,6 +40,7 @@ before(async () => {
   store = new StoreRoot(path.join(fx, 'root'));
   baseId = await importImage(store, Readable.from([fs.readFileSync(tar)]), { reference: 'bbox:latest' });
   baseDiff = imageLayers(store, baseId)[0]!.diffId;
+  await ensureImageDirs(store, baseId); // import keeps the tar; the dir is made when first needed
   lowers = [path.join(fx, 'init'), store.layerDir(baseDiff)];
 });
 after(() => {
@@ -205,6 +207,7 @@ test('commit: --exclude-noise and --exclude keep paths out of the layer; the rep
     const text = formatNoiseReport(res.noise);
     assert.ok(text.some((t) => t.startsWith('temp files: 2 files') && t.includes('/tmp/junk')), text.join('\n'));
     // an excluded path shadowing a lower file: the lower file shows through, no whiteout either
+    await ensureImageDirs(store, res.id);
     const view = mountStack(imageLayers(store, res.id).reverse().map((l) => store.layerDir(l.diffId)), 'view4');
     try {
       assert.equal(fs.readFileSync(path.join(view.merged, 'etc/passwd'), 'utf8'), 'root:x:0:0:root:/root:/bin/sh\n');
@@ -283,7 +286,15 @@ test('commit: a layer kept only as its dir saves (docker and OCI) and loads back
     shIn(m.merged, 'echo saved > s.txt && rm -rf www && mkdir -p d/e && ln -s s.txt d/e/l && ln s.txt hard && mknod nd c 1 3 && rm -rf root && mkdir root');
     const res = await commitContainer(store, input(m, { reference: 'saved:v1' }));
     assert.ok(isRepackable(store, res.diffId!));
+    // no file of it is made yet: the tar is the blob until the layer dir is first needed
+    assert.ok(store.content.has(res.diffId!));
+    assert.ok(!fs.existsSync(store.layerDir(res.diffId!)));
+    assert.deepEqual((await checkStore(store)).problems, []);
+    await ensureImageDirs(store, res.id);
+    // then the change is stored once, as the dir
     assert.ok(!store.content.has(res.diffId!));
+    assert.deepEqual(fs.readdirSync(store.layerHome(res.diffId!)).sort(), ['diff', 'repack']);
+    assert.equal(fs.readFileSync(path.join(store.layerDir(res.diffId!), 's.txt'), 'utf8'), 'saved\n');
     for (const format of ['docker', 'oci'] as const) {
       const dir = tempDir('save');
       t.after(() => rm(dir));
@@ -316,10 +327,15 @@ test('commit: keepBlob keeps the tar as the layer blob (no repack marker)', asyn
     assert.ok(!isRepackable(store, res.diffId!));
     assert.equal(store.content.size(res.diffId!), res.tarSize);
     assert.deepEqual(await layerOf(res.id), ['kept.txt']);
-    // with the verification pass the tar is dropped all the same, and re-packs to the diff_id
+    await ensureImageDirs(store, res.id);
+    assert.ok(store.content.has(res.diffId!) && fs.existsSync(store.layerDir(res.diffId!)));
+    // without it the tar is dropped once the layer dir exists, and the dir re-packs to the diff_id
     shIn(m.merged, 'echo more > more.txt');
-    const fast = await commitContainer(store, input(m, { verifyRepack: true }));
-    assert.ok(isRepackable(store, fast.diffId!) && !store.content.has(fast.diffId!));
+    const fast = await commitContainer(store, input(m));
+    assert.ok(isRepackable(store, fast.diffId!) && store.content.has(fast.diffId!));
+    await ensureImageDirs(store, fast.id);
+    assert.ok(!store.content.has(fast.diffId!));
+    assert.equal((await repackDigest(store.layerDir(fast.diffId!))).diffId, fast.diffId);
     assert.deepEqual(await layerOf(fast.id), ['kept.txt', 'more.txt']);
   } finally {
     m.close();

@@ -24,11 +24,16 @@ describe('image store through the CLI', () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  test('import prints the image ID and the layer is the tar itself', () => {
+  test('import prints the image ID and the layer is the tar itself; its dir is made when first needed', () => {
     assert.match(id, /^sha256:[a-f0-9]{64}$/);
     const tarDigest = 'sha256:' + sh(`sha256sum ${tar}`).split(' ')[0];
     const layers = JSON.parse(strataOk(root, ['inspect', '--format', '{{json .RootFS.Layers}}', 'busybox']));
     assert.deepEqual(layers, [tarDigest]);
+    assert.ok(fs.existsSync(path.join(root, 'blobs/sha256', tarDigest.slice(7))));
+    assert.ok(!fs.existsSync(path.join(root, 'layers', tarDigest.slice(7), 'diff')));
+    assert.match(strataOk(root, ['system', 'check']), /no problems/);
+    // an image-to-image diff reads the layer dirs: made from the blob, which stays (it is the imported tar)
+    assert.equal(strataOk(root, ['diff', 'busybox', 'busybox']), '');
     assert.ok(fs.existsSync(path.join(root, 'blobs/sha256', tarDigest.slice(7))));
     assert.ok(fs.statSync(path.join(root, 'layers', tarDigest.slice(7), 'diff/bin/busybox')).isFile());
     assert.ok(fs.lstatSync(path.join(root, 'layers', tarDigest.slice(7), 'diff/bin/sh')).isSymbolicLink());

@@ -57,6 +57,7 @@ test('a layer deeper than PATH_MAX: import and load accept it, rmi and system ch
 
   const a = path.join(work, 'a');
   const id = strataOk(a, ['import', tarPath, 'deep:1']).trim();
+  assert.equal(strataOk(a, ['diff', 'deep:1', 'deep:1']), ''); // the layer dir is made when first read
   const layerDir = (r: string): string => {
     const [hex] = fs.readdirSync(path.join(r, 'layers'));
     return path.join(r, 'layers', hex!, 'diff');

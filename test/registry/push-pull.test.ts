@@ -13,6 +13,7 @@ import { ensureImage } from '../../src/engine/pull.js';
 import { commitContainer } from '../../src/engine/commit.js';
 import { isRepackable } from '../../src/engine/layer-tar.js';
 import type { JSONMessage } from '../../src/format/index.js';
+import { ensureImageDirs } from '../../src/engine/layer-dirs.js';
 
 const skip = registryAvailable() ? false : 'docker-registry is not installed';
 
@@ -190,6 +191,8 @@ describe('push and pull against docker-registry', { skip }, () => {
         upperDir: upper, imageId: baseId, imageRef: 'base:v1', containerId: 'c'.repeat(64),
         containerConfig: { Cmd: ['sh'] }, reference: `${reg.addr}/committed:v1`, timestamp: 1700000000,
       });
+      // its dir made (as a first container would), the tar is dropped
+      await ensureImageDirs(store, res.id);
       assert.ok(isRepackable(store, res.diffId!) && !store.content.has(res.diffId!), 'the layer has no blob');
     } finally { store.close(); }
     const out = await strataAsyncOk(croot, ['push', `${reg.addr}/committed:v1`], { env });

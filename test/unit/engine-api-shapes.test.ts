@@ -19,7 +19,7 @@ test('endpoints: recorded at create, changed while created or running, shown by 
   const nets = engine.networks;
   await nets.ensureDefault();
   await nets.create('front', { subnet: '10.98.0.0/24' });
-  const c = cs.create({ Image: 'tiny', HostConfig: { NetworkMode: 'front' }, NetworkingConfig: { EndpointsConfig: { front: { Aliases: ['web'] } } } }, 'w1');
+  const c = await cs.create({ Image: 'tiny', HostConfig: { NetworkMode: 'front' }, NetworkingConfig: { EndpointsConfig: { front: { Aliases: ['web'] } } } }, 'w1');
 
   let n = (cs.inspect('w1').NetworkSettings as Obj).Networks as Obj;
   assert.deepEqual(Object.keys(n), ['front']);
@@ -50,7 +50,7 @@ test('endpoints: recorded at create, changed while created or running, shown by 
   // the fixed address goes to host-local as runtimeConfig.ips (the real plugin honours it: test/api)
   const adds = sys.callsOf('cniExec').map(([r]) => r as CniExecRequest).filter((r) => r.env.CNI_COMMAND === 'ADD' && r.plugin.endsWith('/bridge'));
   assert.deepEqual((JSON.parse(adds.at(-1)!.stdin) as Obj).runtimeConfig, { ips: ['10.97.0.77/24'] });
-  cs.create({ Image: 'tiny', HostConfig: { NetworkMode: 'back' }, NetworkingConfig: { EndpointsConfig: { back: { IPAMConfig: { IPv4Address: '10.96.0.1' } } } } }, 'w2');
+  await cs.create({ Image: 'tiny', HostConfig: { NetworkMode: 'back' }, NetworkingConfig: { EndpointsConfig: { back: { IPAMConfig: { IPv4Address: '10.96.0.1' } } } } }, 'w2');
   await assert.rejects(cs.start('w2'), /Invalid address 10\.96\.0\.1: It does not belong to any of this network's subnets/);
   await assert.rejects(nets.connect('w2', 'back'), /endpoint with name w2 already exists/);
   await assert.rejects(nets.connect('w1', 'bridge', { IPAMConfig: { IPv4Address: '10.1.2.3' } }), /user specified IP address is supported on user defined networks only/);
@@ -67,9 +67,9 @@ test('endpoints: recorded at create, changed while created or running, shown by 
 test('filters: values of a key OR-ed, keys AND-ed, every label required, unknown keys refused', async (t) => {
   const { engine } = await fakeEngine(t);
   const cs = engine.containers;
-  cs.create({ Image: 'tiny', Labels: { app: 'a', tier: 'web' } }, 'f1');
-  cs.create({ Image: 'tiny', Labels: { app: 'a', tier: 'db' } }, 'f2');
-  cs.create({ Image: 'tiny', Labels: { app: 'b' } }, 'f3');
+  await cs.create({ Image: 'tiny', Labels: { app: 'a', tier: 'web' } }, 'f1');
+  await cs.create({ Image: 'tiny', Labels: { app: 'a', tier: 'db' } }, 'f2');
+  await cs.create({ Image: 'tiny', Labels: { app: 'b' } }, 'f3');
   const names = (filters: string[]) => cs.list({ all: true, filters }).map((c) => c.name).sort();
   assert.deepEqual(names(['label=app=a', 'label=tier=web']), ['f1']);
   assert.deepEqual(names(['label=app=a', 'label=tier']), ['f1', 'f2']);
@@ -95,7 +95,7 @@ test('filters: values of a key OR-ed, keys AND-ed, every label required, unknown
 
 test('inspect: HostConfig with Docker\'s keys and defaults; -v /path in Config.Volumes', async (t) => {
   const { engine } = await fakeEngine(t);
-  engine.containers.create({ Image: 'tiny', HostConfig: { Binds: ['/vol'], ShmSize: 0, PidsLimit: 0 } as never }, 'i1');
+  await engine.containers.create({ Image: 'tiny', HostConfig: { Binds: ['/vol'], ShmSize: 0, PidsLimit: 0 } as never }, 'i1');
   const c = engine.containers.inspect('i1');
   const hc = c.HostConfig as Obj;
   assert.deepEqual(hc.LogConfig, { Type: 'json-file', Config: {} });

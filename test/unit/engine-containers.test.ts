@@ -15,7 +15,7 @@ const rejectsWith = (p: Promise<unknown> | (() => unknown), message: string) =>
 test('create -> start -> stop -> start -> rm, with Docker refusals on the way', async (t) => {
   const { sys, engine } = await fakeEngine(t);
   const cs = engine.containers;
-  const c = cs.create({ Image: 'tiny' }, 'web');
+  const c = await cs.create({ Image: 'tiny' }, 'web');
   assert.equal(cs.get('web').row.state, 'created');
   await rejectsWith(cs.pause('web'), `Container ${c.id} is not running`);
   await rejectsWith(cs.kill('web'), `Cannot kill container: web: Container ${c.id} is not running`);
@@ -63,7 +63,7 @@ test('create -> start -> stop -> start -> rm, with Docker refusals on the way', 
 test('rm -f of a running container kills it with SIGKILL and releases everything', async (t) => {
   const { sys, engine } = await fakeEngine(t);
   const cs = engine.containers;
-  cs.create({ Image: 'tiny' }, 'doomed');
+  await cs.create({ Image: 'tiny' }, 'doomed');
   await cs.start('doomed');
   await cs.remove('doomed', { force: true });
   await engine.settle();
@@ -77,7 +77,7 @@ test('rm -f of a running container kills it with SIGKILL and releases everything
 test('reconciliation: monitor gone and pid dead without an exit record -> Exited (255), resources released', async (t) => {
   const { sys, engine } = await fakeEngine(t);
   const cs = engine.containers;
-  cs.create({ Image: 'tiny' }, 'crashy');
+  await cs.create({ Image: 'tiny' }, 'crashy');
   await cs.start('crashy');
   const before = cs.get('crashy');
   // the monitor and the container die with the machine: no exit.json
@@ -98,7 +98,7 @@ test('reconciliation: monitor gone and pid dead without an exit record -> Exited
 test('reconciliation: an exit record written while nobody watched is picked up with its code', async (t) => {
   const { sys, engine } = await fakeEngine(t);
   const cs = engine.containers;
-  cs.create({ Image: 'tiny' }, 'quiet');
+  await cs.create({ Image: 'tiny' }, 'quiet');
   await cs.start('quiet');
   const c = cs.get('quiet');
   sys.stopContainer(c.id, 3); // the process exited 3; its monitor wrote exit.json and left
@@ -115,8 +115,8 @@ test('ports: a host port in use is refused at start, released on rm, then usable
   const { sys, engine } = await fakeEngine(t);
   const cs = engine.containers;
   const publish = { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } };
-  cs.create({ Image: 'tiny', HostConfig: publish } as never, 'one');
-  const two = cs.create({ Image: 'tiny', HostConfig: publish } as never, 'two');
+  await cs.create({ Image: 'tiny', HostConfig: publish } as never, 'one');
+  const two = await cs.create({ Image: 'tiny', HostConfig: publish } as never, 'two');
   await cs.start('one');
   assert.deepEqual(cs.get('one').network.ports, [{ HostIp: '0.0.0.0', HostPort: '8080', ContainerPort: '80/tcp' }]);
   await rejectsWith(cs.start('two'), 'Bind for 0.0.0.0:8080 failed: port is already allocated');
@@ -133,7 +133,7 @@ test('ports: a host port in use is refused at start, released on rm, then usable
 test('commit of a running container: frozen around the pack, thawed after; diff reads the upper dir', async (t) => {
   const { sys, engine, imageId } = await fakeEngine(t);
   const cs = engine.containers;
-  const c = cs.create({ Image: 'tiny' }, 'box');
+  const c = await cs.create({ Image: 'tiny' }, 'box');
   await cs.start('box');
   // what the container wrote: its overlay upper dir (FakeSys mounts nothing, so write it there)
   const upper = path.join(c.dir, 'upper');
@@ -170,7 +170,7 @@ test('commit of a running container: frozen around the pack, thawed after; diff 
 test('a failed mount leaves the container created and nothing attached', async (t) => {
   const { sys, engine } = await fakeEngine(t);
   const cs = engine.containers;
-  cs.create({ Image: 'tiny' }, 'nomount');
+  await cs.create({ Image: 'tiny' }, 'nomount');
   sys.failNext('mount', new Error('mount: overlay: permission denied'));
   await assert.rejects(cs.start('nomount'), /mount overlay on .*: mount: overlay: permission denied/);
   await engine.settle();
