@@ -20,6 +20,10 @@
  *                                              JS string per entry); an entry gone between
  *                                              readdir and fstatat is left out
  *   lstatdirAsync(path)                        the same on libuv's thread pool: a promise
+ *   lstatdirx(path)                            what packing a directory needs of each entry:
+ *                                              stat fields and xattrs (native/scan.c)
+ *   readinto(path, ino, dev, buf, off, len)    a small file's bytes into buf, checked to be
+ *                                              the inode packing listed (native/scan.c)
  *   spawnInherit(file, args, stdinNull)        posix_spawn(3) of file with argv args (args[0]
  *                                              included), this process's environment and
  *                                              stdio (stdin on /dev/null when asked), no other
@@ -637,6 +641,8 @@ fail:
   return NULL;
 }
 
+#include "scan.c"
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &f);
@@ -659,5 +665,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "waitAsync", f);
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, js_run, NULL, &f);
   napi_set_named_property(env, exports, "run", f);
+  napi_create_function(env, "lstatdirx", NAPI_AUTO_LENGTH, js_lstatdirx, NULL, &f);
+  napi_set_named_property(env, exports, "lstatdirx", f);
+  napi_create_function(env, "readinto", NAPI_AUTO_LENGTH, js_readinto, NULL, &f);
+  napi_set_named_property(env, exports, "readinto", f);
   return exports;
 }

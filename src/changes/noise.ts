@@ -169,7 +169,7 @@ export class NoiseCollector {
   constructor(private readonly upperDir: string) {}
 
   /** Record one entry; `excluded` says whether the commit leaves it out. A directory counts its files. */
-  add(p: string, st: fs.Stats, kind: NoiseKind, excluded: boolean): void {
+  add(p: string, st: Pick<fs.Stats, 'isDirectory' | 'isFile' | 'isSymbolicLink' | 'size'>, kind: NoiseKind, excluded: boolean): void {
     if (st.isDirectory()) {
       // a noisy directory left out of the layer is not walked by packDir: count what it holds
       if (excluded) this.addTree(p, kind);

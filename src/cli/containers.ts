@@ -65,9 +65,11 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
     ? await attachTerminal(c.paths.socketPath, { stdin: process.stdin, stdout: process.stdout, openStdin: opts.interactive })
     : await attach(c.paths.socketPath, { tty, stdin: opts.interactive ? process.stdin : null, stdout: process.stdout, stderr: process.stderr, closeStdin: c.config.StdinOnce });
   const stopForwarding = tty ? () => undefined : forwardSignals(() => c.id);
+  let exitCode: number;
   try {
     if (opts.startNow) await e.start(c.id);
-    await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid || e.get(c.id).row.monitor_pid });
+    // --rm: whoever notices the exit first may remove the container meanwhile (AutoRemove)
+    exitCode = (await waitExit(c.paths.exitFile, { monitorPid: c.row.monitor_pid || e.find(c.id)?.row.monitor_pid })).exitCode;
     await session.done.catch(() => undefined);
   } finally {
     stopForwarding();
@@ -75,7 +77,7 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
     if (process.stdin.isTTY) process.stdin.setRawMode?.(false);
     process.stdin.pause();
   }
-  return e.get(c.id).row.exit_code;
+  return e.find(c.id)?.row.exit_code ?? exitCode;
 }
 
 /** `run`/`create` pull a missing image as Docker does (`--pull missing|always|never`). */

@@ -21,7 +21,7 @@ import { type ExcludeFn, NoiseCollector, classifyNoise } from '../changes/index.
 import { serializeImageConfig } from '../image/config.js';
 import { parseTaggedReference } from '../image/reference.js';
 import { MediaType, type ImageConfig } from '../image/types.js';
-import { packDir, unpackLayer } from '../layer/index.js';
+import { type PackStat, packDir, unpackLayer } from '../layer/index.js';
 import { getCacheRow, putCacheRow, putImageSources } from '../meta/build-cache.js';
 import { tx } from '../meta/db.js';
 import { NetworkManager } from '../network/index.js';
@@ -343,12 +343,12 @@ export class BuildEngine implements BuildBackend {
     let oddWhiteouts = false;
     let excludedAny = false;
     const exclude: ExcludeFn = (p, st) => {
-      const s = st as fs.Stats;
+      const s = st as PackStat; // packDir's entries
       // layer dirs hold whiteouts as root-owned nodes; anything else goes through the tar
       if (s.isCharacterDevice() && s.rdev === 0 && (s.uid !== 0 || s.gid !== 0)) oddWhiteouts = true;
       const kind = classifyNoise(p, st);
       if (kind === undefined) return false;
-      noise.add(p, st as fs.Stats, kind, o.excludeNoise);
+      noise.add(p, s, kind, o.excludeNoise);
       if (o.excludeNoise) excludedAny = true;
       return o.excludeNoise;
     };

@@ -31,7 +31,7 @@ import { type ExcludeFn, type ExecRecord, NoiseCollector, type NoiseLine, PROVEN
 import { COMMIT_CHANGES, applyChanges, orderContainerConfig, rfc3339Nano, serializeImageConfig } from '../image/config.js';
 import { parseTaggedReference } from '../image/reference.js';
 import { type ContainerConfig, type HistoryEntry, type ImageConfig, MediaType } from '../image/types.js';
-import { packDir, spliceStaged, toBin, unpackLayer } from '../layer/index.js';
+import { type PackStat, packDir, spliceStaged, toBin, unpackLayer } from '../layer/index.js';
 import { commitImage, imageLayers, loadConfig, type StagedLayer } from './images.js';
 import { REPACK_MARKER, REPACK_OPTIONS, repackDigest } from './layer-tar.js';
 import type { StoreRoot } from './store-root.js';
@@ -150,7 +150,7 @@ export async function commitContainer(store: StoreRoot, input: CommitInput): Pro
   let oddWhiteouts = false;
   const exclude: ExcludeFn = (p, st) => {
     const ex = userExclude ? userExclude(p, st) : false;
-    const s = st as fs.Stats;
+    const s = st as PackStat; // packDir's entries
     // layer dirs hold whiteouts as one root-owned node: a whiteout owned by someone else would not re-pack the same
     if (s.isCharacterDevice() && s.rdev === 0 && (s.uid !== 0 || s.gid !== 0) && !ex) oddWhiteouts = true;
     if (collect) {

@@ -9,7 +9,7 @@
  */
 export { type Compression, compressStream, compressionOfMediaType, decompressStream, detectCompression } from './compression.js';
 export { type UnpackOptions, type UnpackResult, scanLayer, unpackLayer } from './unpack.js';
-export { type PackOptions, fileType, packDir, spliceStaged } from './pack.js';
+export { type PackOptions, type PackStat, fileType, packDir, spliceStaged } from './pack.js';
 export { TarWriter } from './tar-writer.js';
 export { readTar } from './tar-reader.js';
 export { type TarHeader } from './tar-header.js';

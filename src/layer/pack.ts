@@ -20,7 +20,7 @@ import { LONG_PATH } from '../base/fs.js';
 import { fsPath, show, toBin } from './paths.js';
 import { BLOCK, type EntryMeta, type TarEntryType, TYPE_MODE_BITS, encodeEntry, padding } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
-import { linuxSys, type Sys } from '../sys/index.js';
+import { linuxSys, SCAN_FIELDS, type Sys } from '../sys/index.js';
 import { readXattrs, withXattrPath } from './xattr.js';
 
 export interface PackOptions {
@@ -33,7 +33,7 @@ export interface PackOptions {
    */
   mode?: 'overlay-upper' | 'plain';
   /** return true to leave a path out ('/'-prefixed relative path like '/var/run/x.pid'); excluded dirs drop their subtree */
-  exclude?: (path: string, st: fs.Stats) => boolean;
+  exclude?: (path: string, st: PackStat) => boolean;
   /** reproducible layers: clamp every mtime to at most this epoch (seconds); atime/ctime are never written */
   sourceDateEpoch?: number;
   /** truncate mtimes to whole seconds, as Docker's own layers do (default false: PAX mtime with ns) */
@@ -88,6 +88,8 @@ interface PackResult {
 }
 
 const OPEN_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+/** files below this size are read by one addon call (Packer.smallFile) */
+const SMALL_FILE = 256 * 1024;
 const NS = 1_000_000_000n;
 /** longest stretch of synchronous work before packDir lets the event loop run */
 const YIELD_MS = 25;
@@ -112,6 +114,46 @@ export function fileType(mode: number): TarEntryType | 'socket' | null {
   }
 }
 
+/** What exclude() is given of an entry (fs.Stats has it too). */
+export interface PackStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  rdev: number;
+  isDirectory(): boolean;
+  isFile(): boolean;
+  isSymbolicLink(): boolean;
+  isCharacterDevice(): boolean;
+}
+
+/** One directory entry as packing needs it. */
+class Entry implements PackStat {
+  constructor(
+    readonly name: string,
+    readonly mode: number,
+    readonly uid: number,
+    readonly gid: number,
+    readonly size: number,
+    readonly mtimeSec: number,
+    readonly mtimeNsec: number,
+    readonly ino: number,
+    readonly dev: number,
+    readonly nlink: number,
+    readonly rdevMajor: number,
+    readonly rdevMinor: number,
+    /** null: not read yet (no addon) */
+    readonly xattrs: Array<[string, Buffer]> | null,
+  ) {}
+
+  /** 0 for a whiteout's 0/0; otherwise not a real dev_t, only ever compared with 0 */
+  get rdev(): number { return this.rdevMajor * 0x100000 + this.rdevMinor; }
+  isDirectory(): boolean { return (this.mode & 0o170000) === 0o040000; }
+  isFile(): boolean { return (this.mode & 0o170000) === 0o100000; }
+  isSymbolicLink(): boolean { return (this.mode & 0o170000) === 0o120000; }
+  isCharacterDevice(): boolean { return (this.mode & 0o170000) === 0o020000; }
+}
+
 class Packer {
   entries = 0;
   contentSize = 0;
@@ -126,13 +168,9 @@ class Packer {
     this.epoch = opts.sourceDateEpoch;
   }
 
-  private times(st: fs.BigIntStats): [number, number] {
-    const ns = st.mtimeNs;
-    let sec = ns / NS;
-    let nsec = ns % NS;
-    if (nsec < 0n) { sec -= 1n; nsec += NS; }
-    let s = Number(sec);
-    let n = Number(nsec);
+  private times(st: Entry): [number, number] {
+    let s = st.mtimeSec;
+    let n = st.mtimeNsec;
     if (this.opts.wholeSecondMtimes) n = 0;
     if (this.epoch !== undefined && (s > this.epoch || (s === this.epoch && n > 0))) {
       s = this.epoch;
@@ -153,30 +191,58 @@ class Packer {
     this.entries++;
   }
 
+  /**
+   * A directory's entries, sorted: from one addon call (stat fields and xattrs, native/scan.c)
+   * or, without the addon, readdir and an lstat each (xattrs read later, by path).
+   */
+  private list(absDir: string): Entry[] {
+    const sys = this.opts.sys ?? linuxSys;
+    const scan = sys.scanDir(fsPath(absDir || '/'));
+    const out: Entry[] = [];
+    if (scan) {
+      const { names, fields: f, xattrs } = scan;
+      let at = 0;
+      for (let i = 0, o = 0; at < names.length; i++, o += SCAN_FIELDS) {
+        const end = names.indexOf(0, at);
+        out.push(new Entry(names.toString('latin1', at, end), f[o]!, f[o + 1]!, f[o + 2]!, f[o + 3]!, f[o + 4]!, f[o + 5]!, f[o + 6]!, f[o + 7]!, f[o + 8]!, f[o + 9]!, f[o + 10]!, xattrs[i] ?? []));
+        at = end + 1;
+      }
+    } else {
+      for (const b of fs.readdirSync(fsPath(absDir || '/'), { encoding: 'buffer' }) as Buffer[]) {
+        const name = b.toString('latin1');
+        const st = fs.lstatSync(fsPath(absDir + '/' + name), { bigint: true });
+        let sec = st.mtimeNs / NS;
+        let nsec = st.mtimeNs % NS;
+        if (nsec < 0n) { sec -= 1n; nsec += NS; }
+        const [major, minor] = devNumbers(st.rdev);
+        out.push(new Entry(name, Number(st.mode), Number(st.uid), Number(st.gid), Number(st.size), Number(sec), Number(nsec), Number(st.ino), Number(st.dev), Number(st.nlink), major, minor, null));
+      }
+    }
+    return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  }
+
   async walk(relDir: string, absDir: string): Promise<void> {
-    const names = (fs.readdirSync(fsPath(absDir || '/'), { encoding: 'buffer' }) as Buffer[]).map((b) => b.toString('latin1'));
-    names.sort();
-    for (const n of names) {
+    for (const st of this.list(absDir)) {
+      const n = st.name;
       if (this.sink.needDrain) await this.sink.drain();
       if (performance.now() - this.lastYield > YIELD_MS) await this.yieldToEventLoop();
       const rel = relDir === '' ? n : relDir + '/' + n;
       const abs = absDir + '/' + n;
       const p = fsPath(abs);
-      const st = fs.lstatSync(p, { bigint: true });
       if (this.opts.exclude) {
         const utf8 = Buffer.from(rel, 'latin1').toString('utf8');
-        if (this.opts.exclude('/' + utf8, fs.lstatSync(p))) continue;
+        if (this.opts.exclude('/' + utf8, st)) continue;
       }
-      const mode = Number(st.mode);
+      const mode = st.mode;
       const type = fileType(mode);
       if (type === null || type === 'socket') continue; // sockets cannot be archived (tar skips them too)
       const [mtime, mtimeNsec] = this.times(st);
-      const uid = Number(st.uid);
-      const gid = Number(st.gid);
+      const uid = st.uid;
+      const gid = st.gid;
       const nameBytes = Buffer.from(rel, 'latin1');
 
       if (this.overlay) {
-        if (type === 'char' && st.rdev === 0n) {
+        if (type === 'char' && st.rdev === 0) {
           // whiteout: Docker writes a regular `.wh.NAME`, mode 0600 without type bits
           const wh = Buffer.from((relDir === '' ? '' : relDir + '/') + '.wh.' + n, 'latin1');
           const fixed = this.opts.whiteoutMtime;
@@ -189,7 +255,9 @@ class Packer {
       }
 
       const isDir = type === 'dir';
-      const all = withXattrPath(abs, isDir, (xp) => readXattrs(xp, undefined, this.opts.sys ?? linuxSys)) ?? [];
+      const all = st.xattrs === null
+        ? withXattrPath(abs, isDir, (xp) => readXattrs(xp, undefined, this.opts.sys ?? linuxSys)) ?? []
+        : st.xattrs.length > 1 ? [...st.xattrs].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)) : st.xattrs;
       let opaque = false;
       const xattrs: Array<[string, Buffer]> = [];
       for (const [k, v] of all) {
@@ -243,13 +311,14 @@ class Packer {
         }
         case 'char':
         case 'block': {
-          [meta.devmajor, meta.devminor] = devNumbers(st.rdev);
+          meta.devmajor = st.rdevMajor;
+          meta.devminor = st.rdevMinor;
           break;
         }
         case 'fifo':
           break;
         case 'file': {
-          if (st.nlink > 1n) {
+          if (st.nlink > 1) {
             const key = `${st.dev}:${st.ino}`;
             const first = this.links.get(key);
             if (first !== undefined) {
@@ -268,12 +337,14 @@ class Packer {
     }
   }
 
-  private async file(meta: EntryMeta, p: string | Buffer, st: fs.BigIntStats, rel: string): Promise<void> {
+  private async file(meta: EntryMeta, p: string | Buffer, st: Entry, rel: string): Promise<void> {
+    const stage = this.opts.stage;
+    if (st.size < SMALL_FILE && (stage === undefined || st.size < stage.minSize) && this.smallFile(meta, p, st, rel)) return;
     const fd = fs.openSync(p, OPEN_READ);
     try {
-      const fst = fs.fstatSync(fd, { bigint: true });
+      const fst = fs.fstatSync(fd);
       if (fst.ino !== st.ino || fst.dev !== st.dev) throw new StrataError('failed_precondition', `${show(rel)} changed while packing`);
-      const size = Number(st.size);
+      const size = st.size;
       meta.size = size;
       const stage = this.opts.stage;
       if (stage !== undefined && size >= stage.minSize) {
@@ -298,6 +369,31 @@ class Packer {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /**
+   * A small file read straight into the sink's buffer by one addon call (open, fstat, read,
+   * close): false, with nothing written, where the addon is not built or the buffer is short.
+   */
+  private smallFile(meta: EntryMeta, p: string | Buffer, st: Entry, rel: string): boolean {
+    const size = st.size;
+    meta.size = size;
+    const head = encodeEntry(meta);
+    const sink = this.sink;
+    if (sink.room() < head.length + size) sink.flush();
+    if (sink.room() < head.length + size) return false;
+    const dataAt = sink.off + head.length;
+    const n = (this.opts.sys ?? linuxSys).readInto(p, st.ino, st.dev, sink.buf, dataAt, size);
+    if (n === null) return false;
+    if (n < 0) throw new StrataError('failed_precondition', `${show(rel)} changed while packing`);
+    if (n < size) throw new StrataError('failed_precondition', `${show(rel)} shrank while packing`);
+    sink.put(head); // into the buffer before the data already there
+    this.entries++;
+    sink.off += size;
+    const pad = padding(size);
+    if (pad > 0) sink.zeros(pad);
+    this.contentSize += size;
+    return true;
   }
 
   /** A big file: its data goes to a file of its own, the output gets a size-0 entry (see PackOptions.stage). */
@@ -364,6 +460,7 @@ export async function packDir(dir: string, out: string | number | Writable, opts
     return { diffId: sink.digest(), size: sink.size, entries: packer.entries, contentSize: packer.contentSize, staged: packer.staged };
   } catch (e) {
     if (typeof out === 'object' && opts.end !== false) out.destroy(e instanceof Error ? e : undefined);
+    await sink.abort(); // no write of ours may reach the descriptor after the caller closes it
     throw e;
   } finally {
     sink.close();

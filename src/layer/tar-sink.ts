@@ -1,8 +1,10 @@
 /**
- * Where the writers put tar bytes: a 1 MiB buffer flushed either with
- * writeSync to a file descriptor or into a Writable (backpressure is reported
- * through `needDrain`, and awaited by the caller between entries/pieces).
- * Every flushed byte is hashed (sha256) and counted.
+ * Where the writers put tar bytes: a 1 MiB buffer flushed either to a file
+ * descriptor, written in order on the thread pool while the writer goes on
+ * (packing 100,000 small files, the writes were ~0.6 s of the main thread's
+ * 4 s), or into a Writable. Backpressure is reported through `needDrain`, and
+ * awaited by the caller between entries/pieces. Every flushed byte is hashed
+ * (sha256) and counted.
  */
 import { once } from 'node:events';
 import * as fs from 'node:fs';
@@ -12,6 +14,8 @@ import { StrataError } from '../base/errors.js';
 import { Sha256Hasher } from './hasher.js';
 
 const SINK_CHUNK = 1024 * 1024;
+/** bytes handed to the thread pool and not yet written before the writer is asked to wait */
+const WRITE_BACKLOG = 8 * SINK_CHUNK;
 
 export class TarSink {
   buf: Buffer = Buffer.allocUnsafe(SINK_CHUNK);
@@ -80,9 +84,8 @@ export class TarSink {
     }
     this.size += this.off;
     if (this.fd !== null) {
-      let o = 0;
-      while (o < data.length) o += fs.writeSync(this.fd, data, o, data.length - o);
-      this.written += data.length;
+      this.writeAsync(data);
+      this.buf = this.spare.pop() ?? Buffer.allocUnsafe(SINK_CHUNK);
     } else {
       // the stream keeps this buffer: start a new one
       if (!this.stream!.write(data)) this.needDrain = true;
@@ -112,10 +115,37 @@ export class TarSink {
     if (this.fd === null) throw new StrataError('internal', 'writeOnly needs a file output');
     this.flush();
     const at = this.written;
-    let o = 0;
-    while (o < b.length) o += fs.writeSync(this.fd, b, o, b.length - o);
-    this.written += b.length;
+    this.writeAsync(Buffer.from(b));
     return at;
+  }
+
+  /** writes handed to the thread pool, oldest first, and their bytes */
+  private writes: Array<{ done: Promise<void>; length: number }> = [];
+  private pending = 0;
+  /** sink buffers whose write has finished, for reuse */
+  private spare: Buffer[] = [];
+
+  /** One more write, after the ones before it; `data` is not touched again until it is done. */
+  private writeAsync(data: Buffer): void {
+    const fd = this.fd!;
+    const prev = this.writes.length ? this.writes[this.writes.length - 1]!.done : Promise.resolve();
+    const done = prev.then(() => (this.error ? undefined : writeAllAsync(fd, data))).then(() => {
+      if (data.byteOffset === 0 && data.buffer.byteLength === SINK_CHUNK && this.spare.length < 2) this.spare.push(Buffer.from(data.buffer, 0, SINK_CHUNK));
+    }, (e: unknown) => { this.error ??= e as Error; });
+    this.writes.push({ done, length: data.length });
+    this.pending += data.length;
+    this.written += data.length;
+    if (this.pending > WRITE_BACKLOG) this.needDrain = true;
+  }
+
+  /** Wait until at most `limit` bytes are still being written. */
+  private async settleWrites(limit: number): Promise<void> {
+    while (this.writes.length > 0 && this.pending > limit) {
+      const w = this.writes.shift()!;
+      await w.done;
+      this.pending -= w.length;
+    }
+    if (this.error) throw this.error;
   }
 
   /** bytes written to the output so far (differs from size once hashOnly/writeOnly were used) */
@@ -130,7 +160,7 @@ export class TarSink {
       this.hashWait = null;
       await w;
     }
-    if (!this.stream) return;
+    if (!this.stream) { await this.settleWrites(WRITE_BACKLOG / 2); return; }
     const s = this.stream;
     if (s.destroyed) throw this.error ?? new StrataError('unavailable', 'tar output stream was closed');
     if (!s.writableNeedDrain) return;
@@ -140,6 +170,7 @@ export class TarSink {
   /** Flush what is buffered and, for a stream, end it and wait until it has finished. */
   async end(endStream: boolean): Promise<void> {
     this.flush();
+    await this.settleWrites(0);
     if (this.hashWait) await this.hashWait;
     this.digestValue = await this.hash.digest();
     if (this.stream) {
@@ -161,8 +192,28 @@ export class TarSink {
     return this.digestValue;
   }
 
+  /** After a failure: wait for the writes already handed out (their errors are not the failure). */
+  async abort(): Promise<void> {
+    this.error ??= new StrataError('internal', 'tar output aborted');
+    await Promise.all(this.writes.map((w) => w.done));
+    this.writes = [];
+  }
+
   /** Stop the hash worker (after a failure). */
   close(): void {
     this.hash.close();
   }
+}
+
+function writeAllAsync(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (off: number): void => {
+      fs.write(fd, data, off, data.length - off, null, (e, n) => {
+        if (e) reject(e);
+        else if (off + n < data.length) from(off + n);
+        else resolve();
+      });
+    };
+    from(0);
+  });
 }

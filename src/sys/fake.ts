@@ -21,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  DirStats, RuntimeSpawnOptions, Sys, Timespec,
+  DirScan, DirStats, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 
 interface SysCall { op: string; args: unknown[] }
@@ -481,6 +481,16 @@ export class FakeSys implements Sys {
 
   lstatDirAsync(dir: string): Promise<DirStats> | null {
     this.record('lstatDirAsync', [dir]);
+    return null;
+  }
+
+  readInto(path: string | Buffer): number | null {
+    this.record('readInto', [path]);
+    return null;
+  }
+
+  scanDir(dir: string | Buffer): DirScan | null {
+    this.record('scanDir', [dir]);
     return null;
   }
 

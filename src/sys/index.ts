@@ -5,3 +5,4 @@
  */
 export type { ExecResult, MountInfo, MountRequest, NodeKind, Sys, Timespec } from './types.js';
 export { linuxSys, sbinPath, xattrErrno } from './linux.js';
+export { SCAN_FIELDS } from './types.js';

@@ -17,7 +17,7 @@ import { parseProcStat } from '../base/proc.js';
 import { nativeBinary } from '../base/native.js';
 import type {
   CniExecRequest, ExecResult, InheritedChild, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  DirStats, RuntimeSpawnOptions, Sys, Timespec,
+  DirScan, DirStats, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 import { parseMountInfo } from './mountinfo.js';
 
@@ -112,6 +112,8 @@ interface SysAddon {
   topdir(path: string): boolean;
   lstatdir(path: string): [Buffer, Float64Array];
   lstatdirAsync?(path: string): Promise<[Buffer, Float64Array]>;
+  readinto?(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number;
+  lstatdirx?(path: string | Buffer): [Buffer, Float64Array, Array<Array<[string, Buffer]> | undefined>];
   spawnInherit?(file: string, args: readonly string[], stdinNull: boolean): number;
   waitAsync?(pid: number): Promise<[number | null, number | null]>;
   run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
@@ -331,6 +333,18 @@ class LinuxSys implements Sys {
     if (!a?.lstatdir) return null;
     const [names, fields] = a.lstatdir(dir);
     return { names, fields };
+  }
+
+  readInto(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number | null {
+    const a = sysAddon();
+    return a?.readinto ? a.readinto(path, ino, dev, buf, off, len) : null;
+  }
+
+  scanDir(dir: string | Buffer): DirScan | null {
+    const a = sysAddon();
+    if (!a?.lstatdirx) return null;
+    const [names, fields, xattrs] = a.lstatdirx(dir);
+    return { names, fields, xattrs };
   }
 
   lstatDirAsync(dir: string): Promise<DirStats> | null {

@@ -64,6 +64,15 @@ export interface Timespec { sec: number; nsec: number; }
  */
 export interface DirStats { names: Buffer; fields: Float64Array }
 
+/**
+ * Sys.scanDir's answer: names as in DirStats, SCAN_FIELDS numbers each (mode, uid, gid, size,
+ * mtime s, mtime ns, inode, device, links, rdev major, rdev minor) and each entry's xattrs
+ * (undefined for none).
+ */
+export interface DirScan { names: Buffer; fields: Float64Array; xattrs: Array<Array<[string, Buffer]> | undefined> }
+
+export const SCAN_FIELDS = 11;
+
 export interface RuntimeRunOptions {
   /** Bytes for the runtime's stdin; otherwise stdin is /dev/null. */
   input?: string | Buffer;
@@ -176,6 +185,18 @@ export interface Sys {
   lstatDir(dir: string): DirStats | null;
   /** lstatDir on the thread pool (a build lists the context while it does other work); null where the addon is not built. Rejects as readdir does. */
   lstatDirAsync(dir: string): Promise<DirStats> | null;
+  /**
+   * What packing a directory needs of each entry, from one call: lstat fields and xattrs
+   * (native/scan.c). null where the addon is not built: the caller uses readdir, lstat and
+   * llistxattr. Throws as readdir (or lstat, llistxattr) does.
+   */
+  scanDir(dir: string | Buffer): DirScan | null;
+  /**
+   * A regular file's first `len` bytes into buf at off, without following a symlink, in one
+   * call (native/scan.c): the count read (less than len when the file is shorter now), -1 when
+   * path is no longer the inode `ino` of device `dev`. null where the addon is not built.
+   */
+  readInto(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number | null;
 
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */

@@ -7,7 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { packDir, readTar } from '../../src/layer/index.js';
+import { type PackStat, packDir, readTar } from '../../src/layer/index.js';
+import { linuxSys } from '../../src/sys/index.js';
+import { execFileSync } from 'node:child_process';
+import { setAttributeSync } from '@napi-rs/xattr';
 import { StrataError } from '../../src/base/errors.js';
 import { buildFixture, rm, sha256, tempDir } from './helpers.js';
 
@@ -33,6 +36,36 @@ test('packing the same tree twice gives identical bytes', async (t) => {
   assert.equal(a.diffId, b.diffId);
   assert.equal(a.diffId, 'sha256:' + sha256(bytesA));
   assert.equal(a.entries, b.entries);
+});
+
+test("the addon's directory scan and the readdir + lstat walk pack the same bytes", async (t) => {
+  const dir = tempDir('scan');
+  t.after(() => rm(dir));
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  buildFixture(src);
+  // an overlay upper dir's own entries too: a whiteout and an opaque directory
+  execFileSync('mknod', [path.join(src, 'gone'), 'c', '0', '0']);
+  fs.mkdirSync(path.join(src, 'opaque'));
+  fs.writeFileSync(path.join(src, 'opaque/new'), 'new\n');
+  setAttributeSync(path.join(src, 'opaque'), 'trusted.overlay.opaque', 'y');
+  assert.ok(linuxSys.scanDir(src) !== null, 'the addon is built');
+  const noScan = Object.create(linuxSys, { scanDir: { value: () => null }, readInto: { value: () => null } }) as typeof linuxSys;
+  for (const mode of ['plain', 'overlay-upper'] as const) {
+    const seen: Array<[string, string]> = [];
+    const exclude = (p: string, st: PackStat): boolean => { seen.push([p, `${st.mode} ${st.uid} ${st.gid} ${st.size} ${st.isDirectory()} ${st.isFile()} ${st.isSymbolicLink()} ${st.isCharacterDevice()} ${st.rdev === 0}`]); return false; };
+    const withScan = path.join(dir, `${mode}-scan.tar`);
+    const without = path.join(dir, `${mode}-walk.tar`);
+    const a = await packDir(src, withScan, { mode, exclude });
+    const seenA = seen.splice(0);
+    const b = await packDir(src, without, { mode, exclude, sys: noScan });
+    assert.ok(fs.readFileSync(withScan).equals(fs.readFileSync(without)), mode);
+    assert.equal(a.diffId, b.diffId);
+    assert.equal(a.contentSize, b.contentSize);
+    assert.deepEqual(seenA, seen, 'exclude sees the same entries and fields');
+  }
+  const names = (await headers(path.join(dir, 'overlay-upper-scan.tar'))).map((h) => h.name);
+  assert.ok(names.includes('.wh.gone') && names.includes('opaque/.wh..wh..opq'), names.join(' '));
 });
 
 test('sourceDateEpoch clamps mtimes; older mtimes stay', async (t) => {

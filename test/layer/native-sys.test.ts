@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { unpackLayer } from '../../src/layer/index.js';
-import { linuxSys } from '../../src/sys/index.js';
+import { SCAN_FIELDS, linuxSys } from '../../src/sys/index.js';
+import { setAttributeSync } from '@napi-rs/xattr';
 import { craftTar, rm, streamOf, tempDir } from './helpers.js';
 
 const built = fs.existsSync(path.join(import.meta.dirname, '..', '..', '..', 'native', 'build', 'strata-sys.node'));
@@ -169,4 +170,35 @@ test('a daemon through the addon: in a session of its own, what it writes on fd 
   const m = /^pid (\d+) session (\d+)\nlater\n$/.exec(line);
   assert.ok(m, line);
   assert.equal(m[1], m[2], 'its own session');
+});
+
+test('readInto: a file read into a buffer, checked to be the inode listed; scanDir: stats and xattrs', { skip: !built && 'native/build/strata-sys.node is not built' }, (t) => {
+  const dir = tempDir('readinto');
+  t.after(() => rm(dir));
+  const f = path.join(dir, 'f');
+  fs.writeFileSync(f, 'hello world');
+  const st = fs.lstatSync(f);
+  const buf = Buffer.alloc(32, 0x2e);
+  assert.equal(linuxSys.readInto(f, st.ino, st.dev, buf, 4, 5), 5);
+  assert.equal(buf.toString('latin1', 0, 12), '....hello...');
+  // shorter now: the count read; another inode under the name: -1; a symlink is not followed
+  assert.equal(linuxSys.readInto(f, st.ino, st.dev, buf, 0, 20), 11);
+  fs.renameSync(f, path.join(dir, 'old'));
+  fs.writeFileSync(f, 'other');
+  assert.equal(linuxSys.readInto(f, st.ino, st.dev, buf, 0, 5), -1);
+  fs.symlinkSync('old', path.join(dir, 'link'));
+  assert.throws(() => linuxSys.readInto(path.join(dir, 'link'), st.ino, st.dev, buf, 0, 5), /ELOOP/);
+  assert.throws(() => linuxSys.readInto(f, st.ino, st.dev, buf, 30, 5), RangeError);
+
+  setAttributeSync(f, 'user.k', Buffer.from([0, 0xff, 0x10]));
+  const scan = linuxSys.scanDir(dir)!;
+  const names = scan.names.toString('latin1').split('\0').slice(0, -1);
+  assert.deepEqual([...names].sort(), ['f', 'link', 'old']);
+  const i = names.indexOf('f');
+  const fst = fs.lstatSync(f);
+  const row = Array.from(scan.fields.subarray(i * SCAN_FIELDS, (i + 1) * SCAN_FIELDS));
+  assert.deepEqual(row, [fst.mode, fst.uid, fst.gid, 5, Math.floor(fst.mtimeMs / 1000), row[5], fst.ino, fst.dev, 1, 0, 0]);
+  assert.deepEqual(scan.xattrs[i], [['user.k', Buffer.from([0, 0xff, 0x10])]]);
+  assert.equal(scan.xattrs[names.indexOf('old')], undefined);
+  assert.throws(() => linuxSys.scanDir(path.join(dir, 'nope')), /ENOENT/);
 });
