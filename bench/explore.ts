@@ -16,6 +16,7 @@ import { importImage } from '../src/engine/transfer.js';
 import { ExploreServer } from '../src/explore/server.js';
 import { busyboxTar } from '../test/helpers.js';
 import { median, printFigure, tmpRoot } from './util.js';
+import { ensureImageDirs } from '../src/engine/layer-dirs.js';
 
 const FILES = Number(process.env.STRATA_BENCH_EXPLORE_FILES ?? '100000');
 
@@ -47,11 +48,12 @@ export async function runExplore(): Promise<void> {
       if (i % 1000 === 0) fs.mkdirSync(d, { recursive: true });
       fs.writeFileSync(path.join(d, `f${i % 1000}`), '');
     }
-    await commitContainer(store, {
+    const many = await commitContainer(store, {
       upperDir: upper, imageId, imageRef: 'bbox:latest', containerId: 'e'.repeat(64), reference: 'many:latest',
       containerConfig: { Hostname: 'eeeeeeeeeeee', Cmd: ['sh'], Image: 'bbox:latest' },
       pause: () => undefined, unpause: () => undefined,
     });
+    await ensureImageDirs(store, many.id); // the layer dirs exist, as once a container has used the image
     fs.rmSync(upper, { recursive: true, force: true });
     store.close();
     store = undefined;

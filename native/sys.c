@@ -24,6 +24,9 @@
  *                                              stat fields and xattrs (native/scan.c)
  *   readinto(path, ino, dev, buf, off, len)    a small file's bytes into buf, checked to be
  *                                              the inode packing listed (native/scan.c)
+ *   sha256New(), writeHash(fd, buf, state), sha256Hex(state)
+ *                                              a blob written and hashed on the thread pool
+ *                                              (native/hash.c)
  *   spawnInherit(file, args, stdinNull)        posix_spawn(3) of file with argv args (args[0]
  *                                              included), this process's environment and
  *                                              stdio (stdin on /dev/null when asked), no other
@@ -642,6 +645,7 @@ fail:
 }
 
 #include "scan.c"
+#include "hash.c"
 
 NAPI_MODULE_INIT() {
   napi_value f;
@@ -669,5 +673,11 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "lstatdirx", f);
   napi_create_function(env, "readinto", NAPI_AUTO_LENGTH, js_readinto, NULL, &f);
   napi_set_named_property(env, exports, "readinto", f);
+  napi_create_function(env, "sha256New", NAPI_AUTO_LENGTH, js_sha256_new, NULL, &f);
+  napi_set_named_property(env, exports, "sha256New", f);
+  napi_create_function(env, "writeHash", NAPI_AUTO_LENGTH, js_write_hash, NULL, &f);
+  napi_set_named_property(env, exports, "writeHash", f);
+  napi_create_function(env, "sha256Hex", NAPI_AUTO_LENGTH, js_sha256_hex, NULL, &f);
+  napi_set_named_property(env, exports, "sha256Hex", f);
   return exports;
 }

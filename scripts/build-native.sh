@@ -3,7 +3,7 @@
 #  - strata-monitor: the per-container monitor (native/monitor.c)
 #  - strata-exec: a process run in a running container, as runc exec runs it (native/exec.c)
 #  - strata-sys.node: mknod(2) and nanosecond utimensat(2) for the kernel door (native/sys.c, which
-#    includes native/scan.c), a
+#    includes native/scan.c and native/hash.c: sha256 from the OpenSSL inside Node), a
 #    Node-API addon built against Node's own headers (include/node beside the node binary, as
 #    every Node install has, or /usr/include/node); without them it is skipped and the door
 #    spawns coreutils' mknod and keeps Node's microsecond utimes
@@ -36,7 +36,7 @@ done
 if [ -z "$inc" ]; then
   echo "build-native: Node's headers (node_api.h) not found: $addon not built (mknod is spawned instead)" >&2
   rm -f "$addon"
-elif [ ! -f "$addon" ] || [ native/sys.c -nt "$addon" ] || [ native/scan.c -nt "$addon" ] || [ "${FORCE:-}" = 1 ]; then
+elif [ ! -f "$addon" ] || [ native/sys.c -nt "$addon" ] || [ native/scan.c -nt "$addon" ] || [ native/hash.c -nt "$addon" ] || [ "${FORCE:-}" = 1 ]; then
   $CC $CFLAGS -fPIC -shared -I"$inc" -o "$addon.tmp" native/sys.c
   strip "$addon.tmp" 2>/dev/null || true
   mv "$addon.tmp" "$addon"

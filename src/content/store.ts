@@ -7,6 +7,12 @@ import { fsyncDir, mkdirp } from '../base/fs.js';
 import { hexOf, isDigestHex, type Digest } from '../image/digest.js';
 import { definedOnUse } from '../base/lazy.js';
 
+/** A sha256 computed on the thread pool (the kernel door's poolHasher): updates one at a time, in order. */
+interface PoolHasher {
+  update(buf: Buffer): Promise<void>;
+  digest(): string;
+}
+
 /**
  * Content-addressed blob store: blobs/sha256/<hex>.
  * Writes go to a temp file in tmp/ (same filesystem) -> digest verified -> fsync -> rename,
@@ -14,7 +20,8 @@ import { definedOnUse } from '../base/lazy.js';
  */
 export class ContentStore {
   readonly blobDir: string;
-  constructor(readonly root: string, readonly tmpDir: string) {
+  /** `poolHasher`: where a background ingest may hash on the thread pool (null: not here) */
+  constructor(readonly root: string, readonly tmpDir: string, private readonly poolHasher?: () => PoolHasher | null) {
     this.blobDir = path.join(root, 'blobs', 'sha256');
     mkdirp(this.blobDir);
     mkdirp(tmpDir);
@@ -37,8 +44,9 @@ export class ContentStore {
    * `background` ingest writes on the thread pool while the caller goes on (an unpacker on the
    * main thread); it ends with finish() or abortAsync().
    */
-  ingest(opts: { background?: boolean } = {}): Ingest {
-    return new Ingest(this, opts.background === true);
+  ingest(opts: { background?: boolean; hashOnPool?: boolean } = {}): Ingest {
+    const bg = opts.background === true;
+    return new Ingest(this, bg, bg && opts.hashOnPool === true ? this.poolHasher?.() ?? undefined : undefined);
   }
 
   /** Store a small buffer (manifest, config). Returns its digest. */
@@ -132,11 +140,18 @@ export class Ingest {
   private queued = 0;
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
+  /** the chains of background writes and of the pool hash's updates (each in order, one at a time) */
+  private writing: Promise<void> = Promise.resolve();
+  private hashing: Promise<void> = Promise.resolve();
   /** background writes done since the last early flush started, and that flush */
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
 
-  constructor(private store: ContentStore, private readonly background = false) {
+  /**
+   * `pool`: the writes hash too, on the thread pool (a background ingest): the main thread
+   * never hashes, and the digest is known once the writes are over (settledDigest()).
+   */
+  constructor(private store: ContentStore, private readonly background = false, private readonly pool?: PoolHasher) {
     this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
     this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
   }
@@ -149,7 +164,7 @@ export class Ingest {
   }
 
   write(chunk: Uint8Array): void {
-    if (!this.external) this.hash.update(chunk);
+    if (!this.external && !this.pool) this.hash.update(chunk);
     this.written += chunk.length;
     if (this.background) {
       // in order, one at a time; the caller must not change the chunk afterwards
@@ -160,7 +175,19 @@ export class Ingest {
         this.queued -= chunk.length;
         if (this.queued <= BACKLOG || this.failure) for (const w of this.waiters.splice(0)) w();
       };
-      this.queue = this.queue.then(() => (this.failure ? undefined : writeAllAsync(this.fd, chunk))).then(() => settle(), settle);
+      // writes in order, one at a time; with a pool hash, the hash's updates likewise, beside
+      // them on another thread (246 MB here: ~180 ms of hashing, ~60 of writing)
+      const written = this.writing.then(() => (this.failure ? undefined : writeAllAsync(this.fd, chunk)));
+      this.writing = written.then(noop, noop);
+      let done: Promise<unknown> = written;
+      const pool = this.pool;
+      if (pool) {
+        const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        const hashed = this.hashing.then(() => (this.failure ? undefined : pool.update(buf)));
+        this.hashing = hashed.then(noop, noop);
+        done = Promise.all([written, hashed]);
+      }
+      this.queue = Promise.all([this.queue, done.then(() => settle(), settle)]).then(noop);
       return;
     }
     let off = 0;
@@ -213,9 +240,17 @@ export class Ingest {
     this.abort();
   }
 
-  /** The digest of what was written so far (the ingest goes on). */
+  /** The digest of what was written so far (the ingest goes on); with a pool hash, of the writes already done. */
   peekDigest(): Digest {
+    if (this.pool) return this.pool.digest() as Digest;
     return `sha256:${this.hash.copy().digest('hex')}` as Digest;
+  }
+
+  /** The digest of everything written, once the background writes are over. */
+  async settledDigest(): Promise<Digest> {
+    await this.queue;
+    if (this.failure) throw this.failure;
+    return this.peekDigest();
   }
 
   /** Verify (when expected is given), fsync, rename into place. Returns the digest. */
@@ -228,7 +263,7 @@ export class Ingest {
   private seal(expected: string | undefined, expectedSize: number | undefined, fsync: boolean): Digest {
     if (this.done) throw new Error('ingest already finished');
     if (this.external && expected === undefined) throw new Error('an ingest hashed elsewhere needs its digest');
-    const digest = (this.external ? expected : `sha256:${this.hash.digest('hex')}`) as Digest;
+    const digest = (this.external ? expected : this.pool ? this.pool.digest() : `sha256:${this.hash.digest('hex')}`) as Digest;
     try {
       if (expectedSize !== undefined && expectedSize !== this.written) {
         throw corrupt(`size mismatch: expected ${expectedSize} bytes, got ${this.written}`);
@@ -261,6 +296,8 @@ export class Ingest {
     fs.rmSync(this.tmpPath, { force: true });
   }
 }
+
+const noop = (): void => undefined;
 
 function writeAllAsync(fd: number, chunk: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -6,13 +6,16 @@
  *   hashing as it streams (no gzip: the commit path stays uncompressed); files
  *   of STAGE_MIN bytes or more are not written into that tar but copied to
  *   files of their own (read once, hashed on the way) -> unpause (always, in
- *   finally) -> the layer dir is unpacked from that tar, the staged files
- *   renamed into place -> the tar is dropped (the change is stored once, as
- *   Docker does; save/push re-pack it from the layer dir, see layer-tar.ts)
- *   unless the layer dir could not reproduce it (then the full tar is spliced
- *   together and kept as the layer blob) -> config (the container's config +
- *   --change, history, parent diff_ids) -> commitImage() registers layer,
- *   image and tag in one transaction.
+ *   finally) -> then either
+ *   - nothing was staged: the tar becomes the layer's blob and the layer dir is
+ *     made when first needed (layer-dirs.ts), which then drops the tar (the
+ *     change is stored once; save/push re-pack it from the layer dir, see
+ *     layer-tar.ts) unless the dir could not reproduce it; or
+ *   - the layer dir is unpacked from that tar now, the staged files renamed
+ *     into place, and the tar dropped unless the layer dir could not reproduce
+ *     it (then the full tar is spliced together and kept as the layer blob)
+ *   -> config (the container's config + --change, history, parent diff_ids)
+ *   -> commitImage() registers layer, image and tag in one transaction.
  *
  * Why copy rather than link files from the upper dir: the container keeps
  * running and writes to its upper dir in place (no copy-up there), so hard
@@ -74,7 +77,8 @@ export interface CommitInput {
   /** execs the engine recorded in the container, for the provenance label */
   execs?: readonly ExecRecord[];
   /**
-   * before dropping the tar, also pack the new layer dir to a hashing sink and
+   * (a layer unpacked at commit time, see above) before dropping the tar, also
+   * pack the new layer dir to a hashing sink and
    * compare the digests (default false: that is one more read + sha256 of the
    * whole layer, a third to a half of the commit time). Without it the round
    * trip is trusted: test/changes proves it for every kind of entry, and the two

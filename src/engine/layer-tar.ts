@@ -1,8 +1,9 @@
 /**
  * Layer tars that are not kept as blobs.
  *
- * A committed layer is stored once, as its unpacked layer dir (what overlay
- * needs), like Docker's overlay2 diff dir. Its tar is produced again when
+ * A committed layer is stored once: as its tar until its dir is first needed
+ * (layer-dirs.ts), then as its unpacked layer dir (what overlay needs), like
+ * Docker's overlay2 diff dir. Its tar is produced again when
  * something needs the bytes (save, push): packDir is deterministic, and with
  * REPACK_OPTIONS a layer dir unpacked from a commit tar packs back to the same
  * bytes (test/changes/repack.test.ts proves it on every diff scenario; commit

@@ -16,7 +16,7 @@ export function defaultRoot(): string {
  * Layout:
  *   strata.db              SQLite (WAL)
  *   blobs/sha256/<hex>     content (verified on read)
- *   layers/<hex>/diff      unpacked layers (overlay lower dirs), keyed by diff_id
+ *   layers/<hex>/diff      unpacked layers (overlay lower dirs), keyed by diff_id; made when first needed (layer-dirs.ts)
  *   tmp/                   staging on the same filesystem; entries are named <pid>-...
  */
 export class StoreRoot {
@@ -34,7 +34,7 @@ export class StoreRoot {
     this.makeSpreadDir(this.layersDir, 0o700);
     this.sweepTmp();
     this.db = openDb(path.join(root, 'strata.db'));
-    this.content = new ContentStore(root, this.tmpDir);
+    this.content = new ContentStore(root, this.tmpDir, () => sys.poolHasher());
   }
 
   /**

@@ -86,15 +86,11 @@ interface LayerExpectations {
 
 /** The blob of a layer read to its end and checked (scanLayer), nothing unpacked. */
 async function storeLayerBlob(store: StoreRoot, input: Readable, expect: LayerExpectations): Promise<StagedLayer> {
-  const ingest = store.content.ingest({ background: true });
-  const seen = { bytes: 0, plain: false };
-  // the input's chunks go to the blob (written on the thread pool) on their way to the scan
+  // the blob is written and hashed on the thread pool (where the addon is built): this thread parses
+  const ingest = store.content.ingest({ background: true, hashOnPool: true });
+  const seen = { bytes: 0 };
   async function* tee(): AsyncGenerator<Buffer> {
     for await (const c of input as AsyncIterable<Buffer>) {
-      if (seen.bytes === 0 && c.length > 0 && detectCompression(c) === 'none') {
-        seen.plain = true;
-        ingest.hashElsewhere(); // the scan's diff_id is the blob's digest
-      }
       if (ingest.error) throw ingest.error;
       ingest.write(c);
       seen.bytes += c.length;
@@ -104,9 +100,10 @@ async function storeLayerBlob(store: StoreRoot, input: Readable, expect: LayerEx
     }
   }
   try {
-    const res = await scanLayer(tee(), { mode: 'overlay', maxExpandedBytes: maxExpandedBytes() });
+    // a plain tar's diff_id is its blob digest: the ingest's hash is the only one
+    const res = await scanLayer(tee(), { mode: 'overlay', maxExpandedBytes: maxExpandedBytes(), plainDigest: () => ingest.settledDigest() });
     if (expect.size !== undefined && seen.bytes !== expect.size) throw corrupt(`layer ${expect.digest ?? ''} size mismatch: expected ${expect.size}, got ${seen.bytes}`);
-    const digest = seen.plain ? res.diffId : ingest.peekDigest();
+    const digest = await ingest.settledDigest();
     if (expect.digest && expect.digest !== digest) throw corrupt(`digest mismatch for layer: expected ${expect.digest}, got ${digest}`);
     if (expect.diffId && res.diffId !== expect.diffId) throw corrupt(`layer diff_id mismatch: expected ${expect.diffId}, got ${res.diffId}`);
     const d = await ingest.finish(digest);

@@ -54,6 +54,8 @@ interface SourceOptions {
   maxBytes?: number;
   /** updated with every uncompressed chunk; a promise returned by update() is awaited (backpressure) */
   hash?: Hash | ChunkHasher;
+  /** leave `hash` alone when the input is not compressed (its caller hashes those bytes already) */
+  hashCompressedOnly?: boolean;
   /** called with every uncompressed chunk */
   onChunk?: (chunk: Buffer) => void;
 }
@@ -75,7 +77,7 @@ function toBuffer(c: Uint8Array | string): Buffer {
 export async function* uncompressedChunks(input: ByteInput, info: SourceInfo, opts: SourceOptions = {}): AsyncGenerator<Buffer, void, undefined> {
   const it = (input as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
   const maxBytes = opts.maxBytes ?? Infinity;
-  const hash = opts.hash;
+  let hash = opts.hash;
   const meter = (c: Buffer): Promise<void> | undefined => {
     info.bytes += c.length;
     if (info.bytes > maxBytes) throw expansionLimitError(maxBytes);
@@ -102,6 +104,7 @@ export async function* uncompressedChunks(input: ByteInput, info: SourceInfo, op
       kind = detectCompression(first);
     }
     info.compression = kind;
+    if (kind === 'none' && opts.hashCompressedOnly) hash = undefined;
     if (kind === 'none') {
       if (first.length > 0) { const w = meter(first); if (w) await w; yield first; }
       while (!itDone) {

@@ -536,11 +536,12 @@ type ScanResult = Omit<UnpackResult, 'warnings'>;
  * climb out, owners, the root, whiteout and symlink forms). What needs the files themselves (a
  * symlink among an entry's parents, a hard link's target) is checked when it is unpacked.
  */
-export async function scanLayer(input: ByteInput, opts: Pick<UnpackOptions, 'maxExpandedBytes' | 'maxEntries' | 'mode'> = {}): Promise<ScanResult> {
+export async function scanLayer(input: ByteInput, opts: Pick<UnpackOptions, 'maxExpandedBytes' | 'maxEntries' | 'mode'> & { plainDigest?: () => Promise<string> } = {}): Promise<ScanResult> {
   const maxBytes = opts.maxExpandedBytes ?? defaultMaxExpandedBytes();
   const hash = new Sha256Hasher();
   const info: SourceInfo = { compression: 'none', bytes: 0 };
-  const reader = new TarReader(uncompressedChunks(input, info, { maxBytes, hash }), {
+  // plainDigest: an uncompressed input's digest (its diff_id) comes from the caller, who hashes it anyway
+  const reader = new TarReader(uncompressedChunks(input, info, { maxBytes, hash, hashCompressedOnly: opts.plainDigest !== undefined }), {
     maxBytes,
     maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES,
   });
@@ -581,7 +582,7 @@ export async function scanLayer(input: ByteInput, opts: Pick<UnpackOptions, 'max
       }
     }
     await reader.drain();
-    diffId = await hash.digest();
+    diffId = info.compression === 'none' && opts.plainDigest ? await opts.plainDigest() : await hash.digest();
   } catch (e) {
     await reader.close();
     throw e;

@@ -21,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  DirScan, DirStats, RuntimeSpawnOptions, Sys, Timespec,
+  DirScan, DirStats, PoolHasher, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 
 interface SysCall { op: string; args: unknown[] }
@@ -486,6 +486,10 @@ export class FakeSys implements Sys {
 
   readInto(path: string | Buffer): number | null {
     this.record('readInto', [path]);
+    return null;
+  }
+
+  poolHasher(): PoolHasher | null {
     return null;
   }
 

@@ -17,7 +17,7 @@ import { parseProcStat } from '../base/proc.js';
 import { nativeBinary } from '../base/native.js';
 import type {
   CniExecRequest, ExecResult, InheritedChild, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
-  DirScan, DirStats, RuntimeSpawnOptions, Sys, Timespec,
+  DirScan, DirStats, PoolHasher, RuntimeSpawnOptions, Sys, Timespec,
 } from './types.js';
 import { parseMountInfo } from './mountinfo.js';
 
@@ -112,6 +112,9 @@ interface SysAddon {
   topdir(path: string): boolean;
   lstatdir(path: string): [Buffer, Float64Array];
   lstatdirAsync?(path: string): Promise<[Buffer, Float64Array]>;
+  sha256New?(): object;
+  writeHash?(fd: number, buf: Buffer, state: object | null): Promise<void>;
+  sha256Hex?(state: object): string;
   readinto?(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number;
   lstatdirx?(path: string | Buffer): [Buffer, Float64Array, Array<Array<[string, Buffer]> | undefined>];
   spawnInherit?(file: string, args: readonly string[], stdinNull: boolean): number;
@@ -338,6 +341,14 @@ class LinuxSys implements Sys {
   readInto(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number | null {
     const a = sysAddon();
     return a?.readinto ? a.readinto(path, ino, dev, buf, off, len) : null;
+  }
+
+  poolHasher(): PoolHasher | null {
+    const a = sysAddon();
+    if (!a?.sha256New || !a.writeHash || !a.sha256Hex) return null;
+    const state = a.sha256New();
+    const { writeHash, sha256Hex } = a;
+    return { update: (buf) => writeHash(-1, buf, state), digest: () => `sha256:${sha256Hex(state)}` };
   }
 
   scanDir(dir: string | Buffer): DirScan | null {

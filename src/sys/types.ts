@@ -73,6 +73,14 @@ export interface DirScan { names: Buffer; fields: Float64Array; xattrs: Array<Ar
 
 export const SCAN_FIELDS = 11;
 
+/** Sys.poolHasher's answer: one sha256, fed on the thread pool by calls that run one at a time, in order. */
+export interface PoolHasher {
+  /** add `buf` to the hash on the thread pool; buf must stay unchanged until the promise settles */
+  update(buf: Buffer): Promise<void>;
+  /** 'sha256:<hex>' of what the settled updates added */
+  digest(): string;
+}
+
 export interface RuntimeRunOptions {
   /** Bytes for the runtime's stdin; otherwise stdin is /dev/null. */
   input?: string | Buffer;
@@ -197,6 +205,8 @@ export interface Sys {
    * path is no longer the inode `ino` of device `dev`. null where the addon is not built.
    */
   readInto(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number | null;
+  /** A sha256 computed on the thread pool (native/hash.c); null where the addon is not built. */
+  poolHasher(): PoolHasher | null;
 
   // ---------------------------------------------------------------- processes
   /** Run the OCI runtime (`binary`, runc's command line) to completion. */

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { unpackLayer } from '../../src/layer/index.js';
 import { SCAN_FIELDS, linuxSys } from '../../src/sys/index.js';
 import { setAttributeSync } from '@napi-rs/xattr';
+import { createHash } from 'node:crypto';
 import { craftTar, rm, streamOf, tempDir } from './helpers.js';
 
 const built = fs.existsSync(path.join(import.meta.dirname, '..', '..', '..', 'native', 'build', 'strata-sys.node'));
@@ -201,4 +202,18 @@ test('readInto: a file read into a buffer, checked to be the inode listed; scanD
   assert.deepEqual(scan.xattrs[i], [['user.k', Buffer.from([0, 0xff, 0x10])]]);
   assert.equal(scan.xattrs[names.indexOf('old')], undefined);
   assert.throws(() => linuxSys.scanDir(path.join(dir, 'nope')), /ENOENT/);
+});
+
+test('poolHasher: sha256 on the thread pool, updated in order, readable between updates', { skip: !built && 'native/build/strata-sys.node is not built' }, async () => {
+  const h = linuxSys.poolHasher()!;
+  const want = createHash('sha256');
+  assert.equal(h.digest(), `sha256:${createHash('sha256').digest('hex')}`);
+  for (let i = 0; i < 20; i++) {
+    const chunk = Buffer.alloc(100_000 + i * 37, i);
+    want.update(chunk);
+    await h.update(chunk);
+    assert.equal(h.digest(), `sha256:${want.copy().digest('hex')}`);
+  }
+  await h.update(Buffer.alloc(0));
+  assert.equal(h.digest(), `sha256:${want.digest('hex')}`);
 });
