@@ -91,85 +91,50 @@ static napi_value xattrs_value(napi_env env, struct xattr_list *x) {
   return arr;
 }
 
+static void fill_scan(double *v, const struct stat *st) {
+  v[0] = st->st_mode; v[1] = st->st_uid; v[2] = st->st_gid; v[3] = (double)st->st_size;
+  v[4] = (double)st->st_mtim.tv_sec; v[5] = (double)st->st_mtim.tv_nsec;
+  v[6] = (double)st->st_ino; v[7] = (double)st->st_dev; v[8] = (double)st->st_nlink;
+  v[9] = major(st->st_rdev); v[10] = minor(st->st_rdev);
+}
+
+/* list_dir_with's per-entry step: the entry's xattrs into a JS array (main thread only) */
+struct xattr_ctx { napi_env env; napi_value arr; char *path; size_t dlen; };
+
+static int scan_xattrs(void *ctx, int dfd, const char *name, size_t index) {
+  (void)dfd;
+  struct xattr_ctx *c = ctx;
+  size_t len = strlen(name) + 1;
+  memcpy(c->path + c->dlen + 1, name, len);
+  struct xattr_list x;
+  int err = read_xattrs(c->path, &x);
+  if (err) return err;
+  if (x.count > 0) napi_set_element(c->env, c->arr, (uint32_t)index, xattrs_value(c->env, &x));
+  free_xattrs(&x);
+  return 0;
+}
+
 static napi_value js_lstatdirx(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv, "lstatdirx(path)")) return NULL;
   char *dir = path_arg(env, argv[0]);
   if (!dir) return NULL;
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) { throw_errno(env, errno, "scandir", dir); free(dir); return NULL; }
-  DIR *d = fdopendir(dfd);
-  if (!d) { throw_errno(env, errno, "scandir", dir); close(dfd); free(dir); return NULL; }
-  size_t dlen = strlen(dir);
-  size_t cap = 64, n = 0, ncap = 4096, nlen = 0;
-  double *vals = malloc(cap * SCAN_FIELDS * sizeof(double));
-  char *nbuf = malloc(ncap);
-  napi_value xattrs;
-  napi_create_array(env, &xattrs);
-  char *p = malloc(dlen + 258);
-  int err = (vals && nbuf && p) ? 0 : ENOMEM;
-  const char *failed = "scandir";
-  if (p) { memcpy(p, dir, dlen); p[dlen] = '/'; }
-  while (!err) {
-    errno = 0;
-    struct dirent *e = readdir(d);
-    if (!e) { err = errno; break; }
-    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
-    struct stat st;
-    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;
-      err = errno;
-      failed = "lstat";
-      break;
-    }
-    if (n == cap) {
-      double *more = realloc(vals, cap * 2 * SCAN_FIELDS * sizeof(double));
-      if (!more) { err = ENOMEM; break; }
-      vals = more;
-      cap *= 2;
-    }
-    double *v = vals + n * SCAN_FIELDS;
-    v[0] = st.st_mode; v[1] = st.st_uid; v[2] = st.st_gid; v[3] = (double)st.st_size;
-    v[4] = (double)st.st_mtim.tv_sec; v[5] = (double)st.st_mtim.tv_nsec;
-    v[6] = (double)st.st_ino; v[7] = (double)st.st_dev; v[8] = (double)st.st_nlink;
-    v[9] = major(st.st_rdev); v[10] = minor(st.st_rdev);
-    size_t len = strlen(e->d_name) + 1;
-    memcpy(p + dlen + 1, e->d_name, len);
-    struct xattr_list x;
-    if ((err = read_xattrs(p, &x)) != 0) { failed = "llistxattr"; break; }
-    if (x.count > 0) napi_set_element(env, xattrs, (uint32_t)n, xattrs_value(env, &x));
-    free_xattrs(&x);
-    if (nlen + len > ncap) {
-      char *more = realloc(nbuf, ncap * 2 + len);
-      if (!more) { err = ENOMEM; break; }
-      nbuf = more;
-      ncap = ncap * 2 + len;
-    }
-    memcpy(nbuf + nlen, e->d_name, len);
-    nlen += len;
-    n++;
-  }
-  closedir(d);
-  if (err) {
-    throw_errno(env, err, failed, p && strcmp(failed, "scandir") ? p : dir);
-    free(vals); free(nbuf); free(p); free(dir);
-    return NULL;
-  }
-  free(p);
+  struct xattr_ctx c = { env, NULL, NULL, strlen(dir) };
+  napi_create_array(env, &c.arr);
+  c.path = malloc(c.dlen + 258); /* dir, '/', a name of at most 255 bytes, NUL */
+  if (!c.path) { throw_errno(env, ENOMEM, "scandir", dir); free(dir); return NULL; }
+  memcpy(c.path, dir, c.dlen);
+  c.path[c.dlen] = '/';
+  c.path[c.dlen + 1] = 0;
+  struct listing l;
+  int err = list_dir_with(dir, SCAN_FIELDS, fill_scan, scan_xattrs, &c, &l);
+  if (err) throw_errno(env, err, "scandir", c.path[c.dlen + 1] ? c.path : dir);
+  free(c.path);
   free(dir);
-  napi_value names, ab, fields, r;
-  napi_create_buffer_copy(env, nlen, nlen ? nbuf : "", NULL, &names);
-  void *data;
-  napi_create_arraybuffer(env, n * SCAN_FIELDS * sizeof(double), &data, &ab);
-  if (n) memcpy(data, vals, n * SCAN_FIELDS * sizeof(double));
-  free(vals);
-  free(nbuf);
-  napi_create_typedarray(env, napi_float64_array, n * SCAN_FIELDS, ab, 0, &fields);
-  napi_create_array_with_length(env, 3, &r);
-  napi_set_element(env, r, 0, names);
-  napi_set_element(env, r, 1, fields);
-  napi_set_element(env, r, 2, xattrs);
-  return r;
+  if (err) return NULL;
+  napi_value listing = listing_value(env, &l);
+  napi_set_element(env, listing, 2, c.arr);
+  return listing;
 }
 
 /*

@@ -237,17 +237,30 @@ static napi_value js_topdir(napi_env env, napi_callback_info info) {
 #define LSTATDIR_FIELDS 7
 
 /* A directory listing in C memory: no JS call, so it can run on a worker thread. */
-struct listing { double *vals; size_t n; char *names; size_t nlen; };
+struct listing { double *vals; size_t n; size_t fields; char *names; size_t nlen; };
 
-/* readdir + fstatat of every entry; 0, or an errno (and nothing allocated). */
-static int list_dir(const char *dir, struct listing *out) {
+/* what a listing keeps of each entry's stat: `fields` numbers */
+typedef void (*fill_fn)(double *v, const struct stat *st);
+
+/* more work for each entry kept (index: its place in the listing): 0, or an errno that stops the listing */
+typedef int (*each_fn)(void *ctx, int dfd, const char *name, size_t index);
+
+static void fill_lstatdir(double *v, const struct stat *st) {
+  v[0] = st->st_mode; v[1] = (double)st->st_size;
+  v[2] = (double)st->st_mtim.tv_sec; v[3] = (double)st->st_mtim.tv_nsec;
+  v[4] = (double)st->st_ctim.tv_sec; v[5] = (double)st->st_ctim.tv_nsec;
+  v[6] = (double)st->st_ino;
+}
+
+/* readdir + fstatat (+ each) of every entry; 0, or an errno (and nothing allocated). */
+static int list_dir_with(const char *dir, size_t fields, fill_fn fill, each_fn each, void *ctx, struct listing *out) {
   memset(out, 0, sizeof *out);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return errno;
   DIR *d = fdopendir(dfd);
   if (!d) { int e = errno; close(dfd); return e; }
   size_t cap = 64, n = 0, ncap = 4096, nlen = 0;
-  double *vals = malloc(cap * LSTATDIR_FIELDS * sizeof(double));
+  double *vals = malloc(cap * fields * sizeof(double));
   char *nbuf = malloc(ncap);
   int err = (vals && nbuf) ? 0 : ENOMEM;
   struct dirent *e;
@@ -263,16 +276,13 @@ static int list_dir(const char *dir, struct listing *out) {
       break;
     }
     if (n == cap) {
-      double *more = realloc(vals, cap * 2 * LSTATDIR_FIELDS * sizeof(double));
+      double *more = realloc(vals, cap * 2 * fields * sizeof(double));
       if (!more) { err = ENOMEM; break; }
       vals = more;
       cap *= 2;
     }
-    double *v = vals + n * LSTATDIR_FIELDS;
-    v[0] = st.st_mode; v[1] = (double)st.st_size;
-    v[2] = (double)st.st_mtim.tv_sec; v[3] = (double)st.st_mtim.tv_nsec;
-    v[4] = (double)st.st_ctim.tv_sec; v[5] = (double)st.st_ctim.tv_nsec;
-    v[6] = (double)st.st_ino;
+    fill(vals + n * fields, &st);
+    if (each && (err = each(ctx, dfd, e->d_name, n)) != 0) break;
     size_t len = strlen(e->d_name) + 1;
     if (nlen + len > ncap) {
       char *more = realloc(nbuf, ncap * 2 + len);
@@ -286,8 +296,12 @@ static int list_dir(const char *dir, struct listing *out) {
   }
   closedir(d);
   if (err) { free(vals); free(nbuf); return err; }
-  out->vals = vals; out->n = n; out->names = nbuf; out->nlen = nlen;
+  out->vals = vals; out->n = n; out->fields = fields; out->names = nbuf; out->nlen = nlen;
   return 0;
+}
+
+static int list_dir(const char *dir, struct listing *out) {
+  return list_dir_with(dir, LSTATDIR_FIELDS, fill_lstatdir, NULL, NULL, out);
 }
 
 /* [names Buffer, Float64Array]; frees the listing. */
@@ -295,11 +309,11 @@ static napi_value listing_value(napi_env env, struct listing *l) {
   napi_value names, ab, fields, r;
   napi_create_buffer_copy(env, l->nlen, l->nlen ? l->names : "", NULL, &names);
   void *data;
-  napi_create_arraybuffer(env, l->n * LSTATDIR_FIELDS * sizeof(double), &data, &ab);
-  if (l->n) memcpy(data, l->vals, l->n * LSTATDIR_FIELDS * sizeof(double));
+  napi_create_arraybuffer(env, l->n * l->fields * sizeof(double), &data, &ab);
+  if (l->n) memcpy(data, l->vals, l->n * l->fields * sizeof(double));
   free(l->vals);
   free(l->names);
-  napi_create_typedarray(env, napi_float64_array, l->n * LSTATDIR_FIELDS, ab, 0, &fields);
+  napi_create_typedarray(env, napi_float64_array, l->n * l->fields, ab, 0, &fields);
   napi_create_array_with_length(env, 2, &r);
   napi_set_element(env, r, 0, names);
   napi_set_element(env, r, 1, fields);

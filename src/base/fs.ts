@@ -165,3 +165,17 @@ export function treeSize(dir: string): number {
   walk(Buffer.from(dir));
   return total;
 }
+
+/** All of `data` written to fd at its current position, on the thread pool. */
+export function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (off: number): void => {
+      fs.write(fd, data, off, data.length - off, null, (e, n) => {
+        if (e) reject(e);
+        else if (off + n < data.length) from(off + n);
+        else resolve();
+      });
+    };
+    from(0);
+  });
+}

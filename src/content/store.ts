@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { corrupt, notFound } from '../base/errors.js';
-import { fsyncDir, mkdirp } from '../base/fs.js';
+import { fsyncDir, mkdirp, writeAllAsync } from '../base/fs.js';
 import { hexOf, isDigestHex, type Digest } from '../image/digest.js';
 import { definedOnUse } from '../base/lazy.js';
 
@@ -299,18 +299,6 @@ export class Ingest {
 
 const noop = (): void => undefined;
 
-function writeAllAsync(fd: number, chunk: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const from = (off: number): void => {
-      fs.write(fd, chunk, off, chunk.length - off, null, (e, n) => {
-        if (e) reject(e);
-        else if (off + n < chunk.length) from(off + n);
-        else resolve();
-      });
-    };
-    from(0);
-  });
-}
 
 /** Pass-through that fails at the end when the digest differs. */
 const verifyStreamClass = definedOnUse(() =>

@@ -7,10 +7,10 @@
  * (sha256) and counted.
  */
 import { once } from 'node:events';
-import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StrataError } from '../base/errors.js';
+import { writeAllAsync } from '../base/fs.js';
 import { Sha256Hasher } from './hasher.js';
 
 const SINK_CHUNK = 1024 * 1024;
@@ -205,15 +205,3 @@ export class TarSink {
   }
 }
 
-function writeAllAsync(fd: number, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const from = (off: number): void => {
-      fs.write(fd, data, off, data.length - off, null, (e, n) => {
-        if (e) reject(e);
-        else if (off + n < data.length) from(off + n);
-        else resolve();
-      });
-    };
-    from(0);
-  });
-}

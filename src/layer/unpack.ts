@@ -324,12 +324,8 @@ class Unpacker {
   }
 
   async apply(h: TarHeader, reader: TarReader): Promise<void> {
-    const name = h.nameBytes.toString('latin1');
-    if (name.length > MAX_NAME_BYTES) throw invalidArgument(`name too long (${name.length} bytes): ${show(name)}`);
-    const rel = cleanName(name);
-    checkOwner(h, name);
+    const { name, rel } = entryName(h);
     if (rel === '') {
-      if (h.type !== 'dir') throw invalidArgument(`cannot replace the destination root with ${show(name)}`);
       this.dirMeta('', h);
       return;
     }
@@ -509,11 +505,17 @@ class Unpacker {
   }
 }
 
-function checkOwner(h: TarHeader, name: string): void {
+/** An entry's name (binary string) and its cleaned relative path ('' for the root), with the checks that need only the header. */
+function entryName(h: TarHeader): { name: string; rel: string } {
+  const name = h.nameBytes.toString('latin1');
+  if (name.length > MAX_NAME_BYTES) throw invalidArgument(`name too long (${name.length} bytes): ${show(name)}`);
+  const rel = cleanName(name);
   // uid/gid -1 would make chown a no-op (Docker then silently leaves root ownership)
   if (h.uid > 0xfffffffe || h.gid > 0xfffffffe || h.uid < 0 || h.gid < 0) {
     throw invalidArgument(`invalid owner ${h.uid}:${h.gid} for ${show(name)}`);
   }
+  if (rel === '' && h.type !== 'dir') throw invalidArgument(`cannot replace the destination root with ${show(name)}`);
+  return { name, rel };
 }
 
 function wrapEntryError(e: unknown, h: TarHeader): unknown {
@@ -553,14 +555,8 @@ export async function scanLayer(input: ByteInput, opts: Pick<UnpackOptions, 'max
       const h = await reader.next();
       if (h === null) break;
       try {
-        const name = h.nameBytes.toString('latin1');
-        if (name.length > MAX_NAME_BYTES) throw invalidArgument(`name too long (${name.length} bytes): ${show(name)}`);
-        const rel = cleanName(name);
-        checkOwner(h, name);
-        if (rel === '') {
-          if (h.type !== 'dir') throw invalidArgument(`cannot replace the destination root with ${show(name)}`);
-          continue;
-        }
+        const { name, rel } = entryName(h);
+        if (rel === '') continue;
         const base = rel.slice(rel.lastIndexOf('/') + 1);
         if (overlay && base.startsWith('.wh.')) {
           const victim = base.slice(4);
