@@ -77,7 +77,7 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
     if (process.stdin.isTTY) process.stdin.setRawMode?.(false);
     process.stdin.pause();
   }
-  return e.find(c.id)?.row.exit_code ?? exitCode;
+  return exitCode; // exit.json's, as the container's row records it
 }
 
 /** `run`/`create` pull a missing image as Docker does (`--pull missing|always|never`). */
