@@ -77,6 +77,9 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
     if (process.stdin.isTTY) process.stdin.setRawMode?.(false);
     process.stdin.pause();
   }
+  // reading it records the exit and releases its network and rootfs (in the background, waited
+  // for before this process ends); --rm may have removed it already
+  try { e.get(c.id); } catch (err) { if (!(err instanceof StrataError && err.code === 'not_found')) throw err; }
   return exitCode; // exit.json's, as the container's row records it
 }
 
