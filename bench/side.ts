@@ -13,10 +13,12 @@
  *   light      exec CTR true, ps, images, inspect CTR, logs --tail 10 CTR, port CTR, --version
  *   lifecycle  run -d -p busybox httpd -> first HTTP 200 on 127.0.0.1; stop; rm -f
  *   commit     commit of 10 small files / one 1 GiB file / 100,000 x 4 KiB (written into the
- *              container's merged dir from the host, then `commit CTR`)
+ *              container's merged dir from the host, then `commit CTR`), and the first
+ *              `run --rm` of the new image (Strata makes the layer dir commit left for later)
  *   pull       pull of the nginx image from a local docker-registry (pushed once by Strata,
  *              gzip), each run into a fresh store
- *   import     import of a ~250 MB rootfs tar, beside the floor (sha256 + write + fsync)
+ *   import     import of a ~250 MB rootfs tar, beside the floor (sha256 + write + fsync), and
+ *              the first use of the image (its layer dir is made then)
  * BENCH_N (default 10) runs for light and lifecycle, BENCH_HEAVY_N (default 3) for the rest;
  * STRATA_BENCH_COMMIT_SCALE=0.1 shrinks the commit sizes for a quick run.
  */
@@ -248,6 +250,8 @@ async function commit(engines: Engine[], prev: Map<string, Prev>): Promise<void>
   ];
   for (const [name, fill, runs] of cases) {
     const floors: number[] = [];
+    // the first container of the new image: Strata makes the layer dir it left for later then
+    const firstRun = new Map<string, number[]>(engines.map((e) => [e.name, []]));
     const r = await paired(engines, runs, (e, i) => {
       const ctr = `sb-k${i}`;
       e.run(['run', '-d', '--name', ctr, 'busybox', ...SLEEPER]);
@@ -256,12 +260,18 @@ async function commit(engines: Engine[], prev: Map<string, Prev>): Promise<void>
       if (e.name === 'strata') floors.push(copyFloor(path.join(merged, 'tmp')));
       spawnSync('sync');
       const ms = timed(e, ['commit', ctr, `sb-commit:${i}`]);
+      const cpu = lastCpu;
+      spawnSync('sync');
+      firstRun.get(e.name)!.push(timed(e, ['run', '--rm', '--network', 'none', `sb-commit:${i}`, 'true']));
+      lastCpu = cpu;
       e.run(['rm', '-f', ctr]);
       e.run(['rmi', `sb-commit:${i}`]);
       return ms;
     });
     const div = name.endsWith('_s') ? 1000 : 1;
     report(prev, name, r, 'container running; written from the host into its merged dir', div);
+    const fr = (k: string): number | undefined => { const v = firstRun.get(k); return v && v.length ? median(v) / div : undefined; };
+    printPair(prev, `${name.replace(/_(ms|s)$/, '')}_first_run_${name.endsWith('_s') ? 's' : 'ms'}`, fr('strata')!, fr('docker'), 'then `run --rm --network none IMAGE true`: Strata makes the layer dir there (commit keeps the tar)');
     printPair(prev, `${name.replace(/_(ms|s)$/, '')}_copy_floor_${name.endsWith('_s') ? 's' : 'ms'}`, median(floors) / div, undefined, 'GNU cp -a of the same change on the same disk: the data written once, no tar, no hash, no fsync');
   }
 }
@@ -300,11 +310,17 @@ async function importTar(engines: Engine[], prev: Map<string, Prev>, work: strin
   const tar = makeRootfsTar(work);
   const mb = fs.statSync(tar).size / 1e6;
   const floors: number[] = [];
+  const firstUse: number[] = [];
   const r = await paired(engines, HEAVY, (e, i) => {
     spawnSync('sync');
     if (e.name === 'strata') {
       const fresh = fs.mkdtempSync(path.join(work, 'import-'));
       const ms = timed({ ...e, env: { ...e.env, STRATA_ROOT: fresh } }, ['import', tar, 'big']);
+      const cpu = lastCpu;
+      spawnSync('sync');
+      // the first use of the image (here an image-to-image diff): the layer dir import left for later
+      firstUse.push(timed({ ...e, env: { ...e.env, STRATA_ROOT: fresh } }, ['diff', 'big', 'big']));
+      lastCpu = cpu;
       fs.rmSync(fresh, { recursive: true, force: true });
       floors.push(floorWrite(tar, work));
       return ms;
@@ -325,6 +341,7 @@ async function importTar(engines: Engine[], prev: Map<string, Prev>, work: strin
   });
   report(prev, 'import_s', r, `${mb.toFixed(0)} MB rootfs tar; floor ${(median(floors) / 1000).toFixed(2)} s (sha256 + write + fsync), strata/floor ${(median(r.get('strata')!) / median(floors)).toFixed(2)}`, 1000);
   printPair(prev, 'import_floor_s', median(floors) / 1000, undefined, 'sha256 + write + fsync of the same tar');
+  printPair(prev, 'import_first_use_s', median(firstUse) / 1000, undefined, 'the first use of the imported image (`diff big big`): its layer dir is made then');
   printPair(prev, 'gnu_tar_x_same_tar_s', median(gnu) / 1000, undefined, 'GNU tar -x of the same tar: file creation alone, no hash, no blob kept');
 }
 

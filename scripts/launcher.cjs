@@ -15,7 +15,7 @@ const args = process.argv.slice(2);
 const COMMON = new Set(['ps', 'images', 'inspect', 'logs', 'port', 'exec', 'run', 'create', 'start', 'stop', 'restart',
   'kill', 'rm', 'pause', 'unpause', 'wait', 'top', 'diff', 'history', 'version', 'container.ls', 'container.ps',
   'container.inspect', 'container.logs', 'container.exec', 'container.run', 'container.start', 'container.stop',
-  'container.rm', 'image.ls', 'image.inspect', 'image.history']);
+  'container.rm', 'image.ls', 'image.inspect', 'image.history', 'import', 'commit', 'pull', 'load', 'image.import']);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write('@VERSION@\n');
 } else {
