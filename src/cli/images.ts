@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import * as fs from 'node:fs';
 import { invalidArgument } from '../base/errors.js';
 import type { ImageListRow, ListOptions, ImportOptions } from '../engine/index.js';
 import { engine, openInput, collect, out, writeOut, ExitError, writeFileAtomicStream } from './util.js';
@@ -62,12 +63,16 @@ export function registerImageCommands(program: Command, image: Command): void {
     .option('-m, --message <message>', 'Set commit message for imported image')
     .option('--platform <platform>', 'Set platform if server is multi-platform capable')
     .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string }) => {
-      const input = openInput(file);
+      // a regular file is read by the import itself, into reused buffers
+      const input = openInput(file, { regularFileFd: true });
       const opts: ImportOptions = { changes: o.change ?? [] };
       if (o.message) opts.message = o.message;
       if (ref) opts.reference = ref;
-      const id = await engine().images.import(input, opts);
-      out(id);
+      try {
+        out(await engine().images.import(input, opts));
+      } finally {
+        if ('fd' in input && !('pipe' in input)) fs.closeSync(input.fd);
+      }
     });
   addImport(program.command('import').description('Import the contents from a tarball to create a filesystem image'));
   addImport(image.command('import').description('Import the contents from a tarball to create a filesystem image'));

@@ -44,17 +44,24 @@ function storeRootPath(): string {
   return process.env.STRATA_ROOT || '/var/lib/strata';
 }
 
-/** FILE or '-' (stdin) as a stream; a file is opened up front so errors surface before work starts. */
-export function openInput(file: string | undefined): Readable {
+/**
+ * FILE or '-' (stdin) as a stream; a file is opened up front so errors surface before work
+ * starts. `regularFileFd`: a regular file is returned as its open descriptor instead.
+ */
+export function openInput(file: string | undefined): Readable;
+export function openInput(file: string | undefined, o: { regularFileFd: true }): Readable | { fd: number };
+export function openInput(file: string | undefined, o: { regularFileFd?: boolean } = {}): Readable | { fd: number } {
   if (!file || file === '-') {
     if (process.stdin.isTTY) throw new StrataError('invalid_argument', 'requested load from stdin, but stdin is empty');
     return process.stdin;
   }
   const fd = fs.openSync(file, 'r');
-  if (fs.fstatSync(fd).isDirectory()) {
+  const st = fs.fstatSync(fd);
+  if (st.isDirectory()) {
     fs.closeSync(fd);
     throw Object.assign(new Error(`read ${file}: is a directory`), { code: 'EISDIR', path: file });
   }
+  if (o.regularFileFd && st.isFile()) return { fd };
   return fs.createReadStream(file, { fd, highWaterMark: 1 << 20 });
 }
 

@@ -246,6 +246,11 @@ export class Ingest {
     return `sha256:${this.hash.copy().digest('hex')}` as Digest;
   }
 
+  /** Settles once every write so far is done (and hashed); never rejects. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   /** The digest of everything written, once the background writes are over. */
   async settledDigest(): Promise<Digest> {
     await this.queue;

@@ -20,7 +20,7 @@ import {
   type ListOptions, type ImageRow, type ImageSummary, type ImageListRow, type RemoveResult,
 } from './images.js';
 import { imageHistory, inspectImage, type HistoryRow } from './image-inspect.js';
-import { importImage, loadArchive, saveImages, type ImportOptions, type LoadResult } from './transfer.js';
+import { importImage, loadArchive, saveImages, type ImportOptions, type ImportSource, type LoadResult } from './transfer.js';
 import { pruneImages, type PruneResult } from './system.js';
 import { ensureImage, pullAllTags, pullImage, type EnsureOptions, type PullOptions, type PullResult } from './pull.js';
 import { pushImage, type PushOptions, type PushResult } from './push.js';
@@ -50,7 +50,8 @@ interface ImageService {
   tag(source: string, target: string): void;
   /** `rmi`: refuses images containers use unless forced (Docker's rules). */
   remove(ref: string, opts?: { force?: boolean; noPrune?: boolean }): RemoveResult;
-  import(input: Readable, opts?: ImportOptions): Promise<string>;
+  /** a stream, or a regular file open for reading (`{ fd }`, read into reused buffers; the caller closes it) */
+  import(input: ImportSource, opts?: ImportOptions): Promise<string>;
   load(input: Readable): Promise<LoadResult>;
   save(names: string[], out: Writable, format?: 'docker' | 'oci'): Promise<void>;
   /** Dangling images (unused ones with `all`); images containers use are kept. */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { CLI, strata, strataOk, tempDir, tempRoot } from '../helpers.js';
 import { craftTar } from '../layer/helpers.js';
 
@@ -107,4 +108,31 @@ test('an archive only unpacking can refuse: import takes it, its first use fails
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /escapes/);
   assert.equal(strata(root, ['image', 'inspect', 'climb']).code, 1);
+});
+
+test('import of a big file, plain, gzip and zstd: the same diff_id, and each unpacks to it', async (t) => {
+  const root = tempRoot(t);
+  const work = tempDir(t);
+  // incompressible, so each compressed file is read through more buffers than import reuses
+  const dir = path.join(work, 'rand');
+  for (let i = 0; i < 640; i++) {
+    fs.mkdirSync(path.join(dir, `d${i % 16}`), { recursive: true });
+    fs.writeFileSync(path.join(dir, `d${i % 16}`, `f${i}`), randomBytes(64 * 1024));
+  }
+  const tar = path.join(work, 'rand.tar');
+  await new Promise<void>((res, rej) => spawn('sh', ['-c', `tar -C '${dir}' -cf '${tar}' . && gzip -1 -k '${tar}' && zstd -q -1 '${tar}'`]).on('exit', (c) => (c === 0 ? res() : rej(new Error('tar')))));
+  assert.ok(fs.statSync(`${tar}.gz`).size > 40 << 20);
+  const want = `sha256:${createHash('sha256').update(fs.readFileSync(tar)).digest('hex')}`;
+  for (const [f, name] of [[tar, 'plain'], [`${tar}.gz`, 'gz'], [`${tar}.zst`, 'zst']] as const) {
+    strataOk(root, ['import', f, name]);
+    assert.equal(`sha256:${layerHex(root, name)}`, want, name);
+  }
+  // the blob kept for each is the file itself (its digest checked as it was stored)
+  for (const f of [`${tar}.gz`, `${tar}.zst`]) {
+    const d = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+    assert.ok(fs.readFileSync(path.join(root, 'blobs/sha256', d)).equals(fs.readFileSync(f)), f);
+  }
+  assert.equal(strataOk(root, ['diff', 'gz', 'zst']), '');
+  assert.equal(fs.readdirSync(path.join(root, 'layers', want.slice(7), 'diff', 'd3')).length, 40);
+  assert.match(strataOk(root, ['system', 'check']), /no problems/);
 });
