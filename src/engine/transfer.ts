@@ -117,11 +117,11 @@ async function* ringRead(fd: number, settled: () => Promise<void>): AsyncGenerat
 }
 
 /** The blob of a layer read to its end and checked (scanLayer), nothing unpacked. */
-async function storeLayerBlob(store: StoreRoot, source: ImportSource, expect: LayerExpectations): Promise<StagedLayer> {
+async function storeLayerBlob(store: StoreRoot, source: ImportSource): Promise<StagedLayer> {
   // the blob is written and hashed on the thread pool (where the addon is built): this thread parses
   const ingest = store.content.ingest({ background: true, hashOnPool: true });
   const seen = { bytes: 0 };
-  const file = 'fd' in source && typeof source.fd === 'number' && !(source instanceof Readable) ? source.fd : undefined;
+  const file = source instanceof Readable ? undefined : source.fd;
   const chunks = file !== undefined ? ringRead(file, () => ingest.settled()) : (source as AsyncIterable<Buffer>);
   async function* tee(): AsyncGenerator<Buffer> {
     // a decompressor reads its input on the thread pool, a chunk or more behind the scan: a
@@ -140,11 +140,7 @@ async function storeLayerBlob(store: StoreRoot, source: ImportSource, expect: La
   try {
     // a plain tar's diff_id is its blob digest: the ingest's hash is the only one
     const res = await scanLayer(tee(), { mode: 'overlay', maxExpandedBytes: maxExpandedBytes(), plainDigest: () => ingest.settledDigest() });
-    if (expect.size !== undefined && seen.bytes !== expect.size) throw corrupt(`layer ${expect.digest ?? ''} size mismatch: expected ${expect.size}, got ${seen.bytes}`);
-    const digest = await ingest.settledDigest();
-    if (expect.digest && expect.digest !== digest) throw corrupt(`digest mismatch for layer: expected ${expect.digest}, got ${digest}`);
-    if (expect.diffId && res.diffId !== expect.diffId) throw corrupt(`layer diff_id mismatch: expected ${expect.diffId}, got ${res.diffId}`);
-    const d = await ingest.finish(digest);
+    const d = await ingest.finish(res.compression === 'none' ? res.diffId : await ingest.settledDigest());
     return { diffId: res.diffId, size: res.contentSize, tarSize: res.tarSize, blob: { digest: d, mediaType: COMPRESSION_MEDIA[res.compression], size: seen.bytes } };
   } catch (e) {
     await ingest.abortAsync();
@@ -204,24 +200,20 @@ export async function importImage(store: StoreRoot, input: ImportSource, opts: I
   if (ref?.digest) throw invalidArgument('import reference cannot contain a digest');
   const config = applyChanges(emptyContainerConfig(), opts.changes ?? []);
   // the layer dir is made when first needed (layer-dirs.ts)
-  const layer = await storeLayerBlob(store, input, {});
-  try {
-    const created = rfc3339Nano();
-    const cfg: ImageConfig = {
-      architecture: 'amd64',
-      config,
-      container_config: emptyContainerConfig(),
-      created,
-      history: [{ created, comment: opts.message || 'Imported from -' }],
-      os: 'linux',
-      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-    };
-    const id = commitImage(store, { configBytes: serializeImageConfig(cfg), layers: [layer], tags: ref ? [ref] : [] });
-    emitEvent(store, 'image', 'import', id, ref ? { name: familiarString(ref) } : {});
-    return id;
-  } finally {
-    if (layer.stagedHome) rmTree(layer.stagedHome);
-  }
+  const layer = await storeLayerBlob(store, input);
+  const created = rfc3339Nano();
+  const cfg: ImageConfig = {
+    architecture: 'amd64',
+    config,
+    container_config: emptyContainerConfig(),
+    created,
+    history: [{ created, comment: opts.message || 'Imported from -' }],
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+  };
+  const id = commitImage(store, { configBytes: serializeImageConfig(cfg), layers: [layer], tags: ref ? [ref] : [] });
+  emitEvent(store, 'image', 'import', id, ref ? { name: familiarString(ref) } : {});
+  return id;
 }
 
 // ---------------------------------------------------------------- load

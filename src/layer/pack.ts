@@ -346,7 +346,6 @@ class Packer {
       if (fst.ino !== st.ino || fst.dev !== st.dev) throw new StrataError('failed_precondition', `${show(rel)} changed while packing`);
       const size = st.size;
       meta.size = size;
-      const stage = this.opts.stage;
       if (stage !== undefined && size >= stage.minSize) {
         await this.stagedFile(meta, fd, size, rel, stage.dir);
         return;

@@ -340,9 +340,8 @@ class Unpacker {
         this.applyXattrs(parent, [['trusted.overlay.opaque', 'y']], true, false, true);
         return;
       }
-      if (base.startsWith('.wh..wh.')) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): Docker skips it
-      const victim = base.slice(4);
-      if (victim === '' || victim === '.' || victim === '..') throw invalidArgument(`invalid whiteout ${show(name)}`);
+      const victim = whiteoutVictim(base, name);
+      if (victim === null) return;
       const target = parent === '' ? victim : parent + '/' + victim;
       this.removeIfExists(target);
       this.makeWhiteout(target);
@@ -468,14 +467,10 @@ class Unpacker {
   }
 
   private hardlink(name: string, target: string, h: TarHeader): void {
-    const linkBin = h.linknameBytes.toString('latin1');
-    const linkRel = cleanName(linkBin);
-    const what = `hard link ${show(name)} -> ${show(linkBin)}`;
-    if (linkRel === '') throw invalidArgument(`invalid ${what}: the target is the root`);
+    const { linkBin, linkRel, what } = hardLinkName(h, name, this.overlay);
     const slash = linkRel.lastIndexOf('/');
     const linkParentLex = slash < 0 ? '' : linkRel.slice(0, slash);
     const linkBase = slash < 0 ? linkRel : linkRel.slice(slash + 1);
-    if (this.overlay && linkBase.startsWith('.wh.')) throw invalidArgument(`invalid ${what}: the target is a whiteout`);
     const linkParent = this.resolveDir(linkParentLex, linkBin, false);
     const src = linkParent === null ? null : linkParent === '' ? linkBase : linkParent + '/' + linkBase;
     const st = src === null ? null : lstatOrNull(this.p(src));
@@ -503,6 +498,24 @@ class Unpacker {
       }
     }
   }
+}
+
+/** A hard link's target name, checked as far as the header allows (not the root, not a whiteout). */
+function hardLinkName(h: TarHeader, name: string, overlay: boolean): { linkBin: string; linkRel: string; what: string } {
+  const linkBin = h.linknameBytes.toString('latin1');
+  const linkRel = cleanName(linkBin);
+  const what = `hard link ${show(name)} -> ${show(linkBin)}`;
+  if (linkRel === '') throw invalidArgument(`invalid ${what}: the target is the root`);
+  if (overlay && linkRel.slice(linkRel.lastIndexOf('/') + 1).startsWith('.wh.')) throw invalidArgument(`invalid ${what}: the target is a whiteout`);
+  return { linkBin, linkRel, what };
+}
+
+/** What a `.wh.NAME` entry (not the opaque marker) whites out; null for AUFS metadata (`.wh..wh.*`), which Docker skips. */
+function whiteoutVictim(base: string, name: string): string | null {
+  if (base.startsWith('.wh..wh.')) return null;
+  const victim = base.slice(4);
+  if (victim === '' || victim === '.' || victim === '..') throw invalidArgument(`invalid whiteout ${show(name)}`);
+  return victim;
 }
 
 /** An entry's name (binary string) and its cleaned relative path ('' for the root), with the checks that need only the header. */
@@ -559,20 +572,14 @@ export async function scanLayer(input: ByteInput, opts: Pick<UnpackOptions, 'max
         if (rel === '') continue;
         const base = rel.slice(rel.lastIndexOf('/') + 1);
         if (overlay && base.startsWith('.wh.')) {
-          const victim = base.slice(4);
-          if (!base.startsWith('.wh..wh.') && (victim === '' || victim === '.' || victim === '..')) throw invalidArgument(`invalid whiteout ${show(name)}`);
+          whiteoutVictim(base, name);
           continue;
         }
         if (h.type === 'file') contentSize += h.size;
         else if (h.type === 'symlink') {
           if (h.linknameBytes.length === 0) throw invalidArgument(`invalid symlink ${show(name)}: empty target`);
           contentSize += h.linknameBytes.length;
-        } else if (h.type === 'link') {
-          const link = h.linknameBytes.toString('latin1');
-          const linkRel = cleanName(link);
-          if (linkRel === '') throw invalidArgument(`invalid hard link ${show(name)} -> ${show(link)}: the target is the root`);
-          if (overlay && linkRel.slice(linkRel.lastIndexOf('/') + 1).startsWith('.wh.')) throw invalidArgument(`invalid hard link ${show(name)} -> ${show(link)}: the target is a whiteout`);
-        }
+        } else if (h.type === 'link') hardLinkName(h, name, overlay);
       } catch (e) {
         throw wrapEntryError(e, h);
       }
