@@ -25,6 +25,12 @@
  * the pid file once execve succeeded, and exits with the child's status (128+N for a
  * signal). A failure before execve is written to the log file as runc writes it
  * ({"level":"error","msg":...}) and the exit status is 255.
+ *
+ * The CLI's foreground exec replaces itself with strata-exec (execve, keys `direct 1` and
+ * `exitfile`): then strata-exec removes CONF once read, prints a failure on stderr as the
+ * CLI prints it (`Error: OCI runtime exec failed: ...: unknown`, status 127 for a missing
+ * file and 126 otherwise; `Error: Container ID is not running`, status 1) and writes the
+ * status it exits with to the exit file, where the exec's record finds it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,6 +96,11 @@ int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
 
 static const char *log_file;
 static pid_t child_pid;
+/* the CLI's exec (conf key `direct`): this process took the CLI's place (execve), so it
+ * reports as the CLI would and records the status itself */
+static int direct;
+static const char *exit_file;
+static const char *container_id;
 
 /* ---- messages ---- */
 
@@ -124,14 +135,48 @@ static void write_log(const char *msg) {
   close(fd);
 }
 
+/* the exit status in `exitfile` (temp file, rename), for the exec's record */
+static void record_status(int status) {
+  if (!exit_file) return;
+  char tmp[4096], num[32];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", exit_file) >= (int)sizeof tmp) return;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int n = snprintf(num, sizeof num, "%d\n", status);
+  if (write(fd, num, (size_t)n) == n && close(fd) == 0) rename(tmp, exit_file);
+  else { close(fd); unlink(tmp); }
+}
+
+/* the CLI's exit status for a process that could not start (Docker's: 127 not found, 126 else) */
+static int start_error_status(const char *msg) {
+  if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory")) return 127;
+  return 126;
+}
+
 static void fail(const char *fmt, ...) {
   char msg[4096];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (direct) {
+    int status = start_error_status(msg);
+    fprintf(stderr, "Error: OCI runtime exec failed: %s: unknown\n", msg);
+    record_status(status);
+    exit(status);
+  }
   write_log(msg);
   exit(255);
+}
+
+/* the container's init is gone: what the CLI says of a container that is not running */
+static void fail_not_running(pid_t pid) {
+  if (direct) {
+    fprintf(stderr, "Error: Container %s is not running\n", container_id ? container_id : "");
+    record_status(1);
+    exit(1);
+  }
+  fail("container is not running: its init process (pid %d) has exited", (int)pid);
 }
 
 /* in the child: the message goes to the parent through the error pipe */
@@ -247,6 +292,8 @@ static void parse(struct conf *c, char *buf, size_t len) {
     else if (!strcmp(k, "env")) c->env[c->nenv++] = v;
     else if (!strcmp(k, "arg")) c->argv[c->nargv++] = v;
     else if (!strcmp(k, "log")) log_file = v;
+    else if (!strcmp(k, "direct")) direct = !strcmp(v, "1");
+    else if (!strcmp(k, "exitfile")) exit_file = v;
     else if (!strcmp(k, "pidfile")) c->pidfile = v;
     else if (!strcmp(k, "sc_default")) { c->seccomp = c->sc_rules = 1; c->sc_default = (uint32_t)strtoul(v, NULL, 16); }
     else if (!strcmp(k, "sc_file")) { c->seccomp = 1; c->sc_file = v; }
@@ -715,6 +762,9 @@ int main(int argc, char **argv) {
   struct conf c;
   memset(&c, 0, sizeof c);
   parse(&c, buf, len);
+  container_id = c.id;
+  /* in the CLI's place nobody else removes the configuration */
+  if (direct && !print_only) unlink(conf_file);
   if (!print_only && (c.pid <= 0 || !c.start || c.nargv == 0)) fail("strata-exec: incomplete configuration in %s", conf_file);
   /* libseccomp takes ~12 ms over Docker's profile: once per start of the container */
   if (c.seccomp && !(c.sc_file && !print_only && read_compiled(c.sc_file))) {
@@ -749,7 +799,7 @@ int main(int argc, char **argv) {
         int t = nsorder[i]; nsorder[i] = nsorder[j]; nsorder[j] = t;
         t = nsfd[i]; nsfd[i] = nsfd[j]; nsfd[j] = t;
       }
-  if (!start_time_is(c.pid, c.start)) fail("container is not running: its init process (pid %d) has exited", (int)c.pid);
+  if (!start_time_is(c.pid, c.start)) fail_not_running(c.pid);
   if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) fail(PREFIX "failed to join the pid namespace: %s", errstr(errno));
 
   int pfd[2];
@@ -802,7 +852,7 @@ int main(int argc, char **argv) {
   while (waitpid(child_pid, &st, 0) < 0) {
     if (errno != EINTR) fail(PREFIX "waitpid: %s", errstr(errno));
   }
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return 255;
+  int status = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
+  record_status(status);
+  return status;
 }

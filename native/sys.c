@@ -33,6 +33,12 @@
  *                                              fd, every signal at its default and none
  *                                              blocked: the pid. ~0.5 ms, where
  *                                              child_process's first spawn costs 12-17 ms here
+ *   execReplace(file, args, stdinNull)         execve(2) of file with argv args in this
+ *                                              process's place, as spawnInherit starts it
+ *                                              (stdin on /dev/null when asked, fds from 3 up
+ *                                              closed, signals at their defaults and none
+ *                                              blocked); returns only by throwing, with this
+ *                                              process as it was
  *   waitAsync(pid)                             waitpid(2) on libuv's thread pool: a promise of
  *                                              [exit code, signal] (one of them null)
  *   run(file, args, env, input, timeoutMs, fd3)
@@ -69,11 +75,16 @@
 #include <spawn.h>
 #include <time.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <pthread.h>
 #include <linux/fs.h>
 extern char **environ;
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <node_api.h>
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "strata-sys: bad arguments"); return NULL; } } while (0)
 
@@ -455,6 +466,67 @@ static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value js_exec_replace(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "execReplace(file, args, stdinNull)")) return NULL;
+  bool stdin_null = false;
+  napi_get_value_bool(env, argv[2], &stdin_null);
+  char *file = path_arg(env, argv[0]);
+  char **args = NULL;
+  if (file && strv_arg(env, argv[1], &args) && args) {
+    /* what is changed is put back if execve fails: Node's handlers, mask and stdin */
+    struct sigaction old[NSIG], dfl;
+    sigset_t all, none, oldmask;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigfillset(&all);
+    sigemptyset(&none);
+    int saved_in = -1, e = 0;
+    pthread_sigmask(SIG_BLOCK, &all, &oldmask);
+    if (stdin_null) {
+      int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      saved_in = fcntl(0, F_DUPFD_CLOEXEC, 3);
+      if (null_fd < 0 || dup2(null_fd, 0) < 0) e = errno;
+      if (null_fd >= 0) close(null_fd);
+    }
+    /* stdio as a spawned helper gets it: open across execve, blocking (Node marks them) */
+    int fdflags[3], flflags[3];
+    for (int i = 0; i < 3; i++) {
+      fdflags[i] = fcntl(i, F_GETFD);
+      flflags[i] = fcntl(i, F_GETFL);
+    }
+    if (!e) {
+      for (int i = 0; i < 3; i++) {
+        if (fdflags[i] >= 0) fcntl(i, F_SETFD, fdflags[i] & ~FD_CLOEXEC);
+        if (flflags[i] >= 0) fcntl(i, F_SETFL, flflags[i] & ~O_NONBLOCK);
+      }
+      /* fds from 3 up close at execve (Node opens its own close-on-exec; an inherited one may not be) */
+      syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+      for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, &old[s]);
+      pthread_sigmask(SIG_SETMASK, &none, NULL);
+      execv(file, args);
+      e = errno;
+      pthread_sigmask(SIG_BLOCK, &all, NULL);
+      for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &old[s], NULL);
+    }
+    if (saved_in >= 0) {
+      dup2(saved_in, 0);
+      close(saved_in);
+    }
+    for (int i = 0; i < 3; i++) {
+      if (fdflags[i] >= 0) fcntl(i, F_SETFD, fdflags[i]);
+      if (flflags[i] >= 0) fcntl(i, F_SETFL, flflags[i]);
+    }
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+    throw_errno(env, e, "execve", file);
+  }
+  free_strv(args);
+  free(file);
+  return NULL;
+}
+
 /* a waitpid status as elements 0 and 1 of arr: [exit code, signal], one of them null */
 static void set_status(napi_env env, napi_value arr, int status) {
   napi_value code, sig;
@@ -679,6 +751,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "lstatdirAsync", f);
   napi_create_function(env, "spawnInherit", NAPI_AUTO_LENGTH, js_spawn_inherit, NULL, &f);
   napi_set_named_property(env, exports, "spawnInherit", f);
+  napi_create_function(env, "execReplace", NAPI_AUTO_LENGTH, js_exec_replace, NULL, &f);
+  napi_set_named_property(env, exports, "execReplace", f);
   napi_create_function(env, "waitAsync", NAPI_AUTO_LENGTH, js_wait_async, NULL, &f);
   napi_set_named_property(env, exports, "waitAsync", f);
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, js_run, NULL, &f);

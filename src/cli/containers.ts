@@ -357,7 +357,11 @@ async function runExec(ref: string, cmd: string[], o: { detach?: boolean; env?: 
   if (o.workdir) opts.workdir = o.workdir;
   if (o.privileged) opts.privileged = true;
   if (tty && process.stdout.isTTY) { opts.rows = process.stdout.rows; opts.cols = process.stdout.columns; }
-  if (!tty && !o.detach) opts.inheritStdio = true;
+  if (!tty && !o.detach) {
+    opts.inheritStdio = true;
+    // strata-exec may take this process's place: Node's exit hooks (the launcher's code cache) run first
+    opts.replace = () => { process.emit('exit', 0); };
+  }
   let h: Awaited<ReturnType<Containers['exec']>>;
   try {
     h = await e.exec(ref, opts);

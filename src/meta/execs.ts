@@ -12,6 +12,11 @@ export function finishExec(db: DB, id: string, exitCode: number): void {
   db.prepare('UPDATE execs SET exit_code = ?, running = 0 WHERE id = ?').run(exitCode, id);
 }
 
+/** The ids of a container's execs recorded as running. */
+export function runningExecs(db: DB, containerId: string): string[] {
+  return (db.prepare('SELECT id FROM execs WHERE container_id = ? AND running = 1').all(containerId) as { id: string }[]).map((r) => r.id);
+}
+
 /** A container's execs, oldest first. */
 export function execsOfContainer(db: DB, containerId: string): { created: string; user: string; workdir: string; argv: string[]; exitCode: number | null }[] {
   return (db.prepare('SELECT created, user, workdir, argv, exit_code FROM execs WHERE container_id = ? ORDER BY created').all(containerId) as { created: string; user: string; workdir: string; argv: string; exit_code: number | null }[])

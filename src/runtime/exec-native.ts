@@ -91,6 +91,11 @@ interface NativeExecFiles {
   pid: string;
   /** the bundle (config.json's directory), where the compiled seccomp program is kept */
   cacheDir: string;
+  /**
+   * strata-exec takes the CLI's place (Sys.execReplace): it reports a failure itself, removes
+   * its configuration and writes the exit status here (no log or pid file then)
+   */
+  exitFile?: string;
 }
 
 /**
@@ -155,8 +160,13 @@ export function nativeExecConfig(runc: Runc, id: string, spec: OciSpec, proc: Oc
   // (strata-exec sets HOME from the container's /etc/passwd when the environment has none, as runc does)
   for (const e of proc.env) put('env', e);
   for (const a of proc.args) put('arg', a);
-  put('log', files.log);
-  put('pidfile', files.pid);
+  if (files.exitFile) {
+    put('direct', 1);
+    put('exitfile', files.exitFile);
+  } else {
+    put('log', files.log);
+    put('pidfile', files.pid);
+  }
   if (kv.some((s) => s.includes('\0'))) return undefined;
   return { binary, conf: Buffer.from(kv.join('\0') + '\0') };
 }

@@ -42,6 +42,13 @@ interface ExecOptions {
   cols?: number;
   /** Without a tty: inherit this process's stdio instead of pipes (CLI use). */
   inheritStdio?: boolean;
+  /**
+   * With inheritStdio, the CLI's exec: when strata-exec can run it, this process is replaced by
+   * strata-exec (no Node left to wait, record and exit: ~25 ms). `before` runs just before;
+   * strata-exec writes the exit status to `exitFile`. execInContainer returns only when the
+   * process could not be replaced.
+   */
+  replace?: { exitFile: string; before: () => void };
   /** Bundle directory (default: from `runc state`). */
   bundle?: string;
   /**
@@ -230,7 +237,10 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const logFile = path.join(bundle, `exec-${tag}.log`);
   const pidFile = path.join(bundle, `exec-${tag}.pid`);
   // a foreground exec without a tty runs through strata-exec when it can (exec-native.ts)
-  const native = opts.tty || opts.detach ? undefined : nativeExecConfig(runc, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle });
+  const sys = runc.sys;
+  const replacing = !!opts.replace && !!opts.inheritStdio && !opts.tty && !opts.detach && sys.canExecReplace();
+  const native = opts.tty || opts.detach ? undefined
+    : nativeExecConfig(runc, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle, ...(replacing ? { exitFile: opts.replace!.exitFile } : {}) });
   const processFile = path.join(bundle, native ? `exec-${tag}.conf` : `exec-${tag}.json`);
   fs.writeFileSync(processFile, native?.conf ?? JSON.stringify(proc), { mode: 0o600 });
   const cleanup = () => {
@@ -255,7 +265,14 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
     return code ?? 128 + signal;
   };
 
-  const sys = runc.sys;
+  if (native && replacing) {
+    opts.replace!.before();
+    try {
+      sys.execReplace(native.binary, [processFile], { stdin: !!opts.stdin });
+    } finally {
+      cleanup(); // (only reached when execve failed)
+    }
+  }
   if (opts.tty && !opts.detach) {
     const term = await sys.runtimeSpawnPty(runc.binary, [...globalArgs, 'exec', '--tty', '--process', processFile, '--pid-file', pidFile, id], {
       cols: opts.cols ?? 80,

@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { StrataError } from '../base/errors.js';
 import type {
   CniExecRequest, ExecResult, MountInfo, MountRequest, NodeKind, PtyProcess, PtySpawnOptions, RuntimeRunOptions,
   DirScan, DirStats, PoolHasher, RuntimeSpawnOptions, Sys, Timespec,
@@ -594,6 +595,15 @@ export class FakeSys implements Sys {
     this.record('runtimeSpawn', [binary, [...args], opts]);
     // a harmless process that exits with the configured status
     return spawn(process.execPath, ['-e', `process.exit(${this.execExitCode})`], { stdio: opts.stdio });
+  }
+
+  canExecReplace(): boolean {
+    return false; // as without the addon: the caller spawns
+  }
+
+  execReplace(binary: string, args: readonly string[], opts: { stdin: boolean }): never {
+    this.record('execReplace', [binary, [...args], opts]);
+    throw new StrataError('internal', 'execve: not in the fake');
   }
 
   spawnInherit(binary: string, args: readonly string[], opts: { stdin: boolean }): null {

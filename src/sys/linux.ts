@@ -118,6 +118,7 @@ interface SysAddon {
   readinto?(path: string | Buffer, ino: number, dev: number, buf: Buffer, off: number, len: number): number;
   lstatdirx?(path: string | Buffer): [Buffer, Float64Array, Array<Array<[string, Buffer]> | undefined>];
   spawnInherit?(file: string, args: readonly string[], stdinNull: boolean): number;
+  execReplace?(file: string, args: readonly string[], stdinNull: boolean): never;
   waitAsync?(pid: number): Promise<[number | null, number | null]>;
   run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
 }
@@ -406,6 +407,16 @@ class LinuxSys implements Sys {
     if (!a?.spawnInherit || !a.waitAsync) return null;
     const pid = a.spawnInherit(binary, [binary, ...args], !opts.stdin);
     return { pid, exited: a.waitAsync(pid).then(([code, signal]) => ({ code, signal })) };
+  }
+
+  canExecReplace(): boolean {
+    return !!sysAddon()?.execReplace;
+  }
+
+  execReplace(binary: string, args: readonly string[], opts: { stdin: boolean }): never {
+    const a = sysAddon();
+    if (!a?.execReplace) throw new StrataError('internal', 'execve: the native addon is not built');
+    return a.execReplace(binary, [binary, ...args], !opts.stdin);
   }
 
   async runtimeSpawnPty(binary: string, args: readonly string[], opts: PtySpawnOptions): Promise<PtyProcess> {

@@ -221,6 +221,14 @@ export interface Sys {
    * CLI's `exec`. Null where the addon is not built.
    */
   spawnInherit(binary: string, args: readonly string[], opts: { stdin: boolean }): InheritedChild | null;
+  /** Whether execReplace can be done here (the addon is built). */
+  canExecReplace(): boolean;
+  /**
+   * Replace this process with binary (execve), on this process's stdio as spawnInherit starts
+   * a helper (stdin on /dev/null unless `stdin`): the CLI's `exec`. Returns only by throwing,
+   * this process as it was.
+   */
+  execReplace(binary: string, args: readonly string[], opts: { stdin: boolean }): never;
   /** Start the OCI runtime under a pseudo-terminal (`runc exec --tty`). */
   runtimeSpawnPty(binary: string, args: readonly string[], opts: PtySpawnOptions): Promise<PtyProcess>;
   /**

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { containerRoot, strata, strataOk, mountsUnder, CLI, PROJECT } from '../helpers.js';
 
 describe('containers on runc + overlay', () => {
@@ -21,6 +22,20 @@ describe('containers on runc + overlay', () => {
     const bad = strata(root, ['exec', '-w', '/nope', 'io', 'true']);
     assert.notEqual(bad.code, 0);
     assert.equal(bad.stderr, 'Error: OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd ("/nope") set in config.json failed: no such file or directory: unknown\n');
+    // the CLI became strata-exec (execve): it left its exit statuses beside the bundle and
+    // nothing else; the next reader of the records moves them in
+    const dir = path.join(root, 'containers', strataOk(root, ['inspect', '-f', '{{.Id}}', 'io']).trim());
+    const left = fs.readdirSync(dir).filter((f) => f.startsWith('exec-'));
+    assert.ok(left.length >= 4 && left.every((f) => /^exec-[0-9a-f]{64}\.exit$/.test(f)), left.join(' '));
+    assert.match(strataOk(root, ['commit', '--dockerfile', 'io']), /echo out \$X; echo err >&2; exit 3/);
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('exec-')), []);
+    const db = new Database(path.join(root, 'strata.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT argv, exit_code, running FROM execs ORDER BY created').all() as { argv: string; exit_code: number | null; running: number }[];
+      assert.deepEqual(rows.map((r) => [JSON.parse(r.argv)[0], r.exit_code, r.running]), [['cat', 0, 0], ['cat', 0, 0], ['sh', 3, 0], ['sh', 137, 0], ['true', 127, 0]]);
+    } finally {
+      db.close();
+    }
     strataOk(root, ['rm', '-f', 'io']);
   });
 
