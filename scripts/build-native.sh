@@ -2,6 +2,7 @@
 # Build the native helpers into native/build/. Needs gcc (Debian: build-essential).
 #  - strata-monitor: the per-container monitor (native/monitor.c)
 #  - strata-exec: a process run in a running container, as runc exec runs it (native/exec.c)
+#  - strata-load.node: how the launcher reads the CLI bundle and its code cache (native/load.c)
 #  - strata-sys.node: mknod(2) and nanosecond utimensat(2) for the kernel door (native/sys.c, which
 #    includes native/scan.c and native/hash.c: sha256 from the OpenSSL inside Node), a
 #    Node-API addon built against Node's own headers (include/node beside the node binary, as
@@ -42,4 +43,18 @@ elif [ ! -f "$addon" ] || [ native/sys.c -nt "$addon" ] || [ native/scan.c -nt "
   mv "$addon.tmp" "$addon"
 fi
 [ -f "$addon" ] && echo "$addon"
+# strata-load.node: how dist/launch.cjs reads the bundle (native/load.c); needs Node-API's external
+# latin1 strings (Node >= 20.4): where they are missing the launcher reads with fs
+load=native/build/strata-load.node
+if [ -n "$inc" ] && { [ ! -f "$load" ] || [ native/load.c -nt "$load" ] || [ "${FORCE:-}" = 1 ]; }; then
+  if $CC $CFLAGS -fPIC -shared -I"$inc" -o "$load.tmp" native/load.c 2> "$load.log"; then
+    strip "$load.tmp" 2>/dev/null || true
+    mv "$load.tmp" "$load"
+  else
+    echo "build-native: $load not built (the launcher reads the bundle with fs): $(head -c 300 "$load.log")" >&2
+    rm -f "$load.tmp" "$load"
+  fi
+  rm -f "$load.log"
+fi
+[ -f "$load" ] && echo "$load"
 exit 0

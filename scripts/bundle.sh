@@ -18,7 +18,9 @@ npx esbuild dist/src/bin/strata.js --bundle --platform=node --format=cjs --targe
 # The native addons kept outside the bundle load the same way, on first use.
 mods='"node:[a-z_/]*"\|"@napi-rs\/xattr"\|"zstd-napi"\|"@lydell\/node-pty"'
 sed -i -e "s/__toESM(require(\($mods\)), *1)/__strataNs(\1)/g" -e "s/\brequire(\($mods\))/__strataNs(\1)/g" dist/strata.cjs
-{ tr '\n' ' ' < scripts/lazy-builtins.js; echo; cat dist/strata.cjs; } > dist/strata.cjs.tmp && mv dist/strata.cjs.tmp dist/strata.cjs
+# wrapped as Node wraps a module (on the first line: the bundle's own lines keep their numbers),
+# so that dist/launch.cjs compiles the file as it is read
+{ printf '(function (exports, require, module, __filename, __dirname) {'; tr '\n' ' ' < scripts/lazy-builtins.js; echo; cat dist/strata.cjs; printf '\n})'; } > dist/strata.cjs.tmp && mv dist/strata.cjs.tmp dist/strata.cjs
 # the launcher reads the bundle as latin1 (quicker than UTF-8): it must be ASCII
 if LC_ALL=C grep -n -m3 -P '[^\x00-\x7F]' dist/strata.cjs >&2; then
   echo "bundle.sh: dist/strata.cjs has non-ASCII characters (above); write them as \\u escapes" >&2

@@ -43,8 +43,25 @@ test('launcher: the build made a code cache V8 accepts for this bundle', () => {
   assert.equal(cache.subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
   const source = fs.readFileSync(file, 'utf8');
   assert.match(source, /^[\x00-\x7f]*$/, 'the launcher reads the bundle as latin1: it must be ASCII');
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData: cache.subarray(64) });
+  assert.ok(source.startsWith('(function (exports, require, module, __filename, __dirname) {') && source.endsWith('\n})'), 'wrapped as a module');
+  const script = new Script(source, { filename: file, cachedData: cache.subarray(64) });
   assert.equal(script.cachedDataRejected, false);
+});
+
+test('launcher: strata-load.node reads the bundle and a cache as fs does, with the bundle\'s stamp', () => {
+  const addon = path.join(PROJECT, 'native', 'build', 'strata-load.node');
+  assert.ok(fs.existsSync(addon), 'built by scripts/build-native.sh on this Node');
+  const m = { exports: {} as { latin1(f: string): [string, string]; bytes(f: string): Buffer } };
+  process.dlopen(m, addon);
+  const file = path.join(DIST, 'strata.cjs');
+  const st = fs.statSync(file, { bigint: true });
+  const [text, stamp] = m.exports.latin1(file);
+  assert.equal(stamp, `${st.size}:${st.mtimeNs}:${st.ino}`);
+  assert.ok(text === fs.readFileSync(file, 'latin1'), 'the same string');
+  const cache = path.join(DIST, 'strata.cjs.cache');
+  assert.deepEqual(m.exports.bytes(cache), fs.readFileSync(cache));
+  assert.equal(m.exports.bytes('/dev/null').length, 0);
+  assert.throws(() => m.exports.latin1('/nonexistent/x'), /\/nonexistent\/x: No such file or directory/);
 });
 
 test('launcher: a cache made for other bytes is ignored; the CLI works all the same', (t) => {
@@ -142,7 +159,7 @@ test('launcher: a common command writes its own cache after its first successful
   const st = fs.statSync(path.join(dir, 'strata.cjs'), { bigint: true });
   assert.equal(own.subarray(0, 64).toString().replace(/\0+$/, ''), `${st.size}:${st.mtimeNs}:${st.ino}`);
   const source = fs.readFileSync(path.join(dir, 'strata.cjs'), 'utf8');
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: path.join(dir, 'strata.cjs'), cachedData: own.subarray(64) });
+  const script = new Script(source, { filename: path.join(dir, 'strata.cjs'), cachedData: own.subarray(64) });
   assert.equal(script.cachedDataRejected, false);
   // the next run uses it and leaves it as it is
   const mtime = fs.statSync(path.join(caches, 'images')).mtimeMs;
