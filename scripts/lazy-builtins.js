@@ -1,9 +1,7 @@
 var __strataNsCache = {};
-var __strataEager = new Set(['node:fs', 'node:path', 'node:url', 'node:events', 'node:buffer', 'node:util', 'node:process']);
 function __strataNs(id) {
   var ns = __strataNsCache[id];
   if (ns) return ns;
-  if (__strataEager.has(id)) return (__strataNsCache[id] = __toESM(require(id), 1));
   var real;
   var load = function () { return real || (real = require(id)); };
   return (__strataNsCache[id] = new Proxy({}, {

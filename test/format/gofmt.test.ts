@@ -145,4 +145,13 @@ test('goTimeString / rfc3339Nano', () => {
   assert.equal(goTimeString(d, { utc: true }), '2023-11-14 22:13:20 +0000 UTC');
   assert.equal(goTimeString(new Date(d.getTime() + 500), { utc: true }), '2023-11-14 22:13:20.5 +0000 UTC');
   assert.equal(rfc3339Nano(d), '2023-11-14T22:13:20Z');
+  // the date is computed without Date#toISOString (which loads the time zone data): the same text
+  // for leap days, ends of centuries and years, the epoch, before it and far from it
+  const times = [0, -1, 951782400, 951868799, 4107542399, 4107542400, -62135596800, 253402300799, 253402300800, -62167219200, -62198755200];
+  for (let i = 0; i < 2000; i++) times.push(Math.floor((i * 7919.123 - 500) * 86400 * 3.717 + i * 3671));
+  for (const t of times) {
+    const date = new Date(t * 1000);
+    assert.equal(rfc3339Nano(date), date.toISOString().replace(/\.000Z$/, 'Z'), String(t));
+  }
+  assert.equal(rfc3339Nano(new Date(Date.UTC(2024, 1, 29, 23, 59, 59)), 123456789n), '2024-02-29T23:59:59.123456789Z');
 });
