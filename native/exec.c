@@ -578,9 +578,15 @@ static const char *env_get(struct conf *c, const char *name) {
   return NULL;
 }
 
-/* Go's exec.LookPath with the container's PATH: the first regular file with an x bit */
+/* Go's exec.LookPath with the container's PATH: the first regular file with an x bit; a
+ * name with a slash is that file, if it is one (runc's messages, word for word) */
 static const char *look_path(struct conf *c, const char *file) {
-  if (strchr(file, '/')) return file;
+  if (strchr(file, '/')) {
+    struct stat st;
+    if (stat(file, &st) < 0) child_fail(PREFIX "exec: \"%s\": stat %s: %s", file, file, errstr(errno));
+    if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) child_fail(PREFIX "exec: \"%s\": permission denied", file);
+    return file;
+  }
   const char *p = env_get(c, "PATH");
   if (!p) p = "";
   static char cand[8192];

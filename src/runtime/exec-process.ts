@@ -230,8 +230,6 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const rootfs = path.isAbsolute(spec.root.path) ? spec.root.path : path.join(bundle, spec.root.path);
   // a detached tty would need a console socket and nobody to read it: run it without one
   const proc = execProcessSpec(spec, rootfs, opts.detach ? { ...opts, tty: false } : opts);
-  const found = lookPathInContainer(spec, rootfs, proc.args[0]!, proc.env, proc.cwd);
-  if (found === 'notfound' || found === 'denied') throw lookupError(proc.args[0]!, found);
 
   const tag = urandom(6).toString('hex');
   const logFile = path.join(bundle, `exec-${tag}.log`);
@@ -241,6 +239,12 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const replacing = !!opts.replace && !!opts.inheritStdio && !opts.tty && !opts.detach && sys.canExecReplace();
   const native = opts.tty || opts.detach ? undefined
     : nativeExecConfig(runc, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle, ...(replacing ? { exitFile: opts.replace!.exitFile } : {}) });
+  // Docker's message for a command that is missing or cannot run, before anything is recorded;
+  // strata-exec in the CLI's place looks it up itself, inside the container, with these words
+  if (!(native && replacing)) {
+    const found = lookPathInContainer(spec, rootfs, proc.args[0]!, proc.env, proc.cwd);
+    if (found === 'notfound' || found === 'denied') throw lookupError(proc.args[0]!, found);
+  }
   const processFile = path.join(bundle, native ? `exec-${tag}.conf` : `exec-${tag}.json`);
   fs.writeFileSync(processFile, native?.conf ?? JSON.stringify(proc), { mode: 0o600 });
   const cleanup = () => {

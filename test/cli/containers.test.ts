@@ -36,6 +36,20 @@ describe('containers on runc + overlay', () => {
     } finally {
       db.close();
     }
+    // a command that is missing or cannot run: looked up inside the container, in Docker's words
+    // and with its status, through strata-exec as through runc
+    const cases: Array<[string, number, string]> = [
+      ['nosuchcmd', 127, 'exec: "nosuchcmd": executable file not found in $PATH'],
+      ['/nope', 127, 'exec: "/nope": stat /nope: no such file or directory'],
+      ['/etc/passwd', 126, 'exec: "/etc/passwd": permission denied'],
+      ['/bin', 126, 'exec: "/bin": permission denied'],
+    ];
+    for (const runtime of ['native', 'runc']) {
+      for (const [cmd, code, detail] of cases) {
+        const f = strata(root, ['exec', 'io', cmd], { env: runtime === 'runc' ? { STRATA_EXEC_RUNTIME: 'runc' } : {} });
+        assert.deepEqual([f.code, f.stdout, f.stderr], [code, '', `Error: OCI runtime exec failed: exec failed: unable to start container process: ${detail}: unknown\n`], `${runtime} ${cmd}`);
+      }
+    }
     strataOk(root, ['rm', '-f', 'io']);
   });
 
