@@ -113,7 +113,7 @@ const WIDE_RANGES: ReadonlyArray<readonly [number, number]> = [
 
 // built on first use: esbuild writes this one as `new RegExp(...)`, which compiles its Unicode set at start-up (~0.7 ms)
 let emojiPresentation: RegExp | undefined;
-const ZERO_WIDTH = /[\p{Mn}\p{Me}\p{Cf}]/u;
+let zeroWidth: RegExp | undefined; // (made on first use, as emojiPresentation)
 
 function inWideTable(cp: number): boolean {
   let lo = 0;
@@ -143,7 +143,7 @@ function runeWidth(cp: number): number {
   if (isWide(cp)) return 2;
   // Hangul medial vowels / final consonants combine with the preceding syllable.
   if (cp >= 0x1160 && cp <= 0x11ff) return 0;
-  if (ZERO_WIDTH.test(String.fromCodePoint(cp))) return 0;
+  if ((zeroWidth ??= /[\p{Mn}\p{Me}\p{Cf}]/u).test(String.fromCodePoint(cp))) return 0;
   return 1;
 }
 

@@ -102,12 +102,12 @@ function isSpace(c: string | undefined): boolean {
   return c === ' ' || c === '\t' || c === '\r' || c === '\n';
 }
 
-const ALNUM = /^[\p{L}\p{Nd}_]$/u;
+let alnum: RegExp | undefined; // made on first use: the literal builds its Unicode sets when evaluated
 function isAlphaNumeric(c: string | undefined): boolean {
   if (c === undefined) return false;
   // ASCII without the Unicode-class regex (its first use compiles for ~1 ms)
   if (c < '\x80') return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === '_';
-  return ALNUM.test(c);
+  return (alnum ??= /^[\p{L}\p{Nd}_]$/u).test(c);
 }
 
 function hasLeftTrimMarker(s: string, at: number): boolean {
