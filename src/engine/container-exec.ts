@@ -3,8 +3,8 @@ import { conflict } from '../base/errors.js';
 import { rfc3339Nano } from '../image/config.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DB } from '../meta/db.js';
-import { finishExec, insertExec, runningExecs } from '../meta/execs.js';
+import { tx, type DB } from '../meta/db.js';
+import { finishExec, insertExec, runningExecs, type ExecRow } from '../meta/execs.js';
 import { execInContainer, type ExecHandle } from '../runtime/index.js';
 import type { Container } from './container-model.js';
 import type { ContainerCore } from './container-core.js';
@@ -21,9 +21,11 @@ export function execTarget(cs: ContainerCore, ref: string): Container {
 
 /**
  * Run a process in a running container. `replace` (the CLI's foreground exec, with
- * inheritStdio): this process may be replaced by strata-exec once the exec is recorded and
- * `replace` has run; then execIn never returns, and the exit status reaches the record through
- * the exit file strata-exec writes (foldExecExits).
+ * inheritStdio): this process may be replaced by strata-exec once `replace` has run; then
+ * execIn never returns. Such an exec is recorded in a file beside the bundle instead of the
+ * database (a write there would leave the WAL to every next process to read back, the CLI being
+ * gone before it could check it in), strata-exec writes its exit status beside it, and the next
+ * reader of the records moves both in (foldExecs).
  */
 export async function execIn(cs: ContainerCore, ref: string, opts: { args: string[]; env?: string[]; user?: string; workdir?: string; tty?: boolean; detach?: boolean; stdin?: boolean; privileged?: boolean; rows?: number; cols?: number; inheritStdio?: boolean; execId?: string; replace?: () => void }): Promise<ExecHandle & { execId: string }> {
   const c = execTarget(cs, ref);
@@ -39,21 +41,31 @@ export async function execIn(cs: ContainerCore, ref: string, opts: { args: strin
   if (opts.rows) e.rows = opts.rows;
   if (opts.cols) e.cols = opts.cols;
   if (opts.inheritStdio) e.inheritStdio = true;
-  const record = () => insertExec(cs.store.db, { id: execId, containerId: c.id, created: rfc3339Nano(), user: opts.user ?? c.config.User ?? '', workdir: opts.workdir ?? c.config.WorkingDir ?? '', argv: opts.args, env: opts.env ?? [], tty: !!opts.tty });
-  let recorded = false;
+  const row = (): ExecRow => ({ id: execId, containerId: c.id, created: rfc3339Nano(), user: opts.user ?? c.config.User ?? '', workdir: opts.workdir ?? c.config.WorkingDir ?? '', argv: opts.args, env: opts.env ?? [], tty: !!opts.tty });
   const replace = opts.replace;
+  const files = execFiles(c.dir, execId);
+  let inFile = false;
   if (replace) {
     e.replace = {
-      exitFile: execExitFile(c.dir, execId),
+      exitFile: files.exit,
       before: () => {
-        record();
-        recorded = true;
+        // temp file and rename, not synced: a record lost to a crash of the host is provenance lost, as
+        // for the database's last commits (synchronous=NORMAL); a torn one is dropped by foldExecs
+        fs.writeFileSync(`${files.record}.tmp`, JSON.stringify(row()));
+        fs.renameSync(`${files.record}.tmp`, files.record);
+        inFile = true;
         replace();
       },
     };
   }
-  const handle = await execInContainer(cs.runc, c.id, e);
-  if (!recorded) record();
+  let handle: ExecHandle;
+  try {
+    handle = await execInContainer(cs.runc, c.id, e);
+  } catch (err) {
+    if (inFile) fs.rmSync(files.record, { force: true }); // the process could not be replaced
+    throw err;
+  }
+  insertExec(cs.store.db, row());
   const wait = handle.wait.bind(handle);
   let done: Promise<number> | undefined;
   const recordWait = () => (done ??= wait().then((code) => {
@@ -63,15 +75,30 @@ export async function execIn(cs: ContainerCore, ref: string, opts: { args: strin
   return Object.assign(handle, { execId, wait: recordWait });
 }
 
-/** Where strata-exec writes the exit status of an exec that took the CLI's place. */
-export function execExitFile(dir: string, execId: string): string {
-  return path.join(dir, `exec-${execId}.exit`);
+/** An exec that took the CLI's place: its record, and the exit status strata-exec writes. */
+function execFiles(dir: string, execId: string): { record: string; exit: string } {
+  return { record: path.join(dir, `exec-${execId}.json`), exit: path.join(dir, `exec-${execId}.exit`) };
 }
 
-/** The exit statuses strata-exec wrote for execs recorded as running, moved into their records. */
-export function foldExecExits(db: DB, containerId: string, dir: string): void {
+const RECORD_FILE = /^exec-([0-9a-f]{64})\.json$/;
+
+/** The records and exit statuses of execs that took the CLI's place, moved into the database. */
+export function foldExecs(db: DB, containerId: string, dir: string): void {
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  const records = names.filter((n) => RECORD_FILE.test(n));
+  if (records.length) {
+    tx(db, () => {
+      for (const n of records) {
+        let r: ExecRow | undefined;
+        try { r = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as ExecRow; } catch { /* torn by a crash: dropped */ }
+        if (r && r.id === RECORD_FILE.exec(n)![1] && r.containerId === containerId) insertExec(db, r, { ifNew: true });
+      }
+    });
+    for (const n of records) fs.rmSync(path.join(dir, n), { force: true });
+  }
   for (const id of runningExecs(db, containerId)) {
-    const file = execExitFile(dir, id);
+    const file = execFiles(dir, id).exit;
     let text: string;
     try { text = fs.readFileSync(file, 'utf8'); } catch { continue; }
     const code = Number.parseInt(text, 10);

@@ -18,7 +18,7 @@ import { createContainer } from './container-create.js';
 import { abandonDeferred, prepareBundle, startContainer } from './container-start.js';
 import { killContainer, pauseContainer, stopContainer, unpauseContainer, waitContainer } from './container-stop.js';
 import { pruneContainers, removeContainer, renameContainer } from './container-remove.js';
-import { execIn, execTarget, foldExecExits } from './container-exec.js';
+import { execIn, execTarget, foldExecs } from './container-exec.js';
 import { containerSummary, imageColumn, inspectContainer, listContainers, portSummaries } from './container-views.js';
 import { generateId } from './names.js';
 import type { CreateRequest } from './create-spec.js';
@@ -98,7 +98,7 @@ export class Containers extends ContainerCore {
 
   /** The execs recorded for a container (provenance). */
   execsOf(id: string): { created: string; user: string; workdir: string; argv: string[]; exitCode: number | null }[] {
-    foldExecExits(this.store.db, id, this.get(id).dir);
+    foldExecs(this.store.db, id, this.get(id).dir);
     return execsOfContainer(this.store.db, id);
   }
 

@@ -1,10 +1,11 @@
 /** The `execs` table: every exec run in a container (for commit provenance). */
 import type { DB } from './db.js';
 
-interface ExecRow { id: string; containerId: string; created: string; user: string; workdir: string; argv: string[]; env: string[]; tty: boolean; }
+export interface ExecRow { id: string; containerId: string; created: string; user: string; workdir: string; argv: string[]; env: string[]; tty: boolean; }
 
-export function insertExec(db: DB, r: ExecRow): void {
-  db.prepare('INSERT INTO execs (id, container_id, created, user, workdir, argv, env, tty, running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)')
+/** A running exec's record; `ifNew`: nothing when one with its id is there already. */
+export function insertExec(db: DB, r: ExecRow, opts: { ifNew?: boolean } = {}): void {
+  db.prepare(`INSERT ${opts.ifNew ? 'OR IGNORE ' : ''}INTO execs (id, container_id, created, user, workdir, argv, env, tty, running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`)
     .run(r.id, r.containerId, r.created, r.user, r.workdir, JSON.stringify(r.argv), JSON.stringify(r.env), r.tty ? 1 : 0);
 }
 

@@ -22,11 +22,19 @@ describe('containers on runc + overlay', () => {
     const bad = strata(root, ['exec', '-w', '/nope', 'io', 'true']);
     assert.notEqual(bad.code, 0);
     assert.equal(bad.stderr, 'Error: OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd ("/nope") set in config.json failed: no such file or directory: unknown\n');
-    // the CLI became strata-exec (execve): it left its exit statuses beside the bundle and
-    // nothing else; the next reader of the records moves them in
+    // the CLI became strata-exec (execve): each exec left its record and its exit status beside
+    // the bundle, nothing else, and wrote nothing to the database; the next reader of the records
+    // moves them in
     const dir = path.join(root, 'containers', strataOk(root, ['inspect', '-f', '{{.Id}}', 'io']).trim());
     const left = fs.readdirSync(dir).filter((f) => f.startsWith('exec-'));
-    assert.ok(left.length >= 4 && left.every((f) => /^exec-[0-9a-f]{64}\.exit$/.test(f)), left.join(' '));
+    const ids = new Set(left.map((f) => f.replace(/\.(json|exit)$/, '')));
+    assert.ok(left.length === 10 && ids.size === 5 && left.every((f) => /^exec-[0-9a-f]{64}\.(json|exit)$/.test(f)), left.join(' '));
+    const before = new Database(path.join(root, 'strata.db'), { readonly: true });
+    try {
+      assert.equal((before.prepare('SELECT count(*) AS n FROM execs').get() as { n: number }).n, 0);
+    } finally {
+      before.close();
+    }
     assert.match(strataOk(root, ['commit', '--dockerfile', 'io']), /echo out \$X; echo err >&2; exit 3/);
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('exec-')), []);
     const db = new Database(path.join(root, 'strata.db'), { readonly: true });
