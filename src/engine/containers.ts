@@ -96,9 +96,9 @@ export class Containers extends ContainerCore {
 
   exec(ref: string, opts: ExecOptions): Promise<ExecHandle & { execId: string }> { return execIn(this, ref, opts); }
 
-  /** The execs recorded for a container (provenance). */
-  execsOf(id: string): { created: string; user: string; workdir: string; argv: string[]; exitCode: number | null }[] {
-    foldExecs(this.store.db, id, this.get(id).dir);
+  /** The execs recorded for a container (provenance), with those still in files beside its bundle. */
+  execsOf(id: string, dir = this.get(id).dir): { created: string; user: string; workdir: string; argv: string[]; exitCode: number | null }[] {
+    foldExecs(this.store.db, id, dir);
     return execsOfContainer(this.store.db, id);
   }
 
@@ -179,7 +179,7 @@ export class Containers extends ContainerCore {
       imageRef: c.row.image_ref,
       containerId: c.id,
       containerConfig: c.config,
-      execs: execsOfContainer(this.store.db, c.id).map((e) => ({ created: e.created, user: e.user, workdir: e.workdir, argv: e.argv })),
+      execs: this.execsOf(c.id, c.dir).map((e) => ({ created: e.created, user: e.user, workdir: e.workdir, argv: e.argv })),
     };
     if (opts.author) input.author = opts.author;
     if (opts.message) input.message = opts.message;
