@@ -39,6 +39,8 @@
  *                                              closed, signals at their defaults and none
  *                                              blocked); returns only by throwing, with this
  *                                              process as it was
+ *   netnsAdd(dir, name)                        `ip netns add NAME` with dir for /run/netns,
+ *                                              without a program
  *   waitAsync(pid)                             waitpid(2) on libuv's thread pool: a promise of
  *                                              [exit code, signal] (one of them null)
  *   run(file, args, env, input, timeoutMs, fd3)
@@ -61,6 +63,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -210,6 +213,60 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   char *data = fstype ? path_arg(env, argv[4]) : NULL;
   if (data && mount(source, target, fstype, flags, data[0] ? data : NULL) != 0) throw_errno(env, errno, "mount", target);
   free(source); free(target); free(fstype); free(data);
+  return NULL;
+}
+
+/* the child of netnsAdd: in a network namespace of its own, bound at the file; shares the
+ * parent's memory (CLONE_VM, the parent waits), so raw system calls only */
+static int netns_child(void *arg) {
+  const char *file = arg;
+  if (unshare(CLONE_NEWNET) != 0) return errno;
+  if (mount("/proc/self/ns/net", file, "none", MS_BIND, NULL) != 0) return errno;
+  return 0;
+}
+
+/* what `ip netns add NAME` does (iproute2's netns_add), without a program: /run/netns made a
+ * shared mount (bound onto itself first when it is not a mount point), an empty file, and a new
+ * network namespace bind-mounted on it by a short child sharing this process's memory; nothing
+ * is left when it fails */
+static napi_value js_netns_add(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "netnsAdd(dir, name)")) return NULL;
+  char *dir = path_arg(env, argv[0]);
+  char *name = dir ? path_arg(env, argv[1]) : NULL;
+  if (!name) { free(dir); return NULL; }
+  char file[4096];
+  snprintf(file, sizeof file, "%s/%s", dir, name);
+  int e = 0;
+  const char *what = "mkdir";
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) e = errno;
+  if (!e && mount("", dir, "none", MS_SHARED | MS_REC, NULL) != 0) {
+    if (errno != EINVAL) { e = errno; what = "mount --make-shared"; }
+    else if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) != 0) { e = errno; what = "mount --bind"; }
+    else if (mount("", dir, "none", MS_SHARED | MS_REC, NULL) != 0) { e = errno; what = "mount --make-shared"; }
+  }
+  if (!e) {
+    what = "create";
+    int fd = open(file, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    if (fd < 0) e = errno;
+    else {
+      close(fd);
+      what = "unshare/mount";
+      static char stack[16384] __attribute__((aligned(16)));
+      pid_t pid = clone(netns_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, file);
+      int status = 0;
+      if (pid < 0) e = errno;
+      else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        if (!WIFEXITED(status)) e = EIO;
+        else e = WEXITSTATUS(status);
+      }
+      if (e) unlink(file);
+    }
+  }
+  if (e) throw_errno(env, e, what, file);
+  free(dir);
+  free(name);
   return NULL;
 }
 
@@ -753,6 +810,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "spawnInherit", f);
   napi_create_function(env, "execReplace", NAPI_AUTO_LENGTH, js_exec_replace, NULL, &f);
   napi_set_named_property(env, exports, "execReplace", f);
+  napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, js_netns_add, NULL, &f);
+  napi_set_named_property(env, exports, "netnsAdd", f);
   napi_create_function(env, "waitAsync", NAPI_AUTO_LENGTH, js_wait_async, NULL, &f);
   napi_set_named_property(env, exports, "waitAsync", f);
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, js_run, NULL, &f);

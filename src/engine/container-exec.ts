@@ -1,8 +1,8 @@
 /** `exec`: a process in a running container, recorded in `execs` (commit provenance). */
-import { conflict } from '../base/errors.js';
-import { rfc3339Nano } from '../image/config.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { conflict } from '../base/errors.js';
+import { rfc3339Nano } from '../image/config.js';
 import { tx, type DB } from '../meta/db.js';
 import { finishExec, insertExec, runningExecs, type ExecRow } from '../meta/execs.js';
 import { execInContainer, type ExecHandle } from '../runtime/index.js';
@@ -51,7 +51,8 @@ export async function execIn(cs: ContainerCore, ref: string, opts: { args: strin
       before: () => {
         // temp file and rename, not synced: a record lost to a crash of the host is provenance lost, as
         // for the database's last commits (synchronous=NORMAL); a torn one is dropped by foldExecs
-        fs.writeFileSync(`${files.record}.tmp`, JSON.stringify(row()));
+        // (0600: the exec's environment may hold secrets)
+        fs.writeFileSync(`${files.record}.tmp`, JSON.stringify(row()), { mode: 0o600 });
         fs.renameSync(`${files.record}.tmp`, files.record);
         inFile = true;
         replace();

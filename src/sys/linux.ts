@@ -119,6 +119,7 @@ interface SysAddon {
   lstatdirx?(path: string | Buffer): [Buffer, Float64Array, Array<Array<[string, Buffer]> | undefined>];
   spawnInherit?(file: string, args: readonly string[], stdinNull: boolean): number;
   execReplace?(file: string, args: readonly string[], stdinNull: boolean): never;
+  netnsAdd?(dir: string, name: string): void;
   waitAsync?(pid: number): Promise<[number | null, number | null]>;
   run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
 }
@@ -227,6 +228,16 @@ class LinuxSys implements Sys {
   }
 
   ip(args: readonly string[]): Promise<ExecResult> {
+    // `ip netns add NAME` through the addon (no program: ~4 ms less on run's way to its netns)
+    const a = sysAddon();
+    if (a?.netnsAdd && args.length === 3 && args[0] === 'netns' && args[1] === 'add' && /^[A-Za-z0-9_.-]+$/.test(args[2]!)) {
+      try {
+        a.netnsAdd(`${this.runDir}/netns`, args[2]!);
+        return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+      } catch (e) {
+        return Promise.resolve({ code: 1, stdout: '', stderr: `Cannot create namespace "${args[2]}": ${(e as Error).message}\n` });
+      }
+    }
     return runProgram('ip', args);
   }
 

@@ -29,6 +29,7 @@ describe('containers on runc + overlay', () => {
     const left = fs.readdirSync(dir).filter((f) => f.startsWith('exec-'));
     const ids = new Set(left.map((f) => f.replace(/\.(json|exit)$/, '')));
     assert.ok(left.length === 10 && ids.size === 5 && left.every((f) => /^exec-[0-9a-f]{64}\.(json|exit)$/.test(f)), left.join(' '));
+    assert.ok(left.every((f) => (fs.statSync(path.join(dir, f)).mode & 0o777) === 0o600), 'owner only: a record holds the exec\'s environment');
     const before = new Database(path.join(root, 'strata.db'), { readonly: true });
     try {
       assert.equal((before.prepare('SELECT count(*) AS n FROM execs').get() as { n: number }).n, 0);

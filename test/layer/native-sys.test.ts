@@ -217,3 +217,25 @@ test('poolHasher: sha256 on the thread pool, updated in order, readable between 
   await h.update(Buffer.alloc(0));
   assert.equal(h.digest(), `sha256:${want.digest('hex')}`);
 });
+
+test('ip netns add through the addon: a network namespace of its own bound at /run/netns/NAME, as ip(8) makes it; a name taken is refused and left as it was', { skip: !built && 'native/build/strata-sys.node is not built' }, async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const name = `sx-test-${process.pid}`;
+  const file = `/run/netns/${name}`;
+  t.after(() => { try { execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' }); } catch { /* gone */ } });
+  const r = await linuxSys.ip(['netns', 'add', name]);
+  assert.deepEqual([r.code, r.stderr], [0, '']);
+  // a namespace file, not this process's namespace, with only `lo`, usable by ip(8)
+  const ours = fs.readlinkSync('/proc/self/ns/net');
+  const theirs = execFileSync('ip', ['netns', 'exec', name, 'readlink', '/proc/self/ns/net']).toString().trim();
+  assert.match(theirs, /^net:\[\d+\]$/);
+  assert.notEqual(theirs, ours);
+  assert.match(execFileSync('ip', ['netns', 'exec', name, 'ip', '-o', 'link']).toString(), /^1: lo:[^\n]*\n$/);
+  assert.ok(execFileSync('ip', ['netns', 'list']).toString().split('\n').some((l) => l.split(' ')[0] === name));
+  const again = await linuxSys.ip(['netns', 'add', name]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /File exists/);
+  assert.equal(execFileSync('ip', ['netns', 'exec', name, 'readlink', '/proc/self/ns/net']).toString().trim(), theirs, 'the first is untouched');
+  execFileSync('ip', ['netns', 'delete', name]);
+  assert.equal(fs.existsSync(file), false);
+});
