@@ -503,15 +503,24 @@ static bool strv_arg(napi_env env, napi_value v, char ***out) {
   return true;
 }
 
-static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
+/* the (file, args, stdinNull) of spawnInherit and execReplace; false when one is unusable (thrown) */
+static bool program_args(napi_env env, napi_callback_info info, const char *usage, char **file, char ***args, bool *stdin_null) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv, "spawnInherit(file, args, stdinNull)")) return NULL;
-  bool stdin_null = false;
-  napi_get_value_bool(env, argv[2], &stdin_null);
-  char *file = path_arg(env, argv[0]);
-  char **args = NULL;
+  *file = NULL;
+  *args = NULL;
+  *stdin_null = false;
+  if (!get_args(env, info, 3, argv, usage)) return false;
+  napi_get_value_bool(env, argv[2], stdin_null);
+  *file = path_arg(env, argv[0]);
+  return *file && strv_arg(env, argv[1], args) && *args;
+}
+
+static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
+  char *file;
+  char **args;
+  bool stdin_null;
   napi_value result = NULL;
-  if (file && strv_arg(env, argv[1], &args) && args) {
+  if (program_args(env, info, "spawnInherit(file, args, stdinNull)", &file, &args, &stdin_null)) {
     const int fds[4] = {stdin_null ? -1 : 0, 1, 2, -1};
     pid_t pid;
     int e = spawn_with(&pid, file, args, NULL, fds, false);
@@ -524,13 +533,10 @@ static napi_value js_spawn_inherit(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_exec_replace(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv, "execReplace(file, args, stdinNull)")) return NULL;
-  bool stdin_null = false;
-  napi_get_value_bool(env, argv[2], &stdin_null);
-  char *file = path_arg(env, argv[0]);
-  char **args = NULL;
-  if (file && strv_arg(env, argv[1], &args) && args) {
+  char *file;
+  char **args;
+  bool stdin_null;
+  if (program_args(env, info, "execReplace(file, args, stdinNull)", &file, &args, &stdin_null)) {
     /* what is changed is put back if execve fails: Node's handlers, mask and stdin */
     struct sigaction old[NSIG], dfl;
     sigset_t all, none, oldmask;
