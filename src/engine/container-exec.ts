@@ -49,6 +49,9 @@ export async function execIn(cs: ContainerCore, ref: string, opts: { args: strin
     e.replace = {
       exitFile: files.exit,
       before: () => {
+        // the files stay few: every FOLD_AT-th exec moves those there into the database (a few WAL
+        // frames for the next process to read back, once in FOLD_AT execs)
+        if (fs.readdirSync(c.dir).filter((n) => RECORD_FILE.test(n)).length >= FOLD_AT) foldExecs(cs.store.db, c.id, c.dir);
         // temp file and rename, not synced: a record lost to a crash of the host is provenance lost, as
         // for the database's last commits (synchronous=NORMAL); a torn one is dropped by foldExecs
         // (0600: the exec's environment may hold secrets)
@@ -82,6 +85,9 @@ function execFiles(dir: string, execId: string): { record: string; exit: string 
 }
 
 const RECORD_FILE = /^exec-([0-9a-f]{64})\.json$/;
+
+/** Records in files that make the next CLI exec move them into the database first. */
+const FOLD_AT = 64;
 
 /** The records and exit statuses of execs that took the CLI's place, moved into the database. */
 export function foldExecs(db: DB, containerId: string, dir: string): void {
