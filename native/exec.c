@@ -147,7 +147,8 @@ static void record_status(int status) {
   else { close(fd); unlink(tmp); }
 }
 
-/* the CLI's exit status for a process that could not start (Docker's: 127 not found, 126 else) */
+/* the CLI's exit status for a process that could not start (Docker's: 127 not found, 126 else):
+ * runtime/runc.ts startErrorExitCode's rule, with the CLI's 125 -> 126 */
 static int start_error_status(const char *msg) {
   if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory")) return 127;
   return 126;

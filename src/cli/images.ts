@@ -71,6 +71,7 @@ export function registerImageCommands(program: Command, image: Command): void {
       try {
         out(await engine().images.import(input, opts));
       } finally {
+        // the descriptor openInput returned (a stream has `pipe`; no instanceof: that loads node:stream)
         if ('fd' in input && !('pipe' in input)) fs.closeSync(input.fd);
       }
     });

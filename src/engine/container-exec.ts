@@ -51,7 +51,8 @@ export async function execIn(cs: ContainerCore, ref: string, opts: { args: strin
       before: () => {
         // the files stay few: every FOLD_AT-th exec moves those there into the database (a few WAL
         // frames for the next process to read back, once in FOLD_AT execs)
-        if (fs.readdirSync(c.dir).filter((n) => RECORD_FILE.test(n)).length >= FOLD_AT) foldExecs(cs.store.db, c.id, c.dir);
+        const names = fs.readdirSync(c.dir);
+        if (names.filter((n) => RECORD_FILE.test(n)).length >= FOLD_AT) foldExecs(cs.store.db, c.id, c.dir, names);
         // temp file and rename, not synced: a record lost to a crash of the host is provenance lost, as
         // for the database's last commits (synchronous=NORMAL); a torn one is dropped by foldExecs
         // (0600: the exec's environment may hold secrets)
@@ -89,17 +90,21 @@ const RECORD_FILE = /^exec-([0-9a-f]{64})\.json$/;
 /** Records in files that make the next CLI exec move them into the database first. */
 const FOLD_AT = 64;
 
-/** The records and exit statuses of execs that took the CLI's place, moved into the database. */
-export function foldExecs(db: DB, containerId: string, dir: string): void {
-  let names: string[];
-  try { names = fs.readdirSync(dir); } catch { return; }
+/**
+ * The records and exit statuses of execs that took the CLI's place, moved into the database;
+ * `names`: the dir's listing when the caller has just read it.
+ */
+export function foldExecs(db: DB, containerId: string, dir: string, names?: string[]): void {
+  if (!names) {
+    try { names = fs.readdirSync(dir); } catch { return; }
+  }
   const records = names.filter((n) => RECORD_FILE.test(n));
   if (records.length) {
     tx(db, () => {
       for (const n of records) {
         let r: ExecRow | undefined;
         try { r = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as ExecRow; } catch { /* torn by a crash: dropped */ }
-        if (r && r.id === RECORD_FILE.exec(n)![1] && r.containerId === containerId) insertExec(db, r, { ifNew: true });
+        if (r && n === `exec-${r.id}.json` && r.containerId === containerId) insertExec(db, r, { ifNew: true });
       }
     });
     for (const n of records) fs.rmSync(path.join(dir, n), { force: true });

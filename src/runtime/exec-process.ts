@@ -236,7 +236,8 @@ export async function execInContainer(runc: Runc, id: string, opts: ExecOptions)
   const pidFile = path.join(bundle, `exec-${tag}.pid`);
   // a foreground exec without a tty runs through strata-exec when it can (exec-native.ts)
   const sys = runc.sys;
-  const replacing = !!opts.replace && !!opts.inheritStdio && !opts.tty && !opts.detach && sys.canExecReplace();
+  // (only with `native`, which a tty or detached exec never gets)
+  const replacing = !!opts.replace && !!opts.inheritStdio && sys.canExecReplace();
   const native = opts.tty || opts.detach ? undefined
     : nativeExecConfig(runc, id, spec, proc, { log: logFile, pid: pidFile, cacheDir: bundle, ...(replacing ? { exitFile: opts.replace!.exitFile } : {}) });
   // Docker's message for a command that is missing or cannot run, before anything is recorded;
