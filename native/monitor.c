@@ -3,8 +3,9 @@
  *
  * It daemonizes, becomes the child subreaper, creates the container with
  * `runc create` (pipes for stdio, or a pty received from runc over
- * --console-socket with SCM_RIGHTS), starts it with `runc start`, and then
- * owns the container's stdio for the container's whole life:
+ * --console-socket with SCM_RIGHTS), starts it with `runc start` (or both at
+ * once with `runc run --detach`: --run, and --gate, see "the gate" below), and
+ * then owns the container's stdio for the container's whole life:
  *
  *   - output goes to a json-file log (Docker's format, one JSON object per line)
  *     and to every attached client;
@@ -27,14 +28,16 @@
  *                    the end of this client's input. Reply "ok\n", then the
  *                    stream (client bytes after the line are stdin).
  *   resize ROWS COLS\n   reply "ok\n" (stored until a pty exists)
- *   start\n          (with --defer-start) reply "ok PID\n" or "err CODE MSG\n"
+ *   start\n          (with --defer-start, or --gate) reply "ok PID\n" or "err CODE MSG\n"
  *   norestart\n      no restart after the next exit; ends a back-off wait.
  *   kill SIG [norestart]\n   signal the container's init (runc kill without runc);
  *                    reply "ok\n", or "err 1 ..." when it is not running.
  *   status\n         reply one JSON line.
  *
  * Sync pipe (--sync-fd, to the starter): one line, "ok PID MONITORPID\n" once
- * running, "created PID MONITORPID\n" with --defer-start, or "err CODE MESSAGE\n".
+ * running, "created PID MONITORPID\n" with --defer-start, "gated 0 MONITORPID\n"
+ * with --gate (runc run waits for "start"; norestart or kill instead cancel it),
+ * or "err CODE MESSAGE\n".
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -66,13 +69,13 @@
 #define STDIN_BUF 65536
 
 enum { R_NO, R_ALWAYS, R_ON_FAILURE, R_UNLESS_STOPPED };
-enum { ST_CREATED, ST_RUNNING, ST_DRAINING, ST_BACKOFF, ST_DONE };
+enum { ST_CREATED, ST_RUNNING, ST_DRAINING, ST_BACKOFF, ST_DONE, ST_GATED };
 enum { F_IN = 1, F_OUT = 2, F_ERR = 4, F_ONCE = 8 };
 
 static struct {
   const char *runtime, *root, *id, *bundle, *pidfile, *log_path, *state_path, *exit_path, *sock_path,
-      *runc_log;
-  int tty, stdin_open, defer_start, sync_fd, restart, restart_max;
+      *runc_log, *gate;
+  int tty, stdin_open, defer_start, run, sync_fd, restart, restart_max;
 } opt = {.runtime = "runc", .sync_fd = -1};
 
 struct client {
@@ -110,6 +113,10 @@ static char in_buf[STDIN_BUF];
 static size_t in_len;
 static int stdin_closed;
 static char last_error[1024];
+/* --gate: `runc run` in flight, held in the bundle's createRuntime hook until "start" */
+static pid_t gate_runc;   /* runc run's pid while it runs; 0 once reaped */
+static int gate_status;   /* its wait status once reaped before "start" */
+static int gate_fd = -1;  /* the gate fifo, held open for writing */
 
 struct linebuf { char buf[LINE_MAX_LOG]; size_t len; };
 static struct linebuf lb_out, lb_err;
@@ -537,7 +544,11 @@ static int read_oom_kills(void) {
  * created (and started), or the exit code to report (127/126/125) with
  * last_error set.
  */
-static int create_container(void) {
+/* `runc create` (waited for), or with opt.run `runc run --detach`: waited for, or with
+ * opt.gate left running, held by the hook until "start" (the console, with a tty, is taken
+ * first: runc sends it before it runs the hooks). */
+static int created(int st);
+static int create_container(int gated) {
   last_error[0] = 0;
   int stdin_r = -1, stdout_w = -1, stderr_w = -1;
   int con_listen = -1;
@@ -591,7 +602,8 @@ static int create_container(void) {
   if (opt.root) argv[n++] = "--root", argv[n++] = (char *)opt.root;
   if (opt.runc_log) argv[n++] = "--log", argv[n++] = (char *)opt.runc_log, argv[n++] = "--log-format",
                      argv[n++] = "json";
-  argv[n++] = "create";
+  if (opt.run) argv[n++] = "run", argv[n++] = "--detach";
+  else argv[n++] = "create";
   argv[n++] = "--bundle";
   argv[n++] = (char *)opt.bundle;
   argv[n++] = "--pid-file";
@@ -600,6 +612,10 @@ static int create_container(void) {
   argv[n++] = (char *)opt.id;
   argv[n] = NULL;
 
+  if (opt.run && !gated) {
+    clock_gettime(CLOCK_REALTIME, &started_ts);
+    fmt_time(started_at, sizeof started_at, &started_ts);
+  }
   pid_t p;
   if (opt.tty) p = spawn(argv, devnull, devnull, devnull);
   else p = spawn(argv, stdin_r >= 0 ? stdin_r : devnull, stdout_w, stderr_w);
@@ -616,7 +632,7 @@ static int create_container(void) {
   int st = 0, done = 0;
   if (opt.tty) {
     /* accept the console connection while runc create runs */
-    while (!done) {
+    while (!done && !(gated && pty_fd >= 0)) {
       struct pollfd pfd = {con_listen, POLLIN, 0};
       int r = poll(&pfd, 1, 20);
       if (r > 0 && (pfd.revents & POLLIN)) {
@@ -638,9 +654,27 @@ static int create_container(void) {
     }
     close_fd(&con_listen);
     unlink(con_path);
-  } else {
+  } else if (!gated) {
     st = wait_pid(p);
   }
+  if (gated && !done) {
+    gate_runc = p;
+    state = ST_GATED;
+    return 0;
+  }
+  return created(st);
+
+pipe_fail:
+  snprintf(last_error, sizeof last_error, "pipe: %s", strerror(errno));
+  close_fd(&stdin_r);
+  close_fd(&stdout_w);
+  close_fd(&stderr_w);
+  close_stdio();
+  return 125;
+}
+
+/* After runc create (or run) exited with wait status `st`: the container's pid, or the error. */
+static int created(int st) {
 
   if (status_code(st) != 0) {
     read_runc_error(last_error, sizeof last_error);
@@ -650,6 +684,15 @@ static int create_container(void) {
       last_error[strcspn(last_error, "\n")] = 0;
     }
     if (!last_error[0]) snprintf(last_error, sizeof last_error, "runc create exited with status %d", status_code(st));
+    /* Docker's words are runc create's: `runc run failed: ...` reads `runc create failed: ...` */
+    char *rr = strstr(last_error, "runc run failed");
+    if (rr) {
+      size_t tail = strlen(rr + 8);
+      if ((size_t)(rr - last_error) + 11 + tail >= sizeof last_error) tail = sizeof last_error - (size_t)(rr - last_error) - 12;
+      memmove(rr + 11, rr + 8, tail);
+      rr[11 + tail] = 0;
+      memcpy(rr, "runc create", 11);
+    }
     close_stdio();
     runc("delete", "-f", opt.id, NULL, NULL, NULL);
     return error_exit_code(last_error);
@@ -676,16 +719,84 @@ static int create_container(void) {
     return 125;
   }
   find_oom_file();
-  state = ST_CREATED;
+  if (opt.run) {
+    state = ST_RUNNING;
+    finished_at[0] = 0;
+    exit_code = -1;
+    oom_killed = 0;
+    write_state("running");
+  } else {
+    state = ST_CREATED;
+  }
   return 0;
+}
 
-pipe_fail:
-  snprintf(last_error, sizeof last_error, "pipe: %s", strerror(errno));
-  close_fd(&stdin_r);
-  close_fd(&stdout_w);
-  close_fd(&stderr_w);
-  close_stdio();
-  return 125;
+/* ---------- the gate (--gate) ----------
+ * runc run waits in the bundle's createRuntime hook, `strata-monitor --gate-wait FIFO`, until the
+ * hook reads a byte from this fifo: '1' lets the run go on (the "start" command), anything else,
+ * or EOF once the monitor is gone, fails the hook and with it the run. The container is made
+ * while its network is attached, and started with no second runc process (`runc start`). */
+
+static int gate_make(void) {
+  unlink(opt.gate);
+  if (mkfifo(opt.gate, 0600) != 0 || (gate_fd = open(opt.gate, O_RDWR | O_CLOEXEC)) < 0) {
+    snprintf(last_error, sizeof last_error, "gate %s: %s", opt.gate, strerror(errno));
+    return 125;
+  }
+  return 0; /* O_RDWR: the open does not wait for a reader, and the hook always has a writer */
+}
+
+/* Let runc run go on (go), or make it fail; then its outcome, as created() tells it. */
+static int gate_open(int go) {
+  if (go) {
+    clock_gettime(CLOCK_REALTIME, &started_ts);
+    fmt_time(started_at, sizeof started_at, &started_ts);
+  }
+  ssize_t w;
+  do w = write(gate_fd, go ? "1" : "0", 1);
+  while (w < 0 && errno == EINTR);
+  int st = gate_status;
+  if (gate_runc > 0) st = wait_pid(gate_runc);
+  gate_runc = 0;
+  close_fd(&gate_fd);
+  unlink(opt.gate);
+  return created(st);
+}
+
+/* A gated run that did not start: recorded, and the monitor is done. */
+static void gate_failed(int code) {
+  no_restart = 1;
+  exit_code = code;
+  now_str(finished_at, sizeof finished_at);
+  write_state("exited");
+  write_exit();
+  state = ST_DONE;
+}
+
+/* Asked to stop (norestart, kill, a signal) before the start: the run fails in its hook. */
+static void gate_cancel(void) {
+  no_restart = 1;
+  int code = gate_open(0);
+  if (code == 0) kill(cpid, SIGKILL); /* it ran after all (no hook): its exit is recorded as any */
+  else gate_failed(code);
+}
+
+/* The hook's side: 0 lets runc run go on. No fifo: no gate (a restart by the monitor). */
+static int gate_wait(const char *path) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    fprintf(stderr, "gate %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  char c = 0;
+  ssize_t n;
+  do n = read(fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n == 1 && c == '1') return 0;
+  fputs("the start was cancelled\n", stderr);
+  return 1;
 }
 
 static int start_container(void) {
@@ -818,7 +929,8 @@ static void client_readable(int i) {
 
 static const char *state_name(void) {
   switch (state) {
-    case ST_CREATED: return "created";
+    case ST_CREATED:
+    case ST_GATED: return "created";
     case ST_RUNNING: return "running";
     case ST_DRAINING: return "running";
     case ST_BACKOFF: return "restarting";
@@ -837,7 +949,7 @@ static void handle_command(struct client *c, char *line) {
   }
   if (strcmp(cmd, "attach") == 0) {
     const char *fl = strtok(NULL, " \t\r");
-    if (state != ST_CREATED && state != ST_RUNNING) {
+    if (state != ST_CREATED && state != ST_RUNNING && state != ST_GATED) {
       client_reply(c, state == ST_BACKOFF ? "err 1 You cannot attach to a restarting container, wait until it is running\n"
                                           : "err 1 You cannot attach to a stopped container, start it first\n");
       c->closing = 1;
@@ -865,6 +977,19 @@ static void handle_command(struct client *c, char *line) {
       client_reply(c, "err 1 bad size\n");
     }
     c->closing = 1;
+  } else if (strcmp(cmd, "start") == 0 && state == ST_GATED) {
+    int code = gate_open(1);
+    char buf[1200];
+    if (code == 0) {
+      snprintf(buf, sizeof buf, "ok %d\n", (int)cpid);
+    } else {
+      for (char *q = last_error; *q; q++)
+        if (*q == '\n') *q = ' ';
+      snprintf(buf, sizeof buf, "err %d %s\n", code, last_error);
+      gate_failed(code);
+    }
+    client_reply(c, buf);
+    c->closing = 1;
   } else if (strcmp(cmd, "start") == 0) {
     if (state != ST_CREATED) {
       client_reply(c, "err 1 container is not in created state\n");
@@ -891,6 +1016,7 @@ static void handle_command(struct client *c, char *line) {
     no_restart = 1;
     client_reply(c, "ok\n");
     c->closing = 1;
+    if (state == ST_GATED) gate_cancel();
     if (state == ST_BACKOFF) {
       write_state("exited");
       write_exit();
@@ -906,6 +1032,7 @@ static void handle_command(struct client *c, char *line) {
       client_reply(c, "err 1 bad signal\n");
     } else {
       if (fl && strcmp(fl, "norestart") == 0) no_restart = 1;
+      if (state == ST_GATED) gate_cancel();
       if ((state == ST_RUNNING || state == ST_CREATED) && cpid > 0) {
         client_reply(c, kill(cpid, sig) == 0 ? "ok\n" : "err 1 container is not running\n");
       } else {
@@ -1061,8 +1188,8 @@ static void finish_run(void) {
 
 static void do_restart(void) {
   restart_count++;
-  int code = create_container();
-  if (code == 0) code = start_container();
+  int code = create_container(0);
+  if (code == 0 && !opt.run) code = start_container();
   if (code != 0) {
     if (cpid > 0) kill(cpid, SIGKILL);
     runc("delete", "-f", opt.id, NULL, NULL, NULL);
@@ -1077,6 +1204,11 @@ static void reap(void) {
   int st;
   pid_t p;
   while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (p == gate_runc) { /* runc run ended before the gate opened: it failed */
+      gate_runc = 0;
+      gate_status = st;
+      continue;
+    }
     if (p == cpid && (state == ST_RUNNING || state == ST_CREATED || state == ST_DRAINING)) {
       if (exit_code < 0 || state != ST_DRAINING) exit_code = status_code(st);
       if (state != ST_DRAINING) {
@@ -1132,6 +1264,7 @@ static void on_signal(void) {
     } else {
       /* asked to stop: pass it on to the container, and do not restart it */
       no_restart = 1;
+      if (state == ST_GATED) gate_cancel();
       if (cpid > 0) kill(cpid, (int)si.ssi_signo);
       if (state == ST_BACKOFF || state == ST_CREATED) {
         if (state == ST_CREATED && cpid > 0) {
@@ -1244,12 +1377,14 @@ static void event_loop(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: strata-monitor --id ID --bundle DIR --pid-file F --socket S [--runtime runc] [--root DIR]\n"
-          "  [--log F] [--log-max-size BYTES] [--log-max-file N] [--state F] [--exit-file F] [--runc-log F] [--tty] [--stdin] [--defer-start]\n"
-          "  [--restart no|always|unless-stopped|on-failure[:N]] [--sync-fd N] [--foreground]\n");
+          "  [--log F] [--log-max-size BYTES] [--log-max-file N] [--state F] [--exit-file F] [--runc-log F] [--tty] [--stdin]\n"
+          "  [--defer-start | --run | --gate FIFO] [--restart no|always|unless-stopped|on-failure[:N]] [--sync-fd N] [--foreground]\n"
+          "       strata-monitor --gate-wait FIFO   (the createRuntime hook of a gated bundle)\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--gate-wait") == 0) return gate_wait(argv[2]);
   int foreground = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -1268,10 +1403,12 @@ int main(int argc, char **argv) {
     ARG("--exit-file", exit_path)
     ARG("--socket", sock_path)
     ARG("--runc-log", runc_log)
+    ARG("--gate", gate)
 #undef ARG
     if (strcmp(a, "--tty") == 0) opt.tty = 1;
     else if (strcmp(a, "--stdin") == 0) opt.stdin_open = 1;
     else if (strcmp(a, "--defer-start") == 0) opt.defer_start = 1;
+    else if (strcmp(a, "--run") == 0) opt.run = 1;
     else if (strcmp(a, "--foreground") == 0) foreground = 1;
     else if (strcmp(a, "--sync-fd") == 0 && i + 1 < argc) opt.sync_fd = atoi(argv[++i]);
     else if (strcmp(a, "--log-max-size") == 0 && i + 1 < argc) log_max_size = atoll(argv[++i]);
@@ -1288,6 +1425,8 @@ int main(int argc, char **argv) {
     } else usage();
   }
   if (!opt.id || !opt.bundle || !opt.pidfile || !opt.sock_path) usage();
+  if (opt.gate) opt.run = 1;
+  if (opt.run && opt.defer_start) usage();
 
   if (!foreground) {
     pid_t p = fork();
@@ -1348,8 +1487,10 @@ int main(int argc, char **argv) {
     if (fstat(log_fd, &lst) == 0) log_size = (long long)lst.st_size;
   }
 
-  int code = create_container();
+  int code = opt.gate ? gate_make() : 0;
+  if (code == 0) code = create_container(opt.gate != NULL);
   if (code != 0) {
+    if (gate_fd >= 0) close_fd(&gate_fd), unlink(opt.gate);
     exit_code = code;
     now_str(finished_at, sizeof finished_at);
     write_state("exited");
@@ -1357,9 +1498,14 @@ int main(int argc, char **argv) {
     sync_report("err %d %s", code, last_error);
     return 0;
   }
-  if (opt.defer_start) {
+  if (state == ST_GATED) {
+    write_state("created");
+    sync_report("gated 0 %d", (int)getpid());
+  } else if (opt.defer_start) {
     write_state("created");
     sync_report("created %d %d", (int)cpid, (int)getpid());
+  } else if (opt.run) {
+    sync_report("ok %d %d", (int)cpid, (int)getpid());
   } else {
     code = start_container();
     if (code != 0) {

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../base/fs.js';
 import { rfc3339Nano } from '../image/config.js';
 import { buildResolvConf } from '../network/index.js';
 import {
-  buildSpec, writeBundle, startMonitor, waitExit, disableRestart, startContainer as startDeferred,
+  buildSpec, writeBundle, startMonitor, gateHook, waitExit, disableRestart, startContainer as startDeferred,
   type BuildSpecOptions, type MountOption,
   seccompFromSecurityOpt,
 } from '../runtime/index.js';
@@ -27,7 +27,7 @@ import { monitorLogOptions } from './log-config.js';
  * runs before its network, /etc/hosts and resolv.conf are final. On a failure this resolves
  * only once the attach has settled; `create` may have run even then (the caller undoes both).
  */
-export async function prepareBundle(cs: ContainerCore, c: Container, create?: () => Promise<void>): Promise<{ spec: BuildSpecOptions }> {
+export async function prepareBundle(cs: ContainerCore, c: Container, create?: (gate: string | undefined) => Promise<void>, opts: { gate?: boolean } = {}): Promise<{ spec: BuildSpecOptions }> {
   const cfg = c.config;
   const hc = c.hostConfig;
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])].filter((a, i) => !(i === 0 && a === '' && (cfg.Entrypoint?.length ?? 0) === 1));
@@ -43,20 +43,23 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
   writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
   if (!network) {
     const spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: mode === 'host' ? 'host' : 'new' });
-    await create?.();
+    await create?.(undefined);
     return { spec };
   }
   // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms);
   // `writing` is set before the attach reaches its netns (that takes at least one await)
   let writing: Promise<BuildSpecOptions> | undefined;
   let written = false;
-  // a bundle written already: the create is spawned at once, in the attach's turn (see attachBeside)
-  const createInBundle = create && (() => (written ? create() : writing!.then(create, () => undefined)));
+  // a bundle written already: the create is spawned at once, in the attach's turn (see attachBeside);
+  // gated (opts.gate), the container is made and started by one runc run, which waits in the
+  // bundle's hook until the monitor is told to start it, once the attach is done
+  const gate = opts.gate ? c.paths.gateFile : undefined;
+  const createInBundle = create && (() => (written ? create(gate) : writing!.then(() => create(gate), () => undefined)));
   const attaching = attachBeside(cs, network, c, createInBundle);
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
-    writing = writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c) });
+    writing = writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c), gate });
     spec = await writing;
     written = true;
   } catch (e) {
@@ -68,7 +71,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: ()
 }
 
 /** Mount the root filesystem and write the OCI bundle (config.json). */
-async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[]; linkEnv: string[]; hostname: string; network: string }): Promise<BuildSpecOptions> {
+async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[]; linkEnv: string[]; hostname: string; network: string; gate?: string | undefined }): Promise<BuildSpecOptions> {
   const rootfs = await cs.mountRootfs(c);
   const cfg = c.config;
   const hc = c.hostConfig;
@@ -104,6 +107,7 @@ async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[];
     resolvConfFile: path.join(c.dir, 'resolv.conf'),
     network: run.network,
   };
+  if (run.gate) spec.gate = gateHook(run.gate);
   if (cfg.User) spec.user = cfg.User;
   if (hc.Memory) spec.memory = hc.Memory;
   if (hc.NanoCpus) spec.cpus = hc.NanoCpus / 1e9;
@@ -163,22 +167,32 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
   // under a monitor that was never started
   if (c.row.state !== 'created' || startLeftovers(cs, c)) await cs.releaseRuntime(c).catch(() => undefined);
   // the container is created under its monitor beside the network attach, and started (by the
-  // monitor, on its socket) once both are done: see prepareBundle
-  let created: { pid: number; monitorPid: number } | undefined;
+  // monitor, on its socket) once both are done: see prepareBundle. Not deferred, one runc run
+  // does both: with a network it waits in the bundle's hook (the gate) until then.
+  let created: { pid: number; monitorPid: number; gated?: boolean } | undefined;
   let started = false;
   try {
-    await prepareBundle(cs, c, async () => {
+    await prepareBundle(cs, c, async (gate) => {
+      const how = opts.deferStart ? { deferStart: true } : gate ? { gate } : { run: true };
       created = await startMonitor({
         id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
-        restart: restartPolicy(c.hostConfig), deferStart: true, ...monitorLogOptions(c.hostConfig.LogConfig),
+        restart: restartPolicy(c.hostConfig), ...how, ...monitorLogOptions(c.hostConfig.LogConfig),
       });
-    });
+      // running already (runc run, no gate): from here a failure is the run's own
+      if (!opts.deferStart && !created.gated) started = true;
+    }, { gate: !opts.deferStart });
     c = cs.get(c.id);
     const monitor = created!;
     let pid = monitor.pid;
-    if (!opts.deferStart) {
-      started = true; // from here a failure is the run's own (the monitor records its exit)
-      pid = (await startDeferred(c.paths.socketPath)).pid;
+    if (monitor.gated) {
+      try {
+        pid = (await startDeferred(c.paths.socketPath, { gated: true })).pid;
+      } catch (e) {
+        // runc run failed (in its create): the monitor recorded it and is gone, as after a
+        // create that failed under it
+        created = undefined;
+        throw e;
+      }
     }
     cs.update(c.id, { state: 'running', pid, monitor_pid: monitor.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0, manually_stopped: 0 });
     if (!opts.deferStart) cs.event(c, 'start');

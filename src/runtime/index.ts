@@ -5,7 +5,7 @@ export { defaultSeccompProfile, loadSeccompProfile, seccompFromProfile, seccompF
 export type { SeccompProfile } from './seccomp.js';
 export { resolveUser, resolveUserFrom } from './user.js';
 export { Runc, RuntimeError, runtimeDirFor, runtimeError, cleanRuncMessage, signalNumber } from './runc.js';
-export { startMonitor, runForeground } from './monitor-launch.js';
+export { startMonitor, runForeground, gateHook } from './monitor-launch.js';
 export type { MonitorOptions, ForegroundOptions } from './monitor-launch.js';
 export { startContainer, monitorStatus, resize, disableRestart, signalInit } from './monitor-control.js';
 export { monitorPaths, readExit, readState, waitExit, waitStopped } from './monitor-files.js';

@@ -38,14 +38,17 @@ function checkOk(reply: string): string {
   throw new StrataError('failed_precondition', m ? m[2]! : `monitor: ${reply.trim() || 'no reply'}`);
 }
 
-/** Start a container created with `deferStart`. */
-export async function startContainer(socketPath: string): Promise<{ pid: number }> {
+/**
+ * Start a container created with `deferStart`, or open a gated run's gate (`gated`: its
+ * failures are runc run's, made in its create: Docker's words for them are a create's).
+ */
+export async function startContainer(socketPath: string, opts: { gated?: boolean } = {}): Promise<{ pid: number }> {
   const reply = (await monitorCommand(socketPath, 'start')).trim();
   const m = /^ok (\d+)/.exec(reply);
   if (m) return { pid: Number(m[1]) };
   const e = /^err (\d+) ?(.*)$/s.exec(reply);
   if (e) {
-    const err = runtimeError('start', '', e[2]!, 1);
+    const err = runtimeError(opts.gated ? 'create' : 'start', '', e[2]!, 1);
     throw new RuntimeError(err.code, err.message, err.detail, Number(e[1]) || startErrorExitCode(e[2]!));
   }
   throw new StrataError('internal', `monitor: unexpected reply ${JSON.stringify(reply)}`);

@@ -26,6 +26,8 @@ export interface MonitorPaths {
   pidFile: string;
   runcLog: string;
   socketPath: string;
+  /** The fifo of a gated start (`MonitorOptions.gate`): there only while `runc run` waits on it. */
+  gateFile: string;
 }
 
 /** Unix socket paths must fit in 108 bytes (sun_path), with room for the monitor's "-con" console socket. */
@@ -48,6 +50,7 @@ export function monitorPaths(containerDir: string, runtimeDir: string, id: strin
     pidFile: path.join(containerDir, 'init.pid'),
     runcLog: path.join(containerDir, 'runc.log'),
     socketPath: sock,
+    gateFile: path.join(containerDir, 'gate'),
   };
 }
 

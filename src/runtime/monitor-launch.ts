@@ -40,18 +40,32 @@ export interface MonitorOptions extends Partial<MonitorPaths> {
    * so a foreground client can attach before the first byte of output.
    */
   deferStart?: boolean;
+  /**
+   * Create and start with one `runc run --detach`. With `gate` (a fifo path, which the
+   * bundle's createRuntime hook waits on: `gateHook`), runc run waits in the hook until
+   * `startContainer(socketPath)`: the container is made while its network is attached.
+   */
+  run?: boolean;
+  gate?: string;
   /** Path of the strata-monitor binary (default: $STRATA_MONITOR or native/build/strata-monitor). */
   monitorBinary?: string;
 }
 
 interface MonitorStarted {
-  /** Host PID of the container's init process. */
+  /** Host PID of the container's init process (0 while gated). */
   pid: number;
+  /** `runc run` waits for `startContainer` (MonitorOptions.gate). */
+  gated?: boolean;
   /** PID of the monitor daemon. */
   monitorPid: number;
 }
 
 const RESTART_RE = /^(no|always|unless-stopped|on-failure(:\d+)?)$/;
+
+/** The spec's hook for a gated start (`MonitorOptions.gate`): the monitor's binary waits on the fifo. */
+export function gateHook(fifo: string, monitorBinary?: string): { binary: string; fifo: string } {
+  return { binary: monitorBinary ?? monitorBinaryPath(), fifo };
+}
 
 /** Path of the compiled monitor. */
 function monitorBinaryPath(): string {
@@ -62,8 +76,8 @@ function monitorBinaryPath(): string {
 }
 
 function parseSyncLine(line: string): MonitorStarted {
-  const m = /^(ok|created) (\d+) (\d+)/.exec(line);
-  if (m) return { pid: Number(m[2]), monitorPid: Number(m[3]) };
+  const m = /^(ok|created|gated) (\d+) (\d+)/.exec(line);
+  if (m) return m[1] === 'gated' ? { pid: 0, monitorPid: Number(m[3]), gated: true } : { pid: Number(m[2]), monitorPid: Number(m[3]) };
   const e = /^err (\d+) ?(.*)$/s.exec(line);
   if (e) {
     const detail = e[2]!.trim();
@@ -110,6 +124,8 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
   if (tty) args.push('--tty');
   if (opts.openStdin) args.push('--stdin');
   if (opts.deferStart) args.push('--defer-start');
+  else if (opts.gate) args.push('--gate', opts.gate);
+  else if (opts.run) args.push('--run');
   if (opts.restart) args.push('--restart', opts.restart);
 
   const bin = opts.monitorBinary ?? monitorBinaryPath();

@@ -67,6 +67,7 @@ export interface OciSpec {
   hostname?: string;
   domainname?: string;
   mounts: OciMount[];
+  hooks?: { createRuntime?: { path: string; args?: string[]; timeout?: number }[] };
   linux: {
     namespaces: { type: string; path?: string }[];
     maskedPaths?: string[];
@@ -155,6 +156,11 @@ export interface BuildSpecOptions {
   readonlyPaths?: string[];
   /** Initial terminal size. */
   consoleSize?: { height: number; width: number };
+  /**
+   * A createRuntime hook that holds `runc run` until the monitor opens its gate (a fifo):
+   * `binary --gate-wait fifo` (the monitor's own binary; see native/monitor.c, "the gate").
+   */
+  gate?: { binary: string; fifo: string };
 }
 
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -428,6 +434,7 @@ export function buildSpec(opts: BuildSpecOptions): OciSpec {
       sysctl,
     },
   };
+  if (opts.gate) spec.hooks = { createRuntime: [{ path: opts.gate.binary, args: ['strata-monitor', '--gate-wait', opts.gate.fifo] }] };
   if (opts.hostname && opts.utsMode !== 'host') spec.hostname = opts.hostname;
   if (opts.domainname && opts.utsMode !== 'host') spec.domainname = opts.domainname;
   if (opts.cgroupsPath) spec.linux.cgroupsPath = opts.cgroupsPath;

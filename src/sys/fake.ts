@@ -627,7 +627,9 @@ export class FakeSys implements Sys {
   async launchMonitor(binary: string, args: readonly string[]): Promise<string> {
     this.record('launchMonitor', [binary, [...args]]);
     const id = flagValue(args, '--id')!;
-    const deferred = args.includes('--defer-start');
+    // --gate: runc run waits in the bundle's hook for "start", as a deferred create does
+    const gated = args.includes('--gate');
+    const deferred = args.includes('--defer-start') || gated;
     const m: FakeMonitor = {
       id, monitorPid: this.spawnPid(), pid: this.spawnPid(), socketPath: flagValue(args, '--socket')!,
       stateFile: flagValue(args, '--state')!, exitFile: flagValue(args, '--exit-file')!, pidFile: flagValue(args, '--pid-file')!,
@@ -667,7 +669,7 @@ export class FakeSys implements Sys {
     });
     await new Promise<void>((resolve) => m.server!.listen(m.socketPath, () => resolve()));
     m.server.unref();
-    return `${deferred ? 'created' : 'ok'} ${m.pid} ${m.monitorPid}\n`;
+    return gated ? `gated 0 ${m.monitorPid}\n` : `${deferred ? 'created' : 'ok'} ${m.pid} ${m.monitorPid}\n`;
   }
 
   /** A daemon without a process: a live pid that exits 0 at once, as a self-forking daemon's parent. */

@@ -21,6 +21,8 @@ import {
   waitStopped,
   monitorStatus,
   formatLogEntry,
+  gateHook,
+  startContainer,
   type BuildSpecOptions,
   type LogEntry,
 } from '../../src/runtime/index.js';
@@ -193,6 +195,56 @@ test('kill through the monitor: norestart + the signal in one command; stopped i
   const last = await waitExit(d.c.paths.exitFile, { monitorPid: d.monitorPid });
   assert.ok([1, 137].includes(last.exitCode), `exit ${last.exitCode}`);
   await until(() => !linuxSys.processAlive(d.monitorPid), 5000, 'monitor exit');
+});
+
+test('gate: runc run waits in the bundle\'s hook until start; a cancel fails it and leaves nothing; a restart passes the hook', async () => {
+  const gated = async (args: string[], extra: { restart?: string } = {}) => {
+    const c = await fx.container();
+    c.writeSpec({ args, gate: gateHook(c.paths.gateFile) });
+    const m = await startMonitor({ ...c.paths, id: c.id, runtime: fx.runc, gate: c.paths.gateFile, ...extra });
+    return { c, ...m };
+  };
+  // held: the fifo is there, the command has not run, the state says created
+  const a = await gated(sh('echo up; exec sleep 100'));
+  assert.equal(a.gated, true);
+  assert.equal(a.pid, 0);
+  assert.ok(fs.statSync(a.c.paths.gateFile).isFIFO());
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await logs(a.c), []);
+  assert.equal(readState(a.c.paths.stateFile)?.status, 'created');
+  const { pid } = await startContainer(a.c.paths.socketPath, { gated: true });
+  assert.ok(pid > 0 && linuxSys.processAlive(pid), `pid ${pid}`);
+  assert.equal(fs.existsSync(a.c.paths.gateFile), false, 'the fifo goes once runc run is done');
+  assert.equal(readState(a.c.paths.stateFile)?.status, 'running');
+  await until(async () => (await logs(a.c)).length === 1, 5000, 'output');
+  assert.equal(await signalInit(a.c.paths.socketPath, 9, { norestart: true }), 'ok');
+  assert.equal((await waitExit(a.c.paths.exitFile, { monitorPid: a.monitorPid })).exitCode, 137);
+
+  // cancelled before its start (norestart, as a start whose network failed sends it)
+  const b = await gated(sh('echo never'));
+  await disableRestart(b.c.paths.socketPath);
+  await waitExit(b.c.paths.exitFile, { monitorPid: b.monitorPid });
+  await until(() => !linuxSys.processAlive(b.monitorPid), 5000, 'monitor exit');
+  assert.deepEqual(await logs(b.c), []);
+  assert.equal(await fx.runc.state(b.c.id), null, 'no runc container left');
+  assert.equal(fs.existsSync(b.c.paths.gateFile), false);
+
+  // a restart by the monitor finds no fifo: the hook lets it through
+  const c = await gated(sh('echo run; exit 1'), { restart: 'on-failure:1' });
+  await startContainer(c.c.paths.socketPath, { gated: true });
+  const exit = await waitExit(c.c.paths.exitFile, { monitorPid: c.monitorPid });
+  assert.equal(exit.restartCount, 1);
+  assert.deepEqual((await logs(c.c)).map((e) => e.log), ['run\n', 'run\n']);
+
+  // a command that does not exist: the start's reply is runc create's error, in Docker's words
+  const d = await gated(['nosuch']);
+  await assert.rejects(startContainer(d.c.paths.socketPath, { gated: true }), (e: Error & { exitCode?: number }) => {
+    assert.match(e.message, /OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuch": executable file not found in \$PATH: unknown$/);
+    assert.equal(e.exitCode, 127);
+    return true;
+  });
+  assert.equal((await waitExit(d.c.paths.exitFile, { monitorPid: d.monitorPid })).exitCode, 127);
+  assert.equal(await fx.runc.state(d.c.id), null);
 });
 
 test('restart policy on-failure:2 restarts twice with back-off, then records the last exit', async () => {
