@@ -41,6 +41,9 @@
  *                                              process as it was
  *   netnsAdd(dir, name)                        `ip netns add NAME` with dir for /run/netns,
  *                                              without a program
+ *   tcpBindable(ip, port)                      can a TCP server listen on ip:port now? (what
+ *                                              Node's listen does: SO_REUSEADDR, bind, listen;
+ *                                              closed at once), without Node's net and dns
  *   waitAsync(pid)                             waitpid(2) on libuv's thread pool: a promise of
  *                                              [exit code, signal] (one of them null)
  *   run(file, args, env, input, timeoutMs, fd3)
@@ -70,7 +73,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <signal.h>
@@ -214,6 +220,30 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (data && mount(source, target, fstype, flags, data[0] ? data : NULL) != 0) throw_errno(env, errno, "mount", target);
   free(source); free(target); free(fstype); free(data);
   return NULL;
+}
+
+static napi_value js_tcp_bindable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "tcpBindable(ip, port)")) return NULL;
+  char ip[64];
+  size_t len;
+  uint32_t port;
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  if (napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &len) != napi_ok || napi_get_value_uint32(env, argv[1], &port) != napi_ok ||
+      port > 65535 || inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+    napi_throw_type_error(env, NULL, "tcpBindable(ip, port): an IPv4 address and a port");
+    return NULL;
+  }
+  sa.sin_port = htons((uint16_t)port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) { throw_errno(env, errno, "socket", NULL); return NULL; }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 1) == 0;
+  close(fd);
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
+  return r;
 }
 
 /* the child of netnsAdd: in a network namespace of its own, bound at the file; shares the
@@ -818,6 +848,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "execReplace", f);
   napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, js_netns_add, NULL, &f);
   napi_set_named_property(env, exports, "netnsAdd", f);
+  napi_create_function(env, "tcpBindable", NAPI_AUTO_LENGTH, js_tcp_bindable, NULL, &f);
+  napi_set_named_property(env, exports, "tcpBindable", f);
   napi_create_function(env, "waitAsync", NAPI_AUTO_LENGTH, js_wait_async, NULL, &f);
   napi_set_named_property(env, exports, "waitAsync", f);
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, js_run, NULL, &f);

@@ -22,13 +22,19 @@ export function tempNameFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${urandom(4).toString('hex')}.tmp`);
 }
 
-/** temp in the same dir -> write -> fsync -> rename -> fsync dir. */
-export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * temp in the same dir -> write -> fsync -> rename -> fsync dir. `durable: false` keeps the
+ * rename (no reader ever sees a half-written file) without the two fsyncs (~0.7 ms each here),
+ * for a file that is written again before anything reads it after a machine crash: a start's
+ * bundle files (config.json, hostname, hosts, resolv.conf).
+ */
+export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable !== false;
   const tmp = tempNameFor(target);
   const fd = fs.openSync(tmp, 'wx', mode);
   try {
     fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -36,7 +42,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, mode 
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, target);
-  fsyncDir(path.dirname(target));
+  if (durable) fsyncDir(path.dirname(target));
 }
 
 export function mkdirp(dir: string, mode = 0o755): void {

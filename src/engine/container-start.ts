@@ -34,13 +34,15 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   if (!args.length) throw invalidArgument('No command specified');
   const mode = hc.NetworkMode;
   const hostname = cfg.Hostname || c.id.slice(0, 12);
-  writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`);
-  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()));
+  // the bundle's files are written again at each start: no fsync (see writeFileAtomic)
+  const volatile = { durable: false };
+  writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`, 0o644, volatile);
+  writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()), 0o644, volatile);
   const linkEnv = cs.network?.linkEnv?.(c) ?? []; // before the attach: a target that does not run fails the start
   const network = cs.network && mode !== 'host' && !mode.startsWith('container:') ? cs.network : undefined;
   // Docker's default; an attached container's own is written over it, in place, by the attach
   // (the file exists before the container is created: it is bind-mounted)
-  writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []));
+  writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []), 0o644, volatile);
   if (!network) {
     const spec = await writeSpec(cs, c, { args, linkEnv, hostname, network: mode === 'host' ? 'host' : 'new' });
     await create?.(undefined);

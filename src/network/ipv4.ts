@@ -3,6 +3,14 @@ import { StrataError } from '../base/errors.js';
 
 export interface Cidr { base: number; prefix: number; }
 
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4_LITERAL = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+
+/** A dotted-quad IPv4 address as `net.isIPv4` takes it (no leading zeros), without loading node:net. */
+export function isIPv4Literal(s: string): boolean {
+  return IPV4_LITERAL.test(s);
+}
+
 export function parseIPv4(s: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   if (!m) return undefined;

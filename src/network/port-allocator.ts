@@ -5,12 +5,12 @@
  * one round robin through `ip_local_port_range`, from the last one given (Docker's
  * allocator). The caller holds the host-wide lock from the choice until portmap's rule exists.
  */
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
 import { writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 import { claimedHostPorts } from './iptables.js';
+import { isIPv4Literal } from './ipv4.js';
 import type { PortBinding, PortSpec, Protocol } from './ports.js';
 import { readJson, type NetworkState } from './state.js';
 
@@ -36,7 +36,7 @@ const sys = st.sys;
   const [lo, hi] = ephemeralRange(sys);
   for (const s of specs) {
     const hostIp = s.hostIp === '' ? '0.0.0.0' : s.hostIp;
-    if (net.isIP(hostIp) !== 4) {
+    if (!isIPv4Literal(hostIp)) {
       throw new StrataError('invalid_argument', `cannot publish on ${s.hostIp}: Strata networks are IPv4 only`);
     }
     if (s.containerPort <= 0) throw new StrataError('invalid_argument', `Invalid containerPort: ${s.containerPort}`);
@@ -65,7 +65,8 @@ const sys = st.sys;
     taken.push({ hostIp, hostPort: chosen, protocol: s.protocol });
     out.push({ hostIp, hostPort: chosen, containerPort: s.containerPort, protocol: s.protocol });
   }
-  writeFileAtomic(statePath, JSON.stringify(state));
+  // a hint (where the round robin goes on): lost in a machine crash, the next choice starts over
+  writeFileAtomic(statePath, JSON.stringify(state), 0o644, { durable: false });
   return out;
 }
 

@@ -6,6 +6,7 @@
  * CLI's long syntax (`published=8080,target=80,protocol=udp`). Pure: no I/O.
  */
 import { isIP } from 'node:net';
+import { isIPv4Literal } from './ipv4.js';
 import { StrataError } from '../base/errors.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -134,7 +135,7 @@ export function parsePublish(spec: string): PortSpec[] {
   const [proto, containerPort] = splitProtoPort(containerPart);
 
   const ip = stripBrackets(rawIp);
-  if (ip !== '' && isIP(ip) === 0) throw invalid(`Invalid ip address: ${ip}`);
+  if (ip !== '' && !isIPv4Literal(ip) && isIP(ip) === 0) throw invalid(`Invalid ip address: ${ip}`);
   if (containerPort === '') throw invalid(`No port specified: ${raw}<empty>`);
 
   const cRange = parsePortRange(containerPort);

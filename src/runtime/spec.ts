@@ -459,7 +459,8 @@ export function buildSpec(opts: BuildSpecOptions): OciSpec {
 export function writeBundle(bundleDir: string, spec: OciSpec): string {
   mkdirp(bundleDir);
   const file = path.join(bundleDir, 'config.json');
-  writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n', 0o600);
+  // written again at each start: no fsync (see writeFileAtomic)
+  writeFileAtomic(file, JSON.stringify(spec, null, 2) + '\n', 0o600, { durable: false });
   return file;
 }
 
