@@ -115,3 +115,27 @@ static napi_value js_sha256_hex(napi_env env, napi_callback_info info) {
   napi_create_string_latin1(env, hex, 2 * n, &r);
   return r;
 }
+
+/* sha512Hex(string): the hex SHA-512 of a short string's UTF-8 bytes, at once (portmap's chain
+ * names), without loading node:crypto */
+static napi_value js_sha512_hex(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "sha512Hex(string)")) return NULL;
+  char buf[1024];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len) != napi_ok || len >= sizeof buf - 1) {
+    napi_throw_type_error(env, NULL, "sha512Hex(string): a string under 1 KiB");
+    return NULL;
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(buf, len, md, &n, EVP_sha512(), NULL) != 1) {
+    napi_throw_error(env, NULL, "strata-sys: sha512 failed");
+    return NULL;
+  }
+  char hex[2 * EVP_MAX_MD_SIZE + 1];
+  for (unsigned int i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  napi_value r;
+  napi_create_string_latin1(env, hex, 2 * n, &r);
+  return r;
+}

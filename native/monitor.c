@@ -34,6 +34,10 @@
  *                    reply "ok\n", or "err 1 ..." when it is not running.
  *   status\n         reply one JSON line.
  *
+ * --go FIFO: the monitor may be spawned before its bundle exists: it starts up (daemon,
+ * socket, log) and waits for one 'g' on the fifo, which the starter holds open for writing
+ * from before the spawn; EOF instead (the starter gave up, or died) ends it, having made nothing.
+ *
  * Sync pipe (--sync-fd, to the starter): one line, "ok PID MONITORPID\n" once
  * running, "created PID MONITORPID\n" with --defer-start, "gated 0 MONITORPID\n"
  * with --gate (runc run waits for "start"; norestart or kill instead cancel it),
@@ -74,7 +78,7 @@ enum { F_IN = 1, F_OUT = 2, F_ERR = 4, F_ONCE = 8 };
 
 static struct {
   const char *runtime, *root, *id, *bundle, *pidfile, *log_path, *state_path, *exit_path, *sock_path,
-      *runc_log, *gate;
+      *runc_log, *gate, *go;
   int tty, stdin_open, defer_start, run, sync_fd, restart, restart_max;
 } opt = {.runtime = "runc", .sync_fd = -1};
 
@@ -1378,7 +1382,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: strata-monitor --id ID --bundle DIR --pid-file F --socket S [--runtime runc] [--root DIR]\n"
           "  [--log F] [--log-max-size BYTES] [--log-max-file N] [--state F] [--exit-file F] [--runc-log F] [--tty] [--stdin]\n"
-          "  [--defer-start | --run | --gate FIFO] [--restart no|always|unless-stopped|on-failure[:N]] [--sync-fd N] [--foreground]\n"
+          "  [--defer-start | --run | --gate FIFO] [--go FIFO] [--restart no|always|unless-stopped|on-failure[:N]] [--sync-fd N] [--foreground]\n"
           "       strata-monitor --gate-wait FIFO   (the createRuntime hook of a gated bundle)\n");
   exit(2);
 }
@@ -1404,6 +1408,7 @@ int main(int argc, char **argv) {
     ARG("--socket", sock_path)
     ARG("--runc-log", runc_log)
     ARG("--gate", gate)
+    ARG("--go", go)
 #undef ARG
     if (strcmp(a, "--tty") == 0) opt.tty = 1;
     else if (strcmp(a, "--stdin") == 0) opt.stdin_open = 1;
@@ -1487,6 +1492,26 @@ int main(int argc, char **argv) {
     if (fstat(log_fd, &lst) == 0) log_size = (long long)lst.st_size;
   }
 
+  /* --go: spawned before its bundle was written; the starter, which holds the fifo open for
+   * writing from before the spawn, writes 'g' once it is. EOF (the starter gave up, or died):
+   * nothing was made, nothing is recorded. */
+  if (opt.go) {
+    int gfd = open(opt.go, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    char c = 0;
+    ssize_t n = -1;
+    if (gfd >= 0) {
+      fcntl(gfd, F_SETFL, fcntl(gfd, F_GETFL) & ~O_NONBLOCK);
+      do n = read(gfd, &c, 1);
+      while (n < 0 && errno == EINTR);
+      close(gfd);
+    }
+    unlink(opt.go);
+    if (n != 1 || c != 'g') {
+      unlink(opt.sock_path);
+      sync_report("err 125 the start was cancelled before the container was created");
+      return 0;
+    }
+  }
   int code = opt.gate ? gate_make() : 0;
   if (code == 0) code = create_container(opt.gate != NULL);
   if (code != 0) {

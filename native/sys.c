@@ -41,6 +41,7 @@
  *                                              process as it was
  *   netnsAdd(dir, name)                        `ip netns add NAME` with dir for /run/netns,
  *                                              without a program
+ *   sha512Hex(string)                          the hex SHA-512 of a short string (native/hash.c)
  *   tcpBindable(ip, port)                      can a TCP server listen on ip:port now? (what
  *                                              Node's listen does: SO_REUSEADDR, bind, listen;
  *                                              closed at once), without Node's net and dns
@@ -864,5 +865,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "writeHash", f);
   napi_create_function(env, "sha256Hex", NAPI_AUTO_LENGTH, js_sha256_hex, NULL, &f);
   napi_set_named_property(env, exports, "sha256Hex", f);
+  napi_create_function(env, "sha512Hex", NAPI_AUTO_LENGTH, js_sha512_hex, NULL, &f);
+  napi_set_named_property(env, exports, "sha512Hex", f);
   return exports;
 }

@@ -14,9 +14,9 @@ const K = [
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/** Hex SHA-256 of the UTF-8 bytes of `text`. */
-export function sha256Hex(text: string): string {
-  const msg = Buffer.from(text, 'utf8');
+/** Hex SHA-256 of the UTF-8 bytes of `text`, or of the bytes given. */
+export function sha256Hex(text: string | Uint8Array): string {
+  const msg = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const len = msg.length;
   const total = Math.ceil((len + 9) / 64) * 64;
   const m = new Uint8Array(total);

@@ -86,7 +86,7 @@ async function attachAndRun(c: Container, opts: { interactive: boolean; startNow
 /** `run`/`create` pull a missing image as Docker does (`--pull missing|always|never`). */
 async function pullIfMissing(image: string, policy = 'missing'): Promise<void> {
   if (!['missing', 'always', 'never'].includes(policy)) throw invalidArgument(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
-  await engine().registry.ensureImage(image, { pull: policy as 'missing' | 'always' | 'never', log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
+  await engine().registry.ensureImage(image, { pull: policy as 'missing' | 'always' | 'never', log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(() => process.stderr) });
 }
 
 function runError(e: unknown): never {

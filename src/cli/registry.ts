@@ -17,20 +17,24 @@ import { engine, out } from './util.js';
  * on a terminal, plain status lines otherwise. `run`/`create` pass process.stderr (Docker
  * shows the pull of a missing image there):
  *
- *   await engine().registry.ensureImage(image, { log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(process.stderr) });
+ *   await engine().registry.ensureImage(image, { log: (l) => process.stderr.write(l + '\n'), onProgress: progressTo(() => process.stderr) });
  */
-export function progressTo(stream: NodeJS.WriteStream): (m: JSONMessage) => void {
-  const r = new ProgressRenderer({
-    isTerminal: !!stream.isTTY,
-    write: (s) => stream.write(s),
-    width: stream.columns || 200,
-  });
-  return (m) => r.push(m);
+export function progressTo(streamOf: () => NodeJS.WriteStream): (m: JSONMessage) => void {
+  // the stream is made at the first message: process.stderr on a pipe is a net.Socket, whose
+  // making loads net and stream (~7 ms), which a `run` of an image already here never needs
+  let r: ProgressRenderer | undefined;
+  return (m) => {
+    if (!r) {
+      const stream = streamOf();
+      r = new ProgressRenderer({ isTerminal: !!stream.isTTY, write: (s) => stream.write(s), width: stream.columns || 200 });
+    }
+    r.push(m);
+  };
 }
 
 /** A progress sink for stdout (or nothing with -q). */
 function stdoutProgress(quiet: boolean | undefined): ((m: JSONMessage) => void) | undefined {
-  return quiet ? undefined : progressTo(process.stdout);
+  return quiet ? undefined : progressTo(() => process.stdout);
 }
 
 async function readStdin(): Promise<string> {

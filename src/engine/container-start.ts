@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../base/fs.js';
 import { rfc3339Nano } from '../image/config.js';
 import { buildResolvConf } from '../network/index.js';
 import {
-  buildSpec, writeBundle, startMonitor, gateHook, waitExit, disableRestart, startContainer as startDeferred,
+  buildSpec, writeBundle, startMonitor, spawnMonitorEarly, gateHook, warmMonitorClient, type EarlyMonitor, waitExit, disableRestart, startContainer as startDeferred,
   type BuildSpecOptions, type MountOption,
   seccompFromSecurityOpt,
 } from '../runtime/index.js';
@@ -39,7 +39,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   writeFileAtomic(path.join(c.dir, 'hostname'), `${hostname}\n`, 0o644, volatile);
   writeFileAtomic(path.join(c.dir, 'resolv.conf'), cs.network?.resolvConf?.(c) ?? buildResolvConf(readHostResolvConf()), 0o644, volatile);
   const linkEnv = cs.network?.linkEnv?.(c) ?? []; // before the attach: a target that does not run fails the start
-  const network = cs.network && mode !== 'host' && !mode.startsWith('container:') ? cs.network : undefined;
+  const network = networkBeside(cs, c);
   // Docker's default; an attached container's own is written over it, in place, by the attach
   // (the file exists before the container is created: it is bind-mounted)
   writeFileAtomic(path.join(c.dir, 'hosts'), defaultHosts(hostname, hc.ExtraHosts ?? []), 0o644, volatile);
@@ -61,7 +61,8 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
-    writing = writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c), gate });
+    // the attach's first turns first (its locks, and iptables-save spawned for the port choice)
+    writing = new Promise<void>((r) => setImmediate(r)).then(() => writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c), gate }));
     spec = await writing;
     written = true;
   } catch (e) {
@@ -70,6 +71,12 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   }
   await attaching;
   return { spec };
+}
+
+/** The network a start attaches beside the container's creation (none: host, container:, no driver). */
+function networkBeside(cs: ContainerCore, c: Container): NetworkDriver | undefined {
+  const mode = c.hostConfig.NetworkMode;
+  return cs.network && mode !== 'host' && !mode.startsWith('container:') ? cs.network : undefined;
 }
 
 /** Mount the root filesystem and write the OCI bundle (config.json). */
@@ -171,15 +178,30 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
   // the container is created under its monitor beside the network attach, and started (by the
   // monitor, on its socket) once both are done: see prepareBundle. Not deferred, one runc run
   // does both: with a network it waits in the bundle's hook (the gate) until then.
+  // Not deferred, the monitor is spawned first, beside the bundle's writing, and creates the
+  // container when told (spawnMonitorEarly): its start-up is off the path to the create.
   let created: { pid: number; monitorPid: number; gated?: boolean } | undefined;
   let started = false;
+  let early: EarlyMonitor | undefined;
   try {
+    const monitorOpts = {
+      id: c.id, ...c.paths, runtime: cs.runc, tty: !!c.config.Tty, openStdin: c.config.OpenStdin,
+      restart: restartPolicy(c.hostConfig), ...monitorLogOptions(c.hostConfig.LogConfig),
+    };
+    if (!opts.deferStart) {
+      const how = networkBeside(cs, c) ? { gate: c.paths.gateFile } : { run: true };
+      early = spawnMonitorEarly({ ...monitorOpts, ...how, goFile: c.paths.goFile });
+    }
     await prepareBundle(cs, c, async (gate) => {
-      const how = opts.deferStart ? { deferStart: true } : gate ? { gate } : { run: true };
-      created = await startMonitor({
-        id: c.id, ...c.paths, runtime: cs.runc, tty: c.config.Tty, openStdin: c.config.OpenStdin,
-        restart: restartPolicy(c.hostConfig), ...how, ...monitorLogOptions(c.hostConfig.LogConfig),
-      });
+      if (early) {
+        if (gate !== (networkBeside(cs, c) ? c.paths.gateFile : undefined)) throw new StrataError('internal', 'start: the bundle\'s gate is not the monitor\'s');
+        early.go();
+        // the start command goes over node:net once the attach is done: load it meanwhile
+        if (gate) setImmediate(warmMonitorClient);
+        created = await early.started;
+      } else {
+        created = await startMonitor({ ...monitorOpts, deferStart: true });
+      }
       // running already (runc run, no gate): from here a failure is the run's own
       if (!opts.deferStart && !created.gated) started = true;
     }, { gate: !opts.deferStart });
@@ -199,6 +221,11 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
     cs.update(c.id, { state: 'running', pid, monitor_pid: monitor.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0, manually_stopped: 0 });
     if (!opts.deferStart) cs.event(c, 'start');
   } catch (e) {
+    if (early && !created) {
+      // told nothing, or failed in its create: the monitor ends (or has ended) having made nothing
+      early.cancel();
+      await early.started.catch(() => undefined);
+    }
     cs.update(c.id, { error: e instanceof Error ? e.message : String(e) });
     if (created) await undoCreated(cs, cs.get(c.id), created.monitorPid, !started);
     await cs.releaseRuntime(cs.get(c.id)).catch(() => undefined);

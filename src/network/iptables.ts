@@ -13,8 +13,7 @@
  * Edits go through `iptables-restore --noflush`, which takes rule text exactly as
  * `iptables-save` prints it (quoted comments included).
  */
-import { createHash } from 'node:crypto';
-import type { ExecResult, Sys } from '../sys/index.js';
+import { sha512Hex, type ExecResult, type Sys } from '../sys/index.js';
 
 interface SavedRule { table: string; chain: string; spec: string; }
 interface SavedTable { chains: string[]; rules: SavedRule[]; }
@@ -315,7 +314,7 @@ interface PortmapRule { hostPort: number; containerPort: number; hostIP?: string
 
 /** portmap's per-container chain name: CNI-DN- and the start of sha512(network + container id), 28 characters. */
 export function portmapChain(network: string, containerId: string): string {
-  return `CNI-DN-${createHash('sha512').update(network + containerId).digest('hex')}`.slice(0, 28);
+  return `CNI-DN-${sha512Hex(network + containerId)}`.slice(0, 28);
 }
 
 /** The chains and rules every container's chain hangs from (portmap with snat, mark bit 13). */

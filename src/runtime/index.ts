@@ -5,9 +5,9 @@ export { defaultSeccompProfile, loadSeccompProfile, seccompFromProfile, seccompF
 export type { SeccompProfile } from './seccomp.js';
 export { resolveUser, resolveUserFrom } from './user.js';
 export { Runc, RuntimeError, runtimeDirFor, runtimeError, cleanRuncMessage, signalNumber } from './runc.js';
-export { startMonitor, runForeground, gateHook } from './monitor-launch.js';
+export { startMonitor, runForeground, gateHook, spawnMonitorEarly, type EarlyMonitor } from './monitor-launch.js';
 export type { MonitorOptions, ForegroundOptions } from './monitor-launch.js';
-export { startContainer, monitorStatus, resize, disableRestart, signalInit } from './monitor-control.js';
+export { startContainer, monitorStatus, resize, disableRestart, signalInit, warmMonitorClient } from './monitor-control.js';
 export { monitorPaths, readExit, readState, waitExit, waitStopped } from './monitor-files.js';
 export type { MonitorPaths } from './monitor-files.js';
 export { attach, attachTerminal, openAttachSocket, parseDetachKeys, DetachKeyFilter } from './attach.js';

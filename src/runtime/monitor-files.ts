@@ -28,6 +28,8 @@ export interface MonitorPaths {
   socketPath: string;
   /** The fifo of a gated start (`MonitorOptions.gate`): there only while `runc run` waits on it. */
   gateFile: string;
+  /** The fifo a monitor spawned early waits on (`spawnMonitorEarly`): there only until it reads it. */
+  goFile: string;
 }
 
 /** Unix socket paths must fit in 108 bytes (sun_path), with room for the monitor's "-con" console socket. */
@@ -51,6 +53,7 @@ export function monitorPaths(containerDir: string, runtimeDir: string, id: strin
     runcLog: path.join(containerDir, 'runc.log'),
     socketPath: sock,
     gateFile: path.join(containerDir, 'gate'),
+    goFile: path.join(containerDir, 'go'),
   };
 }
 

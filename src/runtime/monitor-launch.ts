@@ -47,6 +47,8 @@ export interface MonitorOptions extends Partial<MonitorPaths> {
    */
   run?: boolean;
   gate?: string;
+  /** A fifo the monitor waits on for 'g' before it creates anything (see `spawnMonitorEarly`). */
+  go?: string;
   /** Path of the strata-monitor binary (default: $STRATA_MONITOR or native/build/strata-monitor). */
   monitorBinary?: string;
 }
@@ -126,12 +128,57 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
   if (opts.deferStart) args.push('--defer-start');
   else if (opts.gate) args.push('--gate', opts.gate);
   else if (opts.run) args.push('--run');
+  if (opts.go) args.push('--go', opts.go);
   if (opts.restart) args.push('--restart', opts.restart);
 
   const bin = opts.monitorBinary ?? monitorBinaryPath();
   const line = await runtime.sys.launchMonitor(bin, args);
   if (!line) throw new StrataError('internal', 'monitor exited without reporting');
   return parseSyncLine(line.trim());
+}
+
+export interface EarlyMonitor {
+  /** The bundle is written: create the container (at most once). */
+  go(): void;
+  /** Nothing is to be created: the monitor exits, having made nothing (idempotent). */
+  cancel(): void;
+  /** startMonitor's result once the monitor reports: after `go`, or an error after `cancel`. */
+  started: Promise<MonitorStarted>;
+}
+
+/**
+ * Spawn the monitor before its bundle is written, so that its start-up (a daemon, its socket
+ * and log: ~15 ms here) overlaps the caller's work; it waits on the fifo `goFile` until `go()`.
+ * This process holds the fifo open for writing from before the spawn until the monitor reports,
+ * so the monitor reads 'g', or EOF once the caller cancels or dies.
+ */
+export function spawnMonitorEarly(opts: MonitorOptions & { goFile: string }): EarlyMonitor {
+  const runtime = opts.runtime ?? new Runc();
+  fs.rmSync(opts.goFile, { force: true });
+  runtime.sys.mknod(opts.goFile, 'fifo', 0o600, 0, 0);
+  let fd: number | undefined = fs.openSync(opts.goFile, fs.constants.O_RDWR);
+  const close = (): void => {
+    if (fd === undefined) return;
+    fs.closeSync(fd);
+    fd = undefined;
+  };
+  let started: Promise<MonitorStarted>;
+  try {
+    started = startMonitor({ ...opts, runtime, go: opts.goFile });
+  } catch (e) {
+    close();
+    fs.rmSync(opts.goFile, { force: true });
+    throw e;
+  }
+  started = started.finally(() => {
+    close();
+    fs.rmSync(opts.goFile, { force: true });
+  });
+  return {
+    go: () => { if (fd !== undefined) fs.writeSync(fd, 'g'); },
+    cancel: close,
+    started,
+  };
 }
 
 export interface ForegroundOptions extends MonitorOptions {

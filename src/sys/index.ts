@@ -4,5 +4,5 @@
  * lists the whole privileged surface.
  */
 export type { ExecResult, MountInfo, MountRequest, NodeKind, Sys, Timespec } from './types.js';
-export { linuxSys, sbinPath, xattrErrno } from './linux.js';
+export { linuxSys, sbinPath, sha512Hex, xattrErrno } from './linux.js';
 export { SCAN_FIELDS } from './types.js';
