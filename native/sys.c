@@ -41,6 +41,8 @@
  *                                              process as it was
  *   netnsAdd(dir, name)                        `ip netns add NAME` with dir for /run/netns,
  *                                              without a program
+ *   loUp(file)                                 `ip -n NAME link set lo up` for the netns bound
+ *                                              at file, without a program
  *   sha512Hex(string)                          the hex SHA-512 of a short string (native/hash.c)
  *   tcpBindable(ip, port)                      can a TCP server listen on ip:port now? (what
  *                                              Node's listen does: SO_REUSEADDR, bind, listen;
@@ -78,6 +80,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <net/if.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <signal.h>
@@ -298,6 +301,43 @@ static napi_value js_netns_add(napi_env env, napi_callback_info info) {
   if (e) throw_errno(env, e, what, file);
   free(dir);
   free(name);
+  return NULL;
+}
+
+/* the child of loUp: in the named network namespace, `lo` up (what `ip -n NAME link set lo
+ * up` does, and the kernel then gives it 127.0.0.1/8 and ::1); raw system calls only */
+static int lo_up_child(void *arg) {
+  int fd = open(arg, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (setns(fd, CLONE_NEWNET) != 0) return errno;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return errno;
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) return errno;
+  return 0;
+}
+
+/* loUp(file): `ip -n NAME link set lo up` for the namespace bound at file, by a short child
+ * sharing this process's memory (this process stays in its own namespace) */
+static napi_value js_lo_up(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "loUp(file)")) return NULL;
+  char *file = path_arg(env, argv[0]);
+  if (!file) return NULL;
+  static char stack[16384] __attribute__((aligned(16)));
+  int e = 0, status = 0;
+  pid_t pid = clone(lo_up_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, file);
+  if (pid < 0) e = errno;
+  else {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    e = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+  }
+  if (e) throw_errno(env, e, "link set lo up", file);
+  free(file);
   return NULL;
 }
 
@@ -849,6 +889,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "execReplace", f);
   napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, js_netns_add, NULL, &f);
   napi_set_named_property(env, exports, "netnsAdd", f);
+  napi_create_function(env, "loUp", NAPI_AUTO_LENGTH, js_lo_up, NULL, &f);
+  napi_set_named_property(env, exports, "loUp", f);
   napi_create_function(env, "tcpBindable", NAPI_AUTO_LENGTH, js_tcp_bindable, NULL, &f);
   napi_set_named_property(env, exports, "tcpBindable", f);
   napi_create_function(env, "waitAsync", NAPI_AUTO_LENGTH, js_wait_async, NULL, &f);

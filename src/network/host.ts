@@ -112,6 +112,11 @@ export async function createNetns(sys: Sys, name: string): Promise<string> {
   return netnsPath(sys, name);
 }
 
+/** `lo` up in a named namespace: what the CNI loopback plugin's ADD does. */
+export async function loopbackUp(sys: Sys, name: string): Promise<void> {
+  await ipOk(sys, ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+
 /** `ip netns delete`: unmount and unlink; gone already is fine. */
 export async function deleteNetns(sys: Sys, name: string): Promise<void> {
   if (!fs.existsSync(netnsPath(sys, name))) return;

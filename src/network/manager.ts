@@ -14,7 +14,8 @@
  * For each network a container joins, Strata runs one CNI network configuration list, the
  * way nerdctl and Podman 4 (CNI backend) do:
  *   bridge (+ host-local IPAM) -> portmap -> firewall
- * and the loopback plugin once for `lo`. Internal networks leave out portmap, the default
+ * with `lo` brought up as the loopback plugin does (`ip -n NS link set lo up`, through the
+ * kernel door: no plugin process). Internal networks leave out portmap, the default
  * route and masquerading.
  *
  * State under `stateDir` (nothing under /var/lib/cni, so roots are independent):
@@ -38,10 +39,10 @@ import * as path from 'node:path';
 import { StrataError } from '../base/errors.js';
 import { rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type ExecResult, type Sys } from '../sys/index.js';
-import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
+import { addNetworkList, checkNetworkList, delNetworkList, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
 import type { ResolvConfOptions } from './hosts-files.js';
 import {
-  createBridge, createNetns, defaultRouteMtu, deleteLink, deleteNetns, hostResolvConf, hostUsedPrefixes, linkExists, netnsPath,
+  createBridge, createNetns, loopbackUp, defaultRouteMtu, deleteLink, deleteNetns, hostResolvConf, hostUsedPrefixes, linkExists, netnsPath,
 } from './host.js';
 import { addPortmapRules, ensureNetworkRules, sweepForwardRules, sweepNat } from './iptables.js';
 import { contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseIPv4, type Cidr } from './ipv4.js';
@@ -370,8 +371,9 @@ export class NetworkManager {
         this.st.step('netns', containerId);
         opts.onNetns?.(netnsPath(this.sys, r.netnsName));
         const rt = (ifName: string): CniRuntime => ({ containerId, netns: netnsPath(this.sys, r.netnsName), ifName });
-        // `lo` and the first network's interface are independent: set up side by side
-        const loopback = addNetworkList({ cniVersion: CNI_VERSION, name: `${this.st.cniPrefix}loopback`, plugins: [{ type: 'loopback' }] }, rt('lo'), { cniPath: this.st.cniPath, sys: this.sys })
+        // `lo` up, as the loopback plugin does (one system call through the door, where the
+        // plugin was a Go process), beside the first network's interface
+        const loopback = loopbackUp(this.sys, r.netnsName)
           .then(() => this.st.step('loopback', containerId));
         const endpoints = (async () => {
           for (const ep of r.endpoints) {

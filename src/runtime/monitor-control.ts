@@ -10,8 +10,8 @@ import { RuntimeError, runtimeError, startErrorExitCode } from './runc.js';
  * Load node:net now (~4.5 ms), in time the caller would spend waiting (a start, while the CNI
  * plugins run), rather than at its first command to a monitor.
  */
-export function warmMonitorClient(): void {
-  void net.Socket;
+export function warmMonitorClient(): boolean {
+  return typeof net.Socket === 'function'; // a use the bundler keeps (a bare access would be dropped)
 }
 
 /** Send one command line to a monitor and collect its whole reply. */

@@ -177,6 +177,11 @@ export class FakeSys implements Sys {
     if (failed) return failed;
     const a = args.filter((x) => x !== '-j' && x !== '-4');
     const [obj, verb] = a;
+    if (obj === '-n' && a.slice(2).join(' ') === 'link set lo up') {
+      // a namespace's own links are not modelled: only that it exists
+      if (!fs.existsSync(this.netnsFile(a[1]!))) return fail(`Cannot open network namespace "${a[1]}": No such file or directory`);
+      return ok();
+    }
     if (obj === 'netns') {
       const name = a[2]!;
       const f = this.netnsFile(name);

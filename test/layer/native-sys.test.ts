@@ -236,6 +236,18 @@ test('ip netns add through the addon: a network namespace of its own bound at /r
   assert.equal(again.code, 1);
   assert.match(again.stderr, /File exists/);
   assert.equal(execFileSync('ip', ['netns', 'exec', name, 'readlink', '/proc/self/ns/net']).toString().trim(), theirs, 'the first is untouched');
+  // `ip -n NAME link set lo up` through the addon: lo up there, with the kernel's addresses; ours unchanged
+  const loHere = execFileSync('ip', ['-o', 'link', 'show', 'lo']).toString();
+  assert.doesNotMatch(execFileSync('ip', ['-n', name, '-o', 'link', 'show', 'lo']).toString(), /[<,]UP[,>]/);
+  assert.deepEqual(await linuxSys.ip(['-n', name, 'link', 'set', 'lo', 'up']), { code: 0, stdout: '', stderr: '' });
+  assert.match(execFileSync('ip', ['-n', name, '-o', 'link', 'show', 'lo']).toString(), /<LOOPBACK,UP,LOWER_UP>/);
+  const addrs = execFileSync('ip', ['-n', name, '-o', 'addr', 'show', 'lo']).toString();
+  assert.match(addrs, /inet 127\.0\.0\.1\/8/);
+  assert.match(addrs, /inet6 ::1\/128/);
+  assert.equal(execFileSync('ip', ['-o', 'link', 'show', 'lo']).toString(), loHere);
+  const none = await linuxSys.ip(['-n', `${name}-none`, 'link', 'set', 'lo', 'up']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /ENOENT/);
   execFileSync('ip', ['netns', 'delete', name]);
   assert.equal(fs.existsSync(file), false);
 });

@@ -22,7 +22,7 @@ function setup(t: { after(fn: () => void): void }) {
 
 const ID = (n: number) => String(n).repeat(64).slice(0, 64);
 
-test('attach: netns, loopback then bridge ADD, portmap\'s rules in-process, the network\'s rules once; detach undoes it all', async (t) => {
+test('attach: netns, lo up, bridge ADD, portmap\'s rules in-process, the network\'s rules once; detach undoes it all', async (t) => {
   const { sys, nm } = setup(t);
   const a = await nm.attach(ID(1), ['bridge'], parsePublish('8080:80'));
   assert.equal(a.netnsName, `${nm.netnsPrefix}${ID(1).slice(0, 12)}`);
@@ -31,7 +31,9 @@ test('attach: netns, loopback then bridge ADD, portmap\'s rules in-process, the 
   assert.deepEqual(a.ports, [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
   assert.equal(a.endpoints[0]!.ipAddress, '10.99.0.2');
   const plugins = sys.callsOf('cniExec').map(([req]) => `${path.basename((req as { plugin: string }).plugin)} ${(req as { env: Record<string, string> }).env.CNI_COMMAND}`);
-  assert.deepEqual(plugins, ['loopback ADD', 'bridge ADD']);
+  assert.deepEqual(plugins, ['bridge ADD']);
+  // `lo` comes up as the loopback plugin brings it up, in the container's netns, with no plugin
+  assert.deepEqual(sys.callsOf('ip').map(([args]) => (args as string[]).join(' ')).filter((c) => c.includes('lo up')), [`-n ${a.netnsName} link set lo up`]);
   // the rules portmap 1.1 would add (snat on): marks for hairpin and localhost, the DNAT, the jump
   const chain = portmapChain(`${nm.cniPrefix}bridge`, ID(1));
   assert.match(chain, /^CNI-DN-[0-9a-f]{21}$/);
