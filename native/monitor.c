@@ -1018,9 +1018,9 @@ static void handle_command(struct client *c, char *line) {
     c->closing = 1;
   } else if (strcmp(cmd, "norestart") == 0) {
     no_restart = 1;
+    if (state == ST_GATED) gate_cancel(); /* the run fails in its hook, before the reply */
     client_reply(c, "ok\n");
     c->closing = 1;
-    if (state == ST_GATED) gate_cancel();
     if (state == ST_BACKOFF) {
       write_state("exited");
       write_exit();

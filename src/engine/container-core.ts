@@ -17,7 +17,7 @@ import { conflict, invalidArgument, notFound } from '../base/errors.js';
 import { rmTree } from '../base/fs.js';
 import { rfc3339Nano, ZERO_TIME } from '../image/config.js';
 import { mountOverlay, unmount, isMounted, removeShortLink } from '../snapshot/index.js';
-import { Runc, runtimeDirFor, monitorPaths, readExit, readState } from '../runtime/index.js';
+import { Runc, runtimeDirFor, monitorPaths, readExit, readState, disableRestart } from '../runtime/index.js';
 import { linuxSys, type Sys } from '../sys/index.js';
 import {
   allContainers, containerById, containerByName, containersByIdPrefix, containersOfImage, deleteContainer,
@@ -213,6 +213,10 @@ export class ContainerCore {
   async releaseRuntime(c: Container, opts: { monitorDeletes?: boolean } = {}): Promise<void> {
     // the monitor deletes the runc state before it writes exit.json: only a monitor that died leaves it
     if (!opts.monitorDeletes && !readExit(c.paths.exitFile)) {
+      // a monitor still waiting to start its container (a start killed midway): its runc run,
+      // held in the bundle's gate, is not a container runc can delete yet; told not to restart,
+      // the monitor makes that run fail in its hook, and ends
+      if (readState(c.paths.stateFile)?.status === 'created') await disableRestart(c.paths.socketPath).catch(() => undefined);
       try { await this.runc.delete(c.id, { force: true }); } catch { /* never created, or already gone */ }
     }
     const merged = path.join(c.dir, 'merged');

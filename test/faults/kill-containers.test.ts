@@ -91,6 +91,17 @@ test('kill -9 during rm -f', async (t) => {
   assert.deepEqual(tally.problems, []);
 });
 
+/** Command lines of live processes that mention `id` (a container's monitor, runc, its gate hook). */
+function processesNaming(id: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd = '';
+    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim(); } catch { continue; }
+    if (cmd.includes(id)) out.push(cmd.slice(0, 120));
+  }
+  return out;
+}
+
 test('kill -9 during run -d -p: the container runs or starts, and rm -f leaves nothing', async (t) => {
   const rand = prng(faultSeed());
   const r = containerRoot(t);
@@ -119,6 +130,14 @@ test('kill -9 during run -d -p: the container runs or starts, and rm -f leaves n
       if (fs.existsSync(path.join(r, 'containers', id))) tally.problems.push(`${what}: container dir left`);
       const net = networkLeftovers(id);
       if (net.length) tally.problems.push(`${what}: ${net.join('; ')}`);
+      // no monitor, runc or gate hook of the container outlives it (a start killed while its
+      // runc run waited in the gate left one before rm -f told the monitor to give up)
+      let procs = processesNaming(id);
+      for (let i = 0; procs.length && i < 50; i++) { // a monitor ends a moment after its exit record
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+        procs = processesNaming(id);
+      }
+      if (procs.length) tally.problems.push(`${what}: processes left: ${procs.join(' | ')}`);
     }
     record(tally, r, what);
   }
