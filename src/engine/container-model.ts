@@ -28,8 +28,12 @@ export interface NetworkState {
 
 /** Optional networking, wired in by the network layer (bridge, ports). */
 export interface NetworkDriver {
-  /** `onNetns`: called once the container's netns exists, while its interfaces are being made. */
-  attach(c: Container, opts?: { onNetns?: (netnsPath: string) => void }): Promise<NetworkState>;
+  /**
+   * `onNetns`: called once the container's netns exists, while its interfaces are being made.
+   * `onReady`: called, when it can be, once the container's own side is ready (interfaces, lo,
+   * hosts file) while the host's side (port rules, records) is still being done.
+   */
+  attach(c: Container, opts?: { onNetns?: (netnsPath: string) => void; onReady?: () => void }): Promise<NetworkState>;
   /** Where the netns `attach` makes will be (a path known before it exists). */
   netnsPath(c: Container): string;
   detach(c: Container): Promise<void>;

@@ -27,7 +27,7 @@ import { monitorLogOptions } from './log-config.js';
  * runs before its network, /etc/hosts and resolv.conf are final. On a failure this resolves
  * only once the attach has settled; `create` may have run even then (the caller undoes both).
  */
-export async function prepareBundle(cs: ContainerCore, c: Container, create?: (gate: string | undefined) => Promise<void>, opts: { gate?: boolean } = {}): Promise<{ spec: BuildSpecOptions }> {
+export async function prepareBundle(cs: ContainerCore, c: Container, create?: (gate: string | undefined) => Promise<void>, opts: { gate?: boolean; onReady?: () => void } = {}): Promise<{ spec: BuildSpecOptions }> {
   const cfg = c.config;
   const hc = c.hostConfig;
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])].filter((a, i) => !(i === 0 && a === '' && (cfg.Entrypoint?.length ?? 0) === 1));
@@ -57,7 +57,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   // bundle's hook until the monitor is told to start it, once the attach is done
   const gate = opts.gate ? c.paths.gateFile : undefined;
   const createInBundle = create && (() => (written ? create(gate) : writing!.then(() => create(gate), () => undefined)));
-  const attaching = attachBeside(cs, network, c, createInBundle);
+  const attaching = attachBeside(cs, network, c, createInBundle, opts.onReady);
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
@@ -128,7 +128,7 @@ async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[];
 }
 
 /** The network attach, with `create` run as soon as the netns exists (see prepareBundle). */
-async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Container, create?: () => Promise<void>): Promise<void> {
+async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Container, create?: () => Promise<void>, onReady?: () => void): Promise<void> {
   let creating: Promise<void> | undefined;
   // called in the attach's own turn: the monitor (and runc create, the longest step) is spawned
   // before the CNI plugins are; an attach that fails before its netns exists never calls it
@@ -136,7 +136,7 @@ async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Contai
     creating = create?.();
     creating?.catch(() => undefined); // awaited below, once the attach is done: not unhandled meanwhile
   };
-  const [attached] = await Promise.allSettled([network.attach(c, { onNetns }).then((net) => {
+  const [attached] = await Promise.allSettled([network.attach(c, { onNetns, ...(onReady ? { onReady } : {}) }).then((net) => {
     if (net.netns !== network.netnsPath(c)) throw new StrataError('internal', `network: netns ${net.netns ?? '(none)'} is not the spec's`);
     cs.update(c.id, { network: JSON.stringify(net) });
   })]);
@@ -183,6 +183,10 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
   let created: { pid: number; monitorPid: number; gated?: boolean } | undefined;
   let started = false;
   let early: EarlyMonitor | undefined;
+  let creating: Promise<{ pid: number; monitorPid: number; gated?: boolean }> | undefined;
+  // a gated start sent as soon as the container's side of the network is ready (onReady),
+  // while the host's side (published ports' rules, records) is still being done
+  let startingEarly: Promise<{ pid: number } | undefined> | undefined;
   try {
     const monitorOpts = {
       id: c.id, ...c.paths, runtime: cs.runc, tty: !!c.config.Tty, openStdin: c.config.OpenStdin,
@@ -196,21 +200,30 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
       if (early) {
         if (gate !== (networkBeside(cs, c) ? c.paths.gateFile : undefined)) throw new StrataError('internal', 'start: the bundle\'s gate is not the monitor\'s');
         early.go();
+        creating = early.started;
         // the start command goes over node:net once the attach is done: load it meanwhile
         if (gate) setImmediate(warmMonitorClient);
-        created = await early.started;
+        created = await creating;
       } else {
         created = await startMonitor({ ...monitorOpts, deferStart: true });
       }
       // running already (runc run, no gate): from here a failure is the run's own
       if (!opts.deferStart && !created.gated) started = true;
-    }, { gate: !opts.deferStart });
+    }, {
+      gate: !opts.deferStart,
+      ...(early ? {
+        onReady: () => {
+          startingEarly = creating?.then((m) => (m.gated ? startDeferred(c.paths.socketPath, { gated: true }) : undefined));
+          startingEarly?.catch(() => undefined); // awaited below
+        },
+      } : {}),
+    });
     c = cs.get(c.id);
     const monitor = created!;
     let pid = monitor.pid;
     if (monitor.gated) {
       try {
-        pid = (await startDeferred(c.paths.socketPath, { gated: true })).pid;
+        pid = ((startingEarly && await startingEarly) ?? await startDeferred(c.paths.socketPath, { gated: true })).pid;
       } catch (e) {
         // runc run failed (in its create): the monitor recorded it and is gone, as after a
         // create that failed under it
@@ -221,6 +234,7 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
     cs.update(c.id, { state: 'running', pid, monitor_pid: monitor.monitorPid, started_at: opts.deferStart ? c.row.started_at : rfc3339Nano(), exit_code: 0, error: '', oom_killed: 0, manually_stopped: 0 });
     if (!opts.deferStart) cs.event(c, 'start');
   } catch (e) {
+    await startingEarly?.catch(() => undefined); // settled before anything is undone
     if (early && !created) {
       // told nothing, or failed in its create: the monitor ends (or has ended) having made nothing
       early.cancel();

@@ -120,7 +120,7 @@ export class CniDriver implements NetworkDriver {
    * (netns, default route, published ports), the others as connections, each with its own
    * aliases. None left (all disconnected): loopback only.
    */
-  async attach(c: Container, opts: { onNetns?: (netnsPath: string) => void } = {}): Promise<NetworkState> {
+  async attach(c: Container, opts: { onNetns?: (netnsPath: string) => void; onReady?: () => void } = {}): Promise<NetworkState> {
     const mode = c.hostConfig.NetworkMode || 'default';
     // --add-host records, then the links' (Docker's order)
     const extraHosts = [...addHosts(c), ...this.linkHosts(c)];
@@ -135,6 +135,8 @@ export class CniDriver implements NetworkDriver {
       ...(this.dns.enabled ? {} : { hostsPath }),
       extraHosts: extraHosts as never,
       ...(opts.onNetns ? { onNetns: opts.onNetns } : {}),
+      // ready early only when the first network is all: no resolver to sync, no other network
+      ...(opts.onReady && !this.dns.enabled && rest.length === 0 ? { onReady: opts.onReady } : {}),
       ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
       ...(first?.settings.IPAMConfig?.IPv4Address ? { ip: first.settings.IPAMConfig.IPv4Address } : {}),
     });

@@ -193,24 +193,35 @@ export class NetworkManager {
    * iptables-restore, no plugin process); anything else runs the plugins as listed.
    */
   private async addEndpoint(ep: EndpointRecord, rt: CniRuntime): Promise<CniResult> {
+    const { result, rules } = await this.addEndpointLink(ep, rt);
+    await rules;
+    return result;
+  }
+
+  /**
+   * An endpoint's interface (the bridge plugin's ADD), and the published ports' rules, which
+   * the quick path writes itself: begun, not awaited (`rules`), so the container can start
+   * meanwhile. A rule's failure is the attach's.
+   */
+  private async addEndpointLink(ep: EndpointRecord, rt: CniRuntime): Promise<{ result: CniResult; rules?: Promise<void> }> {
     const opts = { cniPath: this.st.cniPath, sys: this.sys };
     const plugins = ep.conflist.plugins;
     const ports = ep.portMappings;
     const quick = plugins.length === 2 && plugins[0]!.type === 'bridge' && plugins[1]!.type === 'portmap' &&
       ports.every((p) => p.protocol === 'tcp') && new Set(ports.map((p) => p.hostPort)).size === ports.length;
-    if (!quick) return addNetworkList(ep.conflist, rt, opts);
+    if (!quick) return { result: await addNetworkList(ep.conflist, rt, opts) };
     const result = await addNetworkList({ ...ep.conflist, plugins: [plugins[0]!] }, rt, opts);
-    if (ports.length === 0) return result;
+    if (ports.length === 0) return { result };
     const addr = result.ips?.find((i) => i.address.includes('.'))?.address;
     if (!addr) throw new StrataError('failed_precondition', `network ${ep.network}: no IPv4 address for the published ports`);
     const known = this.st.rulesMade('portmap');
-    await addPortmapRules(this.sys, {
+    const rules = addPortmapRules(this.sys, {
       network: ep.cniName, containerId: rt.containerId, ip: addr.split('/')[0]!, subnet: formatCidr(mustParseCidr(addr)),
       ports: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, ...(p.hostIP ? { hostIP: p.hostIP } : {}) })),
       known,
-    });
-    if (!known) this.st.markRulesMade('portmap');
-    return result;
+    }).then(() => { if (!known) this.st.markRulesMade('portmap'); });
+    rules.catch(() => undefined); // awaited by the caller; not unhandled meanwhile
+    return { result, rules };
   }
 
   /** `network ls`: bridge, host, none and the user-defined networks, by name. */
@@ -375,17 +386,30 @@ export class NetworkManager {
         // plugin was a Go process), beside the first network's interface
         const loopback = loopbackUp(this.sys, r.netnsName)
           .then(() => this.st.step('loopback', containerId));
+        // the published ports' rules are written beside the rest (addEndpointLink): the
+        // container's side is ready before them (onReady), the attach done after them
+        const rules: Promise<void>[] = [];
         const endpoints = (async () => {
           for (const ep of r.endpoints) {
-            const result = await this.addEndpoint(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } });
+            const link = await this.addEndpointLink(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } });
+            if (link.rules) rules.push(link.rules);
             ep.state = 'added';
-            ep.result = result;
+            ep.result = link.result;
             this.st.writeRecord(r);
             this.st.step(`add:${ep.network}`, containerId);
           }
         })();
         const settled = await Promise.allSettled([loopback, endpoints]);
-        for (const x of settled) if (x.status === 'rejected') throw x.reason;
+        const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+        if (failed) {
+          await Promise.allSettled(rules); // no rule written after the teardown below
+          throw failed.reason;
+        }
+        if (opts.onReady) {
+          this.st.writeHostsOf(containerId);
+          opts.onReady();
+        }
+        for (const x of await Promise.allSettled(rules)) if (x.status === 'rejected') throw x.reason;
         r.status = 'attached';
         delete r.owner;
         this.st.writeRecord(r);

@@ -377,6 +377,18 @@ export class NetworkState {
     return buildHostsFile({ hostname: me.hostname, domainname: me.domainname, ips, peers, extraHosts: me.extraHosts });
   }
 
+  /** The hosts file of one container, as it is to be, written in place (before it is recorded attached). */
+  writeHostsOf(containerId: string): void {
+    const r = this.readRecord(containerId);
+    if (!r?.hostsPath) return;
+    const content = this.hostsFile(containerId);
+    try {
+      if (fs.readFileSync(r.hostsPath, 'utf8') === content) return;
+    } catch { /* not there yet */ }
+    mkdirp(path.dirname(r.hostsPath));
+    fs.writeFileSync(r.hostsPath, content, { mode: 0o644 });
+  }
+
   /**
    * Rewrite the hosts files (those given as hostsPath) of every attached container, or of
    * one. Written in place, not renamed: a bind mount keeps pointing at the old inode.

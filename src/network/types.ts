@@ -90,6 +90,12 @@ export interface AttachOptions {
    * runtime can create the container in it while CNI sets it up; see NetworkManager.netnsPathFor.
    */
   onNetns?: (netnsPath: string) => void;
+  /**
+   * Called once the container's own side is ready: its interfaces, addresses and routes, `lo`,
+   * and its hosts file. The host's side (published ports' rules, the records, the peers' hosts
+   * files) is still being done: attach resolves when all is.
+   */
+  onReady?: () => void;
 }
 
 export interface NetworkManagerOptions {
