@@ -128,15 +128,29 @@ export class CniDriver implements NetworkDriver {
     const [first, ...rest] = eps;
     const hostname = c.config.Hostname || c.id.slice(0, 12);
     const hostsPath = path.join(c.dir, 'hosts');
+    // Ready before the attach is done only when its first network is all, and no resolver's
+    // records wait on it: no resolver at all (the network layer writes the hosts file), or the
+    // default bridge, which has no names (its hosts file is written here first).
+    const network0 = first?.network ?? 'none';
+    let early: (() => void) | undefined;
+    if (opts.onReady && rest.length === 0) {
+      const ready = opts.onReady;
+      if (!this.dns.enabled) early = ready;
+      else if (network0 === 'bridge' || network0 === 'none') {
+        early = () => {
+          fs.writeFileSync(hostsPath, this.hostsText(c, this.nm.get(c.id)?.endpoints.map((e) => e.ipAddress).filter(Boolean) ?? []));
+          ready();
+        };
+      }
+    }
     // with a resolver, /etc/hosts has only the container itself (Docker); without, the network layer lists the peers
-    const a0 = await this.nm.attach(c.id, [first?.network ?? 'none'], portSpecs(c), {
+    const a0 = await this.nm.attach(c.id, [network0], portSpecs(c), {
       hostname,
       name: c.name,
       ...(this.dns.enabled ? {} : { hostsPath }),
       extraHosts: extraHosts as never,
       ...(opts.onNetns ? { onNetns: opts.onNetns } : {}),
-      // ready early only when the first network is all: no resolver to sync, no other network
-      ...(opts.onReady && !this.dns.enabled && rest.length === 0 ? { onReady: opts.onReady } : {}),
+      ...(early ? { onReady: early } : {}),
       ...(first ? { aliases: joinedAliases(c, first.network, first.settings) } : {}),
       ...(first?.settings.IPAMConfig?.IPv4Address ? { ip: first.settings.IPAMConfig.IPv4Address } : {}),
     });

@@ -174,9 +174,21 @@ export function spawnMonitorEarly(opts: MonitorOptions & { goFile: string }): Ea
     close();
     fs.rmSync(opts.goFile, { force: true });
   });
+  let told = false;
   return {
-    go: () => { if (fd !== undefined) fs.writeSync(fd, 'g'); },
-    cancel: close,
+    go: () => {
+      if (fd === undefined || told) return;
+      told = true;
+      fs.writeSync(fd, 'g');
+    },
+    // 'x' before the close: the monitor reads a cancel whether or not it has opened the fifo yet
+    cancel: () => {
+      if (fd !== undefined && !told) {
+        told = true;
+        try { fs.writeSync(fd, 'x'); } catch { /* closing is enough */ }
+      }
+      close();
+    },
     started,
   };
 }

@@ -631,6 +631,21 @@ export class FakeSys implements Sys {
    */
   async launchMonitor(binary: string, args: readonly string[]): Promise<string> {
     this.record('launchMonitor', [binary, [...args]]);
+    const go = flagValue(args, '--go');
+    if (go) {
+      // spawned before its bundle: it waits for 'g' in the go file (a fifo for the real one);
+      // 'x', or the file gone, is a cancel: nothing is made
+      const word = await new Promise<string>((resolve) => {
+        const poll = (): void => {
+          let s = '';
+          try { s = fs.readFileSync(go, 'latin1'); } catch { resolve('x'); return; }
+          if (s) resolve(s[0]!);
+          else setTimeout(poll, 2);
+        };
+        poll();
+      });
+      if (word !== 'g') return 'err 125 the start was cancelled before the container was created\n';
+    }
     const id = flagValue(args, '--id')!;
     // --gate: runc run waits in the bundle's hook for "start", as a deferred create does
     const gated = args.includes('--gate');

@@ -178,5 +178,9 @@ test('a failed mount leaves the container created and nothing attached', async (
   assert.equal(c.row.state, 'created');
   assert.match(c.row.error, /permission denied/);
   assert.deepEqual(hostState(sys), { mounts: [], netns: [], runtime: [] });
-  assert.equal(sys.callsOf('launchMonitor').length, 0);
+  // the monitor, spawned before the bundle to wait for the word to create, was told to give up
+  const launched = sys.callsOf('launchMonitor');
+  assert.equal(launched.length, 1);
+  assert.ok((launched[0]![1] as string[]).includes('--go'));
+  assert.equal(fs.existsSync(path.join(c.dir, 'go')), false);
 });
