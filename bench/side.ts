@@ -110,7 +110,7 @@ async function untilHttp(url: string, deadlineMs = 20_000): Promise<void> {
 
 interface Prev { strata: number; docker?: number; ratio?: number }
 
-/** the fenced block under "## Side by side" in RESULTS.md: `name strata docker ratio` lines */
+/** the fenced blocks under "## Side by side" in RESULTS.md: `name strata docker ratio` lines; the first (latest) figure of a name wins */
 export function previousFigures(file = RESULTS): Map<string, Prev> {
   const out = new Map<string, Prev>();
   let text = '';
@@ -126,7 +126,7 @@ export function previousFigures(file = RESULTS): Map<string, Prev> {
     const p: Prev = { strata: Number(m[2]) };
     if (m[3] !== '-') p.docker = Number(m[3]);
     if (m[4] !== '-') p.ratio = Number(m[4]);
-    out.set(m[1]!, p);
+    if (!out.has(m[1]!)) out.set(m[1]!, p);
   }
   return out;
 }
