@@ -944,6 +944,17 @@ static const char *state_name(void) {
 
 static void finish_run(void);
 
+/* The reply to "start": "ok PID", or "err CODE MESSAGE" on one line. */
+static void start_reply(char *buf, size_t cap, int code) {
+  if (code == 0) {
+    snprintf(buf, cap, "ok %d\n", (int)cpid);
+    return;
+  }
+  for (char *q = last_error; *q; q++)
+    if (*q == '\n') *q = ' ';
+  snprintf(buf, cap, "err %d %s\n", code, last_error);
+}
+
 static void handle_command(struct client *c, char *line) {
   char *cmd = strtok(line, " \t\r");
   if (!cmd) {
@@ -984,14 +995,8 @@ static void handle_command(struct client *c, char *line) {
   } else if (strcmp(cmd, "start") == 0 && state == ST_GATED) {
     int code = gate_open(1);
     char buf[1200];
-    if (code == 0) {
-      snprintf(buf, sizeof buf, "ok %d\n", (int)cpid);
-    } else {
-      for (char *q = last_error; *q; q++)
-        if (*q == '\n') *q = ' ';
-      snprintf(buf, sizeof buf, "err %d %s\n", code, last_error);
-      gate_failed(code);
-    }
+    start_reply(buf, sizeof buf, code);
+    if (code != 0) gate_failed(code);
     client_reply(c, buf);
     c->closing = 1;
   } else if (strcmp(cmd, "start") == 0) {
@@ -1000,12 +1005,8 @@ static void handle_command(struct client *c, char *line) {
     } else {
       int code = start_container();
       char buf[1200];
-      if (code == 0) {
-        snprintf(buf, sizeof buf, "ok %d\n", (int)cpid);
-      } else {
-        for (char *q = last_error; *q; q++)
-          if (*q == '\n') *q = ' ';
-        snprintf(buf, sizeof buf, "err %d %s\n", code, last_error);
+      start_reply(buf, sizeof buf, code);
+      if (code != 0) {
         /* the init process is still waiting on the exec fifo: kill it, record the failure */
         kill(cpid, SIGKILL);
         no_restart = 1;

@@ -73,6 +73,9 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   return { spec };
 }
 
+/** Monitors spawned early in this process still waiting for their word (see startContainer). */
+let earlyWaiting = 0;
+
 /** The network a start attaches beside the container's creation (none: host, container:, no driver). */
 function networkBeside(cs: ContainerCore, c: Container): NetworkDriver | undefined {
   const mode = c.hostConfig.NetworkMode;
@@ -192,9 +195,14 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
       id: c.id, ...c.paths, runtime: cs.runc, tty: !!c.config.Tty, openStdin: c.config.OpenStdin,
       restart: restartPolicy(c.hostConfig), ...monitorLogOptions(c.hostConfig.LogConfig),
     };
-    if (!opts.deferStart) {
+    // One monitor at a time waits for its word in a process: the launch holds a thread of
+    // libuv's pool (4) until the monitor reports, and the word needs that pool (the bundle, the
+    // netns, CNI), so concurrent starts (the API) would otherwise wait on each other for ever.
+    if (!opts.deferStart && earlyWaiting === 0) {
       const how = networkBeside(cs, c) ? { gate: c.paths.gateFile } : { run: true };
       early = spawnMonitorEarly({ ...monitorOpts, ...how, goFile: c.paths.goFile });
+      earlyWaiting++;
+      void early.started.catch(() => undefined).finally(() => { earlyWaiting--; });
     }
     await prepareBundle(cs, c, async (gate) => {
       if (early) {
@@ -205,13 +213,15 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
         if (gate) setImmediate(warmMonitorClient);
         created = await creating;
       } else {
-        created = await startMonitor({ ...monitorOpts, deferStart: true });
+        creating = startMonitor({ ...monitorOpts, ...(opts.deferStart ? { deferStart: true } : gate ? { gate } : { run: true }) });
+        if (gate) setImmediate(warmMonitorClient);
+        created = await creating;
       }
       // running already (runc run, no gate): from here a failure is the run's own
       if (!opts.deferStart && !created.gated) started = true;
     }, {
       gate: !opts.deferStart,
-      ...(early ? {
+      ...(!opts.deferStart ? {
         onReady: () => {
           startingEarly = creating?.then((m) => (m.gated ? startDeferred(c.paths.socketPath, { gated: true }) : undefined));
           startingEarly?.catch(() => undefined); // awaited below
