@@ -178,11 +178,11 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
   // midway (a failed start releases itself): a network attachment or a container created
   // under a monitor that was never started
   if (c.row.state !== 'created' || startLeftovers(cs, c)) await cs.releaseRuntime(c).catch(() => undefined);
-  // the container is created under its monitor beside the network attach, and started (by the
-  // monitor, on its socket) once both are done: see prepareBundle. Not deferred, one runc run
-  // does both: with a network it waits in the bundle's hook (the gate) until then.
-  // Not deferred, the monitor is spawned first, beside the bundle's writing, and creates the
-  // container when told (spawnMonitorEarly): its start-up is off the path to the create.
+  // The container is created under its monitor beside the network attach, and started (by the
+  // monitor, on its socket) once the container's side of the network is ready: see
+  // prepareBundle. Not deferred, one runc run does both, waiting in the bundle's hook (the gate)
+  // when there is a network; its monitor is spawned first, beside the bundle's writing, and
+  // creates the container when told (spawnMonitorEarly): its start-up is off the path.
   let created: { pid: number; monitorPid: number; gated?: boolean } | undefined;
   let started = false;
   let early: EarlyMonitor | undefined;
@@ -206,17 +206,14 @@ export async function startContainer(cs: ContainerCore, ref: string, opts: { def
     }
     await prepareBundle(cs, c, async (gate) => {
       if (early) {
-        if (gate !== (networkBeside(cs, c) ? c.paths.gateFile : undefined)) throw new StrataError('internal', 'start: the bundle\'s gate is not the monitor\'s');
         early.go();
         creating = early.started;
-        // the start command goes over node:net once the attach is done: load it meanwhile
-        if (gate) setImmediate(warmMonitorClient);
-        created = await creating;
       } else {
         creating = startMonitor({ ...monitorOpts, ...(opts.deferStart ? { deferStart: true } : gate ? { gate } : { run: true }) });
-        if (gate) setImmediate(warmMonitorClient);
-        created = await creating;
       }
+      // the start command goes over node:net once the attach is done: load it meanwhile
+      if (gate) setImmediate(warmMonitorClient);
+      created = await creating;
       // running already (runc run, no gate): from here a failure is the run's own
       if (!opts.deferStart && !created.gated) started = true;
     }, {

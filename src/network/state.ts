@@ -380,13 +380,20 @@ export class NetworkState {
   /** The hosts file of one container, as it is to be, written in place (before it is recorded attached). */
   writeHostsOf(containerId: string): void {
     const r = this.readRecord(containerId);
-    if (!r?.hostsPath) return;
-    const content = this.hostsFile(containerId);
+    if (r) this.rewriteHosts(r);
+  }
+
+  /** A record's hosts file (its hostsPath) rewritten in place when its content changed. */
+  private rewriteHosts(r: AttachmentRecord): void {
+    if (!r.hostsPath) return;
+    const content = this.hostsFile(r.containerId);
     try {
       if (fs.readFileSync(r.hostsPath, 'utf8') === content) return;
     } catch { /* not there yet */ }
-    mkdirp(path.dirname(r.hostsPath));
-    fs.writeFileSync(r.hostsPath, content, { mode: 0o644 });
+    try {
+      mkdirp(path.dirname(r.hostsPath));
+      fs.writeFileSync(r.hostsPath, content, { mode: 0o644 });
+    } catch { /* the container's directory is gone: nothing to update */ }
   }
 
   /**
@@ -398,15 +405,7 @@ export class NetworkState {
       if (!r.hostsPath || r.status !== 'attached') continue;
       const peersOfChanged = onlyContainer === undefined || r.containerId === onlyContainer ||
         r.endpoints.some((e) => e.network !== DEFAULT_NETWORK);
-      if (!peersOfChanged) continue;
-      const content = this.hostsFile(r.containerId);
-      try {
-        if (fs.readFileSync(r.hostsPath, 'utf8') === content) continue;
-      } catch { /* not there yet */ }
-      try {
-        mkdirp(path.dirname(r.hostsPath));
-        fs.writeFileSync(r.hostsPath, content, { mode: 0o644 });
-      } catch { /* the container's directory is gone: nothing to update */ }
+      if (peersOfChanged) this.rewriteHosts(r);
     }
   }
 }
