@@ -18,7 +18,9 @@
  *   pull       pull of the nginx image from a local docker-registry (pushed once by Strata,
  *              gzip), each run into a fresh store
  *   import     import of a ~250 MB rootfs tar, beside the floor (sha256 + write + fsync), and
- *              the first use of the image (its layer dir is made then)
+ *              the first use of the image (its layer dir is made then); each engine's import
+ *              and each floor start from the same state (util.ts settle(): sync, page cache
+ *              dropped, the tar read back)
  * BENCH_N (default 10) runs for light and lifecycle, BENCH_HEAVY_N (default 3) for the rest;
  * STRATA_BENCH_COMMIT_SCALE=0.1 shrinks the commit sizes for a quick run.
  */
@@ -29,7 +31,7 @@ import * as path from 'node:path';
 import { startDocker, type DockerEngine } from './docker.js';
 import { makeBusyboxTar } from './fixtures.js';
 import { floorWrite, makeRootfsTar } from './images.js';
-import { BIN, PROJECT, benchEnv, median, tmpRoot } from './util.js';
+import { BIN, PROJECT, benchEnv, median, settle, tmpRoot } from './util.js';
 import { registryAvailable, startRegistry } from '../test/registry/helpers.js';
 
 const N = Number(process.env.BENCH_N ?? 10);
@@ -311,8 +313,9 @@ async function importTar(engines: Engine[], prev: Map<string, Prev>, work: strin
   const mb = fs.statSync(tar).size / 1e6;
   const floors: number[] = [];
   const firstUse: number[] = [];
+  // each timed run (either engine's import, the floor) starts from the same state: settle()
   const r = await paired(engines, HEAVY, (e, i) => {
-    spawnSync('sync');
+    settle(tar);
     if (e.name === 'strata') {
       const fresh = fs.mkdtempSync(path.join(work, 'import-'));
       const ms = timed({ ...e, env: { ...e.env, STRATA_ROOT: fresh } }, ['import', tar, 'big']);
@@ -322,6 +325,7 @@ async function importTar(engines: Engine[], prev: Map<string, Prev>, work: strin
       firstUse.push(timed({ ...e, env: { ...e.env, STRATA_ROOT: fresh } }, ['diff', 'big', 'big']));
       lastCpu = cpu;
       fs.rmSync(fresh, { recursive: true, force: true });
+      settle(tar);
       floors.push(floorWrite(tar, work));
       return ms;
     }
@@ -332,7 +336,7 @@ async function importTar(engines: Engine[], prev: Map<string, Prev>, work: strin
   // what creating the same files costs here, with no hashing and no blob: GNU tar -x
   const gnu = [0, 1, 2].map(() => {
     const dir = fs.mkdtempSync(path.join(work, 'gnutar-'));
-    spawnSync('sync');
+    settle(tar);
     const t0 = process.hrtime.bigint();
     spawnSync('tar', ['-C', dir, '-xf', tar]);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;

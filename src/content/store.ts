@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { corrupt, notFound } from '../base/errors.js';
 import { fsyncDir, mkdirp, writeAllAsync } from '../base/fs.js';
@@ -56,12 +56,16 @@ export class ContentStore {
   /** Store a small buffer (manifest, config). Returns its digest. */
   putBytes(data: Uint8Array | string, expected?: string): Digest {
     // already stored (a rebuilt image's config): no temp file, no fsync
-    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    // hashed once, here: by base/sha256.ts when small (a config, a manifest: no node:crypto to load)
+    const digest = `sha256:${bytes.length <= SMALL_BLOB ? sha256Hex(bytes) : createHash('sha256').update(bytes).digest('hex')}` as Digest;
     if ((expected === undefined || expected === digest) && this.has(digest)) return digest;
+    if (expected !== undefined && expected !== digest) throw corrupt(`digest mismatch: expected ${expected}, got ${digest}`);
     const ing = this.ingest();
     try {
-      ing.write(typeof data === 'string' ? Buffer.from(data) : data);
-      return ing.commit(expected);
+      ing.hashElsewhere();
+      ing.write(bytes);
+      return ing.commit(digest);
     } catch (e) {
       ing.abort();
       throw e;
@@ -135,9 +139,13 @@ const BACKLOG = 8 << 20;
 const FLUSH_EVERY = 32 << 20;
 
 export class Ingest {
-  private fd: number;
-  readonly tmpPath: string;
-  private hash: Hash = createHash('sha256');
+  private fd!: number;
+  readonly tmpPath!: string;
+  /** made by the first write that this ingest hashes itself (none with a pool hash or hashElsewhere) */
+  private hashState: Hash | undefined;
+  private get hash(): Hash {
+    return (this.hashState ??= createHash('sha256'));
+  }
   private done = false;
   written = 0;
   /** background writes: the chain of pending writes, the bytes in it, the first failure */
@@ -157,8 +165,17 @@ export class Ingest {
    * never hashes, and the digest is known once the writes are over (settledDigest()).
    */
   constructor(private store: ContentStore, private readonly background = false, private readonly pool?: PoolHasher) {
-    this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${randomBytes(6).toString('hex')}`);
-    this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
+    // a name only this process uses, made without node:crypto (~6 ms to load): 'wx' refuses one
+    // already there (left by a process of the same pid), and another is drawn
+    for (let tries = 0; ; tries++) {
+      this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${(Math.random() * 2 ** 48).toString(16).padStart(12, '0').slice(0, 12)}`);
+      try {
+        this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 8) throw e;
+      }
+    }
   }
 
   /** The caller computes the digest of these bytes itself (e.g. a plain tar's diff_id): don't hash twice. */

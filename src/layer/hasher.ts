@@ -79,12 +79,14 @@ export class Sha256Hasher implements ChunkHasher {
     const env = process.env['STRATA_LAYER_HASH_WORKER'];
     this.threshold = env === '0' ? Infinity : opts.threshold ?? (env === '1' || !hardwareSha256() ? DEFAULT_THRESHOLD : Infinity);
     this.maxInflight = opts.maxInflight ?? 64 * 1024 * 1024;
-    // no worker ever: hash as the bytes come (buffering copies of them all for digest() cost a copy and a serial hash at the end)
-    if (this.threshold === Infinity) this.inline = createHash('sha256');
   }
 
   update(chunk: Buffer): Promise<void> | undefined {
     if (this.error) throw this.error;
+    // no worker ever: hash as the bytes come (buffering copies of them all for digest() cost a
+    // copy and a serial hash at the end); node:crypto is loaded by the first bytes (~6 ms), not
+    // by a hasher that gets none (an import of a plain tar, whose blob's digest is its diff_id)
+    if (this.threshold === Infinity) this.inline ??= createHash('sha256');
     if (this.inline) {
       this.inline.update(chunk);
       return undefined;
