@@ -12,3 +12,16 @@ export function urandom(n: number): Buffer {
   } finally { fs.closeSync(fd); }
   return b;
 }
+
+/**
+ * A uniform integer in [0, max) (max ≤ 2^32), from urandom without modulo bias: what
+ * node:crypto's randomInt gives, without loading crypto.
+ */
+export function randomBelow(max: number): number {
+  if (!Number.isInteger(max) || max < 1 || max > 2 ** 32) throw new RangeError(`randomBelow: ${max}`);
+  const limit = 2 ** 32 - (2 ** 32 % max);
+  for (;;) {
+    const v = urandom(4).readUInt32LE(0);
+    if (v < limit) return v % max;
+  }
+}

@@ -1,5 +1,4 @@
-import { randomInt } from 'node:crypto';
-import { urandom } from '../base/random.js';
+import { randomBelow as randomInt, urandom } from '../base/random.js';
 
 // Generated container names are `adjective_surname`, as Docker's are; the surnames are
 // people who shaped computing and science.

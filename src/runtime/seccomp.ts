@@ -7,6 +7,7 @@
  * set, architecture, kernel version) and `archMap`, as moby does: rules are
  * kept in file order, nothing is merged or reordered.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { invalidArgument } from '../base/errors.js';
 import DEFAULT_PROFILE_JSON from './seccomp/default.json' with { type: 'json' };
@@ -103,7 +104,16 @@ const SCMP_ARCH: Record<string, string> = {
   s390x: 'SCMP_ARCH_S390X',
 };
 
-function kernelVersion(release: string = os.release()): [number, number] {
+/** The running kernel's release (uname -r), read once: from /proc without loading node:os on a start's path. */
+let osRelease: string | undefined;
+function kernelRelease(): string {
+  if (osRelease === undefined) {
+    try { osRelease = fs.readFileSync('/proc/sys/kernel/osrelease', 'latin1').trim(); } catch { osRelease = os.release(); }
+  }
+  return osRelease;
+}
+
+function kernelVersion(release: string = kernelRelease()): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(release);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
