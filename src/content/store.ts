@@ -4,12 +4,18 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { corrupt, notFound } from '../base/errors.js';
 import { fsyncDir, mkdirp, writeAllAsync } from '../base/fs.js';
+import { urandom } from '../base/random.js';
 import { hexOf, isDigestHex, type Digest } from '../image/digest.js';
 import { definedOnUse } from '../base/lazy.js';
 import { sha256Hex } from '../base/sha256.js';
 
 /** Blobs up to this size are verified by base/sha256.ts (~1 ms at most): see readBytes. */
 const SMALL_BLOB = 64 * 1024;
+
+/** A blob's digest: by base/sha256.ts up to SMALL_BLOB (no node:crypto to load), by node:crypto above. */
+function blobDigest(bytes: Uint8Array): Digest {
+  return `sha256:${bytes.length <= SMALL_BLOB ? sha256Hex(bytes) : createHash('sha256').update(bytes).digest('hex')}` as Digest;
+}
 
 /** A sha256 computed on the thread pool (the kernel door's poolHasher): updates one at a time, in order. */
 interface PoolHasher {
@@ -57,8 +63,8 @@ export class ContentStore {
   putBytes(data: Uint8Array | string, expected?: string): Digest {
     // already stored (a rebuilt image's config): no temp file, no fsync
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    // hashed once, here: by base/sha256.ts when small (a config, a manifest: no node:crypto to load)
-    const digest = `sha256:${bytes.length <= SMALL_BLOB ? sha256Hex(bytes) : createHash('sha256').update(bytes).digest('hex')}` as Digest;
+    // hashed once, here (blobDigest: a config or a manifest without node:crypto)
+    const digest = blobDigest(bytes);
     if ((expected === undefined || expected === digest) && this.has(digest)) return digest;
     if (expected !== undefined && expected !== digest) throw corrupt(`digest mismatch: expected ${expected}, got ${digest}`);
     const ing = this.ingest();
@@ -77,7 +83,7 @@ export class ContentStore {
     let buf: Buffer;
     try { buf = fs.readFileSync(this.pathOf(digest)); } catch { throw notFound(`blob ${digest} not found`); }
     // a config or a manifest is a few KiB: hashed in JavaScript, without loading node:crypto (~6 ms)
-    const got = `sha256:${buf.length <= SMALL_BLOB ? sha256Hex(buf) : createHash('sha256').update(buf).digest('hex')}`;
+    const got = blobDigest(buf);
     if (got !== digest) throw corrupt(`blob ${digest} is corrupt (content hashes to ${got})`);
     return buf;
   }
@@ -139,8 +145,8 @@ const BACKLOG = 8 << 20;
 const FLUSH_EVERY = 32 << 20;
 
 export class Ingest {
-  private fd!: number;
-  readonly tmpPath!: string;
+  private fd: number;
+  readonly tmpPath: string;
   /** made by the first write that this ingest hashes itself (none with a pool hash or hashElsewhere) */
   private hashState: Hash | undefined;
   private get hash(): Hash {
@@ -165,17 +171,9 @@ export class Ingest {
    * never hashes, and the digest is known once the writes are over (settledDigest()).
    */
   constructor(private store: ContentStore, private readonly background = false, private readonly pool?: PoolHasher) {
-    // a name only this process uses, made without node:crypto (~6 ms to load): 'wx' refuses one
-    // already there (left by a process of the same pid), and another is drawn
-    for (let tries = 0; ; tries++) {
-      this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${(Math.random() * 2 ** 48).toString(16).padStart(12, '0').slice(0, 12)}`);
-      try {
-        this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 8) throw e;
-      }
-    }
+    // random bytes from /dev/urandom, as for every temp name: node:crypto costs ~6 ms to load
+    this.tmpPath = path.join(store.tmpDir, `${process.pid}-blob-${urandom(6).toString('hex')}`);
+    this.fd = fs.openSync(this.tmpPath, 'wx', 0o644);
   }
 
   /** The caller computes the digest of these bytes itself (e.g. a plain tar's diff_id): don't hash twice. */

@@ -1,4 +1,4 @@
-import { randomBelow as randomInt, urandom } from '../base/random.js';
+import { randomBelow, urandom } from '../base/random.js';
 
 // Generated container names are `adjective_surname`, as Docker's are; the surnames are
 // people who shaped computing and science.
@@ -38,11 +38,11 @@ const SURNAMES = [
 
 export function generateName(taken: (name: string) => boolean): string {
   for (let i = 0; i < 20; i++) {
-    const n = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${SURNAMES[randomInt(SURNAMES.length)]}`;
+    const n = `${ADJECTIVES[randomBelow(ADJECTIVES.length)]}_${SURNAMES[randomBelow(SURNAMES.length)]}`;
     if (!taken(n)) return n;
   }
   for (;;) {
-    const n = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${SURNAMES[randomInt(SURNAMES.length)]}${randomInt(100)}`;
+    const n = `${ADJECTIVES[randomBelow(ADJECTIVES.length)]}_${SURNAMES[randomBelow(SURNAMES.length)]}${randomBelow(100)}`;
     if (!taken(n)) return n;
   }
 }
