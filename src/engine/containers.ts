@@ -191,7 +191,15 @@ export class Containers extends ContainerCore {
     if (opts.pause !== false && c.row.state === 'running') {
       input.pause = async () => {
         holdFreeze(c.dir, 'commit');
-        try { await this.runc.pause(c.id); } catch (e) { releaseFreeze(c.dir); throw e; }
+        try {
+          await this.runc.pause(c.id);
+        } catch (e) {
+          releaseFreeze(c.dir);
+          // it exited or was removed (rm -f) between the look above and the freeze: Docker's answer
+          const st = await this.runc.state(c.id).catch(() => undefined);
+          if (st === null || st?.status === 'stopped') throw conflict(`Container ${c.id} is not running`);
+          throw e;
+        }
       };
       input.unpause = async () => {
         try {
