@@ -61,6 +61,11 @@
  *                                              fd3: a daemon's start instead (a session of its
  *                                              own, stdio on /dev/null): "stdout" is what it
  *                                              writes on fd 3 until every copy of fd 3 closes
+ *   request(socketPath, line, timeoutMs)       one command to a unix stream socket (a
+ *                                              monitor's) on the thread pool: connect, write
+ *                                              line, read the reply until the peer closes, or
+ *                                              until timeoutMs (ETIMEDOUT): a promise of the
+ *                                              reply as a string; without Node's net and stream
  *
  * A path is a string (UTF-8) or a Buffer (bytes as they are). Errors are thrown as Node's
  * fs errors are: `EEXIST: mknod 'path'` with `code`, `errno` (negative) and `syscall`.
@@ -80,6 +85,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <net/if.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -118,6 +124,10 @@ static const char *errno_name(int e) {
     case EIO: return "EIO";
     case EBUSY: return "EBUSY";
     case ENODEV: return "ENODEV";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EPIPE: return "EPIPE";
+    case ECONNRESET: return "ECONNRESET";
     default: return "EUNKNOWN";
   }
 }
@@ -864,6 +874,84 @@ fail:
   return NULL;
 }
 
+struct request_job {
+  struct job job;
+  char *path, *line;
+  long long timeout_ms;
+  int err;
+  const char *syscall;
+  struct buf reply;
+};
+
+static void request_execute(napi_env env, void *data) {
+  (void)env;
+  struct request_job *j = data;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(j->path) >= sizeof sa.sun_path) { j->err = ENAMETOOLONG; j->syscall = "connect"; return; }
+  strcpy(sa.sun_path, j->path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) { j->err = errno; j->syscall = "socket"; return; }
+  int r;
+  do r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) { j->err = errno; j->syscall = "connect"; close(fd); return; }
+  size_t len = strlen(j->line), off = 0;
+  while (off < len) {
+    ssize_t w = send(fd, j->line + off, len - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) { j->err = errno; j->syscall = "write"; close(fd); return; }
+    off += (size_t)w;
+  }
+  long long end = j->timeout_ms > 0 ? mono_ms() + j->timeout_ms : 0;
+  for (;;) {
+    int wait = -1;
+    if (end) {
+      long long left = end - mono_ms();
+      if (left <= 0) { j->err = ETIMEDOUT; j->syscall = "read"; break; }
+      wait = (int)left;
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int p = poll(&pfd, 1, wait);
+    if (p < 0 && errno == EINTR) continue;
+    if (p < 0) { j->err = errno; j->syscall = "poll"; break; }
+    if (p == 0) continue;
+    int n = buf_read(&j->reply, fd);
+    if (n < 0) { j->err = -n; j->syscall = "read"; break; }
+    if (n == 0) break; /* the peer closed: the whole reply */
+  }
+  close(fd);
+}
+
+static void request_complete(napi_env env, napi_status status, void *data) {
+  struct request_job *j = data;
+  if (status != napi_ok && !j->err) j->err = ECANCELED, j->syscall = "request";
+  if (j->err) reject_errno(env, j->job.deferred, j->err, j->syscall, j->path);
+  else {
+    napi_value out;
+    napi_create_string_utf8(env, j->reply.p ? j->reply.p : "", j->reply.len, &out);
+    napi_resolve_deferred(env, j->job.deferred, out);
+  }
+  napi_delete_async_work(env, j->job.work);
+  free(j->reply.p);
+  free(j->path);
+  free(j->line);
+  free(j);
+}
+
+static napi_value js_request(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "request(socketPath, line, timeoutMs)")) return NULL;
+  struct request_job *j = calloc(1, sizeof *j);
+  if (!j) { throw_errno(env, ENOMEM, "request", NULL); return NULL; }
+  j->path = path_arg(env, argv[0]);
+  j->line = j->path ? path_arg(env, argv[1]) : NULL;
+  if (!j->line) { free(j->path); free(j); return NULL; }
+  int64_t t = 0;
+  napi_get_value_int64(env, argv[2], &t);
+  j->timeout_ms = t;
+  return queue_job(env, "strata:request", request_execute, request_complete, &j->job);
+}
+
 #include "scan.c"
 #include "hash.c"
 
@@ -897,6 +985,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "waitAsync", f);
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, js_run, NULL, &f);
   napi_set_named_property(env, exports, "run", f);
+  napi_create_function(env, "request", NAPI_AUTO_LENGTH, js_request, NULL, &f);
+  napi_set_named_property(env, exports, "request", f);
   napi_create_function(env, "lstatdirx", NAPI_AUTO_LENGTH, js_lstatdirx, NULL, &f);
   napi_set_named_property(env, exports, "lstatdirx", f);
   napi_create_function(env, "readinto", NAPI_AUTO_LENGTH, js_readinto, NULL, &f);

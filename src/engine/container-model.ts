@@ -33,7 +33,7 @@ export interface NetworkDriver {
    * `onReady`: called, when it can be, once the container's own side is ready (interfaces, lo,
    * hosts file) while the host's side (port rules, records) is still being done.
    */
-  attach(c: Container, opts?: { onNetns?: (netnsPath: string) => void; onReady?: () => void }): Promise<NetworkState>;
+  attach(c: Container, opts?: { onNetns?: (netnsPath: string) => void | Promise<unknown>; onReady?: () => void }): Promise<NetworkState>;
   /** Where the netns `attach` makes will be (a path known before it exists). */
   netnsPath(c: Container): string;
   detach(c: Container): Promise<void>;

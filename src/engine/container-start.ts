@@ -57,7 +57,9 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   // bundle's hook until the monitor is told to start it, once the attach is done
   const gate = opts.gate ? c.paths.gateFile : undefined;
   const createInBundle = create && (() => (written ? create(gate) : writing!.then(() => create(gate), () => undefined)));
-  const attaching = attachBeside(cs, network, c, createInBundle, opts.onReady);
+  // the interfaces are made once the bundle is written: the container's creation, the longer
+  // branch, starts first (the plugins' start on this thread would delay it)
+  const attaching = attachBeside(cs, network, c, createInBundle, opts.onReady, () => (written ? undefined : writing));
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
@@ -131,13 +133,14 @@ async function writeSpec(cs: ContainerCore, c: Container, run: { args: string[];
 }
 
 /** The network attach, with `create` run as soon as the netns exists (see prepareBundle). */
-async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Container, create?: () => Promise<void>, onReady?: () => void): Promise<void> {
+async function attachBeside(cs: ContainerCore, network: NetworkDriver, c: Container, create?: () => Promise<void>, onReady?: () => void, first?: () => Promise<unknown> | undefined): Promise<void> {
   let creating: Promise<void> | undefined;
   // called in the attach's own turn: the monitor (and runc create, the longest step) is spawned
   // before the CNI plugins are; an attach that fails before its netns exists never calls it
-  const onNetns = (): void => {
+  const onNetns = (): Promise<unknown> | undefined => {
     creating = create?.();
     creating?.catch(() => undefined); // awaited below, once the attach is done: not unhandled meanwhile
+    return first?.();
   };
   const [attached] = await Promise.allSettled([network.attach(c, { onNetns, ...(onReady ? { onReady } : {}) }).then((net) => {
     if (net.netns !== network.netnsPath(c)) throw new StrataError('internal', `network: netns ${net.netns ?? '(none)'} is not the spec's`);

@@ -120,7 +120,7 @@ export class CniDriver implements NetworkDriver {
    * (netns, default route, published ports), the others as connections, each with its own
    * aliases. None left (all disconnected): loopback only.
    */
-  async attach(c: Container, opts: { onNetns?: (netnsPath: string) => void; onReady?: () => void } = {}): Promise<NetworkState> {
+  async attach(c: Container, opts: { onNetns?: (netnsPath: string) => void | Promise<unknown>; onReady?: () => void } = {}): Promise<NetworkState> {
     const mode = c.hostConfig.NetworkMode || 'default';
     // --add-host records, then the links' (Docker's order)
     const extraHosts = [...addHosts(c), ...this.linkHosts(c)];

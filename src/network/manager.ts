@@ -48,7 +48,7 @@ import { addPortmapRules, ensureNetworkRules, sweepForwardRules, sweepNat } from
 import { contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseIPv4, type Cidr } from './ipv4.js';
 import { withLock } from './lock.js';
 import { allocatePorts } from './port-allocator.js';
-import type { PortSpec } from './ports.js';
+import type { PortBinding, PortSpec } from './ports.js';
 import { cleanupStale, endpointsKey, teardown } from './recovery.js';
 import { urandom } from '../base/random.js';
 import {
@@ -64,6 +64,11 @@ export { GLOBAL_LOCK } from './types.js';
 export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, Attachment, NetworkManagerOptions } from './types.js';
 export { deriveRootTag } from './state.js';
 export { canBind } from './port-allocator.js';
+
+/** A list whose published TCP ports' rules Strata writes itself: the bridge plugin, then portmap. */
+function quickLink(plugins: readonly { type: string }[]): boolean {
+  return plugins.length === 2 && plugins[0]!.type === 'bridge' && plugins[1]!.type === 'portmap';
+}
 
 export class NetworkManager {
   readonly sys: Sys;
@@ -203,14 +208,16 @@ export class NetworkManager {
    * the quick path writes itself: begun, not awaited (`rules`), so the container can start
    * meanwhile. A rule's failure is the attach's.
    */
-  private async addEndpointLink(ep: EndpointRecord, rt: CniRuntime): Promise<{ result: CniResult; rules?: Promise<void> }> {
+  private async addEndpointLink(ep: EndpointRecord, rt: CniRuntime, chosen?: Promise<void>): Promise<{ result: CniResult; rules?: Promise<void> }> {
     const opts = { cniPath: this.st.cniPath, sys: this.sys };
     const plugins = ep.conflist.plugins;
-    const ports = ep.portMappings;
-    const quick = plugins.length === 2 && plugins[0]!.type === 'bridge' && plugins[1]!.type === 'portmap' &&
-      ports.every((p) => p.protocol === 'tcp') && new Set(ports.map((p) => p.hostPort)).size === ports.length;
+    // chosen: TCP ports being chosen meanwhile (attach), distinct by the allocator
+    const quick = quickLink(plugins) && (chosen !== undefined ||
+      (ep.portMappings.every((p) => p.protocol === 'tcp') && new Set(ep.portMappings.map((p) => p.hostPort)).size === ep.portMappings.length));
     if (!quick) return { result: await addNetworkList(ep.conflist, rt, opts) };
     const result = await addNetworkList({ ...ep.conflist, plugins: [plugins[0]!] }, rt, opts);
+    await chosen;
+    const ports = ep.portMappings;
     if (ports.length === 0) return { result };
     const addr = result.ips?.find((i) => i.address.includes('.'))?.address;
     if (!addr) throw new StrataError('failed_precondition', `network ${ep.network}: no IPv4 address for the published ports`);
@@ -344,14 +351,20 @@ export class NetworkManager {
     const primaryIdx = recs.findIndex((n) => !n.internal);
     const publish = primaryIdx >= 0 ? ports : [];
 
+    const mappingsOf = (bindings: PortBinding[]): PortMapEntry[] => bindings.map((b) => ({
+      hostPort: b.hostPort, containerPort: b.containerPort, protocol: b.protocol,
+      ...(b.hostIp !== '0.0.0.0' ? { hostIP: b.hostIp } : {}),
+    }));
+    // TCP ports on a network whose rules are written in-process (addEndpointLink): chosen beside
+    // the bridge plugin's ADD, which does not need them, rather than before the netns (the
+    // choice reads the host's nat table, ~10 ms); the rules wait for the choice
+    const chooseLater = publish.length > 0 && publish.every((p) => p.protocol === 'tcp') &&
+      quickLink(this.st.conflist(recs[primaryIdx]!, { primary: true }).plugins);
     const reserve = async (): Promise<AttachmentRecord> => withLock(this.sys, this.st.lockFile, async () => {
       const old = this.st.readRecord(containerId);
       if (old) throw new StrataError('conflict', `container ${containerId} already has a network attachment`);
-      const bindings = await allocatePorts(this.st, publish);
-      const mappings: PortMapEntry[] = bindings.map((b) => ({
-        hostPort: b.hostPort, containerPort: b.containerPort, protocol: b.protocol,
-        ...(b.hostIp !== '0.0.0.0' ? { hostIP: b.hostIp } : {}),
-      }));
+      const bindings = chooseLater ? [] : await allocatePorts(this.st, publish);
+      const mappings = mappingsOf(bindings);
       const rec: AttachmentRecord = {
         containerId, mode, netnsName: this.st.netnsNameFor(containerId), status: 'attaching',
         owner: `${process.pid} ${this.sys.processStartTime(process.pid) ?? ''}`,
@@ -366,8 +379,17 @@ export class NetworkManager {
           portMappings: i === primaryIdx ? mappings : [],
         })),
       };
-      this.st.writeRecord(rec);
+      // nothing made yet: no fsync (the ADD's record, written next, is durable)
+      this.st.writeRecord(rec, { durable: false });
       return rec;
+    });
+    // the later choice: the ports into the record (and the primary endpoint's mappings) under
+    // this root's lock, as the reservation would have made them
+    const choose = (r: AttachmentRecord): Promise<void> => withLock(this.sys, this.st.lockFile, async () => {
+      const bindings = await allocatePorts(this.st, publish);
+      r.ports = bindings;
+      r.endpoints[primaryIdx]!.portMappings = mappingsOf(bindings);
+      this.st.writeRecord(r, { durable: false });
     });
 
     // Host ports are host-global: hold the host-wide lock from the choice of a port until
@@ -380,7 +402,10 @@ export class NetworkManager {
         await deleteNetns(this.sys, r.netnsName); // a leftover of a crash with this id
         await createNetns(this.sys, r.netnsName);
         this.st.step('netns', containerId);
-        opts.onNetns?.(netnsPath(this.sys, r.netnsName));
+        const first = opts.onNetns?.(netnsPath(this.sys, r.netnsName));
+        if (first) await first.catch(() => undefined);
+        const chosen = chooseLater ? choose(r) : undefined;
+        chosen?.catch(() => undefined); // awaited by the primary endpoint's rules (or below)
         const rt = (ifName: string): CniRuntime => ({ containerId, netns: netnsPath(this.sys, r.netnsName), ifName });
         // `lo` up, as the loopback plugin does (one system call through the door, where the
         // plugin was a Go process), beside the first network's interface
@@ -391,7 +416,8 @@ export class NetworkManager {
         const rules: Promise<void>[] = [];
         const endpoints = (async () => {
           for (const ep of r.endpoints) {
-            const link = await this.addEndpointLink(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } });
+            const link = await this.addEndpointLink(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } },
+              ep === r.endpoints[primaryIdx] ? chosen : undefined);
             if (link.rules) rules.push(link.rules);
             ep.state = 'added';
             ep.result = link.result;
@@ -399,7 +425,7 @@ export class NetworkManager {
             this.st.step(`add:${ep.network}`, containerId);
           }
         })();
-        const settled = await Promise.allSettled([loopback, endpoints]);
+        const settled = await Promise.allSettled([loopback, endpoints, chosen]);
         const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
         if (failed) {
           await Promise.allSettled(rules); // no rule written after the teardown below

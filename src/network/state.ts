@@ -205,8 +205,13 @@ export class NetworkState {
     return out;
   }
 
-  writeRecord(r: AttachmentRecord): void {
-    writeFileAtomic(this.ctrFile(r.containerId), JSON.stringify(r, null, 1));
+  /**
+   * `durable: false`: renamed into place without fsync, for the record of an attachment that has
+   * made nothing yet (its reservation): a machine crash takes the kernel's side with it, and the
+   * start-up sweep finds what no record accounts for (host-local's reservations, rules).
+   */
+  writeRecord(r: AttachmentRecord, opts: { durable?: boolean } = {}): void {
+    writeFileAtomic(this.ctrFile(r.containerId), JSON.stringify(r, null, 1), 0o644, opts);
   }
 
   predefinedInfo(name: 'host' | 'none'): NetworkInfo {

@@ -88,8 +88,10 @@ export interface AttachOptions {
   /**
    * Called once the container's netns exists (before its interfaces are made), so that the
    * runtime can create the container in it while CNI sets it up; see NetworkManager.netnsPathFor.
+   * A promise returned is waited for (its outcome ignored) before the interfaces are made: what
+   * the container's creation needs first (its bundle) is not slowed by the plugins' start.
    */
-  onNetns?: (netnsPath: string) => void;
+  onNetns?: (netnsPath: string) => void | Promise<unknown>;
   /**
    * Called once the container's own side is ready: its interfaces, addresses and routes, `lo`,
    * and its hosts file. The host's side (published ports' rules, the records, the peers' hosts

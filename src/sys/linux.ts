@@ -126,6 +126,7 @@ interface SysAddon {
   sha512Hex?(s: string): string;
   waitAsync?(pid: number): Promise<[number | null, number | null]>;
   run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
+  request?(socketPath: string, line: string, timeoutMs: number): Promise<string>;
 }
 
 const MS_RDONLY = 1;
@@ -152,6 +153,21 @@ let addon: SysAddon | null | undefined;
 export function sha512Hex(s: string): string {
   const a = sysAddon();
   return a?.sha512Hex ? a.sha512Hex(s) : createHash('sha512').update(s).digest('hex');
+}
+
+/**
+ * One command line to a unix stream socket and its whole reply (until the peer closes), on the
+ * thread pool through the addon (Node's net and stream not loaded: ~10 ms of a start's main
+ * thread); undefined without the addon. Fails as a socket would (`code` ENOENT, ECONNREFUSED,
+ * ETIMEDOUT after timeoutMs).
+ */
+export function unixRequest(socketPath: string, line: string, timeoutMs: number): Promise<string> | undefined {
+  return sysAddon()?.request?.(socketPath, line, timeoutMs);
+}
+
+/** Whether unixRequest goes through the addon. */
+export function hasUnixRequest(): boolean {
+  return typeof sysAddon()?.request === 'function';
 }
 
 function sysAddon(): SysAddon | null {
