@@ -61,6 +61,10 @@
  *                                              fd3: a daemon's start instead (a session of its
  *                                              own, stdio on /dev/null): "stdout" is what it
  *                                              writes on fd 3 until every copy of fd 3 closes
+ *   mountRoot(path)                            statx(2) of path (a last symlink not followed):
+ *                                              whether it is the root of a mount
+ *                                              (STATX_ATTR_MOUNT_ROOT), null where the kernel
+ *                                              does not say (before 5.8)
  *   request(socketPath, line, timeoutMs)       one command to a unix stream socket (a
  *                                              monitor's) on the thread pool: connect, write
  *                                              line, read the reply until the peer closes, or
@@ -938,6 +942,24 @@ static void request_complete(napi_env env, napi_status status, void *data) {
   free(j);
 }
 
+static napi_value js_mount_root(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "mountRoot(path)")) return NULL;
+  char *p = path_arg(env, argv[0]);
+  if (!p) return NULL;
+  struct statx stx;
+  if (statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) != 0) {
+    throw_errno(env, errno, "statx", p);
+    free(p);
+    return NULL;
+  }
+  free(p);
+  napi_value out;
+  if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) napi_get_null(env, &out);
+  else napi_get_boolean(env, (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0, &out);
+  return out;
+}
+
 static napi_value js_request(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv, "request(socketPath, line, timeoutMs)")) return NULL;
@@ -985,6 +1007,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "waitAsync", f);
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, js_run, NULL, &f);
   napi_set_named_property(env, exports, "run", f);
+  napi_create_function(env, "mountRoot", NAPI_AUTO_LENGTH, js_mount_root, NULL, &f);
+  napi_set_named_property(env, exports, "mountRoot", f);
   napi_create_function(env, "request", NAPI_AUTO_LENGTH, js_request, NULL, &f);
   napi_set_named_property(env, exports, "request", f);
   napi_create_function(env, "lstatdirx", NAPI_AUTO_LENGTH, js_lstatdirx, NULL, &f);

@@ -168,6 +168,9 @@ function canonical(p: string): string {
 /** Whether something is mounted exactly at `target`. */
 export function isMounted(target: string, sys: Sys = linuxSys): boolean {
   const t = canonical(target);
+  // one statx where the kernel tells a mount's root (5.8+), instead of the whole mount table
+  const root = sys.isMountRoot?.(t);
+  if (root !== undefined) return root;
   return sys.readMountInfo().some((m) => m.mountPoint === t);
 }
 

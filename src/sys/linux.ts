@@ -127,6 +127,7 @@ interface SysAddon {
   waitAsync?(pid: number): Promise<[number | null, number | null]>;
   run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
   request?(socketPath: string, line: string, timeoutMs: number): Promise<string>;
+  mountRoot?(path: string): boolean | null;
 }
 
 const MS_RDONLY = 1;
@@ -251,6 +252,13 @@ class LinuxSys implements Sys {
 
   readMountInfo(): MountInfo[] {
     return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  }
+
+  isMountRoot(target: string): boolean | undefined {
+    try {
+      const r = sysAddon()?.mountRoot?.(target);
+      return r === null ? undefined : r;
+    } catch { return undefined; } // gone, or not reachable: the mount table says
   }
 
   ip(args: readonly string[]): Promise<ExecResult> {

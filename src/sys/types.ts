@@ -134,6 +134,11 @@ export interface Sys {
   unmount(target: string, opts?: { detach?: boolean }): Promise<void>;
   /** The mount table of this process's mount namespace. */
   readMountInfo(): MountInfo[];
+  /**
+   * Whether `target` (not following a last symlink) is the root of a mount, from statx(2)'s
+   * STATX_ATTR_MOUNT_ROOT; undefined where that cannot be told (the caller reads the mount table).
+   */
+  isMountRoot?(target: string): boolean | undefined;
 
   // ---------------------------------------------------------------- network
   /** ip(8) with these arguments (link, addr, route, netns). Never rejects on a non-zero exit. */
