@@ -43,6 +43,12 @@
  *                                              without a program
  *   loUp(file)                                 `ip -n NAME link set lo up` for the netns bound
  *                                              at file, without a program
+ *   ifaceUp(file, ifName, address, netmask, gateway)
+ *                                              in the netns bound at file: the IPv4 address
+ *                                              and netmask (and its broadcast) on ifName, the
+ *                                              link up, and with a gateway ('' for none) the
+ *                                              default route through it: what the IPAM part of
+ *                                              a CNI ADD configures, without a program
  *   sha512Hex(string)                          the hex SHA-512 of a short string (native/hash.c)
  *   tcpBindable(ip, port)                      can a TCP server listen on ip:port now? (what
  *                                              Node's listen does: SO_REUSEADDR, bind, listen;
@@ -91,6 +97,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <signal.h>
@@ -351,6 +358,90 @@ static napi_value js_lo_up(napi_env env, napi_callback_info info) {
     e = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
   }
   if (e) throw_errno(env, e, "link set lo up", file);
+  free(file);
+  return NULL;
+}
+
+/* ifaceUp's arguments, for its child */
+struct iface_up { const char *file, *ifname; struct in_addr addr, mask, gw; bool route; const char *step; };
+
+static int iface_up_child(void *arg) {
+  struct iface_up *a = arg;
+  a->step = "setns";
+  int fd = open(a->file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (setns(fd, CLONE_NEWNET) != 0) return errno;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, a->ifname, IFNAMSIZ - 1);
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+  sin->sin_family = AF_INET;
+  a->step = "addr add";
+  sin->sin_addr = a->addr;
+  if (ioctl(s, SIOCSIFADDR, &ifr) != 0) return errno;
+  sin->sin_addr = a->mask;
+  if (ioctl(s, SIOCSIFNETMASK, &ifr) != 0) return errno;
+  sin->sin_addr.s_addr = a->addr.s_addr | ~a->mask.s_addr;
+  if (ioctl(s, SIOCSIFBRDADDR, &ifr) != 0) return errno;
+  a->step = "link set up";
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return errno;
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) return errno;
+  if (a->route) {
+    a->step = "route add default";
+    struct rtentry rt;
+    memset(&rt, 0, sizeof rt);
+    ((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
+    struct sockaddr_in *g = (struct sockaddr_in *)&rt.rt_gateway;
+    g->sin_family = AF_INET;
+    g->sin_addr = a->gw;
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = (char *)a->ifname;
+    if (ioctl(s, SIOCADDRT, &rt) != 0) return errno;
+  }
+  return 0;
+}
+
+static bool inet_arg(napi_env env, napi_value v, struct in_addr *out, bool empty_ok, bool *given) {
+  char buf[64];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) { napi_throw_type_error(env, NULL, "an IPv4 address string"); return false; }
+  if (given) *given = len > 0;
+  if (len == 0 && empty_ok) return true;
+  if (inet_pton(AF_INET, buf, out) != 1) { napi_throw_type_error(env, NULL, "not an IPv4 address"); return false; }
+  return true;
+}
+
+/* ifaceUp(file, ifName, address, netmask, gateway): by a short child in the namespace, as loUp */
+static napi_value js_iface_up(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv, "ifaceUp(file, ifName, address, netmask, gateway)")) return NULL;
+  struct iface_up a;
+  memset(&a, 0, sizeof a);
+  char ifname[IFNAMSIZ + 1];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[1], ifname, sizeof ifname, &len) != napi_ok || len == 0 || len >= IFNAMSIZ) {
+    napi_throw_type_error(env, NULL, "an interface name");
+    return NULL;
+  }
+  if (!inet_arg(env, argv[2], &a.addr, false, NULL) || !inet_arg(env, argv[3], &a.mask, false, NULL) ||
+      !inet_arg(env, argv[4], &a.gw, true, &a.route)) return NULL;
+  char *file = path_arg(env, argv[0]);
+  if (!file) return NULL;
+  a.file = file;
+  a.ifname = ifname;
+  static char stack[16384] __attribute__((aligned(16)));
+  int e = 0, status = 0;
+  pid_t pid = clone(iface_up_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  if (pid < 0) e = errno;
+  else {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    e = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+  }
+  if (e) throw_errno(env, e, a.step ? a.step : "clone", file);
   free(file);
   return NULL;
 }
@@ -999,6 +1090,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "execReplace", f);
   napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, js_netns_add, NULL, &f);
   napi_set_named_property(env, exports, "netnsAdd", f);
+  napi_create_function(env, "ifaceUp", NAPI_AUTO_LENGTH, js_iface_up, NULL, &f);
+  napi_set_named_property(env, exports, "ifaceUp", f);
   napi_create_function(env, "loUp", NAPI_AUTO_LENGTH, js_lo_up, NULL, &f);
   napi_set_named_property(env, exports, "loUp", f);
   napi_create_function(env, "tcpBindable", NAPI_AUTO_LENGTH, js_tcp_bindable, NULL, &f);

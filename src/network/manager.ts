@@ -36,7 +36,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StrataError } from '../base/errors.js';
+import { StrataError, errnoCode } from '../base/errors.js';
 import { rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type ExecResult, type Sys } from '../sys/index.js';
 import { addNetworkList, checkNetworkList, delNetworkList, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
@@ -45,7 +45,7 @@ import {
   createBridge, createNetns, loopbackUp, defaultRouteMtu, deleteLink, deleteNetns, hostResolvConf, hostUsedPrefixes, linkExists, netnsPath,
 } from './host.js';
 import { addPortmapRules, ensureNetworkRules, sweepForwardRules, sweepNat } from './iptables.js';
-import { contains, defaultPools, formatCidr, formatIPv4, mustParseCidr, overlaps, parseIPv4, type Cidr } from './ipv4.js';
+import { contains, defaultPools, formatCidr, formatIPv4, maskOf, mustParseCidr, overlaps, parseCidr, parseIPv4, type Cidr } from './ipv4.js';
 import { withLock } from './lock.js';
 import { allocatePorts } from './port-allocator.js';
 import type { PortBinding, PortSpec } from './ports.js';
@@ -64,6 +64,38 @@ export { GLOBAL_LOCK } from './types.js';
 export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, Attachment, NetworkManagerOptions } from './types.js';
 export { deriveRootTag } from './state.js';
 export { canBind } from './port-allocator.js';
+
+/**
+ * Reserve the next free address of `subnet` in host-local's store `dir`, as host-local does: the
+ * one after last_reserved_ip.0 (wrapping; from the subnet's first host), the network, the
+ * broadcast and the gateway skipped, a file made with O_EXCL (two reservers never get the same
+ * one), then last_reserved_ip.0 updated. Host-local's own lock serializes only its scan: the
+ * exclusive create is what makes an address taken.
+ */
+function reserveAddress(dir: string, subnet: Cidr, gateway: number, containerId: string, ifName: string): number {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const first = subnet.base + 1;
+  const last = subnet.base + 2 ** (32 - subnet.prefix) - 2;
+  const span = last - first + 1;
+  let lastReserved: number | undefined;
+  try { lastReserved = parseIPv4(fs.readFileSync(path.join(dir, 'last_reserved_ip.0'), 'utf8').trim()); } catch { /* none yet */ }
+  const start = lastReserved !== undefined && lastReserved >= first && lastReserved <= last ? lastReserved + 1 : first;
+  for (let i = 0; i < span; i++) {
+    const ip = first + ((start - first + i) % span);
+    if (ip === gateway) continue;
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(dir, formatIPv4(ip)), fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    } catch (e) {
+      if (errnoCode(e) === 'EEXIST') continue;
+      throw e;
+    }
+    try { fs.writeSync(fd, `${containerId}\r\n${ifName}`); } finally { fs.closeSync(fd); }
+    fs.writeFileSync(path.join(dir, 'last_reserved_ip.0'), formatIPv4(ip), { mode: 0o644 });
+    return ip;
+  }
+  throw new StrataError('unavailable', `plugin type="host-local" failed (add): failed to allocate for range 0: no IP addresses available in range set: ${formatIPv4(first)}-${formatIPv4(last)}`);
+}
 
 /** A list whose published TCP ports' rules Strata writes itself: the bridge plugin, then portmap. */
 function quickLink(plugins: readonly { type: string }[]): boolean {
@@ -215,7 +247,7 @@ export class NetworkManager {
     const quick = quickLink(plugins) && (chosen !== undefined ||
       (ep.portMappings.every((p) => p.protocol === 'tcp') && new Set(ep.portMappings.map((p) => p.hostPort)).size === ep.portMappings.length));
     if (!quick) return { result: await addNetworkList(ep.conflist, rt, opts) };
-    const result = await addNetworkList({ ...ep.conflist, plugins: [plugins[0]!] }, rt, opts);
+    const result = await this.bridgeAdd(ep, rt);
     await chosen;
     const ports = ep.portMappings;
     if (ports.length === 0) return { result };
@@ -229,6 +261,51 @@ export class NetworkManager {
     }).then(() => { if (!known) this.st.markRulesMade('portmap'); });
     rules.catch(() => undefined); // awaited by the caller; not unhandled meanwhile
     return { result, rules };
+  }
+
+  /**
+   * The bridge plugin's ADD (the first plugin of a quick list alone). With host-local over one
+   * plain range and no fixed address, host-local's part is done here: the address reserved as
+   * host-local reserves it (a file named by the address in its dataDir, made with O_EXCL, holding
+   * "containerId\r\nifName", the next after last_reserved_ip.0, the gateway skipped), the
+   * plugin run without IPAM (it makes the veth pair, on the bridge, both ends up), then the
+   * address, the default route and IPv4 forwarding set as its IPAM part sets them, and its result
+   * given the same `ips` and `routes`. One Go program fewer per start (~11 ms, ~16 ms of CPU).
+   * A DEL is unchanged: host-local releases the file by container and interface.
+   */
+  private async bridgeAdd(ep: EndpointRecord, rt: CniRuntime): Promise<CniResult> {
+    const opts = { cniPath: this.st.cniPath, sys: this.sys };
+    const bridge = ep.conflist.plugins[0]!;
+    const ipam = bridge.ipam as { type?: string; dataDir?: string; ranges?: Array<Array<Record<string, string>>>; routes?: Array<{ dst: string; gw?: string }> } | undefined;
+    const range = ipam?.ranges?.length === 1 && ipam.ranges[0]!.length === 1 ? ipam.ranges[0]![0]! : undefined;
+    const subnet = range && Object.keys(range).every((k) => k === 'subnet' || k === 'gateway') ? parseCidr(range.subnet ?? '') : undefined;
+    const gateway = range?.gateway !== undefined ? parseIPv4(range.gateway) : undefined;
+    const plain = ipam?.type === 'host-local' && ipam.dataDir && Object.keys(ipam).every((k) => ['type', 'dataDir', 'ranges', 'routes'].includes(k)) &&
+      (ipam.routes ?? []).every((r) => (r.dst === '0.0.0.0/0' && !r.gw));
+    if (!plain || !subnet || gateway === undefined || !contains(subnet, gateway) || subnet.prefix > 30 || ep.ip || !this.sys.ifaceUp || rt.capabilityArgs?.ips) {
+      return addNetworkList({ ...ep.conflist, plugins: [bridge] }, rt, opts);
+    }
+    const dir = path.join(ipam.dataDir!, ep.conflist.name);
+    const ip = reserveAddress(dir, subnet, gateway, rt.containerId, rt.ifName);
+    const address = `${formatIPv4(ip)}/${subnet.prefix}`;
+    try {
+      const { ipam: _omitted, ...l2 } = bridge;
+      const made = await addNetworkList({ ...ep.conflist, plugins: [l2] }, rt, opts);
+      const idx = made.interfaces?.findIndex((i) => i.sandbox && i.name === rt.ifName) ?? -1;
+      if (idx < 0) throw new StrataError('internal', `network ${ep.network}: the bridge plugin made no ${rt.ifName}`);
+      if (this.sys.readSysctl('net/ipv4/ip_forward') !== '1') this.sys.writeSysctl('net/ipv4/ip_forward', '1');
+      const route = (ipam.routes ?? []).length > 0;
+      this.sys.ifaceUp(rt.netns, rt.ifName, formatIPv4(ip), formatIPv4(maskOf(subnet.prefix)), route ? formatIPv4(gateway) : '');
+      return {
+        cniVersion: made.cniVersion, interfaces: made.interfaces,
+        ips: [{ interface: idx, address, gateway: formatIPv4(gateway) }],
+        routes: (ipam.routes ?? []).map((r) => ({ dst: r.dst })), dns: made.dns ?? {},
+      };
+    } catch (e) {
+      // the interface, if made, goes with the caller's teardown (the plugins' DEL)
+      fs.rmSync(path.join(dir, formatIPv4(ip)), { force: true });
+      throw e;
+    }
   }
 
   /** `network ls`: bridge, host, none and the user-defined networks, by name. */

@@ -128,6 +128,7 @@ interface SysAddon {
   run?(file: string, args: readonly string[], env: string[] | null, input: Buffer | null, timeoutMs: number, fd3: boolean): Promise<[number | null, number | null, Buffer, Buffer]>;
   request?(socketPath: string, line: string, timeoutMs: number): Promise<string>;
   mountRoot?(path: string): boolean | null;
+  ifaceUp?(file: string, ifName: string, address: string, netmask: string, gateway: string): void;
 }
 
 const MS_RDONLY = 1;
@@ -248,6 +249,11 @@ class LinuxSys implements Sys {
       return;
     }
     await runMountTool('umount', opts.detach ? ['-l', target] : [target]);
+  }
+
+  get ifaceUp(): ((netnsFile: string, ifName: string, address: string, netmask: string, gateway: string) => void) | undefined {
+    const a = sysAddon();
+    return a?.ifaceUp ? (f, i, ad, m, g) => a.ifaceUp!(f, i, ad, m, g) : undefined;
   }
 
   readMountInfo(): MountInfo[] {

@@ -158,6 +158,12 @@ export interface Sys {
   iptablesRestore(rules: string): Promise<ExecResult>;
   /** Run a CNI plugin binary (the CNI exec protocol). */
   cniExec(req: CniExecRequest): Promise<ExecResult>;
+  /**
+   * In the netns bound at `netnsFile`: `address`/`netmask` (and its broadcast) on `ifName`, the
+   * link up, and a default route through `gateway` unless it is ''. Absent where it cannot be
+   * done without a program (the CNI plugins do it then).
+   */
+  ifaceUp?(netnsFile: string, ifName: string, address: string, netmask: string, gateway: string): void;
   /** Write /proc/sys/KEY (e.g. `net/ipv6/conf/br0/accept_ra`). Throws when it cannot. */
   writeSysctl(key: string, value: string): void;
   /** Read /proc/sys/KEY, trimmed; undefined when it cannot be read. */
