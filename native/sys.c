@@ -325,38 +325,52 @@ static napi_value js_netns_add(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* the child of loUp: in the named network namespace, `lo` up (what `ip -n NAME link set lo
- * up` does, and the kernel then gives it 127.0.0.1/8 and ::1); raw system calls only */
-static int lo_up_child(void *arg) {
-  int fd = open(arg, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  if (setns(fd, CLONE_NEWNET) != 0) return errno;
+/* In the netns bound at file (a child's own: this process stays in its namespace), an AF_INET
+ * datagram socket for the interface ioctls; -errno on failure */
+static int netns_socket(const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  if (setns(fd, CLONE_NEWNET) != 0) return -errno;
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return errno;
+  return s < 0 ? -errno : s;
+}
+
+/* ifr's interface up (`ip link set NAME up`): 0 or errno */
+static int link_up(int s, struct ifreq *ifr) {
+  if (ioctl(s, SIOCGIFFLAGS, ifr) != 0) return errno;
+  ifr->ifr_flags |= IFF_UP;
+  return ioctl(s, SIOCSIFFLAGS, ifr) != 0 ? errno : 0;
+}
+
+/* fn(arg) in a short child sharing this process's memory (CLONE_VM, this thread waiting for it,
+ * raw system calls only in fn): its result, an errno */
+static int in_child(int (*fn)(void *), void *arg) {
+  static char stack[16384] __attribute__((aligned(16)));
+  int status = 0;
+  pid_t pid = clone(fn, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+  if (pid < 0) return errno;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+}
+
+/* the child of loUp: in the named network namespace, `lo` up (what `ip -n NAME link set lo
+ * up` does, and the kernel then gives it 127.0.0.1/8 and ::1) */
+static int lo_up_child(void *arg) {
+  int s = netns_socket(arg);
+  if (s < 0) return -s;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   strcpy(ifr.ifr_name, "lo");
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return errno;
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) return errno;
-  return 0;
+  return link_up(s, &ifr);
 }
 
-/* loUp(file): `ip -n NAME link set lo up` for the namespace bound at file, by a short child
- * sharing this process's memory (this process stays in its own namespace) */
+/* loUp(file): `ip -n NAME link set lo up` for the namespace bound at file (in_child) */
 static napi_value js_lo_up(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv, "loUp(file)")) return NULL;
   char *file = path_arg(env, argv[0]);
   if (!file) return NULL;
-  static char stack[16384] __attribute__((aligned(16)));
-  int e = 0, status = 0;
-  pid_t pid = clone(lo_up_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, file);
-  if (pid < 0) e = errno;
-  else {
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    e = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
-  }
+  int e = in_child(lo_up_child, file);
   if (e) throw_errno(env, e, "link set lo up", file);
   free(file);
   return NULL;
@@ -368,11 +382,8 @@ struct iface_up { const char *file, *ifname; struct in_addr addr, mask, gw; bool
 static int iface_up_child(void *arg) {
   struct iface_up *a = arg;
   a->step = "setns";
-  int fd = open(a->file, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  if (setns(fd, CLONE_NEWNET) != 0) return errno;
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return errno;
+  int s = netns_socket(a->file);
+  if (s < 0) return -s;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   strncpy(ifr.ifr_name, a->ifname, IFNAMSIZ - 1);
@@ -386,9 +397,8 @@ static int iface_up_child(void *arg) {
   sin->sin_addr.s_addr = a->addr.s_addr | ~a->mask.s_addr;
   if (ioctl(s, SIOCSIFBRDADDR, &ifr) != 0) return errno;
   a->step = "link set up";
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return errno;
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) return errno;
+  int e = link_up(s, &ifr);
+  if (e) return e;
   if (a->route) {
     a->step = "route add default";
     struct rtentry rt;
@@ -415,7 +425,7 @@ static bool inet_arg(napi_env env, napi_value v, struct in_addr *out, bool empty
   return true;
 }
 
-/* ifaceUp(file, ifName, address, netmask, gateway): by a short child in the namespace, as loUp */
+/* ifaceUp(file, ifName, address, netmask, gateway): in the namespace, as loUp (in_child) */
 static napi_value js_iface_up(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv, "ifaceUp(file, ifName, address, netmask, gateway)")) return NULL;
@@ -433,14 +443,7 @@ static napi_value js_iface_up(napi_env env, napi_callback_info info) {
   if (!file) return NULL;
   a.file = file;
   a.ifname = ifname;
-  static char stack[16384] __attribute__((aligned(16)));
-  int e = 0, status = 0;
-  pid_t pid = clone(iface_up_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-  if (pid < 0) e = errno;
-  else {
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    e = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
-  }
+  int e = in_child(iface_up_child, &a);
   if (e) throw_errno(env, e, a.step ? a.step : "clone", file);
   free(file);
   return NULL;
