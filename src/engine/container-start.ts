@@ -48,8 +48,10 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
     await create?.(undefined);
     return { spec };
   }
-  // the attach's first steps (port choice, netns) run while the bundle is written (~15 ms);
-  // `writing` is set before the attach reaches its netns (that takes at least one await)
+  // the attach's first steps (its locks and record, the netns; the host ports too, unless they
+  // are TCP ports chosen beside the bridge plugin) come before the bundle's writing (~5 ms), and
+  // its interfaces after it; `writing` is set before the attach reaches its netns (that takes at
+  // least one await)
   let writing: Promise<BuildSpecOptions> | undefined;
   let written = false;
   // a bundle written already: the create is spawned at once, in the attach's turn (see attachBeside);
@@ -63,7 +65,7 @@ export async function prepareBundle(cs: ContainerCore, c: Container, create?: (g
   attaching.catch(() => undefined); // awaited below, after the bundle
   let spec: BuildSpecOptions;
   try {
-    // the attach's first turns first (its locks, and iptables-save spawned for the port choice)
+    // the attach's first turns first (its locks, the record, the netns)
     writing = new Promise<void>((r) => setImmediate(r)).then(() => writeSpec(cs, c, { args, linkEnv, hostname, network: network.netnsPath(c), gate }));
     spec = await writing;
     written = true;
