@@ -435,8 +435,8 @@ export class NetworkManager {
     // TCP ports on a network whose rules are written in-process (addEndpointLink): chosen beside
     // the bridge plugin's ADD, which does not need them, rather than before the netns (the
     // choice reads the host's nat table, ~10 ms); the rules wait for the choice
-    const chooseLater = publish.length > 0 && publish.every((p) => p.protocol === 'tcp') &&
-      quickLink(this.st.conflist(recs[primaryIdx]!, { primary: true }).plugins);
+    const conflists = recs.map((n, i) => this.st.conflist(n, { primary: i === primaryIdx }));
+    const chooseLater = publish.length > 0 && publish.every((p) => p.protocol === 'tcp') && quickLink(conflists[primaryIdx]!.plugins);
     const reserve = async (): Promise<AttachmentRecord> => withLock(this.sys, this.st.lockFile, async () => {
       const old = this.st.readRecord(containerId);
       if (old) throw new StrataError('conflict', `container ${containerId} already has a network attachment`);
@@ -451,7 +451,7 @@ export class NetworkManager {
         endpoints: recs.map((n, i) => ({
           network: n.name, networkId: n.id, endpointId: urandom(32).toString('hex'), ifName: `eth${i}`,
           cniName: n.cniName, bridge: n.bridge, aliases: [...(opts.aliases ?? [])],
-          conflist: this.st.conflist(n, { primary: i === primaryIdx }), state: 'pending',
+          conflist: conflists[i]!, state: 'pending',
           ...(opts.ip && recs.length === 1 ? { ip: this.fixedAddress(n, opts.ip) } : {}),
           portMappings: i === primaryIdx ? mappings : [],
         })),

@@ -16,17 +16,18 @@ export function warmMonitorClient(): boolean {
   return typeof net.Socket === 'function'; // a use the bundler keeps (a bare access would be dropped)
 }
 
+/** A failed command's error as callers see it: no monitor listening, or no answer in time. */
+function monitorError(e: unknown, command: string): unknown {
+  const code = errnoCode(e);
+  if (code === 'ENOENT' || code === 'ECONNREFUSED') return new StrataError('failed_precondition', 'container is not running (no monitor)');
+  if (code === 'ETIMEDOUT') return new StrataError('unavailable', `monitor did not answer ${command}`);
+  return e;
+}
+
 /** Send one command line to a monitor and collect its whole reply. */
 function monitorCommand(socketPath: string, command: string, timeoutMs = 30000): Promise<string> {
   const quick = unixRequest(socketPath, command + '\n', timeoutMs);
-  if (quick) {
-    return quick.catch((e: unknown) => {
-      const code = errnoCode(e);
-      if (code === 'ENOENT' || code === 'ECONNREFUSED') throw new StrataError('failed_precondition', 'container is not running (no monitor)');
-      if (code === 'ETIMEDOUT') throw new StrataError('unavailable', `monitor did not answer ${command}`);
-      throw e;
-    });
-  }
+  if (quick) return quick.catch((e: unknown) => { throw monitorError(e, command); });
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
     let reply = '';
@@ -39,10 +40,7 @@ function monitorCommand(socketPath: string, command: string, timeoutMs = 30000):
     sock.on('data', (d: string) => (reply += d));
     sock.on('error', (e) => {
       clearTimeout(timer);
-      const code = errnoCode(e);
-      if (code === 'ENOENT' || code === 'ECONNREFUSED') {
-        reject(new StrataError('failed_precondition', 'container is not running (no monitor)'));
-      } else reject(e);
+      reject(monitorError(e, command));
     });
     sock.on('close', () => {
       clearTimeout(timer);

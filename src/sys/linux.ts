@@ -251,9 +251,9 @@ class LinuxSys implements Sys {
     await runMountTool('umount', opts.detach ? ['-l', target] : [target]);
   }
 
-  get ifaceUp(): ((netnsFile: string, ifName: string, address: string, netmask: string, gateway: string) => void) | undefined {
-    const a = sysAddon();
-    return a?.ifaceUp ? (f, i, ad, m, g) => a.ifaceUp!(f, i, ad, m, g) : undefined;
+  /** The addon's own function (it needs no `this`); absent without the addon. */
+  get ifaceUp(): SysAddon['ifaceUp'] {
+    return sysAddon()?.ifaceUp;
   }
 
   readMountInfo(): MountInfo[] {
