@@ -495,11 +495,17 @@ export class NetworkManager {
           for (const ep of r.endpoints) {
             const link = await this.addEndpointLink(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } },
               ep === r.endpoints[primaryIdx] ? chosen : undefined);
-            if (link.rules) rules.push(link.rules);
+            if (link.rules) {
+              // `ports:<network>`: the endpoint's published ports have their rules
+              const written = link.rules.then(() => this.st.step(`ports:${ep.network}`, containerId));
+              written.catch(() => undefined); // awaited below; not unhandled meanwhile
+              rules.push(written);
+            }
             ep.state = 'added';
             ep.result = link.result;
             this.st.writeRecord(r);
             this.st.step(`add:${ep.network}`, containerId);
+            if (!link.rules && ep.portMappings.length > 0) this.st.step(`ports:${ep.network}`, containerId); // the plugins wrote them
           }
         })();
         const settled = await Promise.allSettled([loopback, endpoints, chosen]);

@@ -109,7 +109,11 @@ export interface NetworkManagerOptions {
   cniPath?: string;
   /** The kernel door (default: linuxSys). */
   sys?: Sys;
-  /** Called at each step of attach/detach with its name; tests use it to crash at a precise point. */
+  /**
+   * Called at each step of attach/detach with its name; tests use it to crash at a precise point.
+   * An attach's: record, netns, loopback, add:<network> (the interface), ports:<network> (the
+   * published ports' rules; may come after the next network's add), attached.
+   */
   onStep?: (step: string, containerId: string) => void;
 }
 

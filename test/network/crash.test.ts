@@ -35,7 +35,7 @@ test('killed after CNI ADD: cleanupStale removes netns, rules, address, port boo
   const { root } = await withRoot(t);
   const port = await pickFreePort();
   const id = randomId();
-  crashAttach(root, id, 'add:bridge', `${port}:80`);
+  crashAttach(root, id, 'ports:bridge', `${port}:80`);
 
   // What the crash left: a netns with eth0, the DNAT rules, a reserved address,
   // a record still "attaching", and the host-wide lock file of a dead process.
@@ -80,7 +80,7 @@ test('crash before the ADD result was saved, and the netns lost (reboot): sweeps
   const { root } = await withRoot(t);
   const port = await pickFreePort();
   const id = randomId();
-  crashAttach(root, id, 'add:bridge', `${port}:80`);
+  crashAttach(root, id, 'ports:bridge', `${port}:80`);
   noteVeths(root, id);
   // Make it look as if the process died inside ADD, before writing the result...
   const file = path.join(root.nm.stateDir, 'containers', `${id}.json`);
