@@ -20,7 +20,7 @@
  *   import     import of a ~250 MB rootfs tar, beside the floor (sha256 + write + fsync), and
  *              the first use of the image (its layer dir is made then); each engine's import
  *              and each floor start from the same state (util.ts settle(): sync, page cache
- *              dropped, the tar read back)
+ *              dropped, the tar read back, the freed memory back with the host)
  * BENCH_N (default 10) runs for light and lifecycle, BENCH_HEAVY_N (default 3) for the rest;
  * STRATA_BENCH_COMMIT_SCALE=0.1 shrinks the commit sizes for a quick run.
  */

@@ -46,6 +46,13 @@ export function median(xs: number[]): number {
  * of layers, made the next run's allocations slower here: a 246 MB import took 0.53-0.62 s after
  * Strata's own run and 0.84-1.04 s after Docker's), then `warm` read back so that the input
  * itself is cached, as a file just made or downloaded is. Without root, sync alone.
+ *
+ * On a VM whose balloon reports free pages to the host (freeReportingVm), the memory freed here
+ * goes back to the host ~2 s later, and from then on each page of it costs a fault on the host
+ * when it is used again. A run started before that and one started after see different machines
+ * (a C program's write of a 246 MB file into the page cache here: 41-91 ms within the 2 s, 190-201
+ * ms after). So settle() waits that out: every timed run, and every floor, starts once the
+ * freed memory is back with the host.
  */
 export function settle(warm?: string): void {
   dropCaches();
@@ -55,6 +62,26 @@ export function settle(warm?: string): void {
     const buf = Buffer.allocUnsafe(1 << 20);
     try { while (fs.readSync(fd, buf, 0, buf.length, null) > 0) { /* into the page cache */ } } finally { fs.closeSync(fd); }
   }
+  if (freeReportingVm()) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, REPORTING_WAIT_MS);
+}
+
+/** Linux reports free pages 2 s after they are freed (mm/page_reporting.c's delay); a margin on top. */
+const REPORTING_WAIT_MS = 3000;
+
+let reporting: boolean | undefined;
+/** A virtio balloon (device 5) that negotiated free page reporting (feature bit 5). */
+export function freeReportingVm(): boolean {
+  if (reporting !== undefined) return reporting;
+  reporting = false;
+  const dir = '/sys/bus/virtio/devices';
+  try {
+    for (const d of fs.readdirSync(dir)) {
+      const dev = fs.readFileSync(path.join(dir, d, 'device'), 'utf8').trim();
+      const features = fs.readFileSync(path.join(dir, d, 'features'), 'utf8');
+      if (dev === '0x0005' && features[5] === '1') reporting = true;
+    }
+  } catch { /* not a virtio guest */ }
+  return reporting;
 }
 
 export function dropCaches(): void {
