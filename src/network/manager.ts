@@ -36,7 +36,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StrataError, errnoCode } from '../base/errors.js';
+import { StrataError } from '../base/errors.js';
 import { rmTree, writeFileAtomic } from '../base/fs.js';
 import { linuxSys, type ExecResult, type Sys } from '../sys/index.js';
 import { addNetworkList, checkNetworkList, delNetworkList, DEFAULT_CNI_PATH, type CniResult, type CniRuntime } from './cni.js';
@@ -45,7 +45,8 @@ import {
   createBridge, createNetns, loopbackUp, defaultRouteMtu, deleteLink, deleteNetns, hostResolvConf, hostUsedPrefixes, linkExists, netnsPath,
 } from './host.js';
 import { addPortmapRules, ensureNetworkRules, sweepForwardRules, sweepNat } from './iptables.js';
-import { contains, defaultPools, formatCidr, formatIPv4, maskOf, mustParseCidr, overlaps, parseCidr, parseIPv4, type Cidr } from './ipv4.js';
+import { plainHostLocal, reserveAddress } from './ipam.js';
+import { contains, defaultPools, formatCidr, formatIPv4, maskOf, mustParseCidr, overlaps, parseIPv4, type Cidr } from './ipv4.js';
 import { withLock } from './lock.js';
 import { allocatePorts } from './port-allocator.js';
 import type { PortBinding, PortSpec } from './ports.js';
@@ -65,36 +66,9 @@ export type { NetworkInfo, NetworkInspect, CreateNetworkOptions, Attachment, Net
 export { deriveRootTag } from './state.js';
 export { canBind } from './port-allocator.js';
 
-/**
- * Reserve the next free address of `subnet` in host-local's store `dir`, as host-local does: the
- * one after last_reserved_ip.0 (wrapping; from the subnet's first host), the network, the
- * broadcast and the gateway skipped, a file made with O_EXCL (two reservers never get the same
- * one), then last_reserved_ip.0 updated. Host-local's own lock serializes only its scan: the
- * exclusive create is what makes an address taken.
- */
-function reserveAddress(dir: string, subnet: Cidr, gateway: number, containerId: string, ifName: string): number {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const first = subnet.base + 1;
-  const last = subnet.base + 2 ** (32 - subnet.prefix) - 2;
-  const span = last - first + 1;
-  let lastReserved: number | undefined;
-  try { lastReserved = parseIPv4(fs.readFileSync(path.join(dir, 'last_reserved_ip.0'), 'utf8').trim()); } catch { /* none yet */ }
-  const start = lastReserved !== undefined && lastReserved >= first && lastReserved <= last ? lastReserved + 1 : first;
-  for (let i = 0; i < span; i++) {
-    const ip = first + ((start - first + i) % span);
-    if (ip === gateway) continue;
-    let fd: number;
-    try {
-      fd = fs.openSync(path.join(dir, formatIPv4(ip)), fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    } catch (e) {
-      if (errnoCode(e) === 'EEXIST') continue;
-      throw e;
-    }
-    try { fs.writeSync(fd, `${containerId}\r\n${ifName}`); } finally { fs.closeSync(fd); }
-    fs.writeFileSync(path.join(dir, 'last_reserved_ip.0'), formatIPv4(ip), { mode: 0o644 });
-    return ip;
-  }
-  throw new StrataError('unavailable', `plugin type="host-local" failed (add): failed to allocate for range 0: no IP addresses available in range set: ${formatIPv4(first)}-${formatIPv4(last)}`);
+/** An endpoint's CNI capabilities for its ADD: its port mappings, and its fixed address if any. */
+function addCapabilities(ep: EndpointRecord): Record<string, unknown> {
+  return { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) };
 }
 
 /** A list whose published TCP ports' rules Strata writes itself: the bridge plugin, then portmap. */
@@ -276,30 +250,23 @@ export class NetworkManager {
   private async bridgeAdd(ep: EndpointRecord, rt: CniRuntime): Promise<CniResult> {
     const opts = { cniPath: this.st.cniPath, sys: this.sys };
     const bridge = ep.conflist.plugins[0]!;
-    const ipam = bridge.ipam as { type?: string; dataDir?: string; ranges?: Array<Array<Record<string, string>>>; routes?: Array<{ dst: string; gw?: string }> } | undefined;
-    const range = ipam?.ranges?.length === 1 && ipam.ranges[0]!.length === 1 ? ipam.ranges[0]![0]! : undefined;
-    const subnet = range && Object.keys(range).every((k) => k === 'subnet' || k === 'gateway') ? parseCidr(range.subnet ?? '') : undefined;
-    const gateway = range?.gateway !== undefined ? parseIPv4(range.gateway) : undefined;
-    const plain = ipam?.type === 'host-local' && ipam.dataDir && Object.keys(ipam).every((k) => ['type', 'dataDir', 'ranges', 'routes'].includes(k)) &&
-      (ipam.routes ?? []).every((r) => (r.dst === '0.0.0.0/0' && !r.gw));
-    if (!plain || !subnet || gateway === undefined || !contains(subnet, gateway) || subnet.prefix > 30 || ep.ip || !this.sys.ifaceUp || rt.capabilityArgs?.ips) {
-      return addNetworkList({ ...ep.conflist, plugins: [bridge] }, rt, opts);
-    }
-    const dir = path.join(ipam.dataDir!, ep.conflist.name);
+    const plain = plainHostLocal(bridge.ipam);
+    // (a fixed address, ep.ip, is what the attach passes as the `ips` capability)
+    if (!plain || ep.ip || !this.sys.ifaceUp) return addNetworkList({ ...ep.conflist, plugins: [bridge] }, rt, opts);
+    const { subnet, gateway, routes } = plain;
+    const dir = path.join(plain.dataDir, ep.conflist.name);
     const ip = reserveAddress(dir, subnet, gateway, rt.containerId, rt.ifName);
-    const address = `${formatIPv4(ip)}/${subnet.prefix}`;
     try {
       const { ipam: _omitted, ...l2 } = bridge;
       const made = await addNetworkList({ ...ep.conflist, plugins: [l2] }, rt, opts);
       const idx = made.interfaces?.findIndex((i) => i.sandbox && i.name === rt.ifName) ?? -1;
       if (idx < 0) throw new StrataError('internal', `network ${ep.network}: the bridge plugin made no ${rt.ifName}`);
       if (this.sys.readSysctl('net/ipv4/ip_forward') !== '1') this.sys.writeSysctl('net/ipv4/ip_forward', '1');
-      const route = (ipam.routes ?? []).length > 0;
-      this.sys.ifaceUp(rt.netns, rt.ifName, formatIPv4(ip), formatIPv4(maskOf(subnet.prefix)), route ? formatIPv4(gateway) : '');
+      this.sys.ifaceUp(rt.netns, rt.ifName, formatIPv4(ip), formatIPv4(maskOf(subnet.prefix)), routes.length > 0 ? formatIPv4(gateway) : '');
       return {
         cniVersion: made.cniVersion, interfaces: made.interfaces,
-        ips: [{ interface: idx, address, gateway: formatIPv4(gateway) }],
-        routes: (ipam.routes ?? []).map((r) => ({ dst: r.dst })), dns: made.dns ?? {},
+        ips: [{ interface: idx, address: `${formatIPv4(ip)}/${subnet.prefix}`, gateway: formatIPv4(gateway) }],
+        routes, dns: made.dns ?? {},
       };
     } catch (e) {
       // the interface, if made, goes with the caller's teardown (the plugins' DEL)
@@ -493,7 +460,7 @@ export class NetworkManager {
         const rules: Promise<void>[] = [];
         const endpoints = (async () => {
           for (const ep of r.endpoints) {
-            const link = await this.addEndpointLink(ep, { ...rt(ep.ifName), capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } },
+            const link = await this.addEndpointLink(ep, { ...rt(ep.ifName), capabilityArgs: addCapabilities(ep) },
               ep === r.endpoints[primaryIdx] ? chosen : undefined);
             if (link.rules) {
               // `ports:<network>`: the endpoint's published ports have their rules
@@ -616,7 +583,7 @@ export class NetworkManager {
     const ep = r.endpoints.at(-1)!;
     try {
       await this.ensureBridge(n);
-      ep.result = await this.addEndpoint(ep, { containerId, netns: netnsPath(this.sys, r.netnsName), ifName: ep.ifName, capabilityArgs: { portMappings: ep.portMappings, ...(ep.ip ? { ips: [ep.ip] } : {}) } });
+      ep.result = await this.addEndpoint(ep, { containerId, netns: netnsPath(this.sys, r.netnsName), ifName: ep.ifName, capabilityArgs: addCapabilities(ep) });
       ep.state = 'added';
       await withLock(this.sys, this.st.lockFile, () => {
         const cur = this.st.readRecord(containerId);
