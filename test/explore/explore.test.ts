@@ -190,6 +190,8 @@ test('explorer: images, layers, waste, compare and containers in a real browser'
 
   await t.test('a built image lists the Dockerfile line of each layer', async () => {
     await page.goto(`${url}#/image/${encodeURIComponent('built:1')}`);
+    // a change of hash only: the previous image's view stays until this one is drawn
+    await page.locator('main h2', { hasText: 'built:1' }).waitFor();
     await page.locator('#wasted b').waitFor();
     const layers = page.locator('.layers button');
     assert.equal(await layers.count(), 4);
