@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { spawnSync, execFileSync, type SpawnSyncReturns } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as net from 'node:net';
+import { runtimeDirFor } from '../src/runtime/runc.js';
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The CLI as users run it: the bundle when built, else the module tree. */
@@ -14,7 +15,9 @@ interface Ctx { after(fn: () => void | Promise<void>): void; }
 /** A fresh STRATA_ROOT removed after the test (or suite). */
 export function tempRoot(t: Ctx, prefix = 'strata-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+  // a root that ran a container (`run --rm`) also has its runtime dir under /run
+  const run = runtimeDirFor(dir);
+  t.after(() => { fs.rmSync(dir, { recursive: true, force: true }); fs.rmSync(run, { recursive: true, force: true }); });
   return dir;
 }
 
